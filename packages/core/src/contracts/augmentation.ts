@@ -1,0 +1,47 @@
+/** Seeded random source injected into transforms (no Math.random in transforms). */
+export interface Rng {
+  /** Uniform in [0, 1). */
+  next(): number;
+  uniform(lo: number, hi: number): number;
+  /** Integer in [lo, hi). */
+  int(lo: number, hi: number): number;
+  normal(): number;
+}
+
+/** One training sample: image `[c, z, y, x]` float32, seg `[1, z, y, x]` int16. */
+export interface Sample {
+  image: Float32Array;
+  seg?: Int16Array;
+  /** `[c, z, y, x]` of image; seg has the same spatial shape. */
+  shape: number[];
+  properties?: Record<string, unknown>;
+}
+
+/**
+ * An augmentation transform: randomness in `getParameters`, arithmetic in `apply` (batchgeneratorsv2 style).
+ * `getParameters` returns null when the transform is skipped for this sample.
+ */
+export interface Transform<P = unknown> {
+  name: string;
+  getParameters(sample: Sample, rng: Rng): P | null;
+  apply(sample: Sample, params: P): Sample;
+}
+
+/** Options from the plans and trainer used to build nnU-Net's training transforms (spec 1.17). */
+export interface AugmentationOptions {
+  patchSize: number[];
+  /** 2 or 3 (2D networks augment per slice). */
+  dims: 2 | 3;
+  /** Axes (of `[z, y, x]`, or `[y, x]` in 2D) that may be mirrored. */
+  mirrorAxes: number[];
+  /** `max(patch)/patch[0] > 3`: rotate/scale in-plane only. */
+  doDummy2D: boolean;
+  /** Skip expensive transforms (spatial, blur, low-res) e.g. for quick runs. */
+  light?: boolean;
+}
+
+/** A pipeline of transforms built from options; registered by name (`nnUNetDefault`). */
+export interface AugmentationFactory {
+  name: string;
+  create(opts: AugmentationOptions): Transform[];
+}

@@ -1,0 +1,37 @@
+import type { Tensor } from './backend.js';
+
+/** Loss inputs: network outputs (logits, deep supervision order) and targets at matching resolutions. */
+export interface LossInput {
+  /** `[n, nClasses, z, y, x]` logits per deep supervision level (highest resolution first). */
+  outputs: Tensor[];
+  /** Integer labels `[n, 1, z, y, x]` per level, same spatial shapes as `outputs`. -1 never occurs here. */
+  targets: { data: Int16Array; shape: number[] }[];
+  /** Value ignored in loss and Dice (nnU-Net ignore label), if any. */
+  ignoreLabel?: number;
+}
+
+/** Loss output: scalar value and gradients w.r.t. each output (null for levels with weight 0). */
+export interface LossOutput {
+  loss: number;
+  grads: (Tensor | null)[];
+  /** Optional named parts for logging, e.g. `{ce, dice}`. */
+  parts?: Record<string, number>;
+}
+
+/** Loss plugin, e.g. `DC_and_CE_loss` with deep supervision (spec 1.15-1.16). */
+export interface Loss {
+  name: string;
+  compute(input: LossInput): LossOutput;
+}
+
+export interface LossOptions {
+  batchDice: boolean;
+  /** Deep supervision weights per level (normalised, highest resolution first). */
+  deepSupervisionWeights?: number[];
+  ignoreLabel?: number;
+}
+
+export interface LossFactory {
+  name: string;
+  create(opts: LossOptions): Loss;
+}

@@ -1,0 +1,46 @@
+import type { InjectionToken } from 'tsyringe';
+import type { ImageReader, ImageWriter } from '../contracts/image-io.js';
+import type { Resampler } from '../contracts/resampler.js';
+import type { Normalizer } from '../contracts/normalizer.js';
+import type { NetworkFactory } from '../contracts/network.js';
+import type { LossFactory } from '../contracts/loss.js';
+import type { AugmentationFactory } from '../contracts/augmentation.js';
+import type { Postprocessor } from '../contracts/postprocessor.js';
+import type { Planner } from '../contracts/planner.js';
+import type { BackendPlugin } from '../contracts/backend.js';
+
+/**
+ * One injection token per extension point. A plugin is a named plain object registered under its kind's token;
+ * the registry resolves by kind and name.
+ */
+export interface PluginKinds {
+  reader: ImageReader;
+  writer: ImageWriter;
+  resampler: Resampler;
+  normalizer: Normalizer;
+  network: NetworkFactory;
+  loss: LossFactory;
+  augmentation: AugmentationFactory;
+  postprocessor: Postprocessor;
+  planner: Planner;
+  backend: BackendPlugin;
+}
+
+export type PluginKind = keyof PluginKinds;
+
+/** The tsyringe tokens, `nnunet:<kind>`. */
+export const TOKENS: { [K in PluginKind]: InjectionToken<PluginKinds[K]> } = {
+  reader: 'nnunet:reader',
+  writer: 'nnunet:writer',
+  resampler: 'nnunet:resampler',
+  normalizer: 'nnunet:normalizer',
+  network: 'nnunet:network',
+  loss: 'nnunet:loss',
+  augmentation: 'nnunet:augmentation',
+  postprocessor: 'nnunet:postprocessor',
+  planner: 'nnunet:planner',
+  backend: 'nnunet:backend',
+};
+
+/** Plugin kinds in a stable order (for listings). */
+export const PLUGIN_KINDS: PluginKind[] = Object.keys(TOKENS) as PluginKind[];
