@@ -13,6 +13,7 @@ export * from './fingerprint/index.js';
 export * from './planning/index.js';
 export * from './preprocessing/index.js';
 export * from './nn/index.js';
+export * from './compute/index.js';
 export * from './training/index.js';
 export * from './inference/index.js';
 export * from './evaluation/index.js';
