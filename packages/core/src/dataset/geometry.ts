@@ -1,0 +1,51 @@
+import type { Geometry } from '../image/image.js';
+
+/** Tolerances for "same grid" (defaults accept 1e-8 float noise, reject a 1 degree rotation or a half-voxel shift). */
+export interface GridTolerance {
+  /** Relative spacing tolerance. Default 1e-5. */
+  spacingRel: number;
+  /** Origin tolerance as a fraction of the smallest spacing. Default 1e-3 (a half-voxel shift is 0.5). */
+  originFrac: number;
+  /** Largest allowed rotation between direction matrices, degrees. Default 0.01. */
+  directionDeg: number;
+}
+
+export const DEFAULT_GRID_TOLERANCE: GridTolerance = { spacingRel: 1e-5, originFrac: 1e-3, directionDeg: 0.01 };
+
+/** Rotation angle (degrees) between two 3x3 row-major direction matrices: angle of `A^T B`. */
+export function rotationAngleDeg(a: readonly number[], b: readonly number[]): number {
+  let trace = 0;
+  for (let i = 0; i < 3; i++) for (let k = 0; k < 3; k++) trace += a[k * 3 + i]! * b[k * 3 + i]!;
+  const c = Math.min(1, Math.max(-1, (trace - 1) / 2));
+  return (Math.acos(c) * 180) / Math.PI;
+}
+
+const fmt = (v: readonly number[]): string => `(${v.map((x) => +x.toFixed(6)).join(', ')})`;
+
+/**
+ * Differences between two grids, one human sentence per differing field with both values; [] when equal
+ * within `tol`. Shapes are spatial `[z, y, x]`.
+ */
+export function compareGrids(
+  a: Geometry & { shape: readonly number[] },
+  b: Geometry & { shape: readonly number[] },
+  tol: GridTolerance = DEFAULT_GRID_TOLERANCE,
+): string[] {
+  const out: string[] = [];
+  const sa = a.shape.slice(-3);
+  const sb = b.shape.slice(-3);
+  // report in NIfTI (x, y, z) order, as users see shapes and spacings in viewers
+  if (sa.some((v, i) => v !== sb[i])) out.push(`shape ${fmt([...sa].reverse())} vs ${fmt([...sb].reverse())} (x, y, z voxels)`);
+  if (a.spacing.some((v, i) => Math.abs(v - b.spacing[i]!) > tol.spacingRel * Math.max(Math.abs(v), 1e-3))) {
+    out.push(`spacing ${fmt([...a.spacing].reverse())} vs ${fmt([...b.spacing].reverse())} mm (x, y, z)`);
+  }
+  const d = Math.hypot(a.origin[0] - b.origin[0], a.origin[1] - b.origin[1], a.origin[2] - b.origin[2]);
+  const minSp = Math.min(...a.spacing, ...b.spacing);
+  if (d > tol.originFrac * minSp) out.push(`origin ${fmt(a.origin)} vs ${fmt(b.origin)} mm (offset ${+d.toFixed(4)} mm)`);
+  const ang = rotationAngleDeg(a.direction, b.direction);
+  const maxDiff = Math.max(...a.direction.map((v, i) => Math.abs(v - b.direction[i]!)));
+  if (ang > tol.directionDeg || maxDiff > 1e-3) {
+    out.push(`direction ${fmt(a.direction)} vs ${fmt(b.direction)} (rotation ${+ang.toFixed(3)} degrees)`);
+  }
+  return out;
+}

@@ -1,0 +1,169 @@
+import { existsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { DataError } from '../util/errors.js';
+import { parseJsonFile, normalizeDatasetJson } from './dataset-json.js';
+import { endingOf, idOf, listFiles, parseChannelStem, stripEnding } from './files.js';
+import type { Dataset, DatasetCase, DatasetProblem } from './types.js';
+import { readFileSync } from 'node:fs';
+
+interface Scan {
+  cases: DatasetCase[];
+  notes: string[];
+  problems: DatasetProblem[];
+}
+
+/**
+ * Scan an images folder in v2 naming (`CASE_XXXX<ending>`), pairing labels from `labelDir` (`CASE<ending>`).
+ * `.nii` is accepted for `.nii.gz` (and back) with a note; hidden and other files are ignored with a note (B36);
+ * files without a `_XXXX` channel suffix are problems (B42).
+ */
+export function scanV2Folder(imageDir: string, labelDir: string | null, ending: string): Scan {
+  const notes: string[] = [];
+  const problems: DatasetProblem[] = [];
+  const byId = new Map<string, { ch: number; path: string }[]>();
+  const ignored: string[] = [];
+  for (const name of listFiles(imageDir)) {
+    const path = join(imageDir, name);
+    const s = name.startsWith('.') ? null : stripEnding(name, ending);
+    if (!s) {
+      ignored.push(name);
+      continue;
+    }
+    if (s.alt) notes.push(`${path}: ending '${endingOf(name)}' accepted for file_ending '${ending}' (read by content)`);
+    const p = parseChannelStem(s.stem);
+    if (!p) {
+      problems.push({
+        caseId: s.stem,
+        file: path,
+        message: `file name has no _XXXX channel suffix; image files must be named CASE_0000${ending}, CASE_0001${ending}, ...`,
+      });
+      continue;
+    }
+    const list = byId.get(p.id) ?? [];
+    list.push({ ch: p.channel, path });
+    byId.set(p.id, list);
+  }
+  if (ignored.length) notes.push(`${imageDir}: ignored ${ignored.length} file(s) not ending in '${ending}': ${ignored.join(', ')}`);
+  const cases: DatasetCase[] = [];
+  for (const [id, list] of [...byId].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    list.sort((a, b) => a.ch - b.ch);
+    const c: DatasetCase = { id, images: list.map((l) => l.path), channelIndices: list.map((l) => l.ch) };
+    const label = labelDir ? findLabel(labelDir, id, ending) : undefined;
+    if (label) c.label = label;
+    cases.push(c);
+  }
+  return { cases, notes, problems };
+}
+
+function findLabel(labelDir: string, id: string, ending: string): string | undefined {
+  for (const name of listFiles(labelDir)) {
+    const s = stripEnding(name, ending);
+    if (s && s.stem.normalize('NFC') === id) return join(labelDir, name);
+  }
+  return undefined;
+}
+
+function resolveListed(root: string, p: string): string {
+  return resolve(root, p);
+}
+
+/** MSD v1: cases from the `training` list (paths relative to the task folder). */
+function msdCases(root: string, raw: Record<string, unknown>, ending: string): Scan {
+  const problems: DatasetProblem[] = [];
+  const cases: DatasetCase[] = [];
+  for (const [i, e] of (raw.training as unknown[]).entries()) {
+    const entry = e as { image?: string | string[]; label?: string };
+    if (!entry || !entry.image) {
+      problems.push({ caseId: null, file: join(root, 'dataset.json'), message: `training[${i}] has no 'image'` });
+      continue;
+    }
+    const images = (Array.isArray(entry.image) ? entry.image : [entry.image]).map((p) => resolveListed(root, p));
+    const id = entry.label ? idOf(entry.label, ending) : idOf(images[0]!, ending);
+    const c: DatasetCase = { id, images };
+    if (entry.label) c.label = resolveListed(root, entry.label);
+    cases.push(c);
+  }
+  cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { cases, notes: [], problems };
+}
+
+/** MSD test images: the `test` list, else every image in imagesTs; labelsTs paired by file name. */
+function msdTestCases(root: string, raw: Record<string, unknown>, ending: string): DatasetCase[] {
+  const listed = Array.isArray(raw.test)
+    ? (raw.test as unknown[]).map((t) => (typeof t === 'string' ? t : (t as { image: string }).image))
+    : listFiles(join(root, 'imagesTs'))
+        .filter((n) => !n.startsWith('.') && stripEnding(n, ending))
+        .map((n) => `imagesTs/${n}`);
+  return listed
+    .map((p) => {
+      const image = resolveListed(root, p);
+      const c: DatasetCase = { id: idOf(image, ending), images: [image] };
+      const lab = join(root, 'labelsTs', basename(image));
+      if (existsSync(lab)) c.label = lab;
+      return c;
+    })
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Load a dataset folder in either layout, returning it in v2 form (INTERFACES.md `Dataset`).
+ *
+ * - MSD v1 (`TaskXX_Name/`): `dataset.json` with a `training` list of single image paths (3D or 4D files),
+ *   `modality`, value->name `labels`; test images from the `test` list or `imagesTs/`, labels from `labelsTs/`.
+ * - nnU-Net v2 raw (`DatasetXXX_Name/`): `imagesTr/CASE_XXXX<file_ending>`, `labelsTr/CASE<file_ending>`,
+ *   optional `imagesTs/`, `labelsTs/`.
+ * The input is only read. Naming problems are collected in `problems` (reported by `validateDataset`).
+ * @throws DataError when the folder or dataset.json is missing or dataset.json is invalid (line/column for syntax).
+ */
+export async function loadDataset(folder: string): Promise<Dataset> {
+  const root = resolve(folder);
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new DataError('dataset folder not found', { file: root, hint: 'pass a TaskXX_Name (MSD) or DatasetXXX_Name (v2) folder' });
+  }
+  const jsonFile = join(root, 'dataset.json');
+  if (!existsSync(jsonFile)) {
+    throw new DataError('dataset.json not found', {
+      file: jsonFile,
+      hint: 'a dataset folder holds dataset.json, imagesTr/ and labelsTr/ (nnU-Net raw layout)',
+    });
+  }
+  const raw = parseJsonFile(readFileSync(jsonFile, 'utf8'), jsonFile) as Record<string, unknown>;
+  const training = Array.isArray(raw?.training) ? (raw.training as { image?: unknown }[]) : null;
+  const msd = !!training && training.length > 0 && training.every((t) => typeof t?.image === 'string');
+  let inferred: string | undefined;
+  if (training?.length) {
+    const first = training[0]!.image;
+    const p = Array.isArray(first) ? first[0] : first;
+    if (typeof p === 'string') inferred = endingOf(p);
+  }
+  if (!inferred) {
+    const f = listFiles(join(root, 'imagesTr')).find((n) => !n.startsWith('.'));
+    if (f) inferred = endingOf(f);
+  }
+  const parsed = normalizeDatasetJson(raw, jsonFile, inferred);
+  const ending = parsed.json.file_ending;
+  const notes = [...parsed.notes.map((n) => `${jsonFile}: ${n}`)];
+  let scan: Scan;
+  let testCases: DatasetCase[];
+  if (msd) {
+    scan = msdCases(root, raw, ending);
+    testCases = msdTestCases(root, raw, ending);
+  } else {
+    if (!existsSync(join(root, 'imagesTr'))) {
+      throw new DataError('imagesTr/ not found', { file: join(root, 'imagesTr'), hint: 'put training images in imagesTr/' });
+    }
+    scan = scanV2Folder(join(root, 'imagesTr'), join(root, 'labelsTr'), ending);
+    const ts = scanV2Folder(join(root, 'imagesTs'), existsSync(join(root, 'labelsTs')) ? join(root, 'labelsTs') : null, ending);
+    testCases = ts.cases;
+    notes.push(...ts.notes);
+  }
+  return {
+    root,
+    json: parsed.json,
+    cases: scan.cases,
+    testCases,
+    layout: msd ? 'msd' : 'v2',
+    notes: [...notes, ...scan.notes],
+    problems: scan.problems,
+  };
+}
