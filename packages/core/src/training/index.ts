@@ -1,1 +1,3 @@
-export {};
+export * from './rng.js';
+export * from './mt19937.js';
+export * from './splits.js';
