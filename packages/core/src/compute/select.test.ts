@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { Registry } from '../registry/registry.js';
+import type { BackendPlugin, ComputeBackend } from '../contracts/backend.js';
+import { PluginError } from '../util/errors.js';
+import { selectBackend, listBackends } from './select.js';
+import { referenceConv3d, referenceConv3dBackwardData, referenceConv3dBackwardFilter } from './reference.js';
+import { describeBackendContract } from './contract-suite.js';
+
+function fake(name: string, priority: number, available: boolean, fail = false): BackendPlugin {
+  return {
+    name,
+    priority,
+    isAvailable: async () => available,
+    create: async (): Promise<ComputeBackend> => {
+      if (fail) throw new Error('boom');
+      return {
+        info: { name, description: `fake ${name}`, gpu: false },
+        conv3d: referenceConv3d,
+        conv3dBackwardData: referenceConv3dBackwardData,
+        conv3dBackwardFilter: referenceConv3dBackwardFilter,
+      };
+    },
+  };
+}
+
+describe('selectBackend', () => {
+  const reg = new Registry();
+  reg.register('backend', fake('slow', 90, true));
+  reg.register('backend', fake('gpu', 1, false));
+  reg.register('backend', fake('fast', 10, true));
+  reg.register('backend', fake('broken', 5, true, true));
+
+  it('auto picks the lowest available priority that starts, and logs it', async () => {
+    const lines: string[] = [];
+    const b = await selectBackend(reg, 'auto', (s) => lines.push(s));
+    expect(b.info.name).toBe('fast');
+    expect(lines.some((l) => l.includes('broken') && l.includes('boom'))).toBe(true);
+    expect(lines.at(-1)).toContain('fake fast');
+  });
+
+  it('a name selects that backend', async () => {
+    const b = await selectBackend(reg, 'slow', () => {});
+    expect(b.info.name).toBe('slow');
+  });
+
+  it('an unknown name lists names and availability', async () => {
+    const err = await selectBackend(reg, 'nope', () => {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PluginError);
+    expect((err as PluginError).hint).toContain('gpu (priority 1, not available)');
+    expect((err as PluginError).hint).toContain('fast (priority 10, available)');
+  });
+
+  it('an unavailable name throws', async () => {
+    await expect(selectBackend(reg, 'gpu', () => {})).rejects.toThrow(/not available/);
+  });
+
+  it('lists by priority', async () => {
+    expect((await listBackends(reg)).map((b) => b.name)).toEqual(['gpu', 'broken', 'fast', 'slow']);
+  });
+
+  it('no backend at all', async () => {
+    await expect(selectBackend(new Registry(), 'auto', () => {})).rejects.toBeInstanceOf(PluginError);
+  });
+});
+
+// The reference checks itself: sanity of the suite (also exercises the suite code).
+await describeBackendContract('reference', async () => (await fake('reference', 1, true).create()));

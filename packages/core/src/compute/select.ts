@@ -1,0 +1,77 @@
+import type { BackendPlugin, ComputeBackend } from '../contracts/backend.js';
+import type { Registry } from '../registry/registry.js';
+import { PluginError } from '../util/errors.js';
+
+/** Availability of every registered backend, sorted by `priority` (lowest first). */
+export async function listBackends(
+  registry: Registry,
+): Promise<{ name: string; priority: number; available: boolean }[]> {
+  const plugins = [...registry.all('backend')].sort((a, b) => a.priority - b.priority);
+  const out: { name: string; priority: number; available: boolean }[] = [];
+  for (const p of plugins) out.push({ name: p.name, priority: p.priority, available: await safeAvailable(p) });
+  return out;
+}
+
+async function safeAvailable(p: BackendPlugin): Promise<boolean> {
+  try {
+    return await p.isAvailable();
+  } catch {
+    return false;
+  }
+}
+
+function describeList(list: { name: string; priority: number; available: boolean }[]): string {
+  return list.map((b) => `${b.name} (priority ${b.priority}, ${b.available ? 'available' : 'not available'})`).join(', ');
+}
+
+/**
+ * Choose and create the compute backend.
+ *
+ * - `name` undefined or `'auto'`: the registered backend with the lowest `priority` whose `isAvailable()` is true;
+ *   if creating it throws, the next one is tried (the failure is logged).
+ * - otherwise the backend registered under `name`, which must be available.
+ *
+ * The chosen backend's name and `info.description` are passed to `log` (default: `console.log`).
+ * @throws PluginError when `name` is not registered or not available (the message lists every registered backend
+ *   and whether it is available), or when no backend is available at all.
+ */
+export async function selectBackend(
+  registry: Registry,
+  name: string | 'auto' = 'auto',
+  log: (s: string) => void = (s) => console.log(s),
+): Promise<ComputeBackend> {
+  if (name !== 'auto') {
+    const list = await listBackends(registry);
+    const entry = list.find((b) => b.name === name);
+    if (!entry) {
+      throw new PluginError(`no compute backend named '${name}'`, {
+        hint: `registered: ${describeList(list) || '(none)'}; use --backend auto or one of these`,
+      });
+    }
+    if (!entry.available) {
+      throw new PluginError(`compute backend '${name}' is not available on this machine`, {
+        hint: `registered: ${describeList(list)}; install its optional dependency or pick another`,
+      });
+    }
+    const backend = await registry.get('backend', name).create();
+    log(`compute backend: ${backend.info.name} - ${backend.info.description}`);
+    return backend;
+  }
+  const list = await listBackends(registry);
+  const errors: string[] = [];
+  for (const entry of list) {
+    if (!entry.available) continue;
+    try {
+      const backend = await registry.get('backend', entry.name).create();
+      log(`compute backend: ${backend.info.name} (auto) - ${backend.info.description}`);
+      return backend;
+    } catch (e) {
+      const msg = `${entry.name}: ${(e as Error).message}`;
+      errors.push(msg);
+      log(`compute backend ${entry.name} failed to start (${(e as Error).message}); trying the next one`);
+    }
+  }
+  throw new PluginError('no compute backend is available', {
+    hint: `registered: ${describeList(list) || '(none)'}${errors.length ? `; failures: ${errors.join('; ')}` : ''}`,
+  });
+}
