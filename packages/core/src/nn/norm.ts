@@ -1,0 +1,143 @@
+import type { Tensor } from '../contracts/backend.js';
+import type { Parameter } from '../contracts/network.js';
+import type { Module } from './module.js';
+import { createParameter, ensureBuffer } from './parameter.js';
+
+/** Options of `InstanceNorm`. */
+export interface InstanceNormOptions {
+  /** Parameter name prefix, e.g. `encoder.stages.0.0.convs.0.norm`. */
+  name: string;
+  channels: number;
+  /** Added to the variance (spec 1.7: 1e-5). */
+  eps?: number;
+  /** Learnable per-channel scale (init 1) and shift (init 0) (spec 1.7: true). */
+  affine?: boolean;
+  /**
+   * When set, a LeakyReLU with this negative slope is fused after the norm (nnU-Net's norm -> nonlin pair,
+   * slope 0.01): one pass forward, one pair of passes backward, no extra buffer.
+   */
+  leakySlope?: number;
+}
+
+/**
+ * Instance normalisation over `[n, c, z, y, x]`: per sample and channel, `(x - mean) / sqrt(var + eps)` with the
+ * biased variance over the spatial axes (float64 sums), then `gamma * xhat + beta`, then the optional fused
+ * LeakyReLU. Output and input-gradient buffers are owned by the layer and reused between calls.
+ */
+export class InstanceNorm implements Module {
+  readonly weight: Parameter | null;
+  readonly bias: Parameter | null;
+  readonly parameters: Parameter[];
+  private readonly eps: number;
+  private readonly slope: number | null;
+  private out: Float32Array | null = null;
+  private xhat: Float32Array | null = null;
+  private dx: Float32Array | null = null;
+  private invStd = new Float64Array(0);
+  private shape: number[] = [];
+  private trained = false;
+
+  constructor(readonly opts: InstanceNormOptions) {
+    this.eps = opts.eps ?? 1e-5;
+    this.slope = opts.leakySlope ?? null;
+    if (opts.affine === false) {
+      this.weight = this.bias = null;
+      this.parameters = [];
+    } else {
+      this.weight = createParameter(`${opts.name}.weight`, [opts.channels]);
+      this.weight.value.fill(1);
+      this.bias = createParameter(`${opts.name}.bias`, [opts.channels]);
+      this.parameters = [this.weight, this.bias];
+    }
+  }
+
+  forward(x: Tensor, training: boolean): Tensor {
+    const n = x.shape[0]!;
+    const c = x.shape[1]!;
+    if (c !== this.opts.channels) throw new Error(`${this.opts.name}: expected ${this.opts.channels} channels, got ${c}`);
+    const len = x.data.length;
+    const sp = len / (n * c);
+    const out = (this.out = ensureBuffer(this.out, len));
+    const xh = training ? (this.xhat = ensureBuffer(this.xhat, len)) : null;
+    if (this.invStd.length !== n * c) this.invStd = new Float64Array(n * c);
+    const xd = x.data;
+    const slope = this.slope;
+    for (let nc = 0; nc < n * c; nc++) {
+      const ch = nc % c;
+      const o = nc * sp;
+      let s = 0;
+      let s2 = 0;
+      for (let i = o; i < o + sp; i++) {
+        const v = xd[i]!;
+        s += v;
+        s2 += v * v;
+      }
+      const mean = s / sp;
+      const variance = Math.max(s2 / sp - mean * mean, 0);
+      const inv = 1 / Math.sqrt(variance + this.eps);
+      this.invStd[nc] = inv;
+      const g = this.weight ? this.weight.value[ch]! : 1;
+      const b = this.bias ? this.bias.value[ch]! : 0;
+      const scale = g * inv;
+      const shift = b - mean * scale;
+      if (xh) for (let i = o; i < o + sp; i++) xh[i] = (xd[i]! - mean) * inv;
+      if (slope === null) for (let i = o; i < o + sp; i++) out[i] = xd[i]! * scale + shift;
+      else
+        for (let i = o; i < o + sp; i++) {
+          const z = xd[i]! * scale + shift;
+          out[i] = z > 0 ? z : z * slope;
+        }
+    }
+    this.shape = x.shape.slice();
+    this.trained = training;
+    return { data: out, shape: this.shape };
+  }
+
+  backward(dy: Tensor): Tensor {
+    const xh = this.xhat;
+    if (!this.trained || !xh) throw new Error(`${this.opts.name}: backward without a training forward`);
+    const n = this.shape[0]!;
+    const c = this.shape[1]!;
+    const len = xh.length;
+    const sp = len / (n * c);
+    const dx = (this.dx = ensureBuffer(this.dx, len));
+    const dyd = dy.data;
+    const slope = this.slope;
+    for (let nc = 0; nc < n * c; nc++) {
+      const ch = nc % c;
+      const o = nc * sp;
+      const g = this.weight ? this.weight.value[ch]! : 1;
+      const b = this.bias ? this.bias.value[ch]! : 0;
+      let sdz = 0;
+      let sdzx = 0;
+      if (slope === null)
+        for (let i = o; i < o + sp; i++) {
+          const d = dyd[i]!;
+          sdz += d;
+          sdzx += d * xh[i]!;
+        }
+      else
+        for (let i = o; i < o + sp; i++) {
+          const xv = xh[i]!;
+          const d = g * xv + b > 0 ? dyd[i]! : dyd[i]! * slope;
+          sdz += d;
+          sdzx += d * xv;
+        }
+      if (this.weight && this.bias) {
+        this.weight.grad[ch]! += sdzx;
+        this.bias.grad[ch]! += sdz;
+      }
+      const k = g * this.invStd[nc]!;
+      const m1 = sdz / sp;
+      const m2 = sdzx / sp;
+      if (slope === null) for (let i = o; i < o + sp; i++) dx[i] = k * (dyd[i]! - m1 - xh[i]! * m2);
+      else
+        for (let i = o; i < o + sp; i++) {
+          const xv = xh[i]!;
+          const d = g * xv + b > 0 ? dyd[i]! : dyd[i]! * slope;
+          dx[i] = k * (d - m1 - xv * m2);
+        }
+    }
+    return { data: dx, shape: this.shape };
+  }
+}
