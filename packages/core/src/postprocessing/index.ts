@@ -1,1 +1,4 @@
-export {};
+export * from './components.js';
+export * from './plugins.js';
+export * from './determine.js';
+export * from './best.js';

@@ -1,0 +1,84 @@
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Registry } from '../registry/registry.js';
+import { DataError } from '../util/errors.js';
+import { listFiles, stripEnding } from '../dataset/files.js';
+import { readImage } from '../dataset/read.js';
+import { compareGrids } from '../dataset/geometry.js';
+import { classKey, computeMetrics, nanmean, type ClassMetrics } from './metrics.js';
+
+/** summary.json as nnU-Net writes it (`metric_per_case`, `mean`, `foreground_mean`). */
+export interface EvaluationSummary {
+  metric_per_case: { metrics: Record<string, ClassMetrics>; prediction_file: string; reference_file: string }[];
+  mean: Record<string, Record<string, number>>;
+  foreground_mean: Record<string, number>;
+}
+
+const METRIC_NAMES: (keyof ClassMetrics)[] = ['Dice', 'IoU', 'FP', 'TP', 'FN', 'TN', 'n_pred', 'n_ref'];
+
+/**
+ * Aggregate per-case metrics: `mean[class][metric]` = nanmean over cases; `foreground_mean[metric]` = mean over
+ * classes of those class means (nnU-Net `compute_metrics_on_folder`).
+ */
+export function summarize(perCase: EvaluationSummary['metric_per_case'], classes: (number | number[])[]): EvaluationSummary {
+  const mean: Record<string, Record<string, number>> = {};
+  for (const c of classes) {
+    const k = classKey(c);
+    mean[k] = {};
+    for (const m of METRIC_NAMES) mean[k]![m] = nanmean(perCase.map((pc) => pc.metrics[k]![m]));
+  }
+  const foreground_mean: Record<string, number> = {};
+  for (const m of METRIC_NAMES) foreground_mean[m] = nanmean(classes.map((c) => mean[classKey(c)]![m]!));
+  return { metric_per_case: perCase, mean, foreground_mean };
+}
+
+/** JSON text with NaN written as `NaN` (as Python's json does), so nnU-Net tools read it back. */
+export function summaryToJson(s: unknown): string {
+  return JSON.stringify(s, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? `__NUM__${v}` : v), 2).replace(/"__NUM__(NaN|Infinity|-Infinity)"/g, '$1') + '\n';
+}
+
+/** Parse JSON that may contain bare NaN/Infinity (Python style). */
+export function parseJsonWithNaN(text: string): unknown {
+  return JSON.parse(text.replace(/:\s*(-?Infinity|NaN)\b/g, ': "__NUM__$1"'), (_k, v) =>
+    typeof v === 'string' && v.startsWith('__NUM__') ? Number(v.slice(7)) : v,
+  );
+}
+
+/** Write a file atomically (temp + rename). */
+export function writeFileAtomic(file: string, text: string | Uint8Array): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+/**
+ * Evaluate every prediction in `predDir` against the same-named file in `refDir` (files ending in `fileEnding`).
+ * Writes `outFile` (default `<predDir>/summary.json`) atomically and returns the summary.
+ * @throws DataError when a reference is missing or a prediction's grid differs from its reference.
+ */
+export async function evaluateFolder(
+  predDir: string,
+  refDir: string,
+  classes: (number | number[])[],
+  registry: Registry,
+  opts: { fileEnding?: string; ignoreLabel?: number; outFile?: string | null } = {},
+): Promise<EvaluationSummary> {
+  const ending = opts.fileEnding ?? '.nii.gz';
+  const preds = listFiles(predDir).filter((n) => !n.startsWith('.') && stripEnding(n, ending) && !stripEnding(n, ending)!.alt);
+  if (!preds.length) throw new DataError(`no predictions ending in '${ending}' found`, { file: predDir });
+  const perCase: EvaluationSummary['metric_per_case'] = [];
+  for (const name of preds) {
+    const predFile = join(predDir, name);
+    const refFile = join(refDir, name);
+    if (!existsSync(refFile)) throw new DataError(`reference for ${basename(predFile)} not found`, { file: refFile });
+    const [p, r] = [await readImage(registry, predFile), await readImage(registry, refFile)];
+    const d = compareGrids(p, r);
+    if (d.length) throw new DataError(`prediction and reference ${refFile} are on different grids: ${d.join('; ')}`, { file: predFile });
+    perCase.push({ metrics: computeMetrics(p.data, r.data, classes, opts.ignoreLabel), prediction_file: predFile, reference_file: refFile });
+  }
+  const summary = summarize(perCase, classes);
+  const out = opts.outFile === undefined ? join(predDir, 'summary.json') : opts.outFile;
+  if (out) writeFileAtomic(out, summaryToJson(summary));
+  return summary;
+}
