@@ -1,0 +1,298 @@
+import type { Geometry } from '@nnunet-ts/core';
+import type { NiftiHeader } from './header.js';
+
+/** 3x3 matrices here are arrays of 3 rows. */
+type M3 = number[][];
+
+const col = (m: M3, j: number): number[] => [m[0]![j]!, m[1]![j]!, m[2]![j]!];
+const norm = (v: number[]): number => Math.hypot(v[0]!, v[1]!, v[2]!);
+const transpose = (m: M3): M3 => [0, 1, 2].map((r) => [0, 1, 2].map((c) => m[c]![r]!));
+const mul = (a: M3, b: M3): M3 =>
+  [0, 1, 2].map((r) => [0, 1, 2].map((c) => a[r]![0]! * b[0]![c]! + a[r]![1]! * b[1]![c]! + a[r]![2]! * b[2]![c]!));
+const det = (m: M3): number =>
+  m[0]![0]! * (m[1]![1]! * m[2]![2]! - m[1]![2]! * m[2]![1]!) -
+  m[0]![1]! * (m[1]![0]! * m[2]![2]! - m[1]![2]! * m[2]![0]!) +
+  m[0]![2]! * (m[1]![0]! * m[2]![1]! - m[1]![1]! * m[2]![0]!);
+
+function inverse(m: M3): M3 {
+  const d = det(m);
+  const a = m;
+  const r: M3 = [
+    [a[1]![1]! * a[2]![2]! - a[1]![2]! * a[2]![1]!, a[0]![2]! * a[2]![1]! - a[0]![1]! * a[2]![2]!, a[0]![1]! * a[1]![2]! - a[0]![2]! * a[1]![1]!],
+    [a[1]![2]! * a[2]![0]! - a[1]![0]! * a[2]![2]!, a[0]![0]! * a[2]![2]! - a[0]![2]! * a[2]![0]!, a[0]![2]! * a[1]![0]! - a[0]![0]! * a[1]![2]!],
+    [a[1]![0]! * a[2]![1]! - a[1]![1]! * a[2]![0]!, a[0]![1]! * a[2]![0]! - a[0]![0]! * a[2]![1]!, a[0]![0]! * a[1]![1]! - a[0]![1]! * a[1]![0]!],
+  ];
+  return r.map((row) => row.map((v) => v / d));
+}
+
+/** Max |R Rᵀ - I| of a matrix: 0 for an orthonormal matrix. */
+export function orthonormalityError(m: M3): number {
+  const p = mul(m, transpose(m));
+  let e = 0;
+  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) e = Math.max(e, Math.abs(p[r]![c]! - (r === c ? 1 : 0)));
+  return e;
+}
+
+/**
+ * Nearest orthonormal matrix (orthogonal polar factor U Vᵀ of the SVD) by Newton iteration
+ * `X <- (X + X^-T) / 2`, which converges quadratically for non-singular input. Keeps the sign of the determinant.
+ */
+export function nearestOrthonormal(m: M3): M3 {
+  let x = m.map((r) => [...r]);
+  for (let it = 0; it < 100; it++) {
+    const xit = transpose(inverse(x));
+    const next = x.map((row, r) => row.map((v, c) => (v + xit[r]![c]!) / 2));
+    let diff = 0;
+    for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) diff = Math.max(diff, Math.abs(next[r]![c]! - x[r]![c]!));
+    x = next;
+    if (diff < 1e-15) break;
+  }
+  return x;
+}
+
+/**
+ * Rotation matrix of the NIfTI-1 quaternion (b, c, d), a = sqrt(1 - b² - c² - d²) (nifti1.h, "METHOD 2").
+ * When b²+c²+d² > 1 (rounding), a = 0 and (b, c, d) is renormalised, as nifti1_io.c does.
+ */
+export function quaternToMatrix(b: number, c: number, d: number): M3 {
+  let a = 1 - (b * b + c * c + d * d);
+  if (a < 1e-7) {
+    const s = 1 / Math.sqrt(b * b + c * c + d * d);
+    b *= s;
+    c *= s;
+    d *= s;
+    a = 0;
+  } else {
+    a = Math.sqrt(a);
+  }
+  return [
+    [a * a + b * b - c * c - d * d, 2 * (b * c - a * d), 2 * (b * d + a * c)],
+    [2 * (b * c + a * d), a * a + c * c - b * b - d * d, 2 * (c * d - a * b)],
+    [2 * (b * d - a * c), 2 * (c * d + a * b), a * a + d * d - c * c - b * b],
+  ];
+}
+
+/**
+ * Quaternion (b, c, d) and qfac of an orthonormal matrix (inverse of `quaternToMatrix`, nifti1.h METHOD 2):
+ * when det < 0 the third column is negated and qfac = -1. `a` is made non-negative, as NIfTI requires.
+ */
+export function matrixToQuatern(m: M3): { b: number; c: number; d: number; qfac: 1 | -1 } {
+  const r = m.map((row) => [...row]);
+  let qfac: 1 | -1 = 1;
+  if (det(r) < 0) {
+    qfac = -1;
+    for (let i = 0; i < 3; i++) r[i]![2] = -r[i]![2]!;
+  }
+  const [r11, r12, r13] = r[0]!;
+  const [r21, r22, r23] = r[1]!;
+  const [r31, r32, r33] = r[2]!;
+  const tr = r11! + r22! + r33!;
+  let a: number, b: number, c: number, d: number;
+  if (tr > 0) {
+    const s = 2 * Math.sqrt(1 + tr);
+    a = s / 4;
+    b = (r32! - r23!) / s;
+    c = (r13! - r31!) / s;
+    d = (r21! - r12!) / s;
+  } else if (r11! > r22! && r11! > r33!) {
+    const s = 2 * Math.sqrt(1 + r11! - r22! - r33!);
+    a = (r32! - r23!) / s;
+    b = s / 4;
+    c = (r12! + r21!) / s;
+    d = (r13! + r31!) / s;
+  } else if (r22! > r33!) {
+    const s = 2 * Math.sqrt(1 + r22! - r11! - r33!);
+    a = (r13! - r31!) / s;
+    b = (r12! + r21!) / s;
+    c = s / 4;
+    d = (r23! + r32!) / s;
+  } else {
+    const s = 2 * Math.sqrt(1 + r33! - r11! - r22!);
+    a = (r21! - r12!) / s;
+    b = (r13! + r31!) / s;
+    c = (r23! + r32!) / s;
+    d = s / 4;
+  }
+  if (a < 0) {
+    b = -b;
+    c = -c;
+    d = -d;
+  }
+  return { b, c, d, qfac };
+}
+
+/** Result of decoding a header's geometry. */
+export interface NiftiGeometry extends Geometry {
+  /** Which transform the geometry came from. */
+  from: 'sform' | 'qform' | 'none';
+  warnings: string[];
+}
+
+/** Tolerance of ITK's orthonormality test on the column-normalised sform (itkNiftiImageIO.cxx). */
+const ORTHO_TOL = 1e-4;
+
+/**
+ * Geometry (LPS, ITK convention; see core image.ts) of a NIfTI header.
+ *
+ * Choice between sform and qform follows ITK's NiftiImageIO (ITK 5.3+, `SetImageIOOrientationFromNIfTI`), so this
+ * reader agrees with io-itk:
+ * - both codes 0: origin 0, identity direction, spacing |pixdim| (ITK; the NIfTI-1 "method 1" has no orientation).
+ * - the sform (code > 0) is used when, after normalising its columns, it is orthonormal (|R Rᵀ - I| <= 1e-4) and
+ *   qform_code = 0, or sform_code = 1 (SCANNER_ANAT), or the sform and qform describe the same grid (directions,
+ *   spacings and offsets within 1e-4).
+ * - otherwise the qform when qform_code > 0; a non-orthonormal sform with qform_code = 0 (which ITK refuses) is
+ *   replaced by its nearest orthonormal matrix with a warning (bad-inputs B30).
+ *
+ * sform: spacing = |pixdim| when it matches the srow column norms within 1e-3 (as ITK, which always uses pixdim),
+ * else the column norms with a warning (bad-inputs B30); direction = normalised columns. qform: quaternion rotation, third column times qfac (pixdim[0] < 0 -> -1),
+ * spacing = |pixdim[1..3]|, a negative pixdim flips its direction column with a warning (bad-inputs B32; the world
+ * position of every voxel is kept). Zero or non-finite pixdim counts as 1 (nifti1_io.c). RAS -> LPS negates the
+ * first two rows of the direction and the first two origin components.
+ */
+export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
+  const warnings: string[] = [];
+  const pix = [1, 2, 3].map((i) => {
+    const p = h.pixdim[i]!;
+    if (p === 0 || !Number.isFinite(p)) {
+      warnings.push(`pixdim[${i}] = ${p} is not a valid spacing; 1 mm assumed`);
+      return 1;
+    }
+    return p;
+  });
+
+  const qform = (): { m: M3; off: number[]; sp: number[] } => {
+    const r = quaternToMatrix(h.quatern[0], h.quatern[1], h.quatern[2]);
+    const qfac = h.pixdim[0]! < 0 ? -1 : 1;
+    for (let i = 0; i < 3; i++) r[i]![2] = r[i]![2]! * qfac;
+    const sp = pix.map(Math.abs);
+    pix.forEach((p, j) => {
+      if (p < 0) for (let i = 0; i < 3; i++) r[i]![j] = -r[i]![j]!;
+    });
+    return { m: r, off: [...h.qoffset], sp };
+  };
+  const sform = (): { m: M3; off: number[]; sp: number[]; ortho: boolean; ok: boolean } => {
+    const a = h.srow.map((row) => row.slice(0, 3));
+    const sp = [0, 1, 2].map((j) => norm(col(a, j)));
+    const ok = sp.every((s) => s > 0 && Number.isFinite(s));
+    const m = a.map((row) => row.map((v, j) => v / (sp[j] || 1)));
+    return { m, off: h.srow.map((row) => row[3]!), sp, ortho: ok && orthonormalityError(m) <= ORTHO_TOL, ok };
+  };
+
+  let m: M3;
+  let off: number[];
+  let sp: number[];
+  let from: NiftiGeometry['from'];
+  const q = h.qformCode > 0 ? qform() : null;
+  const s = h.sformCode > 0 ? sform() : null;
+  if (!q && !s) {
+    from = 'none';
+    m = [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ];
+    off = [0, 0, 0];
+    sp = pix.map(Math.abs);
+    // Already LPS identity (ITK convention): skip the RAS->LPS flip below.
+    warnings.push('qform_code and sform_code are both 0: origin 0 and identity direction assumed (as ITK)');
+    return { spacing: [sp[2]!, sp[1]!, sp[0]!], origin: [0, 0, 0], direction: m.flat(), from, warnings };
+  }
+  let useS = false;
+  if (s && s.ortho) {
+    if (!q || h.sformCode === 1) useS = true;
+    else {
+      const same =
+        [0, 1, 2].every((j) => Math.abs(s.sp[j]! - q.sp[j]!) <= 1e-4) &&
+        [0, 1, 2].every((i) => [0, 1, 2].every((j) => Math.abs(s.m[i]![j]! - q.m[i]![j]!) <= 1e-4)) &&
+        [0, 1, 2].every((i) => Math.abs(s.off[i]! - q.off[i]!) <= 1e-4);
+      useS = same;
+    }
+  }
+  if (useS && s) {
+    from = 'sform';
+    ({ m, off } = s);
+    // pixdim when it agrees with the column norms (float32 sform rounding; ITK's 1e-3 test), else the column norms.
+    const bad = [0, 1, 2].filter((j) => Math.abs(s.sp[j]! - Math.abs(pix[j]!)) > 1e-3);
+    sp = bad.length ? s.sp : pix.map(Math.abs);
+    if (bad.length) {
+      warnings.push(
+        `sform column norms (${s.sp.map((v) => +v.toFixed(6)).join(', ')}) differ from pixdim ` +
+          `(${pix.map((v) => +Math.abs(v).toFixed(6)).join(', ')}); spacing taken from the sform`,
+      );
+    }
+    if (pix.some((p) => p < 0)) warnings.push('negative pixdim ignored: the sform defines the geometry');
+  } else if (q) {
+    from = 'qform';
+    ({ m, off, sp } = q);
+    if (s && !s.ortho) warnings.push('sform is not orthonormal (shear or degenerate); qform used instead');
+    if (pix.some((p) => p < 0)) {
+      warnings.push(`negative pixdim (${pix.join(', ')}) folded into the direction; spacing = |pixdim|`);
+    }
+  } else {
+    // sform present but not orthonormal, and no qform: nearest orthonormal direction (bad-inputs B30).
+    const sf = s!;
+    from = 'sform';
+    if (!sf.ok) {
+      m = [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+      ];
+      sp = pix.map(Math.abs);
+      off = sf.off;
+      warnings.push('sform has a zero column and there is no qform: identity direction and |pixdim| spacing assumed');
+    } else {
+      const err = orthonormalityError(sf.m);
+      m = nearestOrthonormal(sf.m);
+      sp = sf.sp;
+      off = sf.off;
+      warnings.push(
+        `sform is not orthonormal (|R R^T - I| = ${err.toExponential(2)}, shear); direction replaced by the nearest ` +
+          'orthonormal matrix, spacing = sform column norms',
+      );
+    }
+  }
+  // RAS -> LPS: negate rows 0 and 1.
+  const dir = m.map((row, i) => row.map((v) => (i < 2 ? -v : v)));
+  const origin: [number, number, number] = [-off[0]!, -off[1]!, off[2]!];
+  return {
+    spacing: [sp[2]!, sp[1]!, sp[0]!],
+    origin: origin.map((v) => v + 0) as [number, number, number],
+    direction: dir.flat().map((v) => v + 0),
+    from,
+    warnings,
+  };
+}
+
+/** NIfTI transform fields (RAS) for an LPS geometry. */
+export interface NiftiTransform {
+  srow: number[][];
+  quatern: [number, number, number];
+  qoffset: [number, number, number];
+  qfac: 1 | -1;
+  /** pixdim[1..3] = spacing x, y, z (mm). */
+  pixdim: [number, number, number];
+}
+
+/**
+ * The sform rows and qform fields that encode `g` (LPS -> RAS: negate rows 0 and 1). The sform is
+ * `diag(-1,-1,1) * direction * diag(sx,sy,sz)` with offset `diag(-1,-1,1) * origin`; the qform is the same rotation
+ * as a quaternion (a non-orthonormal direction is first replaced by its nearest orthonormal matrix).
+ */
+export function geometryToNifti(g: Geometry): NiftiTransform {
+  const sx = g.spacing[2];
+  const sy = g.spacing[1];
+  const sz = g.spacing[0];
+  const s = [sx, sy, sz];
+  const d: M3 = [0, 1, 2].map((r) => [0, 1, 2].map((c) => (r < 2 ? -1 : 1) * g.direction[r * 3 + c]!));
+  const srow = d.map((row, r) => [...row.map((v, c) => v * s[c]!), (r < 2 ? -1 : 1) * g.origin[r]!]);
+  const rot = orthonormalityError(d) > 1e-6 ? nearestOrthonormal(d) : d;
+  const { b, c, d: qd, qfac } = matrixToQuatern(rot);
+  return {
+    srow: srow.map((row) => row.map((v) => v + 0)),
+    quatern: [b, c, qd],
+    qoffset: [srow[0]![3]!, srow[1]![3]!, srow[2]![3]!],
+    qfac,
+    pixdim: [sx, sy, sz],
+  };
+}
