@@ -97,7 +97,7 @@ describe('spatial transform', () => {
     const t = spatialTransform({ patchSize: [6, 6, 6], rotation: [-0.5, 0.5], pRotation: 1, pScaling: 1, inPlaneOnly: false });
     const rng = createRng(9);
     for (let k = 0; k < 5; k++) {
-      const out = t.apply(makeSample(10, 10, 10, k), t.getParameters(makeSample(1, 1, 1), rng));
+      const out = t.apply(makeSample(10, 10, 10, k), t.getParameters(makeSample(1, 1, 1), rng)!);
       expect(out.shape).toEqual([2, 6, 6, 6]);
       for (const v of out.seg!) expect([-1, 0, 1, 2]).toContain(v);
     }
