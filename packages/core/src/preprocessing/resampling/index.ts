@@ -1,0 +1,5 @@
+export * from './shape.js';
+export * from './spline.js';
+export { resampleChannel, prefilterAxis0 } from './volume.js';
+export { resampleSegmentation, uniqueLabels } from './seg.js';
+export * from './default-resampler.js';

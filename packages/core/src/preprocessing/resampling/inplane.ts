@@ -1,0 +1,150 @@
+import { axisPlan, prefilterLine, reflectIndex, splinePoles, SPLINE_PAD, type AxisPlan } from './spline.js';
+
+/**
+ * Resizes one 2D plane `[rows, cols]` (x fastest) with separable B-splines (see spline.ts for the exact scipy
+ * conventions). Keeps its scratch buffers between calls so a volume is processed plane by plane without
+ * reallocating. Output is float64 `[rowsOut, colsOut]`.
+ */
+export class PlaneResampler {
+  readonly rowPlan: AxisPlan;
+  readonly colPlan: AxisPlan;
+  private readonly line: Float64Array;
+  private readonly tmp: Float64Array;
+  private readonly colBuf: Float64Array | null;
+
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly rowsOut: number,
+    readonly colsOut: number,
+    order: number,
+  ) {
+    this.rowPlan = axisPlan(rows, rowsOut, order);
+    this.colPlan = axisPlan(cols, colsOut, order);
+    this.line = new Float64Array(cols + 2 * SPLINE_PAD);
+    const padR = this.rowPlan.pad;
+    this.tmp = new Float64Array((rows + 2 * padR) * colsOut);
+    this.colBuf = padR > 0 ? this.tmp : null;
+  }
+
+  /** Resample `src[offset .. offset + rows*cols)` into `out` (length rowsOut*colsOut). */
+  run(src: ArrayLike<number>, offset: number, out: Float64Array): Float64Array {
+    const { rows, cols, colsOut, rowsOut } = this;
+    const cp = this.colPlan;
+    const rp = this.rowPlan;
+    const padR = rp.pad;
+    const tmp = this.tmp;
+    // pass 1: along x (contiguous rows), into tmp rows padR .. padR+rows
+    for (let r = 0; r < rows; r++) {
+      const base = offset + r * cols;
+      const dst = (r + padR) * colsOut;
+      if (cp.identity) {
+        for (let x = 0; x < cols; x++) tmp[dst + x] = src[base + x]!;
+        continue;
+      }
+      const line = this.line;
+      const pad = cp.pad;
+      if (pad > 0) {
+        const first = src[base]!;
+        const last = src[base + cols - 1]!;
+        for (let k = 0; k < pad; k++) {
+          line[k] = first;
+          line[pad + cols + k] = last;
+        }
+        for (let x = 0; x < cols; x++) line[pad + x] = src[base + x]!;
+        prefilterLine(line, cols + 2 * pad, cp.order);
+      } else {
+        for (let x = 0; x < cols; x++) line[x] = src[base + x]!;
+      }
+      applyTaps(line, cp, tmp, dst);
+    }
+    if (rp.identity) {
+      out.set(tmp.subarray(0, rowsOut * colsOut));
+      return out;
+    }
+    // pass 2: along y, vectorised over the contiguous output columns
+    if (padR > 0) {
+      const buf = this.colBuf!;
+      const len = rows + 2 * padR;
+      const firstRow = padR * colsOut;
+      const lastRow = (padR + rows - 1) * colsOut;
+      for (let k = 0; k < padR; k++) {
+        buf.copyWithin(k * colsOut, firstRow, firstRow + colsOut);
+        buf.copyWithin((padR + rows + k) * colsOut, lastRow, lastRow + colsOut);
+      }
+      prefilterRows(buf, len, colsOut, rp.order);
+    }
+    const taps = rp.taps;
+    for (let r = 0; r < rowsOut; r++) {
+      const o = r * colsOut;
+      const i0 = rp.index[r * taps]! * colsOut;
+      const w0 = rp.weight[r * taps]!;
+      for (let x = 0; x < colsOut; x++) out[o + x] = w0 * tmp[i0 + x]!;
+      for (let t = 1; t < taps; t++) {
+        const it = rp.index[r * taps + t]! * colsOut;
+        const wt = rp.weight[r * taps + t]!;
+        if (wt === 0) continue;
+        for (let x = 0; x < colsOut; x++) out[o + x] += wt * tmp[it + x]!;
+      }
+    }
+    return out;
+  }
+}
+
+/** `dst[dstOff + i] = sum_t w[i,t] * line[index[i,t]]` for every output sample `i` of the plan. */
+export function applyTaps(line: Float64Array, p: AxisPlan, dst: Float64Array, dstOff: number): void {
+  const { m, taps, index, weight } = p;
+  if (taps === 4) {
+    for (let i = 0, j = 0; i < m; i++, j += 4) {
+      dst[dstOff + i] =
+        weight[j]! * line[index[j]!]! +
+        weight[j + 1]! * line[index[j + 1]!]! +
+        weight[j + 2]! * line[index[j + 2]!]! +
+        weight[j + 3]! * line[index[j + 3]!]!;
+    }
+    return;
+  }
+  for (let i = 0, j = 0; i < m; i++, j += taps) {
+    let s = 0;
+    for (let t = 0; t < taps; t++) s += weight[j + t]! * line[index[j + t]!]!;
+    dst[dstOff + i] = s;
+  }
+}
+
+/**
+ * Spline prefilter along the slow axis of a `[len, width]` float64 block (each of the `width` columns is one
+ * line), vectorised across the contiguous width. Same boundary rule and result as `prefilterLine`.
+ */
+export function prefilterRows(buf: Float64Array, len: number, width: number, order: number): void {
+  const poles = splinePoles(order);
+  if (poles.length === 0 || len < 2) return;
+  let gain = 1;
+  for (const z of poles) gain *= (1 - z) * (1 - 1 / z);
+  const total = len * width;
+  for (let i = 0; i < total; i++) buf[i]! *= gain;
+  const init = new Float64Array(width);
+  for (const z of poles) {
+    const horizon = Math.ceil(Math.log(1e-17) / Math.log(Math.abs(z)));
+    init.fill(0);
+    let zk = 1;
+    for (let k = 0; k < horizon; k++) {
+      const r = reflectIndex(-k, len) * width;
+      for (let x = 0; x < width; x++) init[x] += zk * buf[r + x]!;
+      zk *= z;
+    }
+    buf.set(init, 0);
+    for (let i = 1; i < len; i++) {
+      const o = i * width;
+      const p = o - width;
+      for (let x = 0; x < width; x++) buf[o + x] += z * buf[p + x]!;
+    }
+    const last = (len - 1) * width;
+    const f = z / (z - 1);
+    for (let x = 0; x < width; x++) buf[last + x]! *= f;
+    for (let i = len - 2; i >= 0; i--) {
+      const o = i * width;
+      const n = o + width;
+      for (let x = 0; x < width; x++) buf[o + x] = z * (buf[n + x]! - buf[o + x]!);
+    }
+  }
+}
