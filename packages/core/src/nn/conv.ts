@@ -2,7 +2,7 @@ import type { ComputeBackend, Conv3dParams, Tensor } from '../contracts/backend.
 import type { Parameter } from '../contracts/network.js';
 import type { Module } from './module.js';
 import { createParameter, heNormalInit } from './parameter.js';
-import type { SeededRng } from './rng.js';
+import type { InitRng } from './rng.js';
 
 /** Options shared by `Conv` and `ConvTranspose`. Triples are `[z, y, x]`; 2D layers use kz = 1, stride z = 1. */
 export interface ConvOptions {
@@ -16,7 +16,7 @@ export interface ConvOptions {
   /** Return dL/dx from `backward` (false for a network's first layer saves one backward-data conv). */
   needsInputGrad?: boolean;
   /** Seeded RNG for He init (spec 1.7); zero weights when absent. */
-  rng?: SeededRng;
+  rng?: InitRng;
 }
 
 /** Adds sum over batch and space of `dy [n, c, ...]` into `grad[c]` (bias gradient), float64 per channel. */
@@ -132,7 +132,7 @@ export class ConvTranspose implements Module {
 
 /** 1x1(x1) convolution with bias: nnU-Net's segmentation head (`[n, c, ...] -> [n, nClasses, ...]`). */
 export class SegHead extends Conv {
-  constructor(backend: ComputeBackend, opts: { name: string; inChannels: number; numClasses: number; rng?: SeededRng }) {
+  constructor(backend: ComputeBackend, opts: { name: string; inChannels: number; numClasses: number; rng?: InitRng }) {
     super(backend, { name: opts.name, inChannels: opts.inChannels, outChannels: opts.numClasses, kernel: [1, 1, 1], bias: true, rng: opts.rng });
   }
 }

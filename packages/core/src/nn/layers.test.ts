@@ -5,19 +5,19 @@ import { Conv, ConvTranspose } from './conv.js';
 import { InstanceNorm } from './norm.js';
 import { LeakyReLU } from './activation.js';
 import { referenceBackend } from './reference-backend.js';
-import { SeededRng } from './rng.js';
+import { InitRng } from './rng.js';
 import { gradCheck } from './testing.js';
 
 const be = referenceBackend();
 
-function randTensor(shape: number[], rng: SeededRng, scale = 1): Tensor {
+function randTensor(shape: number[], rng: InitRng, scale = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   return { data: Float32Array.from({ length: n }, () => rng.normal() * scale), shape };
 }
 
 /** Checks dL/dx and dL/dparams of L = sum(r * layer(x)) against central differences. */
 function checkModule(m: Module, x: Tensor, seed = 7, eps = 1e-2): { dx: number; dp: number } {
-  const rng = new SeededRng(seed);
+  const rng = new InitRng(seed);
   const y0 = m.forward(x, true);
   const r = Float64Array.from({ length: y0.data.length }, () => rng.normal());
   const f = (): number => {
@@ -39,7 +39,7 @@ function checkModule(m: Module, x: Tensor, seed = 7, eps = 1e-2): { dx: number; 
 
 describe('nn layers: finite-difference gradient checks on the reference backend', () => {
   it('Conv 3x3x3, stride 2, bias', () => {
-    const rng = new SeededRng(1);
+    const rng = new InitRng(1);
     const conv = new Conv(be, { name: 'c', inChannels: 2, outChannels: 3, kernel: [3, 3, 3], stride: [2, 2, 2], rng });
     conv.bias!.value.set([0.1, -0.2, 0.3]);
     const e = checkModule(conv, randTensor([2, 2, 5, 4, 5], rng));
@@ -48,7 +48,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
   });
 
   it('Conv 2D-as-3D (1x3x3, anisotropic stride [1,2,1])', () => {
-    const rng = new SeededRng(2);
+    const rng = new InitRng(2);
     const conv = new Conv(be, { name: 'c', inChannels: 2, outChannels: 2, kernel: [1, 3, 3], stride: [1, 2, 1], rng });
     expect(conv.params.padding).toEqual([0, 1, 1]);
     const x = randTensor([1, 2, 1, 6, 5], rng);
@@ -59,7 +59,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
   });
 
   it('ConvTranspose kernel = stride doubles the grid and has correct gradients', () => {
-    const rng = new SeededRng(3);
+    const rng = new InitRng(3);
     const ct = new ConvTranspose(be, { name: 't', inChannels: 3, outChannels: 2, kernel: [2, 2, 1], rng });
     ct.bias!.value.set([0.5, -1]);
     expect(ct.weight.shape).toEqual([3, 2, 2, 2, 1]);
@@ -78,7 +78,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
   });
 
   it('InstanceNorm (affine) normalises per sample and channel and has correct gradients', () => {
-    const rng = new SeededRng(4);
+    const rng = new InitRng(4);
     const norm = new InstanceNorm({ name: 'n', channels: 2, eps: 1e-5 });
     const x = randTensor([2, 2, 2, 3, 3], rng, 3);
     for (let i = 0; i < 18; i++) x.data[i]! += 5;
@@ -97,7 +97,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
   });
 
   it('InstanceNorm with fused LeakyReLU equals norm followed by LeakyReLU, and gradients match', () => {
-    const rng = new SeededRng(5);
+    const rng = new InitRng(5);
     const fused = new InstanceNorm({ name: 'n', channels: 3, leakySlope: 0.01 });
     const plain = new InstanceNorm({ name: 'n', channels: 3 });
     const act = new LeakyReLU(0.01);
@@ -116,7 +116,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
   });
 
   it('LeakyReLU gradient', () => {
-    const rng = new SeededRng(6);
+    const rng = new InitRng(6);
     const x = randTensor([1, 2, 1, 3, 3], rng);
     const act = new LeakyReLU(0.01);
     expect(act.forward({ data: Float32Array.of(-2, 3), shape: [2] }, false).data).toEqual(Float32Array.of(-0.02, 3));
@@ -124,7 +124,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
   });
 
   it('He init has std sqrt(2/(1+a^2))/sqrt(fanIn)', () => {
-    const conv = new Conv(be, { name: 'c', inChannels: 16, outChannels: 32, kernel: [3, 3, 3], rng: new SeededRng(9) });
+    const conv = new Conv(be, { name: 'c', inChannels: 16, outChannels: 32, kernel: [3, 3, 3], rng: new InitRng(9) });
     const w = conv.weight.value;
     let s2 = 0;
     for (const v of w) s2 += v * v;

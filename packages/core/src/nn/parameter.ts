@@ -1,5 +1,5 @@
 import type { Parameter } from '../contracts/network.js';
-import type { SeededRng } from './rng.js';
+import type { InitRng } from './rng.js';
 
 /** A zero-filled parameter (value and grad) of the given shape; `decay` defaults to true (nnU-Net decays all). */
 export function createParameter(name: string, shape: number[], decay = true): Parameter {
@@ -12,7 +12,7 @@ export function createParameter(name: string, shape: number[], decay = true): Pa
  * `sqrt(2 / (1 + a^2))`, std = gain / sqrt(fanIn), where `fanIn = shape[1] * prod(shape[2:])` (PyTorch's
  * definition: for a transposed conv weight `[cIn, cOut, k...]` this is `cOut * prod(k)`). Spec 1.7.
  */
-export function heNormalInit(p: Parameter, rng: SeededRng, a = 1e-2): void {
+export function heNormalInit(p: Parameter, rng: InitRng, a = 1e-2): void {
   const fanIn = p.shape.slice(1).reduce((x, y) => x * y, 1);
   const std = Math.sqrt(2 / (1 + a * a)) / Math.sqrt(fanIn);
   for (let i = 0; i < p.value.length; i++) p.value[i] = rng.normal() * std;

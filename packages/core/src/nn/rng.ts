@@ -2,7 +2,7 @@
  * Small seeded random source for weight initialisation (mulberry32 uniform, Box-Muller normal).
  * Deterministic for a given seed; never uses `Math.random`.
  */
-export class SeededRng {
+export class InitRng {
   private s: number;
   private spare: number | null = null;
 
