@@ -1,1 +1,13 @@
-export {};
+export * from './stages.js';
+export * from './presets.js';
+export * from './layout.js';
+export * from './progress.js';
+export * from './json-io.js';
+export * from './fingerprint-plan.js';
+export * from './preprocess-stage.js';
+export * from './model-folder.js';
+export * from './predict-stage.js';
+export * from './train-stage.js';
+export * from './postprocess-stage.js';
+export * from './register.js';
+export * from './decathlon.js';

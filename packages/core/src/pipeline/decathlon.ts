@@ -1,0 +1,135 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DatasetFingerprint, Plans } from '../contracts/plans.js';
+import type { Registry } from '../registry/registry.js';
+import { convertMsd, v2DatasetName } from '../dataset/convert.js';
+import { foregroundClasses, ignoreLabelOf } from '../dataset/dataset-json.js';
+import { loadDataset } from '../dataset/load.js';
+import type { Dataset } from '../dataset/types.js';
+import { formatValidationReport, validateDataset } from '../dataset/validate.js';
+import { evaluateFolder, type EvaluationSummary } from '../evaluation/summary.js';
+import { findBestConfiguration, type BestConfiguration } from '../postprocessing/best.js';
+import { DataError } from '../util/errors.js';
+import { runFingerprint, runPlan } from './fingerprint-plan.js';
+import { readJsonIfValid, writeJson } from './json-io.js';
+import { runLayout } from './layout.js';
+import { readModelFolder } from './model-folder.js';
+import { loadModel, predictCases } from './predict-stage.js';
+import { dataConfiguration, runPreprocess } from './preprocess-stage.js';
+import type { Budget } from './presets.js';
+import type { Reporter } from './progress.js';
+import { runDeterminePostprocessing } from './postprocess-stage.js';
+import { stage } from './stages.js';
+import { crossValidationSummary, ensureSplits, trainConfiguration, writeModelFiles } from './train-stage.js';
+
+/** Options of `runDecathlon`. */
+export interface DecathlonOptions {
+  /** MSD task folder or v2 dataset folder. */
+  task: string;
+  out: string;
+  registry: Registry;
+  budget: Budget;
+  rep: Reporter;
+  /** Compute backend name or `auto`. */
+  backend?: string;
+  planner?: string;
+  gpuMemoryGb?: number;
+}
+
+/** What a decathlon run produced. */
+export interface DecathlonResult {
+  best: BestConfiguration;
+  /** Test-set evaluation (when labelsTs exists). */
+  summary?: EvaluationSummary;
+  predictions: string;
+  seconds: number;
+}
+
+/** Load and validate a dataset; convert an MSD task into `<out>/nnUNet_raw`. @throws DataError with every problem. */
+export async function prepareDataset(task: string, rawDir: string, registry: Registry, rep: Reporter): Promise<Dataset> {
+  let ds = await loadDataset(task);
+  rep.log(`dataset: ${ds.root} (${ds.layout}, ${ds.cases.length} training, ${ds.testCases.length} test cases)`);
+  const report = await validateDataset(ds, registry);
+  if (!report.ok) throw new DataError(`dataset validation failed:\n${formatValidationReport(report)}`, { hint: 'fix the files listed above and run again' });
+  for (const n of report.notes) rep.log(`note: ${n}`);
+  if (ds.layout === 'msd') {
+    const dest = join(rawDir, v2DatasetName(task));
+    ds = await convertMsd(task, dest, registry);
+    rep.log(`converted to nnU-Net v2 layout: ${dest}`);
+  }
+  return ds;
+}
+
+/** Configurations to train: the requested ones that the plans hold (cascade needs its previous stage). */
+export function configurationsToRun(plans: Plans, requested: Budget['configurations'], rep: Reporter): string[] {
+  const available = Object.keys(plans.configurations);
+  const want = requested === 'all' ? available : requested;
+  const out: string[] = [];
+  for (const c of want) {
+    if (!available.includes(c)) rep.log(`configuration '${c}' is not in the plans (available: ${available.join(', ')}); skipped`);
+    else out.push(c);
+  }
+  if (!out.length) throw new DataError(`none of the requested configurations (${want.join(', ')}) is in the plans`, { hint: `available: ${available.join(', ')}` });
+  return out;
+}
+
+/**
+ * The whole nnU-Net pipeline on one task: validate -> convert (MSD) -> fingerprint -> plan -> preprocess ->
+ * train (each configuration x fold, with validation predictions) -> find best (spec 1.20) -> determine
+ * postprocessing (spec 1.19) -> predict the test images -> evaluate against labelsTs when present.
+ * Every stage reuses valid outputs of an earlier (killed) run in `out`.
+ */
+export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult> {
+  const t0 = Date.now();
+  const L = runLayout(o.out);
+  const { registry, rep, budget } = o;
+  const ds = await prepareDataset(o.task, L.raw, registry, rep);
+  writeJson(L.datasetJson, ds.json);
+  const fp: DatasetFingerprint = await runFingerprint(ds, registry, L.fingerprint, rep);
+  let plans = readJsonIfValid<Plans>(L.plans);
+  if (!plans?.configurations) plans = runPlan(fp, ds.json, registry, L.plans, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
+  else rep.log(`plan: reusing ${L.plans}`);
+  const configs = configurationsToRun(plans, budget.configurations, rep);
+  const backend = await stage('selectBackend')(registry, o.backend ?? 'auto', (s) => rep.log(s));
+  const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds);
+  const folds = budget.folds === 'all' ? splits.map((_, i) => i) : budget.folds.filter((f) => f < splits.length);
+  const classes = foregroundClasses(ds.json);
+  const singles = [];
+  for (const configuration of configs) {
+    const ppDir = L.configurationData(dataConfiguration(plans, configuration));
+    await runPreprocess(ds, plans, dataConfiguration(plans, configuration), registry, ppDir, rep);
+    const modelDir = L.modelDir(configuration);
+    writeModelFiles(modelDir, plans, ds.json, L.fingerprint);
+    await trainConfiguration({ ds, plans, configuration, registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget, rep });
+    const cv = crossValidationSummary(modelDir, folds, classes);
+    const dice = cv?.foreground_mean.Dice ?? NaN;
+    rep.log(`${configuration}: cross-validation foreground Dice ${dice.toFixed(4)} (folds ${folds.join(', ')})`);
+    singles.push({ name: configuration, members: [configuration], foregroundDice: dice });
+  }
+  const best = findBestConfiguration(singles);
+  writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds, note: 'ensembles of pairs are scored only when probabilities are exported' });
+  rep.log(`best configuration: ${best.best.name} (CV foreground Dice ${best.best.foregroundDice.toFixed(4)})`);
+  const modelDir = L.modelDir(best.best.name);
+  if (budget.postprocessing) await runDeterminePostprocessing(ds, modelDir, folds, registry, rep);
+  let summary: EvaluationSummary | undefined;
+  if (ds.testCases.length) {
+    const model = await loadModel(readModelFolder(modelDir, folds), registry, backend);
+    await predictCases(model, ds.testCases, L.predictions, registry, rep, { stepSize: budget.stepSize, mirror: budget.mirror, postprocessing: budget.postprocessing });
+    if (ds.testCases.every((c) => c.label) && existsSync(join(ds.root, 'labelsTs'))) {
+      summary = await evaluateFolder(L.predictions, join(ds.root, 'labelsTs'), classes, registry, {
+        fileEnding: ds.json.file_ending,
+        ignoreLabel: ignoreLabelOf(ds.json),
+        outFile: L.summary,
+      });
+    }
+  } else rep.log('no test images (imagesTs): nothing to predict');
+  return { best, summary, predictions: L.predictions, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Per-class Dice lines for printing (`name (value): dice`). */
+export function formatDice(summary: EvaluationSummary, ds: { labels: Record<string, number | number[]> }): string {
+  const names = new Map(Object.entries(ds.labels).map(([n, v]) => [Array.isArray(v) ? `(${v.join(', ')})` : String(v), n]));
+  const lines = Object.entries(summary.mean).map(([k, m]) => `  ${names.get(k) ?? k} (${k}): Dice ${m.Dice!.toFixed(4)}  IoU ${m.IoU!.toFixed(4)}`);
+  lines.push(`  foreground mean: Dice ${summary.foreground_mean.Dice!.toFixed(4)} over ${summary.metric_per_case.length} cases`);
+  return lines.join('\n');
+}

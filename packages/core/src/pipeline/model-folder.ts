@@ -1,0 +1,61 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { DatasetJson, Plans } from '../contracts/plans.js';
+import { DataError } from '../util/errors.js';
+import type { PostprocessingPlan } from '../postprocessing/determine.js';
+import { readJson, readJsonIfValid } from './json-io.js';
+
+/** A trained model folder (`<trainer>__<plans>__<configuration>/`) as `predict` uses it. */
+export interface ModelFolder {
+  dir: string;
+  configuration: string;
+  plans: Plans;
+  dataset: DatasetJson;
+  /** Folds with a final (or latest) checkpoint. */
+  folds: number[];
+  postprocessing?: PostprocessingPlan;
+}
+
+/** Folds of a model folder that hold a checkpoint. */
+export function trainedFolds(dir: string): number[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((n) => /^fold_(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => Number(m[1]))
+    .filter((f) => ['checkpoint_final.json', 'checkpoint_latest.json'].some((c) => existsSync(join(dir, `fold_${f}`, c))))
+    .sort((a, b) => a - b);
+}
+
+/**
+ * Open a model folder: `plans.json`, `dataset.json`, `fold_x/` checkpoints, optional `postprocessing.json`; the
+ * configuration comes from the folder name `<trainer>__<plans>__<configuration>` (or `configuration` in plans.json
+ * `"configuration"` is not nnU-Net's; the name is).
+ * @throws DataError naming the folder and the missing file.
+ */
+export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
+  for (const f of ['plans.json', 'dataset.json']) {
+    if (!existsSync(join(dir, f))) {
+      throw new DataError(`not a trained model folder: ${f} missing`, {
+        file: dir,
+        hint: 'pass -m <out>/nnUNet_results/<trainer>__<plans>__<configuration> written by `nnunet-ts train` or `decathlon`',
+      });
+    }
+  }
+  const parts = basename(dir).split('__');
+  const configuration = parts.length === 3 ? parts[2]! : (readJsonIfValid<{ configuration?: string }>(join(dir, 'model.json'))?.configuration ?? '3d_fullres');
+  const have = trainedFolds(dir);
+  const use = folds ?? have;
+  for (const f of use) {
+    if (!have.includes(f)) throw new DataError(`fold ${f} has no checkpoint`, { file: join(dir, `fold_${f}`), hint: `trained folds: ${have.join(', ') || 'none'}` });
+  }
+  if (!use.length) throw new DataError('model folder has no trained fold', { file: dir, hint: 'train first (nnunet-ts train)' });
+  return {
+    dir,
+    configuration,
+    plans: readJson<Plans>(join(dir, 'plans.json')),
+    dataset: readJson<DatasetJson>(join(dir, 'dataset.json')),
+    folds: use,
+    postprocessing: readJsonIfValid<PostprocessingPlan>(join(dir, 'postprocessing.json')),
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * Training and inference budgets. A preset is a plain object: edit the numbers here (or pass `--config file.json`
+ * with the same keys) to tune it. No preset = nnU-Net's defaults (5 folds, 1000 epochs x 250 iterations).
+ */
+export interface Budget {
+  /** Configurations to train (`all` = every configuration in the plans, cascade included when supported). */
+  configurations: string[] | 'all';
+  /** Folds to train per configuration (`all` = 0..nFolds-1). */
+  folds: number[] | 'all';
+  /** Number of cross-validation folds the splits are made for. */
+  nFolds: number;
+  epochs: number;
+  iterationsPerEpoch: number;
+  /** Validation iterations per epoch (nnU-Net: 50). */
+  validationIterations: number;
+  /** Override the plans' batch size (undefined = plans). */
+  batchSize?: number;
+  /** Sliding-window step as a fraction of the patch (nnU-Net: 0.5). */
+  stepSize: number;
+  /** Mirroring test-time augmentation (nnU-Net: on). */
+  mirror: boolean;
+  /** Determine and apply postprocessing (spec 1.19). */
+  postprocessing: boolean;
+}
+
+/** nnU-Net defaults (spec 1.15, 1.18). */
+export const DEFAULT_BUDGET: Budget = {
+  configurations: 'all',
+  folds: 'all',
+  nFolds: 5,
+  epochs: 1000,
+  iterationsPerEpoch: 250,
+  validationIterations: 50,
+  stepSize: 0.5,
+  mirror: true,
+  postprocessing: true,
+};
+
+/**
+ * Named presets. `quick`: the embedded Hippocampus example on a 2-core CPU in under 30 minutes: 3d_fullres only,
+ * fold 0, a few short epochs, no mirroring at test time. Numbers chosen from the measured step time.
+ */
+export const PRESETS: Record<string, Partial<Budget>> = {
+  quick: {
+    configurations: ['3d_fullres'],
+    folds: [0],
+    epochs: 10,
+    iterationsPerEpoch: 25,
+    validationIterations: 2,
+    stepSize: 0.5,
+    mirror: false,
+  },
+  /** For tests: the smallest run that still learns a synthetic task. */
+  tiny: {
+    configurations: ['3d_fullres'],
+    folds: [0],
+    epochs: 4,
+    iterationsPerEpoch: 10,
+    validationIterations: 1,
+    mirror: false,
+  },
+};
+
+/** Build a budget: defaults, then the preset, then explicit overrides (undefined values ignored). */
+export function resolveBudget(preset?: string, overrides: Partial<Budget> = {}): Budget {
+  if (preset && !PRESETS[preset]) throw new Error(`unknown preset '${preset}'; available: ${Object.keys(PRESETS).join(', ')}`);
+  const b: Budget = { ...DEFAULT_BUDGET, ...(preset ? PRESETS[preset] : {}) };
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (b as unknown as Record<string, unknown>)[k] = v;
+  return b;
+}

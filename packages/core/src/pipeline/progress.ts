@@ -1,0 +1,14 @@
+/** How stages report progress and messages; the CLI implements it with cli-progress, tests with a no-op. */
+export interface Reporter {
+  log(message: string): void;
+  /** Start a bar for a stage with `total` steps. */
+  start(label: string, total: number): void;
+  /** Advance the current bar to `value` (absolute), with an optional short status text. */
+  update(value: number, status?: string): void;
+  stop(): void;
+}
+
+/** A reporter that only logs (to `log`, default nothing). */
+export function silentReporter(log: (s: string) => void = () => {}): Reporter {
+  return { log, start() {}, update() {}, stop() {} };
+}
