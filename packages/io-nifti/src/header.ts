@@ -64,7 +64,7 @@ export function parseHeader(bytes: Uint8Array, file: string): NiftiHeader {
     });
   }
   // Only the fixed header goes to nifti-reader-js, so it does not try to parse extensions (we skip them via vox_offset).
-  const hdrBuf = bytes.slice(0, size).buffer as ArrayBuffer;
+  const hdrBuf = new Uint8Array(bytes.subarray(0, size)).buffer as ArrayBuffer; // a copy (Buffer.slice is a view)
   const dv = new DataView(hdrBuf);
   const magicAt = size === 348 ? 344 : 4;
   const magic = String.fromCharCode(dv.getUint8(magicAt), dv.getUint8(magicAt + 1), dv.getUint8(magicAt + 2));
@@ -116,7 +116,7 @@ export function parseHeader(bytes: Uint8Array, file: string): NiftiHeader {
     xyztUnits: h.xyzt_units,
     intentCode: h.intent_code,
     descrip: h.description,
-    raw: bytes.slice(0, rawEnd),
+    raw: new Uint8Array(bytes.subarray(0, rawEnd)),
   };
 }
 

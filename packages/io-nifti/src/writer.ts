@@ -66,7 +66,9 @@ export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file =
   if (tpl) hdr.set(tpl.raw.subarray(0, 348));
   dv.setInt32(0, 348, le);
   const ndim = c > 1 ? 4 : 3;
-  const dims = [ndim, nx, ny, nz, c, 1, 1, 1];
+  // Unused dims: 1, or the template's 0/1 so a template header is reproduced byte for byte.
+  const unused = (i: number): number => (tpl && (tpl.dim[i] === 0 || tpl.dim[i] === 1) ? tpl.dim[i]! : 1);
+  const dims = [ndim, nx, ny, nz, ndim >= 4 ? c : unused(4), unused(5), unused(6), unused(7)];
   dims.forEach((d, i) => dv.setInt16(40 + i * 2, d, le));
   dv.setInt16(70, t.code, le);
   dv.setInt16(72, t.bytes * 8, le);

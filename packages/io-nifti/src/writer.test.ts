@@ -1,0 +1,181 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DataError, indexToWorld, Registry, type MedicalImage } from '@nnunet-ts/core';
+import { buildNifti, extensionBlock } from './__fixtures__/build.js';
+import { readNifti } from './reader.js';
+import { writeNifti } from './writer.js';
+import { niftiGeometry } from './geometry.js';
+import { niftiReader, plugin, registerDefaults } from './index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'io-nifti-w-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const deg = (14 * Math.PI) / 180;
+/** B31: 14 deg about x, rows (1,0,0), (0,.9703,-.2419), (0,.2419,.9703): not symmetric, so a transpose shows. */
+const rotX = [1, 0, 0, 0, Math.cos(deg), -Math.sin(deg), 0, Math.sin(deg), Math.cos(deg)];
+
+function image(o: Partial<MedicalImage> = {}): MedicalImage {
+  const data = o.data ?? Uint8Array.from({ length: 512 }, (_, i) => i % 7);
+  return { data, shape: [1, 8, 8, 8], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], ...o };
+}
+
+describe('writeNifti', () => {
+  it('B31: oblique non-symmetric direction round-trips (.nii.gz) within 1e-6, as does world(1,2,3)', async () => {
+    const img = image({ direction: rotX, spacing: [2.5, 0.75, 1.25], origin: [-10.5, 20.25, 3] });
+    const p = join(dir, 'oblique.nii.gz');
+    await writeNifti(p, img);
+    const back = await readNifti(p);
+    expect(back.data).toBeInstanceOf(Uint8Array);
+    expect(Array.from(back.data)).toEqual(Array.from(img.data));
+    back.direction.forEach((v, i) => expect(Math.abs(v - rotX[i]!)).toBeLessThan(1e-6));
+    expect(back.direction[5]).toBeCloseTo(-0.2419, 4); // row 1, column 2
+    const w0 = indexToWorld(img, [1, 2, 3]);
+    const w1 = indexToWorld(back, [1, 2, 3]);
+    w0.forEach((v, i) => expect(Math.abs(v - w1[i]!)).toBeLessThan(1e-5));
+    back.spacing.forEach((v, i) => expect(v).toBeCloseTo(img.spacing[i]!, 6));
+    expect(back.header.qformCode).toBe(1);
+    expect(back.header.sformCode).toBe(1);
+    // The qform alone encodes the same direction.
+    const q = niftiGeometry({ ...back.header, sformCode: 0 });
+    q.direction.forEach((v, i) => expect(Math.abs(v - rotX[i]!)).toBeLessThan(1e-6));
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('B32: negative pixdim input -> load -> save -> load keeps the world position of all 8 corners', async () => {
+    const src = join(dir, 'negpix.nii');
+    writeFileSync(
+      src,
+      buildNifti({ dim: [3, 10, 10, 10], datatype: 16, pixdim: [1, 2, -2, 5], qformCode: 1, qoffset: [3, -4, 5], values: new Array(1000).fill(1) }),
+    );
+    const a = await readNifti(src);
+    const out = join(dir, 'negpix-out.nii');
+    await writeNifti(out, a);
+    const b = await readNifti(out);
+    expect(b.warnings).toEqual([]);
+    for (const i of [0, 9]) for (const j of [0, 9]) for (const k of [0, 9]) {
+      // RAS (3 + 2i, -4 - 2j, 5 + 5k) -> LPS
+      const want = [-(3 + 2 * i), 4 + 2 * j, 5 + 5 * k];
+      const got = indexToWorld(b, [i, j, k]);
+      got.forEach((v, d) => expect(v).toBeCloseTo(want[d]!, 5));
+    }
+  });
+
+  it('labels: dtype uint8/int16 from float data, rounding; out-of-range and NaN values are refused', async () => {
+    const f = Float32Array.from({ length: 512 }, (_, i) => (i % 3) + 0.0000001);
+    const p = join(dir, 'lab.nii.gz');
+    await writeNifti(p, image({ data: f }), { dtype: 'int16' });
+    const back = await readNifti(p);
+    expect(back.data).toBeInstanceOf(Int16Array);
+    expect(Array.from(back.data.slice(0, 4))).toEqual([0, 1, 2, 0]);
+    const bad = Float32Array.from({ length: 512 }, () => 300);
+    await expect(writeNifti(join(dir, 'bad.nii'), image({ data: bad }), { dtype: 'uint8' })).rejects.toThrow(
+      /value 300 does not fit uint8 \(0\.\.255\)/,
+    );
+    const nan = new Float32Array(512).fill(NaN);
+    await expect(writeNifti(join(dir, 'nan.nii'), image({ data: nan }), { dtype: 'int16' })).rejects.toThrow(DataError);
+  });
+
+  it('multi-channel images are written as 4D and read back as [c, z, y, x]', async () => {
+    const data = Float32Array.from({ length: 2 * 3 * 4 * 5 }, (_, i) => i / 2);
+    const p = join(dir, 'c2.nii');
+    await writeNifti(p, { data, shape: [2, 3, 4, 5], spacing: [3, 2, 1], origin: [1, 2, 3], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] });
+    const back = await readNifti(p);
+    expect(back.shape).toEqual([2, 3, 4, 5]);
+    expect(back.header.dim.slice(0, 5)).toEqual([4, 5, 4, 3, 2]);
+    expect(Array.from(back.data)).toEqual(Array.from(data));
+    expect(back.spacing).toEqual([3, 2, 1]);
+    expect(back.origin).toEqual([1, 2, 3]);
+  });
+
+  it('template: output header equals the input header except dims/datatype/bitpix/vox_offset/scaling (B33)', async () => {
+    const srow = [
+      [-0.8, 0, 0, 100.5],
+      [0, 0.8, 0, -318],
+      [0, 0, 3, 12],
+    ];
+    const input = buildNifti({
+      dim: [3, 6, 5, 4],
+      datatype: 4,
+      pixdim: [1, 0.8, 0.8, 3],
+      qformCode: 0,
+      sformCode: 2,
+      srow,
+      sclSlope: 1,
+      sclInter: -1024,
+      extension: extensionBlock('dicom stuff'),
+      values: Array.from({ length: 120 }, (_, i) => i),
+    });
+    const inPath = join(dir, 'ct.nii');
+    writeFileSync(inPath, input);
+    const ct = await readNifti(inPath);
+    expect(ct.data).toBeInstanceOf(Float32Array);
+    const seg = Uint8Array.from({ length: 120 }, (_, i) => i % 3);
+    const outPath = join(dir, 'seg.nii');
+    await writeNifti(outPath, { ...ct, data: seg, header: undefined }, { dtype: 'uint8', template: ct.header });
+    const out = readFileSync(outPath);
+    const changed: number[] = [];
+    for (let i = 0; i < 348; i++) if (out[i] !== input[i]) changed.push(i);
+    // datatype (70-71), bitpix (72), vox_offset (108-111), scl_slope/inter (112-119), extension flag is past 348.
+    const allowed = new Set([70, 71, 72, 73, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119]);
+    expect(changed.filter((i) => !allowed.has(i))).toEqual([]);
+    expect(out.length).toBe(352 + 120);
+    expect(out[348]).toBe(0);
+    const back = await readNifti(outPath);
+    expect(Array.from(back.data)).toEqual(Array.from(seg));
+    expect(back.origin).toEqual(ct.origin);
+    expect(back.spacing).toEqual(ct.spacing);
+    expect(back.direction).toEqual(ct.direction);
+    expect(back.header.sformCode).toBe(2);
+    expect(back.header.qformCode).toBe(0);
+  });
+
+  it('template with a different grid: geometry written fresh with codes 1; big-endian template kept big-endian', async () => {
+    const input = buildNifti({ dim: [3, 2, 2, 2], datatype: 16, littleEndian: false, qformCode: 1, values: new Array(8).fill(1.5) });
+    const inPath = join(dir, 'be.nii');
+    writeFileSync(inPath, input);
+    const be = await readNifti(inPath);
+    const outPath = join(dir, 'be-out.nii.gz');
+    await writeNifti(outPath, image({ origin: [7, 8, 9] }), { template: be.header });
+    const raw = gunzipSync(readFileSync(outPath));
+    expect(raw.readInt32BE(0)).toBe(348);
+    const back = await readNifti(outPath);
+    expect(back.header.littleEndian).toBe(false);
+    expect(back.shape).toEqual([1, 8, 8, 8]);
+    expect(back.origin).toEqual([7, 8, 9]);
+    expect(back.header.qformCode).toBe(1);
+    expect(back.header.sformCode).toBe(1);
+  });
+
+  it('a missing output folder is a DataError and leaves no temp file', async () => {
+    const p = join(dir, 'no', 'such', 'x.nii');
+    await expect(writeNifti(p, image())).rejects.toThrow(`cannot write ${p} (ENOENT)`);
+  });
+
+  it('shape/data mismatch is refused', async () => {
+    await expect(writeNifti(join(dir, 'm.nii'), image({ data: new Uint8Array(5) }))).rejects.toThrow(/has 5 voxels but shape/);
+  });
+});
+
+describe('plugin', () => {
+  it('registers reader and writer `nifti`; a second registration needs override', () => {
+    const r = new Registry();
+    registerDefaults(r);
+    expect(r.get('reader', 'nifti').extensions).toEqual(['.nii', '.nii.gz']);
+    expect(r.get('writer', 'nifti').name).toBe('nifti');
+    expect(() => plugin.register(r)).toThrow(/already registered/);
+    plugin.register(r, { override: true });
+  });
+
+  it('sniff: gzip magic and sizeof_hdr 348/540 in either endianness', () => {
+    const s = niftiReader.sniff!;
+    expect(s(Uint8Array.from([0x1f, 0x8b, 8, 0]), 'x')).toBe(true);
+    expect(s(Uint8Array.from([0x5c, 1, 0, 0]), 'x')).toBe(true); // 348 LE
+    expect(s(Uint8Array.from([0, 0, 1, 0x5c]), 'x')).toBe(true); // 348 BE
+    expect(s(Uint8Array.from([0x1c, 2, 0, 0]), 'x')).toBe(true); // 540 LE
+    expect(s(Uint8Array.from([0, 0, 0, 0]), 'x')).toBe(false);
+    expect(s(Uint8Array.from([0x4e, 0x52, 0x52, 0x44]), 'x')).toBe(false); // "NRRD"
+  });
+});
