@@ -1,0 +1,16 @@
+import type { Registry } from '../registry/registry.js';
+import type { Planner } from '../contracts/planner.js';
+import { nnUNetPlanner, nnUNetPlannerLegacy, nnUNetPlannerResEncL, nnUNetPlannerResEncM, nnUNetPlannerResEncXL } from './planner-v2.js';
+
+/** Every planner plugin defined in core/planning, in registration order. */
+export function allPlanners(): Planner[] {
+  return [nnUNetPlanner, nnUNetPlannerLegacy, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL];
+}
+
+/**
+ * Register the planner plugins (`nnUNetPlanner`, `nnUNetPlannerLegacy`, `nnUNetPlannerV1`, `nnUNetPlanner2018`,
+ * `nnUNetPlannerResEncM/L/XL`) under kind 'planner'. Throws `PluginError` on a duplicate unless `override`.
+ */
+export function registerPlanners(registry: Registry, opts: { override?: boolean } = {}): void {
+  for (const p of allPlanners()) registry.register('planner', p, opts);
+}
