@@ -1,0 +1,322 @@
+// Convolution drivers: implicit GEMM over tiles of output positions. Each task packs an im2col tile of its own
+// (never the whole im2col matrix), so the working set stays in L2, and runs the register-blocked micro-kernels.
+//   forward        : Y[co, p]  = W[co, r] * col[r, p]            (NN kernel, tiles of p, K-blocked)
+//   backward data  : stride 1 -> forward conv of dy with the flipped, transposed kernel (no scatter);
+//                    otherwise dcol[r, p] = W^T[r, co] * dY[co, p] per tile, then col2im (threads own channels)
+//   backward filter: dW[co, r] += dY[co, p] . col[r, p]          (NT dot kernel, per-thread accumulators)
+#include "conv.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+#ifdef __linux__
+#include <sched.h>
+#endif
+
+#include "pool.h"
+
+namespace nnunet {
+namespace {
+
+const Kernels* g_kernels = nullptr;
+Pool* g_pool = nullptr;
+
+int default_threads() {
+  const char* e = std::getenv("NNUNET_NUM_THREADS");
+  if (e && std::atoi(e) > 0) return std::atoi(e);
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+  unsigned h = std::thread::hardware_concurrency();
+  return h ? static_cast<int>(h) : 1;
+}
+
+Pool& pool() {
+  if (!g_pool) g_pool = new Pool(default_threads());
+  return *g_pool;
+}
+
+/** Growable 64-byte aligned scratch buffer, one set per thread. */
+struct Buf {
+  float* p = nullptr;
+  size_t n = 0;
+  float* get(size_t m) {
+    if (m > n) {
+      std::free(p);
+      n = m + m / 4 + 64;
+      p = static_cast<float*>(std::aligned_alloc(64, ((n * 4 + 63) / 64) * 64));
+      if (!p) throw std::bad_alloc();
+    }
+    return p;
+  }
+  ~Buf() { std::free(p); }
+};
+thread_local Buf tl_a, tl_b, tl_c;
+
+inline long rup(long a, long b) { return (a + b - 1) / b * b; }
+inline long cdiv(long a, long b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+inline long fdiv(long a, long b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/**
+ * Visits row r of one sample's im2col matrix over output columns [p0, p0 + np) as runs:
+ * f(j, len, xoff, xstride): columns j..j+len-1 read x[xoff + t * xstride]; xoff = -1 marks zero padding.
+ */
+template <class F>
+void walk_row(const Geo& g, long r, long p0, long np, F&& f) {
+  const long khw = g.kh * g.kw, kvol = g.kd * khw;
+  const long c = r / kvol, a = (r % kvol) / khw, e = (r % khw) / g.kw, fx = r % g.kw;
+  const long ohw = g.oh * g.ow;
+  const long oxlo = std::max(0L, cdiv(g.pw - fx, g.sw));
+  const long oxhi = std::min(g.ow, fdiv(g.w - 1 + g.pw - fx, g.sw) + 1);
+  const long base = c * g.S();
+  long oz = p0 / ohw, oy = (p0 % ohw) / g.ow, ox = p0 % g.ow;
+  for (long j = 0; j < np;) {
+    const long len = std::min(g.ow - ox, np - j);
+    const long iz = oz * g.sd - g.pd + a, iy = oy * g.sh - g.ph + e;
+    if (iz < 0 || iz >= g.d || iy < 0 || iy >= g.h || oxhi <= oxlo) {
+      f(j, len, -1L, 0L);
+    } else {
+      const long lo = std::clamp(oxlo, ox, ox + len), hi = std::clamp(oxhi, lo, ox + len);
+      if (lo > ox) f(j, lo - ox, -1L, 0L);
+      if (hi > lo) f(j + lo - ox, hi - lo, base + (iz * g.h + iy) * g.w + lo * g.sw - g.pw + fx, g.sw);
+      if (ox + len > hi) f(j + hi - ox, ox + len - hi, -1L, 0L);
+    }
+    j += len;
+    ox = 0;
+    if (++oy == g.oh) oy = 0, ++oz;
+  }
+}
+
+/**
+ * Packs columns [p0, p0+np) of the im2col matrix of one sample x ([ci, d, h, w]) into panels of nrp columns:
+ * element (r, j) goes to dst[(j / nrp) * rows * nrp + r * nrp + j % nrp]. Columns up to a multiple of nrp and
+ * rows R..rows-1 are zero.
+ */
+void im2col_tile(const float* x, const Geo& g, long p0, long np, long nrp, long rows, float* dst) {
+  const long R = g.R(), npad = rup(np, nrp), pstride = rows * nrp;
+  for (long r = 0; r < R; r++) {
+    float* drow = dst + r * nrp;
+    walk_row(g, r, p0, np, [&](long j, long len, long xoff, long xs) {
+      while (len > 0) {
+        const long pj = j / nrp, off = j - pj * nrp, m = std::min(len, nrp - off);
+        float* d = drow + pj * pstride + off;
+        if (xoff < 0) {
+          std::memset(d, 0, m * 4);
+        } else {
+          const float* s = x + xoff;
+          if (xs == 1) std::memcpy(d, s, m * 4);
+          else
+            for (long t = 0; t < m; t++) d[t] = s[t * xs];
+          xoff += m * xs;
+        }
+        j += m;
+        len -= m;
+      }
+    });
+    if (npad > np) {
+      const long pj = np / nrp, off = np - pj * nrp;
+      std::memset(drow + pj * pstride + off, 0, (nrp - off) * 4);
+    }
+  }
+  for (long r = R; r < rows; r++)
+    for (long pj = 0; pj < npad / nrp; pj++) std::memset(dst + pj * pstride + r * nrp, 0, nrp * 4);
+}
+
+/** dx (one sample) += col2im of rows [r0, r1) of a row-major dcol tile (row stride ld) over columns [p0, p0+np). */
+void col2im_tile(const float* dcol, long ld, long r0, long r1, const Geo& g, long p0, long np, float* dx) {
+  for (long r = r0; r < r1; r++) {
+    const float* s = dcol + (r - r0) * ld;
+    walk_row(g, r, p0, np, [&](long j, long len, long xoff, long xs) {
+      if (xoff < 0) return;
+      float* d = dx + xoff;
+      const float* ss = s + j;
+      if (xs == 1)
+        for (long t = 0; t < len; t++) d[t] += ss[t];
+      else
+        for (long t = 0; t < len; t++) d[t * xs] += ss[t];
+    });
+  }
+}
+
+/** Packs A (element (i, k) at src[i*si + k*sk], i < M, k < K) into row panels [M/mr][K][mr], zero-padded. */
+void pack_a(const float* src, long M, long K, long si, long sk, int mr, float* dst) {
+  for (long i0 = 0; i0 < M; i0 += mr) {
+    float* d = dst + i0 * K;
+    for (long k = 0; k < K; k++)
+      for (int i = 0; i < mr; i++) d[k * mr + i] = i0 + i < M ? src[(i0 + i) * si + k * sk] : 0.f;
+  }
+}
+
+/** Packs rows k < K of src (row stride ld), columns [0, np), into column panels [np/nr][K][nr], zero-padded. */
+void pack_b_rows(const float* src, long ld, long K, long np, long nr, float* dst) {
+  for (long j0 = 0; j0 < np; j0 += nr) {
+    const long nj = std::min(nr, np - j0);
+    float* d = dst + (j0 / nr) * K * nr;
+    for (long k = 0; k < K; k++) {
+      std::memcpy(d + k * nr, src + k * ld + j0, nj * 4);
+      if (nj < nr) std::memset(d + k * nr + nj, 0, (nr - nj) * 4);
+    }
+  }
+}
+
+/** C[i, j] (i < M, j < np, row stride ldc) = Ap (packed, M x K) * Bp (panels, K x np); K-blocked. */
+void gemm_tile(const Kernels& kn, long M, long K, const float* Ap, const float* Bp, long np, float* C, long ldc) {
+  const int mr = kn.mr, nr = kn.nr;
+  alignas(64) float tmp[16 * 64];
+  const long nk = (K + 511) / 512, kc = (K + nk - 1) / nk;
+  for (long k0 = 0; k0 < K; k0 += kc) {
+    const long kl = std::min(kc, K - k0);
+    for (long j0 = 0; j0 < np; j0 += nr) {
+      const long nj = std::min<long>(nr, np - j0);
+      const float* B = Bp + (j0 / nr) * K * nr;
+      for (long i0 = 0; i0 < M; i0 += mr) {
+        const long mi = std::min<long>(mr, M - i0);
+        const float* A = Ap + i0 * K;
+        if (nj == nr && mi == mr) {
+          kn.nn(kl, A + k0 * mr, B + k0 * nr, C + i0 * ldc + j0, ldc, k0 > 0);
+        } else if (k0 == 0) {  // edge block: whole K at once through a local tile
+          kn.nn(K, A, B, tmp, nr, 0);
+          for (long i = 0; i < mi; i++)
+            for (long j = 0; j < nj; j++) C[(i0 + i) * ldc + j0 + j] = tmp[i * nr + j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool set_isa(const char* name) {
+  std::string n = name ? name : "auto";
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+  const bool has512 = __builtin_cpu_supports("avx512f");
+  const bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (n == "auto") {
+    g_kernels = has512 ? &kernels_avx512 : has2 ? &kernels_avx2 : &kernels_generic;
+    return true;
+  }
+  if (n == "avx512") return has512 && (g_kernels = &kernels_avx512);
+  if (n == "avx2") return has2 && (g_kernels = &kernels_avx2);
+#else
+  if (n == "auto") return (g_kernels = &kernels_generic);
+#endif
+  if (n == "generic") return (g_kernels = &kernels_generic);
+  return false;
+}
+
+const Kernels& kernels() {
+  if (!g_kernels) {
+    const char* e = std::getenv("NNUNET_CPU_ISA");
+    if (!e || !set_isa(e)) set_isa("auto");
+  }
+  return *g_kernels;
+}
+
+void set_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }
+int threads() { return pool().size(); }
+
+void conv_fwd(const float* x, const float* w, const float* bias, float* y, const Geo& g) {
+  const Kernels& kn = kernels();
+  Pool& pl = pool();
+  const long M = g.co, R = g.R(), P = g.P(), S = g.S(), nr = kn.nr;
+  std::vector<float> apv(rup(M, kn.mr) * R + 16);
+  float* Ap = apv.data();
+  pack_a(w, M, R, R, 1, kn.mr, Ap);
+  long pt = std::max(nr, (196608 / std::max(R, 1L)) / nr * nr);
+  const long minTiles = cdiv(2L * pl.size(), g.n);
+  pt = std::min({pt, rup(P, nr), std::max(nr, rup(cdiv(P, minTiles), nr))});
+  const long ntiles = cdiv(P, pt);
+  pl.run(g.n * ntiles, [&](long task, int) {
+    const long b = task / ntiles, p0 = (task % ntiles) * pt, np = std::min(pt, P - p0);
+    float* Bp = tl_b.get(R * rup(np, nr));
+    im2col_tile(x + b * g.ci * S, g, p0, np, nr, R, Bp);
+    float* C = y + b * M * P + p0;
+    gemm_tile(kn, M, R, Ap, Bp, np, C, P);
+    if (bias)
+      for (long i = 0; i < M; i++)
+        for (long j = 0; j < np; j++) C[i * P + j] += bias[i];
+  });
+}
+
+void conv_bwd_data(const float* dy, const float* w, float* dx, const Geo& g) {
+  const long kvol = g.kd * g.kh * g.kw, R = g.R(), P = g.P(), S = g.S();
+  if (g.sd == 1 && g.sh == 1 && g.sw == 1 && g.pd <= g.kd - 1 && g.ph <= g.kh - 1 && g.pw <= g.kw - 1) {
+    // dx = conv(dy, flip(w)^T) with padding k - 1 - p: a forward convolution, no scatter.
+    Geo t{g.n, g.co, g.od, g.oh, g.ow, g.ci, g.kd, g.kh, g.kw, 1, 1, 1,
+          g.kd - 1 - g.pd, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.d, g.h, g.w};
+    std::vector<float> wt(static_cast<size_t>(g.ci) * g.co * kvol);
+    for (long o = 0; o < g.co; o++)
+      for (long c = 0; c < g.ci; c++)
+        for (long q = 0; q < kvol; q++) wt[(c * g.co + o) * kvol + (kvol - 1 - q)] = w[(o * g.ci + c) * kvol + q];
+    conv_fwd(dy, wt.data(), nullptr, dx, t);
+    return;
+  }
+  const Kernels& kn = kernels();
+  Pool& pl = pool();
+  const long nr = kn.nr, co = g.co;
+  const long nchunks = std::min(g.ci, std::max(1L, cdiv(4L * pl.size(), g.n)));
+  const long cper = cdiv(g.ci, nchunks);
+  pl.run(g.n * nchunks, [&](long task, int) {
+    const long b = task / nchunks, c0 = (task % nchunks) * cper, c1 = std::min(g.ci, c0 + cper);
+    if (c0 >= c1) return;
+    const long r0 = c0 * kvol, r1 = c1 * kvol, Mr = r1 - r0;
+    float* Ap = tl_a.get(rup(Mr, kn.mr) * co);
+    pack_a(w + r0, Mr, co, 1, R, kn.mr, Ap);
+    float* dxb = dx + b * g.ci * S;
+    std::memset(dxb + c0 * S, 0, (c1 - c0) * S * 4);
+    const long pt = std::min(rup(P, nr), std::max(nr, (262144 / Mr) / nr * nr));
+    for (long p0 = 0; p0 < P; p0 += pt) {
+      const long np = std::min(pt, P - p0), npad = rup(np, nr);
+      float* Bp = tl_b.get(co * npad);
+      pack_b_rows(dy + b * co * P + p0, P, co, np, nr, Bp);
+      float* C = tl_c.get(Mr * npad);
+      gemm_tile(kn, Mr, co, Ap, Bp, np, C, npad);
+      col2im_tile(C, npad, r0, r1, g, p0, np, dxb);
+    }
+  });
+}
+
+void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g) {
+  const Kernels& kn = kernels();
+  Pool& pl = pool();
+  const long M = g.co, R = g.R(), P = g.P(), S = g.S(), vw = kn.vw;
+  const long Mp = rup(M, kn.mr2), Rp = rup(R, kn.nr2);
+  long pt = std::min(512L, std::max(vw, (1048576 / Rp) / vw * vw));
+  pt = std::min(pt, rup(P, vw));
+  const long ntiles = cdiv(P, pt);
+  const int T = pl.size();
+  std::vector<std::vector<float>> acc(T);
+  pl.run(g.n * ntiles, [&](long task, int tid) {
+    std::vector<float>& a = acc[tid];
+    if (a.empty()) a.assign(Mp * Rp, 0.f);
+    const long b = task / ntiles, p0 = (task % ntiles) * pt, np = std::min(pt, P - p0), npad = rup(np, vw);
+    float* B = tl_b.get(Rp * npad);
+    im2col_tile(x + b * g.ci * S, g, p0, np, npad, Rp, B);
+    float* A = tl_a.get(Mp * npad);
+    for (long i = 0; i < Mp; i++) {
+      float* d = A + i * npad;
+      if (i < M) {
+        std::memcpy(d, dy + (b * M + i) * P + p0, np * 4);
+        std::memset(d + np, 0, (npad - np) * 4);
+      } else {
+        std::memset(d, 0, npad * 4);
+      }
+    }
+    for (long r0 = 0; r0 < Rp; r0 += kn.nr2)
+      for (long i0 = 0; i0 < Mp; i0 += kn.mr2)
+        kn.nt(npad, A + i0 * npad, npad, B + r0 * npad, npad, a.data() + i0 * Rp + r0, Rp);
+  });
+  for (long i = 0; i < M; i++)
+    for (long r = 0; r < R; r++) {
+      float s = 0.f;
+      for (int t = 0; t < T; t++)
+        if (!acc[t].empty()) s += acc[t][i * Rp + r];
+      dw[i * R + r] = s;
+    }
+}
+
+}  // namespace nnunet

@@ -1,0 +1,31 @@
+// Convolution drivers of the cpu-native backend (NCDHW activations, [cOut, cIn, kd, kh, kw] weights, float32).
+#pragma once
+#include "kernels.h"
+
+namespace nnunet {
+
+/** Geometry of one convolution: input [n, ci, d, h, w], weights [co, ci, kd, kh, kw], output [n, co, od, oh, ow]. */
+struct Geo {
+  long n, ci, d, h, w;
+  long co, kd, kh, kw;
+  long sd, sh, sw, pd, ph, pw;
+  long od, oh, ow;
+  long S() const { return d * h * w; }
+  long P() const { return od * oh * ow; }
+  long R() const { return ci * kd * kh * kw; }
+};
+
+/** Selects the micro-kernel level ("avx512", "avx2", "generic", or "auto"); returns false if not supported here. */
+bool set_isa(const char* name);
+const Kernels& kernels();
+void set_threads(int n);
+int threads();
+
+/** y = conv(x, w) + bias (bias may be null). */
+void conv_fwd(const float* x, const float* w, const float* bias, float* y, const Geo& g);
+/** dx = dL/dx given dy. */
+void conv_bwd_data(const float* dy, const float* w, float* dx, const Geo& g);
+/** dw = dL/dw given x and dy. */
+void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g);
+
+}  // namespace nnunet
