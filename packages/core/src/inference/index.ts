@@ -1,1 +1,4 @@
-export {};
+export * from './steps.js';
+export * from './gaussian.js';
+export * from './flip.js';
+export * from './sliding-window.js';

@@ -1,0 +1,138 @@
+import type { Network } from '../contracts/network.js';
+import { NnunetError } from '../util/errors.js';
+import { flipZYX, mirrorCombinations } from './flip.js';
+import { computeGaussian } from './gaussian.js';
+import { computeSteps, padAmounts } from './steps.js';
+
+/** What the sliding window needs of a trained model (one network per fold, same configuration). */
+export interface PredictorModel {
+  /** One network per fold, deep supervision off. Input `[n, c, z, y, x]` (2D: z = 1), output[0] `[n, K, z, y, x]`. */
+  networks: Network[];
+  /** Patch `[z, y, x]` (3D) or `[y, x]` (2d configurations: applied slice by slice along axis 0). */
+  patchSize: number[];
+  /** Output channels K (label count including background). */
+  numClasses: number;
+  /** Mirror axes allowed for TTA, axes of the patch (`inference_allowed_mirroring_axes`). */
+  mirrorAxes: number[];
+}
+
+/** Options of {@link predictPreprocessed}. */
+export interface PredictOptions {
+  /** Tile step as a fraction of the patch (spec 1.18 default 0.5). */
+  stepSize?: number;
+  /** Mirroring test-time augmentation (default true). */
+  mirror?: boolean;
+  /** Override the model's mirror axes (patch axes); must be a subset for lateralized data (B35). */
+  mirrorAxes?: number[];
+  /** Tiles per forward call (default 4). Does not change the result. */
+  tileBatch?: number;
+  /** Gaussian weighting (default true); false weights all tile voxels equally. */
+  useGaussian?: boolean;
+  /** Called after each tile batch with tiles done and total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Sliding-window prediction in preprocessed space (spec 1.18). `data` is `[c, z, y, x]` float32 (`shape`); it is
+ * padded with 0 to at least the patch (centred, as `pad_nd_image`), tiled with {@link computeSteps} (fixed z, y, x
+ * order: deterministic, B46), each tile predicted by every fold network under every mirroring combination, the
+ * logits averaged over TTA and folds, weighted by the Gaussian importance map, accumulated, divided by the summed
+ * weights and cropped back. 2d configurations tile `[1, py, px]` windows over every slice of axis 0 and batch
+ * windows of several slices together. Returns logits `Float32Array [K, z, y, x]` (same spatial shape as the input).
+ * Throws `NnunetError` when the channel count or a network output shape does not fit.
+ */
+export async function predictPreprocessed(
+  model: PredictorModel | PredictorModel[],
+  data: Float32Array,
+  shape: number[],
+  opts: PredictOptions = {},
+): Promise<Float32Array> {
+  const models = Array.isArray(model) ? model : [model];
+  const m0 = models[0]!;
+  const networks = models.flatMap((m) => m.networks);
+  if (!networks.length) throw new NnunetError('no networks to predict with (no folds loaded)');
+  const [C, Z, Y, X] = shape as [number, number, number, number];
+  if (data.length !== C * Z * Y * X) throw new NnunetError(`data length ${data.length} does not match shape [${shape}]`);
+  const is2d = m0.patchSize.length === 2;
+  const patch = is2d ? [1, ...m0.patchSize] : [...m0.patchSize];
+  const K = m0.numClasses;
+  const pads = padAmounts([Z, Y, X], patch);
+  const [Zp, Yp, Xp] = [Z + pads[0]![0] + pads[0]![1], Y + pads[1]![0] + pads[1]![1], X + pads[2]![0] + pads[2]![1]];
+  const padded = padVolume(data, C, [Z, Y, X], pads);
+  const steps = [computeSteps(Zp, patch[0]!, opts.stepSize), computeSteps(Yp, patch[1]!, opts.stepSize), computeSteps(Xp, patch[2]!, opts.stepSize)];
+  const tiles: [number, number, number][] = [];
+  for (const z of steps[0]!) for (const y of steps[1]!) for (const x of steps[2]!) tiles.push([z, y, x]);
+  const [pz, py, px] = patch as [number, number, number];
+  const tileN = pz * py * px;
+  const gauss = opts.useGaussian === false ? new Float32Array(tileN).fill(1) : computeGaussian(m0.patchSize);
+  const axes = opts.mirror === false ? [] : (opts.mirrorAxes ?? m0.mirrorAxes).map((a) => (is2d ? a + 1 : a));
+  const combos = mirrorCombinations([...axes].sort((a, b) => a - b));
+  const NP = Zp * Yp * Xp;
+  const acc = new Float32Array(K * NP);
+  const wsum = new Float32Array(NP);
+  const tb = Math.max(1, opts.tileBatch ?? 4);
+  for (let t0 = 0; t0 < tiles.length; t0 += tb) {
+    const batch = tiles.slice(t0, t0 + tb);
+    const n = batch.length;
+    const input = new Float32Array(n * C * tileN);
+    batch.forEach(([z0, y0, x0], b) => {
+      for (let c = 0; c < C; c++)
+        for (let z = 0; z < pz; z++)
+          for (let y = 0; y < py; y++) {
+            const src = ((c * Zp + z0 + z) * Yp + y0 + y) * Xp + x0;
+            input.set(padded.subarray(src, src + px), ((b * C + c) * pz + z) * py * px + y * px);
+          }
+    });
+    const out = new Float32Array(n * K * tileN);
+    for (const net of networks) {
+      for (const comb of combos) {
+        const [fz, fy, fx] = [comb.includes(0), comb.includes(1), comb.includes(2)];
+        const x = comb.length ? flipZYX(input, n * C, pz, py, px, fz, fy, fx) : input;
+        const y = net.forward({ data: x, shape: [n, C, pz, py, px] }, false)[0];
+        if (!y || y.shape.join(',') !== [n, K, pz, py, px].join(','))
+          throw new NnunetError(`network output shape [${y?.shape}] != expected [${[n, K, pz, py, px]}]`);
+        const yd = comb.length ? flipZYX(y.data, n * K, pz, py, px, fz, fy, fx) : y.data;
+        for (let i = 0; i < out.length; i++) out[i]! += yd[i]!;
+      }
+    }
+    const scale = 1 / (networks.length * combos.length);
+    batch.forEach(([z0, y0, x0], b) => {
+      for (let z = 0; z < pz; z++)
+        for (let y = 0; y < py; y++) {
+          const g0 = (z * py + y) * px;
+          const dst0 = ((z0 + z) * Yp + y0 + y) * Xp + x0;
+          for (let x = 0; x < px; x++) wsum[dst0 + x]! += gauss[g0 + x]!;
+          for (let k = 0; k < K; k++) {
+            const src = (b * K + k) * tileN + g0;
+            const dst = k * NP + dst0;
+            for (let x = 0; x < px; x++) acc[dst + x]! += out[src + x]! * scale * gauss[g0 + x]!;
+          }
+        }
+    });
+    opts.onProgress?.(Math.min(t0 + tb, tiles.length), tiles.length);
+  }
+  const result = new Float32Array(K * Z * Y * X);
+  for (let k = 0; k < K; k++)
+    for (let z = 0; z < Z; z++)
+      for (let y = 0; y < Y; y++) {
+        const src = ((z + pads[0]![0]) * Yp + y + pads[1]![0]) * Xp + pads[2]![0];
+        const dst = ((k * Z + z) * Y + y) * X;
+        for (let x = 0; x < X; x++) result[dst + x] = acc[k * NP + src + x]! / wsum[src + x]!;
+      }
+  return result;
+}
+
+/** Constant-0 padding of `[C, z, y, x]` by `pads` (`[below, above]` per spatial axis). */
+export function padVolume(data: Float32Array, C: number, size: number[], pads: [number, number][]): Float32Array {
+  if (pads.every(([a, b]) => a === 0 && b === 0)) return data;
+  const [Z, Y, X] = size as [number, number, number];
+  const [Zp, Yp, Xp] = size.map((s, i) => s + pads[i]![0] + pads[i]![1]) as [number, number, number];
+  const out = new Float32Array(C * Zp * Yp * Xp);
+  for (let c = 0; c < C; c++)
+    for (let z = 0; z < Z; z++)
+      for (let y = 0; y < Y; y++) {
+        const src = ((c * Z + z) * Y + y) * X;
+        out.set(data.subarray(src, src + X), ((c * Zp + z + pads[0]![0]) * Yp + y + pads[1]![0]) * Xp + pads[2]![0]);
+      }
+  return out;
+}
