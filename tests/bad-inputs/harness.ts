@@ -98,13 +98,25 @@ export function isUserError(e: unknown): boolean {
 }
 
 /**
- * Run the dataset validator and flatten its outcome: `ok` false when it throws or reports errors; `text` holds
- * every message (errors and warnings) so tests can look for file names, values and fixes.
+ * Load a dataset folder (`loadDataset`) and run the validator (`validateDataset(ds, registry)`), flattening the
+ * outcome: `ok` false when either throws a user error or the report has problems; `text` holds every message
+ * (problems and notes) so tests can look for file names, values and fixes; `errorText` only the problems.
  */
-export async function validate(folder: string, opts?: Record<string, unknown>): Promise<{ ok: boolean; text: string; errorText: string; report?: unknown }> {
+export async function validate(
+  folder: string,
+  opts?: Record<string, unknown>,
+): Promise<{ ok: boolean; text: string; errorText: string; report?: unknown; loadError?: Error }> {
+  const loadDataset = need<AnyFn>(core as never, 'loadDataset');
   const validateDataset = need<AnyFn>(core as never, 'validateDataset');
+  let ds: unknown;
   try {
-    const report = await validateDataset(folder, opts);
+    ds = await loadDataset(folder);
+  } catch (e) {
+    if (!isUserError(e)) throw e;
+    return { ok: false, text: errorText(e), errorText: errorText(e), loadError: e as Error };
+  }
+  try {
+    const report = await validateDataset(ds, makeRegistry(), opts);
     const errs = collect(report, ['errors', 'problems', 'issues']);
     const warns = collect(report, ['warnings', 'notes']);
     const okField = (report as { ok?: boolean; valid?: boolean })?.ok ?? (report as { valid?: boolean })?.valid;
@@ -131,7 +143,7 @@ function itemText(item: unknown): string {
   if (item && typeof item === 'object') {
     const o = item as Record<string, unknown>;
     const parts = [o['file'], o['case'], o['message'], o['hint']].filter((x) => typeof x === 'string');
-    return parts.length ? `${parts.join(': ')} ${JSON.stringify(o)}` : JSON.stringify(o);
+    return parts.length ? parts.join(': ') : JSON.stringify(o);
   }
   return String(item);
 }
