@@ -45,7 +45,7 @@ export function parseJsonWithNaN(text: string): unknown {
 }
 
 /** Write a file atomically (temp + rename). */
-export function writeFileAtomic(file: string, text: string | Uint8Array): void {
+export function writeFileAtomicSync(file: string, text: string | Uint8Array): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
@@ -79,6 +79,6 @@ export async function evaluateFolder(
   }
   const summary = summarize(perCase, classes);
   const out = opts.outFile === undefined ? join(predDir, 'summary.json') : opts.outFile;
-  if (out) writeFileAtomic(out, summaryToJson(summary));
+  if (out) writeFileAtomicSync(out, summaryToJson(summary));
   return summary;
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { DataError } from '../util/errors.js';
 import { parseJsonFile } from '../dataset/dataset-json.js';
-import { parseJsonWithNaN, summaryToJson, writeFileAtomic } from '../evaluation/summary.js';
+import { parseJsonWithNaN, summaryToJson, writeFileAtomicSync } from '../evaluation/summary.js';
 
 /** Read a JSON file (NaN allowed). @throws DataError naming the file (line/column for syntax errors). */
 export function readJson<T>(file: string): T {
@@ -16,7 +16,7 @@ export function readJson<T>(file: string): T {
 
 /** Write JSON atomically (NaN written as NaN, like Python's json). */
 export function writeJson(file: string, value: unknown): void {
-  writeFileAtomic(file, summaryToJson(value));
+  writeFileAtomicSync(file, summaryToJson(value));
 }
 
 /** Read a JSON file when it exists and parses, else undefined (for resume checks). */

@@ -15,7 +15,7 @@ import type { Reporter } from './progress.js';
 import { stage, type StagePreprocessedCase } from './stages.js';
 
 /** Inference options (spec 1.18). */
-export interface PredictOptions {
+export interface PipelinePredictOptions {
   stepSize?: number;
   mirror?: boolean;
   /** Apply the model's postprocessing.json when present (default true). */
@@ -37,14 +37,14 @@ export async function loadModel(folder: ModelFolder, registry: Registry, backend
  * Segment a preprocessed case and walk back to the original grid (spec 1.14 export): sliding window, resample,
  * argmax, paste into the crop box, transpose back. Returns the label map `[z, y, x]` of the original image.
  */
-export async function segmentPreprocessed(m: LoadedModel, pp: StagePreprocessedCase, registry: Registry, opts: PredictOptions = {}): Promise<Int16Array> {
+export async function segmentPreprocessed(m: LoadedModel, pp: StagePreprocessedCase, registry: Registry, opts: PipelinePredictOptions = {}): Promise<Int16Array> {
   const logits = await stage('predictPreprocessed')(m.models, pp.data, pp.shape, { stepSize: opts.stepSize ?? 0.5, mirror: opts.mirror ?? true });
   const { seg } = await stage('exportPrediction')(logits, pp.shape, pp.properties, m.folder.plans, m.folder.configuration, registry);
   return seg;
 }
 
 /** Segment one image (all channels stacked `[c, z, y, x]`) with a loaded model; postprocessing applied if set. */
-export async function segmentImage(m: LoadedModel, image: MedicalImage, registry: Registry, opts: PredictOptions = {}): Promise<Int16Array> {
+export async function segmentImage(m: LoadedModel, image: MedicalImage, registry: Registry, opts: PipelinePredictOptions = {}): Promise<Int16Array> {
   const pp = await stage('preprocessCase')(
     { image: image.data as Float32Array, shape: [...image.shape], spacing: [...image.spacing], seg: null },
     m.folder.plans,
@@ -97,7 +97,7 @@ export async function predictFolder(
   outDir: string,
   registry: Registry,
   rep: Reporter,
-  opts: PredictOptions = {},
+  opts: PipelinePredictOptions = {},
 ): Promise<string[]> {
   const ending = m.folder.dataset.file_ending;
   const cases = casesOfFolder(inDir, ending, Object.keys(m.folder.dataset.channel_names).length);
@@ -111,7 +111,7 @@ export async function predictCases(
   outDir: string,
   registry: Registry,
   rep: Reporter,
-  opts: PredictOptions = {},
+  opts: PipelinePredictOptions = {},
 ): Promise<string[]> {
   const ending = m.folder.dataset.file_ending;
   mkdirSync(outDir, { recursive: true });

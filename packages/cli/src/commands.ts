@@ -1,0 +1,223 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import {
+  DataError, convertMsd, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
+  formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
+  readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
+  trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
+  prepareDataset, configurationsToRun, runDeterminePostprocessing, PRESETS,
+  type DatasetFingerprint, type DatasetJson, type Plans,
+} from '@nnunet-ts/core';
+import { makeContext, type CommonOptions } from './context.js';
+
+/** Where verbs print results (stdout) — injectable for tests. */
+export interface Io {
+  out(s: string): void;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--plugin <module>', 'plugin module exporting a PluginModule or register(registry) (repeatable)').argParser((v: string, prev: string[] = []) => [...prev, v]))
+    .option('--backend <name>', 'compute backend: auto or a registered name', undefined)
+    .option('--config <json>', 'JSON file with budget keys (epochs, iterationsPerEpoch, folds, configurations, ...), backend, planner, plugins')
+    .option('-q, --quiet', 'no progress output');
+}
+
+function budgetFlags(cmd: Command): Command {
+  return cmd
+    .option('--preset <name>', `budget preset (${Object.keys(PRESETS).join(', ')}); default: nnU-Net's 5 folds x 1000 epochs x 250 iterations`)
+    .option('-c, --configurations <list>', 'configurations to train, comma-separated, or all')
+    .option('-f, --folds <list>', "folds to train, comma-separated, or 'all'")
+    .option('--epochs <n>', 'epochs per fold')
+    .option('--iterations-per-epoch <n>', 'training iterations per epoch');
+}
+
+async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnType<typeof makeContext>>) {
+  const L = runLayout(out);
+  const ds = await prepareDataset(dataset, L.raw, ctx.registry, ctx.rep);
+  writeJson(L.datasetJson, ds.json);
+  return { L, ds };
+}
+
+/** Register every verb on `program`. */
+export function addCommands(program: Command, io: Io): void {
+  common(program.command('validate <dataset>').description('check a dataset (MSD task or v2 folder) and list every problem, grouped by case')).action(
+    async (dataset: string, o: CommonOptions) => {
+      const ctx = await makeContext(o);
+      const ds = await loadDataset(dataset);
+      ctx.rep.start('validate', ds.cases.length + ds.testCases.length);
+      const r = await validateDataset(ds, ctx.registry, { onCase: (d) => ctx.rep.update(d) });
+      ctx.rep.stop();
+      io.out(formatValidationReport(r));
+      if (!r.ok) throw new DataError(`dataset ${ds.root} has ${r.problems.length} problem(s) (listed above)`, { hint: 'fix them and run validate again' });
+    },
+  );
+
+  common(program.command('convert-msd <task>').description('convert an MSD v1 task folder to the nnU-Net v2 raw layout (input untouched)'))
+    .requiredOption('-o, --out <folder>', 'output: a nnUNet_raw folder (DatasetXXX_Name is created inside) or the dataset folder itself')
+    .action(async (task: string, o: CommonOptions & { out: string }) => {
+      const ctx = await makeContext(o);
+      const dest = basename(resolve(o.out)).startsWith('Dataset') ? resolve(o.out) : join(resolve(o.out), v2DatasetName(task));
+      const ds = await convertMsd(task, dest, ctx.registry);
+      io.out(`converted ${ds.cases.length} training and ${ds.testCases.length} test cases to ${dest}`);
+    });
+
+  common(program.command('fingerprint <dataset>').description('extract the dataset fingerprint (spec 1.2)'))
+    .requiredOption('-o, --out <dir>', 'run folder; writes nnUNet_preprocessed/dataset_fingerprint.json')
+    .action(async (dataset: string, o: CommonOptions & { out: string }) => {
+      const ctx = await makeContext(o);
+      const { L, ds } = await loadPrepared(dataset, o.out, ctx);
+      await runFingerprint(ds, ctx.registry, L.fingerprint, ctx.rep, { force: true });
+      io.out(`wrote ${L.fingerprint}`);
+    });
+
+  common(program.command('plan [dataset]').description('plan all configurations (nnUNetPlans.json) from a dataset, or from --fingerprint and --dataset-json'))
+    .option('--fingerprint <file>', 'dataset_fingerprint.json (with --dataset-json: plan without images)')
+    .option('--dataset-json <file>', 'dataset.json (v2 or MSD form)')
+    .requiredOption('-o, --out <path>', 'run folder (with <dataset>) or plans file (with --fingerprint)')
+    .option('--planner <name>', 'planner plugin', 'nnUNetPlanner')
+    .option('--gpu-memory-gb <n>', 'GPU memory target in GB', '8')
+    .action(async (dataset: string | undefined, o: CommonOptions & { out: string; fingerprint?: string; datasetJson?: string; planner: string; gpuMemoryGb: string }) => {
+      const ctx = await makeContext(o);
+      const popts = { planner: o.planner, gpuMemoryGb: Number(o.gpuMemoryGb) };
+      if (o.fingerprint || o.datasetJson) {
+        if (!o.fingerprint || !o.datasetJson) throw new DataError('--fingerprint and --dataset-json go together');
+        const { normalizeDatasetJson } = await import('@nnunet-ts/core');
+        const json = normalizeDatasetJson(readJson(o.datasetJson), o.datasetJson, '.nii.gz').json;
+        const out = o.out.endsWith('.json') ? o.out : join(o.out, 'nnUNetPlans.json');
+        runPlan(readJson<DatasetFingerprint>(o.fingerprint), json, ctx.registry, out, { ...popts, datasetName: json.name });
+        io.out(`wrote ${out}`);
+        return;
+      }
+      if (!dataset) throw new DataError('plan needs <dataset> or --fingerprint with --dataset-json');
+      const { L, ds } = await loadPrepared(dataset, o.out, ctx);
+      const fp = await runFingerprint(ds, ctx.registry, L.fingerprint, ctx.rep);
+      const plans = runPlan(fp, ds.json, ctx.registry, L.plans, { ...popts, datasetName: ds.json.name });
+      io.out(`wrote ${L.plans} (configurations: ${Object.keys(plans.configurations).join(', ')})`);
+    });
+
+  budgetFlags(common(program.command('preprocess <dataset>').description('preprocess training cases for the requested configurations')))
+    .requiredOption('-o, --out <dir>', 'run folder (plans from `plan`)')
+    .action(async (dataset: string, o: CommonOptions & { out: string }) => {
+      const ctx = await makeContext(o);
+      const { L, ds } = await loadPrepared(dataset, o.out, ctx);
+      const plans = readJson<Plans>(L.plans);
+      for (const c of configurationsToRun(plans, ctx.budget.configurations, ctx.rep)) {
+        const dc = dataConfiguration(plans, c);
+        await runPreprocess(ds, plans, dc, ctx.registry, L.configurationData(dc), ctx.rep);
+      }
+      io.out(`preprocessed into ${L.preprocessed}`);
+    });
+
+  budgetFlags(common(program.command('train <dataset>').description('train configurations x folds (resumes; validation predictions per fold)')))
+    .requiredOption('-o, --out <dir>', 'run folder (after plan and preprocess)')
+    .action(async (dataset: string, o: CommonOptions & { out: string }) => {
+      const ctx = await makeContext(o);
+      const { L, ds } = await loadPrepared(dataset, o.out, ctx);
+      const plans = readJson<Plans>(L.plans);
+      const backend = await stage('selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
+      const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), ctx.budget.nFolds);
+      const folds = ctx.budget.folds === 'all' ? splits.map((_, i) => i) : ctx.budget.folds;
+      for (const configuration of configurationsToRun(plans, ctx.budget.configurations, ctx.rep)) {
+        const ppDir = L.configurationData(dataConfiguration(plans, configuration));
+        await runPreprocess(ds, plans, dataConfiguration(plans, configuration), ctx.registry, ppDir, ctx.rep);
+        const modelDir = L.modelDir(configuration);
+        writeModelFiles(modelDir, plans, ds.json, L.fingerprint);
+        await trainConfiguration({ ds, plans, configuration, registry: ctx.registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget: ctx.budget, rep: ctx.rep });
+        const cv = crossValidationSummary(modelDir, folds, foregroundClasses(ds.json));
+        io.out(`${configuration}: model ${modelDir}; validation foreground Dice ${cv?.foreground_mean.Dice?.toFixed(4) ?? 'n/a'}`);
+      }
+    });
+
+  common(program.command('predict').description('segment a folder of images with a trained model folder'))
+    .requiredOption('-i, --input <folder>', 'images: CASE_0000<ending> (or plain names for 1-channel models)')
+    .requiredOption('-o, --output <folder>', 'where segmentations are written as CASE<ending>')
+    .requiredOption('-m, --model <folder>', 'model folder <trainer>__<plans>__<configuration>')
+    .option('-f, --folds <list>', 'folds to ensemble (default: all trained)')
+    .option('--step-size <x>', 'sliding-window step as a fraction of the patch', '0.5')
+    .option('--disable-tta', 'no mirroring at test time (about 8x faster in 3D)')
+    .option('--no-postprocessing', "ignore the model's postprocessing.json")
+    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string; stepSize: string; disableTta?: boolean; postprocessing: boolean }) => {
+      const ctx = await makeContext(o);
+      const folds = o.folds ? o.folds.split(',').map(Number) : undefined;
+      const folder = readModelFolder(resolve(o.model), folds);
+      const backend = await stage('selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
+      const model = await loadModel(folder, ctx.registry, backend);
+      const ids = await predictFolder(model, resolve(o.input), resolve(o.output), ctx.registry, ctx.rep, {
+        stepSize: Number(o.stepSize),
+        mirror: !o.disableTta,
+        postprocessing: o.postprocessing,
+      });
+      io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}`);
+    });
+
+  common(program.command('evaluate').description('Dice/IoU per class of predictions against references; writes summary.json'))
+    .requiredOption('-p, --pred <folder>', 'predictions')
+    .requiredOption('-r, --ref <folder>', 'references (same file names)')
+    .option('-d, --dataset-json <file>', 'dataset.json for labels and file ending')
+    .option('-l, --labels <list>', 'foreground labels, comma-separated (instead of --dataset-json)')
+    .option('--file-ending <e>', 'file ending', '.nii.gz')
+    .option('-o, --output <file>', 'summary.json path (default <pred>/summary.json)')
+    .action(async (o: CommonOptions & { pred: string; ref: string; datasetJson?: string; labels?: string; fileEnding: string; output?: string }) => {
+      const ctx = await makeContext(o);
+      let json: DatasetJson | undefined;
+      if (o.datasetJson) {
+        const { normalizeDatasetJson } = await import('@nnunet-ts/core');
+        json = normalizeDatasetJson(readJson(o.datasetJson), o.datasetJson, o.fileEnding).json;
+      }
+      const classes = json ? foregroundClasses(json) : o.labels ? o.labels.split(',').map(Number) : null;
+      if (!classes) throw new DataError('evaluate needs --dataset-json or --labels');
+      const s = await evaluateFolder(resolve(o.pred), resolve(o.ref), classes, ctx.registry, {
+        fileEnding: json?.file_ending ?? o.fileEnding,
+        ignoreLabel: json ? ignoreLabelOf(json) : undefined,
+        outFile: o.output ? resolve(o.output) : undefined,
+      });
+      io.out(formatDice(s, json ?? { labels: Object.fromEntries(classes.map((c) => [String(c), c as number])) }));
+    });
+
+  common(program.command('find-best').description('pick the best configuration from cross-validation (spec 1.20) and determine postprocessing'))
+    .requiredOption('-o, --out <dir>', 'run folder')
+    .option('--dataset <folder>', 'dataset (for postprocessing; default the converted/raw one recorded in the run)')
+    .action(async (o: CommonOptions & { out: string; dataset?: string }) => {
+      const ctx = await makeContext(o);
+      const L = runLayout(o.out);
+      const json = readJson<DatasetJson>(L.datasetJson);
+      const classes = foregroundClasses(json);
+      const singles = [];
+      for (const c of ['2d', '3d_fullres', '3d_lowres', '3d_cascade_fullres']) {
+        const dir = L.modelDir(c);
+        const folds = trainedFolds(dir);
+        const cv = folds.length ? crossValidationSummary(dir, folds, classes) : undefined;
+        if (cv) singles.push({ name: c, members: [c], foregroundDice: cv.foreground_mean.Dice! });
+      }
+      if (!singles.length) throw new DataError('no trained configuration with validation results in this run folder', { file: L.results });
+      const best = findBestConfiguration(singles);
+      writeJson(L.bestModel, { best: best.best, ranking: best.ranking });
+      for (const r of best.ranking) io.out(`${r.name}: CV foreground Dice ${r.foregroundDice.toFixed(4)}`);
+      io.out(`best: ${best.best.name} -> ${L.modelDir(best.best.name)}`);
+      const dsFolder = o.dataset ?? (readJsonIfValid<{ converted_from?: string }>(L.datasetJson) ? undefined : undefined);
+      if (dsFolder && existsSync(dsFolder)) {
+        const ds = await loadDataset(dsFolder);
+        await runDeterminePostprocessing(ds, L.modelDir(best.best.name), trainedFolds(L.modelDir(best.best.name)), ctx.registry, ctx.rep);
+      }
+    });
+
+  budgetFlags(common(program.command('decathlon <task>').description('the whole pipeline on a task: validate, convert, fingerprint, plan, preprocess, train, find best, postprocess, predict imagesTs, evaluate')))
+    .requiredOption('-o, --out <dir>', 'run folder (resumable: rerun the same command after an interruption)')
+    .option('--planner <name>', 'planner plugin', 'nnUNetPlanner')
+    .option('--gpu-memory-gb <n>', 'GPU memory target in GB', '8')
+    .option('--resume', 'reuse valid outputs of an earlier run in --out (always on; accepted for clarity)')
+    .action(async (task: string, o: CommonOptions & { out: string; planner: string; gpuMemoryGb: string }) => {
+      const ctx = await makeContext(o);
+      mkdirSync(o.out, { recursive: true });
+      const r = await runDecathlon({
+        task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
+        planner: ctx.config.planner ?? o.planner, gpuMemoryGb: ctx.config.gpuMemoryGb ?? Number(o.gpuMemoryGb),
+      });
+      io.out(`best configuration: ${r.best.best.name} (CV foreground Dice ${r.best.best.foregroundDice.toFixed(4)})`);
+      io.out(`predictions: ${r.predictions}`);
+      if (r.summary) io.out(`test set (${r.summary.metric_per_case.length} cases), ${runLayout(o.out).summary}:\n${formatDice(r.summary, readJson<DatasetJson>(runLayout(o.out).datasetJson))}`);
+      io.out(`wall time: ${r.seconds.toFixed(1)} s`);
+    });
+}

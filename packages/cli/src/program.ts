@@ -1,0 +1,36 @@
+import { Command, CommanderError } from 'commander';
+import { NnunetError } from '@nnunet-ts/core';
+import { addCommands, type Io } from './commands.js';
+
+/** The `nnunet-ts` command line (commander), verbs in `commands.ts`. */
+export function createProgram(io: Io = { out: (s) => process.stdout.write(s + '\n') }): Command {
+  const program = new Command('nnunet-ts')
+    .description('nnU-Net for Node: self-configuring medical image segmentation')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  addCommands(program, io);
+  return program;
+}
+
+/**
+ * Run the CLI with `argv` (without `node` and the script), returning the exit code instead of exiting:
+ * 0 on success, 1 for errors a user can fix (`NnunetError`: one message with its hint, no stack trace),
+ * 2 for bad command lines, 3 for internal errors (printed with their stack).
+ */
+export async function runCli(argv: string[], io?: Io, err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof NnunetError) {
+      err(`error: ${e.message}`);
+      if (e.hint) err(`hint: ${e.hint}`);
+      return 1;
+    }
+    err(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+    return 3;
+  }
+}

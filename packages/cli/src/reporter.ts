@@ -1,0 +1,50 @@
+import cliProgress from 'cli-progress';
+import type { Reporter } from '@nnunet-ts/core';
+
+/**
+ * Reporter for the terminal: messages on stderr, a cli-progress bar per long stage when stderr is a TTY, and a
+ * start/end line per stage otherwise (logs stay readable in files and CI).
+ */
+export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
+  const tty = process.stderr.isTTY === true;
+  let bar: cliProgress.SingleBar | null = null;
+  let label = '';
+  let t0 = 0;
+  let total = 0;
+  const write = (s: string) => {
+    if (opts.quiet) return;
+    if (bar) bar.stop();
+    process.stderr.write(s + '\n');
+    if (bar) bar.start(total, lastValue, { label, status: '' });
+  };
+  let lastValue = 0;
+  return {
+    log: (m) => write(m),
+    start(l, n) {
+      label = l;
+      total = n;
+      lastValue = 0;
+      t0 = Date.now();
+      if (opts.quiet) return;
+      if (tty) {
+        bar = new cliProgress.SingleBar(
+          { format: '{label} [{bar}] {value}/{total} {status} | {duration_formatted} ETA {eta_formatted}', hideCursor: true, stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(n, 0, { label: l, status: '' });
+      } else process.stderr.write(`${l}: started (${n} steps)\n`);
+    },
+    update(v, status) {
+      lastValue = v;
+      if (bar) bar.update(v, { status: status ?? '' });
+      else if (!opts.quiet && status && /loss|dice/.test(status)) process.stderr.write(`${label}: ${v}/${total} ${status}\n`);
+    },
+    stop() {
+      if (bar) {
+        bar.stop();
+        bar = null;
+      }
+      if (!opts.quiet) process.stderr.write(`${label}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    },
+  };
+}
