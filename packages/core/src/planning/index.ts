@@ -3,4 +3,5 @@ export * from './decisions.js';
 export { getPoolAndConvProps, getPoolAndConvPropsV1, getPoolAndConvPropsPoolLate, padShape, v1PoolKernels, type Topology } from './topology.js';
 export { computeVramEstimate, computeVramEstimateV1, type VramArch } from './vram.js';
 export * from './planner-v2.js';
+export * from './planner-v1.js';
 export { registerPlanners, allPlanners } from './register.js';

@@ -1,14 +1,25 @@
 import type { Registry } from '../registry/registry.js';
 import type { Planner } from '../contracts/planner.js';
+import { nnUNetPlanner2018, nnUNetPlannerV1, nnUNetPlannerV1Original } from './planner-v1.js';
 import { nnUNetPlanner, nnUNetPlannerLegacy, nnUNetPlannerResEncL, nnUNetPlannerResEncM, nnUNetPlannerResEncXL } from './planner-v2.js';
 
 /** Every planner plugin defined in core/planning, in registration order. */
 export function allPlanners(): Planner[] {
-  return [nnUNetPlanner, nnUNetPlannerLegacy, nnUNetPlannerResEncM, nnUNetPlannerResEncL, nnUNetPlannerResEncXL];
+  return [
+    nnUNetPlanner,
+    nnUNetPlannerLegacy,
+    nnUNetPlannerV1,
+    nnUNetPlannerV1Original,
+    nnUNetPlanner2018,
+    nnUNetPlannerResEncM,
+    nnUNetPlannerResEncL,
+    nnUNetPlannerResEncXL,
+  ];
 }
 
 /**
- * Register the planner plugins (`nnUNetPlanner`, `nnUNetPlannerLegacy`, `nnUNetPlannerV1`, `nnUNetPlanner2018`,
+ * Register the planner plugins (`nnUNetPlanner`, `nnUNetPlannerLegacy`, `nnUNetPlannerV1`, `nnUNetPlannerV1Original`,
+ * `nnUNetPlanner2018`,
  * `nnUNetPlannerResEncM/L/XL`) under kind 'planner'. Throws `PluginError` on a duplicate unless `override`.
  */
 export function registerPlanners(registry: Registry, opts: { override?: boolean } = {}): void {

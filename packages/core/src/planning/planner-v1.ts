@@ -1,0 +1,412 @@
+/**
+ * nnU-Net v1 planners in this project's plans schema: `nnUNetPlannerV1` (v1 `ExperimentPlanner3D_v21` +
+ * `ExperimentPlanner2D_v21`, the "nnUNetPlansv2.1" most v1 models were trained with), `nnUNetPlannerV1Original`
+ * (the 2019 v1 `ExperimentPlanner`, base 30 features, pool-late topology) and `nnUNetPlanner2018` (the rules stated
+ * in the 2018 paper). Output is nnU-Net v2's arch-dict plans format, so the rest of the pipeline is unchanged.
+ */
+import type { DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
+import type { Planner, PlannerOptions } from '../contracts/planner.js';
+import { DataError } from '../util/errors.js';
+import {
+  channelNamesOf,
+  determineBatchDice,
+  determineNormalizationV1,
+  determineReaderWriter,
+  determineResampling,
+  determineTargetSpacing,
+  determineTargetSpacingMedian,
+  determineTranspose,
+  transposeList,
+} from './decisions.js';
+import { argsortLast, median, perAxis, prod, roundHalfEven } from './math.js';
+import { checkFingerprint } from './planner-v2.js';
+import { getPoolAndConvPropsPoolLate, getPoolAndConvPropsV1, v1PoolKernels, type Topology } from './topology.js';
+import { computeVramEstimateV1 } from './vram.js';
+
+/** Inputs of one v1 stage. */
+export interface V1StageContext {
+  numInputChannels: number;
+  numClasses: number;
+  /** Number of training cases (v1: cases in the cropped-data folder = fingerprint entries). */
+  numCases: number;
+}
+
+/** What a v1-style planner can vary. */
+export interface V1PlannerSettings {
+  name: string;
+  experimentPlannerUsed: string;
+  plansName: string;
+  /** v1 data identifiers (the stage folders become `<id>_stage<k>`). */
+  dataIdentifier3d: string;
+  dataIdentifier2d: string;
+  /** Spec 1.7: 32 for the v2.1 planners, 30 for the 2019/2018 ones. */
+  baseFeatures: number;
+  maxFeatures3d: number;
+  /** Cap used in the 2D estimate (v1 2D planner: 512) and in the written 2D architecture (Generic_UNet: 480). */
+  maxFeatures2dEstimate: number;
+  maxFeatures2dArch: number;
+  convPerStage: number;
+  minBatchSize: number;
+  maxDatasetCovered: number;
+  featuremapMinEdgeLength: number;
+  maxNumPool: number;
+  /** Spec 1.10 v1: lowres only when median >= 4x patch; spacing grows 1.01 per step. */
+  lowresMinRatio: number;
+  lowresSpacingFactor: number;
+  decide: {
+    targetSpacing3d: (spacings: readonly number[][], shapes: readonly number[][]) => number[];
+    targetSpacing2d: (spacings: readonly number[][], shapes: readonly number[][]) => number[];
+    normalization: typeof determineNormalizationV1;
+    topology: (spacing: readonly number[], patch: readonly number[], minEdge: number, maxPool: number) => Topology;
+    /** Initial 3D patch before clipping to the median shape (voxels). */
+    initialPatch3d: (spacing: readonly number[], medianShape: readonly number[]) => number[];
+    /** 3D reference (spec 1.8 v1 units) for a stage. */
+    reference3d: (ctx: V1StageContext, spacing: readonly number[]) => number;
+    batchSize3d: (reference: number, estimate: number) => number;
+    /** 2D: reference, base features of the first estimate and of those in the shrink loop, batch rule. */
+    reference2d: (ctx: V1StageContext, spacing: readonly number[]) => number;
+    estimate2dFeatures: { first: number; loop: number };
+    batchSize2d: (reference: number, estimate: number) => number;
+  };
+}
+
+/** v1 initial 3D patch (spec 1.9 v1): 1/spacing normalised so the smallest entry is 512, rounded half-even. */
+export function initialPatchV1(spacing: readonly number[]): number[] {
+  let p = spacing.map((s) => 1 / s);
+  const mean = p.reduce((a, b) => a + b, 0) / p.length;
+  p = p.map((v) => v / mean);
+  const f = (1 / Math.min(...p)) * 512;
+  return p.map((v) => roundHalfEven(v * f));
+}
+
+/** Spec 1.6-1.10 v1 defaults: `ExperimentPlanner3D_v21` / `ExperimentPlanner2D_v21`. */
+export const V1_DEFAULTS: V1PlannerSettings = {
+  name: 'nnUNetPlannerV1',
+  experimentPlannerUsed: 'ExperimentPlanner3D_v21',
+  plansName: 'nnUNetPlansv2.1',
+  dataIdentifier3d: 'nnUNetData_plans_v2.1',
+  dataIdentifier2d: 'nnUNetData_plans_v2.1_2D',
+  baseFeatures: 32,
+  maxFeatures3d: 320,
+  maxFeatures2dEstimate: 512,
+  maxFeatures2dArch: 480,
+  convPerStage: 2,
+  minBatchSize: 2,
+  maxDatasetCovered: 0.05,
+  featuremapMinEdgeLength: 4,
+  maxNumPool: 999,
+  lowresMinRatio: 4,
+  lowresSpacingFactor: 1.01,
+  decide: {
+    targetSpacing3d: determineTargetSpacing,
+    targetSpacing2d: (sp) => determineTargetSpacingMedian(sp),
+    normalization: determineNormalizationV1,
+    topology: getPoolAndConvPropsV1,
+    initialPatch3d: (spacing) => initialPatchV1(spacing),
+    // 520e6 * 32 / 30: Generic_UNet's 3D reference rescaled to 32 base features (spec 1.8 v1)
+    reference3d: () => (520_000_000 * 32) / 30,
+    batchSize3d: (ref, here) => Math.floor(Math.max(ref / here, 1) * 2),
+    // 19,739,648 * 50 / 2 (spec 1.8 v1 2D reference)
+    reference2d: () => (19_739_648 * 50) / 2,
+    estimate2dFeatures: { first: 30, loop: 32 },
+    batchSize2d: (ref, here) => Math.floor(ref / here) * 2,
+  },
+};
+
+/** The 2019 v1 `ExperimentPlanner` (base 30, plain-median spacing, pool-late topology, reference 520e6). */
+export const V1_ORIGINAL: V1PlannerSettings = {
+  ...V1_DEFAULTS,
+  name: 'nnUNetPlannerV1Original',
+  experimentPlannerUsed: 'ExperimentPlanner',
+  plansName: 'nnUNetPlans',
+  dataIdentifier3d: 'nnUNet',
+  dataIdentifier2d: 'nnUNet_2D',
+  baseFeatures: 30,
+  decide: {
+    ...V1_DEFAULTS.decide,
+    targetSpacing3d: (sp) => determineTargetSpacingMedian(sp),
+    topology: (spacing, patch, minEdge, maxPool) => getPoolAndConvPropsPoolLate(spacing, patch, minEdge, maxPool),
+    reference3d: () => 520_000_000,
+    estimate2dFeatures: { first: 30, loop: 30 },
+  },
+};
+
+/**
+ * 2018 paper rules (PAPER_TABLES.md, spec 1.7 "The 2018 paper used 30 base features"): 30 base features; 3D patch
+ * starts at the median shape and shrinks (keeping its aspect ratio) until it fits the memory of a 128^3 patch at
+ * batch 2; 2D patch fits 256x256 at batch 42; an axis pools while the result stays >= 8 voxels, at most 5 times
+ * (pool-late); a cascade when the median image is >= 4x the patch.
+ */
+export const PAPER_2018: V1PlannerSettings = {
+  ...V1_ORIGINAL,
+  name: 'nnUNetPlanner2018',
+  experimentPlannerUsed: 'nnUNetPlanner2018',
+  plansName: 'nnUNetPlans2018',
+  dataIdentifier3d: 'nnUNetData_2018',
+  dataIdentifier2d: 'nnUNetData_2018_2D',
+  featuremapMinEdgeLength: 8,
+  maxNumPool: 5,
+  decide: {
+    ...V1_ORIGINAL.decide,
+    initialPatch3d: (_spacing, medianShape) => medianShape.map((v) => Math.max(1, roundHalfEven(v))),
+    reference3d: (ctx, spacing) => {
+      const t = getPoolAndConvPropsPoolLate(spacing, [128, 128, 128], 8, 5);
+      return computeVramEstimateV1([128, 128, 128], v1PoolKernels(t), 30, 320, ctx.numInputChannels, ctx.numClasses);
+    },
+    batchSize3d: (ref, here) => Math.floor(Math.max(ref / here, 1) * 2),
+    reference2d: (ctx, spacing) => {
+      const t = getPoolAndConvPropsPoolLate(spacing, [256, 256], 8, 5);
+      return computeVramEstimateV1([256, 256], v1PoolKernels(t), 30, 480, ctx.numInputChannels, ctx.numClasses) * 42;
+    },
+    estimate2dFeatures: { first: 30, loop: 30 },
+    batchSize2d: (ref, here) => Math.floor(ref / here),
+  },
+};
+
+/** One planned v1 stage (fields named as in v1 `plans_per_stage`, in the transposed axis order). */
+export interface V1Stage {
+  batch_size: number;
+  patch_size: number[];
+  median_patient_size_in_voxels: number[];
+  current_spacing: number[];
+  topology: Topology;
+  estimate: number;
+}
+
+function shrinkLoop(
+  s: V1PlannerSettings,
+  spacing: readonly number[],
+  start: Topology,
+  medianShape: readonly number[],
+  estimate: (t: Topology) => number,
+  reference: number,
+  firstEstimate: number,
+): { topo: Topology; here: number } {
+  let topo = start;
+  let here = firstEstimate;
+  while (here > reference) {
+    const shp = [...topo.patchSize];
+    const axis = argsortLast(shp.map((p, i) => p / medianShape[i]!));
+    const trial = [...shp];
+    trial[axis]! -= topo.mustBeDivisibleBy[axis]!;
+    const div = s.decide.topology(spacing, trial, s.featuremapMinEdgeLength, s.maxNumPool).mustBeDivisibleBy;
+    shp[axis]! -= div[axis]!;
+    if (shp[axis]! <= 0) throw new DataError('cannot fit a patch into the v1 memory reference');
+    topo = s.decide.topology(spacing, shp, s.featuremapMinEdgeLength, s.maxNumPool);
+    here = estimate(topo);
+  }
+  return { topo, here };
+}
+
+/**
+ * v1 3D stage (`get_properties_for_stage`, spec 1.9 v1): median shape at this spacing (rounded half-even), initial
+ * patch, shrink while the v1 estimate exceeds the reference, `bs = floor(max(ref/here, 1) * 2)` capped at 5% of the
+ * dataset's voxels (cap at least 2), at least 1.
+ * @param currentSpacing spacing of this stage, transposed (mm); @param originalSpacing / originalShape the fullres
+ * spacing and median shape it is derived from.
+ */
+export function planStageV1(
+  s: V1PlannerSettings,
+  currentSpacing: readonly number[],
+  originalSpacing: readonly number[],
+  originalShape: readonly number[],
+  ctx: V1StageContext,
+): V1Stage {
+  const newMedian = originalShape.map((v, i) => roundHalfEven((originalSpacing[i]! / currentSpacing[i]!) * v));
+  const datasetVoxels = prod(newMedian) * ctx.numCases;
+  const initial = s.decide.initialPatch3d(currentSpacing, newMedian).map((v, i) => Math.min(v, newMedian[i]!));
+  const topo0 = s.decide.topology(currentSpacing, initial, s.featuremapMinEdgeLength, s.maxNumPool);
+  const est = (t: Topology): number =>
+    computeVramEstimateV1(t.patchSize, v1PoolKernels(t), s.baseFeatures, s.maxFeatures3d, ctx.numInputChannels, ctx.numClasses, s.convPerStage);
+  const ref = s.decide.reference3d(ctx, currentSpacing);
+  const { topo, here } = shrinkLoop(s, currentSpacing, topo0, newMedian, est, ref, est(topo0));
+  let bs = s.decide.batchSize3d(ref, here);
+  const maxBs = Math.max(roundHalfEven((s.maxDatasetCovered * datasetVoxels) / prod(topo.patchSize)), s.minBatchSize);
+  bs = Math.max(1, Math.min(bs, maxBs));
+  return { batch_size: bs, patch_size: topo.patchSize, median_patient_size_in_voxels: newMedian, current_spacing: [...currentSpacing], topology: topo, estimate: here };
+}
+
+/**
+ * v1 2D stage (`ExperimentPlanner2D_v21`, spec 1.9 v1 2D): patch = in-plane median shape, padded; the first
+ * estimate uses `estimate2dFeatures.first` base features, the shrink loop `estimate2dFeatures.loop`;
+ * `bs = floor(ref / here) * 2`, 5% cap, at least 1.
+ */
+export function planStage2dV1(
+  s: V1PlannerSettings,
+  currentSpacing: readonly number[],
+  originalSpacing: readonly number[],
+  originalShape: readonly number[],
+  ctx: V1StageContext,
+): V1Stage {
+  const newMedian = originalShape.map((v, i) => roundHalfEven((originalSpacing[i]! / currentSpacing[i]!) * v));
+  const datasetVoxels = prod(newMedian) * ctx.numCases;
+  const sp = currentSpacing.slice(1);
+  const med2 = newMedian.slice(1);
+  const topo0 = s.decide.topology(sp, med2, s.featuremapMinEdgeLength, s.maxNumPool);
+  const est = (base: number) => (t: Topology): number =>
+    computeVramEstimateV1(t.patchSize, v1PoolKernels(t), base, s.maxFeatures2dEstimate, ctx.numInputChannels, ctx.numClasses, s.convPerStage);
+  const ref = s.decide.reference2d(ctx, sp);
+  const { topo, here } = shrinkLoop(s, sp, topo0, med2, est(s.decide.estimate2dFeatures.loop), ref, est(s.decide.estimate2dFeatures.first)(topo0));
+  let bs = s.decide.batchSize2d(ref, here);
+  const maxBs = roundHalfEven((s.maxDatasetCovered * datasetVoxels) / prod(topo.patchSize));
+  bs = Math.max(1, Math.min(bs, maxBs));
+  return { batch_size: bs, patch_size: topo.patchSize, median_patient_size_in_voxels: newMedian, current_spacing: sp, topology: topo, estimate: here };
+}
+
+/** Result of the v1 3D planner: stages lowres-first like v1's `plans_per_stage`. */
+export interface V1Plan3d {
+  transposeForward: number[];
+  transposeBackward: number[];
+  /** `[fullres]` or `[lowres, fullres]`. */
+  stages: V1Stage[];
+}
+
+/**
+ * v1 3D planning (`plan_experiment`, spec 1.10 v1): fullres at the target spacing; if the median image has >= 4x the
+ * patch's voxels, grow the spacing by 1.01 per step (first the axes more than 2x finer than the coarsest) until the
+ * median image has <= 4x the lowres patch's voxels; keep lowres if its median image is < half of the fullres one.
+ */
+export function planV1Stages3d(s: V1PlannerSettings, fp: DatasetFingerprint, ctx: V1StageContext, opts: PlannerOptions = {}): V1Plan3d {
+  const { spacings, shapes_after_crop: shapes } = fp;
+  const target = opts.overwriteTargetSpacing ? [...opts.overwriteTargetSpacing] : s.decide.targetSpacing3d(spacings, shapes);
+  const newShapes = shapes.map((sh, i) => sh.map((v, d) => (spacings[i]![d]! / target[d]!) * v));
+  const medianShape = perAxis(newShapes, median);
+  const { forward, backward } = determineTranspose(target, opts.suppressTranspose);
+  const targetT = transposeList(target, forward);
+  const medianT = transposeList(medianShape, forward);
+  const fullres = planStageV1(s, targetT, targetT, medianT, ctx);
+  const stages = [fullres];
+  let archVoxels = prod(fullres.patch_size);
+  if (prod(medianShape) / archVoxels >= s.lowresMinRatio) {
+    const low = [...target];
+    let numVoxels = prod(medianShape);
+    let lowres: V1Stage | undefined;
+    let guard = 0;
+    while (numVoxels > s.lowresMinRatio * archVoxels) {
+      if (++guard > 100000) throw new Error('v1 lowres search did not terminate');
+      const maxSp = Math.max(...low);
+      const fine = low.map((v) => maxSp / v > 2);
+      const any = fine.some(Boolean);
+      for (let i = 0; i < low.length; i++) if (!any || fine[i]) low[i]! *= s.lowresSpacingFactor;
+      numVoxels = prod(target.map((t, i) => (t / low[i]!) * medianShape[i]!));
+      lowres = planStageV1(s, transposeList(low, forward), targetT, medianT, ctx);
+      archVoxels = prod(lowres.patch_size);
+    }
+    if (lowres && 2 * prod(lowres.median_patient_size_in_voxels) < prod(fullres.median_patient_size_in_voxels)) {
+      stages.unshift(lowres);
+    }
+  }
+  return { transposeForward: forward, transposeBackward: backward, stages };
+}
+
+/** v1 2D planning: plain-median target spacing (v1 2D planners inherit the base rule), transposed, one stage. */
+export function planV1Stage2d(s: V1PlannerSettings, fp: DatasetFingerprint, ctx: V1StageContext, opts: PlannerOptions = {}): V1Plan3d {
+  const { spacings, shapes_after_crop: shapes } = fp;
+  const target = s.decide.targetSpacing2d(spacings, shapes);
+  const newShapes = shapes.map((sh, i) => sh.map((v, d) => (spacings[i]![d]! / target[d]!) * v));
+  const medianShape = perAxis(newShapes, median);
+  const { forward, backward } = determineTranspose(target, opts.suppressTranspose);
+  const targetT = transposeList(target, forward);
+  const stage = planStage2dV1(s, targetT, targetT, transposeList(medianShape, forward), ctx);
+  return { transposeForward: forward, transposeBackward: backward, stages: [stage] };
+}
+
+function architectureOf(s: V1PlannerSettings, topo: Topology, dim: number): PlansConfiguration['architecture'] {
+  const n = topo.strides.length;
+  const maxF = dim === 2 ? s.maxFeatures2dArch : s.maxFeatures3d;
+  return {
+    network_class_name: 'dynamic_network_architectures.architectures.unet.PlainConvUNet',
+    arch_kwargs: {
+      n_stages: n,
+      features_per_stage: Array.from({ length: n }, (_, i) => Math.min(maxF, s.baseFeatures * 2 ** i)),
+      conv_op: `torch.nn.modules.conv.Conv${dim}d`,
+      kernel_sizes: topo.kernelSizes.map((k) => [...k]),
+      strides: topo.strides.map((k) => [...k]),
+      n_conv_per_stage: new Array<number>(n).fill(s.convPerStage),
+      n_conv_per_stage_decoder: new Array<number>(n - 1).fill(s.convPerStage),
+      conv_bias: true,
+      norm_op: `torch.nn.modules.instancenorm.InstanceNorm${dim}d`,
+      norm_op_kwargs: { eps: 1e-5, affine: true },
+      dropout_op: null,
+      dropout_op_kwargs: null,
+      nonlin: 'torch.nn.LeakyReLU',
+      nonlin_kwargs: { inplace: true },
+    },
+    _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'],
+  };
+}
+
+/**
+ * Run a v1-style planner and write the result in the v2 arch-dict schema: `3d_fullres` (+ `3d_lowres` and
+ * `3d_cascade_fullres` when v1 made 2 stages) and `2d`. `num_cases` is the number of fingerprint entries (v1 counted
+ * cropped cases). Features per stage follow v1's Generic_UNet (cap 320 in 3D, 480 in 2D).
+ */
+export function planV1(s: V1PlannerSettings, fingerprint: DatasetFingerprint, dataset: DatasetJson, opts: PlannerOptions = {}): Plans {
+  checkFingerprint(fingerprint);
+  const ctx: V1StageContext = {
+    numInputChannels: channelNamesOf(dataset).length,
+    numClasses: Object.keys(dataset.labels ?? {}).length,
+    numCases: fingerprint.spacings.length,
+  };
+  const normalization = s.decide.normalization(dataset, fingerprint);
+  const common = {
+    normalization_schemes: normalization.schemes,
+    use_mask_for_norm: normalization.useMaskForNorm,
+  };
+  const is2dData = fingerprint.shapes_after_crop.every((sh) => sh[0] === 1) || fingerprint.shapes_after_crop[0]!.length === 2;
+  const three = is2dData ? undefined : planV1Stages3d(s, fingerprint, ctx, opts);
+  const two = planV1Stage2d(s, fingerprint, ctx, opts);
+  const configurations: Record<string, PlansConfiguration> = {};
+  const conf = (st: V1Stage, id: string, dim: number, batchDice: boolean): PlansConfiguration => ({
+    data_identifier: id,
+    preprocessor_name: dim === 2 ? 'PreprocessorFor2D' : 'GenericPreprocessor',
+    batch_size: st.batch_size,
+    patch_size: st.patch_size,
+    median_image_size_in_voxels: dim === 2 ? st.median_patient_size_in_voxels.slice(1) : st.median_patient_size_in_voxels,
+    spacing: st.current_spacing,
+    normalization_schemes: [...common.normalization_schemes],
+    use_mask_for_norm: [...common.use_mask_for_norm],
+    ...determineResampling(),
+    architecture: architectureOf(s, st.topology, dim),
+    batch_dice: batchDice,
+  });
+  const hasLowres = (three?.stages.length ?? 0) === 2;
+  configurations['2d'] = conf(two.stages[0]!, `${s.dataIdentifier2d}_stage0`, 2, determineBatchDice('2d', hasLowres));
+  if (three) {
+    const n = three.stages.length;
+    if (hasLowres) {
+      configurations['3d_lowres'] = {
+        ...conf(three.stages[0]!, `${s.dataIdentifier3d}_stage0`, 3, determineBatchDice('3d_lowres', true)),
+        next_stage: '3d_cascade_fullres',
+      };
+    }
+    configurations['3d_fullres'] = conf(three.stages[n - 1]!, `${s.dataIdentifier3d}_stage${n - 1}`, 3, determineBatchDice('3d_fullres', hasLowres));
+    if (hasLowres) configurations['3d_cascade_fullres'] = { inherits_from: '3d_fullres', previous_stage: '3d_lowres' };
+  }
+  const t = three ?? two;
+  return {
+    dataset_name: opts.datasetName ?? (typeof dataset.name === 'string' ? dataset.name : 'Dataset'),
+    plans_name: opts.plansName ?? s.plansName,
+    original_median_spacing_after_transp: transposeList(perAxis(fingerprint.spacings, median), t.transposeForward),
+    original_median_shape_after_transp: transposeList(perAxis(fingerprint.shapes_after_crop, median), t.transposeForward).map(roundHalfEven),
+    image_reader_writer: determineReaderWriter(dataset),
+    transpose_forward: t.transposeForward,
+    transpose_backward: t.transposeBackward,
+    configurations,
+    experiment_planner_used: s.experimentPlannerUsed,
+    label_manager: 'LabelManager',
+    foreground_intensity_properties_per_channel: fingerprint.foreground_intensity_properties_per_channel,
+  };
+}
+
+/** Make a `Planner` plugin from v1 settings. */
+export function makeV1Planner(settings: V1PlannerSettings): Planner & { settings: V1PlannerSettings } {
+  return { name: settings.name, settings, plan: (fp, ds, opts) => planV1(settings, fp, ds, opts) };
+}
+
+/** v1 `ExperimentPlanner3D_v21` + `ExperimentPlanner2D_v21` (nnUNetPlansv2.1). */
+export const nnUNetPlannerV1 = makeV1Planner(V1_DEFAULTS);
+/** The original 2019 v1 `ExperimentPlanner` (base 30 features). */
+export const nnUNetPlannerV1Original = makeV1Planner(V1_ORIGINAL);
+/** The 2018 paper's rules. */
+export const nnUNetPlanner2018 = makeV1Planner(PAPER_2018);
