@@ -9,6 +9,7 @@ export { resolveArchitecture, type ResolvedArch } from './arch.js';
 export { convNormAct, stackedConvBlocks } from './blocks.js';
 export { concatChannels, splitChannels, addInPlace } from './channels.js';
 export { UNet } from './unet.js';
+export { archSpec } from './arch-spec.js';
 export { buildPlainConvUNet, plainConvUNet3d } from './plain-conv-unet.js';
 
 /** Networks this package registers. */

@@ -1,33 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { InitRng, Registry, gradCheck, referenceBackend, type ArchitectureSpec, type Tensor } from '@nnunet-ts/core';
+import { InitRng, Registry, gradCheck, referenceBackend, type Tensor } from '@nnunet-ts/core';
 import { buildPlainConvUNet, registerDefaults } from './index.js';
+import { archSpec } from './arch-spec.js';
 
 const be = referenceBackend();
-
-/** An arch-dict block in nnU-Net's format. */
-export function archSpec(features: number[], kernels: number[][], strides: number[][], conv = 'Conv3d', slope?: number): ArchitectureSpec {
-  const n = features.length;
-  return {
-    network_class_name: 'dynamic_network_architectures.architectures.unet.PlainConvUNet',
-    arch_kwargs: {
-      n_stages: n,
-      features_per_stage: features,
-      conv_op: `torch.nn.modules.conv.${conv}`,
-      kernel_sizes: kernels,
-      strides,
-      n_conv_per_stage: new Array(n).fill(2),
-      n_conv_per_stage_decoder: new Array(n - 1).fill(2),
-      conv_bias: true,
-      norm_op: 'torch.nn.modules.instancenorm.InstanceNorm3d',
-      norm_op_kwargs: { eps: 1e-5, affine: true },
-      dropout_op: null,
-      dropout_op_kwargs: null,
-      nonlin: 'torch.nn.LeakyReLU',
-      nonlin_kwargs: slope === undefined ? { inplace: true } : { inplace: true, negative_slope: slope },
-    },
-    _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'],
-  };
-}
 
 const k3 = [3, 3, 3];
 const hippoStrides = [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]];
