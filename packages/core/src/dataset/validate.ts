@@ -44,6 +44,29 @@ function labelHint(values: number[], declared: number[], nonInt: number[]): stri
   return '';
 }
 
+/**
+ * Warnings about implausible intensities (bad input B16): a channel declared CT whose values are not Hounsfield
+ * units (maximum <= 1, i.e. normalised to [0, 1], or nothing below -500 HU where air should be).
+ */
+export function intensityNotes(im: MedicalImage, file: string, channelNames: Record<string, string>, channel?: number): string[] {
+  const n = im.shape[1] * im.shape[2] * im.shape[3];
+  const out: string[] = [];
+  for (let ch = 0; ch < im.shape[0]; ch++) {
+    const name = channelNames[String(channel ?? ch)];
+    if (!name || !/^ct$/i.test(name.trim())) continue;
+    let lo = Infinity, hi = -Infinity;
+    for (let i = ch * n; i < (ch + 1) * n; i++) {
+      const v = im.data[i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (hi <= 1 || lo > -500) {
+      out.push(`${file}: channel declared CT has intensities in [${+lo.toFixed(3)}, ${+hi.toFixed(3)}], implausible for Hounsfield units (HU; air is about -1000)${hi <= 1 ? ': the image looks normalised to [0, 1]; use the original HU values' : ''}`);
+    }
+  }
+  return out;
+}
+
 async function tryRead(registry: Registry, path: string, caseId: string, problems: DatasetProblem[]): Promise<MedicalImage | null> {
   try {
     return await readImage(registry, path);
@@ -62,6 +85,7 @@ async function checkCase(
   seenValues: Set<number>,
   tol: GridTolerance | undefined,
   requireLabel: boolean,
+  notes: string[],
 ): Promise<DatasetProblem[]> {
   const problems: DatasetProblem[] = [];
   const nCh = Object.keys(ds.json.channel_names).length;
@@ -91,6 +115,9 @@ async function checkCase(
   if (!c.channelIndices && imgs[0] && imgs[0].shape[0] !== nCh) {
     problems.push({ caseId: c.id, file: c.images[0]!, message: `image has ${imgs[0].shape[0]} channel(s) but dataset.json declares ${nCh}` });
   }
+  imgs.forEach((im, i) => {
+    if (im) notes.push(...intensityNotes(im, c.images[i]!, ds.json.channel_names, c.channelIndices?.[i]));
+  });
   for (let i = 1; i < imgs.length; i++) {
     if (!imgs[0] || !imgs[i]) continue;
     const d = compareGrids(imgs[0], imgs[i]!, tol);
@@ -150,7 +177,7 @@ export async function validateDataset(
   const all = [...ds.cases.map((c) => ({ c, train: true })), ...ds.testCases.map((c) => ({ c, train: false }))];
   let done = 0;
   for (const { c, train } of all) {
-    problems.push(...(await checkCase(registry, ds, c, declared, seen, opts.tolerance, train)));
+    problems.push(...(await checkCase(registry, ds, c, declared, seen, opts.tolerance, train, notes)));
     opts.onCase?.(++done, all.length);
   }
   const never = declared.filter((v) => !seen.has(v));
