@@ -1,0 +1,168 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DataError, indexToWorld, Registry, type MedicalImage } from '@nnunet-ts/core';
+import { readDicomSeries, readItk } from './reader.js';
+import { writeItk } from './writer.js';
+import { itkToImage, type ItkImage } from './convert.js';
+import { itkReader, plugin, registerDefaults } from './index.js';
+
+const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', '..', 'shared');
+const data = (...p: string[]): string => join(SHARED, 'data', ...p);
+const dir = mkdtempSync(join(tmpdir(), 'io-itk-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const deg = (14 * Math.PI) / 180;
+const rotX = [1, 0, 0, 0, Math.cos(deg), -Math.sin(deg), 0, Math.sin(deg), Math.cos(deg)];
+
+describe('readItk on real files', () => {
+  it('NRRD (gzip encoding, LPS): pyradiomics brain1 image and int32 label', async () => {
+    const img = await readItk(data('oddities', 'pyradiomics_nrrd', 'brain1_image.nrrd'));
+    expect(img.shape).toEqual([1, 25, 256, 256]);
+    expect(img.data).toBeInstanceOf(Int16Array);
+    expect(img.spacing[0]).toBeCloseTo(6.5, 9);
+    expect(img.spacing[1]).toBeCloseTo(0.78125, 9);
+    expect(img.direction).toEqual([1, 0, 0, 0, -1, 0, 0, 0, 1]);
+    const lab = await readItk(data('oddities', 'pyradiomics_nrrd', 'brain1_label.nrrd'));
+    expect(lab.data).toBeInstanceOf(Int32Array);
+    expect(lab.shape).toEqual(img.shape);
+  });
+
+  it('DICOM series folder: slices sorted along the normal, z spacing from positions', async () => {
+    const img = await readItk(data('oddities', 'udacity_hippocrop_dicom', 'Study1', '13_HCropVolume'));
+    expect(img.shape[0]).toBe(1);
+    expect(img.shape[1]).toBe(32);
+    expect(img.spacing[0]).toBeCloseTo(1, 6);
+    const one = await readItk(data('oddities', 'udacity_hippocrop_dicom', 'Study1', '13_HCropVolume', '1.dcm'));
+    expect(one.shape.slice(2)).toEqual(img.shape.slice(2));
+  });
+
+  it('B39: non-uniform slice positions are refused with the gap positions', async () => {
+    const err = await readItk(data('oddities', 'monai_testing_data', 'CT_DICOM')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toMatch(/irregular slice spacing \(usual 1\.250 mm; 202\.500 mm between -99\.480 and 103\.020\)/);
+  });
+
+  it('B39: a missing slice and a 0-byte file are reported by name/position', async () => {
+    const src = data('oddities', 'udacity_hippocrop_dicom', 'Study1', '13_HCropVolume');
+    const gap = join(dir, 'gap');
+    mkdirSync(gap);
+    const names = readdirSync(src).sort((a, b) => parseInt(a) - parseInt(b));
+    names.filter((n) => n !== '10.dcm').forEach((n) => copyFileSync(join(src, n), join(gap, n)));
+    const err = await readItk(gap).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/irregular slice spacing \(usual 1\.000 mm; 2\.000 mm between/);
+    writeFileSync(join(gap, 'zero.dcm'), new Uint8Array(0));
+    await expect(readDicomSeries(gap)).rejects.toThrow(`1 unreadable file(s): ${join(gap, 'zero.dcm')} (0 bytes)`);
+  });
+});
+
+describe('writeItk / readItk round trips', () => {
+  const img: MedicalImage = {
+    data: Uint8Array.from({ length: 8 * 8 * 8 }, (_, i) => (i * 13) % 5),
+    shape: [1, 8, 8, 8],
+    spacing: [1.5, 0.75, 0.5],
+    origin: [-3.25, 10.5, 7],
+    direction: rotX,
+  };
+  for (const ext of ['.nrrd', '.nhdr', '.mha', '.mhd', '.nii.gz']) {
+    it(`B31: ${ext} keeps a non-symmetric oblique direction and world(1,2,3) within 1e-6`, async () => {
+      const sub = join(dir, `rt${ext.replace(/\./g, '_')}`);
+      mkdirSync(sub);
+      const p = join(sub, `x${ext}`);
+      await writeItk(p, img);
+      const back = await readItk(p);
+      expect(Array.from(back.data)).toEqual(Array.from(img.data));
+      expect(back.data).toBeInstanceOf(Uint8Array);
+      back.direction.forEach((v, i) => expect(Math.abs(v - rotX[i]!)).toBeLessThan(1e-6));
+      const w0 = indexToWorld(img, [1, 2, 3]);
+      indexToWorld(back, [1, 2, 3]).forEach((v, i) => expect(Math.abs(v - w0[i]!)).toBeLessThan(1e-5));
+      expect(readdirSync(sub).filter((f) => f.startsWith('.'))).toEqual([]);
+      if (ext === '.mhd' || ext === '.nhdr') expect(readdirSync(sub).length).toBe(2);
+    });
+  }
+
+  it('2 channels are written as a 4D image and read back as [c, z, y, x]', async () => {
+    const d = Float32Array.from({ length: 2 * 2 * 3 * 4 }, (_, i) => i * 0.5);
+    const p = join(dir, 'c2.nrrd');
+    await writeItk(p, { data: d, shape: [2, 2, 3, 4], spacing: [3, 2, 1], origin: [1, 2, 3], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] });
+    const back = await readItk(p);
+    expect(back.shape).toEqual([2, 2, 3, 4]);
+    expect(back.spacing).toEqual([3, 2, 1]);
+    expect(Array.from(back.data)).toEqual(Array.from(d));
+  });
+
+  it('dtype casting rounds and refuses out-of-range values', async () => {
+    const f: MedicalImage = { ...img, data: Float32Array.from({ length: 512 }, (_, i) => (i % 3) + 0.2) };
+    const p = join(dir, 'lab.mha');
+    await writeItk(p, f, { dtype: 'int16' });
+    const back = await readItk(p);
+    expect(back.data).toBeInstanceOf(Int16Array);
+    expect(Array.from(back.data.slice(0, 3))).toEqual([0, 1, 2]);
+    await expect(writeItk(join(dir, 'bad.mha'), { ...img, data: new Float32Array(512).fill(-1) }, { dtype: 'uint8' })).rejects.toThrow(
+      /value -1 does not fit uint8/,
+    );
+  });
+});
+
+describe('conversion and errors', () => {
+  it('vector pixels are de-interleaved into channels', () => {
+    const it2 = {
+      imageType: { dimension: 3, componentType: 'int16', pixelType: 'Vector', components: 2 },
+      name: 'v',
+      origin: [0, 0, 0],
+      spacing: [1, 1, 1],
+      direction: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]),
+      size: [3, 1, 1],
+      metadata: new Map(),
+      data: Int16Array.from([1, 10, 2, 20, 3, 30]),
+    } as unknown as ItkImage;
+    const m = itkToImage(it2, 'v.nrrd');
+    expect(m.shape).toEqual([2, 1, 1, 3]);
+    expect(Array.from(m.data)).toEqual([1, 2, 3, 10, 20, 30]);
+  });
+
+  it('2D images get z = 1 and an identity third axis; the 2x2 direction stays row-major', () => {
+    const i2 = {
+      imageType: { dimension: 2, componentType: 'uint8', pixelType: 'Scalar', components: 1 },
+      name: '2d',
+      origin: [5, 6],
+      spacing: [0.5, 0.25],
+      direction: new Float64Array([0, -1, 1, 0]),
+      size: [2, 3],
+      metadata: new Map(),
+      data: new Uint8Array(6),
+    } as unknown as ItkImage;
+    const m = itkToImage(i2, '2d.png');
+    expect(m.shape).toEqual([1, 1, 3, 2]);
+    expect(m.spacing).toEqual([1, 0.25, 0.5]);
+    expect(m.origin).toEqual([5, 6, 0]);
+    expect(m.direction).toEqual([0, -1, 0, 1, 0, 0, 0, 0, 1]);
+  });
+
+  it('unreadable, empty and missing files are DataErrors naming the file', async () => {
+    const junk = join(dir, 'junk.nrrd');
+    writeFileSync(junk, 'NRRD0004\nthis is not a header\n');
+    await expect(readItk(junk)).rejects.toThrow(DataError);
+    await expect(readItk(junk)).rejects.toThrow(`itk-wasm could not read ${junk}`);
+    const empty = join(dir, 'empty.mha');
+    writeFileSync(empty, '');
+    await expect(readItk(empty)).rejects.toThrow(`${empty}: file is empty (0 bytes)`);
+    await expect(readItk(join(dir, 'none.mha'))).rejects.toThrow(/cannot open .*none\.mha \(ENOENT\)/);
+  });
+
+  it('plugin: registers `itk` without claiming .nii/.nii.gz; sniff recognises NRRD, MetaImage, DICOM', () => {
+    const r = new Registry();
+    registerDefaults(r);
+    expect(r.get('reader', 'itk').extensions).not.toContain('.nii.gz');
+    expect(r.get('reader', 'itk').extensions).toContain('.nrrd');
+    expect(() => plugin.register(r)).toThrow(/already registered/);
+    const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+    expect(itkReader.sniff!(enc('NRRD0004\n'), 'a')).toBe(true);
+    expect(itkReader.sniff!(enc('ObjectType = Image\n'), 'a')).toBe(true);
+    const dcm = new Uint8Array(140);
+    dcm.set(enc('DICM'), 128);
+    expect(itkReader.sniff!(dcm, 'a')).toBe(true);
+    expect(itkReader.sniff!(new Uint8Array(140), 'a')).toBe(false);
+  });
+});
