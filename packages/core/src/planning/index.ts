@@ -5,3 +5,4 @@ export { computeVramEstimate, computeVramEstimateV1, type VramArch } from './vra
 export * from './planner-v2.js';
 export * from './planner-v1.js';
 export { registerPlanners, allPlanners } from './register.js';
+export * from './plans-io.js';

@@ -1,0 +1,237 @@
+/**
+ * Plans files: reading (with conversion of the legacy v2 format), atomic writing, configuration lookup with
+ * `inherits_from` resolution, and dataset.json / fingerprint loading for `planFromFiles`.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { ArchitectureSpec, DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
+import type { Planner, PlannerOptions } from '../contracts/planner.js';
+import type { Registry } from '../registry/registry.js';
+import { DataError, NnunetError } from '../util/errors.js';
+import { nnUNetPlanner } from './planner-v2.js';
+
+/** Keys of the legacy (nnU-Net v2 <= 2.2) configuration format that the arch-dict replaced. */
+const LEGACY_KEYS = [
+  'UNet_class_name',
+  'UNet_base_num_features',
+  'n_conv_per_stage_encoder',
+  'n_conv_per_stage_decoder',
+  'num_pool_per_axis',
+  'pool_op_kernel_sizes',
+  'conv_kernel_sizes',
+  'unet_max_num_features',
+] as const;
+
+/** True when a configuration is written in the legacy format (`UNet_class_name`, `pool_op_kernel_sizes`, ...). */
+export function isLegacyConfiguration(c: PlansConfiguration): boolean {
+  return typeof c.UNet_class_name === 'string' || Array.isArray(c.pool_op_kernel_sizes);
+}
+
+/**
+ * Convert one legacy-format configuration (nnU-Net v2 up to 2.2: `UNet_class_name`, `UNet_base_num_features`,
+ * `pool_op_kernel_sizes`, `conv_kernel_sizes`, `n_conv_per_stage_encoder/decoder`, `unet_max_num_features`) into the
+ * arch-dict form (`architecture{network_class_name, arch_kwargs, _kw_requires_import}`), the way nnU-Net >= 2.3
+ * interprets such files. Other keys are kept; the legacy keys are removed. Throws `DataError` when a needed key is
+ * missing.
+ */
+export function convertLegacyConfiguration(c: PlansConfiguration, where = 'plans'): PlansConfiguration {
+  if (!isLegacyConfiguration(c)) return c;
+  const strides = c.pool_op_kernel_sizes as number[][] | undefined;
+  const kernels = c.conv_kernel_sizes as number[][] | undefined;
+  if (!Array.isArray(strides) || !Array.isArray(kernels)) {
+    throw new DataError(`${where}: legacy configuration lacks pool_op_kernel_sizes / conv_kernel_sizes`, {
+      hint: 're-plan the dataset with this version',
+    });
+  }
+  const nStages = strides.length;
+  const dim = strides[0]!.length;
+  const className = String(c.UNet_class_name ?? 'PlainConvUNet');
+  const base = Number(c.UNet_base_num_features ?? 32);
+  const maxF = Number(c.unet_max_num_features ?? (dim === 2 ? 512 : 320));
+  const enc = (c.n_conv_per_stage_encoder as number[] | undefined) ?? new Array<number>(nStages).fill(2);
+  const dec = (c.n_conv_per_stage_decoder as number[] | undefined) ?? new Array<number>(nStages - 1).fill(2);
+  const residual = className.includes('Residual');
+  const architecture: ArchitectureSpec = {
+    network_class_name: className.includes('.') ? className : `dynamic_network_architectures.architectures.unet.${className}`,
+    arch_kwargs: {
+      n_stages: nStages,
+      features_per_stage: Array.from({ length: nStages }, (_, i) => Math.min(maxF, base * 2 ** i)),
+      conv_op: `torch.nn.modules.conv.Conv${dim}d`,
+      kernel_sizes: kernels.map((k) => [...k]),
+      strides: strides.map((k) => [...k]),
+      ...(residual ? { n_blocks_per_stage: [...enc] } : { n_conv_per_stage: [...enc] }),
+      n_conv_per_stage_decoder: [...dec],
+      conv_bias: true,
+      norm_op: `torch.nn.modules.instancenorm.InstanceNorm${dim}d`,
+      norm_op_kwargs: { eps: 1e-5, affine: true },
+      dropout_op: null,
+      dropout_op_kwargs: null,
+      nonlin: 'torch.nn.LeakyReLU',
+      nonlin_kwargs: { inplace: true },
+    },
+    _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'],
+  };
+  const out: PlansConfiguration = {};
+  for (const [k, v] of Object.entries(c)) {
+    if ((LEGACY_KEYS as readonly string[]).includes(k)) continue;
+    if (k === 'batch_dice') out.architecture = architecture; // keep nnU-Net's key order: architecture before batch_dice
+    out[k] = v;
+  }
+  if (!out.architecture) out.architecture = architecture;
+  return out;
+}
+
+/** Convert every legacy configuration of a plans object (returns a new object; arch-dict plans pass through). */
+export function convertLegacyPlans(plans: Plans, where = 'plans'): Plans {
+  const configurations: Record<string, PlansConfiguration> = {};
+  for (const [name, c] of Object.entries(plans.configurations ?? {})) {
+    configurations[name] = convertLegacyConfiguration(c, `${where}: configuration '${name}'`);
+  }
+  return { ...plans, configurations };
+}
+
+/**
+ * A configuration with `inherits_from` resolved: the parent's entries (recursively resolved), overridden by the
+ * child's own; `inherits_from` itself is dropped. Legacy-format results are converted to the arch-dict form.
+ * @throws NnunetError for an unknown configuration (listing the available ones) or an inheritance cycle.
+ */
+export function getConfiguration(plans: Plans, name: string): PlansConfiguration {
+  const configs = plans.configurations ?? {};
+  const chain: string[] = [];
+  const resolve = (n: string): PlansConfiguration => {
+    if (chain.includes(n)) {
+      throw new NnunetError(`plans '${plans.plans_name}': configuration inheritance cycle ${[...chain, n].join(' -> ')}`, {
+        hint: 'fix inherits_from in the plans file',
+      });
+    }
+    const c = configs[n];
+    if (!c) {
+      const avail = Object.keys(configs);
+      const via = chain.length ? ` (inherited by '${chain[chain.length - 1]}')` : '';
+      throw new NnunetError(`plans '${plans.plans_name}' has no configuration '${n}'${via}`, {
+        hint: `available configurations: ${avail.join(', ') || '(none)'}`,
+      });
+    }
+    chain.push(n);
+    const { inherits_from: parent, ...own } = c;
+    const merged = parent ? { ...resolve(parent), ...own } : { ...own };
+    chain.pop();
+    return merged;
+  };
+  const merged = resolve(name);
+  return isLegacyConfiguration(merged) ? convertLegacyConfiguration(merged, `plans '${plans.plans_name}' configuration '${name}'`) : merged;
+}
+
+/** Names of the configurations of a plans object. */
+export function listConfigurations(plans: Plans): string[] {
+  return Object.keys(plans.configurations ?? {});
+}
+
+async function readJson(path: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new DataError(`cannot read ${what}`, { file: path, cause: e, hint: 'check the path' });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new DataError(`${what} is not valid JSON (${(e as Error).message})`, { file: path, cause: e });
+  }
+}
+
+/**
+ * Read nnUNetPlans.json (arch-dict or legacy v2 format; legacy configurations are converted, spec: plans format
+ * versions in reference/plans/README.md). @throws DataError naming the file when unreadable or not a plans file.
+ */
+export async function readPlansFile(path: string): Promise<Plans> {
+  const raw = (await readJson(path, 'plans file')) as Plans;
+  if (!raw || typeof raw !== 'object' || typeof raw.configurations !== 'object' || raw.configurations === null) {
+    throw new DataError('not an nnU-Net v2 plans file (no "configurations" object)', {
+      file: path,
+      hint: 'nnU-Net v1 plans (plans_per_stage) must be re-planned; use planFromFiles',
+    });
+  }
+  return convertLegacyPlans(raw, path);
+}
+
+/** Write plans JSON atomically (temporary file + rename), indented by 4 like nnU-Net; creates the folder. */
+export async function writePlansFile(path: string, plans: Plans): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(plans, null, 4) + '\n', 'utf8');
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * A dataset.json in v2 form from either a v2 file or an MSD / nnU-Net v1 one: `modality` becomes `channel_names`,
+ * value->name labels (`{"0": "background"}`) are inverted to name->value, `file_ending` defaults to `.nii.gz`.
+ * @throws DataError when channels or labels are missing.
+ */
+export function toV2DatasetJson(raw: Record<string, unknown>, where = 'dataset.json'): DatasetJson {
+  const channels = (raw.channel_names ?? raw.modality) as Record<string, string> | undefined;
+  if (!channels || typeof channels !== 'object') {
+    throw new DataError('dataset.json has neither channel_names nor modality', { file: where, hint: 'add "channel_names": {"0": "CT"}' });
+  }
+  const labelsRaw = raw.labels as Record<string, unknown> | undefined;
+  if (!labelsRaw || typeof labelsRaw !== 'object') {
+    throw new DataError('dataset.json has no labels', { file: where, hint: 'add "labels": {"background": 0, ...}' });
+  }
+  const keys = Object.keys(labelsRaw);
+  const v1Style = keys.length > 0 && keys.every((k) => /^-?\d+$/.test(k)) && Object.values(labelsRaw).every((v) => typeof v === 'string');
+  const labels: Record<string, number | number[]> = {};
+  if (v1Style) {
+    for (const k of keys.sort((a, b) => Number(a) - Number(b))) labels[String(labelsRaw[k])] = Number(k);
+  } else {
+    for (const k of keys) labels[k] = labelsRaw[k] as number | number[];
+  }
+  const numTraining = Number(raw.numTraining ?? (Array.isArray(raw.training) ? raw.training.length : NaN));
+  if (!(numTraining > 0)) throw new DataError('dataset.json numTraining is missing or not positive', { file: where });
+  const { modality: _m, ...rest } = raw;
+  return {
+    ...rest,
+    channel_names: { ...channels },
+    labels,
+    numTraining,
+    file_ending: typeof raw.file_ending === 'string' ? raw.file_ending : '.nii.gz',
+  } as DatasetJson;
+}
+
+/**
+ * Plan from files: read an nnU-Net `dataset_fingerprint.json` and a v2 or MSD v1 `dataset.json`, run a planner.
+ * @param opts.planner a `Planner`, or a registered planner name (needs `opts.registry`); default `nnUNetPlanner`.
+ * @param opts.outputPath when given, the plans are also written there (atomically).
+ * @throws DataError for unreadable / malformed inputs; PluginError for an unknown planner name.
+ */
+export async function planFromFiles(
+  fingerprintPath: string,
+  datasetJsonPath: string,
+  opts: PlannerOptions & { planner?: Planner | string; registry?: Registry; outputPath?: string } = {},
+): Promise<Plans> {
+  const fp = (await readJson(fingerprintPath, 'dataset fingerprint')) as DatasetFingerprint;
+  if (!fp || !Array.isArray(fp.spacings) || !Array.isArray(fp.shapes_after_crop)) {
+    throw new DataError('not a dataset fingerprint (needs spacings and shapes_after_crop lists)', {
+      file: fingerprintPath,
+      hint: 'run fingerprint extraction first',
+    });
+  }
+  const ds = toV2DatasetJson((await readJson(datasetJsonPath, 'dataset.json')) as Record<string, unknown>, datasetJsonPath);
+  let planner: Planner = nnUNetPlanner;
+  if (typeof opts.planner === 'string') {
+    if (!opts.registry) throw new NnunetError(`planner '${opts.planner}' given by name but no registry passed`);
+    planner = opts.registry.get('planner', opts.planner);
+  } else if (opts.planner) {
+    planner = opts.planner;
+  }
+  const { planner: _p, registry: _r, outputPath, ...plannerOpts } = opts;
+  const plans = planner.plan(fp, ds, plannerOpts);
+  if (outputPath) await writePlansFile(outputPath, plans);
+  return plans;
+}
