@@ -1,11 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { InitRng, Registry, gradCheck, referenceBackend, type Tensor } from '@nnunet-ts/core';
+import { InitRng, Registry, gradCheck, referenceBackend, type ArchitectureSpec, type Plans, type Tensor } from '@nnunet-ts/core';
 import { buildPlainConvUNet, registerDefaults } from './index.js';
 import { archSpec } from './arch-spec.js';
 
 const be = referenceBackend();
 
 const k3 = [3, 3, 3];
+const SHARED = process.env.NNUNET_SHARED ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared');
 const hippoStrides = [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]];
 
 describe('PlainConvUNet (3D)', () => {
@@ -38,6 +42,23 @@ describe('PlainConvUNet (3D)', () => {
     net.setDeepSupervision(false);
     expect(net.forward(x, false).map((o) => o.shape)).toEqual([[1, 3, 40, 56, 40]]);
     expect(outs[0]!.data.every((v) => Number.isFinite(v))).toBe(true);
+  });
+
+  it('uppect 3d_fullres plan (kernels 1x3x3, strides [1,2,2] then [2,2,2]): shapes on an 8x32x32 patch, tiny features', () => {
+    const plans = JSON.parse(readFileSync(resolve(SHARED, 'reference/plans/uppect_ct_stmerce/nnUNetPlans.json'), 'utf8')) as Plans;
+    const a = plans.configurations['3d_fullres']!.architecture!;
+    const tiny: ArchitectureSpec = { ...a, arch_kwargs: { ...a.arch_kwargs, features_per_stage: [1, 1, 1, 1, 1, 1] } };
+    const net = buildPlainConvUNet({ architecture: tiny, inputChannels: 1, numClasses: 2, deepSupervision: true, backend: be });
+    expect(net.parameters.find((p) => p.name === 'decoder.transpconvs.4.weight')!.shape).toEqual([1, 1, 1, 2, 2]);
+    expect(net.parameters[0]!.shape).toEqual([1, 1, 1, 3, 3]);
+    const x: Tensor = { data: new Float32Array(8 * 32 * 32).map((_, i) => Math.sin(i)), shape: [1, 1, 8, 32, 32] };
+    expect(net.forward(x, false).map((o) => o.shape)).toEqual([
+      [1, 2, 8, 32, 32],
+      [1, 2, 8, 16, 16],
+      [1, 2, 8, 8, 8],
+      [1, 2, 4, 4, 4],
+      [1, 2, 2, 2, 2],
+    ]);
   });
 
   it('registers as PlainConvUNet@3d and resolves dotted names', () => {
