@@ -7,7 +7,7 @@ import { DataError } from '../util/errors.js';
 import { argmax, median, percentile, perAxis, roundHalfEven } from './math.js';
 
 /** nnU-Net's `ANISO_THRESHOLD` (spec 1.4, nnunetv2/configuration.py). */
-export const ANISO_THRESHOLD = 3;
+const ANISO_THRESHOLD = 3;
 
 /**
  * Full-resolution target spacing (spec 1.4): per-axis median of the case spacings; when the coarsest axis is both

@@ -235,3 +235,43 @@ export async function planFromFiles(
   if (outputPath) await writePlansFile(outputPath, plans);
   return plans;
 }
+
+/**
+ * Structural checks of a plans object (after `inherits_from` resolution): every configuration with an architecture
+ * has consistent stage counts (`n_stages` == strides == kernel_sizes == features_per_stage, decoder n_stages - 1)
+ * and a patch divisible by the product of its strides per axis (spec 1.6: 2^pools), a batch size >= 1, and spacing,
+ * patch and median shape of the same dimensionality. Returns the list of problems (empty when valid).
+ */
+export function validatePlans(plans: Plans): string[] {
+  const problems: string[] = [];
+  for (const name of listConfigurations(plans)) {
+    let c: PlansConfiguration;
+    try {
+      c = getConfiguration(plans, name);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+      continue;
+    }
+    const a = c.architecture?.arch_kwargs;
+    const patch = c.patch_size;
+    if (!a || !patch) {
+      problems.push(`${name}: missing architecture or patch_size`);
+      continue;
+    }
+    const n = a.n_stages;
+    if (a.strides.length !== n || a.kernel_sizes.length !== n || a.features_per_stage.length !== n) {
+      problems.push(`${name}: n_stages ${n} but ${a.strides.length} strides, ${a.kernel_sizes.length} kernel sizes, ${a.features_per_stage.length} feature counts`);
+    }
+    if (a.n_conv_per_stage_decoder.length !== n - 1) problems.push(`${name}: ${a.n_conv_per_stage_decoder.length} decoder stages for ${n} stages`);
+    const enc = a.n_conv_per_stage ?? a.n_blocks_per_stage;
+    if (!enc || enc.length !== n) problems.push(`${name}: encoder conv/block counts missing or not one per stage`);
+    patch.forEach((p, ax) => {
+      const div = a.strides.reduce((acc, s) => acc * (s[ax] ?? 1), 1);
+      if (p % div !== 0) problems.push(`${name}: patch axis ${ax} = ${p} is not divisible by ${div} (product of strides)`);
+    });
+    if (c.spacing && c.spacing.length !== patch.length) problems.push(`${name}: spacing and patch_size differ in length`);
+    if (a.strides.some((s) => s.length !== patch.length)) problems.push(`${name}: strides and patch_size differ in dimensionality`);
+    if (!(Number(c.batch_size) >= 1)) problems.push(`${name}: batch_size ${c.batch_size} < 1`);
+  }
+  return problems;
+}
