@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { DataError } from '../util/errors.js';
+import { writeFileAtomic } from './atomic.js';
+import type { RngState } from './rng.js';
+
+/** Per-epoch training log, nnU-Net logger names (`nnunet_logger.py`), one entry per completed epoch. */
+export interface ProgressLog {
+  mean_fg_dice: number[];
+  ema_fg_dice: number[];
+  dice_per_class_or_region: number[][];
+  train_losses: number[];
+  val_losses: number[];
+  lrs: number[];
+  epoch_start_timestamps: number[];
+  epoch_end_timestamps: number[];
+}
+
+/** An empty {@link ProgressLog}. */
+export function emptyLog(): ProgressLog {
+  return { mean_fg_dice: [], ema_fg_dice: [], dice_per_class_or_region: [], train_losses: [], val_losses: [], lrs: [], epoch_start_timestamps: [], epoch_end_timestamps: [] };
+}
+
+/** JSON half of a checkpoint (`checkpoint_<kind>.json`); tensors live in the `.bin` beside it. */
+export interface CheckpointMeta {
+  format: 'nnunet-ts-checkpoint/1';
+  trainer_name: string;
+  configuration: string;
+  fold: number | 'all';
+  plans_name: string;
+  dataset_name: string;
+  network_class_name: string;
+  dims: 2 | 3;
+  input_channels: number;
+  num_classes: number;
+  patch_size: number[];
+  /** Mirror axes (patch axes) used in training; prediction uses the same (nnU-Net's key name). */
+  inference_allowed_mirroring_axes: number[];
+  /** Epochs completed: training resumes at this epoch index. */
+  current_epoch: number;
+  num_epochs: number;
+  num_iterations_per_epoch: number;
+  num_val_iterations_per_epoch: number;
+  batch_size: number;
+  seed: number;
+  augmentation: string;
+  best_ema: number | null;
+  rng: Record<string, RngState>;
+  logging: ProgressLog;
+  /** Byte ranges in the `.bin`: `parameters` (nn `saveParameters` bytes), then `optimizer.<i>` float32 LE buffers. */
+  blobs: { name: string; offset: number; length: number }[];
+  bin_bytes: number;
+  bin_sha256: string;
+}
+
+/** A checkpoint in memory. */
+export interface Checkpoint {
+  meta: CheckpointMeta;
+  parameters: Uint8Array;
+  optimizer: Float32Array[];
+}
+
+/** Paths of checkpoint `kind` (`latest`, `best`, `final`) in a fold folder. */
+export function checkpointPaths(foldDir: string, kind: string): { json: string; bin: string } {
+  return { json: join(foldDir, `checkpoint_${kind}.json`), bin: join(foldDir, `checkpoint_${kind}.bin`) };
+}
+
+/**
+ * Write a checkpoint atomically: the `.bin` (parameters + optimizer buffers) first, then the `.json` holding its
+ * size and SHA-256, each through temp file + rename. `meta.blobs`, `bin_bytes` and `bin_sha256` are filled in here.
+ */
+export async function saveCheckpoint(foldDir: string, kind: string, ck: Omit<Checkpoint, 'meta'> & { meta: Omit<CheckpointMeta, 'blobs' | 'bin_bytes' | 'bin_sha256'> }): Promise<void> {
+  const parts: { name: string; bytes: Uint8Array }[] = [{ name: 'parameters', bytes: ck.parameters }];
+  ck.optimizer.forEach((b, i) => parts.push({ name: `optimizer.${i}`, bytes: floatBytes(b) }));
+  const blobs: CheckpointMeta['blobs'] = [];
+  let off = 0;
+  for (const p of parts) {
+    blobs.push({ name: p.name, offset: off, length: p.bytes.length });
+    off += p.bytes.length + ((4 - (p.bytes.length % 4)) % 4);
+  }
+  const bin = new Uint8Array(off);
+  parts.forEach((p, i) => bin.set(p.bytes, blobs[i]!.offset));
+  const sha = createHash('sha256').update(bin).digest('hex');
+  const paths = checkpointPaths(foldDir, kind);
+  await writeFileAtomic(paths.bin, bin);
+  const meta: CheckpointMeta = { ...ck.meta, blobs, bin_bytes: bin.length, bin_sha256: sha };
+  await writeFileAtomic(paths.json, JSON.stringify(meta, null, 1));
+}
+
+function floatBytes(a: Float32Array): Uint8Array {
+  const out = new Uint8Array(a.length * 4);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) dv.setFloat32(i * 4, a[i]!, true);
+  return out;
+}
+
+function bytesFloat(b: Uint8Array): Float32Array {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Float32Array(b.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(i * 4, true);
+  return out;
+}
+
+/** True when both files of checkpoint `kind` exist. */
+export async function hasCheckpoint(foldDir: string, kind: string): Promise<boolean> {
+  const p = checkpointPaths(foldDir, kind);
+  const ok = async (f: string) => fs.access(f).then(() => true, () => false);
+  return (await ok(p.json)) && (await ok(p.bin));
+}
+
+/**
+ * Read checkpoint `kind` of a fold folder and verify the `.bin` against the size and SHA-256 recorded in the `.json`.
+ * Throws `DataError` naming the file when either is missing, unparsable, truncated or altered (B45).
+ */
+export async function loadCheckpoint(foldDir: string, kind: string): Promise<Checkpoint> {
+  const p = checkpointPaths(foldDir, kind);
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(await fs.readFile(p.json, 'utf8')) as CheckpointMeta;
+  } catch (e) {
+    throw new DataError(`cannot read checkpoint: ${(e as Error).message}`, { file: p.json, hint: 'train this fold (again) or use another checkpoint', cause: e });
+  }
+  if (meta.format !== 'nnunet-ts-checkpoint/1' || !Array.isArray(meta.blobs)) {
+    throw new DataError('not an nnunet-ts checkpoint (unknown format)', { file: p.json, hint: 'train this fold with nnunet-ts' });
+  }
+  let bin: Uint8Array;
+  try {
+    bin = new Uint8Array(await fs.readFile(p.bin));
+  } catch (e) {
+    throw new DataError(`cannot read checkpoint weights: ${(e as Error).message}`, { file: p.bin, hint: 'train this fold (again)', cause: e });
+  }
+  if (bin.length !== meta.bin_bytes || createHash('sha256').update(bin).digest('hex') !== meta.bin_sha256) {
+    throw new DataError(`checkpoint weights are corrupt (${bin.length} bytes, expected ${meta.bin_bytes}, checksum ${bin.length === meta.bin_bytes ? 'differs' : 'not checked'})`, {
+      file: p.bin,
+      hint: 'delete the fold folder and train again, or resume from another checkpoint',
+    });
+  }
+  const blob = (name: string) => {
+    const b = meta.blobs.find((x) => x.name === name);
+    if (!b) throw new DataError(`checkpoint has no '${name}' entry`, { file: p.json });
+    return bin.subarray(b.offset, b.offset + b.length);
+  };
+  const optimizer = meta.blobs.filter((b) => b.name.startsWith('optimizer.')).map((b) => bytesFloat(blob(b.name)));
+  return { meta, parameters: blob('parameters'), optimizer };
+}

@@ -1,0 +1,169 @@
+import { join } from 'node:path';
+import type { Tensor } from '../contracts/backend.js';
+import type { Network } from '../contracts/network.js';
+import { clipGradNorm, loadParameters, polyLR, saveParameters } from '../nn/index.js';
+import { writeFileAtomic } from './atomic.js';
+import { defaultCaseSource } from './cache-source.js';
+import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ProgressLog } from './checkpoint.js';
+import { assembleBatch, type PatchLoader } from './data-loader.js';
+import { confusionCounts, downsampleSegTo, pseudoDice } from './targets.js';
+import { augmentSample, setupTraining, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
+
+/** Result of {@link trainFold}. */
+export interface TrainResult {
+  /** `<outputDir>/fold_<f>`. */
+  foldDir: string;
+  epochsCompleted: number;
+  /** Best EMA pseudo Dice seen (null when there was no validation). */
+  bestEma: number | null;
+  logs: ProgressLog;
+  /** The trained network (final weights), deep supervision still on. */
+  network: Network;
+  /** Mirror axes used (patch axes), also stored in the checkpoints for prediction. */
+  mirrorAxes: number[];
+}
+
+const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Train one fold the nnU-Net v2 way (spec 1.15): network from the registry by `network_class_name` and dims (2 for
+ * 2d patches), `DC_and_CE_loss` with the plans' `batch_dice` and deep supervision weights, SGD (nesterov, momentum
+ * 0.99, weight decay 3e-5), lr `0.01 (1 - epoch/epochs)^0.9` per epoch, gradient norm clipped to 12, `epochs` x
+ * `iterationsPerEpoch` batches with 33% foreground oversampling and the augmentation plugin, then
+ * `validationIterations` validation batches (no augmentation) for the pseudo Dice and its EMA (0.9).
+ * Every epoch writes `checkpoint_latest` (weights, momentum, epoch, RNG states, logs) and `progress.json`;
+ * a new best EMA writes `checkpoint_best`; the end writes `checkpoint_final`. With `resume`, training continues from
+ * `checkpoint_latest` and gives the same weights as an uninterrupted run on a deterministic backend.
+ * Throws `DataError`/`NnunetError` for unusable inputs (missing configuration, corrupt cache or checkpoint).
+ */
+export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
+  const log = o.log ?? (() => {});
+  const ctx = await setupTraining(o, o.cases ?? (await defaultCaseSource(o.preprocessedDir)));
+  const foldDir = join(o.outputDir, ctx.foldName);
+  await writeFileAtomic(join(o.outputDir, 'plans.json'), JSON.stringify(o.plans, null, 4));
+  await writeFileAtomic(join(o.outputDir, 'dataset.json'), JSON.stringify(o.dataset, null, 4));
+  if (o.resume && (await hasCheckpoint(foldDir, 'latest'))) {
+    await restore(ctx, foldDir);
+    log(`resuming ${ctx.foldName} at epoch ${ctx.epoch}`);
+  }
+  await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify(debugInfo(ctx), null, 2));
+  for (; ctx.epoch < ctx.epochs; ) {
+    const t0 = Date.now() / 1000;
+    const lr = polyLR(o.initialLr ?? 0.01, ctx.epoch, ctx.epochs);
+    ctx.optimizer.lr = lr;
+    const trainLoss = await trainEpoch(ctx, lr);
+    const val = ctx.valLoader ? await validateEpoch(ctx, ctx.valLoader, lr) : null;
+    const l = ctx.logs;
+    const ema = val ? (l.ema_fg_dice.length ? 0.9 * l.ema_fg_dice[l.ema_fg_dice.length - 1]! + 0.1 * val.mean : val.mean) : NaN;
+    l.train_losses.push(trainLoss);
+    l.val_losses.push(val?.loss ?? NaN);
+    l.mean_fg_dice.push(val?.mean ?? NaN);
+    l.dice_per_class_or_region.push(val?.perClass ?? []);
+    l.ema_fg_dice.push(ema);
+    l.lrs.push(lr);
+    l.epoch_start_timestamps.push(t0);
+    l.epoch_end_timestamps.push(Date.now() / 1000);
+    ctx.epoch++;
+    const isBest = !Number.isNaN(ema) && (ctx.bestEma === null || ema > ctx.bestEma);
+    if (isBest) ctx.bestEma = ema;
+    await saveState(ctx, foldDir, 'latest');
+    if (isBest) await saveState(ctx, foldDir, 'best');
+    await writeFileAtomic(join(foldDir, 'progress.json'), JSON.stringify(ctx.logs, jsonNaN, 1));
+    o.onProgress?.({ phase: 'epoch', epoch: ctx.epoch - 1, epochs: ctx.epochs, iteration: ctx.iterations, iterations: ctx.iterations, loss: trainLoss, lr, meanFgDice: val?.mean, emaFgDice: ema, valLoss: val?.loss });
+    log(`${ctx.foldName} epoch ${ctx.epoch - 1}: train_loss ${trainLoss.toFixed(4)} val_loss ${(val?.loss ?? NaN).toFixed(4)} pseudo dice [${(val?.perClass ?? []).map((d) => d.toFixed(4)).join(', ')}] ema ${ema.toFixed(4)} lr ${lr.toExponential(3)} (${(Date.now() / 1000 - t0).toFixed(1)} s)`);
+  }
+  await saveState(ctx, foldDir, 'final');
+  return { foldDir, epochsCompleted: ctx.epoch, bestEma: ctx.bestEma, logs: ctx.logs, network: ctx.network, mirrorAxes: ctx.da.mirrorAxes };
+}
+
+function jsonNaN(_k: string, v: unknown): unknown {
+  return typeof v === 'number' && !Number.isFinite(v) ? null : v;
+}
+
+function batchTensors(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean) {
+  const { samples } = loader.nextBatch(rng);
+  const b = assembleBatch(augment ? samples.map((s) => augmentSample(ctx, s)) : samples);
+  const x: Tensor = { data: b.data, shape: b.shape };
+  return { x, seg: b.seg, segShape: b.segShape };
+}
+
+function targetsFor(outputs: Tensor[], seg: Int16Array, segShape: number[]) {
+  return outputs.map((out) => downsampleSegTo(seg, segShape, out.shape.slice(2)));
+}
+
+async function trainEpoch(ctx: TrainingContext, lr: number): Promise<number> {
+  const { network, optimizer, loss } = ctx;
+  let sum = 0;
+  for (let it = 0; it < ctx.iterations; it++) {
+    const { x, seg, segShape } = batchTensors(ctx, ctx.trainLoader, ctx.rngs.train, true);
+    optimizer.zeroGrad();
+    const outputs = network.forward(x, true);
+    const res = loss.compute({ outputs, targets: targetsFor(outputs, seg, segShape), ignoreLabel: ctx.ignoreLabel });
+    network.backward(res.grads);
+    clipGradNorm(network.parameters, 12);
+    optimizer.step();
+    sum += res.loss;
+    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss: res.loss, lr });
+    await yieldLoop();
+  }
+  return sum / Math.max(1, ctx.iterations);
+}
+
+async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: number): Promise<{ loss: number; mean: number; perClass: number[] }> {
+  const K = ctx.numClasses;
+  const acc = { tp: new Array<number>(K - 1).fill(0), fp: new Array<number>(K - 1).fill(0), fn: new Array<number>(K - 1).fill(0) };
+  let sum = 0;
+  for (let it = 0; it < ctx.valIterations; it++) {
+    const { x, seg, segShape } = batchTensors(ctx, loader, ctx.rngs.val, false);
+    const outputs = ctx.network.forward(x, false);
+    const targets = targetsFor(outputs, seg, segShape);
+    const res = ctx.loss.compute({ outputs, targets, ignoreLabel: ctx.ignoreLabel });
+    const c = confusionCounts(outputs[0]!.data, K, targets[0]!.data, ctx.ignoreLabel);
+    for (let k = 0; k < K - 1; k++) (acc.tp[k]! += c.tp[k]!), (acc.fp[k]! += c.fp[k]!), (acc.fn[k]! += c.fn[k]!);
+    sum += res.loss;
+    ctx.o.onProgress?.({ phase: 'val', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.valIterations, loss: res.loss, lr });
+    await yieldLoop();
+  }
+  const d = pseudoDice(acc);
+  return { loss: sum / Math.max(1, ctx.valIterations), mean: d.mean, perClass: d.perClass };
+}
+
+function metaOf(ctx: TrainingContext): Omit<CheckpointMeta, 'blobs' | 'bin_bytes' | 'bin_sha256'> {
+  const o = ctx.o;
+  return {
+    format: 'nnunet-ts-checkpoint/1', trainer_name: 'nnUNetTrainer', configuration: o.configuration, fold: o.fold,
+    plans_name: o.plans.plans_name, dataset_name: o.plans.dataset_name, network_class_name: ctx.arch.network_class_name,
+    dims: ctx.dims, input_channels: ctx.inputChannels, num_classes: ctx.numClasses, patch_size: ctx.patchSize,
+    inference_allowed_mirroring_axes: ctx.da.mirrorAxes, current_epoch: ctx.epoch, num_epochs: ctx.epochs,
+    num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations, batch_size: ctx.batchSize,
+    seed: ctx.seed, augmentation: o.augmentation ?? 'nnUNetDefault', best_ema: ctx.bestEma,
+    rng: { train: ctx.rngs.train.getState(), augment: ctx.rngs.augment.getState(), val: ctx.rngs.val.getState() },
+    logging: ctx.logs,
+  };
+}
+
+async function saveState(ctx: TrainingContext, foldDir: string, kind: string): Promise<void> {
+  await saveCheckpoint(foldDir, kind, { meta: metaOf(ctx), parameters: saveParameters(ctx.network.parameters), optimizer: ctx.optimizer.state() });
+}
+
+async function restore(ctx: TrainingContext, foldDir: string): Promise<void> {
+  const ck = await loadCheckpoint(foldDir, 'latest');
+  loadParameters(ctx.network.parameters, ck.parameters);
+  ctx.optimizer.loadState(ck.optimizer);
+  ctx.epoch = ck.meta.current_epoch;
+  ctx.bestEma = ck.meta.best_ema;
+  ctx.logs = ck.meta.logging;
+  for (const k of ['train', 'augment', 'val'] as const) if (ck.meta.rng[k]) ctx.rngs[k].setState(ck.meta.rng[k]);
+}
+
+function debugInfo(ctx: TrainingContext): Record<string, unknown> {
+  return {
+    configuration: ctx.o.configuration, fold: ctx.o.fold, plans_name: ctx.o.plans.plans_name, backend: ctx.o.backend.info.name,
+    network_class_name: ctx.arch.network_class_name, dims: ctx.dims, patch_size: ctx.patchSize, initial_patch_size: ctx.da.initialPatchSize,
+    batch_size: ctx.batchSize, num_epochs: ctx.epochs, num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations,
+    initial_lr: ctx.o.initialLr ?? 0.01, weight_decay: 3e-5, momentum: 0.99, grad_clip: 12, oversample_foreground_percent: ctx.o.oversampleForeground ?? 0.33,
+    rotation_for_DA: ctx.da.rotation, do_dummy_2d_data_aug: ctx.da.doDummy2D, mirror_axes: ctx.da.mirrorAxes,
+    augmentation: ctx.o.augmentation ?? 'nnUNetDefault', transforms: ctx.transforms.map((t) => t.name), num_classes: ctx.numClasses,
+    ignore_label: ctx.ignoreLabel ?? null, seed: ctx.seed, start_epoch: ctx.epoch,
+  };
+}

@@ -1,0 +1,117 @@
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { referenceBackend } from '../nn/index.js';
+import { Registry } from '../registry/registry.js';
+import { sphereCases, stubLoss, stubNetwork, stubPlans } from './__fixtures__/stubs.js';
+import { memoryCaseSource } from './case-source.js';
+import { loadCheckpoint } from './checkpoint.js';
+import { PatchLoader, assembleBatch } from './data-loader.js';
+import { forceForeground } from './patch-sampler.js';
+import { createRng } from './rng.js';
+import { createSplits } from './splits.js';
+import { confusionCounts, downsampleSegTo, pseudoDice } from './targets.js';
+import { trainFold } from './train-fold.js';
+import type { TrainFoldOptions } from './trainer-setup.js';
+
+describe('foreground oversampling (spec 1.15)', () => {
+  it('forces samples j >= round(bs * 0.67)', () => {
+    const forced = (bs: number) => Array.from({ length: bs }, (_, j) => forceForeground(j, bs)).filter(Boolean).length;
+    expect([1, 2, 3, 4, 5, 9, 12].map(forced)).toEqual([0, 1, 1, 1, 2, 3, 4]);
+    expect(forceForeground(1, 2)).toBe(true);
+    expect(forceForeground(0, 2)).toBe(false);
+  });
+
+  it('forced windows contain foreground; windows are padded with data 0 / seg -1', () => {
+    const cases = sphereCases(3, [6, 20, 20], 2);
+    const loader = new PatchLoader(new Map(Object.entries(cases)), Object.keys(cases), { patchSize: [8, 8, 8], initialPatchSize: [8, 8, 8], batchSize: 3 });
+    const rng = createRng(1);
+    for (let k = 0; k < 20; k++) {
+      const { samples, forced } = loader.nextBatch(rng);
+      expect(forced).toEqual([false, false, true]);
+      const s = samples[2]!;
+      expect(s.shape).toEqual([1, 8, 8, 8]);
+      expect(s.seg!.some((v) => v === 1)).toBe(true); // window around a foreground voxel
+      expect(s.seg!.some((v) => v === -1)).toBe(true); // z: 6 < 8 -> padded
+    }
+    const b = assembleBatch(loader.nextBatch(rng).samples);
+    expect(b.shape).toEqual([3, 1, 8, 8, 8]);
+    expect(b.segShape).toEqual([3, 1, 8, 8, 8]);
+    expect(Math.min(...b.seg)).toBe(0);
+  });
+
+  it('2D: picks a slice of axis 0 containing the forced label', () => {
+    const cases = sphereCases(2, [10, 16, 16], 2);
+    const loader = new PatchLoader(new Map(Object.entries(cases)), Object.keys(cases), { patchSize: [8, 8], initialPatchSize: [8, 8], batchSize: 2 });
+    const rng = createRng(2);
+    for (let k = 0; k < 10; k++) {
+      const s = loader.nextBatch(rng).samples[1]!;
+      expect(s.shape).toEqual([1, 1, 8, 8]);
+      expect(s.seg![4 * 8 + 4]).toBe(1);
+    }
+  });
+});
+
+describe('targets and pseudo Dice', () => {
+  it('downsamples seg nearest-exact and counts tp/fp/fn', () => {
+    const seg = Int16Array.from({ length: 16 }, (_, i) => i);
+    const d = downsampleSegTo(seg, [1, 1, 1, 4, 4], [1, 2, 2]);
+    expect(Array.from(d.data)).toEqual([5, 7, 13, 15]);
+    // logits for K=2 over 4 voxels: argmax = [1, 1, 0, 0]; target [1, 0, 1, 0]
+    const logits = Float32Array.from([0, 0, 1, 1, 1, 1, 0, 0]);
+    const c = confusionCounts(logits, 2, Int16Array.from([1, 0, 1, 0]));
+    expect(c).toEqual({ tp: [1], fp: [1], fn: [1] });
+    expect(pseudoDice(c).mean).toBeCloseTo(0.5);
+  });
+});
+
+function options(dir: string, extra: Partial<TrainFoldOptions> = {}): TrainFoldOptions {
+  const registry = new Registry();
+  registry.register('network', stubNetwork).register('loss', stubLoss).register('augmentation', { name: 'nnUNetNoDA', create: () => [] });
+  const cases = sphereCases(6, [8, 12, 12], 3);
+  return {
+    registry, backend: referenceBackend(), plans: stubPlans([4, 8, 8], 2), configuration: '3d_fullres',
+    dataset: { channel_names: { '0': 'MRI' }, labels: { background: 0, ball: 1 }, numTraining: 6, file_ending: '.nii.gz' },
+    preprocessedDir: dir, splits: createSplits(Object.keys(cases)), fold: 0, outputDir: dir, epochs: 3, iterationsPerEpoch: 4,
+    validationIterations: 2, augmentation: 'nnUNetNoDA', cases: memoryCaseSource(cases), seed: 3, ...extra,
+  };
+}
+
+describe('trainFold with stub network and loss', () => {
+  it('writes checkpoints and logs; resume gives the same weights as an uninterrupted run', async () => {
+    const a = mkdtempSync(join(tmpdir(), 'train-a-'));
+    const resA = await trainFold(options(a));
+    expect(resA.epochsCompleted).toBe(3);
+    for (const f of ['checkpoint_final.json', 'checkpoint_final.bin', 'checkpoint_latest.json', 'checkpoint_best.json', 'progress.json', 'debug.json'])
+      expect(existsSync(join(a, 'fold_0', f))).toBe(true);
+    expect(existsSync(join(a, 'plans.json'))).toBe(true);
+    const progress = JSON.parse(readFileSync(join(a, 'fold_0', 'progress.json'), 'utf8'));
+    expect(progress.train_losses.length).toBe(3);
+    expect(progress.lrs[0]).toBe(0.01);
+    expect(progress.lrs[1]).toBeCloseTo(0.01 * Math.pow(2 / 3, 0.9), 10);
+    expect(progress.train_losses[2]).toBeLessThan(progress.train_losses[0]);
+
+    const b = mkdtempSync(join(tmpdir(), 'train-b-'));
+    await expect(
+      trainFold(options(b, { onProgress: (p) => { if (p.phase === 'epoch' && p.epoch === 0) throw new Error('interrupted'); } })),
+    ).rejects.toThrow('interrupted');
+    const resB = await trainFold(options(b, { resume: true }));
+    expect(resB.logs.train_losses).toEqual(resA.logs.train_losses);
+    const fa = await loadCheckpoint(join(a, 'fold_0'), 'final');
+    const fb = await loadCheckpoint(join(b, 'fold_0'), 'final');
+    expect(fb.parameters).toEqual(fa.parameters);
+    expect(fb.optimizer).toEqual(fa.optimizer);
+    expect(fa.meta.inference_allowed_mirroring_axes).toEqual([0, 1, 2]);
+  });
+
+  it('reports a corrupt checkpoint by file name (B45)', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'train-c-'));
+    await trainFold(options(d, { epochs: 1, iterationsPerEpoch: 1, validationIterations: 1 }));
+    const bin = join(d, 'fold_0', 'checkpoint_latest.bin');
+    const bytes = readFileSync(bin);
+    bytes[bytes.length - 3] ^= 0xff;
+    writeFileSync(bin, bytes);
+    await expect(trainFold(options(d, { resume: true }))).rejects.toThrow(/checkpoint_latest\.bin.*corrupt/);
+  });
+});

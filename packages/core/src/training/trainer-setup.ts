@@ -1,0 +1,167 @@
+import type { Sample, Transform } from '../contracts/augmentation.js';
+import type { ComputeBackend } from '../contracts/backend.js';
+import type { Loss } from '../contracts/loss.js';
+import type { Network } from '../contracts/network.js';
+import type { ArchitectureSpec, DatasetJson, Plans, Splits } from '../contracts/plans.js';
+import { deepSupervisionWeights, SGD } from '../nn/index.js';
+import type { Registry } from '../registry/registry.js';
+import { DataError, NnunetError } from '../util/errors.js';
+import type { CaseSource, PreprocessedCaseData } from './case-source.js';
+import { emptyLog, type ProgressLog } from './checkpoint.js';
+import { labelSetup, resolveConfiguration } from './configuration.js';
+import { daSettings, type DaSettings } from './da-settings.js';
+import { PatchLoader } from './data-loader.js';
+import { cropWithPadding } from './patch-sampler.js';
+import { createRng, deriveSeed, type SeededRng } from './rng.js';
+import { foldCases } from './splits.js';
+
+/** Progress report passed to `onProgress` (the CLI draws its bar from it). */
+export interface TrainProgress {
+  phase: 'train' | 'val' | 'epoch';
+  /** 0-based epoch. */
+  epoch: number;
+  epochs: number;
+  /** 1-based iteration within the phase. */
+  iteration: number;
+  iterations: number;
+  /** Loss of this iteration (phase train/val) or the epoch's mean train loss (phase epoch). */
+  loss: number;
+  lr: number;
+  /** Phase epoch only: pseudo Dice (mean over foreground classes) and its EMA. */
+  meanFgDice?: number;
+  emaFgDice?: number;
+  valLoss?: number;
+}
+
+/** Options of `trainFold` (docs/INTERFACES.md). */
+export interface TrainFoldOptions {
+  registry: Registry;
+  backend: ComputeBackend;
+  plans: Plans;
+  configuration: string;
+  dataset: DatasetJson;
+  /** Preprocessed cases of this configuration (cache written by preprocessing). */
+  preprocessedDir: string;
+  splits: Splits;
+  fold: number | 'all';
+  /** Model folder `<model>`; the fold writes `<model>/fold_<f>/` (plans.json and dataset.json go to `<model>`). */
+  outputDir: string;
+  /** Epochs (spec 1.15 default 1000). */
+  epochs?: number;
+  /** Training iterations per epoch (default 250). */
+  iterationsPerEpoch?: number;
+  /** Validation batches per epoch for the pseudo Dice (default 50). */
+  validationIterations?: number;
+  /** Default: the configuration's `batch_size`. */
+  batchSize?: number;
+  /** Continue from `checkpoint_latest` when it exists. */
+  resume?: boolean;
+  /** Seed of weights init, sampling and augmentation (default 12345). */
+  seed?: number;
+  /** Augmentation plugin name (default `nnUNetDefault`; `nnUNetNoDA`, `mirrorOnly` for quick runs). */
+  augmentation?: string;
+  /** Patch axes never mirrored, in training and later in TTA (lateralized labels, B35). */
+  excludedMirrorAxes?: number[];
+  /** Initial learning rate (spec 1.15: 0.01). */
+  initialLr?: number;
+  /** Foreground oversampling (spec 1.15: 0.33). */
+  oversampleForeground?: number;
+  /** Case source; default reads the preprocessed cache in `preprocessedDir`. */
+  cases?: CaseSource;
+  log?: (line: string) => void;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+/** Everything a running fold holds. */
+export interface TrainingContext {
+  o: TrainFoldOptions;
+  foldName: string;
+  arch: ArchitectureSpec;
+  dims: 2 | 3;
+  patchSize: number[];
+  patch3: number[];
+  inputChannels: number;
+  numClasses: number;
+  ignoreLabel?: number;
+  batchSize: number;
+  epochs: number;
+  iterations: number;
+  valIterations: number;
+  seed: number;
+  da: DaSettings;
+  network: Network;
+  loss: Loss;
+  optimizer: SGD;
+  transforms: Transform[];
+  trainLoader: PatchLoader;
+  valLoader: PatchLoader | null;
+  rngs: { train: SeededRng; augment: SeededRng; val: SeededRng };
+  epoch: number;
+  bestEma: number | null;
+  logs: ProgressLog;
+}
+
+/** Load and check every case once (B45: a corrupt cache entry fails here, naming the file, not mid-epoch). */
+export async function loadCases(source: CaseSource, ids: string[], channels: number): Promise<Map<string, PreprocessedCaseData>> {
+  const out = new Map<string, PreprocessedCaseData>();
+  for (const id of ids) {
+    const c = await source.load(id);
+    if (!c.seg) throw new DataError(`preprocessed case '${id}' has no segmentation; it cannot be used for training`, { hint: 'preprocess the training cases with their labels' });
+    if (c.shape[0] !== channels) {
+      throw new DataError(`preprocessed case '${id}' has ${c.shape[0]} channels, dataset.json declares ${channels}`, { hint: 'run preprocessing again for this configuration' });
+    }
+    out.set(id, c);
+  }
+  return out;
+}
+
+/** Build network, loss, optimizer, augmentation and loaders for a fold (spec 1.15 defaults). */
+export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Promise<TrainingContext> {
+  const cfg = resolveConfiguration(o.plans, o.configuration);
+  const arch = cfg.architecture;
+  const patchSize = cfg.patch_size;
+  if (!arch || !patchSize) throw new NnunetError(`configuration '${o.configuration}' has no architecture or patch_size`, { hint: 'plan the experiment again' });
+  const dims = patchSize.length === 2 ? 2 : 3;
+  const { numClasses, ignoreLabel } = labelSetup(o.dataset);
+  const inputChannels = Object.keys(o.dataset.channel_names ?? {}).length;
+  const batchSize = o.batchSize ?? cfg.batch_size ?? 2;
+  const seed = o.seed ?? 12345;
+  const fi = o.fold === 'all' ? 99 : o.fold;
+  const network = o.registry.get('network', arch.network_class_name, dims).create({
+    architecture: arch, inputChannels, numClasses, deepSupervision: true, backend: o.backend, seed: deriveSeed(seed, fi),
+  });
+  network.setDeepSupervision(true);
+  const nDs = Math.max(1, arch.arch_kwargs.strides.length - 1);
+  const loss = o.registry.get('loss', 'DC_and_CE_loss').create({ batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel });
+  const optimizer = new SGD(network.parameters, { lr: o.initialLr ?? 0.01, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
+  const da0 = daSettings(patchSize, { excludedMirrorAxes: o.excludedMirrorAxes });
+  const transforms = o.registry.get('augmentation', o.augmentation ?? 'nnUNetDefault').create({ patchSize, dims, mirrorAxes: da0.mirrorAxes, doDummy2D: da0.doDummy2D });
+  const spatial = transforms.some((t) => t.name === 'SpatialTransform');
+  const da = spatial ? da0 : { ...da0, initialPatchSize: [...patchSize] };
+  const { train, val } = foldCases(o.splits, o.fold);
+  const cases = await loadCases(source, [...new Set([...train, ...val])], inputChannels);
+  const lo = { patchSize, batchSize, oversampleForeground: o.oversampleForeground };
+  return {
+    o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, numClasses, ignoreLabel,
+    batchSize, epochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, da,
+    network, loss, optimizer, transforms,
+    trainLoader: new PatchLoader(cases, train, { ...lo, initialPatchSize: da.initialPatchSize }),
+    valLoader: val.length ? new PatchLoader(cases, val, { ...lo, initialPatchSize: patchSize }) : null,
+    rngs: { train: createRng(deriveSeed(seed, 1000 + fi)), augment: createRng(deriveSeed(seed, 2000 + fi)), val: createRng(deriveSeed(seed, 3000 + fi)) },
+    epoch: 0, bestEma: null, logs: emptyLog(),
+  };
+}
+
+/** Run the augmentation on a sample and make sure it ends at the patch size (centre crop / pad otherwise). */
+export function augmentSample(ctx: TrainingContext, s: Sample): Sample {
+  let cur = s;
+  for (const t of ctx.transforms) {
+    const p = t.getParameters(cur, ctx.rngs.augment);
+    if (p !== null) cur = t.apply(cur, p);
+  }
+  const want = [cur.shape[0]!, ...ctx.patch3];
+  if (cur.shape.join(',') === want.join(',')) return cur;
+  const lo = ctx.patch3.map((p, i) => Math.floor((cur.shape[i + 1]! - p) / 2));
+  const { image, seg } = cropWithPadding(cur.image, cur.seg ?? null, cur.shape, lo, ctx.patch3);
+  return { ...cur, image, seg, shape: want };
+}
