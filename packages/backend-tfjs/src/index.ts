@@ -1,1 +1,21 @@
-export {};
+/**
+ * @nnunet-ts/backend-tfjs: compute backends on TensorFlow.js - `tensorflow` (tfjs-node-gpu / tfjs-node, optional),
+ * `webgpu` (tfjs-backend-webgpu on Dawn, optional), `tfjs-wasm` and `tfjs-cpu`. Nothing is imported from tfjs
+ * until a backend is asked for.
+ */
+import type { PluginModule, Registry } from '@nnunet-ts/core';
+import { tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, webgpuPlugin } from './plugins.js';
+
+export { tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, webgpuPlugin, type Importer } from './plugins.js';
+export { createTfjsConvBackend, hasConvKernels, TFJS_CONV_KERNELS, type TfApi } from './tfjs-backend.js';
+export { toNdhwcPadded, fromNdhwcCropped, oidhwToDhwio, dhwioToOidhw } from './layout.js';
+
+/** Registers `tensorflow` (1), `webgpu` (2), `tfjs-wasm` (60) and `tfjs-cpu` (90). */
+export function registerDefaults(registry: Registry, opts: { override?: boolean } = {}): void {
+  for (const p of [tensorflowPlugin(), webgpuPlugin(), tfjsWasmPlugin(), tfjsCpuPlugin()]) {
+    registry.register('backend', p, { override: opts.override });
+  }
+}
+
+/** Plugin module object for `--plugin @nnunet-ts/backend-tfjs`. */
+export const plugin: PluginModule = { name: '@nnunet-ts/backend-tfjs', register: registerDefaults };
