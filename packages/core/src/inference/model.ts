@@ -1,0 +1,102 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { ComputeBackend } from '../contracts/backend.js';
+import type { Network } from '../contracts/network.js';
+import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
+import { loadParameters } from '../nn/index.js';
+import type { Registry } from '../registry/registry.js';
+import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
+import { resolveConfiguration } from '../training/configuration.js';
+import { DataError, NnunetError } from '../util/errors.js';
+import type { PredictorModel } from './sliding-window.js';
+
+/**
+ * A trained model folder, nnU-Net style (one configuration per folder):
+ * ```
+ * <model>/plans.json  dataset.json  [dataset_fingerprint.json]  [postprocessing.json]
+ * <model>/fold_<k>/checkpoint_{final,best,latest}.{json,bin}  progress.json  debug.json
+ * ```
+ * `.json` holds the metadata (configuration, dims, channels, classes, mirror axes, logs), `.bin` the weights and
+ * optimizer state (see training/checkpoint.ts).
+ */
+export interface TrainedModel extends PredictorModel {
+  modelDir: string;
+  plans: Plans;
+  dataset: DatasetJson;
+  configuration: string;
+  config: PlansConfiguration;
+  dims: 2 | 3;
+  inputChannels: number;
+  folds: (number | 'all')[];
+  /** Checkpoint metadata per fold (same order as `networks`). */
+  checkpoints: CheckpointMeta[];
+}
+
+async function readJson<T>(path: string): Promise<T> {
+  try {
+    return JSON.parse(await fs.readFile(path, 'utf8')) as T;
+  } catch (e) {
+    throw new DataError(`cannot read ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? '(missing file)' : (e as Error).message}`, {
+      file: path,
+      hint: 'point to a trained model folder (<model>/plans.json, dataset.json, fold_<k>/checkpoint_final.*)',
+      cause: e,
+    });
+  }
+}
+
+/** Folds present in a model folder (`fold_<k>` with the given checkpoint), numeric ones sorted, then `all`. */
+export async function availableFolds(modelDir: string, checkpoint = 'final'): Promise<(number | 'all')[]> {
+  const entries = await fs.readdir(modelDir).catch(() => [] as string[]);
+  const out: (number | 'all')[] = [];
+  for (const e of entries) {
+    const m = /^fold_(\d+|all)$/.exec(e);
+    if (!m) continue;
+    const ok = await fs.access(join(modelDir, e, `checkpoint_${checkpoint}.json`)).then(() => true, () => false);
+    if (ok) out.push(m[1] === 'all' ? 'all' : Number(m[1]));
+  }
+  return out.sort((a, b) => (a === 'all' ? 1 : b === 'all' ? -1 : a - b));
+}
+
+/**
+ * Load a trained model folder for prediction: plans.json, dataset.json and one network per fold from
+ * `fold_<k>/checkpoint_<checkpoint>` (default `final`, spec 1.18), deep supervision off. `folds` empty or undefined
+ * means every fold present. Networks come from the registry by the plans' `network_class_name` and the checkpoint's dims.
+ * Throws `DataError` naming the file for missing/corrupt files, `NnunetError` when folds disagree on the configuration.
+ */
+export async function loadTrainedModel(
+  modelDir: string,
+  folds: (number | 'all')[] | undefined,
+  registry: Registry,
+  backend: ComputeBackend,
+  opts: { checkpoint?: 'final' | 'best' | 'latest' } = {},
+): Promise<TrainedModel> {
+  const kind = opts.checkpoint ?? 'final';
+  const plans = await readJson<Plans>(join(modelDir, 'plans.json'));
+  const dataset = await readJson<DatasetJson>(join(modelDir, 'dataset.json'));
+  const use = folds && folds.length ? folds : await availableFolds(modelDir, kind);
+  if (!use.length) throw new DataError(`no fold_<k>/checkpoint_${kind}.json in the model folder`, { file: modelDir, hint: 'train at least one fold first' });
+  const networks: Network[] = [];
+  const checkpoints: CheckpointMeta[] = [];
+  let config: PlansConfiguration | null = null;
+  for (const f of use) {
+    const ck = await loadCheckpoint(join(modelDir, `fold_${f}`), kind);
+    const m = ck.meta;
+    if (checkpoints.length && (m.configuration !== checkpoints[0]!.configuration || m.num_classes !== checkpoints[0]!.num_classes)) {
+      throw new NnunetError(`fold ${f} was trained for configuration '${m.configuration}' (${m.num_classes} classes), fold ${use[0]} for '${checkpoints[0]!.configuration}'`, { file: modelDir });
+    }
+    config ??= resolveConfiguration(plans, m.configuration);
+    if (!config.architecture) throw new NnunetError(`configuration '${m.configuration}' has no architecture`, { file: join(modelDir, 'plans.json') });
+    const net = registry.get('network', config.architecture.network_class_name, m.dims).create({
+      architecture: config.architecture, inputChannels: m.input_channels, numClasses: m.num_classes, deepSupervision: false, backend,
+    });
+    loadParameters(net.parameters, ck.parameters);
+    net.setDeepSupervision(false);
+    networks.push(net);
+    checkpoints.push(m);
+  }
+  const m0 = checkpoints[0]!;
+  return {
+    modelDir, plans, dataset, configuration: m0.configuration, config: config!, dims: m0.dims, inputChannels: m0.input_channels,
+    folds: use, checkpoints, networks, patchSize: m0.patch_size, numClasses: m0.num_classes, mirrorAxes: m0.inference_allowed_mirroring_axes,
+  };
+}
