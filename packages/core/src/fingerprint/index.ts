@@ -1,1 +1,2 @@
-export {};
+export * from './intensity.js';
+export * from './extract.js';

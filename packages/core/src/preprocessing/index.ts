@@ -1,1 +1,12 @@
-export {};
+export * from './types.js';
+export * from './cropping/index.js';
+export * from './normalization/index.js';
+export * from './resampling/index.js';
+export * from './random.js';
+export * from './transpose.js';
+export * from './class-locations.js';
+export * from './resample-config.js';
+export * from './preprocess-case.js';
+export * from './export-prediction.js';
+export * from './cache.js';
+export * from './register.js';

@@ -1,0 +1,56 @@
+import { RandomState } from './random.js';
+
+/** nnU-Net `_sample_foreground_locations` constants (spec 1.14). */
+export const CLASS_LOCATIONS_SEED = 1234;
+export const CLASS_LOCATIONS_MIN_SAMPLES = 10000;
+export const CLASS_LOCATIONS_MIN_COVERAGE = 0.01;
+/** Cap on foreground voxels considered (nnU-Net keeps every k-th above 1e7). */
+export const CLASS_LOCATIONS_MAX_FOREGROUND = 1e7;
+
+/**
+ * Samples voxel locations per foreground class for oversampling, as nnU-Net v2 (spec 1.14): foreground is
+ * `seg != 0` (the -1 outside marker included, as upstream), thinned to every `floor(n / 1e7)`-th voxel above 1e7;
+ * per class in the given order, `max(min(10000, n_c), ceil(0.01 * n_c))` locations drawn without replacement from a
+ * single `RandomState(1234)`. Absent classes get `[]` and draw nothing.
+ * @param seg `[z, y, x]` Int16 (preprocessed grid)
+ * @param shape `[z, y, x]`
+ * @param classes foreground labels (nnU-Net `foreground_labels`)
+ * @returns label (as string) -> list of `[z, y, x]` voxel indices
+ */
+export function sampleClassLocations(seg: Int16Array, shape: readonly number[], classes: readonly number[],
+  seed = CLASS_LOCATIONS_SEED): Record<string, number[][]> {
+  const [, Y, X] = shape as [number, number, number];
+  let nFg = 0;
+  for (let i = 0; i < seg.length; i++) if (seg[i] !== 0) nFg++;
+  const every = nFg > CLASS_LOCATIONS_MAX_FOREGROUND ? Math.floor(nFg / CLASS_LOCATIONS_MAX_FOREGROUND) : 1;
+  const wanted = new Set(classes);
+  const perClass = new Map<number, number[]>();
+  for (let i = 0, k = 0; i < seg.length; i++) {
+    const v = seg[i]!;
+    if (v === 0) continue;
+    if (k++ % every !== 0) continue;
+    if (!wanted.has(v)) continue;
+    let list = perClass.get(v);
+    if (!list) perClass.set(v, (list = []));
+    list.push(i);
+  }
+  const rs = new RandomState(seed);
+  const out: Record<string, number[][]> = {};
+  for (const c of classes) {
+    const all = perClass.get(c);
+    if (!all || all.length === 0) {
+      out[String(c)] = [];
+      continue;
+    }
+    let target = Math.min(CLASS_LOCATIONS_MIN_SAMPLES, all.length);
+    target = Math.max(target, Math.ceil(all.length * CLASS_LOCATIONS_MIN_COVERAGE));
+    const pick = rs.choiceWithoutReplacement(all.length, target);
+    out[String(c)] = Array.from(pick, (j) => {
+      const i = all[j]!;
+      const x = i % X;
+      const y = Math.floor(i / X) % Y;
+      return [Math.floor(i / (X * Y)), y, x];
+    });
+  }
+  return out;
+}

@@ -1,0 +1,2 @@
+export * from './crop.js';
+export * from './fill-holes.js';

@@ -1,0 +1,141 @@
+import type { Plans, PlansConfiguration } from '../contracts/plans.js';
+import type { Registry } from '../registry/registry.js';
+import { NnunetError } from '../util/errors.js';
+import { resolveConfiguration } from './config.js';
+import { sampleClassLocations } from './class-locations.js';
+import { cropToNonzero } from './cropping/crop.js';
+import { finiteRange } from './normalization/stats.js';
+import { resampleOptionsFromKwargs, resolveResampler, targetSpacingFor } from './resample-config.js';
+import { computeNewShape } from './resampling/shape.js';
+import { uniqueLabels } from './resampling/seg.js';
+import { permuteList, transposeSpatial } from './transpose.js';
+import type { CaseProperties, PreprocessedCase } from './types.js';
+
+/** Input of `preprocessCase`: one case as read from disk, in the reader's axis order. */
+export interface PreprocessInput {
+  /** `[c, z, y, x]` float32 (all channels stacked). */
+  image: Float32Array;
+  /** `[c, z, y, x]`. */
+  shape: number[];
+  /** `[sz, sy, sx]` mm. */
+  spacing: number[];
+  /** `[z, y, x]` labels or null (inference). */
+  seg: Int16Array | null;
+}
+
+export interface PreprocessOptions {
+  /** Sample `class_locations` (default: true when a seg is given). */
+  sampleClassLocations?: boolean;
+  /** Foreground labels to sample locations for (default: labels > 0 present in the seg). */
+  labels?: number[];
+  /** Non-fatal findings (NaN/Inf replaced by 0, implausible CT range, constant channel). */
+  onWarning?: (message: string) => void;
+  /** Case name for messages. */
+  caseId?: string;
+  /** Allow normalizing `input.image` in place (saves one image copy of peak memory; the caller's array changes). */
+  consumeInput?: boolean;
+}
+
+/**
+ * nnU-Net v2 `DefaultPreprocessor.run_case_npy` (spec 1.14): transpose_forward on the spatial axes, crop to the
+ * nonzero mask (seg -1 outside, spec 1.3), normalize per channel with the plans' schemes (before resampling, spec
+ * 1.12), resample data (plans `resampling_fn_data_kwargs`, default order 3 / order_z 0) and seg (one-hot order 1) to
+ * the configuration spacing (2D configurations keep axis 0), then sample class locations (seed 1234).
+ * NaN/Inf voxels are set to 0 first (reported through `onWarning`), so none reach the cache (B15).
+ * @returns data `[c, z, y, x]` float32, seg `[z, y, x]` Int16 (or null), shape, nnU-Net properties
+ * @throws RangeError on inconsistent shapes; NnunetError/PluginError for bad plans or missing plugins
+ */
+export function preprocessCase(input: PreprocessInput, plans: Plans, configuration: string, registry: Registry,
+  opts: PreprocessOptions = {}): PreprocessedCase {
+  const cfg = resolveConfiguration(plans, configuration);
+  input = asTypedInput(input);
+  const [C, Z, Y, X] = input.shape as [number, number, number, number];
+  const who = opts.caseId ? `case ${opts.caseId}` : 'case';
+  const warn = opts.onWarning ?? (() => {});
+  if (input.shape.length !== 4 || input.image.length !== C * Z * Y * X) {
+    throw new RangeError(`${who}: image length ${input.image.length} does not match shape ${JSON.stringify(input.shape)}`);
+  }
+  if (input.seg && input.seg.length !== Z * Y * X) throw new RangeError(`${who}: seg length does not match image`);
+  const tf = plans.transpose_forward ?? [0, 1, 2];
+  let image = opts.consumeInput ? input.image : null;
+  const bad = countNonFinite(input.image);
+  if (bad > 0) {
+    image ??= input.image.slice();
+    for (let i = 0; i < image.length; i++) if (!Number.isFinite(image[i]!)) image[i] = 0;
+    warn(`${who}: ${bad} NaN/Inf voxels set to 0`);
+  }
+  const t = transposeSpatial(image ?? input.image, input.shape, tf);
+  const segT = input.seg ? transposeSpatial(input.seg, [1, Z, Y, X], tf).data : null;
+  const spacingT = permuteList(input.spacing, tf);
+  const shapeBefore = t.shape.slice(1);
+  const crop = cropToNonzero(t.data, t.shape, segT);
+  // The crop must not alias the caller's image if we are going to normalize in place.
+  let data = crop.data === input.image && !opts.consumeInput ? crop.data.slice() : crop.data;
+  const cropped = crop.shape.slice(1);
+  const n = cropped[0]! * cropped[1]! * cropped[2]!;
+  normalizeChannels(data, C, n, crop.seg, plans, cfg, registry, who, warn);
+
+  const target = targetSpacingFor(cfg.spacing, spacingT);
+  const newShape = computeNewShape(cropped, spacingT, target);
+  const resampler = resolveResampler(registry, cfg.resampling_fn_data);
+  const dataOpts = resampleOptionsFromKwargs(cfg.resampling_fn_data_kwargs, spacingT, target, 3);
+  data = resampler.resampleData(data, crop.shape, newShape, dataOpts);
+  let seg: Int16Array | null = null;
+  const properties: CaseProperties = {
+    spacing: [...input.spacing],
+    shape_before_cropping: shapeBefore,
+    bbox_used_for_cropping: crop.bbox,
+    shape_after_cropping_and_before_resampling: cropped,
+  };
+  if (input.seg) {
+    const segResampler = resolveResampler(registry, cfg.resampling_fn_seg);
+    const segOpts = resampleOptionsFromKwargs(cfg.resampling_fn_seg_kwargs, spacingT, target, 1);
+    seg = segResampler.resampleSeg(crop.seg, cropped, newShape, segOpts);
+    if (opts.sampleClassLocations !== false) {
+      const labels = opts.labels ?? uniqueLabels(seg).filter((l) => l > 0);
+      properties.class_locations = sampleClassLocations(seg, newShape, labels.filter((l) => l !== 0));
+    }
+  }
+  return { data, seg, shape: [C, ...newShape], properties };
+}
+
+/** Accepts any numeric typed arrays from readers: image -> Float32Array, seg -> Int16Array (copies only then). */
+function asTypedInput(input: PreprocessInput): PreprocessInput {
+  const img = input.image as ArrayLike<number>;
+  const seg = input.seg as ArrayLike<number> | null;
+  return {
+    ...input,
+    image: img instanceof Float32Array ? img : Float32Array.from(img),
+    seg: seg === null || seg === undefined ? null : seg instanceof Int16Array ? seg : Int16Array.from(seg),
+  };
+}
+
+function countNonFinite(a: Float32Array): number {
+  let bad = 0;
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) bad++;
+  return bad;
+}
+
+/** Per-channel normalization (nnU-Net `_normalize`), in place on `[c, n]`. */
+function normalizeChannels(data: Float32Array, C: number, n: number, seg: Int16Array, plans: Plans,
+  cfg: PlansConfiguration, registry: Registry, who: string, warn: (m: string) => void): void {
+  const schemes = cfg.normalization_schemes ?? [];
+  const masks = cfg.use_mask_for_norm ?? [];
+  if (schemes.length < C) {
+    throw new NnunetError(`plans list ${schemes.length} normalization schemes for ${C} channels`, {
+      hint: 'the image has more channels than dataset.json channel_names; check the dataset or rerun plan',
+    });
+  }
+  for (let c = 0; c < C; c++) {
+    const ch = data.subarray(c * n, (c + 1) * n);
+    const scheme = schemes[c]!;
+    const props = plans.foreground_intensity_properties_per_channel?.[String(c)];
+    const [lo, hi] = finiteRange(ch);
+    if (lo === hi) warn(`${who}: channel ${c} is constant (${lo}); it normalizes to 0`);
+    if (scheme === 'CTNormalization' && (hi <= 1 || (props && (hi < props.percentile_00_5 || lo > props.percentile_99_5)))) {
+      warn(`${who}: channel ${c} is declared CT but its range [${lo}, ${hi}] does not look like Hounsfield units` +
+        (props ? ` (training foreground 0.5..99.5%: ${props.percentile_00_5}..${props.percentile_99_5})` : ''));
+    }
+    registry.get('normalizer', scheme).normalize({ data: ch, seg, useMaskForNorm: masks[c] === true, intensityProperties: props });
+  }
+}
