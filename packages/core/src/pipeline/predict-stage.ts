@@ -39,7 +39,9 @@ export async function loadModel(folder: ModelFolder, registry: Registry, backend
  */
 export async function segmentPreprocessed(m: LoadedModel, pp: StagePreprocessedCase, registry: Registry, opts: PipelinePredictOptions = {}): Promise<Int16Array> {
   const logits = await stage('predictPreprocessed')(m.models, pp.data, pp.shape, { stepSize: opts.stepSize ?? 0.5, mirror: opts.mirror ?? true });
-  const { seg } = await stage('exportPrediction')(logits, pp.shape, pp.properties, m.folder.plans, m.folder.configuration, registry);
+  const n = pp.shape[1]! * pp.shape[2]! * pp.shape[3]!;
+  const shape = [logits.length / n, pp.shape[1]!, pp.shape[2]!, pp.shape[3]!];
+  const { seg } = await stage('exportPrediction')(logits, shape, pp.properties, m.folder.plans, m.folder.configuration, registry);
   return seg;
 }
 

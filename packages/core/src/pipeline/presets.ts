@@ -15,6 +15,8 @@ export interface Budget {
   validationIterations: number;
   /** Override the plans' batch size (undefined = plans). */
   batchSize?: number;
+  /** Augmentation plugin (nnU-Net: `nnUNetDefault`; lighter ones exist for quick runs). */
+  augmentation?: string;
   /** Sliding-window step as a fraction of the patch (nnU-Net: 0.5). */
   stepSize: number;
   /** Mirroring test-time augmentation (nnU-Net: on). */

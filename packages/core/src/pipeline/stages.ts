@@ -72,6 +72,7 @@ export interface StageApi {
     iterationsPerEpoch: number;
     validationIterations?: number;
     batchSize?: number;
+    augmentation?: string;
     resume?: boolean;
     seed?: number;
     log?: (s: string) => void;

@@ -54,7 +54,9 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
   for (const fold of t.folds) {
     const foldDir = join(t.modelDir, `fold_${fold}`);
     if (!existsSync(join(foldDir, 'checkpoint_final.json'))) {
-      const total = t.budget.epochs;
+      const iters = t.budget.iterationsPerEpoch;
+      const total = t.budget.epochs * iters;
+      let status = '';
       t.rep.start(`train ${t.configuration} fold ${fold}`, total);
       await stage('trainFold')({
         registry: t.registry,
@@ -67,16 +69,17 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
         fold,
         outputDir: t.modelDir,
         epochs: t.budget.epochs,
-        iterationsPerEpoch: t.budget.iterationsPerEpoch,
+        iterationsPerEpoch: iters,
         validationIterations: t.budget.validationIterations,
         batchSize: t.budget.batchSize,
+        augmentation: t.budget.augmentation,
         resume: true,
         log: (s) => t.rep.log(s),
         onProgress: (p) => {
-          const e = Number(p.epoch ?? p.epochsDone ?? 0);
-          const loss = typeof p.trainLoss === 'number' ? ` loss ${p.trainLoss.toFixed(3)}` : typeof p.loss === 'number' ? ` loss ${p.loss.toFixed(3)}` : '';
-          const dice = typeof p.pseudoDice === 'number' ? ` dice ${p.pseudoDice.toFixed(3)}` : '';
-          t.rep.update(Math.min(total, e + 1), `${loss}${dice}`.trim());
+          const epoch = Number(p.epoch ?? 0);
+          const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : '-');
+          if (p.phase === 'epoch') status = `epoch ${epoch + 1}/${t.budget.epochs} loss ${num(p.loss)} ema dice ${num(p.emaFgDice)}`;
+          else t.rep.update(Math.min(total, epoch * iters + Number(p.iteration ?? 0)), status || `loss ${num(p.loss)}`);
         },
       });
       t.rep.stop();
