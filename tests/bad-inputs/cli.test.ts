@@ -1,0 +1,91 @@
+/**
+ * Bad-input rows exercised through the `nnunet-ts` verbs (`runCli`): exit codes before fingerprinting (B05), and one
+ * small end-to-end run (validate -> fingerprint -> plan -> preprocess -> train 1 short epoch -> predict) on a
+ * dataset with non-ASCII names (B40), a CT origin of (0,-318,0) (B33) and an uncompressed `.nii` test image with a
+ * stray notes.txt next to it (B36).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { addCase, cleanupTemp, datasetJsonV2, makeDatasetV2, parseNiftiHeader, put, rng, tempDir, vol, writeNiftiFile } from './generate.js';
+import { cli, makeRegistry, need, niftiReader } from './harness.js';
+
+afterAll(cleanupTemp);
+
+type AnyFn = (...args: any[]) => any;
+
+function runner() {
+  const runCli = need<AnyFn>(cli as never, 'runCli', '@nnunet-ts/cli');
+  const lines: string[] = [];
+  const errs: string[] = [];
+  const run = async (...args: string[]): Promise<number> => runCli([...args, '-q'], { out: (s: string) => lines.push(s) }, (s: string) => errs.push(s));
+  return { run, lines, errs };
+}
+
+describe('cli rows', () => {
+  it('B05 (cli): validate and fingerprint exit non-zero on label value 5 (declared 0..4), and no fingerprint is written', async () => {
+    const parent = tempDir();
+    const root = makeDatasetV2(parent, datasetJsonV2(['MRI'], { background: 0, a: 1, b: 2, c: 3, d: 4 }, 2));
+    const img = vol([10, 10, 10], 'float32', (i, j, k) => 1 + i + j + k);
+    addCase(root, 'case_001', [img], vol([10, 10, 10], 'uint8', (i) => [0, 2, 3, 4, 5][i % 5]!));
+    addCase(root, 'case_002', [img], vol([10, 10, 10], 'uint8', (i) => [0, 1, 2, 3, 4][i % 5]!));
+    const { run, lines, errs } = runner();
+    expect(await run('validate', root)).toBe(1);
+    expect(lines.join('\n')).toMatch(/case_001\.nii\.gz: unexpected label value\(s\) \[5\]/);
+    const out = join(parent, 'run');
+    expect(await run('fingerprint', root, '-o', out)).toBe(1);
+    expect(errs.join('\n')).toMatch(/\[5\]/);
+    const written = existsSync(out) ? readdirSync(out, { recursive: true }).map(String) : [];
+    expect(written.filter((f) => f.endsWith('dataset_fingerprint.json'))).toEqual([]);
+  });
+
+  it('B33 + B36 + B40 (pipeline): non-ASCII ids survive training and prediction; a .nii test input beside notes.txt is predicted with the input geometry', async () => {
+    const parent = join(tempDir(), 'Daten_ä');
+    mkdirSync(parent, { recursive: true });
+    const root = makeDatasetV2(parent, datasetJsonV2(['CT'], { background: 0, nodule: 1 }, 5), 'Dataset002_Lunge');
+    const dims: [number, number, number] = [20, 16, 24];
+    const geo = { spacing: [1, 1, 1], origin: [0, -318, 0] };
+    const r = rng(33);
+    const caseOf = (cx: number) => ({
+      img: vol(dims, 'int16', (i, j, k) => (Math.hypot(i - cx, j - 8, k - 12) <= 4 ? 200 : 0) + Math.round(r() * 40) - 20, geo),
+      lab: vol(dims, 'uint8', (i, j, k) => (Math.hypot(i - cx, j - 8, k - 12) <= 4 ? 1 : 0), geo),
+    });
+    const ids = ['肺结节_001', '肺结节_002', 'Sättiger_003', 'Sättiger_004', 'Größe_005'];
+    ids.forEach((id, n) => {
+      const c = caseOf(7 + n);
+      addCase(root, id, [c.img], c.lab);
+    });
+    const test = caseOf(10);
+    const input = writeNiftiFile(join(root, 'imagesTs', '肺结节_006_0000.nii'), test.img);
+    put(join(root, 'imagesTs', 'notes.txt'), 'not an image\n');
+    const { run, errs } = runner();
+    const out = join(parent, 'run');
+    expect(await run('validate', root), errs.join('\n')).toBe(0);
+    expect(await run('fingerprint', root, '-o', out), errs.join('\n')).toBe(0);
+    expect(await run('plan', root, '-o', out), errs.join('\n')).toBe(0);
+    const budget = ['--preset', 'tiny', '--epochs', '1', '--iterations-per-epoch', '2'];
+    expect(await run('train', root, '-o', out, ...budget), errs.join('\n')).toBe(0);
+    const splitsFile = readdirSync(out, { recursive: true }).map(String).find((f) => f.endsWith('splits_final.json'));
+    expect(splitsFile).toBeTruthy();
+    const splits = JSON.parse(readFileSync(join(out, splitsFile!), 'utf8')) as { train: string[]; val: string[] }[];
+    expect([...splits[0]!.train, ...splits[0]!.val].sort()).toEqual([...ids].map((s) => s.normalize('NFC')).sort());
+    const modelDir = need<AnyFn>((await import('@nnunet-ts/core')) as never, 'runLayout')(out).modelDir('3d_fullres');
+    const pred = join(parent, 'vorhersage_ä');
+    expect(await run('predict', '-i', join(root, 'imagesTs'), '-o', pred, '-m', modelDir, '--disable-tta'), errs.join('\n')).toBe(0);
+    expect(readdirSync(pred).filter((f) => !f.startsWith('.')).sort()).toEqual(['肺结节_006.nii.gz']);
+    const reg = makeRegistry();
+    const inImg = await niftiReader(reg).read(input);
+    const seg = await niftiReader(reg).read(join(pred, '肺结节_006.nii.gz'));
+    expect(seg.shape).toEqual(inImg.shape);
+    expect(seg.spacing).toEqual(inImg.spacing);
+    expect(seg.origin).toEqual([0, -318, 0]);
+    expect(seg.direction).toEqual(inImg.direction);
+    const hIn = parseNiftiHeader(readFileSync(input));
+    const hOut = parseNiftiHeader(gunzipSync(readFileSync(join(pred, '肺结节_006.nii.gz'))));
+    expect(hOut.srow).toEqual(hIn.srow);
+    expect(hOut.quatern).toEqual(hIn.quatern);
+    expect([hOut.qformCode, hOut.sformCode]).toEqual([hIn.qformCode, hIn.sformCode]);
+    expect(hOut.pixdim.slice(0, 4)).toEqual(hIn.pixdim.slice(0, 4));
+  });
+});
