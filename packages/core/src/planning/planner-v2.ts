@@ -74,6 +74,16 @@ export interface V2PlannerSettings {
     topology: (spacing: readonly number[], patch: readonly number[], minEdge: number, maxPool: number) => Topology;
     vramEstimate: (patch: readonly number[], arch: ArchitectureSpec, numClasses: number) => number;
     batchDice: typeof determineBatchDice;
+    /** Patch / batch search of one configuration (spec 1.9). */
+    patchAndBatch: (s: V2PlannerSettings, req: ConfigurationRequest) => PatchAndBatch;
+    /** 3d_lowres creation (spec 1.10); undefined when no lowres configuration is made. */
+    lowres: (
+      ctx: PlanningContext,
+      fullres: PlansConfiguration,
+      newMedianT: readonly number[],
+      numTraining: number,
+      base: { numInputChannels: number; numClasses: number; gpuMemoryTargetGb: number },
+    ) => PlansConfiguration | undefined;
   };
 }
 
@@ -125,6 +135,8 @@ export const V2_DEFAULTS: V2PlannerSettings = {
     topology: getPoolAndConvProps,
     vramEstimate: estimateFromArchitecture,
     batchDice: determineBatchDice,
+    patchAndBatch: (s, req) => determinePatchAndBatch(s, req),
+    lowres: (ctx, fullres, newMedianT, numTraining, base) => planLowres(ctx, fullres, newMedianT, numTraining, base),
   },
 };
 
@@ -285,7 +297,7 @@ export interface PlanningContext {
 }
 
 function configurationFor(ctx: PlanningContext, name: string, req: ConfigurationRequest): PlansConfiguration {
-  const r = determinePatchAndBatch(ctx.settings, req);
+  const r = ctx.settings.decide.patchAndBatch(ctx.settings, req);
   return {
     data_identifier: ctx.settings.dataIdentifier(ctx.plansName, name),
     preprocessor_name: 'DefaultPreprocessor',
@@ -356,7 +368,7 @@ export function planV2(s: V2PlannerSettings, fingerprint: DatasetFingerprint, da
       medianShape: newMedianT,
       approxVoxelsDataset: approxVoxels,
     });
-    lowres = planLowres(ctx, fullres, newMedianT, numTraining, base);
+    lowres = s.decide.lowres(ctx, fullres, newMedianT, numTraining, base);
     fullres.batch_dice = s.decide.batchDice('3d_fullres', lowres !== undefined);
     if (lowres) lowres.batch_dice = s.decide.batchDice('3d_lowres', true);
   }

@@ -18,6 +18,8 @@ import {
   getConfiguration,
   getPoolAndConvProps,
   getPoolAndConvPropsV1,
+  makeV2Planner,
+  V2_DEFAULTS,
   nnUNetPlanner,
   nnUNetPlanner2018,
   nnUNetPlannerResEncL,
@@ -215,6 +217,17 @@ describe('planner variants and options', () => {
     expect(o.configurations['3d_fullres']!.data_identifier).toBe('custom_3d_fullres');
     const big = nnUNetPlanner.plan(fp, ds, { gpuMemoryTargetGb: 24 });
     expect(big.configurations['3d_fullres']!.patch_size!.reduce((a, b) => a * b, 1)).toBeGreaterThan(128 ** 3);
+  });
+  it('a variant replaces one decision (here batch_dice and the reference value) without copying the planner', () => {
+    const variant = makeV2Planner({
+      ...V2_DEFAULTS,
+      name: 'alwaysBatchDice',
+      referenceVal3d: 2 * V2_DEFAULTS.referenceVal3d,
+      decide: { ...V2_DEFAULTS.decide, batchDice: () => true },
+    });
+    const p = variant.plan(fp, ds);
+    expect(p.configurations['3d_lowres']!.batch_dice).toBe(true);
+    expect(p.configurations['3d_fullres']!.patch_size!.reduce((a, b) => a * b, 1)).toBeGreaterThan(128 ** 3);
   });
   it('rejects an empty fingerprint and a dataset.json without channels with a DataError', () => {
     expect(() => nnUNetPlanner.plan({ ...fp, spacings: [], shapes_after_crop: [] }, ds)).toThrow(DataError);
