@@ -60,6 +60,16 @@ describe('writer cross-checks', () => {
     expectClose(img, await readNifti(join(dir, 'x.nii')));
   });
 
+  it('a 2-channel image written by io-nifti (4D) reads through io-itk as [c, z, y, x]', async () => {
+    const data = Float32Array.from({ length: 2 * 4 * 5 * 6 }, (_, i) => i / 4);
+    const p = join(dir, 'c2.nii.gz');
+    await writeNifti(p, { ...img, data, shape: [2, 4, 5, 6] });
+    const back = await readItk(p);
+    expect(back.shape).toEqual([2, 4, 5, 6]);
+    expect(Array.from(back.data)).toEqual(Array.from(data));
+    back.direction.forEach((v, i) => expect(Math.abs(v - oblique[i]!)).toBeLessThan(1e-6));
+  });
+
   it('B33: a uint8 label written with a real input header as template is byte-identical to that header', async () => {
     const src = sharedPath('data', 'Task04_Hippocampus', 'labelsTr', 'hippocampus_004.nii.gz');
     const label = await readNifti(src);

@@ -151,6 +151,10 @@ const ORTHO_TOL = 1e-4;
  */
 export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
   const warnings: string[] = [];
+  const units = h.xyztUnits & 7;
+  if (units === 1 || units === 3) {
+    warnings.push(`spatial units are ${units === 1 ? 'meters' : 'microns'} (xyzt_units); values are used as mm unchanged`);
+  }
   const pix = [1, 2, 3].map((i) => {
     const p = h.pixdim[i]!;
     if (p === 0 || !Number.isFinite(p)) {

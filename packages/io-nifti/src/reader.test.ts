@@ -187,6 +187,13 @@ describe('geometry', () => {
     expect(indexToWorld(img, [1, 1, 1])).toEqual([-3, 0, 8]);
   });
 
+  it('spatial units other than mm are reported', async () => {
+    const bytes = buildNifti(base({ values: vals }));
+    bytes[123] = 1; // meters
+    const img = await readNifti(put(bytes));
+    expect(img.warnings).toEqual(['spatial units are meters (xyzt_units); values are used as mm unchanged']);
+  });
+
   it('both codes 0: origin 0, identity direction (as ITK), warning', async () => {
     const img = await readNifti(put(buildNifti(base({ pixdim: [1, 2, 2, 2], qformCode: 0, values: vals }))));
     expect(img.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
