@@ -6,3 +6,4 @@ export * from './planner-v2.js';
 export * from './planner-v1.js';
 export { registerPlanners, allPlanners } from './register.js';
 export * from './plans-io.js';
+export * from './v1-plans.js';

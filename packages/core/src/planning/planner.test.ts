@@ -311,3 +311,33 @@ describe('dataset.json and planFromFiles', () => {
     expect(() => registerPlanners(reg, { override: true })).not.toThrow();
   });
 });
+
+describe('v1 plans conversion', () => {
+  it('converts v1 Hippocampus 3D + 2D plans and the 2-stage CTPelvic1K plans to the v2 schema', async () => {
+    const { convertV1Plans } = await import('./v1-plans.js');
+    const rd = (...p: string[]) => JSON.parse(readFileSync(resolve(PLANS_DIR, ...p), 'utf8')) as unknown;
+    const h = convertV1Plans(rd('v1_msd_task04_hippocampus', 'nnUNetPlans.json'), rd('v1_msd_task04_hippocampus', 'nnUNetPlans_2D.json'));
+    expect(validatePlans(h)).toEqual([]);
+    expect(Object.keys(h.configurations)).toEqual(['2d', '3d_fullres']);
+    expect(h.configurations['3d_fullres']!.patch_size).toEqual([40, 56, 40]);
+    expect(h.configurations['3d_fullres']!.batch_size).toBe(9);
+    expect(h.configurations['3d_fullres']!.architecture!.arch_kwargs.strides).toEqual([[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]]);
+    expect(h.configurations['2d']!.spacing).toEqual([1, 1]);
+    // our v1 planner on the derived fingerprint gives the same configurations
+    const fp = rd('v1_msd_task04_hippocampus', 'dataset_fingerprint.json') as DatasetFingerprint;
+    const ours = nnUNetPlannerV1.plan(fp, dataset(['MRI'], 3, fp.spacings.length));
+    for (const c of ['2d', '3d_fullres']) {
+      expect(ours.configurations[c]!.patch_size).toEqual(h.configurations[c]!.patch_size);
+      expect(ours.configurations[c]!.batch_size).toEqual(h.configurations[c]!.batch_size);
+      expect(ours.configurations[c]!.architecture!.arch_kwargs.kernel_sizes).toEqual(h.configurations[c]!.architecture!.arch_kwargs.kernel_sizes);
+    }
+    const ct = convertV1Plans(rd('v1_ctpelvic1k_ct', 'nnUNetPlans.json'));
+    expect(Object.keys(ct.configurations)).toEqual(['3d_lowres', '3d_fullres', '3d_cascade_fullres']);
+    expect(ct.configurations['3d_fullres']!.batch_dice).toBe(true);
+    expect(ct.configurations['3d_fullres']!.data_identifier).toBe('nnUNet_stage1');
+    expect(ct.configurations['3d_fullres']!.architecture!.arch_kwargs.features_per_stage[0]).toBe(30);
+    expect(ct.foreground_intensity_properties_per_channel['0']!.std).toBeGreaterThan(0);
+    expect(validatePlans(ct)).toEqual([]);
+    expect(() => convertV1Plans({})).toThrow(DataError);
+  });
+});
