@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DataError, indexToWorld } from '@nnunet-ts/core';
 import { buildNifti, extensionBlock, type BuildOptions } from './__fixtures__/build.js';
-import { readNifti } from './reader.js';
+import { readNifti, readNiftiInfo } from './reader.js';
 import { orthonormalityError } from './geometry.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'io-nifti-'));
@@ -329,6 +329,21 @@ describe('bad files (B27, B37)', () => {
       `image needs ${need} bytes (2.34 GiB: 1024x1024x600 float32) but the limit is ${2 * 1024 ** 3} bytes (2.00 GiB)`,
     );
     await expect(readNifti(p, { maxBytes: 100 })).rejects.toThrow(/limit is 100 bytes/);
+  });
+
+  it('readNiftiInfo gives shape, dtype and geometry without the size limit or reading voxels', async () => {
+    const hdr = buildNifti({ dim: [3, 1024, 1024, 600], datatype: 16, pixdim: [1, 0.5, 0.5, 2], qformCode: 1, values: [] });
+    const p = join(dir, 'huge-info.nii.gz');
+    writeFileSync(p, gzipSync(hdr));
+    const info = await readNiftiInfo(p);
+    expect(info.shape).toEqual([1, 600, 1024, 1024]);
+    expect(info.spacing).toEqual([2, 0.5, 0.5]);
+    expect(info.dtype).toBe('float32');
+    expect(info.nbytes).toBe(1024 * 1024 * 600 * 4);
+    expect('data' in info).toBe(false);
+    const raw = join(dir, 'huge-info.nii');
+    writeFileSync(raw, hdr);
+    expect((await readNiftiInfo(raw)).shape).toEqual([1, 600, 1024, 1024]);
   });
 
   it('missing file -> DataError naming it', async () => {

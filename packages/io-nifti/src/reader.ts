@@ -150,7 +150,7 @@ export function applyScaling(stored: VoxelArray, slope: number, inter: number, d
 }
 
 /** Read the whole uncompressed file region we need. */
-async function readRaw(path: string, maxBytes: number, warnings: string[]): Promise<{ layout: Layout; voxels: Uint8Array }> {
+async function readRaw(path: string, maxBytes: number, warnings: string[], headerOnly = false): Promise<{ layout: Layout; voxels: Uint8Array }> {
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -164,6 +164,7 @@ async function readRaw(path: string, maxBytes: number, warnings: string[]): Prom
     const header = parseHeader(rawBytes, path);
     const layout = layoutOf(header, path, maxBytes);
     warnings.push(...layout.warnings);
+    if (headerOnly) return { layout, voxels: new Uint8Array(0) };
     const voxels = new Uint8Array(layout.nbytes);
     let got = 0;
     while (got < layout.nbytes) {
@@ -184,7 +185,7 @@ async function readRaw(path: string, maxBytes: number, warnings: string[]): Prom
 }
 
 /** Stream-decompress a gzip file: header first, limit check, then voxels into one preallocated buffer. */
-async function readGzip(path: string, maxBytes: number, warnings: string[]): Promise<{ layout: Layout; voxels: Uint8Array }> {
+async function readGzip(path: string, maxBytes: number, warnings: string[], headerOnly = false): Promise<{ layout: Layout; voxels: Uint8Array }> {
   const gz = createGunzip();
   const src = createReadStream(path);
   src.on('error', (e) => gz.destroy(e));
@@ -222,6 +223,7 @@ async function readGzip(path: string, maxBytes: number, warnings: string[]): Pro
       const header = parseHeader(all.subarray(0, l0.offset), path);
       layout = layoutOf(header, path, maxBytes);
       warnings.push(...layout.warnings);
+      if (headerOnly) return;
       voxels = new Uint8Array(layout.nbytes);
       pos = 0;
       take(all); // replay the prefix through the voxel path
@@ -237,7 +239,13 @@ async function readGzip(path: string, maxBytes: number, warnings: string[]): Pro
     }
   };
   try {
-    for await (const chunk of gz) take(chunk as Buffer);
+    for await (const chunk of gz) {
+      take(chunk as Buffer);
+      if (headerOnly && layout) {
+        src.destroy();
+        return { layout, voxels: new Uint8Array(0) };
+      }
+    }
   } catch (e) {
     if (e instanceof DataError) {
       src.destroy();
@@ -289,6 +297,28 @@ async function readGzip(path: string, maxBytes: number, warnings: string[]): Pro
 export async function readNifti(path: string, opts: ReadNiftiOptions = {}): Promise<NiftiImage> {
   const envLimit = Number(process.env.NNUNET_MAX_IMAGE_BYTES);
   const maxBytes = opts.maxBytes ?? (Number.isFinite(envLimit) && envLimit > 0 ? envLimit : DEFAULT_MAX_BYTES);
+  return (await load(path, maxBytes, false)) as NiftiImage;
+}
+
+/** What `readNiftiInfo` returns: everything of `readNifti` but the voxels, plus the stored type and voxel bytes. */
+export interface NiftiInfo extends Omit<NiftiImage, 'data'> {
+  /** Stored datatype name (before scaling), e.g. 'int16'. */
+  dtype: string;
+  /** Voxel bytes on disk (uncompressed). */
+  nbytes: number;
+  /** True when scl_slope/scl_inter change the values (the data would be read as Float32/Float64). */
+  scaled: boolean;
+}
+
+/**
+ * Header, shape and geometry of a NIfTI file without reading the voxels (only the header and extensions are
+ * decompressed). Same geometry rules and errors as `readNifti`, except that no size limit applies.
+ */
+export async function readNiftiInfo(path: string): Promise<NiftiInfo> {
+  return (await load(path, Infinity, true)) as NiftiInfo;
+}
+
+async function load(path: string, maxBytes: number, headerOnly: boolean): Promise<NiftiImage | NiftiInfo> {
   let size: number;
   try {
     const st = await stat(path);
@@ -316,12 +346,12 @@ export async function readNifti(path: string, opts: ReadNiftiOptions = {}): Prom
   let result: { layout: Layout; voxels: Uint8Array };
   if (size >= 4 && isGzip(head)) {
     if (!lower.endsWith('.gz')) warnings.push(`${path} is gzip-compressed although its name does not end in .gz`);
-    result = await readGzip(path, maxBytes, warnings);
+    result = await readGzip(path, maxBytes, warnings, headerOnly);
   } else if (size >= 4 && sizeofHdr(head) !== 0) {
     if (lower.endsWith('.gz')) {
       warnings.push(`${path} is not gzip-compressed although its name ends in .gz; read as uncompressed NIfTI`);
     }
-    result = await readRaw(path, maxBytes, warnings);
+    result = await readRaw(path, maxBytes, warnings, headerOnly);
   } else {
     throw new DataError(`not a NIfTI or gzip file: ${path}`, {
       file: path,
@@ -330,6 +360,22 @@ export async function readNifti(path: string, opts: ReadNiftiOptions = {}): Prom
   }
   const { layout, voxels } = result;
   const { header } = layout;
+  if (headerOnly) {
+    const geo = niftiGeometry(header);
+    warnings.push(...geo.warnings);
+    return {
+      shape: layout.shape,
+      spacing: geo.spacing,
+      origin: geo.origin,
+      direction: geo.direction,
+      source: path,
+      header,
+      warnings,
+      dtype: layout.dtype.name,
+      nbytes: layout.nbytes,
+      scaled: layout.scaled,
+    };
+  }
   const stored = typedView(voxels, layout.dtype.name, header.littleEndian);
   const data = applyScaling(stored, header.sclSlope, header.sclInter, layout.dtype.name);
   const geo = niftiGeometry(header);
