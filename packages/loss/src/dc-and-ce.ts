@@ -42,8 +42,13 @@ export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: 
       let m = -Infinity;
       for (let k = 0; k < K; k++) m = Math.max(m, x[base + k * sp + v]!);
       let z = 0;
-      for (let k = 0; k < K; k++) z += Math.exp(x[base + k * sp + v]! - m);
-      for (let k = 0; k < K; k++) p[base + k * sp + v] = Math.exp(x[base + k * sp + v]! - m) / z;
+      for (let k = 0; k < K; k++) {
+        const e = Math.exp(x[base + k * sp + v]! - m);
+        p[base + k * sp + v] = e;
+        z += e;
+      }
+      const iz = 1 / z;
+      for (let k = 0; k < K; k++) p[base + k * sp + v]! *= iz;
       if (!valid) continue;
       nValid++;
       ceSum += m + Math.log(z) - x[base + lab * sp + v]!;

@@ -80,8 +80,34 @@ export class InstanceNorm implements Module {
       const b = this.bias ? this.bias.value[ch]! : 0;
       const scale = g * inv;
       const shift = b - mean * scale;
-      if (xh) for (let i = o; i < o + sp; i++) xh[i] = (xd[i]! - mean) * inv;
-      if (slope === null) for (let i = o; i < o + sp; i++) out[i] = xd[i]! * scale + shift;
+      if (xh) {
+        // training: one pass writes xhat and the output
+        if (slope === null)
+          for (let i = o; i < o + sp; i++) {
+            const h = (xd[i]! - mean) * inv;
+            xh[i] = h;
+            out[i] = h * g + b;
+          }
+        else if (slope <= 1)
+          for (let i = o; i < o + sp; i++) {
+            const h = (xd[i]! - mean) * inv;
+            xh[i] = h;
+            const z = h * g + b;
+            out[i] = Math.max(z, z * slope);
+          }
+        else
+          for (let i = o; i < o + sp; i++) {
+            const h = (xd[i]! - mean) * inv;
+            xh[i] = h;
+            const z = h * g + b;
+            out[i] = z > 0 ? z : z * slope;
+          }
+      } else if (slope === null) for (let i = o; i < o + sp; i++) out[i] = xd[i]! * scale + shift;
+      else if (slope <= 1)
+        for (let i = o; i < o + sp; i++) {
+          const z = xd[i]! * scale + shift;
+          out[i] = Math.max(z, z * slope);
+        }
       else
         for (let i = o; i < o + sp; i++) {
           const z = xd[i]! * scale + shift;
@@ -110,6 +136,7 @@ export class InstanceNorm implements Module {
       const b = this.bias ? this.bias.value[ch]! : 0;
       let sdz = 0;
       let sdzx = 0;
+      // pass 1: dz (the LeakyReLU-masked dy, kept in dx) and its two sums
       if (slope === null)
         for (let i = o; i < o + sp; i++) {
           const d = dyd[i]!;
@@ -120,6 +147,7 @@ export class InstanceNorm implements Module {
         for (let i = o; i < o + sp; i++) {
           const xv = xh[i]!;
           const d = g * xv + b > 0 ? dyd[i]! : dyd[i]! * slope;
+          dx[i] = d;
           sdz += d;
           sdzx += d * xv;
         }
@@ -130,13 +158,9 @@ export class InstanceNorm implements Module {
       const k = g * this.invStd[nc]!;
       const m1 = sdz / sp;
       const m2 = sdzx / sp;
-      if (slope === null) for (let i = o; i < o + sp; i++) dx[i] = k * (dyd[i]! - m1 - xh[i]! * m2);
-      else
-        for (let i = o; i < o + sp; i++) {
-          const xv = xh[i]!;
-          const d = g * xv + b > 0 ? dyd[i]! : dyd[i]! * slope;
-          dx[i] = k * (d - m1 - xv * m2);
-        }
+      // pass 2: dx = g * invStd * (dz - mean(dz) - xhat * mean(dz * xhat))
+      const src = slope === null ? dyd : dx;
+      for (let i = o; i < o + sp; i++) dx[i] = k * (src[i]! - m1 - xh[i]! * m2);
     }
     return { data: dx, shape: this.shape };
   }
