@@ -125,6 +125,19 @@ describe('reader rows', () => {
       expect(text).toMatch(/2516582400|2[.,]34\s*GiB|2[.,]5\d?\s*GB/);
       expect(text).toMatch(/limit|truncat|only|expected/i);
     }
+    // NIfTI-2 (int64 dims): 1024 x 1024 x 600 x 2 float32 = 5,033,164,800 bytes, beyond any typed array here
+    const full2 = niftiBytes({ version: 2, dims: [4, 4, 4], dtype: 'float32', data: new Float32Array(64) });
+    const hdr2 = full2.slice(0, 544);
+    const dv2 = new DataView(hdr2.buffer);
+    dv2.setBigInt64(16, 4n, true);
+    for (const [i, v] of [[1, 1024n], [2, 1024n], [3, 600n], [4, 2n]] as const) dv2.setBigInt64(16 + 8 * i, v, true);
+    const bytes2 = new Uint8Array(544 + 4096);
+    bytes2.set(hdr2);
+    const path2 = put(join(dir, 'huge2.nii'), bytes2);
+    const err2 = await thrown(() => reader.read(path2));
+    expect(isUserError(err2), errorText(err2)).toBe(true);
+    expect(errorText(err2)).toContain('huge2.nii');
+    expect(errorText(err2)).toMatch(/5033164800|4[.,]69\s*GiB|5[.,]0\d?\s*GB/);
   });
 
   it('B30: sform with unit scale against pixdim 0.866/0.796 (qform 0) loads deterministically with a warning', async () => {
