@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DatasetFingerprint, DatasetJson, MedicalImage, Normalizer, Plans, Registry, Resampler } from '@nnunet-ts/core';
-import { cleanupTemp, rng, tempDir, vol, writeNiftiFile } from './generate.js';
+import { addCase, cleanupTemp, datasetJsonV2, makeDatasetV2, rng, tempDir, vol, writeNiftiFile } from './generate.js';
 import { core, errorText, isUserError, makeRegistry, need, niftiReader, thrown } from './harness.js';
 
 afterAll(cleanupTemp);
@@ -358,6 +358,40 @@ describe('preprocess rows', () => {
       expect(text).toContain(biggest.split('/').pop()!);
       expect(text).toMatch(/preprocess|regenerat|delete|re-run|rerun/i);
     }
+  });
+
+  it('B45 (pipeline): re-running preprocessing over a cache with a corrupt entry regenerates it (or stops naming the file)', async () => {
+    const reg = registry();
+    const parent = tempDir();
+    const root = makeDatasetV2(parent, datasetJsonV2(['MRI'], { background: 0, lesion: 1 }, 2));
+    const r = rng(145);
+    for (const id of ['c1', 'c2']) {
+      addCase(root, id, [vol([12, 12, 12], 'float32', () => 1 + r())], vol([12, 12, 12], 'uint8', (i, j, k) => (i > 4 && j > 4 && k > 4 && i < 8 ? 1 : 0)));
+    }
+    const ds = await fn('loadDataset')(root);
+    const plans: Plans = planner(reg).plan(syntheticFingerprint([12, 12, 12], [1, 1, 1], 2), dsJson('MRI', { background: 0, lesion: 1 }, 2));
+    const dir = join(parent, 'pp');
+    const rep = fn('silentReporter')();
+    await fn('runPreprocess')(ds, plans, '3d_fullres', reg, dir, rep);
+    const good = await fn('readPreprocessedCase')(dir, 'c2');
+    const files = readdirSync(dir).filter((f) => f.startsWith('c2'));
+    expect(files.length).toBe(1);
+    const file = join(dir, files[0]!);
+    truncateSync(file, statSync(file).size - 100);
+    let rerunError: unknown;
+    try {
+      await fn('runPreprocess')(ds, plans, '3d_fullres', reg, dir, rep);
+    } catch (e) {
+      rerunError = e;
+    }
+    if (rerunError) {
+      expect(isUserError(rerunError), errorText(rerunError)).toBe(true);
+      expect(errorText(rerunError)).toContain(files[0]!);
+      expect(errorText(rerunError)).toMatch(/preprocess|regenerat|delete|re-run|rerun/i);
+      return;
+    }
+    const again = await fn('readPreprocessedCase')(dir, 'c2');
+    expect(Array.from(again.data)).toEqual(Array.from(good.data));
   });
 
   it('B48: CT with -10000/+30000 outliers: foreground-only percentiles, clipped normalization, unchanged output when the artifact is removed', async () => {
