@@ -98,14 +98,15 @@ export function channelNamesOf(dataset: DatasetJson): string[] {
 
 /**
  * v2 normalization (spec 1.12): scheme per channel from its name; `use_mask_for_norm` is true for maskable schemes
- * (ZScore only) when `median_relative_size_after_cropping < 0.75`.
+ * (ZScore only) when `median_relative_size_after_cropping < 0.75` or dataset.json sets `use_mask_for_norm: true`.
  */
 export function determineNormalization(
   dataset: DatasetJson,
   fingerprint: Pick<DatasetFingerprint, 'median_relative_size_after_cropping'>,
 ): { schemes: string[]; useMaskForNorm: boolean[] } {
   const schemes = channelNamesOf(dataset).map((n) => SCHEME_BY_CHANNEL[n.toLowerCase()] ?? 'ZScoreNormalization');
-  const crop = fingerprint.median_relative_size_after_cropping < 3 / 4;
+  // dataset.json may force the mask (`"use_mask_for_norm": true`, nnU-Net >= 2.5)
+  const crop = fingerprint.median_relative_size_after_cropping < 3 / 4 || dataset.use_mask_for_norm === true;
   return { schemes, useMaskForNorm: schemes.map((s) => crop && MASKABLE.has(s)) };
 }
 

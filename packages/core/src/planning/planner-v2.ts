@@ -148,9 +148,10 @@ export function planV2(s: V2PlannerSettings, fingerprint: DatasetFingerprint, da
     normalization: s.decide.normalization(dataset, fingerprint),
   };
   const { spacings, shapes_after_crop: shapes } = fingerprint;
-  const natural = s.decide.targetSpacing(spacings, shapes);
-  const { forward, backward } = s.decide.transpose(natural, opts.suppressTranspose);
-  const fullresSpacing = opts.overwriteTargetSpacing ? [...opts.overwriteTargetSpacing] : natural;
+  // nnU-Net's determine_fullres_target_spacing returns the overwrite when given, so the transpose, the resampled
+  // median shape, 3d_lowres and 2d all follow it (spec 1.4 "overwrite_target_spacing")
+  const fullresSpacing = opts.overwriteTargetSpacing ? [...opts.overwriteTargetSpacing] : s.decide.targetSpacing(spacings, shapes);
+  const { forward, backward } = s.decide.transpose(fullresSpacing, opts.suppressTranspose);
   const fullresSpacingT = transposeList(fullresSpacing, forward);
   const newMedianT = transposeList(medianResampledShape(spacings, shapes, fullresSpacing), forward);
   const approxVoxels = prod(newMedianT) * numTraining;

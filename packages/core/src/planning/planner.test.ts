@@ -93,6 +93,7 @@ describe('decisions', () => {
       useMaskForNorm: [false, true, false, false, true],
     });
     expect(determineNormalization(ds, { median_relative_size_after_cropping: 0.8 }).useMaskForNorm).toEqual([false, false, false, false, false]);
+    expect(determineNormalization({ ...ds, use_mask_for_norm: true }, { median_relative_size_after_cropping: 0.8 }).useMaskForNorm).toEqual([false, true, false, false, true]);
   });
   it('v2 topology: Hippocampus 3 pools per axis; Prostate anisotropic strides and sticky kernels (spec 1.6)', () => {
     const h = getPoolAndConvProps([1, 1, 1], [36, 50, 35]);
@@ -214,6 +215,8 @@ describe('planner variants and options', () => {
     expect(nnUNetPlanner.plan(aniso, d, { suppressTranspose: true }).transpose_forward).toEqual([0, 1, 2]);
     const o = nnUNetPlanner.plan(fp, ds, { overwriteTargetSpacing: [2, 1.5, 1.5], plansName: 'custom' });
     expect(o.configurations['3d_fullres']!.spacing).toEqual([2, 1.5, 1.5]);
+    expect(o.configurations['2d']!.spacing).toEqual([1.5, 1.5]); // nnU-Net derives 2d from the fullres spacing
+    expect(nnUNetPlanner.plan(fp, ds, { overwriteTargetSpacing: [1, 1, 3] }).transpose_forward).toEqual([2, 0, 1]);
     expect(o.configurations['3d_fullres']!.data_identifier).toBe('custom_3d_fullres');
     const big = nnUNetPlanner.plan(fp, ds, { gpuMemoryTargetGb: 24 });
     expect(big.configurations['3d_fullres']!.patch_size!.reduce((a, b) => a * b, 1)).toBeGreaterThan(128 ** 3);
