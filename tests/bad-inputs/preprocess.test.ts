@@ -143,10 +143,16 @@ describe('preprocess rows', () => {
     const fp: DatasetFingerprint = await fingerprint([caseA, caseB]);
     const plans: Plans = planner(reg).plan(fp, dsJson('MRI', { background: 0, lesion: 1 }, 2));
     for (const c of [new Float32Array(512), new Float32Array(512).fill(5)]) {
-      const out = await fn('preprocessCase')({ image: c, shape: [1, 8, 8, 8], spacing: [1, 1, 1], seg: new Int16Array(512) }, plans, '3d_fullres', reg);
+      const warnings: string[] = [];
+      const out = await fn('preprocessCase')({ image: c, shape: [1, 8, 8, 8], spacing: [1, 1, 1], seg: new Int16Array(512) }, plans, '3d_fullres', reg, {
+        caseId: 'A',
+        onWarning: (m: string) => warnings.push(m),
+      });
       expect(out.data.length).toBeGreaterThan(0);
       expect(allFinite(out.data)).toBe(true);
       expect(out.shape.slice(1).every((s: number) => s >= 1)).toBe(true);
+      // "channel X of case Y is constant"
+      expect(warnings.join('\n')).toMatch(/case A[^\n]*channel 0[^\n]*constant/);
     }
   });
 

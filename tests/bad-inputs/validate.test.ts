@@ -162,6 +162,27 @@ describe('validate rows', () => {
     const about = problemsFor(r.text, 'ct_001_0000.nii.gz');
     expect(about, r.text).toMatch(/HU|Hounsfield/);
     expect(about).toMatch(/CT/);
+    // at prediction time: the same image against a training fingerprint of about -1000..1500 HU warns
+    const reg = makeRegistry();
+    const fp = {
+      foreground_intensity_properties_per_channel: { '0': { mean: 40, median: 40, std: 300, min: -1024, max: 3000, percentile_99_5: 1500, percentile_00_5: -1000 } },
+      median_relative_size_after_cropping: 1,
+      shapes_after_crop: [[16, 16, 16], [16, 16, 16]],
+      spacings: [[1, 1, 1], [1, 1, 1]],
+    };
+    if (!reg.has('planner', 'nnUNetPlanner')) need<AnyFn>(core as never, 'registerPlanners')(reg, { override: true });
+    const plans = reg.get('planner', 'nnUNetPlanner').plan(fp, datasetJsonV2(['CT'], { background: 0, organ: 1 }, 2) as never);
+    const img = await reg.get('reader', 'nifti').read(join(root, 'imagesTr', 'ct_001_0000.nii.gz'));
+    const warnings: string[] = [];
+    await need<AnyFn>(core as never, 'preprocessCase')(
+      { image: img.data, shape: img.shape, spacing: img.spacing, seg: null },
+      plans,
+      '3d_fullres',
+      reg,
+      { caseId: 'ct_001', onWarning: (m: string) => warnings.push(m) },
+    );
+    expect(warnings.join('\n')).toMatch(/ct_001[^\n]*CT[^\n]*Hounsfield/);
+    expect(warnings.join('\n')).toMatch(/-1000/);
   });
 
   it('B36: imagesTs with case_0000.nii while file_ending is .nii.gz is accepted with a note (or refused listing it); notes.txt is ignored with a note', async () => {
