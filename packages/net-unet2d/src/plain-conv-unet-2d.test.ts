@@ -30,6 +30,12 @@ function expectedCount(a: ArchitectureSpec['arch_kwargs'], cin: number, K: numbe
   return n;
 }
 
+function reg2d(): Registry {
+  const reg = new Registry();
+  registerDefaults(reg);
+  return reg;
+}
+
 describe('PlainConvUNet (2D)', () => {
   const plans = JSON.parse(readFileSync(resolve(SHARED, 'reference/plans/msseg_mri_navasi/nnUNetPlans.json'), 'utf8')) as Plans;
   const arch2d = plans.configurations['2d']!.architecture!;
@@ -74,12 +80,23 @@ describe('PlainConvUNet (2D)', () => {
     expect(net.parameters.every((p) => p.grad.every((v) => Number.isFinite(v)))).toBe(true);
   });
 
+  it('ResEnc M 2d plan (features / 16): shapes on a 32x32 patch', () => {
+    const p = JSON.parse(readFileSync(resolve(SHARED, 'reference/plans/isles26_t1w_mri_resenc_PARTIAL/nnUNetResEncUNetMPlans.json'), 'utf8')) as Plans;
+    const a = p.configurations['2d']!.architecture!;
+    const small: ArchitectureSpec = { ...a, arch_kwargs: { ...a.arch_kwargs, features_per_stage: [2, 4, 8, 16, 32, 32] } };
+    const net = reg2d().get('network', a.network_class_name, 2).create({ architecture: small, inputChannels: 1, numClasses: 2, deepSupervision: false, backend: be });
+    expect(net.parameters[0]!.name).toBe('encoder.stem.convs.0.conv.weight');
+    const x: Tensor = { data: new Float32Array(32 * 32).map((_, i) => Math.cos(i)), shape: [1, 1, 1, 32, 32] };
+    expect(net.forward(x, false).map((o) => o.shape)).toEqual([[1, 2, 1, 32, 32]]);
+  });
+
   it('registers next to the 3D network and rejects 3D blocks', () => {
     const reg = new Registry();
     register3d(reg);
     registerDefaults(reg);
     expect(reg.get('network', 'PlainConvUNet', 2).dims).toBe(2);
     expect(reg.get('network', 'PlainConvUNet', 3).dims).toBe(3);
+    expect(reg.get('network', 'ResidualEncoderUNet', 2).dims).toBe(2);
     const a3 = plans.configurations['3d_fullres']!.architecture!;
     expect(() => buildPlainConvUNet2d({ architecture: a3, inputChannels: 1, numClasses: 2, deepSupervision: false, backend: be })).toThrow(/Conv3d/);
   });
