@@ -23,13 +23,14 @@ export function downsampleSegTo(seg: Int16Array, shape: number[], out: number[])
 
 /**
  * True positives, false positives and false negatives per foreground class (1..K-1) of argmax(logits) against the
- * target, voxels equal to `ignoreLabel` excluded (nnU-Net `validation_step`). logits `[n, K, z, y, x]`, target
+ * target, voxels equal to `ignoreLabel` excluded (nnU-Net `validation_step`). logits `[n, K, z, y, x]` (`logitsShape`), target
  * `[n, 1, z, y, x]`. Returned arrays have length K-1.
  */
-export function confusionCounts(logits: Float32Array, K: number, target: Int16Array, ignoreLabel?: number): { tp: number[]; fp: number[]; fn: number[] } {
-  const N = target.length;
-  const nb = logits.length / (K * (N > 0 ? N : 1));
-  const per = N / nb;
+export function confusionCounts(logits: Float32Array, logitsShape: number[], target: Int16Array, ignoreLabel?: number): { tp: number[]; fp: number[]; fn: number[] } {
+  const nb = logitsShape[0]!;
+  const K = logitsShape[1]!;
+  const per = logitsShape.slice(2).reduce((a, b) => a * b, 1);
+  if (logits.length !== nb * K * per || target.length !== nb * per) throw new Error(`confusionCounts: logits [${logitsShape}] and target length ${target.length} disagree`);
   const tp = new Array<number>(K - 1).fill(0);
   const fp = new Array<number>(K - 1).fill(0);
   const fn = new Array<number>(K - 1).fill(0);

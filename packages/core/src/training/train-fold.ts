@@ -117,8 +117,9 @@ async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: numb
     const { x, seg, segShape } = batchTensors(ctx, loader, ctx.rngs.val, false);
     const outputs = ctx.network.forward(x, false);
     const targets = targetsFor(outputs, seg, segShape);
+    // counts first: a loss may reuse its input buffers
+    const c = confusionCounts(outputs[0]!.data, outputs[0]!.shape, targets[0]!.data, ctx.ignoreLabel);
     const res = ctx.loss.compute({ outputs, targets, ignoreLabel: ctx.ignoreLabel });
-    const c = confusionCounts(outputs[0]!.data, K, targets[0]!.data, ctx.ignoreLabel);
     for (let k = 0; k < K - 1; k++) (acc.tp[k]! += c.tp[k]!), (acc.fp[k]! += c.fp[k]!), (acc.fn[k]! += c.fn[k]!);
     sum += res.loss;
     ctx.o.onProgress?.({ phase: 'val', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.valIterations, loss: res.loss, lr });

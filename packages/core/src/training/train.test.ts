@@ -60,9 +60,12 @@ describe('targets and pseudo Dice', () => {
     expect(Array.from(d.data)).toEqual([5, 7, 13, 15]);
     // logits for K=2 over 4 voxels: argmax = [1, 1, 0, 0]; target [1, 0, 1, 0]
     const logits = Float32Array.from([0, 0, 1, 1, 1, 1, 0, 0]);
-    const c = confusionCounts(logits, 2, Int16Array.from([1, 0, 1, 0]));
+    const c = confusionCounts(logits, [1, 2, 1, 1, 4], Int16Array.from([1, 0, 1, 0]));
     expect(c).toEqual({ tp: [1], fp: [1], fn: [1] });
     expect(pseudoDice(c).mean).toBeCloseTo(0.5);
+    // batch of 2 (layout [n, K, ...]): sample 0 predicts [1, 0], sample 1 predicts [0, 0]; targets [1, 0] and [1, 1]
+    const two = Float32Array.from([0, 1, 1, 0, /* b1 */ 1, 1, 0, 0]);
+    expect(confusionCounts(two, [2, 2, 1, 1, 2], Int16Array.from([1, 0, 1, 1]))).toEqual({ tp: [1], fp: [0], fn: [2] });
   });
 });
 
