@@ -51,14 +51,30 @@ export function determineTargetSpacingMedian(spacings: readonly number[][]): num
   return perAxis(spacings, (c) => percentile(c, 50));
 }
 
+/** The axis that has exactly 1 voxel in every case (2D data stored as 3D), or undefined. */
+export function singletonAxis(shapes: readonly (readonly number[])[]): number | undefined {
+  if (shapes.length === 0) return undefined;
+  const dim = shapes[0]!.length;
+  for (let a = 0; a < dim; a++) if (shapes.every((s) => s[a] === 1)) return a;
+  return undefined;
+}
+
 /**
  * Transpose (spec 1.5): the coarsest axis of the target spacing first (first one on ties), the others in order.
  * `suppress` gives the identity. Returns `forward` and its inverse `backward`.
+ * Deviation from nnU-Net (bad input B22, nnU-Net #2463): when `shapes` is given and one axis has a single voxel in
+ * every case, that axis goes first whatever its spacing, so 2D data stored with the singleton axis elsewhere is
+ * planned as 2D instead of getting a patch extent of 1. Identical to nnU-Net whenever the singleton axis is also the
+ * coarsest (the usual case, e.g. spacing 999 on it).
  */
-export function determineTranspose(targetSpacing: readonly number[], suppress = false): { forward: number[]; backward: number[] } {
+export function determineTranspose(
+  targetSpacing: readonly number[],
+  suppress = false,
+  shapes?: readonly (readonly number[])[],
+): { forward: number[]; backward: number[] } {
   const dim = targetSpacing.length;
   if (suppress) return { forward: [...Array(dim).keys()], backward: [...Array(dim).keys()] };
-  const w = argmax(targetSpacing);
+  const w = (shapes && singletonAxis(shapes)) ?? argmax(targetSpacing);
   const forward = [w, ...[...Array(dim).keys()].filter((i) => i !== w)];
   const backward = [...Array(dim).keys()].map((i) => forward.indexOf(i));
   return { forward, backward };

@@ -13,6 +13,7 @@ import {
   determineReaderWriter,
   determineResampling,
   determineTranspose,
+  singletonAxis,
   transposeList,
 } from './decisions.js';
 import { argsortLast, median, perAxis, prod, roundHalfEven } from './math.js';
@@ -131,7 +132,7 @@ export function planV1Stages3d(s: V1PlannerSettings, fp: DatasetFingerprint, ctx
   const target = opts.overwriteTargetSpacing ? [...opts.overwriteTargetSpacing] : s.decide.targetSpacing3d(spacings, shapes);
   const newShapes = shapes.map((sh, i) => sh.map((v, d) => (spacings[i]![d]! / target[d]!) * v));
   const medianShape = perAxis(newShapes, median);
-  const { forward, backward } = determineTranspose(target, opts.suppressTranspose);
+  const { forward, backward } = determineTranspose(target, opts.suppressTranspose, shapes);
   const targetT = transposeList(target, forward);
   const medianT = transposeList(medianShape, forward);
   const fullres = planStageV1(s, targetT, targetT, medianT, ctx);
@@ -165,7 +166,7 @@ export function planV1Stage2d(s: V1PlannerSettings, fp: DatasetFingerprint, ctx:
   const target = s.decide.targetSpacing2d(spacings, shapes);
   const newShapes = shapes.map((sh, i) => sh.map((v, d) => (spacings[i]![d]! / target[d]!) * v));
   const medianShape = perAxis(newShapes, median);
-  const { forward, backward } = determineTranspose(target, opts.suppressTranspose);
+  const { forward, backward } = determineTranspose(target, opts.suppressTranspose, shapes);
   const targetT = transposeList(target, forward);
   const stage = planStage2dV1(s, targetT, targetT, transposeList(medianShape, forward), ctx);
   return { transposeForward: forward, transposeBackward: backward, stages: [stage] };
@@ -213,7 +214,7 @@ export function planV1(s: V1PlannerSettings, fingerprint: DatasetFingerprint, da
     normalization_schemes: normalization.schemes,
     use_mask_for_norm: normalization.useMaskForNorm,
   };
-  const is2dData = fingerprint.shapes_after_crop.every((sh) => sh[0] === 1) || fingerprint.shapes_after_crop[0]!.length === 2;
+  const is2dData = singletonAxis(fingerprint.shapes_after_crop) !== undefined;
   const three = is2dData ? undefined : planV1Stages3d(s, fingerprint, ctx, opts);
   const two = planV1Stage2d(s, fingerprint, ctx, opts);
   const configurations: Record<string, PlansConfiguration> = {};

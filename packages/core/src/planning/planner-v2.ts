@@ -117,6 +117,15 @@ export function checkFingerprint(fp: DatasetFingerprint): void {
       hint: 're-run fingerprint extraction',
     });
   }
+  const bad = fp.spacings.findIndex(
+    (sp, i) => sp.length !== 3 || fp.shapes_after_crop[i]?.length !== 3 || sp.some((v) => !(v > 0) || !Number.isFinite(v)),
+  );
+  if (bad >= 0) {
+    throw new DataError(
+      `dataset_fingerprint.json case #${bad}: spacing [${fp.spacings[bad]!.join(', ')}] / shape [${fp.shapes_after_crop[bad]?.join(', ')}] must be 3 positive numbers each`,
+      { file: 'dataset_fingerprint.json', hint: 'check that case\'s image header, then re-run fingerprint extraction' },
+    );
+  }
   if (fp.spacings.length !== fp.shapes_after_crop.length) {
     throw new DataError(
       `dataset_fingerprint.json has ${fp.spacings.length} spacings but ${fp.shapes_after_crop.length} shapes_after_crop`,
@@ -151,7 +160,7 @@ export function planV2(s: V2PlannerSettings, fingerprint: DatasetFingerprint, da
   // nnU-Net's determine_fullres_target_spacing returns the overwrite when given, so the transpose, the resampled
   // median shape, 3d_lowres and 2d all follow it (spec 1.4 "overwrite_target_spacing")
   const fullresSpacing = opts.overwriteTargetSpacing ? [...opts.overwriteTargetSpacing] : s.decide.targetSpacing(spacings, shapes);
-  const { forward, backward } = s.decide.transpose(fullresSpacing, opts.suppressTranspose);
+  const { forward, backward } = s.decide.transpose(fullresSpacing, opts.suppressTranspose, shapes);
   const fullresSpacingT = transposeList(fullresSpacing, forward);
   const newMedianT = transposeList(medianResampledShape(spacings, shapes, fullresSpacing), forward);
   const approxVoxels = prod(newMedianT) * numTraining;

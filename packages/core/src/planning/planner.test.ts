@@ -232,9 +232,23 @@ describe('planner variants and options', () => {
     expect(p.configurations['3d_lowres']!.batch_dice).toBe(true);
     expect(p.configurations['3d_fullres']!.patch_size!.reduce((a, b) => a * b, 1)).toBeGreaterThan(128 ** 3);
   });
+  it('2D data stored with the singleton axis last is planned as 2D (bad input B22), v2 and v1', () => {
+    // NIfTI 64x48x1 read as [z,y,x] would be [1,48,64]; here the singleton sits on x with the finest spacing
+    const fp2 = synthetic(5, () => [1, 1, 0.5], [48, 64, 1]);
+    const d2 = dataset(['MRI'], 2, 5);
+    for (const planner of [nnUNetPlanner, nnUNetPlannerV1]) {
+      const p = planner.plan(fp2, d2);
+      expect(p.transpose_forward).toEqual([2, 0, 1]);
+      expect(Object.keys(p.configurations)).toEqual(['2d']);
+      expect(p.configurations['2d']!.patch_size).toEqual([48, 64]);
+      expect(validatePlans(p)).toEqual([]);
+    }
+  });
   it('rejects an empty fingerprint and a dataset.json without channels with a DataError', () => {
     expect(() => nnUNetPlanner.plan({ ...fp, spacings: [], shapes_after_crop: [] }, ds)).toThrow(DataError);
     expect(() => nnUNetPlanner.plan(fp, { ...ds, channel_names: {} })).toThrow(/channel_names/);
+    const zero = { ...fp, spacings: fp.spacings.map((s, i) => (i === 3 ? [0, 1, 1] : s)) };
+    expect(() => nnUNetPlanner.plan(zero, ds)).toThrow(/case #3: spacing \[0, 1, 1\]/);
   });
 });
 
