@@ -187,6 +187,124 @@ void gemm_tile(const Kernels& kn, long M, long K, const float* Ap, const float* 
   }
 }
 
+// ---- Direct stride-1 path: no im2col. With the input zero-padded once (Xpad), row (c, a, e, f) of the im2col
+// matrix over the output columns of one plane is a contiguous run of Xpad starting at
+// c*Sp + (z + a)*Hp*Wp + e*Wp + f, if outputs are indexed in the padded row pitch (q = y*Wp + x, x < ow valid,
+// the Wp - ow columns per row beyond are computed and dropped). The micro-kernels read those rows in place.
+
+/** Zero-padded copy of x ([n][c][d][h][w] -> [n][c][Dp][Hp][Wp]) with slack at the end for over-reads. */
+struct Padded {
+  std::vector<float> buf;
+  long Dp, Hp, Wp, Sp;
+};
+
+void pad_input(const float* x, long n, long c, long d, long h, long w, long pd, long ph, long pw, Padded& P) {
+  P.Dp = d + 2 * pd, P.Hp = h + 2 * ph, P.Wp = w + 2 * pw, P.Sp = P.Dp * P.Hp * P.Wp;
+  P.buf.assign(static_cast<size_t>(n * c * P.Sp + P.Hp * P.Wp + 1024), 0.f);
+  float* dst = P.buf.data();
+  pool().run(n * c, [&](long nc, int) {
+    const float* s = x + nc * d * h * w;
+    float* o = dst + nc * P.Sp;
+    for (long z = 0; z < d; z++)
+      for (long y = 0; y < h; y++)
+        std::memcpy(o + ((z + pd) * P.Hp + y + ph) * P.Wp + pw, s + (z * h + y) * w, w * 4);
+  });
+}
+
+/** Offsets of the im2col rows r = (c, a, e, f) inside one sample of Xpad. */
+std::vector<long> row_offsets(const Geo& g, const Padded& P) {
+  std::vector<long> off(g.R());
+  long r = 0;
+  for (long c = 0; c < g.ci; c++)
+    for (long a = 0; a < g.kd; a++)
+      for (long e = 0; e < g.kh; e++)
+        for (long f = 0; f < g.kw; f++) off[r++] = c * P.Sp + (a * P.Hp + e) * P.Wp + f;
+  return off;
+}
+
+void conv_fwd_direct(const float* x, const float* w, const float* bias, float* y, const Geo& g) {
+  const Kernels& kn = kernels();
+  const long M = g.co, R = g.R(), nr = kn.nr, mr = kn.mr, Mp = rup(M, mr);
+  Padded P;
+  pad_input(x, g.n, g.ci, g.d, g.h, g.w, g.pd, g.ph, g.pw, P);
+  const std::vector<long> off = row_offsets(g, P);
+  std::vector<float> apv(Mp * R + 16);
+  pack_a(w, M, R, R, 1, mr, apv.data());
+  const float* Ap = apv.data();
+  const long L = g.oh * P.Wp, ntl = cdiv(L, 256), pt = rup(cdiv(L, ntl), nr);
+  const long nk = (R + 511) / 512, kc = (R + nk - 1) / nk;
+  const long planeOut = g.oh * g.ow;
+  pool().run(g.n * g.od * ntl, [&](long task, int) {
+    const long b = task / (g.od * ntl), z = (task / ntl) % g.od, q0 = (task % ntl) * pt;
+    const long nq = std::min(pt, L - q0), ncols = rup(nq, nr);
+    const float* B = P.buf.data() + b * g.ci * P.Sp + z * P.Hp * P.Wp + q0;
+    float* C = tl_c.get(Mp * ncols);
+    for (long k0 = 0; k0 < R; k0 += kc) {
+      const long kl = std::min(kc, R - k0);
+      for (long j0 = 0; j0 < ncols; j0 += nr)
+        for (long i0 = 0; i0 < Mp; i0 += mr)
+          kn.nni(kl, Ap + i0 * R + k0 * mr, off.data() + k0, B + j0, C + i0 * ncols + j0, ncols, k0 > 0);
+    }
+    // keep the valid columns (x < ow) of rows y covered by [q0, q0 + nq)
+    for (long i = 0; i < M; i++) {
+      const float bi = bias ? bias[i] : 0.f;
+      float* yo = y + ((b * M + i) * g.od + z) * planeOut;
+      const float* ci = C + i * ncols;
+      for (long q = q0; q < q0 + nq;) {
+        const long yy = q / P.Wp, xx = q - yy * P.Wp, end = std::min(q0 + nq, (yy + 1) * P.Wp);
+        for (long t = xx; t < std::min(g.ow, xx + end - q); t++) yo[yy * g.ow + t] = ci[q - q0 + t - xx] + bi;
+        q = end;
+      }
+    }
+  });
+}
+
+void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Geo& g) {
+  const Kernels& kn = kernels();
+  Pool& pl = pool();
+  const long M = g.co, R = g.R(), vw = kn.vw, Mp = rup(M, kn.mr2), Rp = rup(R, kn.nr2);
+  Padded P;
+  pad_input(x, g.n, g.ci, g.d, g.h, g.w, g.pd, g.ph, g.pw, P);
+  std::vector<long> off = row_offsets(g, P);
+  const long L = g.oh * P.Wp, Lp = rup(L, vw), nch = cdiv(Lp, 1024), lc = rup(cdiv(Lp, nch), vw);
+  std::vector<float> zeros(Lp + 64, 0.f);
+  const int T = pl.size();
+  std::vector<std::vector<float>> acc(T);
+  const long planeOut = g.oh * g.ow;
+  pl.run(g.n * g.od, [&](long task, int tid) {
+    std::vector<float>& a = acc[tid];
+    if (a.empty()) a.assign(Mp * Rp, 0.f);
+    const long b = task / g.od, z = task % g.od;
+    float* A = tl_a.get(Mp * Lp);
+    std::memset(A, 0, Mp * Lp * 4);
+    for (long i = 0; i < M; i++) {
+      const float* src = dy + ((b * M + i) * g.od + z) * planeOut;
+      for (long yy = 0; yy < g.oh; yy++) std::memcpy(A + i * Lp + yy * P.Wp, src + yy * g.ow, g.ow * 4);
+    }
+    const float* base = P.buf.data() + b * g.ci * P.Sp + z * P.Hp * P.Wp;
+    const float* rows[16];
+    for (long c0 = 0; c0 < Lp; c0 += lc) {
+      const long len = std::min(lc, Lp - c0);
+      for (long r0 = 0; r0 < Rp; r0 += kn.nr2) {
+        for (int j = 0; j < kn.nr2; j++) rows[j] = r0 + j < R ? base + off[r0 + j] + c0 : zeros.data();
+        for (long i0 = 0; i0 < Mp; i0 += kn.mr2) kn.ntp(len, A + i0 * Lp + c0, Lp, rows, a.data() + i0 * Rp + r0, Rp);
+      }
+    }
+  });
+  for (long i = 0; i < M; i++)
+    for (long r = 0; r < R; r++) {
+      float s = 0.f;
+      for (int t = 0; t < T; t++)
+        if (!acc[t].empty()) s += acc[t][i * Rp + r];
+      dw[i * R + r] = s;
+    }
+}
+
+bool use_direct(const Geo& g) {
+  static const char* e = std::getenv("NNUNET_CPU_IM2COL");
+  return g.sd == 1 && g.sh == 1 && g.sw == 1 && !(e && e[0] == '1');
+}
+
 }  // namespace
 
 bool set_isa(const char* name) {
@@ -220,6 +338,7 @@ void set_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }
 int threads() { return pool().size(); }
 
 void conv_fwd(const float* x, const float* w, const float* bias, float* y, const Geo& g) {
+  if (use_direct(g)) return conv_fwd_direct(x, w, bias, y, g);
   const Kernels& kn = kernels();
   Pool& pl = pool();
   const long M = g.co, R = g.R(), P = g.P(), S = g.S(), nr = kn.nr;
@@ -281,6 +400,7 @@ void conv_bwd_data(const float* dy, const float* w, float* dx, const Geo& g) {
 }
 
 void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g) {
+  if (use_direct(g)) return conv_bwd_filter_direct(x, dy, dw, g);
   const Kernels& kn = kernels();
   Pool& pl = pool();
   const long M = g.co, R = g.R(), P = g.P(), S = g.S(), vw = kn.vw;

@@ -82,8 +82,69 @@ static void nt(long L, const float* __restrict A, long lda, const float* __restr
     }
 }
 
+// As nn, but row k of B is the NR floats at B + off[k] (direct convolution: rows of the padded input).
+static void nni(long K, const float* __restrict A, const long* __restrict off, const float* __restrict B,
+                float* __restrict C, long ldc, int accumulate) {
+  vf acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) acc[i][j] = vf{};
+#pragma GCC unroll 2
+  for (long k = 0; k < K; k++) {
+    const float* bk = B + off[k];
+    vf b[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) b[j] = ld(bk + j * VW);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; i++) {
+      const vf a = bc(A[i]);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; j++) acc[i][j] += a * b[j];
+    }
+    A += MR;
+  }
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) {
+      float* c = C + i * ldc + j * VW;
+      st(c, accumulate ? ld(c) + acc[i][j] : acc[i][j]);
+    }
+}
+
+// As nt, but row j of B starts at Brows[j].
+static void ntp(long L, const float* __restrict A, long lda, const float* const* __restrict Brows, float* __restrict C,
+                long ldc) {
+  vf acc[MR2][NR2];
+  const float* bp[NR2];
+#pragma GCC unroll 16
+  for (int j = 0; j < NR2; j++) bp[j] = Brows[j];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR2; i++)
+#pragma GCC unroll 16
+    for (int j = 0; j < NR2; j++) acc[i][j] = vf{};
+  for (long l = 0; l < L; l += VW) {
+    vf a[MR2];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR2; i++) a[i] = ld(A + i * lda + l);
+#pragma GCC unroll 16
+    for (int j = 0; j < NR2; j++) {
+      const vf b = ld(bp[j] + l);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR2; i++) acc[i][j] += a[i] * b;
+    }
+  }
+  for (int i = 0; i < MR2; i++)
+    for (int j = 0; j < NR2; j++) {
+      float s = 0.f;
+      for (int t = 0; t < VW; t++) s += acc[i][j][t];
+      C[i * ldc + j] += s;
+    }
+}
+
 }  // namespace KNS
 
-extern const Kernels KERNELS_NAME = {KNS_STR, VW, MR, NV * VW, MR2, NR2, &KNS::nn, &KNS::nt};
+extern const Kernels KERNELS_NAME = {KNS_STR, VW, MR, NV * VW, MR2, NR2, &KNS::nn, &KNS::nt, &KNS::nni, &KNS::ntp};
 
 }  // namespace nnunet

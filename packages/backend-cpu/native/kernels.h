@@ -15,6 +15,10 @@ struct Kernels {
   void (*nn)(long K, const float* A, const float* B, float* C, long ldc, int accumulate);
   // C[i*ldc + j] += sum_{l < L} A[i*lda + l] * B[j*ldb + l] for i < mr2, j < nr2; L is a multiple of vw.
   void (*nt)(long L, const float* A, long lda, const float* B, long ldb, float* C, long ldc);
+  // As nn with row k of B at B + off[k] (rows of a padded input, no packing).
+  void (*nni)(long K, const float* A, const long* off, const float* B, float* C, long ldc, int accumulate);
+  // As nt with row j of B starting at Brows[j].
+  void (*ntp)(long L, const float* A, long lda, const float* const* Brows, float* C, long ldc);
 };
 
 extern const Kernels kernels_generic;
