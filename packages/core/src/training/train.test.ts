@@ -118,3 +118,27 @@ describe('trainFold with stub network and loss', () => {
     await expect(trainFold(options(d, { resume: true }))).rejects.toThrow(/checkpoint_latest\.bin.*corrupt/);
   });
 });
+
+describe('trainFold on a 2d configuration', () => {
+  it('trains slice-wise (dims 2 network, z = 1 batches) and records 2D mirror axes', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'train-2d-'));
+    const o = options(d, { epochs: 2, iterationsPerEpoch: 3, validationIterations: 1 });
+    const shapes: number[][] = [];
+    const net2d = { ...stubNetwork, dims: 2 as const, create: (i: Parameters<typeof stubNetwork.create>[0]) => {
+      const n = stubNetwork.create(i);
+      const fwd = n.forward.bind(n);
+      n.forward = (x, t) => (shapes.push(x.shape), fwd(x, t));
+      return n;
+    } };
+    o.registry.register('network', net2d);
+    const plans = stubPlans([8, 8], 3);
+    plans.configurations['2d'] = { ...plans.configurations['3d_fullres']!, patch_size: [8, 8] };
+    const res = await trainFold({ ...o, plans, configuration: '2d' });
+    expect(res.epochsCompleted).toBe(2);
+    expect(shapes[0]).toEqual([3, 1, 1, 8, 8]);
+    expect(res.mirrorAxes).toEqual([0, 1]);
+    const ck = await loadCheckpoint(join(d, 'fold_0'), 'final');
+    expect(ck.meta.dims).toBe(2);
+    expect(ck.meta.patch_size).toEqual([8, 8]);
+  });
+});
