@@ -1,6 +1,6 @@
 /** Experiment planning (spec 1.4-1.11, 1.21): planners, topology / memory rules, plans files. */
 export * from './decisions.js';
-export { getPoolAndConvProps, getPoolAndConvPropsV1, getPoolAndConvPropsPoolLate, padShape, v1PoolKernels, type Topology } from './topology.js';
+export { getPoolAndConvProps, getPoolAndConvPropsV1, getPoolAndConvPropsPoolLate, v1PoolKernels, type Topology } from './topology.js';
 export { computeVramEstimate, computeVramEstimateV1, type VramArch } from './vram.js';
 export * from './planner-v2.js';
 export * from './planner-v1.js';
