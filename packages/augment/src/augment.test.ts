@@ -161,3 +161,19 @@ describe('nnUNetDefault', () => {
     }
   });
 });
+
+describe('Compose', () => {
+  it('draws and applies like applyTransforms', async () => {
+    const { Compose } = await import('./compose.js');
+    const tr = nnUNetDefault.create({ patchSize: [6, 6, 6], dims: 3, mirrorAxes: [0, 1, 2], doDummy2D: false });
+    const c = new Compose(tr);
+    for (let seed = 0; seed < 5; seed++) {
+      const r1 = createRng(seed);
+      const r2 = createRng(seed);
+      const a = applyTransforms(tr, makeSample(10, 10, 10, seed), r1);
+      const s = makeSample(10, 10, 10, seed);
+      const b = c.apply(s, c.getParameters(s, r2));
+      expect(b).toEqual(a);
+    }
+  });
+});

@@ -13,23 +13,24 @@ export function applyTransforms(transforms: readonly Transform[], sample: Sample
   return s;
 }
 
-/** A list of transforms as one `Transform` (parameters of every member drawn up front in order). */
+/**
+ * A list of transforms as one `Transform`: `getParameters` draws every member's parameters in order from the input
+ * sample, `apply` applies them in order. Equivalent to {@link applyTransforms} (same random draws) because the
+ * members here only read the channel count in `getParameters`, which no transform changes.
+ */
 export class Compose implements Transform<unknown[]> {
   readonly name = 'Compose';
   constructor(readonly transforms: readonly Transform[]) {}
 
-  getParameters(): unknown[] {
-    // Parameters of later transforms may depend on the sample after earlier ones (shapes), so
-    // Compose draws lazily in `run`; use `run(sample, rng)` or `applyTransforms`.
-    return [];
+  getParameters(sample: Sample, rng: Rng): unknown[] {
+    return this.transforms.map((t) => t.getParameters(sample, rng));
   }
 
-  apply(sample: Sample): Sample {
-    return sample;
-  }
-
-  /** Apply all members with fresh randomness from `rng`. */
-  run(sample: Sample, rng: Rng): Sample {
-    return applyTransforms(this.transforms, sample, rng);
+  apply(sample: Sample, params: unknown[]): Sample {
+    let s = sample;
+    this.transforms.forEach((t, i) => {
+      if (params[i] !== null) s = t.apply(s, params[i]);
+    });
+    return s;
   }
 }

@@ -128,6 +128,23 @@ export function resampleAffine(sample: Sample, outSize: number[], M: number[] | 
         const wz = pz - z0;
         const wy = py - y0;
         const wx = px - x0;
+        if (z0 >= 0 && y0 >= 0 && x0 >= 0 && (z0 + 1 < Z || wz === 0) && (y0 + 1 < Y || wy === 0) && (x0 + 1 < X || wx === 0)) {
+          // all contributing corners inside: unrolled trilinear (a zero weight's neighbour is the voxel itself)
+          const sz = z0 + 1 < Z ? YX : 0;
+          const sy = y0 + 1 < Y ? X : 0;
+          const sx = x0 + 1 < X ? 1 : 0;
+          for (let c = 0; c < C; c++) {
+            const i = c * nIn + z0 * YX + y0 * X + x0;
+            const a00 = src[i]! + wx * (src[i + sx]! - src[i]!);
+            const a01 = src[i + sy]! + wx * (src[i + sy + sx]! - src[i + sy]!);
+            const a10 = src[i + sz]! + wx * (src[i + sz + sx]! - src[i + sz]!);
+            const a11 = src[i + sz + sy]! + wx * (src[i + sz + sy + sx]! - src[i + sz + sy]!);
+            const b0 = a00 + wy * (a01 - a00);
+            const b1 = a10 + wy * (a11 - a10);
+            image[c * nOut + o] = b0 + wz * (b1 - b0);
+          }
+          continue;
+        }
         for (let c = 0; c < C; c++) {
           const base = c * nIn;
           let acc = 0;
