@@ -1,4 +1,4 @@
-import { axisPlan, prefilterLine, reflectIndex, splinePoles, SPLINE_PAD, type AxisPlan } from './spline.js';
+import { axisPlan, filterConstants, prefilterLine, reflectIndex, SPLINE_PAD, type AxisPlan } from './spline.js';
 
 /**
  * Resizes one 2D plane `[rows, cols]` (x fastest) with separable B-splines (see spline.ts for the exact scipy
@@ -116,15 +116,15 @@ export function applyTaps(line: Float64Array, p: AxisPlan, dst: Float64Array, ds
  * line), vectorised across the contiguous width. Same boundary rule and result as `prefilterLine`.
  */
 export function prefilterRows(buf: Float64Array, len: number, width: number, order: number): void {
-  const poles = splinePoles(order);
-  if (poles.length === 0 || len < 2) return;
-  let gain = 1;
-  for (const z of poles) gain *= (1 - z) * (1 - 1 / z);
+  const f = filterConstants(order);
+  if (f.poles.length === 0 || len < 2) return;
+  const gain = f.gain;
   const total = len * width;
   for (let i = 0; i < total; i++) buf[i]! *= gain;
   const init = new Float64Array(width);
-  for (const z of poles) {
-    const horizon = Math.ceil(Math.log(1e-17) / Math.log(Math.abs(z)));
+  for (let pi = 0; pi < f.poles.length; pi++) {
+    const z = f.poles[pi]!;
+    const horizon = f.horizons[pi]!;
     init.fill(0);
     let zk = 1;
     for (let k = 0; k < horizon; k++) {
@@ -139,8 +139,8 @@ export function prefilterRows(buf: Float64Array, len: number, width: number, ord
       for (let x = 0; x < width; x++) buf[o + x] += z * buf[p + x]!;
     }
     const last = (len - 1) * width;
-    const f = z / (z - 1);
-    for (let x = 0; x < width; x++) buf[last + x]! *= f;
+    const endScale = z / (z - 1);
+    for (let x = 0; x < width; x++) buf[last + x]! *= endScale;
     for (let i = len - 2; i >= 0; i--) {
       const o = i * width;
       const n = o + width;

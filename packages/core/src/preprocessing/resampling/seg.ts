@@ -29,58 +29,90 @@ export function uniqueLabels(seg: Int16Array): number[] {
   return out;
 }
 
+/** Two taps per axis (order 0/1 and identity axes): indices and weights, `w1 = 0` when a single tap suffices. */
+interface Taps2 {
+  i0: Int32Array;
+  i1: Int32Array;
+  w0: Float64Array;
+  w1: Float64Array;
+}
+
+function taps2(p: AxisPlan, stride: number): Taps2 {
+  const m = p.m;
+  const t: Taps2 = { i0: new Int32Array(m), i1: new Int32Array(m), w0: new Float64Array(m), w1: new Float64Array(m) };
+  for (let i = 0; i < m; i++) {
+    t.i0[i] = p.index[i * p.taps]! * stride;
+    t.w0[i] = p.weight[i * p.taps]!;
+    if (p.taps > 1 && p.weight[i * p.taps + 1]! !== 0) {
+      t.i1[i] = p.index[i * p.taps + 1]! * stride;
+      t.w1[i] = p.weight[i * p.taps + 1]!;
+    } else {
+      t.i1[i] = t.i0[i]!;
+      t.w1[i] = 0;
+    }
+  }
+  return t;
+}
+
 function gather(seg: Int16Array, shape: readonly number[], plans: AxisPlan[], o: GatherOpts): Int16Array {
   const [, Y, X] = shape as [number, number, number];
   const [pz, py, px] = plans as [AxisPlan, AxisPlan, AxisPlan];
+  if (pz.taps > 2 || py.taps > 2 || px.taps > 2) throw new RangeError('gather: orders 0 and 1 only');
+  const tz = taps2(pz, Y * X);
+  const ty = taps2(py, X);
+  const tx = taps2(px, 1);
   const out = new Int16Array(pz.m * py.m * px.m);
   const labs = new Int32Array(8);
   const sums = new Float64Array(8);
+  const idx = new Int32Array(8);
+  const wts = new Float64Array(8);
   let q = 0;
   for (let zo = 0; zo < pz.m; zo++) {
+    const z0 = tz.i0[zo]!, z1 = tz.i1[zo]!, wz0 = tz.w0[zo]!, wz1 = tz.w1[zo]!;
     for (let yo = 0; yo < py.m; yo++) {
+      const a0 = z0 + ty.i0[yo]!, a1 = z0 + ty.i1[yo]!, a2 = z1 + ty.i0[yo]!, a3 = z1 + ty.i1[yo]!;
+      const wy0 = ty.w0[yo]!, wy1 = ty.w1[yo]!;
       for (let xo = 0; xo < px.m; xo++, q++) {
-        let cnt = 0;
-        let same = true;
-        let firstLab = 0;
-        for (let a = 0; a < pz.taps; a++) {
-          const wz = pz.weight[zo * pz.taps + a]!;
-          if (wz === 0) continue;
-          const bz = pz.index[zo * pz.taps + a]! * Y;
-          for (let b = 0; b < py.taps; b++) {
-            const wy = wz * py.weight[yo * py.taps + b]!;
-            if (wy === 0) continue;
-            const by = (bz + py.index[yo * py.taps + b]!) * X;
-            for (let c = 0; c < px.taps; c++) {
-              const w = wy * px.weight[xo * px.taps + c]!;
-              if (w === 0) continue;
-              const lab = seg[by + px.index[xo * px.taps + c]!]!;
-              if (cnt === 0) firstLab = lab;
-              else if (lab !== firstLab) same = false;
-              let k = 0;
-              while (k < cnt && labs[k] !== lab) k++;
-              if (k === cnt) {
-                labs[k] = lab;
-                sums[k] = 0;
-                cnt++;
-              }
-              sums[k] += w;
-            }
-          }
-        }
-        if (same) {
-          out[q] = firstLab;
+        const x0 = tx.i0[xo]!, x1 = tx.i1[xo]!;
+        const l = seg[a0 + x0]!;
+        if (seg[a0 + x1] === l && seg[a1 + x0] === l && seg[a1 + x1] === l && seg[a2 + x0] === l &&
+          seg[a2 + x1] === l && seg[a3 + x0] === l && seg[a3 + x1] === l) {
+          out[q] = l;
           continue;
+        }
+        const wx0 = tx.w0[xo]!, wx1 = tx.w1[xo]!;
+        idx[0] = a0 + x0; wts[0] = wz0 * wy0 * wx0;
+        idx[1] = a0 + x1; wts[1] = wz0 * wy0 * wx1;
+        idx[2] = a1 + x0; wts[2] = wz0 * wy1 * wx0;
+        idx[3] = a1 + x1; wts[3] = wz0 * wy1 * wx1;
+        idx[4] = a2 + x0; wts[4] = wz1 * wy0 * wx0;
+        idx[5] = a2 + x1; wts[5] = wz1 * wy0 * wx1;
+        idx[6] = a3 + x0; wts[6] = wz1 * wy1 * wx0;
+        idx[7] = a3 + x1; wts[7] = wz1 * wy1 * wx1;
+        let cnt = 0;
+        for (let t = 0; t < 8; t++) {
+          const w = wts[t]!;
+          if (w === 0) continue;
+          const lab = seg[idx[t]!]!;
+          let k = 0;
+          while (k < cnt && labs[k] !== lab) k++;
+          if (k === cnt) {
+            labs[k] = lab;
+            sums[k] = 0;
+            cnt++;
+          }
+          sums[k] += w;
         }
         let best = -Infinity;
         let arg = 0;
         let argW = -1;
         for (let k = 0; k < cnt; k++) {
-          const s = sums[k]!;
-          const l = labs[k]!;
-          if ((o.strict ? s > 0.5 : s >= 0.5) && l > best) best = l;
-          if (s > argW || (s === argW && l > arg)) {
-            argW = s;
-            arg = l;
+          const sk = sums[k]!;
+          const lk = labs[k]!;
+          if ((o.strict ? sk > 0.5 : sk >= 0.5) && lk > best) best = lk;
+          if (sk > argW || (sk === argW && lk > arg)) {
+            argW = sk;
+            arg = lk;
           }
         }
         out[q] = best !== -Infinity ? best : (o.fallback ?? arg);

@@ -50,13 +50,13 @@ export function checkOrder(order: number, what = 'order'): void {
  * scipy's `spline_filter1d` does for modes 'nearest'/'reflect'. `c` is float64 for accuracy.
  */
 export function prefilterLine(c: Float64Array, n: number, order: number): void {
-  const poles = splinePoles(order);
-  if (poles.length === 0 || n < 2) return;
-  let gain = 1;
-  for (const z of poles) gain *= (1 - z) * (1 - 1 / z);
+  const f = filterConstants(order);
+  if (f.poles.length === 0 || n < 2) return;
+  const gain = f.gain;
   for (let i = 0; i < n; i++) c[i]! *= gain;
-  for (const z of poles) {
-    c[0] = causalInitReflect(c, n, z);
+  for (let p = 0; p < f.poles.length; p++) {
+    const z = f.poles[p]!;
+    c[0] = causalInitReflect(c, n, z, f.horizons[p]!);
     for (let i = 1; i < n; i++) c[i] = c[i]! + z * c[i - 1]!;
     c[n - 1] = (z / (z - 1)) * c[n - 1]!;
     for (let i = n - 2; i >= 0; i--) c[i] = z * (c[i + 1]! - c[i]!);
@@ -72,15 +72,40 @@ export function reflectIndex(k: number, n: number): number {
 }
 
 /** Causal initial value `sum_{k>=0} z^k x[-k]` over the symmetric extension, summed until `|z|^k < 1e-17`. */
-function causalInitReflect(c: Float64Array, n: number, z: number): number {
-  const horizon = Math.ceil(Math.log(1e-17) / Math.log(Math.abs(z)));
+function causalInitReflect(c: Float64Array, n: number, z: number, horizon: number): number {
   let sum = 0;
   let zk = 1;
+  if (horizon <= n) {
+    for (let k = 0; k < horizon; k++) {
+      sum += zk * c[k === 0 ? 0 : k - 1]!;
+      zk *= z;
+    }
+    return sum;
+  }
   for (let k = 0; k < horizon; k++) {
     sum += zk * c[reflectIndex(-k, n)]!;
     zk *= z;
   }
   return sum;
+}
+
+/** Poles, overall gain and causal-init horizon (terms until |z|^k < 1e-17) of the order's prefilter, cached. */
+export interface FilterConstants {
+  poles: number[];
+  gain: number;
+  horizons: number[];
+}
+const FILTERS: FilterConstants[] = [];
+export function filterConstants(order: number): FilterConstants {
+  let f = FILTERS[order];
+  if (!f) {
+    const poles = splinePoles(order);
+    let gain = 1;
+    for (const z of poles) gain *= (1 - z) * (1 - 1 / z);
+    const horizons = poles.map((z) => Math.ceil(Math.log(1e-17) / Math.log(Math.abs(z))));
+    FILTERS[order] = f = { poles, gain, horizons };
+  }
+  return f;
 }
 
 /** Centred B-spline of degree `n` at `x` (truncated-power form; exact enough for n <= 5). */
