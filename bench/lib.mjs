@@ -48,3 +48,26 @@ export function machine() {
 }
 
 export const round = (v, d = 2) => (v === null || v === undefined ? v : +v.toFixed(d));
+
+/** Wraps a ComputeBackend so that the time spent in its three kernels is counted (`stats.seconds`, `stats.calls`). */
+export function timed(backend) {
+  const stats = { seconds: 0, calls: 0 };
+  const wrap = (f) => (...a) => {
+    const t = performance.now();
+    try {
+      return f.apply(backend, a);
+    } finally {
+      stats.seconds += (performance.now() - t) / 1000;
+      stats.calls++;
+    }
+  };
+  return {
+    stats,
+    backend: {
+      info: backend.info,
+      conv3d: wrap(backend.conv3d),
+      conv3dBackwardData: wrap(backend.conv3dBackwardData),
+      conv3dBackwardFilter: wrap(backend.conv3dBackwardFilter),
+    },
+  };
+}
