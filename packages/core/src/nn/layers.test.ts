@@ -123,6 +123,19 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
     expect(checkModule(act, x).dx).toBeLessThan(1e-3);
   });
 
+  it('keeps activations only for a training forward', () => {
+    const rng = new InitRng(8);
+    const conv = new Conv(be, { name: 'c', inChannels: 1, outChannels: 1, kernel: [1, 1, 3], rng });
+    const norm = new InstanceNorm({ name: 'n', channels: 1, leakySlope: 0.01 });
+    const x = randTensor([1, 1, 1, 1, 4], rng);
+    const y = conv.forward(x, false);
+    expect(() => conv.backward(y)).toThrow(/training forward/);
+    norm.forward(y, false);
+    expect(() => norm.backward(y)).toThrow(/training forward/);
+    norm.forward(y, true);
+    expect(norm.backward(y).shape).toEqual([1, 1, 1, 1, 4]);
+  });
+
   it('He init has std sqrt(2/(1+a^2))/sqrt(fanIn)', () => {
     const conv = new Conv(be, { name: 'c', inChannels: 16, outChannels: 32, kernel: [3, 3, 3], rng: new InitRng(9) });
     const w = conv.weight.value;

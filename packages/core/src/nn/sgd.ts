@@ -8,6 +8,12 @@ export interface SgdOptions {
   weightDecay: number;
 }
 
+/** nnU-Net v2's optimiser settings (spec 1.15): SGD lr 1e-2, momentum 0.99, nesterov, weight decay 3e-5. */
+export const NNUNET_SGD_DEFAULTS: Readonly<SgdOptions> = Object.freeze({ lr: 1e-2, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
+
+/** nnU-Net v2's gradient clipping norm (spec 1.15). */
+export const NNUNET_GRAD_CLIP_NORM = 12;
+
 /**
  * Stochastic gradient descent with PyTorch's update rule: `g = grad + wd * p` (L2 added to the gradient, for
  * parameters with `decay`), `buf = momentum * buf + g` (the first step sets `buf = g`, which a zero buffer gives),
