@@ -54,7 +54,7 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
     const trainLoss = await trainEpoch(ctx, lr);
     const val = ctx.valLoader ? await validateEpoch(ctx, ctx.valLoader, lr) : null;
     const l = ctx.logs;
-    const ema = val ? (l.ema_fg_dice.length ? 0.9 * l.ema_fg_dice[l.ema_fg_dice.length - 1]! + 0.1 * val.mean : val.mean) : NaN;
+    const ema = nextEma(l.ema_fg_dice, val?.mean ?? NaN);
     l.train_losses.push(trainLoss);
     l.val_losses.push(val?.loss ?? NaN);
     l.mean_fg_dice.push(val?.mean ?? NaN);
@@ -74,6 +74,17 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
   }
   await saveState(ctx, foldDir, 'final');
   return { foldDir, epochsCompleted: ctx.epoch, bestEma: ctx.bestEma, logs: ctx.logs, network: ctx.network, mirrorAxes: ctx.da.mirrorAxes };
+}
+
+/**
+ * EMA of the pseudo Dice (spec 1.15, `nnunet_logger.py`): `0.9 * previous + 0.1 * new`, the first value as is.
+ * Unlike nnU-Net, an undefined (NaN) pseudo Dice (no foreground in any validation patch) keeps the previous EMA
+ * instead of turning every later EMA into NaN.
+ */
+export function nextEma(history: number[], value: number): number {
+  const prev = [...history].reverse().find((v) => v !== null && !Number.isNaN(v));
+  if (Number.isNaN(value)) return prev ?? NaN;
+  return prev === undefined ? value : 0.9 * prev + 0.1 * value;
 }
 
 function jsonNaN(_k: string, v: unknown): unknown {

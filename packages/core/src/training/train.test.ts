@@ -142,3 +142,13 @@ describe('trainFold on a 2d configuration', () => {
     expect(ck.meta.patch_size).toEqual([8, 8]);
   });
 });
+
+describe('nextEma', () => {
+  it('is 0.9 old + 0.1 new, starts at the first value, skips NaN', async () => {
+    const { nextEma } = await import('./train-fold.js');
+    expect(nextEma([], 0.5)).toBe(0.5);
+    expect(nextEma([0.5], 1)).toBeCloseTo(0.55, 12);
+    expect(nextEma([0.5, NaN], NaN)).toBe(0.5);
+    expect(nextEma([], NaN)).toBeNaN();
+  });
+});
