@@ -280,6 +280,42 @@ describe('preprocess rows', () => {
     expect(text).toMatch(/\d+(\.\d+)?\s*(MiB|GiB|MB|GB|bytes)/);
   });
 
+  it('B26 (pipeline): an oversized case fails by name while the other cases are still preprocessed, and the run resumes', async () => {
+    const reg = registry();
+    const parent = tempDir();
+    const root = makeDatasetV2(parent, datasetJsonV2(['MRI'], { background: 0, lesion: 1 }, 2));
+    const r = rng(126);
+    const lab = (n: number) => vol([n, n, n], 'uint8', (i, j, k) => (i > 2 && j > 2 && k > 2 && i < 6 ? 1 : 0));
+    addCase(root, 'small_001', [vol([8, 8, 8], 'float32', () => 1 + r(), { spacing: [1, 1, 1] })], lab(8));
+    addCase(root, 'huge_002', [vol([24, 24, 24], 'float32', () => 1 + r(), { spacing: [1, 1, 1] })], lab(24));
+    const ds = await fn('loadDataset')(root);
+    // target spacing 0.5 mm: huge_002 grows to 48^3 and needs several MiB, small_001 stays well below 1.5 MiB
+    const plans: Plans = planner(reg).plan(syntheticFingerprint([16, 16, 16], [0.5, 0.5, 0.5], 2), dsJson('MRI', { background: 0, lesion: 1 }, 2));
+    const dir = join(parent, 'pp');
+    const logs: string[] = [];
+    const rep = fn('silentReporter')((s: string) => logs.push(s));
+    const before = process.env.NNUNET_MAX_MEMORY_BYTES;
+    process.env.NNUNET_MAX_MEMORY_BYTES = String(1.5 * 1024 * 1024);
+    let err: unknown;
+    try {
+      await fn('runPreprocess')(ds, plans, '3d_fullres', reg, dir, rep);
+    } catch (e) {
+      err = e;
+    } finally {
+      if (before === undefined) delete process.env.NNUNET_MAX_MEMORY_BYTES;
+      else process.env.NNUNET_MAX_MEMORY_BYTES = before;
+    }
+    expect(err, 'the oversized case must be reported').toBeTruthy();
+    expect(isUserError(err), errorText(err)).toBe(true);
+    expect(errorText(err)).toContain('huge_002');
+    expect(errorText(err)).toMatch(/limit/i);
+    expect(errorText(err)).not.toContain('small_001');
+    expect(await fn('listPreprocessedCases')(dir)).toEqual(['small_001']);
+    // resume without the limit: only the missing case is done
+    await fn('runPreprocess')(ds, plans, '3d_fullres', reg, dir, rep);
+    expect(await fn('listPreprocessedCases')(dir)).toEqual(['huge_002', 'small_001']);
+  });
+
   it('B28: crop-to-nonzero keeps an interior pocket of exact zeros inside, CT with -1024 background is not cropped, -1 never leaks', async () => {
     const reg = registry();
     const S = 20;
