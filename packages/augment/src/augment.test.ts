@@ -177,3 +177,14 @@ describe('Compose', () => {
     }
   });
 });
+
+describe('maskImage', () => {
+  it('zeros masked channels where seg < 0 and is added for use_mask_for_norm channels', async () => {
+    const { maskImage } = await import('./intensity.js');
+    const s: Sample = { image: Float32Array.from([1, 2, 3, 4, 5, 6]), seg: Int16Array.from([-1, 0, 1]), shape: [2, 1, 1, 3] };
+    expect(Array.from(maskImage([1]).apply(s, true).image)).toEqual([1, 2, 3, 0, 5, 6]);
+    const names = (m?: boolean[]) => nnUNetDefault.create({ patchSize: [4, 4, 4], dims: 3, mirrorAxes: [], doDummy2D: false, useMaskForNorm: m } as never).map((t) => t.name);
+    expect(names([false, true])).toContain('MaskImageTransform');
+    expect(names([false])).not.toContain('MaskImageTransform');
+  });
+});

@@ -1,6 +1,6 @@
 import { daSettings, type AugmentationFactory, type AugmentationOptions, type Transform } from '@nnunet-ts/core';
 import { gaussianBlur } from './blur.js';
-import { contrast, gamma, gaussianNoise, mirror, multiplicativeBrightness, removeLabel } from './intensity.js';
+import { contrast, gamma, gaussianNoise, maskImage, mirror, multiplicativeBrightness, removeLabel } from './intensity.js';
 import { simulateLowResolution } from './lowres.js';
 import { spatialTransform } from './spatial.js';
 
@@ -8,11 +8,12 @@ import { spatialTransform } from './spatial.js';
  * nnU-Net v2's default training transforms (spec 1.17, `get_training_transforms`), in nnU-Net's order:
  * spatial (rot p 0.2, isotropic scale 0.7-1.4 p 0.2, no elastic), Gaussian noise (p 0.1), Gaussian blur (p 0.2),
  * multiplicative brightness (p 0.15), contrast (p 0.15), simulated low resolution (p 0.25), inverted gamma (p 0.1),
- * gamma (p 0.3), mirror (allowed axes, p 0.5 each), seg -1 -> 0. Deep-supervision targets are made by the trainer.
+ * gamma (p 0.3), mirror (allowed axes, p 0.5 each), masking of `useMaskForNorm` channels outside the nonzero mask,
+ * seg -1 -> 0. Deep-supervision targets are made by the trainer.
  * `light` drops the spatial, blur and low-resolution transforms (then the loader samples the final patch).
  * Patch `[z, y, x]` (3D) or `[y, x]` (2D); samples are `[c, z, y, x]` with z = 1 in 2D.
  */
-export function nnUNetDefaultTransforms(o: AugmentationOptions): Transform[] {
+export function nnUNetDefaultTransforms(o: AugmentationOptions & { useMaskForNorm?: boolean[] }): Transform[] {
   const settings = daSettings(o.patchSize);
   const dummy = o.dims === 3 && o.doDummy2D;
   const patch3 = o.dims === 2 ? [1, ...o.patchSize] : o.patchSize;
@@ -28,12 +29,14 @@ export function nnUNetDefaultTransforms(o: AugmentationOptions): Transform[] {
   if (!o.light) list.push(simulateLowResolution({ ignoreAxes: dummy ? [0] : [] }) as Transform);
   list.push(gamma({ p: 0.1, invert: true }) as Transform, gamma({ p: 0.3, invert: false }) as Transform);
   if (o.mirrorAxes.length) list.push(mirror({ axes: o.mirrorAxes, dims: o.dims }) as Transform);
+  const masked = (o.useMaskForNorm ?? []).flatMap((m, c) => (m ? [c] : []));
+  if (masked.length) list.push(maskImage(masked) as Transform);
   list.push(removeLabel(-1, 0) as Transform);
   return list;
 }
 
 /** `nnUNetDefault`: {@link nnUNetDefaultTransforms}. */
-export const nnUNetDefault: AugmentationFactory = { name: 'nnUNetDefault', create: nnUNetDefaultTransforms };
+export const nnUNetDefault: AugmentationFactory = { name: 'nnUNetDefault', create: (o) => nnUNetDefaultTransforms(o) };
 
 /** `nnUNetNoDA`: no augmentation, only seg -1 -> 0 (nnU-Net's `nnUNetTrainerNoDA`). */
 export const nnUNetNoDA: AugmentationFactory = { name: 'nnUNetNoDA', create: () => [removeLabel(-1, 0) as Transform] };

@@ -121,6 +121,26 @@ export function gamma(o: { p: number; invert: boolean; range?: [number, number] 
   };
 }
 
+/**
+ * Set voxels outside the nonzero mask (seg < 0) to 0 in the given channels (bg2 `MaskImageTransform`), used by nnU-Net
+ * for channels normalized with `use_mask_for_norm` (spec 1.12, 1.17). Must run before seg -1 -> 0.
+ */
+export function maskImage(channels: number[]): Transform<true> {
+  return {
+    name: 'MaskImageTransform',
+    getParameters: (s) => (s.seg && channels.length ? true : null),
+    apply(sample) {
+      const seg = sample.seg!;
+      const n = seg.length;
+      for (const c of channels) {
+        const a = sample.image.subarray(c * n, (c + 1) * n);
+        for (let i = 0; i < n; i++) if (seg[i]! < 0) a[i] = 0;
+      }
+      return sample;
+    },
+  };
+}
+
 /** Replace one seg value by another (bg2 `RemoveLabelTansform`); nnU-Net maps -1 (outside / padding) to 0 (spec 1.17). */
 export function removeLabel(from = -1, to = 0): Transform<true> {
   return {

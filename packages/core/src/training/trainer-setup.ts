@@ -1,4 +1,4 @@
-import type { Sample, Transform } from '../contracts/augmentation.js';
+import type { AugmentationOptions, Sample, Transform } from '../contracts/augmentation.js';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { Loss } from '../contracts/loss.js';
 import type { Network } from '../contracts/network.js';
@@ -135,7 +135,9 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const loss = o.registry.get('loss', 'DC_and_CE_loss').create({ batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel });
   const optimizer = new SGD(network.parameters, { lr: o.initialLr ?? 0.01, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
   const da0 = daSettings(patchSize, { excludedMirrorAxes: o.excludedMirrorAxes });
-  const transforms = o.registry.get('augmentation', o.augmentation ?? 'nnUNetDefault').create({ patchSize, dims, mirrorAxes: da0.mirrorAxes, doDummy2D: da0.doDummy2D });
+  // useMaskForNorm is an extension of AugmentationOptions read by nnUNetDefault (MaskImageTransform); others ignore it.
+  const augOpts: AugmentationOptions & { useMaskForNorm?: boolean[] } = { patchSize, dims, mirrorAxes: da0.mirrorAxes, doDummy2D: da0.doDummy2D, useMaskForNorm: cfg.use_mask_for_norm };
+  const transforms = o.registry.get('augmentation', o.augmentation ?? 'nnUNetDefault').create(augOpts);
   const spatial = transforms.some((t) => t.name === 'SpatialTransform');
   const da = spatial ? da0 : { ...da0, initialPatchSize: [...patchSize] };
   const { train, val } = foldCases(o.splits, o.fold);
