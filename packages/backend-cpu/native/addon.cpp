@@ -58,6 +58,11 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), nnunet::set_isa(info[0].As<Napi::String>().Utf8Value().c_str()));
 }
 
+// setPath("auto" | "direct" | "im2col") -> boolean
+Napi::Value SetPath(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), nnunet::set_path(info[0].As<Napi::String>().Utf8Value().c_str()));
+}
+
 // setThreads(n): n <= 0 restores the default (NNUNET_NUM_THREADS or the usable cores)
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   nnunet::set_threads(info[0].As<Napi::Number>().Int32Value());
@@ -70,6 +75,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backwardFilter", Napi::Function::New(env, BackwardFilter));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
+  exports.Set("setPath", Napi::Function::New(env, SetPath));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   return exports;
 }

@@ -222,6 +222,22 @@ std::vector<long> row_offsets(const Geo& g, const Padded& P) {
   return off;
 }
 
+/**
+ * Output columns of the direct path: q over one sample's padded volume, q = (z*Hp + y)*Wp + x for z < od; the
+ * columns with y >= oh or x >= ow are computed and dropped. f(q, len, yOff) is called for each run of valid columns
+ * inside [q0, q0 + n), yOff being the output offset (within one channel) of column q.
+ */
+template <class F>
+void valid_runs(const Geo& g, const Padded& P, long q0, long n, F&& f) {
+  const long hw = P.Hp * P.Wp;
+  for (long q = q0; q < q0 + n;) {
+    const long z = q / hw, rem = q - z * hw, yy = rem / P.Wp, xx = rem - yy * P.Wp;
+    const long rowEnd = std::min(q0 + n, q - xx + P.Wp);
+    if (yy < g.oh && xx < g.ow) f(q, std::min(g.ow, xx + rowEnd - q) - xx, (z * g.oh + yy) * g.ow + xx);
+    q = rowEnd;
+  }
+}
+
 void conv_fwd_direct(const float* x, const float* w, const float* bias, float* y, const Geo& g) {
   const Kernels& kn = kernels();
   const long M = g.co, R = g.R(), nr = kn.nr, mr = kn.mr, Mp = rup(M, mr);
@@ -231,13 +247,17 @@ void conv_fwd_direct(const float* x, const float* w, const float* bias, float* y
   std::vector<float> apv(Mp * R + 16);
   pack_a(w, M, R, R, 1, mr, apv.data());
   const float* Ap = apv.data();
-  const long L = g.oh * P.Wp, ntl = cdiv(L, 256), pt = rup(cdiv(L, ntl), nr);
+  const long L = (g.od - 1) * P.Hp * P.Wp + g.oh * P.Wp;
+  long ntl = cdiv(L, 256);
+  ntl = std::max(ntl, std::min(cdiv(2L * pool().size(), g.n), cdiv(L, nr)));
+  const long pt = rup(cdiv(L, ntl), nr);
+  ntl = cdiv(L, pt);
   const long nk = (R + 511) / 512, kc = (R + nk - 1) / nk;
-  const long planeOut = g.oh * g.ow;
-  pool().run(g.n * g.od * ntl, [&](long task, int) {
-    const long b = task / (g.od * ntl), z = (task / ntl) % g.od, q0 = (task % ntl) * pt;
+  const long P_ = g.P();
+  pool().run(g.n * ntl, [&](long task, int) {
+    const long b = task / ntl, q0 = (task % ntl) * pt;
     const long nq = std::min(pt, L - q0), ncols = rup(nq, nr);
-    const float* B = P.buf.data() + b * g.ci * P.Sp + z * P.Hp * P.Wp + q0;
+    const float* B = P.buf.data() + b * g.ci * P.Sp + q0;
     float* C = tl_c.get(Mp * ncols);
     for (long k0 = 0; k0 < R; k0 += kc) {
       const long kl = std::min(kc, R - k0);
@@ -245,17 +265,14 @@ void conv_fwd_direct(const float* x, const float* w, const float* bias, float* y
         for (long i0 = 0; i0 < Mp; i0 += mr)
           kn.nni(kl, Ap + i0 * R + k0 * mr, off.data() + k0, B + j0, C + i0 * ncols + j0, ncols, k0 > 0);
     }
-    // keep the valid columns (x < ow) of rows y covered by [q0, q0 + nq)
-    for (long i = 0; i < M; i++) {
-      const float bi = bias ? bias[i] : 0.f;
-      float* yo = y + ((b * M + i) * g.od + z) * planeOut;
-      const float* ci = C + i * ncols;
-      for (long q = q0; q < q0 + nq;) {
-        const long yy = q / P.Wp, xx = q - yy * P.Wp, end = std::min(q0 + nq, (yy + 1) * P.Wp);
-        for (long t = xx; t < std::min(g.ow, xx + end - q); t++) yo[yy * g.ow + t] = ci[q - q0 + t - xx] + bi;
-        q = end;
+    valid_runs(g, P, q0, nq, [&](long q, long len, long yoff) {
+      for (long i = 0; i < M; i++) {
+        const float bi = bias ? bias[i] : 0.f;
+        float* yo = y + (b * M + i) * P_ + yoff;
+        const float* ci = C + i * ncols + (q - q0);
+        for (long t = 0; t < len; t++) yo[t] = ci[t] + bi;
       }
-    }
+    });
   });
 }
 
@@ -266,29 +283,32 @@ void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Ge
   Padded P;
   pad_input(x, g.n, g.ci, g.d, g.h, g.w, g.pd, g.ph, g.pw, P);
   std::vector<long> off = row_offsets(g, P);
-  const long L = g.oh * P.Wp, Lp = rup(L, vw), nch = cdiv(Lp, 1024), lc = rup(cdiv(Lp, nch), vw);
-  std::vector<float> zeros(Lp + 64, 0.f);
+  const long L = (g.od - 1) * P.Hp * P.Wp + g.oh * P.Wp;
+  const long nch = cdiv(L, 1024), lc = rup(cdiv(L, nch), vw);
   const int T = pl.size();
+  // split the rows of dW too when there are fewer chunks than threads
+  const long nrb = Rp / kn.nr2, rsplit = std::min(nrb, std::max(1L, cdiv(2L * T, g.n * nch)));
+  const long rper = cdiv(nrb, rsplit) * kn.nr2;
+  std::vector<float> zeros(lc + 64, 0.f);
   std::vector<std::vector<float>> acc(T);
-  const long planeOut = g.oh * g.ow;
-  pl.run(g.n * g.od, [&](long task, int tid) {
+  const long P_ = g.P();
+  pl.run(g.n * nch * rsplit, [&](long task, int tid) {
     std::vector<float>& a = acc[tid];
     if (a.empty()) a.assign(Mp * Rp, 0.f);
-    const long b = task / g.od, z = task % g.od;
-    float* A = tl_a.get(Mp * Lp);
-    std::memset(A, 0, Mp * Lp * 4);
-    for (long i = 0; i < M; i++) {
-      const float* src = dy + ((b * M + i) * g.od + z) * planeOut;
-      for (long yy = 0; yy < g.oh; yy++) std::memcpy(A + i * Lp + yy * P.Wp, src + yy * g.ow, g.ow * 4);
-    }
-    const float* base = P.buf.data() + b * g.ci * P.Sp + z * P.Hp * P.Wp;
+    const long b = task / (nch * rsplit), c = (task / rsplit) % nch, rs = task % rsplit;
+    const long q0 = c * lc, nq = std::min(lc, L - q0), len = rup(nq, vw);
+    const long rBeg = rs * rper, rEnd = std::min(Rp, rBeg + rper);
+    if (rBeg >= rEnd) return;
+    float* A = tl_a.get(Mp * len);
+    std::memset(A, 0, Mp * len * 4);
+    valid_runs(g, P, q0, nq, [&](long q, long n, long yoff) {
+      for (long i = 0; i < M; i++) std::memcpy(A + i * len + (q - q0), dy + (b * M + i) * P_ + yoff, n * 4);
+    });
+    const float* base = P.buf.data() + b * g.ci * P.Sp + q0;
     const float* rows[16];
-    for (long c0 = 0; c0 < Lp; c0 += lc) {
-      const long len = std::min(lc, Lp - c0);
-      for (long r0 = 0; r0 < Rp; r0 += kn.nr2) {
-        for (int j = 0; j < kn.nr2; j++) rows[j] = r0 + j < R ? base + off[r0 + j] + c0 : zeros.data();
-        for (long i0 = 0; i0 < Mp; i0 += kn.mr2) kn.ntp(len, A + i0 * Lp + c0, Lp, rows, a.data() + i0 * Rp + r0, Rp);
-      }
+    for (long r0 = rBeg; r0 < rEnd; r0 += kn.nr2) {
+      for (int j = 0; j < kn.nr2; j++) rows[j] = r0 + j < R ? base + off[r0 + j] : zeros.data();
+      for (long i0 = 0; i0 < Mp; i0 += kn.mr2) kn.ntp(len, A + i0 * len, len, rows, a.data() + i0 * Rp + r0, Rp);
     }
   });
   for (long i = 0; i < M; i++)
@@ -300,9 +320,15 @@ void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Ge
     }
 }
 
+int g_path = 0;  // 0 auto, 1 direct whenever stride 1, 2 always im2col
+
+/** Direct path for stride 1 unless the padded column space wastes more than 30% (tiny volumes: im2col). */
 bool use_direct(const Geo& g) {
-  static const char* e = std::getenv("NNUNET_CPU_IM2COL");
-  return g.sd == 1 && g.sh == 1 && g.sw == 1 && !(e && e[0] == '1');
+  if (g_path == 2 || g.sd != 1 || g.sh != 1 || g.sw != 1) return false;
+  if (g_path == 1) return true;
+  const double Hp = g.h + 2 * g.ph, Wp = g.w + 2 * g.pw;
+  const double cols = (g.od - 1) * Hp * Wp + g.oh * Wp;
+  return cols <= 1.3 * static_cast<double>(g.P());
 }
 
 }  // namespace
@@ -332,6 +358,15 @@ const Kernels& kernels() {
     if (!e || !set_isa(e)) set_isa("auto");
   }
   return *g_kernels;
+}
+
+bool set_path(const char* name) {
+  std::string n = name ? name : "auto";
+  if (n == "auto") g_path = 0;
+  else if (n == "direct") g_path = 1;
+  else if (n == "im2col") g_path = 2;
+  else return false;
+  return true;
 }
 
 void set_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }

@@ -18,6 +18,8 @@ struct Geo {
 /** Selects the micro-kernel level ("avx512", "avx2", "generic", or "auto"); returns false if not supported here. */
 bool set_isa(const char* name);
 const Kernels& kernels();
+/** Stride-1 algorithm: "auto" (direct unless the padding waste is large), "direct" or "im2col" (tests). */
+bool set_path(const char* name);
 void set_threads(int n);
 int threads();
 

@@ -13,12 +13,21 @@ if (addon) {
   await describeBackendContract('cpu-native (auto ISA)', async () => createCpuNativeBackend({ isa: 'auto' }));
   for (const isa of ['avx512', 'avx2', 'generic'] as const) {
     if (!addon.setIsa(isa)) continue;
-    await describeBackendContract(`cpu-native ${isa}, 1 thread`, async () => {
-      addon.setIsa(isa);
-      return createCpuNativeBackend({ threads: 1 });
-    });
+    for (const path of ['direct', 'im2col'] as const) {
+      await describeBackendContract(`cpu-native ${isa}, ${path}, 1 thread`, async () => {
+        addon.setIsa(isa);
+        addon.setPath(path);
+        return createCpuNativeBackend({ threads: 1 });
+      });
+    }
   }
+  await describeBackendContract('cpu-native direct, 2 threads', async () => {
+    addon.setIsa('auto');
+    addon.setPath('direct');
+    return createCpuNativeBackend({ threads: 2 });
+  });
   addon.setIsa('auto');
+  addon.setPath('auto');
   addon.setThreads(0);
 } else {
   describe.skip('cpu-native (addon not built)', () => it('skipped', () => {}));

@@ -12,6 +12,8 @@ export interface NativeAddon {
   backwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geo: Geometry): void;
   info(): { isa: string; vw: number; threads: number };
   setIsa(name: string): boolean;
+  /** Stride-1 algorithm: 'auto' (direct unless padding waste > 30%), 'direct' or 'im2col'. Process-wide. */
+  setPath(name: string): boolean;
   setThreads(n: number): void;
 }
 
