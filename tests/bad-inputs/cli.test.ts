@@ -40,6 +40,45 @@ describe('cli rows', () => {
     expect(written.filter((f) => f.endsWith('dataset_fingerprint.json'))).toEqual([]);
   });
 
+  it('B22 (pipeline): 2D images stored as 32x24x1 with the finest spacing on the singleton axis train a 2d model whose predictions keep shape and header', async () => {
+    const parent = tempDir();
+    const root = makeDatasetV2(parent, datasetJsonV2(['MRI'], { background: 0, disc: 1 }, 5), 'Dataset003_Flat');
+    const dims: [number, number, number] = [32, 24, 1];
+    const geo = { spacing: [1, 1, 0.5], origin: [5, -7, 12] };
+    const r = rng(22);
+    const caseOf = (cx: number) => ({
+      img: vol(dims, 'float32', (i, j) => (Math.hypot(i - cx, j - 12) <= 5 ? 200 : 50) + r() * 20, geo),
+      lab: vol(dims, 'uint8', (i, j) => (Math.hypot(i - cx, j - 12) <= 5 ? 1 : 0), geo),
+    });
+    for (let n = 0; n < 5; n++) {
+      const c = caseOf(10 + 2 * n);
+      addCase(root, `flat_${n}`, [c.img], c.lab);
+    }
+    const test = caseOf(16);
+    const input = writeNiftiFile(join(root, 'imagesTs', 'flat_9_0000.nii.gz'), test.img);
+    const { run, errs } = runner();
+    const out = join(parent, 'run');
+    expect(await run('fingerprint', root, '-o', out), errs.join('\n')).toBe(0);
+    expect(await run('plan', root, '-o', out), errs.join('\n')).toBe(0);
+    const L = need<AnyFn>((await import('@nnunet-ts/core')) as never, 'runLayout')(out);
+    const plans = JSON.parse(readFileSync(L.plans, 'utf8'));
+    expect([...plans.configurations['2d'].patch_size].sort((a: number, b: number) => a - b)).toEqual([24, 32]);
+    expect(await run('train', root, '-o', out, '--preset', 'tiny', '-c', '2d', '--epochs', '1', '--iterations-per-epoch', '2'), errs.join('\n')).toBe(0);
+    const pred = join(parent, 'pred');
+    expect(await run('predict', '-i', join(root, 'imagesTs'), '-o', pred, '-m', L.modelDir('2d'), '--disable-tta'), errs.join('\n')).toBe(0);
+    const reg = makeRegistry();
+    const inImg = await niftiReader(reg).read(input);
+    const seg = await niftiReader(reg).read(join(pred, 'flat_9.nii.gz'));
+    expect(seg.shape).toEqual([1, 1, 24, 32]);
+    expect(seg.spacing).toEqual(inImg.spacing);
+    expect(seg.origin).toEqual(inImg.origin);
+    expect(seg.direction).toEqual(inImg.direction);
+    const hIn = parseNiftiHeader(gunzipSync(readFileSync(input)));
+    const hOut = parseNiftiHeader(gunzipSync(readFileSync(join(pred, 'flat_9.nii.gz'))));
+    expect(hOut.dim.slice(0, 4)).toEqual(hIn.dim.slice(0, 4));
+    expect(hOut.srow).toEqual(hIn.srow);
+  });
+
   it('B33 + B36 + B40 (pipeline): non-ASCII ids survive training and prediction; a .nii test input beside notes.txt is predicted with the input geometry', async () => {
     const parent = join(tempDir(), 'Daten_ä');
     mkdirSync(parent, { recursive: true });

@@ -234,6 +234,19 @@ describe('reader rows', () => {
       }
       expect(Array.from(back.data)).toEqual(Array.from(img.data));
     }
+    // .nrrd through the itk writer/reader (ITK-Wasm#1011 was about this path)
+    const nrrd = join(dir, 'roundtrip.nrrd');
+    const mem: MedicalImage = { data: new Uint8Array(img.data), shape: img.shape, spacing: [1, 1, 1], origin: origin as [number, number, number], direction };
+    await reg.get('writer', 'itk').write(nrrd, mem, { dtype: 'uint8' });
+    const backNrrd = await reg.get('reader', 'itk').read(nrrd);
+    direction.forEach((v, i) => expect(Math.abs(backNrrd.direction[i]! - v), `.nrrd direction[${i}]`).toBeLessThan(1e-6));
+    expectWorldClose(backNrrd, [1, 2, 3], worldOf(spacing, origin, direction, [1, 2, 3]), 1e-5);
+    // and the NRRD header text itself: "space directions" lists the world vector of each index axis (columns)
+    const text = readFileSync(nrrd).subarray(0, 2048).toString('latin1');
+    const dirs = /space directions:\s*(.*)/.exec(text)?.[1] ?? '';
+    const vecs = [...dirs.matchAll(/\(([^)]*)\)/g)].map((m) => m[1]!.split(',').map(Number));
+    expect(vecs.length).toBe(3);
+    for (let c = 0; c < 3; c++) for (let r2 = 0; r2 < 3; r2++) expect(Math.abs(vecs[c]![r2]! - direction[r2 * 3 + c]!)).toBeLessThan(1e-6);
   });
 
   for (const variant of ['qform and sform', 'qform only'] as const) {
