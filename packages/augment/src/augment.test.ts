@@ -188,3 +188,13 @@ describe('maskImage', () => {
     expect(names([false])).not.toContain('MaskImageTransform');
   });
 });
+
+describe('gaussianKernel1d', () => {
+  it('has batchgeneratorsv2 sizes (odd nearest to 6 sigma + 0.5) and sums to 1', async () => {
+    const { gaussianKernel1d } = await import('./blur.js');
+    expect([0.5, 0.75, 1.0].map((s) => gaussianKernel1d(s).length)).toEqual([3, 5, 7]);
+    const k = gaussianKernel1d(0.8);
+    expect(k.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(k[0]).toBeCloseTo(k[k.length - 1]!, 7);
+  });
+});

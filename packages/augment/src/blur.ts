@@ -1,4 +1,4 @@
-import type { Rng, Sample, Transform } from '@nnunet-ts/core';
+import { roundHalfEven, type Rng, type Sample, type Transform } from '@nnunet-ts/core';
 import { channel, spatial } from './sample-util.js';
 
 /** Per channel: null (skipped) or a sigma per spatial axis `[z, y, x]` in voxels. */
@@ -15,10 +15,18 @@ function reflect(i: number, n: number): number {
   return k;
 }
 
-/** Normalised 1D Gaussian kernel, radius `round(4 sigma)` (scipy's truncate = 4). */
+/**
+ * Normalised 1D Gaussian kernel as batchgeneratorsv2 builds it for the blur transform: size = the odd integer
+ * nearest to `6 sigma + 0.5` (Python rounding, ties to even, then to the odd neighbour on the side of the value),
+ * taps at integer offsets from the centre.
+ */
 export function gaussianKernel1d(sigma: number): Float32Array {
-  const r = Math.max(1, Math.round(4 * sigma));
-  const k = new Float32Array(2 * r + 1);
+  const n = 6 * sigma + 0.5;
+  let size = roundHalfEven(n);
+  if (size % 2 === 0) size = n - size >= 0 ? size + 1 : size - 1;
+  size = Math.max(1, size);
+  const r = (size - 1) / 2;
+  const k = new Float32Array(size);
   let s = 0;
   for (let i = -r; i <= r; i++) s += k[i + r] = Math.exp((-0.5 * i * i) / (sigma * sigma));
   for (let i = 0; i < k.length; i++) k[i]! /= s;
@@ -53,7 +61,8 @@ export function convolveAxis(a: Float32Array, shape: [number, number, number], a
 
 /**
  * Gaussian blur (bg2 `GaussianBlurTransform`, spec 1.17): p 0.2; each channel with p 0.5; a sigma per axis and per
- * channel uniform in (0.5, 1.0); separable, reflect border. Singleton axes (2D samples) are not blurred.
+ * channel uniform in (0.5, 1.0); separable, kernel size `~6 sigma` ({@link gaussianKernel1d}), reflect border.
+ * Singleton axes (2D samples) are not blurred.
  */
 export function gaussianBlur(o: { p?: number; pPerChannel?: number; sigma?: [number, number] } = {}): Transform<BlurParams> {
   const p = o.p ?? 0.2;

@@ -36,7 +36,7 @@ export interface ChannelFactors {
 
 /**
  * Multiplicative brightness (bg2 `MultiplicativeBrightnessTransform`, spec 1.17; multiplicative, not additive):
- * p 0.15, each channel multiplied by its own factor uniform in (0.75, 1.25).
+ * p 0.15, each channel multiplied by its own factor from (0.75, 1.25) with `BGContrast` sampling (half the time below 1).
  */
 export function multiplicativeBrightness(o: { p?: number; range?: [number, number] } = {}): Transform<ChannelFactors> {
   const p = o.p ?? 0.15;
@@ -45,7 +45,7 @@ export function multiplicativeBrightness(o: { p?: number; range?: [number, numbe
     name: 'MultiplicativeBrightnessTransform',
     getParameters(s, rng) {
       if (rng.next() >= p) return null;
-      return { factors: Array.from({ length: s.shape[0]! }, () => rng.uniform(lo, hi)) };
+      return { factors: Array.from({ length: s.shape[0]! }, () => sampleAroundOne(rng, lo, hi)) };
     },
     apply(sample, q) {
       q.factors.forEach((f, c) => {
