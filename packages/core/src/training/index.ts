@@ -11,3 +11,4 @@ export * from './data-loader.js';
 export * from './targets.js';
 export { type TrainFoldOptions, type TrainProgress } from './trainer-setup.js';
 export * from './train-fold.js';
+export * from './progress-plot.js';

@@ -6,6 +6,7 @@ import { writeFileAtomic } from './atomic.js';
 import { defaultCaseSource } from './cache-source.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ProgressLog } from './checkpoint.js';
 import { assembleBatch, type PatchLoader } from './data-loader.js';
+import { progressSvg } from './progress-plot.js';
 import { confusionCounts, downsampleSegTo, pseudoDice } from './targets.js';
 import { augmentSample, setupTraining, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
 
@@ -31,7 +32,8 @@ const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
  * 0.99, weight decay 3e-5), lr `0.01 (1 - epoch/epochs)^0.9` per epoch, gradient norm clipped to 12, `epochs` x
  * `iterationsPerEpoch` batches with 33% foreground oversampling and the augmentation plugin, then
  * `validationIterations` validation batches (no augmentation) for the pseudo Dice and its EMA (0.9).
- * Every epoch writes `checkpoint_latest` (weights, momentum, epoch, RNG states, logs) and `progress.json`;
+ * Every epoch writes `checkpoint_latest` (weights, momentum, epoch, RNG states, logs), `progress.json` and
+ * `progress.svg`;
  * a new best EMA writes `checkpoint_best`; the end writes `checkpoint_final`. With `resume`, training continues from
  * `checkpoint_latest` and gives the same weights as an uninterrupted run on a deterministic backend.
  * Throws `DataError`/`NnunetError` for unusable inputs (missing configuration, corrupt cache or checkpoint).
@@ -69,6 +71,7 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
     await saveState(ctx, foldDir, 'latest');
     if (isBest) await saveState(ctx, foldDir, 'best');
     await writeFileAtomic(join(foldDir, 'progress.json'), JSON.stringify(ctx.logs, jsonNaN, 1));
+    await writeFileAtomic(join(foldDir, 'progress.svg'), progressSvg(ctx.logs));
     o.onProgress?.({ phase: 'epoch', epoch: ctx.epoch - 1, epochs: ctx.epochs, iteration: ctx.iterations, iterations: ctx.iterations, loss: trainLoss, lr, meanFgDice: val?.mean, emaFgDice: ema, valLoss: val?.loss });
     log(`${ctx.foldName} epoch ${ctx.epoch - 1}: train_loss ${trainLoss.toFixed(4)} val_loss ${(val?.loss ?? NaN).toFixed(4)} pseudo dice [${(val?.perClass ?? []).map((d) => d.toFixed(4)).join(', ')}] ema ${ema.toFixed(4)} lr ${lr.toExponential(3)} (${(Date.now() / 1000 - t0).toFixed(1)} s)`);
   }

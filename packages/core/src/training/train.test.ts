@@ -86,7 +86,7 @@ describe('trainFold with stub network and loss', () => {
     const a = mkdtempSync(join(tmpdir(), 'train-a-'));
     const resA = await trainFold(options(a));
     expect(resA.epochsCompleted).toBe(3);
-    for (const f of ['checkpoint_final.json', 'checkpoint_final.bin', 'checkpoint_latest.json', 'checkpoint_best.json', 'progress.json', 'debug.json'])
+    for (const f of ['checkpoint_final.json', 'checkpoint_final.bin', 'checkpoint_latest.json', 'checkpoint_best.json', 'progress.json', 'progress.svg', 'debug.json'])
       expect(existsSync(join(a, 'fold_0', f))).toBe(true);
     expect(existsSync(join(a, 'plans.json'))).toBe(true);
     const progress = JSON.parse(readFileSync(join(a, 'fold_0', 'progress.json'), 'utf8'));
