@@ -148,7 +148,7 @@ describe('predict rows', () => {
       const outs: Float32Array[] = [];
       for (const tileBatch of [1, 4, 3]) {
         const network = net3d['buildPlainConvUNet']!({ architecture: arch, inputChannels: 1, numClasses: 3, deepSupervision: false, backend, seed: 7 });
-        const model = { networks: [network], patchSize: [8, 8, 8], numClasses: 3, mirrorAxes: [0, 1, 2] };
+        const model = { networks: [network], patchSize: [8, 8, 8], numClasses: 3, mirrorAxes: [2] }; // 2 TTA passes keep it cheap
         outs.push(await predictPreprocessed()(model, data, [1, Z, Y, X], { tileBatch }));
       }
       expect(outs[0]!.some((v) => v !== 0)).toBe(true);
