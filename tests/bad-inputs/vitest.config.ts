@@ -12,6 +12,6 @@ export default mergeConfig(
   rootConfig,
   defineConfig({
     root: fileURLToPath(new URL('../..', import.meta.url)),
-    ssr: { resolve: { conditions: ['source'], externalConditions: ['source'] } },
+    ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   }),
 );
