@@ -39,7 +39,8 @@ export interface PredictOptions {
  * logits averaged over TTA and folds, weighted by the Gaussian importance map, accumulated, divided by the summed
  * weights and cropped back. 2d configurations tile `[1, py, px]` windows over every slice of axis 0 and batch
  * windows of several slices together. Returns logits `Float32Array [K, z, y, x]` (same spatial shape as the input).
- * Throws `NnunetError` when the channel count or a network output shape does not fit.
+ * Throws `NnunetError` when `data` does not match `shape`, a mirror axis is not an axis of the patch, or a network
+ * output shape does not fit.
  */
 export async function predictPreprocessed(
   model: PredictorModel | PredictorModel[],
@@ -62,60 +63,102 @@ export async function predictPreprocessed(
   const steps = [computeSteps(Zp, patch[0]!, opts.stepSize), computeSteps(Yp, patch[1]!, opts.stepSize), computeSteps(Xp, patch[2]!, opts.stepSize)];
   const tiles: [number, number, number][] = [];
   for (const z of steps[0]!) for (const y of steps[1]!) for (const x of steps[2]!) tiles.push([z, y, x]);
-  const [pz, py, px] = patch as [number, number, number];
-  const tileN = pz * py * px;
+  const tileN = patch[0]! * patch[1]! * patch[2]!;
   const gauss = opts.useGaussian === false ? new Float32Array(tileN).fill(1) : computeGaussian(m0.patchSize);
-  const axes = opts.mirror === false ? [] : (opts.mirrorAxes ?? m0.mirrorAxes).map((a) => (is2d ? a + 1 : a));
+  const patchAxes = opts.mirror === false ? [] : (opts.mirrorAxes ?? m0.mirrorAxes);
+  if (patchAxes.some((a) => !Number.isInteger(a) || a < 0 || a >= m0.patchSize.length)) {
+    throw new NnunetError(`mirror axes [${patchAxes}] are not axes of the ${m0.patchSize.length}D patch`);
+  }
+  const axes = [...new Set(patchAxes)].map((a) => (is2d ? a + 1 : a));
   const combos = mirrorCombinations([...axes].sort((a, b) => a - b));
   const NP = Zp * Yp * Xp;
   const acc = new Float32Array(K * NP);
   const wsum = new Float32Array(NP);
   const tb = Math.max(1, opts.tileBatch ?? 4);
+  const grid: Grid = { C, K, padded: [Zp, Yp, Xp], patch: patch as [number, number, number] };
   for (let t0 = 0; t0 < tiles.length; t0 += tb) {
     const batch = tiles.slice(t0, t0 + tb);
-    const n = batch.length;
-    const input = new Float32Array(n * C * tileN);
-    batch.forEach(([z0, y0, x0], b) => {
-      for (let c = 0; c < C; c++)
-        for (let z = 0; z < pz; z++)
-          for (let y = 0; y < py; y++) {
-            const src = ((c * Zp + z0 + z) * Yp + y0 + y) * Xp + x0;
-            input.set(padded.subarray(src, src + px), ((b * C + c) * pz + z) * py * px + y * px);
-          }
-    });
-    const out = new Float32Array(n * K * tileN);
-    for (const net of networks) {
-      for (const comb of combos) {
-        const [fz, fy, fx] = [comb.includes(0), comb.includes(1), comb.includes(2)];
-        const x = comb.length ? flipZYX(input, n * C, pz, py, px, fz, fy, fx) : input;
-        const y = net.forward({ data: x, shape: [n, C, pz, py, px] }, false)[0];
-        if (!y || y.shape.join(',') !== [n, K, pz, py, px].join(','))
-          throw new NnunetError(`network output shape [${y?.shape}] != expected [${[n, K, pz, py, px]}]`);
-        const yd = comb.length ? flipZYX(y.data, n * K, pz, py, px, fz, fy, fx) : y.data;
-        for (let i = 0; i < out.length; i++) out[i]! += yd[i]!;
-      }
-    }
-    const scale = 1 / (networks.length * combos.length);
-    batch.forEach(([z0, y0, x0], b) => {
-      for (let z = 0; z < pz; z++)
-        for (let y = 0; y < py; y++) {
-          const g0 = (z * py + y) * px;
-          const dst0 = ((z0 + z) * Yp + y0 + y) * Xp + x0;
-          for (let x = 0; x < px; x++) wsum[dst0 + x]! += gauss[g0 + x]!;
-          for (let k = 0; k < K; k++) {
-            const src = (b * K + k) * tileN + g0;
-            const dst = k * NP + dst0;
-            for (let x = 0; x < px; x++) acc[dst + x]! += out[src + x]! * scale * gauss[g0 + x]!;
-          }
-        }
-    });
+    const input = gatherTiles(padded, grid, batch);
+    const out = predictTiles(networks, combos, input, batch.length, grid);
+    scatterTiles(out, 1 / (networks.length * combos.length), gauss, batch, grid, acc, wsum);
     opts.onProgress?.(Math.min(t0 + tb, tiles.length), tiles.length);
   }
-  const result = new Float32Array(K * Z * Y * X);
-  for (let k = 0; k < K; k++)
+  return cropAndNormalize(acc, wsum, grid, [Z, Y, X], pads.map((p) => p[0]));
+}
+
+/** Sizes shared by the tile helpers: channels in/out, padded volume `[z, y, x]`, tile `[z, y, x]`. */
+interface Grid {
+  C: number;
+  K: number;
+  padded: [number, number, number];
+  patch: [number, number, number];
+}
+
+/** Copy tiles (lower corners `batch`) of the padded `[C, ...padded]` volume into `[n, C, ...patch]`. */
+function gatherTiles(padded: Float32Array, g: Grid, batch: [number, number, number][]): Float32Array {
+  const [, Yp, Xp] = g.padded;
+  const [pz, py, px] = g.patch;
+  const input = new Float32Array(batch.length * g.C * pz * py * px);
+  batch.forEach(([z0, y0, x0], b) => {
+    for (let c = 0; c < g.C; c++)
+      for (let z = 0; z < pz; z++)
+        for (let y = 0; y < py; y++) {
+          const src = ((c * g.padded[0] + z0 + z) * Yp + y0 + y) * Xp + x0;
+          input.set(padded.subarray(src, src + px), ((b * g.C + c) * pz + z) * py * px + y * px);
+        }
+  });
+  return input;
+}
+
+/** Sum of the logits `[n, K, ...patch]` of every network under every mirror combination (flipped back). */
+function predictTiles(networks: Network[], combos: number[][], input: Float32Array, n: number, g: Grid): Float32Array {
+  const [pz, py, px] = g.patch;
+  const want = [n, g.K, pz, py, px].join(',');
+  const out = new Float32Array(n * g.K * pz * py * px);
+  for (const net of networks) {
+    for (const comb of combos) {
+      const [fz, fy, fx] = [comb.includes(0), comb.includes(1), comb.includes(2)];
+      const x = comb.length ? flipZYX(input, n * g.C, pz, py, px, fz, fy, fx) : input;
+      const y = net.forward({ data: x, shape: [n, g.C, pz, py, px] }, false)[0];
+      if (!y || y.shape.join(',') !== want) throw new NnunetError(`network output shape [${y?.shape}] != expected [${want}]`);
+      const yd = comb.length ? flipZYX(y.data, n * g.K, pz, py, px, fz, fy, fx) : y.data;
+      for (let i = 0; i < out.length; i++) out[i]! += yd[i]!;
+    }
+  }
+  return out;
+}
+
+/** Add `scale * out * gauss` of each tile into `acc` (`[K, ...padded]`) and `gauss` into `wsum`. */
+function scatterTiles(out: Float32Array, scale: number, gauss: Float32Array, batch: [number, number, number][], g: Grid, acc: Float32Array, wsum: Float32Array): void {
+  const [Zp, Yp, Xp] = g.padded;
+  const [pz, py, px] = g.patch;
+  const NP = Zp * Yp * Xp;
+  const tileN = pz * py * px;
+  batch.forEach(([z0, y0, x0], b) => {
+    for (let z = 0; z < pz; z++)
+      for (let y = 0; y < py; y++) {
+        const g0 = (z * py + y) * px;
+        const dst0 = ((z0 + z) * Yp + y0 + y) * Xp + x0;
+        for (let x = 0; x < px; x++) wsum[dst0 + x]! += gauss[g0 + x]!;
+        for (let k = 0; k < g.K; k++) {
+          const src = (b * g.K + k) * tileN + g0;
+          const dst = k * NP + dst0;
+          for (let x = 0; x < px; x++) acc[dst + x]! += out[src + x]! * scale * gauss[g0 + x]!;
+        }
+      }
+  });
+}
+
+/** `acc / wsum` cropped from the padded grid back to `size` (`[z, y, x]`), padding below `lo`: `[K, ...size]`. */
+function cropAndNormalize(acc: Float32Array, wsum: Float32Array, g: Grid, size: number[], lo: number[]): Float32Array {
+  const [Z, Y, X] = size as [number, number, number];
+  const [Zp, Yp, Xp] = g.padded;
+  const NP = Zp * Yp * Xp;
+  const result = new Float32Array(g.K * Z * Y * X);
+  for (let k = 0; k < g.K; k++)
     for (let z = 0; z < Z; z++)
       for (let y = 0; y < Y; y++) {
-        const src = ((z + pads[0]![0]) * Yp + y + pads[1]![0]) * Xp + pads[2]![0];
+        const src = ((z + lo[0]!) * Yp + y + lo[1]!) * Xp + lo[2]!;
         const dst = ((k * Z + z) * Y + y) * X;
         for (let x = 0; x < X; x++) result[dst + x] = acc[k * NP + src + x]! / wsum[src + x]!;
       }
