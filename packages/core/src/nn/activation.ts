@@ -13,15 +13,19 @@ export class LeakyReLU implements Module {
   private dx: Float32Array | null = null;
   private x: Tensor | null = null;
 
-  constructor(readonly slope = 0.01) {}
+  private readonly lut: Float64Array;
+
+  constructor(readonly slope = 0.01) {
+    this.lut = Float64Array.of(slope, 1);
+  }
 
   forward(x: Tensor, training: boolean): Tensor {
     const out = (this.out = ensureBuffer(this.out, x.data.length));
     const xd = x.data;
-    const s = this.slope;
+    const lut = this.lut;
     for (let i = 0; i < xd.length; i++) {
       const v = xd[i]!;
-      out[i] = v > 0 ? v : v * s;
+      out[i] = v * lut[+(v > 0)]!; // branch-free select
     }
     this.x = training ? x : null;
     return { data: out, shape: x.shape.slice() };
@@ -33,8 +37,8 @@ export class LeakyReLU implements Module {
     const dx = (this.dx = ensureBuffer(this.dx, dy.data.length));
     const xd = x.data;
     const d = dy.data;
-    const s = this.slope;
-    for (let i = 0; i < d.length; i++) dx[i] = xd[i]! > 0 ? d[i]! : d[i]! * s;
+    const lut = this.lut;
+    for (let i = 0; i < d.length; i++) dx[i] = d[i]! * lut[+(xd[i]! > 0)]!;
     return { data: dx, shape: x.shape.slice() };
   }
 }

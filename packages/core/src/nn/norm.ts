@@ -34,12 +34,15 @@ export class InstanceNorm implements Module {
   private xhat: Float32Array | null = null;
   private dx: Float32Array | null = null;
   private invStd = new Float64Array(0);
+  /** `[slope, 1]`: LeakyReLU factor indexed by `z > 0`. */
+  private readonly lut: Float64Array;
   private shape: number[] = [];
   private trained = false;
 
   constructor(readonly opts: InstanceNormOptions) {
     this.eps = opts.eps ?? 1e-5;
     this.slope = opts.leakySlope ?? null;
+    this.lut = Float64Array.of(this.slope ?? 1, 1);
     if (opts.affine === false) {
       this.weight = this.bias = null;
       this.parameters = [];
@@ -65,13 +68,28 @@ export class InstanceNorm implements Module {
     for (let nc = 0; nc < n * c; nc++) {
       const ch = nc % c;
       const o = nc * sp;
+      // two independent accumulator pairs (float64) halve the add-latency chain
       let s = 0;
       let s2 = 0;
-      for (let i = o; i < o + sp; i++) {
-        const v = xd[i]!;
+      let t = 0;
+      let t2 = 0;
+      const end = o + sp;
+      let i0 = o;
+      for (; i0 + 1 < end; i0 += 2) {
+        const v = xd[i0]!;
+        const w = xd[i0 + 1]!;
+        s += v;
+        s2 += v * v;
+        t += w;
+        t2 += w * w;
+      }
+      if (i0 < end) {
+        const v = xd[i0]!;
         s += v;
         s2 += v * v;
       }
+      s += t;
+      s2 += t2;
       const mean = s / sp;
       const variance = Math.max(s2 / sp - mean * mean, 0);
       const inv = 1 / Math.sqrt(variance + this.eps);
@@ -80,38 +98,28 @@ export class InstanceNorm implements Module {
       const b = this.bias ? this.bias.value[ch]! : 0;
       const scale = g * inv;
       const shift = b - mean * scale;
+      // LeakyReLU as z * lut[z > 0]: branch-free (a compare-and-select mispredicts on random signs)
+      const lut = this.lut;
       if (xh) {
         // training: one pass writes xhat and the output
         if (slope === null)
-          for (let i = o; i < o + sp; i++) {
+          for (let i = o; i < end; i++) {
             const h = (xd[i]! - mean) * inv;
             xh[i] = h;
             out[i] = h * g + b;
           }
-        else if (slope <= 1)
-          for (let i = o; i < o + sp; i++) {
-            const h = (xd[i]! - mean) * inv;
-            xh[i] = h;
-            const z = h * g + b;
-            out[i] = Math.max(z, z * slope);
-          }
         else
-          for (let i = o; i < o + sp; i++) {
+          for (let i = o; i < end; i++) {
             const h = (xd[i]! - mean) * inv;
             xh[i] = h;
             const z = h * g + b;
-            out[i] = z > 0 ? z : z * slope;
+            out[i] = z * lut[+(z > 0)]!;
           }
-      } else if (slope === null) for (let i = o; i < o + sp; i++) out[i] = xd[i]! * scale + shift;
-      else if (slope <= 1)
-        for (let i = o; i < o + sp; i++) {
-          const z = xd[i]! * scale + shift;
-          out[i] = Math.max(z, z * slope);
-        }
+      } else if (slope === null) for (let i = o; i < end; i++) out[i] = xd[i]! * scale + shift;
       else
-        for (let i = o; i < o + sp; i++) {
+        for (let i = o; i < end; i++) {
           const z = xd[i]! * scale + shift;
-          out[i] = z > 0 ? z : z * slope;
+          out[i] = z * lut[+(z > 0)]!;
         }
     }
     this.shape = x.shape.slice();
@@ -137,20 +145,40 @@ export class InstanceNorm implements Module {
       let sdz = 0;
       let sdzx = 0;
       // pass 1: dz (the LeakyReLU-masked dy, kept in dx) and its two sums
+      const end = o + sp;
       if (slope === null)
-        for (let i = o; i < o + sp; i++) {
+        for (let i = o; i < end; i++) {
           const d = dyd[i]!;
           sdz += d;
           sdzx += d * xh[i]!;
         }
-      else
-        for (let i = o; i < o + sp; i++) {
+      else {
+        const lut = this.lut;
+        let u = 0;
+        let ux = 0;
+        let i = o;
+        for (; i + 1 < end; i += 2) {
           const xv = xh[i]!;
-          const d = g * xv + b > 0 ? dyd[i]! : dyd[i]! * slope;
+          const xw = xh[i + 1]!;
+          const d = dyd[i]! * lut[+(g * xv + b > 0)]!;
+          const e = dyd[i + 1]! * lut[+(g * xw + b > 0)]!;
+          dx[i] = d;
+          dx[i + 1] = e;
+          sdz += d;
+          sdzx += d * xv;
+          u += e;
+          ux += e * xw;
+        }
+        if (i < end) {
+          const xv = xh[i]!;
+          const d = dyd[i]! * lut[+(g * xv + b > 0)]!;
           dx[i] = d;
           sdz += d;
           sdzx += d * xv;
         }
+        sdz += u;
+        sdzx += ux;
+      }
       if (this.weight && this.bias) {
         this.weight.grad[ch]! += sdzx;
         this.bias.grad[ch]! += sdz;
@@ -160,7 +188,7 @@ export class InstanceNorm implements Module {
       const m2 = sdzx / sp;
       // pass 2: dx = g * invStd * (dz - mean(dz) - xhat * mean(dz * xhat))
       const src = slope === null ? dyd : dx;
-      for (let i = o; i < o + sp; i++) dx[i] = k * (src[i]! - m1 - xh[i]! * m2);
+      for (let i = o; i < end; i++) dx[i] = k * (src[i]! - m1 - xh[i]! * m2);
     }
     return { data: dx, shape: this.shape };
   }
