@@ -26,12 +26,24 @@ export function accumulateBiasGrad(dy: Tensor, grad: Float32Array): void {
   const sp = dy.data.length / (n * c);
   const d = dy.data;
   for (let ch = 0; ch < c; ch++) {
-    let s = 0;
+    // four independent float64 accumulators (the add latency, not memory, bounds a single chain)
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
     for (let b = 0; b < n; b++) {
       const o = (b * c + ch) * sp;
-      for (let i = 0; i < sp; i++) s += d[o + i]!;
+      const end = o + sp;
+      let i = o;
+      for (; i + 3 < end; i += 4) {
+        s0 += d[i]!;
+        s1 += d[i + 1]!;
+        s2 += d[i + 2]!;
+        s3 += d[i + 3]!;
+      }
+      for (; i < end; i++) s0 += d[i]!;
     }
-    grad[ch]! += s;
+    grad[ch]! += s0 + s1 + s2 + s3;
   }
 }
 
