@@ -92,6 +92,15 @@ describe('deep supervision helpers (spec 1.15)', () => {
     expect(out[2]!.shape).toEqual([1, 1, 1, 1, 2]);
     expect(Array.from(out[2]!.data)).toEqual([9, 11]);
   });
+
+  it('2D scales ([sy, sx]) leave z alone; Python rounding of target shapes (half to even)', () => {
+    const seg = Int16Array.from({ length: 2 * 10 * 6 }, (_, i) => i % 7);
+    const out = downsampleSegForDeepSupervision(seg, [2, 1, 1, 10, 6], deepSupervisionScales([[1, 1], [2, 2], [2, 2]]));
+    expect(out.map((o) => o.shape)).toEqual([[2, 1, 1, 10, 6], [2, 1, 1, 5, 3]]);
+    // 5 * 0.5 = 2.5 rounds to 2 as in Python
+    expect(downsampleSegForDeepSupervision(new Int16Array(5), [1, 1, 1, 1, 5], [[1, 1, 0.5]])[0]!.shape).toEqual([1, 1, 1, 1, 2]);
+    expect(out[1]!.data[0]).toBe(seg[1 * 6 + 1]);
+  });
 });
 
 describe('referenceBackend', () => {
