@@ -13,6 +13,7 @@ import {
 import { createCpuJsBackend } from '@nnunet-ts/backend-cpu';
 import { registerDefaults as registerLoss } from '@nnunet-ts/loss';
 import { registerDefaults as registerNet } from '@nnunet-ts/net-unet3d';
+import { registerDefaults as registerNet2d } from '@nnunet-ts/net-unet2d';
 import { registerDefaults } from './index.js';
 
 function balls(n: number, S: number, seed: number): Record<string, PreprocessedCaseData> {
@@ -35,6 +36,7 @@ function balls(n: number, S: number, seed: number): Record<string, PreprocessedC
 
 function tinyPlans(): Plans {
   const k3 = [3, 3, 3];
+  const k2 = [3, 3];
   const architecture: ArchitectureSpec = {
     network_class_name: 'dynamic_network_architectures.architectures.unet.PlainConvUNet',
     arch_kwargs: {
@@ -49,13 +51,23 @@ function tinyPlans(): Plans {
     dataset_name: 'Dataset998_Balls', plans_name: 'nnUNetPlans', original_median_spacing_after_transp: [1, 1, 1], original_median_shape_after_transp: [16, 16, 16],
     image_reader_writer: 'NibabelIO', transpose_forward: [0, 1, 2], transpose_backward: [0, 1, 2], experiment_planner_used: 'test', label_manager: 'LabelManager',
     foreground_intensity_properties_per_channel: {},
-    configurations: { '3d_fullres': { patch_size: [16, 16, 16], batch_size: 2, batch_dice: false, architecture } },
+    configurations: {
+      '3d_fullres': { patch_size: [16, 16, 16], batch_size: 2, batch_dice: false, architecture },
+      '2d': {
+        patch_size: [16, 16], batch_size: 4, batch_dice: true,
+        architecture: {
+          ...architecture,
+          arch_kwargs: { ...architecture.arch_kwargs, conv_op: 'torch.nn.modules.conv.Conv2d', norm_op: 'torch.nn.modules.instancenorm.InstanceNorm2d', kernel_sizes: [k2, k2, k2], strides: [[1, 1], [2, 2], [2, 2]] },
+        },
+      },
+    },
   };
 }
 
 describe('trainFold + predictPreprocessed with PlainConvUNet and DC_and_CE_loss', () => {
   it('learns noisy balls (Dice on a validation case > 0.8)', async () => {
     const registry = new Registry();
+    registerNet2d(registry);
     registerNet(registry);
     registerLoss(registry);
     registerDefaults(registry);
@@ -86,6 +98,41 @@ describe('trainFold + predictPreprocessed with PlainConvUNet and DC_and_CE_loss'
     }
     const dice = (2 * tp) / (2 * tp + fp + fn);
     console.log(`balls: train ${trainMs} ms, losses ${res.logs.train_losses.map((l) => l.toFixed(3)).join(' ')}, pseudo dice ${res.logs.mean_fg_dice.map((l) => l.toFixed(3)).join(' ')}, val Dice ${dice.toFixed(3)}`);
+    expect(dice).toBeGreaterThan(0.8);
+  });
+
+  it('2d configuration with nnUNetDefault augmentation learns the balls slice by slice (Dice > 0.8)', async () => {
+    const registry = new Registry();
+    registerNet(registry);
+    registerNet2d(registry);
+    registerLoss(registry);
+    registerDefaults(registry);
+    const backend = createCpuJsBackend();
+    const cases = balls(6, 16, 12);
+    const splits = createSplits(Object.keys(cases));
+    const dir = mkdtempSync(join(tmpdir(), 'balls2d-'));
+    const res = await trainFold({
+      registry, backend, plans: tinyPlans(), configuration: '2d',
+      dataset: { channel_names: { '0': 'MRI' }, labels: { background: 0, ball: 1 }, numTraining: 6, file_ending: '.nii.gz' },
+      preprocessedDir: dir, splits, fold: 1, outputDir: dir, epochs: 20, iterationsPerEpoch: 10, validationIterations: 2,
+      cases: memoryCaseSource(cases), seed: 2, initialLr: 0.02,
+    });
+    const model = await loadTrainedModel(dir, [1], registry, backend);
+    expect(model.dims).toBe(2);
+    expect(model.mirrorAxes).toEqual([0, 1]);
+    const c = cases[splits[1]!.val[0]!]!;
+    const logits = await predictPreprocessed(model, c.data, c.shape, { tileBatch: 8 });
+    const N = 16 ** 3;
+    let tp = 0, fp = 0, fn = 0;
+    for (let i = 0; i < N; i++) {
+      const p = logits[N + i]! > logits[i]! ? 1 : 0;
+      const t = c.seg![i]!;
+      if (p && t) tp++;
+      else if (p) fp++;
+      else if (t) fn++;
+    }
+    const dice = (2 * tp) / (2 * tp + fp + fn);
+    console.log(`balls 2d: losses ${res.logs.train_losses.map((l) => l.toFixed(3)).join(' ')}, pseudo dice ${res.logs.mean_fg_dice.map((l) => l.toFixed(3)).join(' ')}, val Dice ${dice.toFixed(3)}`);
     expect(dice).toBeGreaterThan(0.8);
   });
 });
