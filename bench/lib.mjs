@@ -24,17 +24,23 @@ export function rand(n, seed = 1) {
   return out;
 }
 
-/** Runs f once to warm up (unless warmup = 0), then `reps` times; returns median and min seconds. */
+/**
+ * Runs f once to warm up (unless warmup = 0), then `reps` times; returns median and min wall seconds and the mean
+ * CPU seconds (user + system, all threads) per run. On a loaded machine wall time overstates the cost; FLOPs per
+ * CPU-second shows what the code does with the CPU it gets.
+ */
 export async function time(f, { reps = 3, warmup = 1 } = {}) {
   for (let i = 0; i < warmup; i++) await f();
   const ts = [];
+  const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
     const t = performance.now();
     await f();
     ts.push((performance.now() - t) / 1000);
   }
+  const cu = process.cpuUsage(c0);
   ts.sort((a, b) => a - b);
-  return { median: ts[Math.floor(ts.length / 2)], min: ts[0], reps };
+  return { median: ts[Math.floor(ts.length / 2)], min: ts[0], reps, cpu: reps ? (cu.user + cu.system) / 1e6 / reps : 0 };
 }
 
 export function machine() {

@@ -16,6 +16,7 @@ const log = (s) => process.stderr.write(`[bench] ${s}\n`);
 const requested = opt('--backend') ?? 'auto';
 const only = opt('--cases')?.split(',');
 const quick = args.includes('--quick');
+const machineAtStart = machine();
 
 const core = await tryImport('@nnunet-ts/core', 'Registry', 'selectBackend', 'listBackends');
 if (!core.mod) {
@@ -70,7 +71,7 @@ for (const f of files) {
 const result = {
   backend: main.info.name,
   backendDescription: main.info.description,
-  machine: { ...machine(), loadavgAtEnd: (await import('node:os')).loadavg().map((v) => +v.toFixed(2)) },
+  machine: { ...machineAtStart, loadavgAtEnd: (await import('node:os')).loadavg().map((v) => +v.toFixed(2)) },
   cases,
   peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
 };

@@ -32,8 +32,8 @@ export async function run(ctx) {
     stats.seconds = 0;
     const t = await time(step, { reps, warmup: 0 });
     const convSeconds = stats.seconds / reps;
-    out.push({ case: `${name}-train-step`, backend: ctx.mainBackend, batch, patch: PATCH, seconds: round(t.median, 3), convSeconds: round(convSeconds, 3), rssMB: round(process.memoryUsage().rss / 2 ** 20, 0) });
-    ctx.log(`train step batch ${batch}: ${round(t.median, 2)} s (convolutions ${round(convSeconds, 2)} s)`);
+    out.push({ case: `${name}-train-step`, backend: ctx.mainBackend, batch, patch: PATCH, seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3), convSeconds: round(convSeconds, 3), rssMB: round(process.memoryUsage().rss / 2 ** 20, 0) });
+    ctx.log(`train step batch ${batch}: ${round(t.median, 2)} s wall, ${round(t.cpu, 2)} CPU-s (convolutions ${round(convSeconds, 2)} s wall)`);
   }
   const net = make(false);
   const x1 = { data: rand(sp, 6), shape: [1, 1, ...PATCH] };
