@@ -3,7 +3,7 @@ import type { Registry } from '../registry/registry.js';
 import { NnunetError } from '../util/errors.js';
 import { resolveConfiguration } from './config.js';
 import { sampleClassLocations } from './class-locations.js';
-import { cropToNonzero } from './cropping/crop.js';
+import { cropToNonzero, type CropResult } from './cropping/crop.js';
 import { finiteRange } from './normalization/stats.js';
 import { resampleOptionsFromKwargs, resolveResampler, targetSpacingFor } from './resample-config.js';
 import { computeNewShape } from './resampling/shape.js';
@@ -57,29 +57,21 @@ export function preprocessCase(input: PreprocessInput, plans: Plans, configurati
   }
   if (input.seg && input.seg.length !== Z * Y * X) throw new RangeError(`${who}: seg length does not match image`);
   const tf = plans.transpose_forward ?? [0, 1, 2];
-  let image = opts.consumeInput ? input.image : null;
-  const bad = countNonFinite(input.image);
-  if (bad > 0) {
-    image ??= input.image.slice();
-    for (let i = 0; i < image.length; i++) if (!Number.isFinite(image[i]!)) image[i] = 0;
-    warn(`${who}: ${bad} NaN/Inf voxels set to 0`);
-  }
-  const t = transposeSpatial(image ?? input.image, input.shape, tf);
-  const segT = input.seg ? transposeSpatial(input.seg, [1, Z, Y, X], tf).data : null;
   const spacingT = permuteList(input.spacing, tf);
-  const shapeBefore = t.shape.slice(1);
-  const crop = cropToNonzero(t.data, t.shape, segT);
-  // The crop must not alias the caller's image if we are going to normalize in place.
-  let data = crop.data === input.image && !opts.consumeInput ? crop.data.slice() : crop.data;
+  // Transpose, crop and copy in a helper so that intermediates are unreachable (collectable) afterwards.
+  const { crop, shapeBefore } = transposeAndCrop(input, tf, opts.consumeInput === true, who, warn);
   const cropped = crop.shape.slice(1);
   const n = cropped[0]! * cropped[1]! * cropped[2]!;
-  normalizeChannels(data, C, n, crop.seg, plans, cfg, registry, who, warn);
+  // crop.data is referenced only through `crop` so it can be dropped once resampled (peak memory).
+  normalizeChannels(crop.data, C, n, crop.seg, plans, cfg, registry, who, warn);
 
   const target = targetSpacingFor(cfg.spacing, spacingT);
   const newShape = computeNewShape(cropped, spacingT, target);
   const resampler = resolveResampler(registry, cfg.resampling_fn_data);
   const dataOpts = resampleOptionsFromKwargs(cfg.resampling_fn_data_kwargs, spacingT, target, 3);
-  data = resampler.resampleData(data, crop.shape, newShape, dataOpts);
+  // `data` is our own array now: let the resampler reuse it (spec'd in InPlaceOption of the default resampler).
+  const resampled = resampler.resampleData(crop.data, crop.shape, newShape, { ...dataOpts, allowInPlace: true } as typeof dataOpts);
+  crop.data = new Float32Array(0); // drop the normalized copy before the seg is resampled
   let seg: Int16Array | null = null;
   const properties: CaseProperties = {
     spacing: [...input.spacing],
@@ -96,7 +88,28 @@ export function preprocessCase(input: PreprocessInput, plans: Plans, configurati
       properties.class_locations = sampleClassLocations(seg, newShape, labels.filter((l) => l !== 0));
     }
   }
-  return { data, seg, shape: [C, ...newShape], properties };
+  return { data: resampled, seg, shape: [C, ...newShape], properties };
+}
+
+/**
+ * transpose_forward + crop_to_nonzero, returning a crop whose `data` the caller owns (never the caller's input
+ * unless `consume`). NaN/Inf are zeroed (with a warning) before the nonzero mask is taken.
+ */
+function transposeAndCrop(input: PreprocessInput, tf: number[], consume: boolean, who: string,
+  warn: (m: string) => void): { crop: CropResult; shapeBefore: number[] } {
+  let image = consume ? input.image : null;
+  const bad = countNonFinite(input.image);
+  if (bad > 0) {
+    image ??= input.image.slice();
+    for (let i = 0; i < image.length; i++) if (!Number.isFinite(image[i]!)) image[i] = 0;
+    warn(`${who}: ${bad} NaN/Inf voxels set to 0`);
+  }
+  const [, Z, Y, X] = input.shape as [number, number, number, number];
+  const t = transposeSpatial(image ?? input.image, input.shape, tf);
+  const segT = input.seg ? transposeSpatial(input.seg, [1, Z, Y, X], tf).data : null;
+  const crop = cropToNonzero(t.data, t.shape, segT);
+  if (crop.data === input.image && !consume) crop.data = crop.data.slice();
+  return { crop, shapeBefore: t.shape.slice(1) };
 }
 
 /** Accepts any numeric typed arrays from readers: image -> Float32Array, seg -> Int16Array (copies only then). */

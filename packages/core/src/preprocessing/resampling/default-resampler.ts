@@ -2,6 +2,14 @@ import type { ResampleOptions, Resampler } from '../../contracts/resampler.js';
 import { resampleSegmentation } from './seg.js';
 import { moveAxisToFront, moveFrontAxisBack, resampleChannel } from './volume.js';
 
+/**
+ * Extra option understood by this resampler (not part of the core contract): the caller no longer needs `data`,
+ * so it may be overwritten (saves one channel-sized copy when z is spline-interpolated).
+ */
+export interface InPlaceOption {
+  allowInPlace?: boolean;
+}
+
 /** Options of the default resampler plugin. */
 export interface DefaultResamplerOptions {
   /** Registered name (default `'default'`). */
@@ -25,10 +33,11 @@ function checkShapes(shape: readonly number[], newShape: readonly number[], chan
  * @throws RangeError on inconsistent shapes or an order outside 0..5
  */
 export function resampleData(data: Float32Array, shape: readonly number[], newShape: readonly number[],
-  opts: ResampleOptions): Float32Array {
+  opts: ResampleOptions & InPlaceOption): Float32Array {
   checkShapes(shape, newShape, true, data.length);
   const [C, Z, Y, X] = shape as [number, number, number, number];
   const nIn = Z * Y * X;
+  if (opts.allowInPlace && shape.slice(1).every((s, i) => s === newShape[i])) return data;
   const nOut = newShape[0]! * newShape[1]! * newShape[2]!;
   const out = new Float32Array(C * nOut);
   const axis = opts.separateZAxis;
@@ -36,7 +45,8 @@ export function resampleData(data: Float32Array, shape: readonly number[], newSh
     if (shape.slice(1).every((s, i) => s === newShape[i])) {
       out.set(data.subarray(c * nIn, (c + 1) * nIn), c * nOut);
     } else if (axis === null || axis === 0) {
-      resampleChannel(data, c * nIn, [Z, Y, X], newShape, opts.order, opts.orderZ, axis === 0, out, c * nOut);
+      resampleChannel(data, c * nIn, [Z, Y, X], newShape, opts.order, opts.orderZ, axis === 0, out, c * nOut,
+        opts.allowInPlace === true);
     } else {
       const moved = moveAxisToFront(data, c * nIn, [Z, Y, X], axis);
       const movedNew = permute(newShape, axis);

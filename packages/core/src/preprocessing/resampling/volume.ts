@@ -11,7 +11,8 @@ import { axisPlan, checkOrder, filterConstants, reflectIndex, SPLINE_PAD } from 
  *   clipped to that slice's [min, max] (one skimage call per slice), then axis 0 is interpolated with `orderZ`
  *   (`map_coordinates(mode='nearest')`, no clipping).
  *
- * Writes float32 into `out[outOffset ..]`.
+ * Writes float32 into `out[outOffset ..]`. With `inPlace` the input channel may be overwritten (saves one copy of
+ * it when z needs spline prefiltering).
  */
 export function resampleChannel(
   src: Float32Array,
@@ -23,6 +24,7 @@ export function resampleChannel(
   separate: boolean,
   out: Float32Array,
   outOffset: number,
+  inPlace = false,
 ): void {
   checkOrder(order);
   checkOrder(orderZ, 'orderZ');
@@ -40,12 +42,6 @@ export function resampleChannel(
   }
   const zPlan = axisPlan(Z, Zo, zOrder);
   const pr = new PlaneResampler(Y, X, Yo, Xo, order);
-  // Source of plane p (in the padded z frame of zPlan): raw slices, or z-prefiltered coefficients.
-  let coef: Float32Array | null = null;
-  if (zPlan.pad > 0) coef = prefilterAxis0(src, srcOffset, Z, plane, zOrder);
-  const planeSrc = (p: number): [ArrayLike<number>, number] =>
-    coef ? [coef, p * plane] : [src, srcOffset + p * plane];
-
   let lo = Infinity;
   let hi = -Infinity;
   if (!separate && order >= 2) {
@@ -55,6 +51,12 @@ export function resampleChannel(
       if (v > hi) hi = v;
     }
   }
+  // Source of plane p (in the padded z frame of zPlan): raw slices, or z-prefiltered coefficients.
+  let coef: PlaneStack | null = null;
+  if (zPlan.pad > 0) coef = prefilterAxis0(src, srcOffset, Z, plane, zOrder, inPlace);
+  const planeSrc = (p: number): [Float32Array, number] =>
+    coef ? [coef.arrs[p]!, coef.offs[p]!] : [src, srcOffset + p * plane];
+
   const cache = new Map<number, Float64Array>();
   const spare: Float64Array[] = [];
   const getPlane = (p: number): Float64Array => {
@@ -125,18 +127,42 @@ function combinePlanes(p: Float64Array[], w: number[], out: Float32Array, o: num
   }
 }
 
+/** Planes of a z-padded coefficient volume: plane `k` is `arrs[k][offs[k] .. offs[k] + plane)`. */
+export interface PlaneStack {
+  arrs: Float32Array[];
+  offs: number[];
+}
+
 /**
- * z-prefiltered, edge-padded copy of a channel: `(Z + 2*SPLINE_PAD)` planes of float32 B-spline coefficients along
- * axis 0 (x and y untouched). The recursions run plane-wise over the float32 array (float64 arithmetic per element,
- * float32 storage: relative error ~1e-7, far below the 1e-3 tolerance), so no column copies are needed.
+ * z B-spline coefficients of a channel over the edge-padded range `[-SPLINE_PAD, Z + SPLINE_PAD)` (x and y
+ * untouched). The `Z` real planes are filtered in a copy, or in `src` itself when `inPlace` (then `src` is
+ * overwritten); the 2 * SPLINE_PAD pad planes live in one extra buffer. The recursions run plane-wise over float32
+ * storage (float64 arithmetic per element; relative error ~1e-7, far below the 1e-3 tolerance).
  */
-export function prefilterAxis0(src: Float32Array, off: number, Z: number, plane: number, order: number): Float32Array {
+export function prefilterAxis0(src: Float32Array, off: number, Z: number, plane: number, order: number,
+  inPlace = false): PlaneStack {
   const P = SPLINE_PAD;
   const len = Z + 2 * P;
-  const coef = new Float32Array(len * plane);
+  const main = inPlace ? src : src.slice(off, off + Z * plane);
+  const mainOff = inPlace ? off : 0;
+  const pads = new Float32Array(2 * P * plane);
+  const arrs: Float32Array[] = [];
+  const offs: number[] = [];
   for (let k = 0; k < len; k++) {
-    const z = Math.min(Math.max(k - P, 0), Z - 1);
-    coef.set(src.subarray(off + z * plane, off + (z + 1) * plane), k * plane);
+    if (k < P) {
+      arrs.push(pads);
+      offs.push(k * plane);
+    } else if (k < P + Z) {
+      arrs.push(main);
+      offs.push(mainOff + (k - P) * plane);
+    } else {
+      arrs.push(pads);
+      offs.push((k - Z) * plane);
+    }
+  }
+  for (let k = 0; k < P; k++) {
+    pads.set(main.subarray(mainOff, mainOff + plane), k * plane);
+    pads.set(main.subarray(mainOff + (Z - 1) * plane, mainOff + Z * plane), (P + k) * plane);
   }
   const f = filterConstants(order);
   const init = new Float64Array(plane);
@@ -146,26 +172,30 @@ export function prefilterAxis0(src: Float32Array, off: number, Z: number, plane:
     init.fill(0);
     let zk = g;
     for (let k = 0; k < f.horizons[pi]!; k++) {
-      const r = reflectIndex(-k, len) * plane;
-      for (let x = 0; x < plane; x++) init[x] += zk * coef[r + x]!;
+      const r = reflectIndex(-k, len);
+      const a = arrs[r]!, o = offs[r]!;
+      for (let x = 0; x < plane; x++) init[x] += zk * a[o + x]!;
       zk *= zp;
     }
-    for (let x = 0; x < plane; x++) coef[x] = init[x]!;
-    for (let i = 1; i < len; i++) {
-      const o = i * plane;
-      const q = o - plane;
-      for (let x = 0; x < plane; x++) coef[o + x] = g * coef[o + x]! + zp * coef[q + x]!;
+    {
+      const a = arrs[0]!, o = offs[0]!;
+      for (let x = 0; x < plane; x++) a[o + x] = init[x]!;
     }
-    const last = (len - 1) * plane;
+    for (let i = 1; i < len; i++) {
+      const a = arrs[i]!, o = offs[i]!, b = arrs[i - 1]!, q = offs[i - 1]!;
+      for (let x = 0; x < plane; x++) a[o + x] = g * a[o + x]! + zp * b[q + x]!;
+    }
     const endScale = zp / (zp - 1);
-    for (let x = 0; x < plane; x++) coef[last + x] = endScale * coef[last + x]!;
+    {
+      const a = arrs[len - 1]!, o = offs[len - 1]!;
+      for (let x = 0; x < plane; x++) a[o + x] = endScale * a[o + x]!;
+    }
     for (let i = len - 2; i >= 0; i--) {
-      const o = i * plane;
-      const nx = o + plane;
-      for (let x = 0; x < plane; x++) coef[o + x] = zp * (coef[nx + x]! - coef[o + x]!);
+      const a = arrs[i]!, o = offs[i]!, b = arrs[i + 1]!, q = offs[i + 1]!;
+      for (let x = 0; x < plane; x++) a[o + x] = zp * (b[q + x]! - a[o + x]!);
     }
   }
-  return coef;
+  return { arrs, offs };
 }
 
 /** Moves axis `axis` of a `[Z, Y, X]` volume to the front; returns the data and the permuted shape. */
