@@ -284,7 +284,8 @@ void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Ge
   pad_input(x, g.n, g.ci, g.d, g.h, g.w, g.pd, g.ph, g.pw, P);
   std::vector<long> off = row_offsets(g, P);
   const long L = (g.od - 1) * P.Hp * P.Wp + g.oh * P.Wp;
-  const long nch = cdiv(L, 1024), lc = rup(cdiv(L, nch), vw);
+  const long lcTarget = std::clamp(98304L / Mp, 512L, 4096L);  // dY chunk of at most ~384 KiB (L2)
+  const long nch = cdiv(L, lcTarget), lc = rup(cdiv(L, nch), vw);
   const int T = pl.size();
   // split the rows of dW too when there are fewer chunks than threads
   const long nrb = Rp / kn.nr2, rsplit = std::min(nrb, std::max(1L, cdiv(2L * T, g.n * nch)));
