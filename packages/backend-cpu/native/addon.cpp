@@ -25,23 +25,33 @@ Geo geo(const Napi::Value& v) {
   return g;
 }
 
+// Runs a native call, turning C++ exceptions (std::bad_alloc, ...) into JavaScript errors.
+template <class F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
+  try {
+    f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("cpu-native: ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
 // forward(x, w, bias | null, y, geo)
 Napi::Value Forward(const Napi::CallbackInfo& info) {
   const float* bias = info[2].IsNull() || info[2].IsUndefined() ? nullptr : f32(info[2], "bias");
-  nnunet::conv_fwd(f32(info[0], "x"), f32(info[1], "w"), bias, f32(info[3], "y"), geo(info[4]));
-  return info.Env().Undefined();
+  return guarded(info, [&] { nnunet::conv_fwd(f32(info[0], "x"), f32(info[1], "w"), bias, f32(info[3], "y"), geo(info[4])); });
 }
 
 // backwardData(dy, w, dx, geo)
 Napi::Value BackwardData(const Napi::CallbackInfo& info) {
-  nnunet::conv_bwd_data(f32(info[0], "dy"), f32(info[1], "w"), f32(info[2], "dx"), geo(info[3]));
-  return info.Env().Undefined();
+  return guarded(info, [&] { nnunet::conv_bwd_data(f32(info[0], "dy"), f32(info[1], "w"), f32(info[2], "dx"), geo(info[3])); });
 }
 
 // backwardFilter(x, dy, dw, geo)
 Napi::Value BackwardFilter(const Napi::CallbackInfo& info) {
-  nnunet::conv_bwd_filter(f32(info[0], "x"), f32(info[1], "dy"), f32(info[2], "dw"), geo(info[3]));
-  return info.Env().Undefined();
+  return guarded(info, [&] { nnunet::conv_bwd_filter(f32(info[0], "x"), f32(info[1], "dy"), f32(info[2], "dw"), geo(info[3])); });
 }
 
 // info() -> { isa, threads, vw }

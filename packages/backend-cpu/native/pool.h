@@ -2,6 +2,7 @@
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -22,13 +23,17 @@ class Pool {
     stop_ = false;
     for (int t = 1; t < n; t++) workers_.emplace_back([this, t] { loop(t); });
   }
-  /** Runs f(task, tid) for every task; the calling thread takes part as tid 0. Not re-entrant. */
+  /**
+   * Runs f(task, tid) for every task; the calling thread takes part as tid 0. Not re-entrant. An exception thrown
+   * by a task (e.g. std::bad_alloc) stops the remaining tasks and is rethrown here, on the calling thread.
+   */
   void run(long ntasks, const std::function<void(long, int)>& f) {
     if (ntasks <= 0) return;
     if (nthreads_ == 1 || ntasks == 1) {
       for (long i = 0; i < ntasks; i++) f(i, 0);
       return;
     }
+    error_ = nullptr;
     {
       std::lock_guard<std::mutex> lk(m_);
       fn_ = &f;
@@ -42,11 +47,20 @@ class Pool {
     std::unique_lock<std::mutex> lk(m_);
     done_.wait(lk, [this] { return busy_ == 0; });
     fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
   }
 
  private:
   void work(int tid) {
-    for (long i; (i = next_.fetch_add(1)) < ntasks_;) (*fn_)(i, tid);
+    for (long i; (i = next_.fetch_add(1)) < ntasks_;) {
+      try {
+        (*fn_)(i, tid);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(m_);
+        if (!error_) error_ = std::current_exception();
+        next_.store(ntasks_);
+      }
+    }
   }
   void loop(int tid) {
     unsigned long seen = 0;
@@ -83,6 +97,7 @@ class Pool {
   int busy_ = 0;
   unsigned long gen_ = 0;
   bool stop_ = false;
+  std::exception_ptr error_;
 };
 
 }  // namespace nnunet
