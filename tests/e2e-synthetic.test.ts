@@ -16,7 +16,7 @@ const tmp: string[] = [];
 afterAll(() => tmp.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe('e2e on a synthetic sphere task', () => {
-  it('every verb, then decathlon: Dice > 0.8 on the test spheres, predictions on the input grid', async () => {
+  it('every verb, then decathlon: Dice > 0.8 on the test spheres, predictions on the input grid', { timeout: 1_200_000 }, async () => {
     const parent = mkdtempSync(join(tmpdir(), 'nnunet-e2e-'));
     tmp.push(parent);
     const reg = createDefaultRegistry();

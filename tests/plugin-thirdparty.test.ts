@@ -47,7 +47,7 @@ describe('third-party plugin', () => {
     expect((err as Error).message).toMatch(/no image reader for this file \(by ending or content\); registered readers: nifti/);
   });
 
-  it('the CLI validates, plans and preprocesses a .vox.json dataset with --plugin; preprocessed data comes from the plugin normalizer', async () => {
+  it('the CLI validates, plans and preprocesses a .vox.json dataset with --plugin; preprocessed data comes from the plugin normalizer', { timeout: 300_000 }, async () => {
     const root = await voxTask();
     const out = join(root, '..', 'run');
     const lines: string[] = [];

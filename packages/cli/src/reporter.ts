@@ -18,12 +18,16 @@ export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
     if (bar) bar.start(total, lastValue, { label, status: '' });
   };
   let lastValue = 0;
+  let lastStatus = '';
+  let lastDecile = 0;
   return {
     log: (m) => write(m),
     start(l, n) {
       label = l;
       total = n;
       lastValue = 0;
+      lastDecile = 0;
+      lastStatus = '';
       t0 = Date.now();
       if (opts.quiet) return;
       if (tty) {
@@ -37,7 +41,16 @@ export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
     update(v, status) {
       lastValue = v;
       if (bar) bar.update(v, { status: status ?? '' });
-      else if (!opts.quiet && status && /loss|dice/.test(status)) process.stderr.write(`${label}: ${v}/${total} ${status}\n`);
+      else if (!opts.quiet) {
+        // without a terminal: a line per 10% of the stage, and one per new epoch status
+        const decile = total ? Math.floor((10 * v) / total) : 0;
+        const epochChange = !!status && status.startsWith('epoch') && status !== lastStatus;
+        if (decile > lastDecile || epochChange) {
+          lastDecile = decile;
+          lastStatus = status ?? '';
+          process.stderr.write(`${label}: ${v}/${total}${status ? ` ${status}` : ''}\n`);
+        }
+      }
     },
     stop() {
       if (bar) {

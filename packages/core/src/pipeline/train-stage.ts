@@ -79,7 +79,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
           const epoch = Number(p.epoch ?? 0);
           const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : '-');
           if (p.phase === 'epoch') status = `epoch ${epoch + 1}/${t.budget.epochs} loss ${num(p.loss)} ema dice ${num(p.emaFgDice)}`;
-          else t.rep.update(Math.min(total, epoch * iters + Number(p.iteration ?? 0)), status || `loss ${num(p.loss)}`);
+          else t.rep.update(Math.min(total, epoch * iters + Number(p.iteration ?? 0)), status || `epoch 1/${t.budget.epochs}`);
         },
       });
       t.rep.stop();
