@@ -1,5 +1,6 @@
 import type { Rng, Sample } from '../contracts/augmentation.js';
 import type { PreprocessedCaseData } from './case-source.js';
+import { CaseStore, storeOf } from './case-store.js';
 import { classLocations, cropWithPadding, forceForeground, getBbox } from './patch-sampler.js';
 
 /** Options of {@link PatchLoader}. */
@@ -19,25 +20,27 @@ export interface PatchLoaderOptions {
  * of the case, then a random stored voxel of it as the window centre); other windows are uniform over the allowed
  * range. 2d configurations first pick a slice along axis 0 (one containing the chosen label when forced).
  * Outside the image, data is 0 and seg -1. Samples are `[c, z, y, x]` (2D: z = 1) of the initial patch size.
- * All randomness comes from the `rng` passed to `nextBatch`.
+ * All randomness comes from the `rng` passed to `nextBatch`. Cases come from a {@link CaseStore} (or an in-memory map).
  */
 export class PatchLoader {
   private readonly locs = new Map<string, Map<string, number[][]>>();
+  private readonly store: CaseStore;
 
-  constructor(private readonly cases: Map<string, PreprocessedCaseData>, private readonly ids: string[], private readonly o: PatchLoaderOptions) {
+  constructor(cases: CaseStore | Map<string, PreprocessedCaseData>, private readonly ids: string[], private readonly o: PatchLoaderOptions) {
     if (!ids.length) throw new Error('PatchLoader: no cases');
+    this.store = cases instanceof CaseStore ? cases : storeOf(cases);
   }
 
   /** One batch of samples (before augmentation), and which were forced to foreground. */
-  nextBatch(rng: Rng): { samples: Sample[]; forced: boolean[] } {
+  async nextBatch(rng: Rng): Promise<{ samples: Sample[]; forced: boolean[] }> {
     const samples: Sample[] = [];
     const forced: boolean[] = [];
     const chosen = Array.from({ length: this.o.batchSize }, () => this.ids[rng.int(0, this.ids.length)]!);
-    chosen.forEach((id, j) => {
+    for (let j = 0; j < chosen.length; j++) {
       const force = forceForeground(j, this.o.batchSize, this.o.oversampleForeground ?? 0.33);
       forced.push(force);
-      samples.push(this.sample(id, force, rng));
-    });
+      samples.push(this.sample(chosen[j]!, await this.store.get(chosen[j]!), force, rng));
+    }
     return { samples, forced };
   }
 
@@ -47,9 +50,8 @@ export class PatchLoader {
     return l;
   }
 
-  /** One window of case `id`; `force` centres it on a random foreground voxel when the case has any. */
-  sample(id: string, force: boolean, rng: Rng): Sample {
-    const c = this.cases.get(id)!;
+  /** One window of case `id` (data `c`); `force` centres it on a random foreground voxel when the case has any. */
+  sample(id: string, c: PreprocessedCaseData, force: boolean, rng: Rng): Sample {
     const locs = force ? this.locations(id, c) : null;
     const labels = locs ? [...locs.keys()] : [];
     const label = labels.length ? labels[rng.int(0, labels.length)]! : null;

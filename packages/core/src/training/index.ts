@@ -3,6 +3,7 @@ export * from './mt19937.js';
 export * from './splits.js';
 export * from './da-settings.js';
 export * from './case-source.js';
+export * from './case-store.js';
 export * from './cache-source.js';
 export * from './checkpoint.js';
 export * from './configuration.js';

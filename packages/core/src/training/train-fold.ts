@@ -94,8 +94,8 @@ function jsonNaN(_k: string, v: unknown): unknown {
   return typeof v === 'number' && !Number.isFinite(v) ? null : v;
 }
 
-function batchTensors(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean) {
-  const { samples } = loader.nextBatch(rng);
+async function batchTensors(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean) {
+  const { samples } = await loader.nextBatch(rng);
   const b = assembleBatch(augment ? samples.map((s) => augmentSample(ctx, s)) : samples);
   const x: Tensor = { data: b.data, shape: b.shape };
   return { x, seg: b.seg, segShape: b.segShape };
@@ -109,7 +109,7 @@ async function trainEpoch(ctx: TrainingContext, lr: number): Promise<number> {
   const { network, optimizer, loss } = ctx;
   let sum = 0;
   for (let it = 0; it < ctx.iterations; it++) {
-    const { x, seg, segShape } = batchTensors(ctx, ctx.trainLoader, ctx.rngs.train, true);
+    const { x, seg, segShape } = await batchTensors(ctx, ctx.trainLoader, ctx.rngs.train, true);
     optimizer.zeroGrad();
     const outputs = network.forward(x, true);
     const res = loss.compute({ outputs, targets: targetsFor(outputs, seg, segShape), ignoreLabel: ctx.ignoreLabel });
@@ -128,7 +128,7 @@ async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: numb
   const acc = { tp: new Array<number>(K - 1).fill(0), fp: new Array<number>(K - 1).fill(0), fn: new Array<number>(K - 1).fill(0) };
   let sum = 0;
   for (let it = 0; it < ctx.valIterations; it++) {
-    const { x, seg, segShape } = batchTensors(ctx, loader, ctx.rngs.val, false);
+    const { x, seg, segShape } = await batchTensors(ctx, loader, ctx.rngs.val, false);
     const outputs = ctx.network.forward(x, false);
     const targets = targetsFor(outputs, seg, segShape);
     // counts first: a loss may reuse its input buffers

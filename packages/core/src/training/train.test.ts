@@ -23,30 +23,30 @@ describe('foreground oversampling (spec 1.15)', () => {
     expect(forceForeground(0, 2)).toBe(false);
   });
 
-  it('forced windows contain foreground; windows are padded with data 0 / seg -1', () => {
+  it('forced windows contain foreground; windows are padded with data 0 / seg -1', async () => {
     const cases = sphereCases(3, [6, 20, 20], 2);
     const loader = new PatchLoader(new Map(Object.entries(cases)), Object.keys(cases), { patchSize: [8, 8, 8], initialPatchSize: [8, 8, 8], batchSize: 3 });
     const rng = createRng(1);
     for (let k = 0; k < 20; k++) {
-      const { samples, forced } = loader.nextBatch(rng);
+      const { samples, forced } = await loader.nextBatch(rng);
       expect(forced).toEqual([false, false, true]);
       const s = samples[2]!;
       expect(s.shape).toEqual([1, 8, 8, 8]);
       expect(s.seg!.some((v) => v === 1)).toBe(true); // window around a foreground voxel
       expect(s.seg!.some((v) => v === -1)).toBe(true); // z: 6 < 8 -> padded
     }
-    const b = assembleBatch(loader.nextBatch(rng).samples);
+    const b = assembleBatch((await loader.nextBatch(rng)).samples);
     expect(b.shape).toEqual([3, 1, 8, 8, 8]);
     expect(b.segShape).toEqual([3, 1, 8, 8, 8]);
     expect(Math.min(...b.seg)).toBe(0);
   });
 
-  it('2D: picks a slice of axis 0 containing the forced label', () => {
+  it('2D: picks a slice of axis 0 containing the forced label', async () => {
     const cases = sphereCases(2, [10, 16, 16], 2);
     const loader = new PatchLoader(new Map(Object.entries(cases)), Object.keys(cases), { patchSize: [8, 8], initialPatchSize: [8, 8], batchSize: 2 });
     const rng = createRng(2);
     for (let k = 0; k < 10; k++) {
-      const s = loader.nextBatch(rng).samples[1]!;
+      const s = (await loader.nextBatch(rng)).samples[1]!;
       expect(s.shape).toEqual([1, 1, 8, 8]);
       expect(s.seg![4 * 8 + 4]).toBe(1);
     }
@@ -150,5 +150,23 @@ describe('nextEma', () => {
     expect(nextEma([0.5], 1)).toBeCloseTo(0.55, 12);
     expect(nextEma([0.5, NaN], NaN)).toBe(0.5);
     expect(nextEma([], NaN)).toBeNaN();
+  });
+});
+
+describe('CaseStore', () => {
+  it('keeps cases up to the byte budget, evicting the least recently used, and re-reads on demand', async () => {
+    const { CaseStore } = await import('./case-store.js');
+    const cases = sphereCases(3, [4, 4, 4], 1);
+    const reads: string[] = [];
+    const per = 64 * 4 + 64 * 2;
+    const store = new CaseStore({ load: async (id) => (reads.push(id), cases[id]!) }, 2 * per);
+    const ids = Object.keys(cases);
+    for (const id of ids) await store.get(id);
+    expect(store.cachedBytes).toBe(2 * per);
+    await store.get(ids[2]!);
+    await store.get(ids[0]!);
+    expect(reads).toEqual([ids[0], ids[1], ids[2], ids[0]]);
+    const bad = new CaseStore({ load: async () => cases[ids[0]!]! }, 0, () => { throw new Error('checked'); });
+    await expect(bad.get('x')).rejects.toThrow('checked');
   });
 });

@@ -7,6 +7,7 @@ import { deepSupervisionWeights, SGD } from '../nn/index.js';
 import type { Registry } from '../registry/registry.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import type { CaseSource, PreprocessedCaseData } from './case-source.js';
+import { CaseStore } from './case-store.js';
 import { emptyLog, type ProgressLog } from './checkpoint.js';
 import { labelSetup, resolveConfiguration } from './configuration.js';
 import { daSettings, type DaSettings } from './da-settings.js';
@@ -68,6 +69,8 @@ export interface TrainFoldOptions {
   oversampleForeground?: number;
   /** Case source; default reads the preprocessed cache in `preprocessedDir`. */
   cases?: CaseSource;
+  /** Bytes of case data kept in memory (default 2 GiB); larger datasets are re-read from the cache on demand. */
+  cacheBytes?: number;
   log?: (line: string) => void;
   onProgress?: (p: TrainProgress) => void;
 }
@@ -101,18 +104,20 @@ export interface TrainingContext {
   logs: ProgressLog;
 }
 
-/** Load and check every case once (B45: a corrupt cache entry fails here, naming the file, not mid-epoch). */
-export async function loadCases(source: CaseSource, ids: string[], channels: number): Promise<Map<string, PreprocessedCaseData>> {
-  const out = new Map<string, PreprocessedCaseData>();
-  for (const id of ids) {
-    const c = await source.load(id);
+/**
+ * A case store over `source` that checks every case as it is read, and a first pass reading every case once
+ * (B45: a corrupt cache entry fails here, naming the file, not mid-epoch). Cases stay in memory up to `cacheBytes`.
+ */
+export async function openCases(source: CaseSource, ids: string[], channels: number, cacheBytes?: number): Promise<CaseStore> {
+  const check = (id: string, c: PreprocessedCaseData) => {
     if (!c.seg) throw new DataError(`preprocessed case '${id}' has no segmentation; it cannot be used for training`, { hint: 'preprocess the training cases with their labels' });
     if (c.shape[0] !== channels) {
       throw new DataError(`preprocessed case '${id}' has ${c.shape[0]} channels, dataset.json declares ${channels}`, { hint: 'run preprocessing again for this configuration' });
     }
-    out.set(id, c);
-  }
-  return out;
+  };
+  const store = new CaseStore(source, cacheBytes, check);
+  for (const id of ids) await store.get(id);
+  return store;
 }
 
 /** Build network, loss, optimizer, augmentation and loaders for a fold (spec 1.15 defaults). */
@@ -141,7 +146,7 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const spatial = transforms.some((t) => t.name === 'SpatialTransform');
   const da = spatial ? da0 : { ...da0, initialPatchSize: [...patchSize] };
   const { train, val } = foldCases(o.splits, o.fold);
-  const cases = await loadCases(source, [...new Set([...train, ...val])], inputChannels);
+  const cases = await openCases(source, [...new Set([...train, ...val])], inputChannels, o.cacheBytes);
   const lo = { patchSize, batchSize, oversampleForeground: o.oversampleForeground };
   return {
     o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, numClasses, ignoreLabel,

@@ -1,0 +1,60 @@
+import type { CaseSource, PreprocessedCaseData } from './case-source.js';
+
+/** Byte size of a case's voxel buffers. */
+function caseBytes(c: PreprocessedCaseData): number {
+  return c.data.byteLength + (c.seg?.byteLength ?? 0);
+}
+
+/**
+ * Cases for the patch loader, kept in memory up to `budgetBytes` (least recently used evicted first) and re-read
+ * from the source on demand beyond that, so large datasets train without holding every volume. `check` runs on every
+ * case as it is loaded (throws for unusable cases). Content never depends on the cache, so results do not either.
+ */
+export class CaseStore {
+  private readonly cache = new Map<string, PreprocessedCaseData>();
+  private bytes = 0;
+
+  constructor(
+    private readonly source: CaseSource,
+    private readonly budgetBytes = 2 * 1024 ** 3,
+    private readonly check: (id: string, c: PreprocessedCaseData) => void = () => {},
+  ) {}
+
+  /** A case, from memory when cached. */
+  async get(id: string): Promise<PreprocessedCaseData> {
+    const hit = this.cache.get(id);
+    if (hit) {
+      this.cache.delete(id);
+      this.cache.set(id, hit);
+      return hit;
+    }
+    const c = await this.source.load(id);
+    this.check(id, c);
+    const b = caseBytes(c);
+    if (b <= this.budgetBytes) {
+      while (this.bytes + b > this.budgetBytes && this.cache.size) {
+        const [old, v] = this.cache.entries().next().value as [string, PreprocessedCaseData];
+        this.cache.delete(old);
+        this.bytes -= caseBytes(v);
+      }
+      this.cache.set(id, c);
+      this.bytes += b;
+    }
+    return c;
+  }
+
+  /** Bytes held in memory now. */
+  get cachedBytes(): number {
+    return this.bytes;
+  }
+}
+
+/** Wrap in-memory cases as a store (tests, small datasets). */
+export function storeOf(cases: Map<string, PreprocessedCaseData> | Record<string, PreprocessedCaseData>): CaseStore {
+  const m = cases instanceof Map ? cases : new Map(Object.entries(cases));
+  return new CaseStore({ load: async (id) => {
+    const c = m.get(id);
+    if (!c) throw new Error(`case '${id}' is not in the store`);
+    return c;
+  } }, Infinity);
+}
