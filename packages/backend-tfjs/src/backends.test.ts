@@ -6,8 +6,10 @@ import { registerDefaults, tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, webg
 await describeBackendContract('tfjs-cpu', () => tfjsCpuPlugin().create());
 
 const wasm = tfjsWasmPlugin();
-if (await wasm.isAvailable()) await describeBackendContract('tfjs-wasm', () => wasm.create());
-else describe.skip('tfjs-wasm (did not initialise here)', () => it('skipped', () => {}));
+if (await wasm.isAvailable()) {
+  await describeBackendContract('tfjs-wasm (im2col + BatchMatMul)', () => wasm.create());
+  await describeBackendContract('tfjs-wasm (Conv3D kernels)', () => tfjsWasmPlugin({ useConv3dKernels: true }).create());
+} else describe.skip('tfjs-wasm (did not initialise here)', () => it('skipped', () => {}));
 
 describe('optional backends', () => {
   it('tensorflow is unavailable when neither tfjs-node-gpu nor tfjs-node imports', async () => {

@@ -8,6 +8,8 @@ import { tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, webgpuPlugin } from '.
 
 export { tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, webgpuPlugin, type Importer } from './plugins.js';
 export { createTfjsConvBackend, hasConvKernels, TFJS_CONV_KERNELS, type TfApi } from './tfjs-backend.js';
+export { createMatMulConvBackend, tfjsMatMul, type MatMul } from './matmul-backend.js';
+export { im2colTile, col2imTile, im2colRows } from './im2col.js';
 export { toNdhwcPadded, fromNdhwcCropped, oidhwToDhwio, dhwioToOidhw } from './layout.js';
 
 /** Registers `tensorflow` (1), `webgpu` (2), `tfjs-wasm` (60) and `tfjs-cpu` (90). */

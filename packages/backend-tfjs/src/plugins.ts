@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import type { BackendPlugin, ComputeBackend } from '@nnunet-ts/core';
 import { createTfjsConvBackend, hasConvKernels, type TfApi } from './tfjs-backend.js';
+import { createMatMulConvBackend, tfjsMatMul } from './matmul-backend.js';
 
 /** A dynamic `import()` (injectable so tests can simulate installed or missing optional packages). */
 export type Importer = (specifier: string) => Promise<unknown>;
@@ -62,8 +63,12 @@ export function tfjsCpuPlugin(opts: { importer?: Importer } = {}): BackendPlugin
   };
 }
 
-/** `tfjs-wasm` (priority 60): tfjs's WebAssembly backend (XNNPACK; SIMD when supported; threads when available). */
-export function tfjsWasmPlugin(opts: { importer?: Importer; threads?: number } = {}): BackendPlugin {
+/**
+ * `tfjs-wasm` (priority 60): tfjs's WebAssembly backend. By default the convolutions are im2col tiles built in
+ * JavaScript times XNNPACK's BatchMatMul (tens of times faster than tfjs-wasm's own Conv3D kernels, whose backward
+ * passes are also wrong in 4.22); `useConv3dKernels` uses the Conv3D kernels instead (backward emulated).
+ */
+export function tfjsWasmPlugin(opts: { importer?: Importer; threads?: number; useConv3dKernels?: boolean } = {}): BackendPlugin {
   const importer = opts.importer ?? defaultImporter;
   let loading: Promise<TfCore> | undefined;
   const load = (): Promise<TfCore> =>
@@ -85,11 +90,17 @@ export function tfjsWasmPlugin(opts: { importer?: Importer; threads?: number } =
       const tf = await load();
       const simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
       const mt = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
-      return createTfjsConvBackend(tf, 'wasm', {
+      const info = {
         name: 'tfjs-wasm',
-        description: `@tensorflow/tfjs-backend-wasm Conv3D kernels (${simd ? 'SIMD' : 'no SIMD'}, ${mt ? 'multi-threaded' : '1 thread'}) on ${cpuModel()}`,
+        description: `@tensorflow/tfjs-backend-wasm (${simd ? 'SIMD' : 'no SIMD'}, ${mt ? 'multi-threaded' : '1 thread'}) ${
+          opts.useConv3dKernels ? 'Conv3D kernels' : 'XNNPACK BatchMatMul on JavaScript im2col tiles'
+        } on ${cpuModel()}`,
         gpu: false,
-      }, { emulateBackward: true });
+      };
+      if (opts.useConv3dKernels) return createTfjsConvBackend(tf, 'wasm', info, { emulateBackward: true });
+      const mm = tf.getKernel('BatchMatMul', 'wasm');
+      if (!mm) throw new Error("tfjs-wasm: no BatchMatMul kernel");
+      return createMatMulConvBackend(tfjsMatMul(tf.findBackend('wasm'), mm.kernelFunc), info);
     },
   };
 }
