@@ -14,6 +14,13 @@ export type MatMul = (
   transB: boolean,
 ) => ArrayLike<number>;
 
+/** Row-major `[rows, cols]` -> `[cols, rows]`. */
+function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = a[i * cols + j]!;
+  return out;
+}
+
 /** Floats of one im2col tile (16 MiB). */
 const TILE_FLOATS = 4 * 1024 * 1024;
 
@@ -71,12 +78,13 @@ export function createMatMulConvBackend(
       const dx = new Float32Array(xShape.reduce((a, b) => a * b, 1));
       const pc = tileCols(R, P);
       const dyTile = new Float32Array(M * pc);
+      const wt = transpose(w.data, M, R); // tfjs-wasm's BatchMatMul is several times slower with transposeA
       for (let b = 0; b < n; b++)
         for (let p0 = 0; p0 < P; p0 += pc) {
           const np = Math.min(pc, P - p0);
           const t = np === pc ? dyTile : dyTile.subarray(0, M * np);
           for (let i = 0; i < M; i++) t.set(dy.data.subarray((b * M + i) * P + p0, (b * M + i) * P + p0 + np), i * np);
-          const dcol = matmul(w.data, [M, R], t, [M, np], true, false);
+          const dcol = matmul(wt, [R, M], t, [M, np], false, false);
           col2imTile(dcol, g, p0, np, dx, b * xShape[1]! * S);
         }
       return { data: dx, shape: [...xShape] };
@@ -90,21 +98,25 @@ export function createMatMulConvBackend(
       const R = im2colRows(g);
       const P = yShape[2]! * yShape[3]! * yShape[4]!;
       const S = x.shape[2]! * x.shape[3]! * x.shape[4]!;
-      const dw = new Float32Array(M * R);
+      // dW^T [R, M] = col [R, np] . dY^T [np, M], summed over tiles (no transposed operands: see above)
+      const dwt = new Float32Array(M * R);
       const pc = tileCols(R, P);
       const col = new Float32Array(R * pc);
-      const dyTile = new Float32Array(M * pc);
+      const dyT = new Float32Array(M * pc);
       for (let b = 0; b < n; b++)
         for (let p0 = 0; p0 < P; p0 += pc) {
           const np = Math.min(pc, P - p0);
           const tile = np === pc ? col : col.subarray(0, R * np);
-          const t = np === pc ? dyTile : dyTile.subarray(0, M * np);
+          const t = np === pc ? dyT : dyT.subarray(0, M * np);
           im2colTile(x.data, b * x.shape[1]! * S, g, p0, np, tile);
-          for (let i = 0; i < M; i++) t.set(dy.data.subarray((b * M + i) * P + p0, (b * M + i) * P + p0 + np), i * np);
-          const part = matmul(t, [M, np], tile, [R, np], false, true);
-          for (let i = 0; i < dw.length; i++) dw[i]! += part[i]!;
+          for (let i = 0; i < M; i++) {
+            const src = (b * M + i) * P + p0;
+            for (let j = 0; j < np; j++) t[j * M + i] = dy.data[src + j]!;
+          }
+          const part = matmul(tile, [R, np], t, [np, M], false, false);
+          for (let i = 0; i < dwt.length; i++) dwt[i]! += part[i]!;
         }
-      return { data: dw, shape: [...wShape] };
+      return { data: transpose(dwt, R, M), shape: [...wShape] };
     },
   };
 }
