@@ -38,9 +38,9 @@ function rowPlan(g: Geom, r: number): RowPlan {
 
 /**
  * Copies (mode 0: x -> col) or adds (mode 1: col -> dx) row r over columns [p0, p0 + np) of the im2col matrix;
- * `col` is row r's slice (`colOff`), `vol` the sample (`volOff`). Loops are inlined (no per-run callbacks).
+ * column j of row r is `col[colOff + j * cs]`, `vol` the sample (`volOff`). Loops are inlined (no per-run callbacks).
  */
-function walk(mode: 0 | 1, g: Geom, r: number, p0: number, np: number, col: Float32Array | ArrayLike<number>, colOff: number, vol: Float32Array, volOff: number): void {
+function walk(mode: 0 | 1, g: Geom, r: number, p0: number, np: number, col: Float32Array | ArrayLike<number>, colOff: number, cs: number, vol: Float32Array, volOff: number): void {
   const d = g[2]!, h = g[3]!, w = g[4]!, sd = g[9]!, sh = g[10]!, sw = g[11]!, pd = g[12]!, ph = g[13]!, pw = g[14]!;
   const oh = g[16]!, ow = g[17]!;
   const { lo, hi, base, a, e, f } = rowPlan(g, r);
@@ -55,15 +55,15 @@ function walk(mode: 0 | 1, g: Geom, r: number, p0: number, np: number, col: Floa
     if (iz >= 0 && iz < d && iy >= 0 && iy < h) {
       const s0 = Math.max(lo, ox);
       const t1 = Math.min(hi, ox + len);
-      const o = colOff + j + s0 - ox;
+      const o = colOff + (j + s0 - ox) * cs;
       const v = volOff + base + (iz * h + iy) * w + s0 * sw - pw + f;
       const n = t1 - s0;
       if (mode === 0) {
         const out = col as Float32Array;
-        if (sw === 1) for (let t = 0; t < n; t++) out[o + t] = vol[v + t]!;
-        else for (let t = 0; t < n; t++) out[o + t] = vol[v + t * sw]!;
+        if (sw === 1 && cs === 1) for (let t = 0; t < n; t++) out[o + t] = vol[v + t]!;
+        else for (let t = 0; t < n; t++) out[o + t * cs] = vol[v + t * sw]!;
       } else {
-        for (let t = 0; t < n; t++) vol[v + t * sw]! += col[o + t]!;
+        for (let t = 0; t < n; t++) vol[v + t * sw]! += col[o + t * cs]!;
       }
     }
     j += len;
@@ -80,15 +80,18 @@ export function im2colRows(g: Geom): number {
   return g[1]! * g[6]! * g[7]! * g[8]!;
 }
 
-/** Fills `out` (row-major `[R][np]`, zeroed here) with columns `[p0, p0+np)` of one sample's im2col matrix. */
-export function im2colTile(x: Float32Array, xOffset: number, g: Geom, p0: number, np: number, out: Float32Array): void {
+/**
+ * Fills `out` (zeroed here) with columns `[p0, p0+np)` of one sample's im2col matrix: row-major `[R][np]`, or its
+ * transpose `[np][R]` when `transposed`.
+ */
+export function im2colTile(x: Float32Array, xOffset: number, g: Geom, p0: number, np: number, out: Float32Array, transposed = false): void {
   const R = im2colRows(g);
   out.fill(0, 0, R * np);
-  for (let r = 0; r < R; r++) walk(0, g, r, p0, np, out, r * np, x, xOffset);
+  for (let r = 0; r < R; r++) walk(0, g, r, p0, np, out, transposed ? r : r * np, transposed ? R : 1, x, xOffset);
 }
 
 /** Adds the row-major `[R][np]` tile `col` (columns `[p0, p0+np)`) back into one sample of dx (col2im). */
 export function col2imTile(col: Float32Array | ArrayLike<number>, g: Geom, p0: number, np: number, dx: Float32Array, dxOffset: number): void {
   const R = im2colRows(g);
-  for (let r = 0; r < R; r++) walk(1, g, r, p0, np, col, r * np, dx, dxOffset);
+  for (let r = 0; r < R; r++) walk(1, g, r, p0, np, col, r * np, 1, dx, dxOffset);
 }

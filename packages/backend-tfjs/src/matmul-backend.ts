@@ -52,16 +52,18 @@ export function createMatMulConvBackend(
       const y = new Float32Array(n * M * P);
       const pc = tileCols(R, P);
       const col = new Float32Array(R * pc);
+      // Y^T [np, M] = col^T [np, R] . W^T [R, M]: XNNPACK repacks its second operand on every call, keep it small
+      const wt = transpose(w.data, M, R);
       for (let b = 0; b < n; b++)
         for (let p0 = 0; p0 < P; p0 += pc) {
           const np = Math.min(pc, P - p0);
           const tile = np === pc ? col : col.subarray(0, R * np);
-          im2colTile(x.data, b * x.shape[1]! * S, g, p0, np, tile);
-          const out = matmul(w.data, [M, R], tile, [R, np], false, false);
+          im2colTile(x.data, b * x.shape[1]! * S, g, p0, np, tile, true);
+          const out = matmul(tile, [np, R], wt, [R, M], false, false);
           for (let i = 0; i < M; i++) {
             const bi = bias ? bias[i]! : 0;
             const o = (b * M + i) * P + p0;
-            for (let j = 0; j < np; j++) y[o + j] = out[i * np + j]! + bi;
+            for (let j = 0; j < np; j++) y[o + j] = out[j * M + i]! + bi;
           }
         }
       return { data: y, shape: yShape };
