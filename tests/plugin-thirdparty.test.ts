@@ -14,7 +14,7 @@ import { calls, voxWriter } from './fixtures/thirdparty-plugin/index.js';
 import { makeSphereTask } from './fixtures/synthetic.js';
 import { REPO_ROOT } from './helpers/paths.js';
 
-const PLUGIN = resolve(REPO_ROOT, 'tests/fixtures/thirdparty-plugin/index.ts');
+const PLUGIN = resolve(REPO_ROOT, 'tests/fixtures/thirdparty-plugin/index.js');
 const tmp: string[] = [];
 afterAll(() => tmp.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
