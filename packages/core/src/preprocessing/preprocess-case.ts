@@ -6,6 +6,7 @@ import { sampleClassLocations } from './class-locations.js';
 import { cropToNonzero, type CropResult } from './cropping/crop.js';
 import { finiteRange } from './normalization/stats.js';
 import { resampleOptionsFromKwargs, resolveResampler, targetSpacingFor } from './resample-config.js';
+import { allocFloat32 } from './resampling/pool.js';
 import { computeNewShape } from './resampling/shape.js';
 import { uniqueLabels } from './resampling/seg.js';
 import { permuteList, transposeSpatial } from './transpose.js';
@@ -108,7 +109,11 @@ function transposeAndCrop(input: PreprocessInput, tf: number[], consume: boolean
   const t = transposeSpatial(image ?? input.image, input.shape, tf);
   const segT = input.seg ? transposeSpatial(input.seg, [1, Z, Y, X], tf).data : null;
   const crop = cropToNonzero(t.data, t.shape, segT);
-  if (crop.data === input.image && !consume) crop.data = crop.data.slice();
+  if (crop.data === input.image && !consume) {
+    const copy = allocFloat32(crop.data.length);
+    copy.set(crop.data);
+    crop.data = copy;
+  }
   return { crop, shapeBefore: t.shape.slice(1) };
 }
 

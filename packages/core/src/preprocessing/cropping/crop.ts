@@ -1,3 +1,4 @@
+import { allocFloat32 } from '../resampling/pool.js';
 import { fillHoles3d } from './fill-holes.js';
 
 /** Result of `cropToNonzero`. */
@@ -63,7 +64,9 @@ export function cropArray<T extends Float32Array | Int16Array | Uint8Array>(arr:
   const h = y1 - y0;
   const d = z1 - z0;
   const Ctor = arr.constructor as new (n: number) => T;
-  const out = new Ctor(channels * d * h * w);
+  const n = channels * d * h * w;
+  // float32 image crops go to shareable memory when the resampler runs threaded (then it can work in place)
+  const out = arr instanceof Float32Array ? (allocFloat32(n) as T) : new Ctor(n);
   let q = 0;
   for (let c = 0; c < channels; c++) {
     for (let z = z0; z < z1; z++) {

@@ -1,4 +1,5 @@
 import type { ResampleOptions, Resampler } from '../../contracts/resampler.js';
+import { allocFloat32 } from './pool.js';
 import { resampleSegmentation } from './seg.js';
 import { moveAxisToFront, moveFrontAxisBack, resampleChannel } from './volume.js';
 
@@ -39,7 +40,7 @@ export function resampleData(data: Float32Array, shape: readonly number[], newSh
   const nIn = Z * Y * X;
   if (opts.allowInPlace && shape.slice(1).every((s, i) => s === newShape[i])) return data;
   const nOut = newShape[0]! * newShape[1]! * newShape[2]!;
-  const out = new Float32Array(C * nOut);
+  const out = allocFloat32(C * nOut);
   const axis = opts.separateZAxis;
   for (let c = 0; c < C; c++) {
     if (shape.slice(1).every((s, i) => s === newShape[i])) {

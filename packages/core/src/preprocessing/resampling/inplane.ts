@@ -3,14 +3,14 @@ import { axisPlan, filterConstants, prefilterLine, reflectIndex, SPLINE_PAD, typ
 /**
  * Resizes one 2D plane `[rows, cols]` (x fastest) with separable B-splines (see spline.ts for the exact scipy
  * conventions). Keeps its scratch buffers between calls so a volume is processed plane by plane without
- * reallocating. Output is float64 `[rowsOut, colsOut]`.
+ * reallocating. Output is float32 `[rowsOut, colsOut]` (float64 arithmetic, float32 storage).
  */
 export class PlaneResampler {
   readonly rowPlan: AxisPlan;
   readonly colPlan: AxisPlan;
   private readonly line: Float64Array;
-  private readonly tmp: Float64Array;
-  private readonly colBuf: Float64Array | null;
+  private readonly tmp: Float32Array;
+  private readonly colBuf: Float32Array | null;
 
   constructor(
     readonly rows: number,
@@ -23,12 +23,12 @@ export class PlaneResampler {
     this.colPlan = axisPlan(cols, colsOut, order);
     this.line = new Float64Array(cols + 2 * SPLINE_PAD);
     const padR = this.rowPlan.pad;
-    this.tmp = new Float64Array((rows + 2 * padR) * colsOut);
+    this.tmp = new Float32Array((rows + 2 * padR) * colsOut);
     this.colBuf = padR > 0 ? this.tmp : null;
   }
 
   /** Resample `src[offset .. offset + rows*cols)` into `out` (length rowsOut*colsOut). */
-  run(src: ArrayLike<number>, offset: number, out: Float64Array): Float64Array {
+  run(src: Float32Array, offset: number, out: Float32Array): Float32Array {
     const { rows, cols, colsOut, rowsOut } = this;
     const cp = this.colPlan;
     const rp = this.rowPlan;
@@ -77,14 +77,24 @@ export class PlaneResampler {
     const taps = rp.taps;
     for (let r = 0; r < rowsOut; r++) {
       const o = r * colsOut;
-      const i0 = rp.index[r * taps]! * colsOut;
-      const w0 = rp.weight[r * taps]!;
-      for (let x = 0; x < colsOut; x++) out[o + x] = w0 * tmp[i0 + x]!;
-      for (let t = 1; t < taps; t++) {
-        const it = rp.index[r * taps + t]! * colsOut;
-        const wt = rp.weight[r * taps + t]!;
-        if (wt === 0) continue;
-        for (let x = 0; x < colsOut; x++) out[o + x] += wt * tmp[it + x]!;
+      const j = r * taps;
+      if (taps === 4) {
+        const i0 = rp.index[j]! * colsOut, i1 = rp.index[j + 1]! * colsOut;
+        const i2 = rp.index[j + 2]! * colsOut, i3 = rp.index[j + 3]! * colsOut;
+        const w0 = rp.weight[j]!, w1 = rp.weight[j + 1]!, w2 = rp.weight[j + 2]!, w3 = rp.weight[j + 3]!;
+        for (let x = 0; x < colsOut; x++) {
+          out[o + x] = w0 * tmp[i0 + x]! + w1 * tmp[i1 + x]! + w2 * tmp[i2 + x]! + w3 * tmp[i3 + x]!;
+        }
+      } else if (taps === 2) {
+        const i0 = rp.index[j]! * colsOut, i1 = rp.index[j + 1]! * colsOut;
+        const w0 = rp.weight[j]!, w1 = rp.weight[j + 1]!;
+        for (let x = 0; x < colsOut; x++) out[o + x] = w0 * tmp[i0 + x]! + w1 * tmp[i1 + x]!;
+      } else {
+        for (let x = 0; x < colsOut; x++) {
+          let acc = 0;
+          for (let t = 0; t < taps; t++) acc += rp.weight[j + t]! * tmp[rp.index[j + t]! * colsOut + x]!;
+          out[o + x] = acc;
+        }
       }
     }
     return out;
@@ -92,7 +102,7 @@ export class PlaneResampler {
 }
 
 /** `dst[dstOff + i] = sum_t w[i,t] * line[index[i,t]]` for every output sample `i` of the plan. */
-export function applyTaps(line: Float64Array, p: AxisPlan, dst: Float64Array, dstOff: number): void {
+export function applyTaps(line: Float64Array, p: AxisPlan, dst: Float32Array, dstOff: number): void {
   const { m, taps, index, weight } = p;
   if (taps === 4) {
     for (let i = 0, j = 0; i < m; i++, j += 4) {
@@ -112,10 +122,10 @@ export function applyTaps(line: Float64Array, p: AxisPlan, dst: Float64Array, ds
 }
 
 /**
- * Spline prefilter along the slow axis of a `[len, width]` float64 block (each of the `width` columns is one
+ * Spline prefilter along the slow axis of a `[len, width]` float32 block (each of the `width` columns is one
  * line), vectorised across the contiguous width. Same boundary rule and result as `prefilterLine`.
  */
-export function prefilterRows(buf: Float64Array, len: number, width: number, order: number): void {
+export function prefilterRows(buf: Float32Array, len: number, width: number, order: number): void {
   const f = filterConstants(order);
   if (f.poles.length === 0 || len < 2) return;
   const gain = f.gain;

@@ -1,4 +1,5 @@
 import { PlaneResampler } from './inplane.js';
+import { bindRunZRange, isShared, PARALLEL_MAX_VOXELS, PARALLEL_MIN_VOXELS, resamplePool, toShared } from './pool.js';
 import { axisPlan, checkOrder, filterConstants, reflectIndex, SPLINE_PAD } from './spline.js';
 
 /**
@@ -41,7 +42,6 @@ export function resampleChannel(
     return;
   }
   const zPlan = axisPlan(Z, Zo, zOrder);
-  const pr = new PlaneResampler(Y, X, Yo, Xo, order);
   let lo = Infinity;
   let hi = -Infinity;
   if (!separate && order >= 2) {
@@ -51,19 +51,64 @@ export function resampleChannel(
       if (v > hi) hi = v;
     }
   }
-  // Source of plane p (in the padded z frame of zPlan): raw slices, or z-prefiltered coefficients.
-  let coef: PlaneStack | null = null;
-  if (zPlan.pad > 0) coef = prefilterAxis0(src, srcOffset, Z, plane, zOrder, inPlace);
-  const planeSrc = (p: number): [Float32Array, number] =>
-    coef ? [coef.arrs[p]!, coef.offs[p]!] : [src, srcOffset + p * plane];
+  // Threads for mid-sized channels only: workers keep shared buffers alive until their own GC runs, which would
+  // undo the peak-memory bound on very large cases (those run on the calling thread, in place).
+  const voxels = Z * plane + Zo * planeOut;
+  const pool = Zo * planeOut >= PARALLEL_MIN_VOXELS && voxels <= PARALLEL_MAX_VOXELS ? resamplePool() : null;
+  const share = pool !== null;
+  // Source planes in the padded z frame of zPlan: raw slices, or z-prefiltered coefficients.
+  let arrs: Float32Array[];
+  let offs: number[];
+  if (zPlan.pad > 0) {
+    ({ arrs, offs } = prefilterAxis0(src, srcOffset, Z, plane, zOrder, inPlace, share));
+  } else {
+    const base = share && !isShared(src) ? toShared(src.subarray(srcOffset, srcOffset + Z * plane)) : src;
+    const bo = base === src ? srcOffset : 0;
+    arrs = new Array<Float32Array>(Z).fill(base);
+    offs = Array.from({ length: Z }, (_, k) => bo + k * plane);
+  }
+  const job: ZJob = {
+    arrs, offs, Z, Y, X, Zo, Yo, Xo, order, zOrder, separate,
+    lo: lo <= hi ? lo : -Infinity, hi: lo <= hi ? hi : Infinity,
+    out: share && !isShared(out) ? new Float32Array(new SharedArrayBuffer(Zo * planeOut * 4)) : out,
+    outOffset: share && !isShared(out) ? 0 : outOffset,
+  };
+  if (pool) pool.run(job);
+  else runZRange(job, 0, Zo);
+  if (job.out !== out) out.set(job.out, outOffset);
+}
 
-  const cache = new Map<number, Float64Array>();
-  const spare: Float64Array[] = [];
-  const getPlane = (p: number): Float64Array => {
+/** Everything needed to produce output planes `[zoStart, zoEnd)` of one channel (shareable with workers). */
+export interface ZJob {
+  arrs: Float32Array[];
+  offs: number[];
+  Z: number; Y: number; X: number;
+  Zo: number; Yo: number; Xo: number;
+  order: number; zOrder: number; separate: boolean;
+  /** Output clip range (-Infinity/Infinity for none). */
+  lo: number; hi: number;
+  out: Float32Array;
+  outOffset: number;
+}
+
+/**
+ * Output planes `[zoStart, zoEnd)` of a job: each needed source plane is resized in-plane once (an LRU of
+ * order+1 planes, since z taps advance monotonically), then combined along z with the clip fused in.
+ */
+export function runZRange(job: ZJob, zoStart: number, zoEnd: number): void {
+  const { arrs, offs, Z, Y, X, Zo, Yo, Xo, order, zOrder, separate, out, outOffset } = job;
+  const plane = Y * X;
+  const planeOut = Yo * Xo;
+  const zPlan = axisPlan(Z, Zo, zOrder);
+  const pr = new PlaneResampler(Y, X, Yo, Xo, order);
+  const cache = new Map<number, Float32Array>();
+  const spare: Float32Array[] = [];
+  const getPlane = (p: number): Float32Array => {
     let buf = cache.get(p);
     if (buf) return buf;
-    buf = spare.pop() ?? new Float64Array(planeOut);
-    const [arr, off] = planeSrc(p);
+    buf = spare.pop() ?? new Float32Array(planeOut);
+    const arr = arrs[p]!;
+    const off = offs[p]!;
     pr.run(arr, off, buf);
     if (separate && order >= 2 && !(pr.rowPlan.identity && pr.colPlan.identity)) {
       let a = Infinity;
@@ -79,10 +124,9 @@ export function resampleChannel(
     return buf;
   };
   const taps = zPlan.taps;
-  const clip = lo <= hi;
-  const planes: Float64Array[] = [];
+  const planes: Float32Array[] = [];
   const w: number[] = [];
-  for (let zo = 0; zo < Zo; zo++) {
+  for (let zo = zoStart; zo < zoEnd; zo++) {
     const first = zPlan.index[zo * taps]!;
     for (const k of [...cache.keys()]) {
       if (k < first) {
@@ -98,12 +142,12 @@ export function resampleChannel(
       planes.push(getPlane(zPlan.index[zo * taps + t]!));
       w.push(wt);
     }
-    combinePlanes(planes, w, out, outOffset + zo * planeOut, planeOut, clip ? lo : -Infinity, clip ? hi : Infinity);
+    combinePlanes(planes, w, out, outOffset + zo * planeOut, planeOut, job.lo, job.hi);
   }
 }
 
 /** `out[o + i] = clamp(sum_t w[t] * planes[t][i], lo, hi)`, with unrolled cases for 1..4 planes. */
-function combinePlanes(p: Float64Array[], w: number[], out: Float32Array, o: number, n: number, lo: number,
+function combinePlanes(p: Float32Array[], w: number[], out: Float32Array, o: number, n: number, lo: number,
   hi: number): void {
   const clamp = (v: number) => (v < lo ? lo : v > hi ? hi : v);
   if (p.length === 1) {
@@ -140,12 +184,13 @@ export interface PlaneStack {
  * storage (float64 arithmetic per element; relative error ~1e-7, far below the 1e-3 tolerance).
  */
 export function prefilterAxis0(src: Float32Array, off: number, Z: number, plane: number, order: number,
-  inPlace = false): PlaneStack {
+  inPlace = false, shared = false): PlaneStack {
   const P = SPLINE_PAD;
   const len = Z + 2 * P;
-  const main = inPlace ? src : src.slice(off, off + Z * plane);
-  const mainOff = inPlace ? off : 0;
-  const pads = new Float32Array(2 * P * plane);
+  const reuse = inPlace && (!shared || isShared(src));
+  const main = reuse ? src : shared ? toShared(src.subarray(off, off + Z * plane)) : src.slice(off, off + Z * plane);
+  const mainOff = reuse ? off : 0;
+  const pads = shared ? new Float32Array(new SharedArrayBuffer(2 * P * plane * 4)) : new Float32Array(2 * P * plane);
   const arrs: Float32Array[] = [];
   const offs: number[] = [];
   for (let k = 0; k < len; k++) {
@@ -239,3 +284,4 @@ export function moveFrontAxisBack(data: Float32Array, permShape: readonly number
     for (let y = 0; y < Y; y++) out[off + (z * Y + y) * X + x] = data[s + y]!;
   }
 }
+bindRunZRange(runZRange);
