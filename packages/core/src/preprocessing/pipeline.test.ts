@@ -89,6 +89,26 @@ describe('preprocessCase (spec 1.14)', () => {
   });
 });
 
+describe('preprocessCase guards', () => {
+  it('warns when a CT channel is not in Hounsfield units (B16)', () => {
+    const c = makeCase();
+    for (let i = 0; i < c.image.length; i++) c.image[i] = c.image[i]! / 100; // values in [0, 1]
+    const warnings: string[] = [];
+    preprocessCase(c, makePlans({}, [2, 1, 1], ['CTNormalization']), '3d_fullres', registry,
+      { onWarning: (m) => warnings.push(m) });
+    expect(warnings.some((w) => /declared CT.*Hounsfield/.test(w))).toBe(true);
+  });
+  it('refuses a case above the memory limit before allocating, naming it (B26)', () => {
+    const c = makeCase();
+    expect(() => preprocessCase(c, makePlans({}, [0.1, 0.1, 0.1]), '3d_fullres', registry,
+      { caseId: 'big_case', memoryLimitBytes: 1e6 })).toThrow(/big_case needs ~.* GiB to preprocess; limit/);
+  });
+  it('keeps only declared labels plus -1 after preprocessing (B28)', () => {
+    const r = preprocessCase(makeCase(), makePlans({}, [1.3, 0.7, 0.9]), '3d_fullres', registry);
+    for (const v of new Set(r.seg)) expect([-1, 0, 1, 2]).toContain(v);
+  });
+});
+
 describe('exportPrediction (spec 1.14)', () => {
   it('walks back to the original grid: resample, argmax, bbox paste, transpose_backward', () => {
     const c = makeCase();
