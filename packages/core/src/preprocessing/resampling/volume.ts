@@ -146,27 +146,40 @@ export function runZRange(job: ZJob, zoStart: number, zoEnd: number): void {
   }
 }
 
-/** `out[o + i] = clamp(sum_t w[t] * planes[t][i], lo, hi)`, with unrolled cases for 1..4 planes. */
+/** `out[o + i] = clamp(sum_t w[t] * planes[t][i], lo, hi)`, with unrolled cases for 1, 2 and 4 planes. */
 function combinePlanes(p: Float32Array[], w: number[], out: Float32Array, o: number, n: number, lo: number,
   hi: number): void {
-  const clamp = (v: number) => (v < lo ? lo : v > hi ? hi : v);
-  if (p.length === 1) {
-    const a = p[0]!, wa = w[0]!;
-    for (let i = 0; i < n; i++) out[o + i] = clamp(wa * a[i]!);
+  if (p.length === 4) {
+    const a = p[0]!, b = p[1]!, c = p[2]!, d = p[3]!, wa = w[0]!, wb = w[1]!, wc = w[2]!, wd = w[3]!;
+    for (let i = 0; i < n; i++) {
+      let v = wa * a[i]! + wb * b[i]! + wc * c[i]! + wd * d[i]!;
+      if (v < lo) v = lo;
+      else if (v > hi) v = hi;
+      out[o + i] = v;
+    }
   } else if (p.length === 2) {
     const a = p[0]!, b = p[1]!, wa = w[0]!, wb = w[1]!;
-    for (let i = 0; i < n; i++) out[o + i] = clamp(wa * a[i]! + wb * b[i]!);
-  } else if (p.length === 3) {
-    const a = p[0]!, b = p[1]!, c = p[2]!, wa = w[0]!, wb = w[1]!, wc = w[2]!;
-    for (let i = 0; i < n; i++) out[o + i] = clamp(wa * a[i]! + wb * b[i]! + wc * c[i]!);
-  } else if (p.length === 4) {
-    const a = p[0]!, b = p[1]!, c = p[2]!, d = p[3]!, wa = w[0]!, wb = w[1]!, wc = w[2]!, wd = w[3]!;
-    for (let i = 0; i < n; i++) out[o + i] = clamp(wa * a[i]! + wb * b[i]! + wc * c[i]! + wd * d[i]!);
+    for (let i = 0; i < n; i++) {
+      let v = wa * a[i]! + wb * b[i]!;
+      if (v < lo) v = lo;
+      else if (v > hi) v = hi;
+      out[o + i] = v;
+    }
+  } else if (p.length === 1) {
+    const a = p[0]!, wa = w[0]!;
+    for (let i = 0; i < n; i++) {
+      let v = wa * a[i]!;
+      if (v < lo) v = lo;
+      else if (v > hi) v = hi;
+      out[o + i] = v;
+    }
   } else {
     for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let t = 0; t < p.length; t++) s += w[t]! * p[t]![i]!;
-      out[o + i] = clamp(s);
+      let v = 0;
+      for (let t = 0; t < p.length; t++) v += w[t]! * p[t]![i]!;
+      if (v < lo) v = lo;
+      else if (v > hi) v = hi;
+      out[o + i] = v;
     }
   }
 }
