@@ -269,15 +269,19 @@ describe('preprocess rows', () => {
     const err = await thrown(() =>
       fn('preprocessCase')({ image: imgData, shape: [1, Z, Y, X], spacing: [0.976, 0.625, 0.976], seg: null }, plans, '3d_fullres', reg, {
         caseId: 'huge_case_007',
-        maxMemoryBytes: 1024 * 1024,
+        memoryLimitBytes: 256 * 1024,
       }),
     );
     const text = errorText(err);
     expect(isUserError(err), text).toBe(true);
     expect(text).toContain('huge_case_007');
-    expect(text).toMatch(/needs/i);
-    expect(text).toMatch(/limit/i);
-    expect(text).toMatch(/\d+(\.\d+)?\s*(MiB|GiB|MB|GB|bytes)/);
+    // "needs ~N <unit>; limit M <unit>", with the printed need above the printed limit (units that show the sizes)
+    const bytesOf = (m: RegExpMatchArray | null) =>
+      m ? Number(m[1]) * ({ B: 1, bytes: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, KB: 1e3, MB: 1e6, GB: 1e9 } as Record<string, number>)[m[2]!]! : NaN;
+    const need = bytesOf(text.match(/needs ~?\s*([\d.]+)\s*(bytes|B|KiB|MiB|GiB|KB|MB|GB)\b/));
+    const limit = bytesOf(text.match(/limit:?\s*~?\s*([\d.]+)\s*(bytes|B|KiB|MiB|GiB|KB|MB|GB)\b/));
+    expect(need, text).toBeGreaterThan(limit);
+    expect(limit, text).toBeCloseTo(256 * 1024, -4);
   });
 
   it('B26 (pipeline): an oversized case fails by name while the other cases are still preprocessed, and the run resumes', async () => {
