@@ -293,13 +293,13 @@ describe('preprocess rows', () => {
     addCase(root, 'small_001', [vol([8, 8, 8], 'float32', () => 1 + r(), { spacing: [1, 1, 1] })], lab(8));
     addCase(root, 'huge_002', [vol([24, 24, 24], 'float32', () => 1 + r(), { spacing: [1, 1, 1] })], lab(24));
     const ds = await fn('loadDataset')(root);
-    // target spacing 0.5 mm: huge_002 grows to 48^3 and needs several MiB, small_001 stays well below 1.5 MiB
+    // target spacing 0.5 mm: huge_002 grows to 48^3 and needs ~0.8 MiB, small_001 (16^3) stays far below the 256 KiB limit
     const plans: Plans = planner(reg).plan(syntheticFingerprint([16, 16, 16], [0.5, 0.5, 0.5], 2), dsJson('MRI', { background: 0, lesion: 1 }, 2));
     const dir = join(parent, 'pp');
     const logs: string[] = [];
     const rep = fn('silentReporter')((s: string) => logs.push(s));
     const before = process.env.NNUNET_MAX_MEMORY_BYTES;
-    process.env.NNUNET_MAX_MEMORY_BYTES = String(1.5 * 1024 * 1024);
+    process.env.NNUNET_MAX_MEMORY_BYTES = String(256 * 1024);
     let err: unknown;
     try {
       await fn('runPreprocess')(ds, plans, '3d_fullres', reg, dir, rep);
