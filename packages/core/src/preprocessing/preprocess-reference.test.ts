@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Plans } from '../contracts/plans.js';
 import { Registry } from '../registry/registry.js';
+import { exportPrediction } from './export-prediction.js';
 import { preprocessCase } from './preprocess-case.js';
 import { registerPreprocessingDefaults } from './register.js';
 
@@ -42,5 +43,12 @@ describe('preprocessCase against a numpy/scipy/skimage re-run of nnU-Net run_cas
     expect(maxDiff).toBeLessThan(1e-4 * (hi - lo));
     expect([...r.seg!]).toEqual([...load('case_out_seg.bin', Int16Array)]);
     expect(r.properties.class_locations).toEqual(ref.class_locations);
+    // export: random logits back to the original grid (separate z, order 1, softmax, argmax, bbox paste)
+    const logits = load('case_logits.bin', Float32Array);
+    const out = exportPrediction(logits, [3, ...ref.new_shape], r.properties, plans, '3d_fullres', registry);
+    const wantSeg = load('case_export_seg.bin', Int16Array);
+    let mismatches = 0;
+    for (let i = 0; i < wantSeg.length; i++) if (out.seg[i] !== wantSeg[i]) mismatches++;
+    expect(mismatches).toBe(0);
   });
 });

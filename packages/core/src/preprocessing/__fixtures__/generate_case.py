@@ -89,3 +89,26 @@ for c in [1, 2]:
 with open(os.path.join(HERE, 'case.json'), 'w') as f:
     json.dump(dict(shape=[2, Z, Y, X], spacing=spacing, target=target, ct=ct_props, bbox=bbox,
                    shape_after_crop=list(shape), new_shape=new_shape, class_locations=locs), f)
+
+# export (spec 1.14): random logits on the preprocessed grid -> resample to the cropped shape with order 1
+# (current spacing = target 2.5/0.8 is anisotropic > 3 -> separate z: in-plane order 1 per slice, nearest along z),
+# softmax, argmax, paste into the bbox of the original shape (0 outside).
+K = 3
+logits = rng.randn(K, *new_shape).astype(np.float32)
+logits[1] += 0.5 * (out_seg == 1)
+logits.astype('<f4').tofile(os.path.join(HERE, 'case_logits.bin'))
+back = []
+for k in range(K):
+    mid = np.zeros((new_shape[0], shape[1], shape[2]))
+    for s in range(new_shape[0]):
+        mid[s] = resize(logits[k, s].astype(float), shape[1:], 1, mode='edge', anti_aliasing=False)
+    g = np.mgrid[:shape[0], :shape[1], :shape[2]].astype(float)
+    for i in range(3):
+        g[i] = (mid.shape[i] / shape[i]) * (g[i] + 0.5) - 0.5
+    back.append(map_coordinates(mid, g, order=0, mode='nearest'))
+back = np.stack(back)
+e = np.exp(back - back.max(0, keepdims=True))
+probs = e / e.sum(0, keepdims=True)
+full = np.zeros((Z, Y, X), dtype=np.int16)
+full[sl] = probs.argmax(0)
+full.astype('<i2').tofile(os.path.join(HERE, 'case_export_seg.bin'))

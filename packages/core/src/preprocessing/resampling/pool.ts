@@ -55,22 +55,35 @@ export function resamplePool(): Pool | null {
   const url = new URL('./resample-worker.js', import.meta.url);
   if (threads < 2 || url.protocol !== 'file:' || !existsSync(fileURLToPath(url))) return pool;
   const workers: Worker[] = [];
+  const dead: boolean[] = [];
   for (let i = 0; i < threads - 1; i++) {
     const w = new Worker(url);
     w.unref();
+    // A worker that fails to load or dies is retired; its share is then computed on the calling thread.
+    w.on('error', () => (dead[i] = true));
+    w.on('exit', () => (dead[i] = true));
     workers.push(w);
   }
   pool = {
     run(job: ZJob) {
+      if (dead.some(Boolean)) {
+        runZRange(job, 0, job.Zo);
+        return;
+      }
       const n = workers.length + 1;
       const bounds = Array.from({ length: n + 1 }, (_, i) => Math.round((i * job.Zo) / n));
       const flags = new Int32Array(new SharedArrayBuffer(8 * workers.length));
       workers.forEach((w, i) => w.postMessage({ job, start: bounds[i + 1], end: bounds[i + 2], flags, slot: i }));
       runZRange(job, bounds[0]!, bounds[1]!);
       for (let i = 0; i < workers.length; i++) {
-        while (Atomics.load(flags, 2 * i) === 0) Atomics.wait(flags, 2 * i, 0, 100);
-        // a worker that failed: redo its range here
-        if (Atomics.load(flags, 2 * i + 1) !== 0) runZRange(job, bounds[i + 1]!, bounds[i + 2]!);
+        // 'error'/'exit' events cannot fire while this thread blocks, so give up on a silent worker after 60 s
+        const t0 = Date.now();
+        while (Atomics.load(flags, 2 * i) === 0 && Date.now() - t0 < 60_000) Atomics.wait(flags, 2 * i, 0, 100);
+        // a worker that failed or timed out: redo its range here
+        if (Atomics.load(flags, 2 * i) === 0 || Atomics.load(flags, 2 * i + 1) !== 0) {
+          if (Atomics.load(flags, 2 * i) === 0) dead[i] = true;
+          runZRange(job, bounds[i + 1]!, bounds[i + 2]!);
+        }
       }
     },
   };
