@@ -2,6 +2,8 @@
 // trust them and write into output arrays allocated by the caller.
 #include <napi.h>
 
+#include <mutex>
+
 #include "conv.h"
 
 namespace {
@@ -26,9 +28,14 @@ Geo geo(const Napi::Value& v) {
 }
 
 // Runs a native call, turning C++ exceptions (std::bad_alloc, ...) into JavaScript errors.
+// One convolution at a time per process: the thread pool and scratch state are process-wide, and Node worker
+// threads share this library. (Within a call, the pool's threads do the parallel work.)
+std::mutex g_call_mutex;
+
 template <class F>
 Napi::Value guarded(const Napi::CallbackInfo& info, F&& f) {
   try {
+    std::lock_guard<std::mutex> lock(g_call_mutex);
     f();
   } catch (const Napi::Error&) {
     throw;

@@ -41,3 +41,24 @@ describe('registration', () => {
     expect(b.info.name).toBe(addon ? 'cpu-native' : 'cpu-js');
   });
 });
+
+describe.skipIf(!addon)('cpu-native with typed-array views', () => {
+  it('honours byteOffset of subarrays', async () => {
+    const { randomTensor, relativeError } = await import('../../core/src/compute/contract-suite.js');
+    const { referenceConv3d } = await import('@nnunet-ts/core');
+    const x = randomTensor([1, 3, 4, 5, 6], 7);
+    const w = randomTensor([2, 3, 3, 3, 3], 8);
+    const big = new Float32Array(x.data.length + 13);
+    big.set(x.data, 13);
+    const view = { data: big.subarray(13), shape: x.shape };
+    const p = { stride: [1, 1, 1] as [number, number, number], padding: [1, 1, 1] as [number, number, number] };
+    const got = createCpuNativeBackend().conv3d(view, w, null, p);
+    expect(relativeError(got.data, referenceConv3d(x, w, null, p).data)).toBeLessThan(1e-5);
+  });
+
+  it('rejects a non-Float32Array input', () => {
+    const b = createCpuNativeBackend();
+    const p = { stride: [1, 1, 1] as [number, number, number], padding: [0, 0, 0] as [number, number, number] };
+    expect(() => b.conv3d({ data: new Float64Array(8) as unknown as Float32Array, shape: [1, 1, 2, 2, 2] }, { data: new Float32Array(1), shape: [1, 1, 1, 1, 1] }, null, p)).toThrow(/Float32Array/);
+  });
+});
