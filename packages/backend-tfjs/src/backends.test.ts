@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Registry, selectBackend } from '@nnunet-ts/core';
 import { describeBackendContract } from '../../core/src/compute/contract-suite.js';
 import { registerDefaults, tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, webgpuPlugin } from './index.js';
+import { createMatMulConvBackend, type MatMul } from './matmul-backend.js';
 
 await describeBackendContract('tfjs-cpu', () => tfjsCpuPlugin().create());
 
@@ -10,6 +11,17 @@ if (await wasm.isAvailable()) {
   await describeBackendContract('tfjs-wasm (im2col + BatchMatMul)', () => wasm.create());
   await describeBackendContract('tfjs-wasm (Conv3D kernels)', () => tfjsWasmPlugin({ useConv3dKernels: true }).create());
 } else describe.skip('tfjs-wasm (did not initialise here)', () => it('skipped', () => {}));
+
+// The tiled im2col + matmul adapter with tiny tiles (many tiles per sample, partial last tile), on a plain JS matmul.
+const jsMatMul: MatMul = (a, [m, k], b, [k2, n]) => {
+  if (k !== k2) throw new Error('inner dimensions differ');
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) for (let l = 0; l < k; l++) for (let j = 0; j < n; j++) out[i * n + j]! += a[i * k + l]! * b[l * n + j]!;
+  return out;
+};
+await describeBackendContract('matmul adapter, 7-column tiles', async () =>
+  createMatMulConvBackend(jsMatMul, { name: 'matmul-js', description: 'test', gpu: false }, { tileFloats: 7 * 900 }),
+);
 
 describe('optional backends', () => {
   it('tensorflow is unavailable when neither tfjs-node-gpu nor tfjs-node imports', async () => {

@@ -31,14 +31,16 @@ function geom(xShape: number[], wShape: number[], p: Conv3dParams): { g: Geom; y
 
 /**
  * A `ComputeBackend` on a fast matrix product: tiles of the im2col matrix are built in JavaScript and multiplied by
- * `matmul` (forward `W · col`, backward-data `W^T · dY` then col2im, backward-filter `dY · col^T`). Tiles hold at most
- * 4 Mi floats. Throws `Error` on inconsistent shapes.
+ * `matmul` (forward `col^T · W^T`, backward-data `W^T · dY` then col2im, backward-filter `col · dY^T`). Tiles hold at
+ * most `opts.tileFloats` (default 4 Mi) floats. Throws `Error` on inconsistent shapes.
  */
 export function createMatMulConvBackend(
   matmul: MatMul,
   info: { name: string; description: string; gpu: boolean; threads?: number },
+  opts: { tileFloats?: number } = {},
 ): ComputeBackend {
-  const tileCols = (R: number, P: number): number => Math.max(1, Math.min(P, Math.floor(TILE_FLOATS / Math.max(R, 1))));
+  const tileFloats = opts.tileFloats ?? TILE_FLOATS;
+  const tileCols = (R: number, P: number): number => Math.max(1, Math.min(P, Math.floor(tileFloats / Math.max(R, 1))));
   return {
     info,
     conv3d(x: Tensor, w: Tensor, bias: Float32Array | null, p: Conv3dParams): Tensor {
