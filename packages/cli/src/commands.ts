@@ -37,6 +37,7 @@ async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnTyp
   const L = runLayout(out);
   const ds = await prepareDataset(dataset, L.raw, ctx.registry, ctx.rep);
   writeJson(L.datasetJson, ds.json);
+  writeJson(L.runInfo, { task: dataset, dataset: ds.root });
   return { L, ds };
 }
 
@@ -178,7 +179,7 @@ export function addCommands(program: Command, io: Io): void {
 
   common(program.command('find-best').description('pick the best configuration from cross-validation (spec 1.20) and determine postprocessing'))
     .requiredOption('-o, --out <dir>', 'run folder')
-    .option('--dataset <folder>', 'dataset (for postprocessing; default the converted/raw one recorded in the run)')
+    .option('--dataset <folder>', 'dataset for postprocessing (default: the one recorded in <run>/run.json)')
     .action(async (o: CommonOptions & { out: string; dataset?: string }) => {
       const ctx = await makeContext(o);
       const L = runLayout(o.out);
@@ -196,7 +197,7 @@ export function addCommands(program: Command, io: Io): void {
       writeJson(L.bestModel, { best: best.best, ranking: best.ranking });
       for (const r of best.ranking) io.out(`${r.name}: CV foreground Dice ${r.foregroundDice.toFixed(4)}`);
       io.out(`best: ${best.best.name} -> ${L.modelDir(best.best.name)}`);
-      const dsFolder = o.dataset ?? (readJsonIfValid<{ converted_from?: string }>(L.datasetJson) ? undefined : undefined);
+      const dsFolder = o.dataset ?? readJsonIfValid<{ dataset?: string }>(L.runInfo)?.dataset;
       if (dsFolder && existsSync(dsFolder)) {
         const ds = await loadDataset(dsFolder);
         await runDeterminePostprocessing(ds, L.modelDir(best.best.name), trainedFolds(L.modelDir(best.best.name)), ctx.registry, ctx.rep);

@@ -67,7 +67,9 @@ export function configurationsToRun(plans: Plans, requested: Budget['configurati
   const out: string[] = [];
   for (const c of want) {
     if (!available.includes(c)) rep.log(`configuration '${c}' is not in the plans (available: ${available.join(', ')}); skipped`);
-    else out.push(c);
+    else if (plans.configurations[c]!.previous_stage) {
+      rep.log(`configuration '${c}' (cascade) needs the previous stage's predictions as extra input channels, which the trainer does not handle yet; skipped`);
+    } else out.push(c);
   }
   if (!out.length) throw new DataError(`none of the requested configurations (${want.join(', ')}) is in the plans`, { hint: `available: ${available.join(', ')}` });
   return out;
@@ -85,6 +87,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   const { registry, rep, budget } = o;
   const ds = await prepareDataset(o.task, L.raw, registry, rep);
   writeJson(L.datasetJson, ds.json);
+  writeJson(L.runInfo, { task: o.task, dataset: ds.root });
   const fp: DatasetFingerprint = await runFingerprint(ds, registry, L.fingerprint, rep);
   let plans = readJsonIfValid<Plans>(L.plans);
   if (!plans?.configurations) plans = runPlan(fp, ds.json, registry, L.plans, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });

@@ -14,6 +14,7 @@ export const PLANS_NAME = 'nnUNetPlans';
  *                                                           dataset_fingerprint.json, fold_x/, postprocessing.json
  * <out>/predictions/                                        test-set predictions
  * <out>/summary.json                                        evaluation against labelsTs
+ * <out>/run.json                                            input task and (converted) dataset folder
  * ```
  */
 export function runLayout(out: string) {
@@ -33,6 +34,8 @@ export function runLayout(out: string) {
     bestModel: join(root, 'nnUNet_results', 'inference_information.json'),
     predictions: join(root, 'predictions'),
     summary: join(root, 'summary.json'),
+    /** `{ task, dataset }`: the input and the (converted) dataset folder of this run. */
+    runInfo: join(root, 'run.json'),
   };
 }
 export type RunLayout = ReturnType<typeof runLayout>;
