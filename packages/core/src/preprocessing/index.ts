@@ -10,3 +10,4 @@ export * from './preprocess-case.js';
 export * from './export-prediction.js';
 export * from './cache.js';
 export * from './register.js';
+export * from './contract.js';

@@ -89,6 +89,25 @@ describe('preprocessCase (spec 1.14)', () => {
   });
 });
 
+describe('preprocessCase edge shapes', () => {
+  it('a 2D image (z = 1) with a 2d configuration resamples in-plane only', () => {
+    const Y = 12, X = 10;
+    const image = Float32Array.from({ length: Y * X }, (_, i) => 1 + (i % 7));
+    const seg = Int16Array.from({ length: Y * X }, (_, i) => (i % X > 5 ? 1 : 0));
+    const r = preprocessCase({ image, shape: [1, 1, Y, X], spacing: [999, 1, 1], seg }, makePlans({}, [1, 1, 1]), '2d', registry);
+    expect(r.shape).toEqual([1, 1, 24, 20]);
+    expect(new Set(r.seg)).toEqual(new Set([0, 1]));
+    expect(r.data.every(Number.isFinite)).toBe(true);
+  });
+  it('a single-slice 3D image can be upsampled along z', () => {
+    const image = Float32Array.from({ length: 20 }, (_, i) => 1 + i);
+    const r = preprocessCase({ image, shape: [1, 1, 4, 5], spacing: [3, 1, 1], seg: null }, makePlans({}, [1, 1, 1]), '3d_fullres', registry);
+    expect(r.shape).toEqual([1, 3, 4, 5]);
+    expect(r.seg).toBeNull();
+    for (let z = 1; z < 3; z++) for (let i = 0; i < 20; i++) expect(r.data[z * 20 + i]).toBeCloseTo(r.data[i]!, 5);
+  });
+});
+
 describe('preprocessCase guards', () => {
   it('warns when a CT channel is not in Hounsfield units (B16)', () => {
     const c = makeCase();
