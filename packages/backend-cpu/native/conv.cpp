@@ -142,12 +142,22 @@ void col2im_tile(const float* dcol, long ld, long r0, long r1, const Geo& g, lon
 }
 
 /** Packs A (element (i, k) at src[i*si + k*sk], i < M, k < K) into row panels [M/mr][K][mr], zero-padded. */
+void pack_a_panel(const float* src, long M, long K, long si, long sk, int mr, float* dst, long i0) {
+  float* d = dst + i0 * K;
+  for (long k = 0; k < K; k++)
+    for (int i = 0; i < mr; i++) d[k * mr + i] = i0 + i < M ? src[(i0 + i) * si + k * sk] : 0.f;
+}
+
 void pack_a(const float* src, long M, long K, long si, long sk, int mr, float* dst) {
-  for (long i0 = 0; i0 < M; i0 += mr) {
-    float* d = dst + i0 * K;
-    for (long k = 0; k < K; k++)
-      for (int i = 0; i < mr; i++) d[k * mr + i] = i0 + i < M ? src[(i0 + i) * si + k * sk] : 0.f;
-  }
+  for (long i0 = 0; i0 < M; i0 += mr) pack_a_panel(src, M, K, si, sk, mr, dst, i0);
+}
+
+Pool& pool();
+
+/** pack_a over the thread pool (large weight tensors of deep layers). Must not be called from inside a task. */
+void pack_a_parallel(const float* src, long M, long K, long si, long sk, int mr, float* dst) {
+  if (M * K < (1L << 16)) return pack_a(src, M, K, si, sk, mr, dst);
+  pool().run(cdiv(M, mr), [&](long p, int) { pack_a_panel(src, M, K, si, sk, mr, dst, p * mr); });
 }
 
 /** Packs rows k < K of src (row stride ld), columns [0, np), into column panels [np/nr][K][nr], zero-padded. */
@@ -245,7 +255,7 @@ void conv_fwd_direct(const float* x, const float* w, const float* bias, float* y
   pad_input(x, g.n, g.ci, g.d, g.h, g.w, g.pd, g.ph, g.pw, P);
   const std::vector<long> off = row_offsets(g, P);
   std::vector<float> apv(Mp * R + 16);
-  pack_a(w, M, R, R, 1, mr, apv.data());
+  pack_a_parallel(w, M, R, R, 1, mr, apv.data());
   const float* Ap = apv.data();
   const long L = (g.od - 1) * P.Hp * P.Wp + g.oh * P.Wp;
   long ntl = cdiv(L, 256);
@@ -380,7 +390,7 @@ void conv_fwd(const float* x, const float* w, const float* bias, float* y, const
   const long M = g.co, R = g.R(), P = g.P(), S = g.S(), nr = kn.nr;
   std::vector<float> apv(rup(M, kn.mr) * R + 16);
   float* Ap = apv.data();
-  pack_a(w, M, R, R, 1, kn.mr, Ap);
+  pack_a_parallel(w, M, R, R, 1, kn.mr, Ap);
   long pt = std::max(nr, (196608 / std::max(R, 1L)) / nr * nr);
   const long minTiles = cdiv(2L * pl.size(), g.n);
   pt = std::min({pt, rup(P, nr), std::max(nr, rup(cdiv(P, minTiles), nr))});
@@ -404,9 +414,10 @@ void conv_bwd_data(const float* dy, const float* w, float* dx, const Geo& g) {
     Geo t{g.n, g.co, g.od, g.oh, g.ow, g.ci, g.kd, g.kh, g.kw, 1, 1, 1,
           g.kd - 1 - g.pd, g.kh - 1 - g.ph, g.kw - 1 - g.pw, g.d, g.h, g.w};
     std::vector<float> wt(static_cast<size_t>(g.ci) * g.co * kvol);
-    for (long o = 0; o < g.co; o++)
-      for (long c = 0; c < g.ci; c++)
+    pool().run(g.ci, [&](long c, int) {
+      for (long o = 0; o < g.co; o++)
         for (long q = 0; q < kvol; q++) wt[(c * g.co + o) * kvol + (kvol - 1 - q)] = w[(o * g.ci + c) * kvol + q];
+    });
     conv_fwd(dy, wt.data(), nullptr, dx, t);
     return;
   }

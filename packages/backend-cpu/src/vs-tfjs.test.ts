@@ -11,6 +11,8 @@ const cases: { name: string; x: number[]; w: number[]; p: Conv3dParams }[] = [
   { name: '3x3x3 stride 2 pad 1', x: [1, 16, 11, 12, 10], w: [32, 16, 3, 3, 3], p: { stride: [2, 2, 2], padding: [1, 1, 1] } },
   { name: 'transposed-conv geometry 2x2x2 s2', x: [2, 8, 10, 8, 6], w: [16, 8, 2, 2, 2], p: { stride: [2, 2, 2], padding: [0, 0, 0] } },
   { name: 'deep: 40 ch, K > 512', x: [1, 40, 4, 5, 6], w: [48, 40, 3, 3, 3], p: { stride: [1, 1, 1], padding: [1, 1, 1] } },
+  { name: 'bottleneck: 64 ch at 3x4x5 (parallel weight packing)', x: [2, 64, 3, 4, 5], w: [64, 64, 3, 3, 3], p: { stride: [1, 1, 1], padding: [1, 1, 1] } },
+  { name: 'direct path, 2D 1x3x3', x: [2, 24, 1, 30, 34], w: [16, 24, 1, 3, 3], p: { stride: [1, 1, 1], padding: [0, 1, 1] } },
 ];
 
 describe.skipIf(!loadAddon())('cpu-native vs tfjs-cpu kernels', () => {
