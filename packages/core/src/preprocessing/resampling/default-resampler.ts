@@ -1,7 +1,8 @@
 import type { ResampleOptions, Resampler } from '../../contracts/resampler.js';
 import { allocFloat32 } from './pool.js';
 import { resampleSegmentation } from './seg.js';
-import { moveAxisToFront, moveFrontAxisBack, resampleChannel } from './volume.js';
+import { moveAxisToFront, moveFrontAxisBack } from './axes.js';
+import { resampleChannel } from './volume.js';
 
 /**
  * Extra option understood by this resampler (not part of the core contract): the caller no longer needs `data`,
