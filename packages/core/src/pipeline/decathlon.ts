@@ -132,7 +132,11 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
 /** Per-class Dice lines for printing (`name (value): dice`). */
 export function formatDice(summary: EvaluationSummary, ds: { labels: Record<string, number | number[]> }): string {
   const names = new Map(Object.entries(ds.labels).map(([n, v]) => [Array.isArray(v) ? `(${v.join(', ')})` : String(v), n]));
-  const lines = Object.entries(summary.mean).map(([k, m]) => `  ${names.get(k) ?? k} (${k}): Dice ${m.Dice!.toFixed(4)}  IoU ${m.IoU!.toFixed(4)}`);
+  const lines = Object.entries(summary.mean).map(([k, m]) => {
+    const excluded = summary.metric_per_case.filter((c) => Number.isNaN(c.metrics[k]?.Dice)).length;
+    const note = excluded ? `  (${excluded} case(s) excluded from the mean: empty reference and empty prediction)` : '';
+    return `  ${names.get(k) ?? k} (${k}): Dice ${m.Dice!.toFixed(4)}  IoU ${m.IoU!.toFixed(4)}${note}`;
+  });
   lines.push(`  foreground mean: Dice ${summary.foreground_mean.Dice!.toFixed(4)} over ${summary.metric_per_case.length} cases`);
   return lines.join('\n');
 }

@@ -5,6 +5,7 @@ import { declaredLabelValues } from '../dataset/dataset-json.js';
 import { readCase } from '../dataset/read.js';
 import type { Dataset } from '../dataset/types.js';
 import type { Reporter } from './progress.js';
+import { DataError, NnunetError } from '../util/errors.js';
 import { stage } from './stages.js';
 
 /** The configuration whose preprocessed data a configuration uses (the cascade reuses 3d_fullres data). */
@@ -14,31 +15,68 @@ export function dataConfiguration(plans: Plans, configuration: string): string {
   return configuration;
 }
 
+/** Memory limit for preprocessing one case: `NNUNET_MAX_MEMORY_BYTES` when set (bad input B26). */
+export function preprocessMemoryLimit(): number | undefined {
+  const v = Number(process.env.NNUNET_MAX_MEMORY_BYTES);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
+/** Ids of cached cases that read back intact (checksum verified); corrupt ones are reported and redone (B45). */
+async function intactCases(dir: string, rep: Reporter): Promise<Set<string>> {
+  const ok = new Set<string>();
+  if (!existsSync(dir)) return ok;
+  for (const id of await stage('listPreprocessedCases')(dir)) {
+    try {
+      await stage('readPreprocessedCase')(dir, id);
+      ok.add(id);
+    } catch (e) {
+      if (!(e instanceof NnunetError)) throw e;
+      rep.log(`preprocess: cached case ${id} is unreadable (${e.message}); preprocessing it again`);
+    }
+  }
+  return ok;
+}
+
 /**
  * Preprocess every training case for one configuration into `dir` (crop, normalize, resample; spec 1.3, 1.12-1.14),
- * with class locations for foreground oversampling. Cases already in `dir` are skipped (resume).
+ * with class locations for foreground oversampling. Cases already in `dir` that read back intact are skipped
+ * (resume); corrupt ones are redone. A case that fails with a user error (unreadable, over the memory limit of
+ * `NNUNET_MAX_MEMORY_BYTES`) does not stop the others.
+ * @throws DataError naming every failed case, after the other cases are written.
  */
 export async function runPreprocess(ds: Dataset, plans: Plans, configuration: string, registry: Registry, dir: string, rep: Reporter): Promise<void> {
-  const done = new Set(existsSync(dir) ? await stage('listPreprocessedCases')(dir) : []);
+  const done = await intactCases(dir, rep);
   const todo = ds.cases.filter((c) => !done.has(c.id));
   if (!todo.length) {
     rep.log(`preprocess ${configuration}: all ${ds.cases.length} cases present in ${dir}`);
     return;
   }
-  const labels = declaredLabelValues(ds.json);
+  const labels = declaredLabelValues(ds.json).filter((v) => v > 0);
+  const memoryLimitBytes = preprocessMemoryLimit();
+  const failed: string[] = [];
   rep.start(`preprocess ${configuration}`, ds.cases.length);
   let n = done.size;
   for (const c of todo) {
-    const cs = await readCase(registry, c);
-    const res = await stage('preprocessCase')(
-      { image: cs.image.data as Float32Array, shape: [...cs.image.shape], spacing: [...cs.image.spacing], seg: cs.seg.data as Int16Array },
-      plans,
-      configuration,
-      registry,
-      { sampleClassLocations: true, labels },
-    );
-    await stage('writePreprocessedCase')(dir, c.id, res);
+    try {
+      const cs = await readCase(registry, c);
+      const res = await stage('preprocessCase')(
+        { image: cs.image.data as Float32Array, shape: [...cs.image.shape], spacing: [...cs.image.spacing], seg: cs.seg.data as Int16Array },
+        plans,
+        configuration,
+        registry,
+        { sampleClassLocations: true, labels, caseId: c.id, consumeInput: true, memoryLimitBytes, onWarning: (w) => rep.log(`warning: ${w}`) },
+      );
+      await stage('writePreprocessedCase')(dir, c.id, res);
+    } catch (e) {
+      if (!(e instanceof NnunetError)) throw e;
+      failed.push(`${c.id}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+    }
     rep.update(++n, c.id);
   }
   rep.stop();
+  if (failed.length) {
+    throw new DataError(`preprocessing failed for ${failed.length} case(s):\n  ${failed.join('\n  ')}`, {
+      hint: 'fix these cases (or raise the memory limit) and run again; the other cases are kept',
+    });
+  }
 }

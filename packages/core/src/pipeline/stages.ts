@@ -42,7 +42,14 @@ export interface StageApi {
     plans: Plans,
     configuration: string,
     registry: Registry,
-    opts?: { sampleClassLocations?: boolean; labels?: number[] },
+    opts?: {
+      sampleClassLocations?: boolean;
+      labels?: number[];
+      caseId?: string;
+      consumeInput?: boolean;
+      memoryLimitBytes?: number;
+      onWarning?: (message: string) => void;
+    },
   ): StagePreprocessedCase | Promise<StagePreprocessedCase>;
   exportPrediction(
     logits: Float32Array,
