@@ -453,7 +453,7 @@ void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g) {
   Pool& pl = pool();
   const long M = g.co, R = g.R(), P = g.P(), S = g.S(), vw = kn.vw;
   const long Mp = rup(M, kn.mr2), Rp = rup(R, kn.nr2);
-  long pt = std::min(512L, std::max(vw, (1048576 / Rp) / vw * vw));
+  long pt = std::min(2048L, std::max(vw, (4194304 / Rp) / vw * vw));
   pt = std::min(pt, rup(P, vw));
   const long ntiles = cdiv(P, pt);
   const int T = pl.size();
