@@ -6,7 +6,7 @@ import {
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
   readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
-  prepareDataset, configurationsToRun, runDeterminePostprocessing, PRESETS,
+  prepareDataset, configurationsToRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS,
   type DatasetFingerprint, type DatasetJson, type Plans,
 } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
@@ -120,12 +120,16 @@ export function addCommands(program: Command, io: Io): void {
       const backend = await stage('selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), ctx.budget.nFolds);
       const folds = ctx.budget.folds === 'all' ? splits.map((_, i) => i) : ctx.budget.folds;
-      for (const configuration of configurationsToRun(plans, ctx.budget.configurations, ctx.rep)) {
+      const configs = configurationsToRun(plans, ctx.budget.configurations, ctx.rep);
+      for (const configuration of configs) {
         const ppDir = L.configurationData(dataConfiguration(plans, configuration));
         await runPreprocess(ds, plans, dataConfiguration(plans, configuration), ctx.registry, ppDir, ctx.rep);
         const modelDir = L.modelDir(configuration);
         writeModelFiles(modelDir, plans, ds.json, L.fingerprint);
-        await trainConfiguration({ ds, plans, configuration, registry: ctx.registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget: ctx.budget, rep: ctx.rep });
+        await trainConfiguration({
+          ds, plans, configuration, registry: ctx.registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget: ctx.budget, rep: ctx.rep,
+          saveProbabilities: ctx.budget.ensemble && configs.length > 1,
+        });
         const cv = crossValidationSummary(modelDir, folds, foregroundClasses(ds.json));
         io.out(`${configuration}: model ${modelDir}; validation foreground Dice ${cv?.foreground_mean.Dice?.toFixed(4) ?? 'n/a'}`);
       }
@@ -177,31 +181,41 @@ export function addCommands(program: Command, io: Io): void {
       io.out(formatDice(s, json ?? { labels: Object.fromEntries(classes.map((c) => [String(c), c as number])) }));
     });
 
-  common(program.command('find-best').description('pick the best configuration from cross-validation (spec 1.20) and determine postprocessing'))
+  common(program.command('find-best').description('pick the best configuration or pair ensemble from cross-validation (spec 1.20) and determine its postprocessing (spec 1.19)'))
     .requiredOption('-o, --out <dir>', 'run folder')
-    .option('--dataset <folder>', 'dataset for postprocessing (default: the one recorded in <run>/run.json)')
-    .action(async (o: CommonOptions & { out: string; dataset?: string }) => {
+    .option('--dataset <folder>', 'dataset with the training labels (default: the one recorded in <run>/run.json)')
+    .option('--no-ensemble', 'do not score ensembles of configuration pairs')
+    .action(async (o: CommonOptions & { out: string; dataset?: string; ensemble: boolean }) => {
       const ctx = await makeContext(o);
       const L = runLayout(o.out);
-      const json = readJson<DatasetJson>(L.datasetJson);
+      const dsFolder = o.dataset ?? readJsonIfValid<{ dataset?: string }>(L.runInfo)?.dataset;
+      const ds = dsFolder && existsSync(dsFolder) ? await loadDataset(dsFolder) : undefined;
+      const json = ds?.json ?? readJson<DatasetJson>(L.datasetJson);
       const classes = foregroundClasses(json);
       const singles = [];
+      let folds: number[] = [];
       for (const c of ['2d', '3d_fullres', '3d_lowres', '3d_cascade_fullres']) {
         const dir = L.modelDir(c);
-        const folds = trainedFolds(dir);
-        const cv = folds.length ? crossValidationSummary(dir, folds, classes) : undefined;
-        if (cv) singles.push({ name: c, members: [c], foregroundDice: cv.foreground_mean.Dice! });
+        const f = trainedFolds(dir);
+        const cv = f.length ? crossValidationSummary(dir, f, classes) : undefined;
+        if (cv) {
+          singles.push({ name: c, members: [c], foregroundDice: cv.foreground_mean.Dice! });
+          folds = f;
+        }
       }
       if (!singles.length) throw new DataError('no trained configuration with validation results in this run folder', { file: L.results });
-      const best = findBestConfiguration(singles);
-      writeJson(L.bestModel, { best: best.best, ranking: best.ranking });
+      const ensembles = ds && o.ensemble && singles.length > 1 ? await scoreEnsembles(ds, singles.map((s) => s.name), folds, L, ctx.registry, ctx.rep) : [];
+      const best = findBestConfiguration(singles, ensembles);
+      writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds });
       for (const r of best.ranking) io.out(`${r.name}: CV foreground Dice ${r.foregroundDice.toFixed(4)}`);
-      io.out(`best: ${best.best.name} -> ${L.modelDir(best.best.name)}`);
-      const dsFolder = o.dataset ?? readJsonIfValid<{ dataset?: string }>(L.runInfo)?.dataset;
-      if (dsFolder && existsSync(dsFolder)) {
-        const ds = await loadDataset(dsFolder);
-        await runDeterminePostprocessing(ds, L.modelDir(best.best.name), trainedFolds(L.modelDir(best.best.name)), ctx.registry, ctx.rep);
-      }
+      const isEnsemble = best.best.members.length > 1;
+      const dir = isEnsemble ? ensembleDir(L, best.best.members) : L.modelDir(best.best.name);
+      io.out(`best: ${best.best.name} -> ${dir}`);
+      if (ds) {
+        const summaries = isEnsemble ? [join(dir, 'validation', 'summary.json')] : foldSummaryFiles(dir, trainedFolds(dir));
+        const plan = await runDeterminePostprocessing(ds, dir, summaries, ctx.registry, ctx.rep);
+        io.out(`postprocessing: ${plan.postprocessing_fns.length} step(s) -> ${join(dir, 'postprocessing.json')}`);
+      } else io.out('postprocessing not determined: pass --dataset <folder> with the training labels');
     });
 
   budgetFlags(common(program.command('decathlon <task>').description('the whole pipeline on a task: validate, convert, fingerprint, plan, preprocess, train, find best, postprocess, predict imagesTs, evaluate')))

@@ -8,17 +8,19 @@ import { loadDataset } from '../dataset/load.js';
 import type { Dataset } from '../dataset/types.js';
 import { formatValidationReport, validateDataset } from '../dataset/validate.js';
 import { evaluateFolder, type EvaluationSummary } from '../evaluation/summary.js';
-import { findBestConfiguration, type BestConfiguration } from '../postprocessing/best.js';
+import { configurationPairs, findBestConfiguration, type BestCandidate, type BestConfiguration } from '../postprocessing/best.js';
+import type { ComputeBackend } from '../contracts/backend.js';
 import { DataError } from '../util/errors.js';
 import { runFingerprint, runPlan } from './fingerprint-plan.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
-import { runLayout } from './layout.js';
+import { runLayout, type RunLayout } from './layout.js';
 import { readModelFolder } from './model-folder.js';
 import { loadModel, predictCases } from './predict-stage.js';
 import { dataConfiguration, runPreprocess } from './preprocess-stage.js';
 import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
-import { runDeterminePostprocessing } from './postprocess-stage.js';
+import { foldSummaryFiles, runDeterminePostprocessing } from './postprocess-stage.js';
+import { predictCasesEnsemble, scoreEnsemble } from './ensemble-stage.js';
 import { stage } from './stages.js';
 import { crossValidationSummary, ensureSplits, trainConfiguration, writeModelFiles } from './train-stage.js';
 
@@ -97,36 +99,81 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds);
   const folds = budget.folds === 'all' ? splits.map((_, i) => i) : budget.folds.filter((f) => f < splits.length);
   const classes = foregroundClasses(ds.json);
-  const singles = [];
+  const saveProbabilities = budget.ensemble && configs.length > 1;
+  const singles: BestCandidate[] = [];
   for (const configuration of configs) {
     const ppDir = L.configurationData(dataConfiguration(plans, configuration));
     await runPreprocess(ds, plans, dataConfiguration(plans, configuration), registry, ppDir, rep);
     const modelDir = L.modelDir(configuration);
     writeModelFiles(modelDir, plans, ds.json, L.fingerprint);
-    await trainConfiguration({ ds, plans, configuration, registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget, rep });
+    await trainConfiguration({ ds, plans, configuration, registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget, rep, saveProbabilities });
     const cv = crossValidationSummary(modelDir, folds, classes);
     const dice = cv?.foreground_mean.Dice ?? NaN;
     rep.log(`${configuration}: cross-validation foreground Dice ${dice.toFixed(4)} (folds ${folds.join(', ')})`);
     singles.push({ name: configuration, members: [configuration], foregroundDice: dice });
   }
-  const best = findBestConfiguration(singles);
-  writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds, note: 'ensembles of pairs are scored only when probabilities are exported' });
+  const ensembles = saveProbabilities ? await scoreEnsembles(ds, configs, folds, L, registry, rep) : [];
+  const best = findBestConfiguration(singles, ensembles);
+  writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds });
   rep.log(`best configuration: ${best.best.name} (CV foreground Dice ${best.best.foregroundDice.toFixed(4)})`);
-  const modelDir = L.modelDir(best.best.name);
-  if (budget.postprocessing) await runDeterminePostprocessing(ds, modelDir, folds, registry, rep);
-  let summary: EvaluationSummary | undefined;
-  if (ds.testCases.length) {
-    const model = await loadModel(readModelFolder(modelDir, folds), registry, backend);
-    await predictCases(model, ds.testCases, L.predictions, registry, rep, { stepSize: budget.stepSize, mirror: budget.mirror, postprocessing: budget.postprocessing });
-    if (ds.testCases.every((c) => c.label) && existsSync(join(ds.root, 'labelsTs'))) {
-      summary = await evaluateFolder(L.predictions, join(ds.root, 'labelsTs'), classes, registry, {
-        fileEnding: ds.json.file_ending,
-        ignoreLabel: ignoreLabelOf(ds.json),
-        outFile: L.summary,
-      });
-    }
-  } else rep.log('no test images (imagesTs): nothing to predict');
+  const summary = await predictAndEvaluate(ds, best.best, folds, L, registry, backend, budget, rep);
   return { best, summary, predictions: L.predictions, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Folder of an ensemble of two configurations: `<results>/ensembles/ensemble__<a>__<b>`. */
+export function ensembleDir(L: RunLayout, members: string[]): string {
+  return join(L.results, 'ensembles', `ensemble__${members.join('__')}`);
+}
+
+/** Score every pair of trained configurations as an ensemble (spec 1.20). */
+export async function scoreEnsembles(ds: Dataset, configs: string[], folds: number[], L: RunLayout, registry: Registry, rep: Reporter): Promise<BestCandidate[]> {
+  const out: BestCandidate[] = [];
+  for (const [a, b] of configurationPairs(configs)) {
+    const s = await scoreEnsemble(ds, [L.modelDir(a), L.modelDir(b)], folds, ensembleDir(L, [a, b]), registry, rep);
+    if (!s) continue;
+    rep.log(`ensemble(${a}, ${b}): cross-validation foreground Dice ${s.foreground_mean.Dice!.toFixed(4)}`);
+    out.push({ name: `ensemble(${a}, ${b})`, members: [a, b], foregroundDice: s.foreground_mean.Dice! });
+  }
+  return out;
+}
+
+/**
+ * Determine postprocessing on the winner's cross-validation predictions (spec 1.19), predict the test images with it
+ * (one model folder, or an ensemble averaging probabilities) and evaluate against labelsTs when present.
+ */
+export async function predictAndEvaluate(
+  ds: Dataset,
+  best: BestCandidate,
+  folds: number[],
+  L: RunLayout,
+  registry: Registry,
+  backend: ComputeBackend,
+  budget: Budget,
+  rep: Reporter,
+): Promise<EvaluationSummary | undefined> {
+  const isEnsemble = best.members.length > 1;
+  const ppDir = isEnsemble ? ensembleDir(L, best.members) : L.modelDir(best.name);
+  const summaries = isEnsemble ? [join(ppDir, 'validation', 'summary.json')] : foldSummaryFiles(ppDir, folds);
+  const plan = budget.postprocessing ? await runDeterminePostprocessing(ds, ppDir, summaries, registry, rep) : undefined;
+  if (!ds.testCases.length) {
+    rep.log('no test images (imagesTs): nothing to predict');
+    return undefined;
+  }
+  const opts = { stepSize: budget.stepSize, mirror: budget.mirror, postprocessing: budget.postprocessing };
+  if (isEnsemble) {
+    const models = [];
+    for (const c of best.members) models.push(await loadModel(readModelFolder(L.modelDir(c), folds), registry, backend));
+    await predictCasesEnsemble(models, ds.testCases, L.predictions, registry, rep, { ...opts, postprocessingPlan: plan });
+  } else {
+    const model = await loadModel(readModelFolder(L.modelDir(best.name), folds), registry, backend);
+    await predictCases(model, ds.testCases, L.predictions, registry, rep, opts);
+  }
+  if (!ds.testCases.every((c) => c.label) || !existsSync(join(ds.root, 'labelsTs'))) return undefined;
+  return evaluateFolder(L.predictions, join(ds.root, 'labelsTs'), foregroundClasses(ds.json), registry, {
+    fileEnding: ds.json.file_ending,
+    ignoreLabel: ignoreLabelOf(ds.json),
+    outFile: L.summary,
+  });
 }
 
 /** Per-class Dice lines for printing (`name (value): dice`). */

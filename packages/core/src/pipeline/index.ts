@@ -11,3 +11,4 @@ export * from './train-stage.js';
 export * from './postprocess-stage.js';
 export * from './register.js';
 export * from './decathlon.js';
+export * from './ensemble-stage.js';

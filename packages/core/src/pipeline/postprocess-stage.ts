@@ -9,18 +9,23 @@ import { determinePostprocessing, type PostprocessingCase, type PostprocessingPl
 import { readJsonIfValid, writeJson } from './json-io.js';
 import type { Reporter } from './progress.js';
 
+/** The validation summary files of a model folder's folds (`fold_x/validation/summary.json`). */
+export function foldSummaryFiles(modelDir: string, folds: number[]): string[] {
+  return folds.map((f) => join(modelDir, `fold_${f}`, 'validation', 'summary.json'));
+}
+
 /**
- * Determine postprocessing (spec 1.19) on a configuration's cross-validation predictions
- * (`fold_x/validation/*`) against the training labels, and write `<modelDir>/postprocessing.json`
+ * Determine postprocessing (spec 1.19) on cross-validation predictions (the cases listed in `summaryFiles`, e.g.
+ * `foldSummaryFiles(modelDir, folds)`) against the training labels, and write `<outDir>/postprocessing.json`
  * (reused when present).
  */
-export async function runDeterminePostprocessing(ds: Dataset, modelDir: string, folds: number[], registry: Registry, rep: Reporter): Promise<PostprocessingPlan> {
-  const file = join(modelDir, 'postprocessing.json');
+export async function runDeterminePostprocessing(ds: Dataset, outDir: string, summaryFiles: string[], registry: Registry, rep: Reporter): Promise<PostprocessingPlan> {
+  const file = join(outDir, 'postprocessing.json');
   const have = readJsonIfValid<PostprocessingPlan>(file);
   if (have?.postprocessing_fns) return have;
   const cases: PostprocessingCase[] = [];
-  for (const f of folds) {
-    const s = readJsonIfValid<EvaluationSummary>(join(modelDir, `fold_${f}`, 'validation', 'summary.json'));
+  for (const sf of summaryFiles) {
+    const s = readJsonIfValid<EvaluationSummary>(sf);
     for (const pc of s?.metric_per_case ?? []) {
       if (!existsSync(pc.prediction_file)) continue;
       const [p, r] = [await readImage(registry, pc.prediction_file), await readImage(registry, pc.reference_file)];

@@ -35,25 +35,42 @@ export async function loadModel(folder: ModelFolder, registry: Registry, backend
 
 /**
  * Segment a preprocessed case and walk back to the original grid (spec 1.14 export): sliding window, resample,
- * argmax, paste into the crop box, transpose back. Returns the label map `[z, y, x]` of the original image.
+ * argmax, paste into the crop box, transpose back. Returns the label map `[z, y, x]` of the original image and, with
+ * `returnProbabilities`, the softmax probabilities `[K, z, y, x]` there (for ensembling).
  */
-export async function segmentPreprocessed(m: LoadedModel, pp: StagePreprocessedCase, registry: Registry, opts: PipelinePredictOptions = {}): Promise<Int16Array> {
+export async function segmentPreprocessedFull(
+  m: LoadedModel,
+  pp: StagePreprocessedCase,
+  registry: Registry,
+  opts: PipelinePredictOptions & { returnProbabilities?: boolean } = {},
+): Promise<{ seg: Int16Array; probabilities?: Float32Array }> {
   const logits = await stage('predictPreprocessed')(m.models, pp.data, pp.shape, { stepSize: opts.stepSize ?? 0.5, mirror: opts.mirror ?? true });
   const n = pp.shape[1]! * pp.shape[2]! * pp.shape[3]!;
   const shape = [logits.length / n, pp.shape[1]!, pp.shape[2]!, pp.shape[3]!];
-  const { seg } = await stage('exportPrediction')(logits, shape, pp.properties, m.folder.plans, m.folder.configuration, registry);
-  return seg;
+  return stage('exportPrediction')(logits, shape, pp.properties, m.folder.plans, m.folder.configuration, registry, {
+    returnProbabilities: opts.returnProbabilities === true,
+  });
+}
+
+/** `segmentPreprocessedFull` without probabilities: the label map `[z, y, x]` on the original grid. */
+export async function segmentPreprocessed(m: LoadedModel, pp: StagePreprocessedCase, registry: Registry, opts: PipelinePredictOptions = {}): Promise<Int16Array> {
+  return (await segmentPreprocessedFull(m, pp, registry, opts)).seg;
+}
+
+/** Preprocess an image `[c, z, y, x]` for a model's configuration (no label). */
+export async function preprocessForModel(m: LoadedModel, image: MedicalImage, registry: Registry): Promise<StagePreprocessedCase> {
+  return stage('preprocessCase')(
+    { image: Float32Array.from(image.data), shape: [...image.shape], spacing: [...image.spacing], seg: null },
+    m.folder.plans,
+    m.folder.configuration,
+    registry,
+    { consumeInput: true },
+  );
 }
 
 /** Segment one image (all channels stacked `[c, z, y, x]`) with a loaded model; postprocessing applied if set. */
 export async function segmentImage(m: LoadedModel, image: MedicalImage, registry: Registry, opts: PipelinePredictOptions = {}): Promise<Int16Array> {
-  const pp = await stage('preprocessCase')(
-    { image: image.data as Float32Array, shape: [...image.shape], spacing: [...image.spacing], seg: null },
-    m.folder.plans,
-    m.folder.configuration,
-    registry,
-  );
-  let seg = await segmentPreprocessed(m, pp, registry, opts);
+  let seg = await segmentPreprocessed(m, await preprocessForModel(m, image, registry), registry, opts);
   const steps = m.folder.postprocessing?.postprocessing_fns;
   if (opts.postprocessing !== false && steps?.length) seg = applyPostprocessing(seg, image.shape.slice(1), steps, registry);
   return seg;

@@ -23,6 +23,8 @@ export interface Budget {
   mirror: boolean;
   /** Determine and apply postprocessing (spec 1.19). */
   postprocessing: boolean;
+  /** Score ensembles of configuration pairs in find-best (spec 1.20; needs validation probabilities on disk). */
+  ensemble: boolean;
 }
 
 /** nnU-Net defaults (spec 1.15, 1.18). */
@@ -36,6 +38,7 @@ export const DEFAULT_BUDGET: Budget = {
   stepSize: 0.5,
   mirror: true,
   postprocessing: true,
+  ensemble: true,
 };
 
 /**

@@ -58,6 +58,7 @@ export interface StageApi {
     plans: Plans,
     configuration: string,
     registry: Registry,
+    opts?: { returnProbabilities?: boolean },
   ): { seg: Int16Array; probabilities?: Float32Array } | Promise<{ seg: Int16Array; probabilities?: Float32Array }>;
   writePreprocessedCase(dir: string, id: string, c: StagePreprocessedCase): unknown;
   readPreprocessedCase(dir: string, id: string): StagePreprocessedCase | Promise<StagePreprocessedCase>;

@@ -10,7 +10,8 @@ import { computeMetrics } from '../evaluation/metrics.js';
 import { summarize, type EvaluationSummary } from '../evaluation/summary.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import { readModelFolder } from './model-folder.js';
-import { loadModel, segmentPreprocessed, writeSegmentation } from './predict-stage.js';
+import { loadModel, segmentPreprocessedFull, writeSegmentation } from './predict-stage.js';
+import { writeProbabilities } from './ensemble-stage.js';
 import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
 import { stage } from './stages.js';
@@ -43,6 +44,8 @@ export interface TrainStageInput {
   folds: number[];
   budget: Budget;
   rep: Reporter;
+  /** Also store each validation case's probabilities (`<id>.probs.*`) for scoring ensembles (spec 1.20). */
+  saveProbabilities?: boolean;
 }
 
 /**
@@ -110,9 +113,10 @@ export async function validateFold(t: TrainStageInput, fold: number): Promise<Ev
     if (existsSync(out)) seg = (await readImage(t.registry, out)).data;
     else {
       const pp = await stage('readPreprocessedCase')(t.preprocessedDir, id);
-      const s = await segmentPreprocessed(model, pp, t.registry, { stepSize: t.budget.stepSize, mirror: t.budget.mirror });
-      await writeSegmentation(t.registry, out, s, ref, ending);
-      seg = s;
+      const r = await segmentPreprocessedFull(model, pp, t.registry, { stepSize: t.budget.stepSize, mirror: t.budget.mirror, returnProbabilities: t.saveProbabilities });
+      if (t.saveProbabilities && r.probabilities) writeProbabilities(join(dir, id), r.probabilities, [r.probabilities.length / r.seg.length, ...ref.shape.slice(1)]);
+      await writeSegmentation(t.registry, out, r.seg, ref, ending);
+      seg = r.seg;
     }
     perCase.push({ metrics: computeMetrics(seg, ref.data, classes, ignoreLabelOf(t.ds.json)), prediction_file: out, reference_file: c.label! });
     t.rep.update(i + 1, id);
