@@ -12,7 +12,7 @@ import { DataError } from '../util/errors.js';
 import { applyPostprocessing } from '../postprocessing/determine.js';
 import type { ModelFolder } from './model-folder.js';
 import type { Reporter } from './progress.js';
-import { stage, type StagePreprocessedCase } from './stages.js';
+import { stage, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
 
 /** Inference options (spec 1.18). */
 export interface PipelinePredictOptions {
@@ -25,7 +25,7 @@ export interface PipelinePredictOptions {
 /** Loaded networks of a model folder (opaque, from `loadTrainedModel`). */
 export interface LoadedModel {
   folder: ModelFolder;
-  models: unknown;
+  models: StageTrainedModel;
 }
 
 /** Load the folds' networks once for many predictions. */

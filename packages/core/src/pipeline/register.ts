@@ -1,6 +1,7 @@
 import type { Registry } from '../registry/registry.js';
 import { corePostprocessors } from '../postprocessing/plugins.js';
-import { optionalRegister } from './stages.js';
+import { registerPlanners } from '../planning/index.js';
+import { registerPreprocessingDefaults } from '../preprocessing/index.js';
 
 /**
  * Register the defaults that live in core: planners (core/src/planning `registerPlanners`), normalizers and the
@@ -8,7 +9,8 @@ import { optionalRegister } from './stages.js';
  * core/src/postprocessing. `override` replaces same-named plugins already registered.
  */
 export function registerCoreDefaults(registry: Registry, opts: { override?: boolean } = {}): void {
-  for (const name of ['registerPlanners', 'registerPreprocessingDefaults']) optionalRegister(name)?.(registry, opts);
+  registerPlanners(registry, opts);
+  registerPreprocessingDefaults(registry, opts);
   for (const p of corePostprocessors()) {
     if (!opts.override && registry.has('postprocessor', p.name)) continue;
     registry.register('postprocessor', p, opts);
