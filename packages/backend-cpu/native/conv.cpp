@@ -380,14 +380,33 @@ bool set_isa(const char* name) {
   std::string n = name ? name : "auto";
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();
+  // NNUNET_NO_AVX512 / NNUNET_NO_AVX2: the build script could not compile that unit (old compiler)
+#ifdef NNUNET_NO_AVX512
+  const bool has512 = false;
+#else
   const bool has512 = __builtin_cpu_supports("avx512f");
+#endif
+#ifdef NNUNET_NO_AVX2
+  const bool has2 = false;
+#else
   const bool has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
   if (n == "auto") {
-    g_kernels = has512 ? &kernels_avx512 : has2 ? &kernels_avx2 : &kernels_generic;
+    g_kernels = &kernels_generic;
+#ifndef NNUNET_NO_AVX2
+    if (has2) g_kernels = &kernels_avx2;
+#endif
+#ifndef NNUNET_NO_AVX512
+    if (has512) g_kernels = &kernels_avx512;
+#endif
     return true;
   }
+#ifndef NNUNET_NO_AVX512
   if (n == "avx512") return has512 && (g_kernels = &kernels_avx512);
+#endif
+#ifndef NNUNET_NO_AVX2
   if (n == "avx2") return has2 && (g_kernels = &kernels_avx2);
+#endif
 #else
   if (n == "auto") return (g_kernels = &kernels_generic);
 #endif

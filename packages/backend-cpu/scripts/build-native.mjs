@@ -4,7 +4,7 @@
 // A failed build prints a warning and exits 0: the cpu-js backend then serves instead, and the monorepo build
 // goes on. Environment: CXX (default g++), NNUNET_SKIP_NATIVE=1 to skip.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,29 +46,43 @@ try {
 }
 const cxx = process.env.CXX || 'g++';
 const x86 = process.arch === 'x64';
-const units = [
-  ['kern_generic.cpp', []],
-  ...(x86 ? [['kern_avx2.cpp', ['-mavx2', '-mfma']], ['kern_avx512.cpp', ['-mavx512f', '-mfma']]] : []),
-  ['conv.cpp', []],
-  ['addon.cpp', [`-I${addonApi}`, '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED']],
-];
+// Optional SIMD units: if the compiler cannot build one, the addon is built without it (the runtime dispatch then
+// never picks it) instead of failing.
+const optional = x86 ? [['kern_avx2.cpp', ['-mavx2', '-mfma'], 'NNUNET_NO_AVX2'], ['kern_avx512.cpp', ['-mavx512f', '-mfma'], 'NNUNET_NO_AVX512']] : [];
 const common = ['-O3', '-std=c++17', '-fPIC', '-pthread', '-fno-math-errno', '-ffp-contract=fast', `-I${headers}`, `-I${src}`];
-
 mkdirSync(out, { recursive: true });
 mkdirSync(obj, { recursive: true });
 const objs = [];
+const deps = ['kern_body.h', 'kernels.h', 'conv.h', 'pool.h'].map((f) => join(src, f));
+/** Compiles one unit unless its object is newer than its sources; returns the object path. */
+function compile(file, flags) {
+  const s = join(src, file);
+  const o = join(obj, file.replace(/\.cpp$/, '.o'));
+  if (existsSync(o) && [s, ...deps].every((d) => statSync(d).mtimeMs <= statSync(o).mtimeMs)) return o;
+  console.log(`[@nnunet-ts/backend-cpu] ${cxx} ${file}`);
+  execFileSync(cxx, [...common, ...flags, '-c', s, '-o', o], { stdio: 'inherit' });
+  return o;
+}
 try {
-  for (const [file, flags] of units) {
-    const o = join(obj, file.replace(/\.cpp$/, '.o'));
-    const s = join(src, file);
-    objs.push(o);
-    const deps = [s, join(src, 'kern_body.h'), join(src, 'kernels.h'), join(src, 'conv.h'), join(src, 'pool.h')];
-    if (existsSync(o) && deps.every((d) => statSync(d).mtimeMs <= statSync(o).mtimeMs)) continue;
-    console.log(`[@nnunet-ts/backend-cpu] ${cxx} ${file}`);
-    execFileSync(cxx, [...common, ...flags, '-c', s, '-o', o], { stdio: 'inherit' });
+  objs.push(compile('kern_generic.cpp', []));
+  const missing = [];
+  for (const [file, flags, define] of optional) {
+    try {
+      objs.push(compile(file, flags));
+    } catch (e) {
+      console.warn(`[@nnunet-ts/backend-cpu] WARNING: ${file} did not compile (${e.message.split('\n')[0]}); built without it`);
+      missing.push(`-D${define}`);
+    }
   }
+  // conv.cpp's object depends on which units exist: rebuild it when that changes
+  const stamp = join(obj, 'conv.flags');
+  const flagsNow = missing.join(' ');
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== flagsNow) rmSync(join(obj, 'conv.o'), { force: true });
+  objs.push(compile('conv.cpp', missing));
+  writeFileSync(stamp, flagsNow);
+  objs.push(compile('addon.cpp', [`-I${addonApi}`, '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED']));
   execFileSync(cxx, ['-shared', '-pthread', '-o', target, ...objs], { stdio: 'inherit' });
-  console.log(`[@nnunet-ts/backend-cpu] built ${target}`);
+  console.log(`[@nnunet-ts/backend-cpu] built ${target}${missing.length ? ` (without ${missing.join(', ')})` : ''}`);
 } catch (e) {
   warn(`${cxx} failed: ${e.message.split('\n')[0]}`);
 }
