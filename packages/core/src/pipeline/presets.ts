@@ -49,9 +49,10 @@ export const PRESETS: Record<string, Partial<Budget>> = {
   quick: {
     configurations: ['3d_fullres'],
     folds: [0],
-    // measured on the embedded Hippocampus example, 3d_fullres (patch 40x56x40, batch 2), cpu-native, 2 cores:
-    // about 2.5 s per training iteration on an idle machine, 5 s with other work running; 300 iterations.
-    epochs: 10,
+    // measured on the embedded Hippocampus example, 3d_fullres (patch 40x56x40, batch 2), cpu-native, 2 shared
+    // cores: 2.3-3 s per training iteration (5 s under heavy load). 10 x 30 took 16 min end to end (test Dice
+    // 0.35 / 0.61); 16 x 30 = 480 iterations fits 30 min at up to ~3.3 s per iteration.
+    epochs: 16,
     iterationsPerEpoch: 30,
     validationIterations: 2,
     stepSize: 0.5,
