@@ -81,7 +81,9 @@ export function addCommands(program: Command, io: Io): void {
     .option('--gpu-memory-gb <n>', 'GPU memory target in GB', '8')
     .action(async (dataset: string | undefined, o: CommonOptions & { out: string; fingerprint?: string; datasetJson?: string; planner: string; gpuMemoryGb: string }) => {
       const ctx = await makeContext(o);
-      const popts = { planner: o.planner, gpuMemoryGb: Number(o.gpuMemoryGb) };
+      const gpuMemoryGb = Number(o.gpuMemoryGb);
+      if (!(gpuMemoryGb > 0)) throw new DataError(`--gpu-memory-gb must be a positive number, got '${o.gpuMemoryGb}'`);
+      const popts = { planner: o.planner, gpuMemoryGb };
       if (o.fingerprint || o.datasetJson) {
         if (!o.fingerprint || !o.datasetJson) throw new DataError('--fingerprint and --dataset-json go together');
         const { normalizeDatasetJson } = await import('@nnunet-ts/core');
