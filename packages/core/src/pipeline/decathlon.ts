@@ -87,6 +87,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   const t0 = Date.now();
   const L = runLayout(o.out);
   const { registry, rep, budget } = o;
+  const backend = await stage('selectBackend')(registry, o.backend ?? 'auto', (s) => rep.log(s));
   const ds = await prepareDataset(o.task, L.raw, registry, rep);
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.task, dataset: ds.root });
@@ -95,7 +96,6 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   if (!plans?.configurations) plans = runPlan(fp, ds.json, registry, L.plans, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
   else rep.log(`plan: reusing ${L.plans}`);
   const configs = configurationsToRun(plans, budget.configurations, rep);
-  const backend = await stage('selectBackend')(registry, o.backend ?? 'auto', (s) => rep.log(s));
   const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds);
   const folds = budget.folds === 'all' ? splits.map((_, i) => i) : budget.folds.filter((f) => f < splits.length);
   const classes = foregroundClasses(ds.json);
