@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { NnunetError, parseJsonFile, resolveBudget, type Budget, type Registry, type Reporter } from '@nnunet-ts/core';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 import { terminalReporter } from './reporter.js';
@@ -58,7 +58,11 @@ export function parseFolds(v: string | undefined): number[] | 'all' | undefined 
  * @throws NnunetError for a bad flag, an unreadable config or plugin.
  */
 export async function makeContext(o: CommonOptions): Promise<Context> {
-  const config: ConfigFile = o.config ? (parseJsonFile(readFileSync(o.config, 'utf8'), o.config) as ConfigFile) : {};
+  let config: ConfigFile = {};
+  if (o.config) {
+    if (!existsSync(o.config)) throw new NnunetError('config file not found', { file: o.config, hint: 'pass --config <file.json> with budget keys' });
+    config = parseJsonFile(readFileSync(o.config, 'utf8'), o.config) as ConfigFile;
+  }
   const registry = createDefaultRegistry();
   await loadPlugins(registry, [...(config.plugins ?? []), ...(o.plugin ?? [])]);
   const { backend: _b, planner: _p, gpuMemoryGb: _g, plugins: _pl, preset: cfgPreset, ...budgetKeys } = config;

@@ -1,0 +1,39 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_BUDGET, PRESETS } from '@nnunet-ts/core';
+import { makeContext, parseFolds } from './context.js';
+import { runCli } from './program.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'nnunet-ctx-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('budget resolution', () => {
+  it('no flags = nnU-Net defaults (5 folds, 1000 x 250, all configurations)', async () => {
+    const { budget } = await makeContext({ quiet: true });
+    expect(budget).toEqual(DEFAULT_BUDGET);
+    expect(budget).toMatchObject({ folds: 'all', nFolds: 5, epochs: 1000, iterationsPerEpoch: 250, configurations: 'all' });
+  });
+  it('preset < --config < flags', async () => {
+    const cfg = join(dir, 'c.json');
+    writeFileSync(cfg, JSON.stringify({ preset: 'quick', epochs: 7, iterationsPerEpoch: 11, backend: 'cpu-js' }));
+    const c = await makeContext({ config: cfg, quiet: true });
+    expect(c.budget).toMatchObject({ configurations: PRESETS.quick!.configurations, folds: [0], epochs: 7, iterationsPerEpoch: 11 });
+    expect(c.backend).toBe('cpu-js');
+    const d = await makeContext({ config: cfg, epochs: '3', folds: '0,2', configurations: '2d,3d_fullres', quiet: true });
+    expect(d.budget).toMatchObject({ epochs: 3, folds: [0, 2], configurations: ['2d', '3d_fullres'], iterationsPerEpoch: 11 });
+  });
+  it('bad flags are user errors with the flag named', async () => {
+    expect(() => parseFolds('0,x')).toThrow("--folds must be 'all' or a list like 0,1,2, got '0,x'");
+    await expect(makeContext({ epochs: '0' })).rejects.toThrow("--epochs must be a positive integer, got '0'");
+    await expect(makeContext({ preset: 'huge' })).rejects.toThrow(/unknown preset 'huge'; available: quick, tiny/);
+  });
+  it('a config file with a trailing comma is reported with line and column, exit code 1', async () => {
+    const cfg = join(dir, 'bad.json');
+    writeFileSync(cfg, '{\n  "epochs": 3,\n}\n');
+    const errs: string[] = [];
+    expect(await runCli(['validate', dir, '--config', cfg, '-q'], { out: () => {} }, (s) => errs.push(s))).toBe(1);
+    expect(errs[0]).toMatch(/bad\.json: invalid JSON at line 3, column 1/);
+  });
+});
