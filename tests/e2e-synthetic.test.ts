@@ -62,6 +62,14 @@ describe('e2e on a synthetic sphere task', () => {
     expect(s2.metric_per_case).toHaveLength(2);
     expect(s2.foreground_mean.Dice).toBeGreaterThan(0.8);
     expect(lines.join('\n')).toMatch(/sphere \(1\): Dice 0\.[89]\d+/);
+
+    // a run killed after training's last checkpoint_latest: final checkpoint, predictions and summary gone
+    for (const f of ['checkpoint_final.json', 'checkpoint_final.bin']) rmSync(join(modelDir, 'fold_0', f));
+    rmSync(L.predictions, { recursive: true });
+    rmSync(L.summary);
+    expect(await cli('decathlon', root, '-o', out, ...budget), errs.join('\n')).toBe(0);
+    const s3 = parseJsonWithNaN(readFileSync(L.summary, 'utf8')) as EvaluationSummary;
+    expect(s3.foreground_mean.Dice).toBe(s2.foreground_mean.Dice);
   });
 
   it('a bad dataset fails with one clear message and exit code 1', async () => {
