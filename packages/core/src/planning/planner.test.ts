@@ -321,9 +321,14 @@ describe('dataset.json and planFromFiles', () => {
     const reg = new Registry();
     registerPlanners(reg);
     expect(reg.names('planner').sort()).toEqual(
-      ['nnUNetPlanner', 'nnUNetPlanner2018', 'nnUNetPlannerLegacy', 'nnUNetPlannerResEncL', 'nnUNetPlannerResEncM', 'nnUNetPlannerResEncXL', 'nnUNetPlannerV1', 'nnUNetPlannerV1Original'].sort(),
+      ['nnUNetPlanner', 'nnUNetPlanner2018', 'nnUNetPlannerLegacy', 'nnUNetPlannerResEncL', 'nnUNetPlannerResEncM', 'nnUNetPlannerResEncXL', 'nnUNetPlannerV1', 'nnUNetPlannerV1Original', 'nnUNetResEncUNetM', 'nnUNetResEncUNetL', 'nnUNetResEncUNetXL'].sort(),
     );
     expect(reg.get('planner', 'nnUNetPlannerV1')).toBe(nnUNetPlannerV1);
+    const fpHippo = synthetic(260, () => [1, 1, 1], [36, 50, 35]);
+    const dsHippo = dataset(['MRI'], 3, 260);
+    const viaAlias = reg.get('planner', 'nnUNetResEncUNetM').plan(fpHippo, dsHippo);
+    const direct = nnUNetPlannerResEncM.plan(fpHippo, dsHippo);
+    expect(viaAlias.configurations['3d_fullres']).toEqual(direct.configurations['3d_fullres']);
     expect(() => registerPlanners(reg)).toThrow();
     expect(() => registerPlanners(reg, { override: true })).not.toThrow();
   });
