@@ -16,7 +16,7 @@
 // the error. Usage: node scripts/pack-check.mjs [--keep] [--alone=io-nifti,backend-cpu | --alone=all | --alone=]
 // Environment: PACK_CHECK_TMP (parent of the temporary folder, default os.tmpdir()).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';

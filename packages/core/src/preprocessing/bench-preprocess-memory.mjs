@@ -11,7 +11,7 @@ const root = resolve(process.argv[2] ?? join(import.meta.dirname, '../../dist'))
 const mode = process.argv[3] ?? 'resample';
 const consume = process.argv[4] === 'consume';
 const core = await import(pathToFileURL(join(root, 'index.js')).href);
-const mb = (k) => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024);
+const mb = () => Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) / 1024);
 const rss = () => Math.round(process.memoryUsage().rss / 2 ** 20);
 
 const Z = 400, Y = 512, X = 512;

@@ -11,7 +11,10 @@ function panel(y0: number, title: string, series: Series[], w: number, h: number
   if (!all.length) return `<text x="60" y="${y0 + 20}" font-size="12">${title}: no data</text>`;
   let lo = Math.min(...all);
   let hi = Math.max(...all);
-  if (hi - lo < 1e-12) (lo -= 0.5), (hi += 0.5);
+  if (hi - lo < 1e-12) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
   const n = Math.max(2, ...series.map((s) => s.values.length));
   const px = (i: number) => 60 + (i * (w - 80)) / (n - 1);
   const py = (v: number) => y0 + 20 + (1 - (v - lo) / (hi - lo)) * (h - 40);

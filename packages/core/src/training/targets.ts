@@ -42,7 +42,10 @@ export function confusionCounts(logits: Float32Array, logitsShape: number[], tar
       let bv = logits[b * K * per + i]!;
       for (let k = 1; k < K; k++) {
         const v = logits[(b * K + k) * per + i]!;
-        if (v > bv) (bv = v), (best = k);
+        if (v > bv) {
+          bv = v;
+          best = k;
+        }
       }
       if (best === t) {
         if (t > 0) tp[t - 1]!++;

@@ -134,7 +134,11 @@ async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: numb
     // counts first: a loss may reuse its input buffers
     const c = confusionCounts(outputs[0]!.data, outputs[0]!.shape, targets[0]!.data, ctx.ignoreLabel);
     const res = ctx.loss.compute({ outputs, targets, ignoreLabel: ctx.ignoreLabel });
-    for (let k = 0; k < K - 1; k++) (acc.tp[k]! += c.tp[k]!), (acc.fp[k]! += c.fp[k]!), (acc.fn[k]! += c.fn[k]!);
+    for (let k = 0; k < K - 1; k++) {
+      acc.tp[k]! += c.tp[k]!;
+      acc.fp[k]! += c.fp[k]!;
+      acc.fn[k]! += c.fn[k]!;
+    }
     sum += res.loss;
     ctx.o.onProgress?.({ phase: 'val', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.valIterations, loss: res.loss, lr });
     await yieldLoop();
