@@ -96,6 +96,11 @@ export interface FilterConstants {
   horizons: number[];
 }
 const FILTERS: FilterConstants[] = [];
+/**
+ * Prefilter constants of the B-spline interpolation of `order` (2..5; orders 0 and 1 need no prefilter and give
+ * no poles), computed once and cached. The poles are those of the B-spline's z-transform (Unser 1999,
+ * "Splines: a perfect fit for signal and image processing"), as scipy.ndimage uses them.
+ */
 export function filterConstants(order: number): FilterConstants {
   let f = FILTERS[order];
   if (!f) {
