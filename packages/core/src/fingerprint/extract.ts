@@ -1,7 +1,7 @@
 import type { DatasetFingerprint } from '../contracts/plans.js';
 import type { MedicalImage } from '../image/image.js';
 import { cropToNonzero } from '../preprocessing/cropping/crop.js';
-import { RandomState } from '../preprocessing/random.js';
+import { RandomState } from '../util/random-state.js';
 import { DataError } from '../util/errors.js';
 import { intensityProperties, mergeAll, sampleWithReplacement, type WeightedSamples } from './intensity.js';
 

@@ -1,5 +1,5 @@
 import type { IntensityProperties } from '../contracts/normalizer.js';
-import { RandomState } from '../preprocessing/random.js';
+import { RandomState } from '../util/random-state.js';
 
 /**
  * A multiset of float32 intensities kept as sorted distinct values with counts: the exact information that

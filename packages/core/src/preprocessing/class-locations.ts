@@ -1,4 +1,4 @@
-import { RandomState } from './random.js';
+import { RandomState } from '../util/random-state.js';
 
 /** nnU-Net `_sample_foreground_locations` constants (spec 1.14). */
 export const CLASS_LOCATIONS_SEED = 1234;

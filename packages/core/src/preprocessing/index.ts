@@ -2,7 +2,6 @@ export * from './types.js';
 export * from './cropping/index.js';
 export * from './normalization/index.js';
 export * from './resampling/index.js';
-export * from './random.js';
 export * from './transpose.js';
 export * from './class-locations.js';
 export * from './resample-config.js';

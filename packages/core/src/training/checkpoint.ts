@@ -46,6 +46,9 @@ export interface CheckpointMeta {
   seed: number;
   augmentation: string;
   best_ema: number | null;
+  /** Cascade only: the previous stage's configuration and the labels whose one-hot channels are inputs. */
+  previous_stage?: string;
+  previous_stage_labels?: number[];
   rng: Record<string, RngState>;
   logging: ProgressLog;
   /** Byte ranges in the `.bin`: `parameters` (nn `saveParameters` bytes), then `optimizer.<i>` float32 LE buffers. */

@@ -1,5 +1,6 @@
 import type { Rng, Sample } from '../contracts/augmentation.js';
 import type { PreprocessedCaseData } from './case-source.js';
+import { PREVIOUS_STAGE_KEY } from './cascade.js';
 import { CaseStore, storeOf } from './case-store.js';
 import { classLocations, cropWithPadding, forceForeground, getBbox } from './patch-sampler.js';
 
@@ -61,7 +62,10 @@ export class PatchLoader {
       const fg = voxels ? voxels[rng.int(0, voxels.length)]! : null;
       const lo = getBbox([Z, Y, X], this.o.initialPatchSize, this.o.patchSize, rng, fg);
       const { image, seg } = cropWithPadding(c.data, c.seg, c.shape, lo, this.o.initialPatchSize);
-      return { image, seg, shape: [C, ...this.o.initialPatchSize], properties: { case: id } };
+      const properties: Record<string, unknown> = { case: id };
+      // cascade: the previous stage's segmentation, cut from the same window (-1 outside, like the label)
+      if (c.previousStageSeg) properties[PREVIOUS_STAGE_KEY] = cropWithPadding(new Float32Array(0), c.previousStageSeg, [0, Z, Y, X], lo, this.o.initialPatchSize).seg;
+      return { image, seg, shape: [C, ...this.o.initialPatchSize], properties };
     }
     // 2D: choose a slice (weighted by foreground voxels when forced), then a window in it.
     let fg: number[] | null = null;

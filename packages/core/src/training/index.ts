@@ -1,5 +1,4 @@
 export * from './rng.js';
-export * from './mt19937.js';
 export * from './splits.js';
 export * from './da-settings.js';
 export * from './case-source.js';
@@ -7,6 +6,7 @@ export * from './case-store.js';
 export * from './cache-source.js';
 export * from './checkpoint.js';
 export * from './configuration.js';
+export * from './cascade.js';
 export * from './patch-sampler.js';
 export * from './data-loader.js';
 export * from './targets.js';

@@ -7,7 +7,7 @@ export type RngState = [number, number, number];
  * Seeded pseudo random source (mulberry32, 32-bit state) implementing the augmentation `Rng` contract.
  * Normal deviates use the Box-Muller transform with a cached spare, so the full state is three numbers and a
  * run can be resumed bit-for-bit from {@link SeededRng.getState}. Not cryptographic; not numpy-compatible
- * (only the cross-validation splits need numpy's generator, see `mt19937.ts`).
+ * (only the cross-validation splits need numpy's generator, see `util/random-state.ts`).
  */
 export class SeededRng implements Rng {
   private a: number;

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MT19937 } from './mt19937.js';
+import { RandomState } from '../util/random-state.js';
 import { createSplits, foldCases, readSplits, writeSplits } from './splits.js';
 
 /**
@@ -13,9 +13,9 @@ const NUMPY_REFERENCE: Record<string, number[][]> = {"5": [[0], [4], [3], [1], [
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `hippocampus_${String(i + 1).padStart(3, '0')}`);
 
-describe('MT19937', () => {
+describe('RandomState (MT19937 core)', () => {
   it('matches the reference MT19937 output for seed 5489', () => {
-    const mt = new MT19937(5489);
+    const mt = new RandomState(5489);
     expect(mt.nextUint32()).toBe(3499211612);
     expect(mt.nextUint32()).toBe(581869302);
   });

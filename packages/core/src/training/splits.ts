@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Splits } from '../contracts/plans.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { writeFileAtomic } from './atomic.js';
-import { MT19937 } from './mt19937.js';
+import { RandomState } from '../util/random-state.js';
 
 /** Compare strings by Unicode code point, as numpy's `np.sort` orders `str` arrays. */
 export function compareCodePoints(a: string, b: string): number {
@@ -36,7 +36,7 @@ export function createSplits(caseIds: string[], nFolds = 5, seed = 12345): Split
       hint: 'add training cases, use fewer folds, or train on fold "all"',
     });
   }
-  const order = new MT19937(seed >>> 0).shuffle(Array.from({ length: n }, (_, i) => i));
+  const order = new RandomState(seed >>> 0).shuffle(Array.from({ length: n }, (_, i) => i));
   const splits: Splits = [];
   let start = 0;
   for (let f = 0; f < nFolds; f++) {

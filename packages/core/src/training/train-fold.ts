@@ -8,7 +8,7 @@ import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointMeta, typ
 import { assembleBatch, type PatchLoader } from './data-loader.js';
 import { progressSvg } from './progress-plot.js';
 import { confusionCounts, downsampleSegTo, pseudoDice } from './targets.js';
-import { augmentSample, setupTraining, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
+import { augmentSample, setupTraining, validationSample, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
 
 /** Result of {@link trainFold}. */
 export interface TrainResult {
@@ -96,7 +96,7 @@ function jsonNaN(_k: string, v: unknown): unknown {
 
 async function batchTensors(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean) {
   const { samples } = await loader.nextBatch(rng);
-  const b = assembleBatch(augment ? samples.map((s) => augmentSample(ctx, s)) : samples);
+  const b = assembleBatch(samples.map((s) => (augment ? augmentSample(ctx, s) : validationSample(ctx, s))));
   const x: Tensor = { data: b.data, shape: b.shape };
   return { x, seg: b.seg, segShape: b.segShape };
 }
@@ -156,6 +156,7 @@ function metaOf(ctx: TrainingContext): Omit<CheckpointMeta, 'blobs' | 'bin_bytes
     inference_allowed_mirroring_axes: ctx.da.mirrorAxes, current_epoch: ctx.epoch, num_epochs: ctx.epochs,
     num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations, batch_size: ctx.batchSize,
     seed: ctx.seed, augmentation: o.augmentation ?? 'nnUNetDefault', best_ema: ctx.bestEma,
+    ...(o.previousStage ? { previous_stage: o.previousStage, previous_stage_labels: ctx.cascade!.labels } : {}),
     rng: { train: ctx.rngs.train.getState(), augment: ctx.rngs.augment.getState(), val: ctx.rngs.val.getState() },
     logging: ctx.logs,
   };
@@ -184,5 +185,6 @@ function debugInfo(ctx: TrainingContext): Record<string, unknown> {
     rotation_for_DA: ctx.da.rotation, do_dummy_2d_data_aug: ctx.da.doDummy2D, mirror_axes: ctx.da.mirrorAxes,
     augmentation: ctx.o.augmentation ?? 'nnUNetDefault', transforms: ctx.transforms.map((t) => t.name), num_classes: ctx.numClasses,
     ignore_label: ctx.ignoreLabel ?? null, seed: ctx.seed, start_epoch: ctx.epoch,
+    previous_stage: ctx.o.previousStage ?? null, input_channels: ctx.inputChannels, cascade_transforms: ctx.cascade?.train.map((t) => t.name) ?? [],
   };
 }

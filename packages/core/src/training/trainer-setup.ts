@@ -9,6 +9,7 @@ import { DataError, NnunetError } from '../util/errors.js';
 import type { CaseSource, PreprocessedCaseData } from './case-source.js';
 import { CaseStore } from './case-store.js';
 import { emptyLog, type ProgressLog } from './checkpoint.js';
+import { appendPreviousStage, cascadeTransformsFrom, GEOMETRIC_TRANSFORMS, PREVIOUS_STAGE_KEY, previousStageProxy, type CascadeTransforms } from './cascade.js';
 import { labelSetup, resolveConfiguration } from './configuration.js';
 import { daSettings, type DaSettings } from './da-settings.js';
 import { PatchLoader } from './data-loader.js';
@@ -67,6 +68,13 @@ export interface TrainFoldOptions {
   initialLr?: number;
   /** Foreground oversampling (spec 1.15: 0.33). */
   oversampleForeground?: number;
+  /**
+   * Cascade (`3d_cascade_fullres`, spec 1.10): the previous stage's configuration name. Every case must then carry
+   * `previousStageSeg` (the pipeline attaches the previous stage's cross-validation predictions, resampled to this
+   * grid); the network gets one extra one-hot input channel per foreground label, and training applies the
+   * registered `nnUNetCascadePreviousStage` transforms (validation batches only the one-hot).
+   */
+  previousStage?: string;
   /** Case source; default reads the preprocessed cache in `preprocessedDir`. */
   cases?: CaseSource;
   /** Bytes of case data kept in memory (default 2 GiB); larger datasets are re-read from the cache on demand. */
@@ -83,7 +91,10 @@ export interface TrainingContext {
   dims: 2 | 3;
   patchSize: number[];
   patch3: number[];
+  /** Network input channels: image channels, plus one per foreground label for the cascade. */
   inputChannels: number;
+  /** Cascade transforms (null for other configurations). */
+  cascade: CascadeTransforms | null;
   numClasses: number;
   ignoreLabel?: number;
   batchSize: number;
@@ -108,8 +119,11 @@ export interface TrainingContext {
  * A case store over `source` that checks every case as it is read, and a first pass reading every case once
  * (B45: a corrupt cache entry fails here, naming the file, not mid-epoch). Cases stay in memory up to `cacheBytes`.
  */
-export async function openCases(source: CaseSource, ids: string[], channels: number, cacheBytes?: number): Promise<CaseStore> {
+export async function openCases(source: CaseSource, ids: string[], channels: number, cacheBytes?: number, needsPreviousStage = false): Promise<CaseStore> {
   const check = (id: string, c: PreprocessedCaseData) => {
+    if (needsPreviousStage && c.previousStageSeg?.length !== c.data.length / Math.max(1, c.shape[0]!)) {
+      throw new DataError(`case '${id}' has no previous-stage segmentation on its grid; the cascade cannot train on it`, { hint: 'train the previous stage (3d_lowres) on every fold first' });
+    }
     if (!c.seg) throw new DataError(`preprocessed case '${id}' has no segmentation; it cannot be used for training`, { hint: 'preprocess the training cases with their labels' });
     if (c.shape[0] !== channels) {
       throw new DataError(`preprocessed case '${id}' has ${c.shape[0]} channels, dataset.json declares ${channels}`, { hint: 'run preprocessing again for this configuration' });
@@ -128,10 +142,16 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   if (!arch || !patchSize) throw new NnunetError(`configuration '${o.configuration}' has no architecture or patch_size`, { hint: 'plan the experiment again' });
   const dims = patchSize.length === 2 ? 2 : 3;
   const { numClasses, ignoreLabel } = labelSetup(o.dataset);
-  const inputChannels = Object.keys(o.dataset.channel_names ?? {}).length;
+  const imageChannels = Object.keys(o.dataset.channel_names ?? {}).length;
   const batchSize = o.batchSize ?? cfg.batch_size ?? 2;
   const seed = o.seed ?? 12345;
   const fi = o.fold === 'all' ? 99 : o.fold;
+  const da0 = daSettings(patchSize, { excludedMirrorAxes: o.excludedMirrorAxes });
+  // useMaskForNorm is an extension of AugmentationOptions read by nnUNetDefault (MaskImageTransform); others ignore it.
+  const augOpts: AugmentationOptions & { useMaskForNorm?: boolean[] } = { patchSize, dims, mirrorAxes: da0.mirrorAxes, doDummy2D: da0.doDummy2D, useMaskForNorm: cfg.use_mask_for_norm };
+  const cascade = o.previousStage ? cascadeTransformsFrom(o.registry, o.dataset, augOpts) : null;
+  // the cascade's network is PlainConvUNet (the plans' class) with image + one-hot channels (cascadeInputChannels)
+  const inputChannels = imageChannels + (cascade?.labels.length ?? 0);
   const network = o.registry.get('network', arch.network_class_name, dims).create({
     architecture: arch, inputChannels, numClasses, deepSupervision: true, backend: o.backend, seed: deriveSeed(seed, fi),
   });
@@ -139,17 +159,14 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const nDs = Math.max(1, arch.arch_kwargs.strides.length - 1);
   const loss = o.registry.get('loss', 'DC_and_CE_loss').create({ batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel });
   const optimizer = new SGD(network.parameters, { lr: o.initialLr ?? 0.01, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
-  const da0 = daSettings(patchSize, { excludedMirrorAxes: o.excludedMirrorAxes });
-  // useMaskForNorm is an extension of AugmentationOptions read by nnUNetDefault (MaskImageTransform); others ignore it.
-  const augOpts: AugmentationOptions & { useMaskForNorm?: boolean[] } = { patchSize, dims, mirrorAxes: da0.mirrorAxes, doDummy2D: da0.doDummy2D, useMaskForNorm: cfg.use_mask_for_norm };
   const transforms = o.registry.get('augmentation', o.augmentation ?? 'nnUNetDefault').create(augOpts);
   const spatial = transforms.some((t) => t.name === 'SpatialTransform');
   const da = spatial ? da0 : { ...da0, initialPatchSize: [...patchSize] };
   const { train, val } = foldCases(o.splits, o.fold);
-  const cases = await openCases(source, [...new Set([...train, ...val])], inputChannels, o.cacheBytes);
+  const cases = await openCases(source, [...new Set([...train, ...val])], imageChannels, o.cacheBytes, cascade !== null);
   const lo = { patchSize, batchSize, oversampleForeground: o.oversampleForeground };
   return {
-    o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, numClasses, ignoreLabel,
+    o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, cascade, numClasses, ignoreLabel,
     batchSize, epochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, da,
     network, loss, optimizer, transforms,
     trainLoader: new PatchLoader(cases, train, { ...lo, initialPatchSize: da.initialPatchSize }),
@@ -162,13 +179,38 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
 /** Run the augmentation on a sample and make sure it ends at the patch size (centre crop / pad otherwise). */
 export function augmentSample(ctx: TrainingContext, s: Sample): Sample {
   let cur = s;
+  const prevSeg = ctx.cascade ? s.properties?.[PREVIOUS_STAGE_KEY] : undefined;
+  let prev = prevSeg instanceof Int16Array ? previousStageProxy(prevSeg, s.shape.slice(1)) : null;
   for (const t of ctx.transforms) {
+    const p = t.getParameters(cur, ctx.rngs.augment);
+    if (p === null) continue;
+    cur = t.apply(cur, p);
+    // the previous stage's seg moves with the image (same parameters, resampled as a seg)
+    if (prev && GEOMETRIC_TRANSFORMS.has(t.name)) prev = t.apply(prev, p);
+  }
+  const want = [cur.shape[0]!, ...ctx.patch3];
+  if (cur.shape.join(',') !== want.join(',')) {
+    const lo = ctx.patch3.map((p, i) => Math.floor((cur.shape[i + 1]! - p) / 2));
+    const { image, seg } = cropWithPadding(cur.image, cur.seg ?? null, cur.shape, lo, ctx.patch3);
+    if (prev) prev = { ...prev, seg: cropWithPadding(prev.image, prev.seg!, prev.shape, lo, ctx.patch3).seg, shape: [0, ...ctx.patch3] };
+    cur = { ...cur, image, seg, shape: want };
+  }
+  if (!ctx.cascade) return cur;
+  if (!prev) throw new NnunetError('cascade sample without its previous-stage segmentation');
+  cur = { ...cur, properties: { ...cur.properties, [PREVIOUS_STAGE_KEY]: prev.seg } };
+  // nnU-Net order: one-hot move, random binary operator, connected-component removal (spec 1.10)
+  for (const t of ctx.cascade.train) {
     const p = t.getParameters(cur, ctx.rngs.augment);
     if (p !== null) cur = t.apply(cur, p);
   }
-  const want = [cur.shape[0]!, ...ctx.patch3];
-  if (cur.shape.join(',') === want.join(',')) return cur;
-  const lo = ctx.patch3.map((p, i) => Math.floor((cur.shape[i + 1]! - p) / 2));
-  const { image, seg } = cropWithPadding(cur.image, cur.seg ?? null, cur.shape, lo, ctx.patch3);
-  return { ...cur, image, seg, shape: want };
+  return cur;
+}
+
+/** A validation sample of the cascade: the previous stage's one-hot appended (no augmentation). */
+export function validationSample(ctx: TrainingContext, s: Sample): Sample {
+  if (!ctx.cascade) return s;
+  const prev = s.properties?.[PREVIOUS_STAGE_KEY];
+  if (!(prev instanceof Int16Array)) throw new NnunetError('cascade sample without its previous-stage segmentation');
+  const r = appendPreviousStage(ctx.cascade, s.image, s.shape, prev);
+  return { ...s, image: r.data, shape: r.shape };
 }

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { RandomState } from './random.js';
+import { RandomState } from './random-state.js';
 
-const fx = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'resampling/__fixtures__/fixtures.json'), 'utf8')).random;
+const fx = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../preprocessing/resampling/__fixtures__/fixtures.json'), 'utf8')).random;
 
 describe('RandomState reproduces numpy RandomState(1234)', () => {
   it('randint', () => {

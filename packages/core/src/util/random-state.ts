@@ -1,6 +1,7 @@
 /**
- * numpy's legacy `RandomState` (MT19937), ported so that seeded sampling picks the same voxels as nnU-Net
- * (fingerprint intensity sampling, spec 1.2; class-location sampling, spec 1.14): `RandomState(seed)` seeds with
+ * numpy's legacy `RandomState` (MT19937), ported so that seeded sampling picks the same voxels and cases as
+ * nnU-Net (fingerprint intensity sampling, spec 1.2; class-location sampling, spec 1.14; the
+ * `KFold(shuffle=True, random_state=12345)` cross-validation splits, spec 1.1): `RandomState(seed)` seeds with
  * `init_genrand`, `randint(0, n)` / `choice(n, replace=True)` draw masked 32-bit values with rejection, and
  * `permutation(n)` / `choice(n, replace=False)` run a Fisher-Yates shuffle with the same bounded draws.
  */
@@ -72,6 +73,17 @@ export class RandomState {
     const a = new Int32Array(n);
     for (let i = 0; i < n; i++) a[i] = i;
     for (let i = n - 1; i >= 1; i--) {
+      const j = this.interval(i);
+      const t = a[i]!;
+      a[i] = a[j]!;
+      a[j] = t;
+    }
+    return a;
+  }
+
+  /** In-place Fisher-Yates exactly as numpy `RandomState.shuffle` on a 1-D array (same draws as `permutation`). */
+  shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i >= 1; i--) {
       const j = this.interval(i);
       const t = a[i]!;
       a[i] = a[j]!;
