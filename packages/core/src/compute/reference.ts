@@ -68,15 +68,25 @@ export function referenceConv3d(x: Tensor, w: Tensor, bias: Float32Array | null,
   return { data: Float32Array.from(acc), shape };
 }
 
-/** Naive `conv3dBackwardData` (dL/dx); reference for tests. */
+/** Throws `Error` unless `dy` has the output shape of `conv3d(x: xShape, w: wShape)`. */
+function checkGradShape(what: string, dy: Tensor, xShape: number[], wShape: number[], p: Conv3dParams): void {
+  const ys = conv3dOutputShape(xShape, wShape, p);
+  if (ys.length !== dy.shape.length || ys.some((v, i) => v !== dy.shape[i])) {
+    throw new Error(`${what}: dy has shape [${dy.shape}], the convolution's output is [${ys}]`);
+  }
+}
+
+/** Naive `conv3dBackwardData` (dL/dx); reference for tests. Throws `Error` when dy's shape does not fit. */
 export function referenceConv3dBackwardData(dy: Tensor, w: Tensor, xShape: number[], p: Conv3dParams): Tensor {
+  checkGradShape('conv3dBackwardData', dy, xShape, w.shape, p);
   const acc = new Float64Array(xShape.reduce((a, b) => a * b, 1));
   forEachTap(xShape, w.shape, dy.shape, p, (xi, wi, yi) => (acc[xi]! += dy.data[yi]! * w.data[wi]!));
   return { data: Float32Array.from(acc), shape: [...xShape] };
 }
 
-/** Naive `conv3dBackwardFilter` (dL/dw); reference for tests. */
+/** Naive `conv3dBackwardFilter` (dL/dw); reference for tests. Throws `Error` when dy's shape does not fit. */
 export function referenceConv3dBackwardFilter(x: Tensor, dy: Tensor, wShape: number[], p: Conv3dParams): Tensor {
+  checkGradShape('conv3dBackwardFilter', dy, x.shape, wShape, p);
   const acc = new Float64Array(wShape.reduce((a, b) => a * b, 1));
   forEachTap(x.shape, wShape, dy.shape, p, (xi, wi, yi) => (acc[wi]! += dy.data[yi]! * x.data[xi]!));
   return { data: Float32Array.from(acc), shape: [...wShape] };
