@@ -7,3 +7,4 @@ export * from './planner-v1.js';
 export { registerPlanners, allPlanners } from './register.js';
 export * from './plans-io.js';
 export * from './v1-plans.js';
+export * from './architecture.js';

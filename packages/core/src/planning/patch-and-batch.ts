@@ -5,6 +5,7 @@ import { argsortLast, prod, roundHalfEven } from './math.js';
 import type { Topology } from './topology.js';
 import type { ConfigurationRequest, PatchAndBatch, V2PlannerSettings } from './v2-types.js';
 import { computeVramEstimate } from './vram.js';
+import { architectureBlock, featuresPerStage } from './architecture.js';
 
 /** The estimate used by v2 planners: spec 1.8 on the architecture block. */
 export function estimateFromArchitecture(patch: readonly number[], arch: ArchitectureSpec, numClasses: number): number {
@@ -25,27 +26,15 @@ export function estimateFromArchitecture(patch: readonly number[], arch: Archite
 /** The architecture block (spec 1.7) for a topology. */
 export function buildArchitecture(s: V2PlannerSettings, topo: Topology, dim: number): ArchitectureSpec {
   const nStages = topo.strides.length;
-  const maxF = dim === 2 ? s.maxFeatures2d : s.maxFeatures3d;
-  const features = Array.from({ length: nStages }, (_, i) => Math.min(maxF, s.baseFeatures * 2 ** i));
-  const blocks = s.blocksPerStageEncoder.slice(0, nStages);
-  const dec = s.blocksPerStageDecoder.slice(0, nStages - 1);
-  const arch_kwargs: ArchitectureSpec['arch_kwargs'] = {
-    n_stages: nStages,
-    features_per_stage: features,
-    conv_op: `torch.nn.modules.conv.Conv${dim}d`,
-    kernel_sizes: topo.kernelSizes.map((k) => [...k]),
-    strides: topo.strides.map((k) => [...k]),
-    ...(s.residualEncoder ? { n_blocks_per_stage: blocks } : { n_conv_per_stage: blocks }),
-    n_conv_per_stage_decoder: dec,
-    conv_bias: true,
-    norm_op: `torch.nn.modules.instancenorm.InstanceNorm${dim}d`,
-    norm_op_kwargs: { eps: 1e-5, affine: true },
-    dropout_op: null,
-    dropout_op_kwargs: null,
-    nonlin: 'torch.nn.LeakyReLU',
-    nonlin_kwargs: { inplace: true },
-  };
-  return { network_class_name: s.networkClassName, arch_kwargs, _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'] };
+  return architectureBlock({
+    className: s.networkClassName,
+    features: featuresPerStage(nStages, s.baseFeatures, dim === 2 ? s.maxFeatures2d : s.maxFeatures3d),
+    kernelSizes: topo.kernelSizes,
+    strides: topo.strides,
+    encoderCounts: s.blocksPerStageEncoder.slice(0, nStages),
+    decoderCounts: s.blocksPerStageDecoder.slice(0, nStages - 1),
+    residual: s.residualEncoder,
+  });
 }
 
 /**

@@ -21,6 +21,7 @@ import { checkFingerprint } from './planner-v2.js';
 import { v1PoolKernels, type Topology } from './topology.js';
 import { PAPER_2018, V1_DEFAULTS, V1_ORIGINAL, type V1PlannerSettings, type V1StageContext } from './v1-settings.js';
 import { computeVramEstimateV1 } from './vram.js';
+import { architectureBlock, featuresPerStage } from './architecture.js';
 
 export * from './v1-settings.js';
 
@@ -174,27 +175,14 @@ export function planV1Stage2d(s: V1PlannerSettings, fp: DatasetFingerprint, ctx:
 
 function architectureOf(s: V1PlannerSettings, topo: Topology, dim: number): PlansConfiguration['architecture'] {
   const n = topo.strides.length;
-  const maxF = dim === 2 ? s.maxFeatures2dArch : s.maxFeatures3d;
-  return {
-    network_class_name: 'dynamic_network_architectures.architectures.unet.PlainConvUNet',
-    arch_kwargs: {
-      n_stages: n,
-      features_per_stage: Array.from({ length: n }, (_, i) => Math.min(maxF, s.baseFeatures * 2 ** i)),
-      conv_op: `torch.nn.modules.conv.Conv${dim}d`,
-      kernel_sizes: topo.kernelSizes.map((k) => [...k]),
-      strides: topo.strides.map((k) => [...k]),
-      n_conv_per_stage: new Array<number>(n).fill(s.convPerStage),
-      n_conv_per_stage_decoder: new Array<number>(n - 1).fill(s.convPerStage),
-      conv_bias: true,
-      norm_op: `torch.nn.modules.instancenorm.InstanceNorm${dim}d`,
-      norm_op_kwargs: { eps: 1e-5, affine: true },
-      dropout_op: null,
-      dropout_op_kwargs: null,
-      nonlin: 'torch.nn.LeakyReLU',
-      nonlin_kwargs: { inplace: true },
-    },
-    _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'],
-  };
+  return architectureBlock({
+    className: 'PlainConvUNet',
+    features: featuresPerStage(n, s.baseFeatures, dim === 2 ? s.maxFeatures2dArch : s.maxFeatures3d),
+    kernelSizes: topo.kernelSizes,
+    strides: topo.strides,
+    encoderCounts: new Array<number>(n).fill(s.convPerStage),
+    decoderCounts: new Array<number>(n - 1).fill(s.convPerStage),
+  });
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Planner, PlannerOptions } from '../contracts/planner.js';
 import type { Registry } from '../registry/registry.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { nnUNetPlanner } from './planner-v2.js';
+import { architectureBlock, featuresPerStage } from './architecture.js';
 
 /** Keys of the legacy (nnU-Net v2 <= 2.2) configuration format that the arch-dict replaced. */
 const LEGACY_KEYS = [
@@ -52,26 +53,15 @@ export function convertLegacyConfiguration(c: PlansConfiguration, where = 'plans
   const enc = (c.n_conv_per_stage_encoder as number[] | undefined) ?? new Array<number>(nStages).fill(2);
   const dec = (c.n_conv_per_stage_decoder as number[] | undefined) ?? new Array<number>(nStages - 1).fill(2);
   const residual = className.includes('Residual');
-  const architecture: ArchitectureSpec = {
-    network_class_name: className.includes('.') ? className : `dynamic_network_architectures.architectures.unet.${className}`,
-    arch_kwargs: {
-      n_stages: nStages,
-      features_per_stage: Array.from({ length: nStages }, (_, i) => Math.min(maxF, base * 2 ** i)),
-      conv_op: `torch.nn.modules.conv.Conv${dim}d`,
-      kernel_sizes: kernels.map((k) => [...k]),
-      strides: strides.map((k) => [...k]),
-      ...(residual ? { n_blocks_per_stage: [...enc] } : { n_conv_per_stage: [...enc] }),
-      n_conv_per_stage_decoder: [...dec],
-      conv_bias: true,
-      norm_op: `torch.nn.modules.instancenorm.InstanceNorm${dim}d`,
-      norm_op_kwargs: { eps: 1e-5, affine: true },
-      dropout_op: null,
-      dropout_op_kwargs: null,
-      nonlin: 'torch.nn.LeakyReLU',
-      nonlin_kwargs: { inplace: true },
-    },
-    _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'],
-  };
+  const architecture: ArchitectureSpec = architectureBlock({
+    className,
+    features: featuresPerStage(nStages, base, maxF),
+    kernelSizes: kernels,
+    strides,
+    encoderCounts: enc,
+    decoderCounts: dec,
+    residual,
+  });
   const out: PlansConfiguration = {};
   for (const [k, v] of Object.entries(c)) {
     if ((LEGACY_KEYS as readonly string[]).includes(k)) continue;

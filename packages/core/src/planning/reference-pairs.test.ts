@@ -17,7 +17,6 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '
 const SHARED = process.env.NNUNET_SHARED ?? resolve(REPO_ROOT, '..', 'shared');
 const PLANS_DIR = resolve(SHARED, 'reference', 'plans');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- reference JSON is read loosely and checked field by field
 function json<T = any>(...parts: string[]): T {
   const p = resolve(PLANS_DIR, ...parts);
   if (!existsSync(p)) throw new Error(`reference file missing: ${p} (set NNUNET_SHARED)`);

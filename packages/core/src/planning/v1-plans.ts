@@ -7,6 +7,7 @@ import type { Plans, PlansConfiguration } from '../contracts/plans.js';
 import { DataError } from '../util/errors.js';
 import { determineBatchDice, determineResampling, transposeList } from './decisions.js';
 import { median, perAxis } from './math.js';
+import { architectureBlock, featuresPerStage } from './architecture.js';
 
 /** One v1 `plans_per_stage` entry (axis order: transposed). */
 export interface V1StageJson {
@@ -56,26 +57,14 @@ function v1Config(p: V1PlansJson, st: V1StageJson, dim: 2 | 3, dataIdentifier: s
     normalization_schemes: channels.map((c) => V1_SCHEME[p.normalization_schemes[c] ?? 'nonCT'] ?? 'ZScoreNormalization'),
     use_mask_for_norm: channels.map((c) => p.use_mask_for_norm[c] === true),
     ...determineResampling(),
-    architecture: {
-      network_class_name: 'dynamic_network_architectures.architectures.unet.PlainConvUNet',
-      arch_kwargs: {
-        n_stages: n,
-        features_per_stage: Array.from({ length: n }, (_, i) => Math.min(maxF, p.base_num_features * 2 ** i)),
-        conv_op: `torch.nn.modules.conv.Conv${dim}d`,
-        kernel_sizes: st.conv_kernel_sizes.map((k) => [...k]),
-        strides: [new Array<number>(dim).fill(1), ...st.pool_op_kernel_sizes.map((k) => [...k])],
-        n_conv_per_stage: new Array<number>(n).fill(cps),
-        n_conv_per_stage_decoder: new Array<number>(n - 1).fill(cps),
-        conv_bias: true,
-        norm_op: `torch.nn.modules.instancenorm.InstanceNorm${dim}d`,
-        norm_op_kwargs: { eps: 1e-5, affine: true },
-        dropout_op: null,
-        dropout_op_kwargs: null,
-        nonlin: 'torch.nn.LeakyReLU',
-        nonlin_kwargs: { inplace: true },
-      },
-      _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'],
-    },
+    architecture: architectureBlock({
+      className: 'PlainConvUNet',
+      features: featuresPerStage(n, p.base_num_features, maxF),
+      kernelSizes: st.conv_kernel_sizes,
+      strides: [new Array<number>(dim).fill(1), ...st.pool_op_kernel_sizes],
+      encoderCounts: new Array<number>(n).fill(cps),
+      decoderCounts: new Array<number>(n - 1).fill(cps),
+    }),
     batch_dice: batchDice,
   };
 }
