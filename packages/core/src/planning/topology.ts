@@ -63,19 +63,10 @@ export function getPoolAndConvProps(
     for (let d = 0; d < dim; d++) {
       if (kernel[d] !== 3 && curSpacing[d]! / minAll < 2) kernel[d] = 3;
     }
-    const stride = new Array<number>(dim).fill(1);
-    for (const v of valid) {
-      stride[v] = 2;
-      numPool[v]! += 1;
-      curSpacing[v]! *= 2;
-      curSize[v] = Math.ceil(curSize[v]! / 2);
-    }
-    strides.push(stride);
+    strides.push(poolAxes(valid, numPool, curSpacing, curSize));
     kernelSizes.push([...kernel]);
   }
-  kernelSizes.push(new Array<number>(dim).fill(3));
-  const mustBeDivisibleBy = numPool.map((n) => 2 ** n);
-  return { numPoolPerAxis: numPool, strides, kernelSizes, patchSize: padShape(patchSize, mustBeDivisibleBy), mustBeDivisibleBy };
+  return finishTopology(numPool, strides, kernelSizes, patchSize);
 }
 
 /**
@@ -109,19 +100,10 @@ export function getPoolAndConvPropsV1(
     valid = valid.filter((i) => curSize[i]! >= 2 * minFeatureMapSize);
     valid = valid.filter((i) => numPool[i]! < maxNumPool);
     if (valid.length === 0) break;
-    const stride = new Array<number>(dim).fill(1);
-    for (const v of valid) {
-      stride[v] = 2;
-      numPool[v]! += 1;
-      curSpacing[v]! *= 2;
-      curSize[v] = Math.ceil(curSize[v]! / 2);
-    }
-    strides.push(stride);
+    strides.push(poolAxes(valid, numPool, curSpacing, curSize));
     kernelSizes.push(kernel);
   }
-  kernelSizes.push(new Array<number>(dim).fill(3));
-  const mustBeDivisibleBy = numPool.map((n) => 2 ** n);
-  return { numPoolPerAxis: numPool, strides, kernelSizes, patchSize: padShape(patchSize, mustBeDivisibleBy), mustBeDivisibleBy };
+  return finishTopology(numPool, strides, kernelSizes, patchSize);
 }
 
 /**
@@ -152,14 +134,34 @@ export function getPoolAndConvPropsPoolLate(
     kernelSizes.push(conv);
     cur = cur.map((s, i) => s * pool[i]!);
   }
-  kernelSizes.push(new Array<number>(dim).fill(3));
-  const mustBeDivisibleBy = numPool.map((n) => 2 ** n);
-  return { numPoolPerAxis: numPool, strides, kernelSizes, patchSize: padShape(patchSize, mustBeDivisibleBy), mustBeDivisibleBy };
+  return finishTopology(numPool, strides, kernelSizes, patchSize);
 }
 
 /** v1 plans store `pool_op_kernel_sizes` without the stem stage: drop `strides[0]`. */
 export function v1PoolKernels(t: Topology): number[][] {
   return t.strides.slice(1);
+}
+
+/**
+ * One pooling stage: stride 2 on the `valid` axes (1 elsewhere); updates the running pool counts, spacings (x2) and
+ * sizes (ceil /2) in place and returns the stride (spec 1.6).
+ */
+function poolAxes(valid: number[], numPool: number[], curSpacing: number[], curSize: number[]): number[] {
+  const stride = new Array<number>(curSpacing.length).fill(1);
+  for (const v of valid) {
+    stride[v] = 2;
+    numPool[v]! += 1;
+    curSpacing[v]! *= 2;
+    curSize[v] = Math.ceil(curSize[v]! / 2);
+  }
+  return stride;
+}
+
+/** Appends the 3x3(x3) bottleneck kernel and pads the patch to a multiple of `2^pools` per axis (spec 1.6). */
+function finishTopology(numPool: number[], strides: number[][], kernelSizes: number[][], patchSize: readonly number[]): Topology {
+  kernelSizes.push(new Array<number>(numPool.length).fill(3));
+  const mustBeDivisibleBy = numPool.map((n) => 2 ** n);
+  return { numPoolPerAxis: numPool, strides, kernelSizes, patchSize: padShape(patchSize, mustBeDivisibleBy), mustBeDivisibleBy };
 }
 
 function range(n: number): number[] {
