@@ -3,17 +3,7 @@
  * (rounding half to even, `np.percentile` linear interpolation, `np.median`). Internal to planning.
  */
 
-/**
- * Python 3 `round(x)` / `np.round(x)`: round half to even. Planners round initial patch sizes and resampled
- * shapes with it, and `round(2.5) == 2` matters for exact agreement with nnU-Net plans.
- */
-export function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+export { roundHalfEven } from '../util/math.js';
 
 /** Product of a list (left to right, like numpy for short arrays). */
 export function prod(values: readonly number[]): number {

@@ -76,14 +76,4 @@ export function deriveSeed(seed: number, stream: number): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
-/**
- * Python 3 / numpy `round` for the values nnU-Net rounds: nearest integer, ties to even
- * (`round(2.5) = 2`, `round(3.5) = 4`).
- */
-export function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+export { roundHalfEven } from '../util/math.js';
