@@ -105,9 +105,12 @@ export function lpsAffine(spacing: number[], origin: number[], direction: number
 
 /** Quaternion (b, c, d) and qfac of a 3x3 matrix with orthonormal columns (nifti1_io mat44_to_quatern logic). */
 export function rotationToQuatern(m: number[][]): { b: number; c: number; d: number; qfac: number } {
-  let [r11, r12, r13] = m[0]!;
-  let [r21, r22, r23] = m[1]!;
-  let [r31, r32, r33] = m[2]!;
+  const [r11, r12] = m[0]!;
+  const [r21, r22] = m[1]!;
+  const [r31, r32] = m[2]!;
+  let r13 = m[0]![2];
+  let r23 = m[1]![2];
+  let r33 = m[2]![2];
   const det =
     r11! * r22! * r33! - r11! * r32! * r23! - r21! * r12! * r33! + r21! * r32! * r13! + r31! * r12! * r23! - r31! * r22! * r13!;
   let qfac = 1;
