@@ -1,25 +1,42 @@
-// Sliding-window prediction of one Hippocampus-sized case (1 x 36 x 50 x 35, patch 40x56x40, step 0.5) with and
-// without mirroring TTA, untrained weights. Needs core's predictPreprocessed and net-unet3d in dist.
-// HOOK: switch to a trained model (loadTrainedModel) and a real preprocessed case once the pipeline commits them.
-import { rand, time, round, tryImport } from '../lib.mjs';
+// Sliding-window prediction of one real Hippocampus case (the first imagesTs case of
+// examples/Task04_Hippocampus_subset, z-scored as its plan says; spacing 1 mm so no resampling) with the planned
+// 3d_fullres network (patch 40x56x40, step 0.5), with and without mirroring TTA. Untrained weights: the cost
+// does not depend on them. Needs core's predictPreprocessed, io-nifti and net-unet3d in dist.
+import { time, round } from '../lib.mjs';
+import { hippocampusPlan } from '../hippocampus.mjs';
 
 export const name = 'sliding-window';
 
 export async function run(ctx) {
-  const core = await tryImport('@nnunet-ts/core', 'predictPreprocessed');
-  const net3d = await tryImport('@nnunet-ts/net-unet3d', 'buildPlainConvUNet', 'archSpec');
-  if (!core.mod || !net3d.mod) return [{ case: name, skipped: core.why ?? net3d.why }];
+  let p;
+  try {
+    p = await hippocampusPlan();
+  } catch (e) {
+    return [{ case: name, skipped: `${String(e.message).split('\n')[0]}; run npm run build` }];
+  }
+  const { core, registry, dataset } = p;
+  const net3d = await import('@nnunet-ts/net-unet3d');
   const backend = await ctx.getBackend(ctx.mainBackend);
-  const arch = net3d.mod.archSpec([32, 64, 128, 256], [[3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]], [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]]);
-  const net = net3d.mod.buildPlainConvUNet({ architecture: arch, inputChannels: 1, numClasses: 3, deepSupervision: false, backend, seed: 0 });
-  const model = { networks: [net], patchSize: [40, 56, 40], numClasses: 3, mirrorAxes: [0, 1, 2] };
-  const shape = [1, 36, 50, 35];
-  const data = rand(shape.reduce((a, b) => a * b, 1), 7);
+  const net = net3d.buildPlainConvUNet({ architecture: p.arch, inputChannels: 1, numClasses: p.numClasses, deepSupervision: false, backend, seed: 0 });
+  const model = { networks: [net], patchSize: p.cfg.patch_size, numClasses: p.numClasses, mirrorAxes: [0, 1, 2] };
+  const tc = dataset.testCases?.[0] ?? dataset.cases[0];
+  const c = await core.readCase(registry, tc);
+  const src = c.image.data;
+  const shape = c.image.shape; // [1, z, y, x]
+  // z-score over the case (ZScoreNormalization without mask, as the plan for this MRI dataset)
+  const data = new Float32Array(src.length);
+  let m = 0;
+  for (let i = 0; i < src.length; i++) m += src[i];
+  m /= src.length;
+  let v = 0;
+  for (let i = 0; i < src.length; i++) v += (src[i] - m) ** 2;
+  const sd = Math.sqrt(v / src.length) || 1;
+  for (let i = 0; i < src.length; i++) data[i] = (src[i] - m) / sd;
   const out = [];
   for (const mirror of [false, true]) {
-    const t = await time(() => core.mod.predictPreprocessed(model, data, shape, { mirror, stepSize: 0.5 }), { reps: 1, warmup: 0 });
-    out.push({ case: `${name}${mirror ? '-mirror' : ''}`, backend: ctx.mainBackend, shape, seconds: round(t.median, 3) });
-    ctx.log(`sliding window mirror=${mirror}: ${round(t.median, 2)} s`);
+    const t = await time(() => core.predictPreprocessed(model, data, shape, { mirror, stepSize: 0.5 }), { reps: 1, warmup: 0 });
+    out.push({ case: `${name}${mirror ? '-mirror' : ''}`, backend: ctx.mainBackend, caseId: tc.id, shape, patch: p.cfg.patch_size, stepSize: 0.5, seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3) });
+    ctx.log(`sliding window ${tc.id} ${shape.join('x')} mirror=${mirror}: ${round(t.median, 2)} s`);
   }
   return out;
 }
