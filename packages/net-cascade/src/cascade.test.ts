@@ -141,6 +141,17 @@ describe('low-res seg augmentations', () => {
   });
 });
 
+describe('nnUNetCascadePreviousStage augmentation plugin', () => {
+  it('is registered and builds the cascade transforms for the given labels (core finds the one-hot by name)', () => {
+    const reg = new Registry();
+    registerDefaults(reg);
+    const f = reg.get('augmentation', 'nnUNetCascadePreviousStage');
+    const ts = f.create({ patchSize: [4, 4, 4], dims: 3, mirrorAxes: [], doDummy2D: false, foregroundLabels: [1, 2] });
+    expect(ts.map((t) => t.name)).toEqual(cascadeTransforms([1, 2]).map((t) => t.name));
+    expect(() => f.create({ patchSize: [4, 4, 4], dims: 3, mirrorAxes: [], doDummy2D: false })).toThrow(/foregroundLabels/);
+  });
+});
+
 describe('PlainConvUNetCascade', () => {
   it('adds numClasses - 1 input channels', () => {
     const reg = new Registry();

@@ -38,6 +38,8 @@ export interface AugmentationOptions {
   doDummy2D: boolean;
   /** Skip expensive transforms (spatial, blur, low-res) e.g. for quick runs. */
   light?: boolean;
+  /** Cascade only (`nnUNetCascadePreviousStage`): foreground labels whose one-hot channels are appended. */
+  foregroundLabels?: number[];
 }
 
 /** A pipeline of transforms built from options; registered by name (`nnUNetDefault`). */

@@ -62,19 +62,29 @@ export async function prepareDataset(task: string, rawDir: string, registry: Reg
   return ds;
 }
 
-/** Configurations to train: the requested ones that the plans hold (cascade needs its previous stage). */
+/**
+ * Configurations to train: the requested ones that the plans hold, each cascade after its previous stage when both
+ * are requested (a cascade alone needs the previous stage's trained model folder; `trainConfiguration` checks).
+ */
 export function configurationsToRun(plans: Plans, requested: Budget['configurations'], rep: Reporter): string[] {
   const available = Object.keys(plans.configurations);
   const want = requested === 'all' ? available : requested;
   const out: string[] = [];
   for (const c of want) {
     if (!available.includes(c)) rep.log(`configuration '${c}' is not in the plans (available: ${available.join(', ')}); skipped`);
-    else if (plans.configurations[c]!.previous_stage) {
-      rep.log(`configuration '${c}' (cascade) needs the previous stage's predictions as extra input channels, which the trainer does not handle yet; skipped`);
-    } else out.push(c);
+    else if (!out.includes(c)) out.push(c);
   }
   if (!out.length) throw new DataError(`none of the requested configurations (${want.join(', ')}) is in the plans`, { hint: `available: ${available.join(', ')}` });
-  return out;
+  // a previous stage trains before its cascade (nnU-Net: 3d_lowres before 3d_cascade_fullres)
+  const ordered: string[] = [];
+  const visit = (c: string, depth = 0) => {
+    if (ordered.includes(c) || depth > available.length) return;
+    const prev = plans.configurations[c]!.previous_stage;
+    if (prev && out.includes(prev)) visit(prev, depth + 1);
+    ordered.push(c);
+  };
+  for (const c of out) visit(c);
+  return ordered;
 }
 
 /**

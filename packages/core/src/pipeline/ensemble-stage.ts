@@ -110,7 +110,7 @@ export async function predictCasesEnsemble(
       const { image } = await readCase(registry, { id: c.id, images: c.images });
       const members = [];
       for (const [i, m] of models.entries()) {
-        const r = await segmentPreprocessedFull(m, await preprocessForModel(m, image, registry), registry, { ...opts, returnProbabilities: true });
+        const r = await segmentPreprocessedFull(m, await preprocessForModel(m, image, registry, opts), registry, { ...opts, returnProbabilities: true });
         members.push({ name: `${m.folder.configuration}#${i}`, labels: m.folder.dataset.labels, probabilities: r.probabilities!, shape: [r.probabilities!.length / (image.shape[1] * image.shape[2] * image.shape[3]), ...image.shape.slice(1)] });
       }
       const e = ensembleProbabilities(members);

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { DatasetJson, Plans } from '../contracts/plans.js';
 import { DataError } from '../util/errors.js';
 import type { PostprocessingPlan } from '../postprocessing/determine.js';
-import { readJson, readJsonIfValid } from './json-io.js';
+import { readJson, readJsonIfValid, writeJson } from './json-io.js';
 
 /** A trained model folder (`<trainer>__<plans>__<configuration>/`) as `predict` uses it. */
 export interface ModelFolder {
@@ -58,4 +58,35 @@ export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
     folds: use,
     postprocessing: readJsonIfValid<PostprocessingPlan>(join(dir, 'postprocessing.json')),
   };
+}
+
+/** `previous_stage.json` of a cascade model folder: which configuration and model folder run first (spec 1.10). */
+export interface PreviousStageInfo {
+  previous_stage: string;
+  /** The previous stage's model folder, relative to the cascade's model folder (nnU-Net style sibling folders). */
+  previous_stage_model: string;
+  /** Labels whose one-hot channels the cascade takes as extra inputs. */
+  foreground_labels: number[];
+}
+
+/** Sibling model folder of `dir` for `configuration` (`<trainer>__<plans>__<configuration>`). */
+export function siblingModelDir(dir: string, configuration: string): string {
+  const parts = basename(dir).split('__');
+  if (parts.length !== 3) return join(dirname(dir), configuration);
+  return join(dirname(dir), [parts[0], parts[1], configuration].join('__'));
+}
+
+/** Write `previous_stage.json` into a cascade model folder (the previous model's folder stored relative). */
+export function writePreviousStageInfo(dir: string, previousStage: string, previousDir: string, labels: number[]): void {
+  const info: PreviousStageInfo = { previous_stage: previousStage, previous_stage_model: relative(dir, previousDir) || '.', foreground_labels: labels };
+  writeJson(join(dir, 'previous_stage.json'), info);
+}
+
+/**
+ * The previous stage's model folder of a cascade model folder: `previous_stage.json` (relative path) when present,
+ * else the sibling folder of that configuration.
+ */
+export function previousStageDir(folder: ModelFolder, previousStage: string): string {
+  const info = readJsonIfValid<PreviousStageInfo>(join(folder.dir, 'previous_stage.json'));
+  return info?.previous_stage_model ? resolve(folder.dir, info.previous_stage_model) : siblingModelDir(folder.dir, previousStage);
 }

@@ -10,9 +10,9 @@ import { scanV2Folder } from '../dataset/load.js';
 import type { DatasetCase } from '../dataset/types.js';
 import { DataError } from '../util/errors.js';
 import { applyPostprocessing } from '../postprocessing/determine.js';
-import type { ModelFolder } from './model-folder.js';
+import { previousStageDir, readModelFolder, trainedFolds, type ModelFolder } from './model-folder.js';
 import type { Reporter } from './progress.js';
-import { stage, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
+import { stage, type StageCascadeTransforms, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
 
 /** Inference options (spec 1.18). */
 export interface PipelinePredictOptions {
@@ -26,11 +26,40 @@ export interface PipelinePredictOptions {
 export interface LoadedModel {
   folder: ModelFolder;
   models: StageTrainedModel;
+  /** Cascade: the previous stage's loaded model (every trained fold) and the one-hot transform. */
+  previous?: { model: LoadedModel; cascade: StageCascadeTransforms };
 }
 
-/** Load the folds' networks once for many predictions. */
+/**
+ * Load the folds' networks once for many predictions. A cascade model folder (`previous_stage` in its
+ * configuration) also loads its previous stage's model folder (`previous_stage.json`, else the sibling folder).
+ * @throws DataError naming the previous stage's folder when it is missing or untrained
+ */
 export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend, folds = folder.folds): Promise<LoadedModel> {
-  return { folder, models: await stage('loadTrainedModel')(folder.dir, folds, registry, backend) };
+  const models = await stage('loadTrainedModel')(folder.dir, folds, registry, backend);
+  const prevName = stage('getConfiguration')(folder.plans, folder.configuration).previous_stage;
+  if (!prevName) return { folder, models };
+  const dir = previousStageDir(folder, prevName);
+  if (!trainedFolds(dir).length) {
+    throw new DataError(`the cascade model needs its previous stage '${prevName}', which has no trained fold in ${dir}`, {
+      file: folder.dir,
+      hint: `keep the ${prevName} model folder next to the cascade's (or fix previous_stage.json), trained with: nnunet-ts train <dataset> -o <run> -c ${prevName}`,
+    });
+  }
+  const model = await loadModel(readModelFolder(dir), registry, backend);
+  const cascade = stage('cascadeTransformsFrom')(registry, folder.dataset, { patchSize: models.patchSize, dims: 3, mirrorAxes: [], doDummy2D: false });
+  return { folder, models, previous: { model, cascade } };
+}
+
+/**
+ * Append the previous stage's segmentation (ORIGINAL grid of the case, `[z, y, x]`) to a preprocessed case as one-hot
+ * channels (cascade models; spec 1.10): resampled onto the case's preprocessed grid first.
+ */
+export function withPreviousStage(m: LoadedModel, pp: StagePreprocessedCase, seg: Int16Array, registry: Registry): StagePreprocessedCase {
+  if (!m.previous) return pp;
+  const grid = stage('previousStageToGrid')(seg, pp.properties, pp.shape.slice(1), m.folder.plans, m.folder.configuration, registry);
+  const r = stage('appendPreviousStage')(m.previous.cascade, pp.data, pp.shape, grid);
+  return { ...pp, data: r.data, shape: r.shape };
 }
 
 /**
@@ -57,20 +86,26 @@ export async function segmentPreprocessed(m: LoadedModel, pp: StagePreprocessedC
   return (await segmentPreprocessedFull(m, pp, registry, opts)).seg;
 }
 
-/** Preprocess an image `[c, z, y, x]` for a model's configuration (no label). */
-export async function preprocessForModel(m: LoadedModel, image: MedicalImage, registry: Registry): Promise<StagePreprocessedCase> {
-  return stage('preprocessCase')(
+/**
+ * Preprocess an image `[c, z, y, x]` for a model's configuration (no label). Cascade models first segment the image
+ * with the previous stage (no postprocessing, as nnU-Net's predictor) and append that segmentation, resampled to the
+ * preprocessed grid, as one-hot channels.
+ */
+export async function preprocessForModel(m: LoadedModel, image: MedicalImage, registry: Registry, opts: PipelinePredictOptions = {}): Promise<StagePreprocessedCase> {
+  const prevSeg = m.previous ? await segmentImage(m.previous.model, image, registry, { ...opts, postprocessing: false }) : null;
+  const pp = stage('preprocessCase')(
     { image: Float32Array.from(image.data), shape: [...image.shape], spacing: [...image.spacing], seg: null },
     m.folder.plans,
     m.folder.configuration,
     registry,
     { consumeInput: true },
   );
+  return prevSeg ? withPreviousStage(m, pp, prevSeg, registry) : pp;
 }
 
 /** Segment one image (all channels stacked `[c, z, y, x]`) with a loaded model; postprocessing applied if set. */
 export async function segmentImage(m: LoadedModel, image: MedicalImage, registry: Registry, opts: PipelinePredictOptions = {}): Promise<Int16Array> {
-  let seg = await segmentPreprocessed(m, await preprocessForModel(m, image, registry), registry, opts);
+  let seg = await segmentPreprocessed(m, await preprocessForModel(m, image, registry, opts), registry, opts);
   const steps = m.folder.postprocessing?.postprocessing_fns;
   if (opts.postprocessing !== false && steps?.length) seg = applyPostprocessing(seg, image.shape.slice(1), steps, registry);
   return seg;

@@ -15,6 +15,9 @@ export type StagePreprocessedCase = preprocessing.PreprocessedCase;
 /** A loaded model folder (networks of the folds) as the sliding window uses it. */
 export type StageTrainedModel = inference.TrainedModel;
 
+/** The cascade's previous-stage transforms (one-hot and augmentations) as the registry provides them. */
+export type StageCascadeTransforms = training.CascadeTransforms;
+
 /** The stage functions, imported directly so the compiler checks every call against the real signatures. */
 const STAGES = {
   selectBackend: compute.selectBackend,
@@ -22,6 +25,7 @@ const STAGES = {
   getConfiguration: planning.getConfiguration,
   preprocessCase: preprocessing.preprocessCase,
   exportPrediction: preprocessing.exportPrediction,
+  previousStageToGrid: preprocessing.previousStageToGrid,
   writePreprocessedCase: preprocessing.writePreprocessedCase,
   readPreprocessedCase: preprocessing.readPreprocessedCase,
   listPreprocessedCases: preprocessing.listPreprocessedCases,
@@ -29,6 +33,9 @@ const STAGES = {
   readSplits: training.readSplits,
   writeSplits: training.writeSplits,
   trainFold: training.trainFold,
+  cascadeTransformsFrom: training.cascadeTransformsFrom,
+  appendPreviousStage: training.appendPreviousStage,
+  cascadeForegroundLabels: training.cascadeForegroundLabels,
   loadTrainedModel: inference.loadTrainedModel,
   predictPreprocessed: inference.predictPreprocessed,
 };

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DatasetJson, Plans, Splits } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
@@ -9,8 +9,10 @@ import type { Dataset } from '../dataset/types.js';
 import { computeMetrics } from '../evaluation/metrics.js';
 import { summarize, type EvaluationSummary } from '../evaluation/summary.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
-import { readModelFolder } from './model-folder.js';
-import { loadModel, segmentPreprocessedFull, writeSegmentation } from './predict-stage.js';
+import { readModelFolder, siblingModelDir, trainedFolds, writePreviousStageInfo } from './model-folder.js';
+import { loadModel, segmentImage, segmentPreprocessedFull, withPreviousStage, writeSegmentation } from './predict-stage.js';
+import { readCase } from '../dataset/read.js';
+import { DataError } from '../util/errors.js';
 import { writeProbabilities } from './ensemble-stage.js';
 import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
@@ -54,6 +56,9 @@ export interface TrainStageInput {
  * geometry and write `fold_x/validation/summary.json`.
  */
 export async function trainConfiguration(t: TrainStageInput): Promise<void> {
+  const prevName = stage('getConfiguration')(t.plans, t.configuration).previous_stage;
+  const previous = prevName ? await previousStageSegmentations(t, prevName) : undefined;
+  const cases = previous ? cascadeCaseSource(t, previous) : undefined;
   for (const fold of t.folds) {
     const foldDir = join(t.modelDir, `fold_${fold}`);
     if (!existsSync(join(foldDir, 'checkpoint_final.json'))) {
@@ -76,6 +81,8 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
         validationIterations: t.budget.validationIterations,
         batchSize: t.budget.batchSize,
         augmentation: t.budget.augmentation,
+        previousStage: prevName,
+        cases,
         resume: true,
         log: (s) => t.rep.log(s),
         onProgress: (p) => {
@@ -87,12 +94,81 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
       });
       t.rep.stop();
     } else t.rep.log(`train ${t.configuration} fold ${fold}: checkpoint_final present, skipped`);
-    await validateFold(t, fold);
+    await validateFold(t, fold, previous);
   }
 }
 
+/**
+ * The previous stage's segmentation of every training case, on the original grid, for the cascade (spec 1.10): as
+ * nnU-Net, each case's cross-validation prediction (`<previous>/fold_k/validation/<id>`, k = the fold where the case
+ * was validation). Cases whose fold of the previous stage was not trained (a budget with fewer folds) are predicted
+ * with the previous stage's trained folds into `<previous>/predicted_next_stage/<configuration>/` (those folds saw
+ * them in training, so these are optimistic; the log says so). Writes the cascade's `previous_stage.json`.
+ * @throws DataError naming the previous stage's folder and the command to run first when it has no trained fold
+ */
+export async function previousStageSegmentations(t: TrainStageInput, prevName: string): Promise<Map<string, string>> {
+  const prevDir = siblingModelDir(t.modelDir, prevName);
+  const trained = trainedFolds(prevDir).filter((f) => existsSync(join(prevDir, `fold_${f}`, 'checkpoint_final.json')));
+  if (!trained.length) {
+    const run = dirname(dirname(t.modelDir));
+    throw new DataError(`configuration '${t.configuration}' (cascade) needs the '${prevName}' stage's cross-validation predictions, and its model folder has no trained fold`, {
+      file: prevDir,
+      hint: `run first: nnunet-ts train ${t.ds.root} -o ${run} -c ${prevName}${t.folds.length ? ` -f ${t.folds.join(',')}` : ''} (every fold, for nnU-Net's cross-validation predictions)`,
+    });
+  }
+  const ending = t.ds.json.file_ending;
+  const out = new Map<string, string>();
+  const missing: string[] = [];
+  for (const c of t.ds.cases) {
+    const k = t.splits.findIndex((s) => s.val.includes(c.id));
+    const cv = join(prevDir, `fold_${k}`, 'validation', `${c.id}${ending}`);
+    if (k >= 0 && existsSync(cv)) out.set(c.id, cv);
+    else missing.push(c.id);
+  }
+  if (missing.length) {
+    const dir = join(prevDir, 'predicted_next_stage', t.configuration);
+    t.rep.log(`${t.configuration}: ${missing.length} of ${t.ds.cases.length} case(s) have no ${prevName} cross-validation prediction (folds not trained); ` +
+      `predicting them with ${prevName} fold(s) ${trained.join(', ')}, which saw them in training (optimistic input; nnU-Net trains every ${prevName} fold first) -> ${dir}`);
+    const model = await loadModel(readModelFolder(prevDir, trained), t.registry, t.backend);
+    const byId = new Map(t.ds.cases.map((c) => [c.id, c]));
+    t.rep.start(`predict ${prevName} for ${t.configuration}`, missing.length);
+    for (const [i, id] of missing.entries()) {
+      const file = join(dir, `${id}${ending}`);
+      if (!existsSync(file)) {
+        const { image } = await readCase(t.registry, byId.get(id)!);
+        const seg = await segmentImage(model, image, t.registry, { stepSize: t.budget.stepSize, mirror: t.budget.mirror, postprocessing: false });
+        await writeSegmentation(t.registry, file, seg, image, ending);
+      }
+      out.set(id, file);
+      t.rep.update(i + 1, id);
+    }
+    t.rep.stop();
+  }
+  writePreviousStageInfo(t.modelDir, prevName, prevDir, stage('cascadeForegroundLabels')(t.ds.json));
+  return out;
+}
+
+/** Read a previous stage's segmentation (original grid) as int16. */
+async function readPreviousSeg(registry: Registry, file: string): Promise<Int16Array> {
+  const img = await readImage(registry, file);
+  return img.data instanceof Int16Array ? img.data : Int16Array.from(img.data as ArrayLike<number>);
+}
+
+/** Preprocessed cases of the cascade with the previous stage's segmentation resampled onto their grid. */
+function cascadeCaseSource(t: TrainStageInput, previous: Map<string, string>) {
+  return {
+    async load(id: string) {
+      const pp = await stage('readPreprocessedCase')(t.preprocessedDir, id);
+      const file = previous.get(id);
+      if (!file) throw new DataError(`no previous-stage segmentation for case '${id}'`, { file: t.modelDir });
+      const seg = await readPreviousSeg(t.registry, file);
+      return { ...pp, previousStageSeg: stage('previousStageToGrid')(seg, pp.properties, pp.shape.slice(1), t.plans, t.configuration, t.registry) };
+    },
+  };
+}
+
 /** Predict the validation cases of a fold (original grid) and evaluate them; reused when summary.json exists. */
-export async function validateFold(t: TrainStageInput, fold: number): Promise<EvaluationSummary> {
+export async function validateFold(t: TrainStageInput, fold: number, previous?: Map<string, string>): Promise<EvaluationSummary> {
   const dir = join(t.modelDir, `fold_${fold}`, 'validation');
   const summaryFile = join(dir, 'summary.json');
   const have = readJsonIfValid<EvaluationSummary>(summaryFile);
@@ -112,7 +188,12 @@ export async function validateFold(t: TrainStageInput, fold: number): Promise<Ev
     let seg: ArrayLike<number>;
     if (existsSync(out)) seg = (await readImage(t.registry, out)).data;
     else {
-      const pp = await stage('readPreprocessedCase')(t.preprocessedDir, id);
+      let pp = await stage('readPreprocessedCase')(t.preprocessedDir, id);
+      const prev = previous?.get(id);
+      if (model.previous) {
+        if (!prev) throw new DataError(`no previous-stage segmentation for validation case '${id}'`, { file: t.modelDir });
+        pp = withPreviousStage(model, pp, await readPreviousSeg(t.registry, prev), t.registry);
+      }
       const r = await segmentPreprocessedFull(model, pp, t.registry, { stepSize: t.budget.stepSize, mirror: t.budget.mirror, returnProbabilities: t.saveProbabilities });
       if (t.saveProbabilities && r.probabilities) writeProbabilities(join(dir, id), r.probabilities, [r.probabilities.length / r.seg.length, ...ref.shape.slice(1)]);
       await writeSegmentation(t.registry, out, r.seg, ref, ending);

@@ -7,6 +7,7 @@ export * from './class-locations.js';
 export * from './resample-config.js';
 export * from './preprocess-case.js';
 export * from './export-prediction.js';
+export * from './previous-stage.js';
 export * from './cache.js';
 export * from './register.js';
 export * from './contract.js';
