@@ -96,11 +96,29 @@ export async function readDicomSeries(dirOrFiles: string | string[], opts: Dicom
     }
   }
   if (bad.length) {
-    throw new DataError(`DICOM series ${where}: ${bad.length} unreadable file(s): ${bad.join('; ')}`, {
+    // One message for every problem (B39): also check the readable slices, so a gap is reported with the bad files.
+    let more = '';
+    if (slices.length > 1) {
+      try {
+        assembleSeries(slices, where, tol);
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        more = `; among the readable slices: ${e.message.replace(`${where}: `, '').replace(`DICOM series ${where}: `, '')}`;
+      }
+    }
+    throw new DataError(`DICOM series ${where}: ${bad.length} unreadable file(s): ${bad.join('; ')}${more}`, {
       file: where,
       hint: 'remove or replace the unreadable files, then read the series again',
     });
   }
+  return assembleSeries(slices, where, tol);
+}
+
+/**
+ * Check that readable slices form one regular series (same size, pixel type and orientation, distinct positions,
+ * regular spacing) and stack them along the slice normal. Throws `DataError` naming the folder otherwise.
+ */
+function assembleSeries(slices: { file: string; img: ItkImage }[], where: string, tol: number): MedicalImage {
   if (slices.length === 1) return itkToImage(slices[0]!.img, slices[0]!.file);
   const first = slices[0]!.img;
   const key = (i: ItkImage): string =>
