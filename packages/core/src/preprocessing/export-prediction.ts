@@ -8,6 +8,12 @@ import type { CaseProperties } from './types.js';
 export interface ExportOptions {
   /** Also return softmax probabilities `[K, z, y, x]` on the original grid (background 1 outside the bbox). */
   returnProbabilities?: boolean;
+  /**
+   * Spline order along the separately resampled (low-resolution) axis. Default: the plans' `order_z` raised to at
+   * least 1 (linear). nnU-Net's default `order_z` 0 copies one preprocessed slice to several original slices, so
+   * neighbouring slices get identical masks where the truth differs (bad input B24). Pass 0 for nnU-Net's behaviour.
+   */
+  orderZ?: number;
 }
 
 export interface ExportResult {
@@ -20,7 +26,7 @@ export interface ExportResult {
 /**
  * nnU-Net v2 `convert_predicted_logits_to_segmentation_with_correct_shape` (spec 1.14 export order): resample the
  * logits `[K, ...preprocessed]` to `shape_after_cropping_and_before_resampling` with the plans'
- * `resampling_fn_probabilities_kwargs` (default order 1, order_z 0; separate z decided from the configuration
+ * `resampling_fn_probabilities_kwargs` (default order 1; order_z at least 1, see `ExportOptions.orderZ`; separate z decided from the configuration
  * spacing and the case spacing), softmax, argmax (first maximum wins, as numpy), paste into the bbox of
  * `shape_before_cropping` (0 elsewhere), apply `transpose_backward`.
  * Without probabilities, logits are resampled one class at a time with a running argmax (memory: two cropped-size
@@ -41,7 +47,8 @@ export function exportPrediction(logits: Float32Array, shape: number[], properti
   const cropShape = properties.shape_after_cropping_and_before_resampling;
   const m = cropShape[0]! * cropShape[1]! * cropShape[2]!;
   const resampler = resolveResampler(registry, cfg.resampling_fn_probabilities);
-  const ropts = resampleOptionsFromKwargs(cfg.resampling_fn_probabilities_kwargs, current, spacingT, 1);
+  const planned = resampleOptionsFromKwargs(cfg.resampling_fn_probabilities_kwargs, current, spacingT, 1);
+  const ropts = { ...planned, orderZ: opts.orderZ ?? Math.max(planned.orderZ, 1) };
   const same = sp.every((s, i) => s === cropShape[i]);
   const resample = (k: number): Float32Array => {
     const ch = logits.subarray(k * n, (k + 1) * n);
