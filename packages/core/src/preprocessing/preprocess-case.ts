@@ -42,6 +42,12 @@ export interface PreprocessOptions {
   memoryLimitBytes?: number;
 }
 
+/** Bytes in the largest unit that keeps the number at least 1 (GiB, MiB, KiB), so small limits still read (B26). */
+function fmtBytes(b: number): string {
+  for (const [u, f] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) if (b >= f) return `${(b / f).toFixed(2)} ${u}`;
+  return `${b} bytes`;
+}
+
 /**
  * Upper estimate of the bytes `preprocessCase` holds at its peak for an uncropped case: the input image and seg,
  * one float32 working copy of the image (none with `consumeInput`), the resampled float32 output, the cropped and
@@ -83,8 +89,7 @@ export function preprocessCase(input: PreprocessInput, plans: Plans, configurati
     const need = estimatePreprocessBytes(C, full, computeNewShape(full, spacingT, targetSpacingFor(cfg.spacing, spacingT)),
       input.seg !== null, opts.consumeInput === true);
     if (need > opts.memoryLimitBytes) {
-      const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-      throw new DataError(`${who} needs ~${gib(need)} GiB to preprocess; limit ${gib(opts.memoryLimitBytes)} GiB`, {
+      throw new DataError(`${who} needs ~${fmtBytes(need)} to preprocess; limit ${fmtBytes(opts.memoryLimitBytes)}`, {
         hint: 'raise the memory limit, free memory, or preprocess this case on a larger machine',
       });
     }
