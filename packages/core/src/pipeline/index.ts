@@ -12,3 +12,4 @@ export * from './postprocess-stage.js';
 export * from './register.js';
 export * from './decathlon.js';
 export * from './ensemble-stage.js';
+export * from './lateral.js';

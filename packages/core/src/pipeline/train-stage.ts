@@ -17,6 +17,7 @@ import { writeProbabilities } from './ensemble-stage.js';
 import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
 import { stage } from './stages.js';
+import { lateralizedMirrorExclusion } from './lateral.js';
 
 /** Splits from `file` when present (user-supplied splits override, spec 1.1), else new KFold splits written there. */
 export async function ensureSplits(file: string, caseIds: string[], nFolds: number): Promise<Splits> {
@@ -59,6 +60,8 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
   const prevName = stage('getConfiguration')(t.plans, t.configuration).previous_stage;
   const previous = prevName ? await previousStageSegmentations(t, prevName) : undefined;
   const cases = previous ? cascadeCaseSource(t, previous) : undefined;
+  const excludedMirrorAxes = await lateralizedMirrorExclusion(t.ds, t.plans, t.configuration, t.registry);
+  if (excludedMirrorAxes.length) t.rep.log(`train ${t.configuration}: lateralized labels declared; patch axis ${excludedMirrorAxes.join(', ')} (left-right) is never mirrored in training or at test time`);
   for (const fold of t.folds) {
     const foldDir = join(t.modelDir, `fold_${fold}`);
     if (!existsSync(join(foldDir, 'checkpoint_final.json'))) {
@@ -83,6 +86,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
         augmentation: t.budget.augmentation,
         previousStage: prevName,
         cases,
+        excludedMirrorAxes,
         resume: true,
         log: (s) => t.rep.log(s),
         onProgress: (p) => {
