@@ -79,6 +79,35 @@ describe('cli rows', () => {
     expect(hOut.srow).toEqual(hIn.srow);
   });
 
+  it('B35 (pipeline): dataset.json "lateralized_labels": true keeps the left-right axis out of training and TTA mirroring', async () => {
+    const parent = tempDir();
+    const root = makeDatasetV2(parent, datasetJsonV2(['MRI'], { background: 0, left: 1, right: 2 }, 5, '.nii.gz', { lateralized_labels: true }), 'Dataset004_Lateral');
+    const dims: [number, number, number] = [16, 16, 8];
+    const r = rng(35);
+    for (let n = 0; n < 5; n++) {
+      const sphere = (i: number, j: number, k: number, cx: number) => Math.hypot(i - cx, j - 8, k - 4) <= 3;
+      const img = vol(dims, 'float32', (i, j, k) => (sphere(i, j, k, 4) || sphere(i, j, k, 11) ? 100 : 10) + (i < 2 ? 50 : 0) + r() * 5);
+      const lab = vol(dims, 'uint8', (i, j, k) => (sphere(i, j, k, 4) ? 1 : sphere(i, j, k, 11) ? 2 : 0));
+      addCase(root, `lat_${n}`, [img], lab);
+    }
+    const { run, errs, lines } = runner();
+    const out = join(parent, 'run');
+    expect(await run('fingerprint', root, '-o', out), errs.join('\n')).toBe(0);
+    expect(await run('plan', root, '-o', out), errs.join('\n')).toBe(0);
+    expect(await run('train', root, '-o', out, '--preset', 'tiny', '--epochs', '1', '--iterations-per-epoch', '1'), errs.join('\n')).toBe(0);
+    const L = need<AnyFn>((await import('@nnunet-ts/core')) as never, 'runLayout')(out);
+    const ckpt = JSON.parse(readFileSync(join(L.modelDir('3d_fullres'), 'fold_0', 'checkpoint_final.json'), 'utf8'));
+    const find = (o: unknown): unknown => {
+      if (!o || typeof o !== 'object') return undefined;
+      if ('inference_allowed_mirroring_axes' in (o as object)) return (o as Record<string, unknown>)['inference_allowed_mirroring_axes'];
+      for (const v of Object.values(o as object)) { const f = find(v); if (f !== undefined) return f; }
+      return undefined;
+    };
+    // identity direction and isotropic spacing: the left-right (x) axis is patch axis 2
+    expect(find(ckpt)).toEqual([0, 1]);
+    void lines;
+  });
+
   it('B33 + B36 + B40 (pipeline): non-ASCII ids survive training and prediction; a .nii test input beside notes.txt is predicted with the input geometry', async () => {
     const parent = join(tempDir(), 'Daten_ä');
     mkdirSync(parent, { recursive: true });
