@@ -157,6 +157,33 @@ describe('predict rows', () => {
     }
   });
 
+  it('B46 (export): exporting the same logits three times (worker-thread resampling path, 2^20 output voxels) is bitwise identical', async () => {
+    const reg = makeRegistry();
+    const plans = {
+      dataset_name: 'b46', plans_name: 'nnUNetPlans', transpose_forward: [0, 1, 2], transpose_backward: [0, 1, 2],
+      foreground_intensity_properties_per_channel: {},
+      configurations: { '3d_fullres': { spacing: [2, 2, 2], resampling_fn_probabilities: 'resample_data_or_seg_to_shape', resampling_fn_probabilities_kwargs: { is_seg: false, order: 1, order_z: 0, force_separate_z: null } } },
+    };
+    const [Z, Y, X] = [32, 64, 64];
+    const r = rng(146);
+    const logits = Float32Array.from({ length: 3 * Z * Y * X }, () => r() * 4 - 2);
+    const properties = {
+      spacing: [1, 1, 1],
+      shape_before_cropping: [64, 128, 128],
+      bbox_used_for_cropping: [[0, 64], [0, 128], [0, 128]],
+      shape_after_cropping_and_before_resampling: [64, 128, 128],
+    };
+    const exportPrediction = need<AnyFn>(core as never, 'exportPrediction');
+    const runs = [0, 1, 2].map(() => exportPrediction(logits, [3, Z, Y, X], properties, plans, '3d_fullres', reg, { returnProbabilities: true }));
+    const outs = await Promise.all(runs);
+    expect(outs[0].seg.length).toBe(64 * 128 * 128);
+    expect(new Set(outs[0].seg).size).toBe(3);
+    for (const o of outs.slice(1)) {
+      expect(Buffer.from(o.seg.buffer, o.seg.byteOffset, o.seg.byteLength).equals(Buffer.from(outs[0].seg.buffer, outs[0].seg.byteOffset, outs[0].seg.byteLength))).toBe(true);
+      expect(Buffer.from(o.probabilities.buffer, o.probabilities.byteOffset, o.probabilities.byteLength).equals(Buffer.from(outs[0].probabilities.buffer, outs[0].probabilities.byteOffset, outs[0].probabilities.byteLength))).toBe(true);
+    }
+  });
+
   it('B33 (writer): a segmentation written with the input header keeps shape, spacing, origin (0,-318,0) and direction exactly', async () => {
     const dir = tempDir();
     const input = writeNiftiFile(
