@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
-  DataError, convertMsd, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
+  DataError, checkOutputFolder, convertMsd, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
   readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
@@ -145,7 +145,9 @@ export function addCommands(program: Command, io: Io): void {
     .option('--step-size <x>', 'sliding-window step as a fraction of the patch', '0.5')
     .option('--disable-tta', 'no mirroring at test time (about 8x faster in 3D)')
     .option('--no-postprocessing', "ignore the model's postprocessing.json")
-    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string; stepSize: string; disableTta?: boolean; postprocessing: boolean }) => {
+    .option('--continue', "keep outputs that already exist (nnU-Net's --continue_prediction); default: overwrite them")
+    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean }) => {
+      checkOutputFolder(o.input, o.output);
       const ctx = await makeContext(o);
       const folds = o.folds ? o.folds.split(',').map(Number) : undefined;
       const folder = readModelFolder(resolve(o.model), folds);
@@ -155,8 +157,9 @@ export function addCommands(program: Command, io: Io): void {
         stepSize: Number(o.stepSize),
         mirror: !o.disableTta,
         postprocessing: o.postprocessing,
+        existing: o.continue ? 'continue' : 'overwrite',
       });
-      io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}`);
+      io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}${o.continue ? ' (existing outputs kept: --continue)' : ''}`);
     });
 
   common(program.command('evaluate').description('Dice/IoU per class of predictions against references; writes summary.json'))

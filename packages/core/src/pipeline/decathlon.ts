@@ -169,7 +169,8 @@ export async function predictAndEvaluate(
     rep.log('no test images (imagesTs): nothing to predict');
     return undefined;
   }
-  const opts = { stepSize: budget.stepSize, mirror: budget.mirror, postprocessing: budget.postprocessing };
+  // resume: keep a test prediction only when its inputs and the model are unchanged (manifest)
+  const opts = { stepSize: budget.stepSize, mirror: budget.mirror, postprocessing: budget.postprocessing, existing: 'manifest' as const };
   if (isEnsemble) {
     const models = [];
     for (const c of best.members) models.push(await loadModel(readModelFolder(L.modelDir(c), folds), registry, backend));

@@ -10,7 +10,9 @@ import { summarize, writeFileAtomicSync, type EvaluationSummary } from '../evalu
 import { applyPostprocessing, type PostprocessingPlan } from '../postprocessing/determine.js';
 import { ensembleProbabilities } from '../postprocessing/ensemble.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
-import { preprocessForModel, segmentPreprocessedFull, writeSegmentation, type LoadedModel, type PipelinePredictOptions } from './predict-stage.js';
+import {
+  modelChecksum, modelFoldersOf, preprocessForModel, PredictionResume, segmentPreprocessedFull, writeSegmentation, type LoadedModel, type PipelinePredictOptions,
+} from './predict-stage.js';
 import type { Reporter } from './progress.js';
 
 /** Probabilities `[K, z, y, x]` stored beside a validation prediction: `<id>.probs.bin` (float32 LE) + `.json` (shape). */
@@ -90,7 +92,7 @@ export async function scoreEnsemble(ds: Dataset, memberDirs: [string, string], f
 
 /**
  * Predict cases with an ensemble of models (probabilities averaged per case, then argmax and the ensemble's
- * postprocessing), written as `<id><ending>` with the input's geometry; existing outputs are skipped.
+ * postprocessing), written as `<id><ending>` with the input's geometry; existing outputs per `opts.existing`.
  */
 export async function predictCasesEnsemble(
   models: LoadedModel[],
@@ -102,11 +104,12 @@ export async function predictCasesEnsemble(
 ): Promise<void> {
   const ending = models[0]!.folder.dataset.file_ending;
   mkdirSync(outDir, { recursive: true });
+  const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(models.flatMap(modelFoldersOf), opts, JSON.stringify(opts.postprocessingPlan ?? null)) : '');
   rep.start('predict (ensemble)', cases.length);
   let n = 0;
   for (const c of cases) {
     const out = join(outDir, `${c.id}${ending}`);
-    if (!existsSync(out)) {
+    if (!resume.keep(out, c.id, c.images)) {
       const { image } = await readCase(registry, { id: c.id, images: c.images });
       const members = [];
       for (const [i, m] of models.entries()) {
@@ -118,6 +121,7 @@ export async function predictCasesEnsemble(
       const steps = opts.postprocessingPlan?.postprocessing_fns;
       if (opts.postprocessing !== false && steps?.length) seg = applyPostprocessing(seg, image.shape.slice(1), steps, registry);
       await writeSegmentation(registry, out, seg, image as MedicalImage, ending);
+      resume.written(c.id, c.images);
     }
     rep.update(++n, c.id);
   }

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
@@ -12,6 +13,7 @@ import { DataError } from '../util/errors.js';
 import { applyPostprocessing } from '../postprocessing/determine.js';
 import { previousStageDir, readModelFolder, trainedFolds, type ModelFolder } from './model-folder.js';
 import type { Reporter } from './progress.js';
+import { readJsonIfValid, writeJson } from './json-io.js';
 import { stage, type StageCascadeTransforms, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
 
 /** Inference options (spec 1.18). */
@@ -20,6 +22,92 @@ export interface PipelinePredictOptions {
   mirror?: boolean;
   /** Apply the model's postprocessing.json when present (default true). */
   postprocessing?: boolean;
+  /**
+   * What to do with an output file that already exists: `overwrite` (default, as nnU-Net), `continue` (skip it,
+   * nnU-Net's `--continue_prediction`), or `manifest` (skip it only when `.predict_manifest.json` in the output
+   * folder records the same input files (size + mtime) and the same model (checkpoint checksum); else re-predict).
+   */
+  existing?: 'overwrite' | 'continue' | 'manifest';
+}
+
+/** The manifest `existing: 'manifest'` keeps in the output folder. */
+export const PREDICT_MANIFEST = '.predict_manifest.json';
+
+interface ManifestEntry {
+  inputs: { file: string; size: number; mtimeMs: number }[];
+  model: string;
+}
+
+/** Size and mtime of each input file of a case (what the manifest compares). */
+export function inputStamp(images: string[]): ManifestEntry['inputs'] {
+  return images.map((f) => {
+    const st = statSync(f);
+    return { file: resolve(f), size: st.size, mtimeMs: st.mtimeMs };
+  });
+}
+
+/**
+ * Checksum of what determines a prediction: each used fold's checkpoint files (final, else latest), the plans,
+ * the postprocessing and the inference options.
+ */
+export function modelChecksum(folders: ModelFolder[], opts: PipelinePredictOptions = {}, extra = ''): string {
+  const h = createHash('sha256');
+  for (const f of folders) {
+    h.update(f.dir).update(JSON.stringify(f.plans)).update(JSON.stringify(f.postprocessing ?? null));
+    for (const fold of f.folds) {
+      const d = join(f.dir, `fold_${fold}`);
+      const base = existsSync(join(d, 'checkpoint_final.json')) ? 'checkpoint_final' : 'checkpoint_latest';
+      for (const e of ['.json', '.bin']) {
+        const file = join(d, base + e);
+        h.update(`${fold}/${base}${e}:`);
+        if (existsSync(file)) h.update(readFileSync(file));
+      }
+    }
+  }
+  h.update(JSON.stringify({ s: opts.stepSize ?? 0.5, m: opts.mirror ?? true, p: opts.postprocessing ?? true, extra }));
+  return h.digest('hex');
+}
+
+/** Decides per case whether an existing output may be kept, and records what was written (`existing` modes). */
+export class PredictionResume {
+  private readonly file: string;
+  private readonly entries: Record<string, ManifestEntry>;
+  constructor(
+    private readonly outDir: string,
+    private readonly mode: NonNullable<PipelinePredictOptions['existing']>,
+    private readonly model: string,
+  ) {
+    this.file = join(outDir, PREDICT_MANIFEST);
+    this.entries = (mode === 'manifest' ? readJsonIfValid<Record<string, ManifestEntry>>(this.file) : undefined) ?? {};
+  }
+
+  /** True when `out` exists and may be kept for this case. */
+  keep(out: string, id: string, images: string[]): boolean {
+    if (!existsSync(out) || this.mode === 'overwrite') return false;
+    if (this.mode === 'continue') return true;
+    const e = this.entries[id];
+    return !!e && e.model === this.model && JSON.stringify(e.inputs) === JSON.stringify(inputStamp(images));
+  }
+
+  /** Record a written output (manifest mode). */
+  written(id: string, images: string[]): void {
+    if (this.mode !== 'manifest') return;
+    this.entries[id] = { inputs: inputStamp(images), model: this.model };
+    writeJson(this.file, this.entries);
+  }
+}
+
+/**
+ * Refuse an output folder equal to or inside the input folder (outputs would be read as inputs, or overwrite them).
+ * @throws DataError naming both folders
+ */
+export function checkOutputFolder(inDir: string, outDir: string): void {
+  const rel = relative(resolve(inDir), resolve(outDir));
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+    throw new DataError(`the output folder ${resolve(outDir)} is ${rel === '' ? 'the input folder' : 'inside the input folder ' + resolve(inDir)}: segmentations would overwrite or be read as input images`, {
+      hint: 'pass a separate -o folder outside -i',
+    });
+  }
 }
 
 /** Loaded networks of a model folder (opaque, from `loadTrainedModel`). */
@@ -142,7 +230,8 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number): D
 }
 
 /**
- * Predict every case of `inDir` into `outDir` as `<id><file_ending>`; existing outputs are skipped (resume).
+ * Predict every case of `inDir` into `outDir` as `<id><file_ending>`; existing outputs are overwritten unless
+ * `opts.existing` says otherwise. `outDir` equal to or inside `inDir` is refused.
  * Returns the ids predicted or found.
  */
 export async function predictFolder(
@@ -154,11 +243,17 @@ export async function predictFolder(
   opts: PipelinePredictOptions = {},
 ): Promise<string[]> {
   const ending = m.folder.dataset.file_ending;
+  checkOutputFolder(inDir, outDir);
   const cases = casesOfFolder(inDir, ending, Object.keys(m.folder.dataset.channel_names).length);
   return predictCases(m, cases, outDir, registry, rep, opts);
 }
 
-/** Predict the given cases into `outDir` as `<id><file_ending>` (existing outputs skipped). */
+/** The model folders a loaded model uses (a cascade's previous stages included). */
+export function modelFoldersOf(m: LoadedModel): ModelFolder[] {
+  return m.previous ? [m.folder, ...modelFoldersOf(m.previous.model)] : [m.folder];
+}
+
+/** Predict the given cases into `outDir` as `<id><file_ending>` (existing outputs: `opts.existing`). */
 export async function predictCases(
   m: LoadedModel,
   cases: DatasetCase[],
@@ -169,14 +264,16 @@ export async function predictCases(
 ): Promise<string[]> {
   const ending = m.folder.dataset.file_ending;
   mkdirSync(outDir, { recursive: true });
+  const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(modelFoldersOf(m), opts) : '');
   rep.start('predict', cases.length);
   let n = 0;
   for (const c of cases) {
     const out = join(outDir, `${c.id}${ending}`);
-    if (!existsSync(out)) {
+    if (!resume.keep(out, c.id, c.images)) {
       const { image } = await readCase(registry, { id: c.id, images: c.images });
       const seg = await segmentImage(m, image, registry, opts);
       await writeSegmentation(registry, out, seg, image, ending);
+      resume.written(c.id, c.images);
     }
     rep.update(++n, c.id);
   }
