@@ -6,3 +6,4 @@ export * from './load.js';
 export * from './read.js';
 export * from './validate.js';
 export * from './convert.js';
+export * from './align.js';

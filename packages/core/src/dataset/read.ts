@@ -1,3 +1,4 @@
+import { resampleOntoGrid } from './align.js';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ImageReader } from '../contracts/image-io.js';
@@ -120,16 +121,38 @@ export function toLabelMap(img: MedicalImage, file: string): MedicalImage {
 
 /**
  * Read a case: channel files stacked to `[c, z, y, x]` float32 (one 4D file gives all channels), the label as
- * int16 `[1, z, y, x]` checked to share the image grid.
+ * int16 `[1, z, y, x]` checked to share the image grid. Only with `alignGrids` (explicit opt-in) are channels on
+ * other grids resampled onto the first channel's grid (linear) and the label onto it (nearest), each one logged.
  * @throws DataError on unreadable files, channel/label grid mismatch (both files and values named).
  */
-export async function readCase(registry: Registry, c: DatasetCase, tol?: GridTolerance): Promise<CaseImages> {
+export async function readCase(
+  registry: Registry,
+  c: DatasetCase,
+  tol?: GridTolerance,
+  opts: { alignGrids?: boolean; log?: (message: string) => void } = {},
+): Promise<CaseImages> {
   const images = [];
   for (const p of c.images) images.push(await readImage(registry, p));
+  if (opts.alignGrids) {
+    // explicit opt-in (B01, B03): channels onto the first channel's grid (linear), logged per file
+    for (let i = 1; i < images.length; i++) {
+      const diffs = compareGrids(images[0]!, images[i]!, tol);
+      if (!diffs.length) continue;
+      opts.log?.(`${c.images[i]}: resampled (linear) onto the grid of ${c.images[0]} (${diffs.join('; ')})`);
+      images[i] = resampleOntoGrid(images[i]!, images[0]!, 1);
+    }
+  }
   const image = stackChannels(images, c.images, tol);
   let seg: MedicalImage;
   if (c.label) {
     seg = toLabelMap(await readImage(registry, c.label), c.label);
+    if (opts.alignGrids && seg.shape[0] === 1) {
+      const diffs = compareGrids(image, seg, tol);
+      if (diffs.length) {
+        opts.log?.(`${c.label}: resampled (nearest) onto the grid of ${c.images[0]} (${diffs.join('; ')})`);
+        seg = resampleOntoGrid(seg, image, 0);
+      }
+    }
     const diffs = compareGrids(image, seg, tol);
     if (diffs.length || seg.shape[0] !== 1) {
       throw new DataError(`label ${c.label} and image ${c.images[0]} are on different grids: ${diffs.join('; ') || `label has ${seg.shape[0]} channels`}`, {
