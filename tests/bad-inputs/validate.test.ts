@@ -67,6 +67,36 @@ describe('validate rows', () => {
     expect(errorText(err)).toMatch(/shape|grid/i);
   });
 
+  it('B01 (opt-in): with alignGrids the PET channel is resampled linearly onto the CT/label grid, and it is logged', async () => {
+    const parent = tempDir();
+    const root = makeDatasetV2(parent, datasetJsonV2(['CT', 'PET'], { background: 0, lesion: 1 }, 1));
+    const ct = vol([32, 32, 6], 'int16', (i, j) => i + j, { spacing: [1, 1, 3.27], origin: [-16, -16, -20] });
+    // PET intensity = its world x (LPS, mm): trilinear resampling reproduces a linear function exactly
+    const pet = vol([8, 8, 6], 'float32', (i) => -14.5 + 4 * i, { spacing: [4, 4, 3.27], origin: [-14.5, -14.5, -20] });
+    const lab = vol([32, 32, 6], 'uint8', (i, j) => (i >= 8 && i <= 15 && j >= 8 && j <= 15 ? 1 : 0), { spacing: [1, 1, 3.27], origin: [-16, -16, -20] });
+    addCase(root, 'petct_001', [ct, pet], lab);
+    const ds = await need<AnyFn>(core as never, 'loadDataset')(root);
+    const logs: string[] = [];
+    const cs = await need<AnyFn>(core as never, 'readCase')(makeRegistry(), ds.cases[0], undefined, { alignGrids: true, log: (m: string) => logs.push(m) });
+    expect(cs.image.shape).toEqual([2, 6, 32, 32]);
+    expect(cs.image.spacing[1]).toBe(1);
+    const n = 6 * 32 * 32;
+    let checked = 0;
+    for (let k = 0; k < 6; k++)
+      for (let j = 0; j < 32; j++)
+        for (let i = 0; i < 32; i++) {
+          const wx = -16 + i;
+          const wy = -16 + j;
+          if (wx < -14.5 || wx > 13.5 || wy < -14.5 || wy > 13.5) continue;
+          expect(Math.abs(cs.image.data[n + (k * 32 + j) * 32 + i] - wx), `voxel ${i},${j},${k}`).toBeLessThan(1e-4);
+          checked++;
+        }
+    expect(checked).toBe(6 * 28 * 28);
+    expect(logs.join('\n')).toMatch(/petct_001_0001\.nii\.gz: resampled \(linear\)/);
+    // the label was already on the CT grid: untouched
+    expect(Array.from(cs.seg.data).reduce((a: number, b: number) => a + b, 0)).toBe(6 * 64);
+  });
+
   it('B03: an oblique image with an axis-aligned label is refused, giving the rotation angle and the origin offset', async () => {
     const parent = tempDir();
     const root = makeDatasetV2(parent, datasetJsonV2(['MRI'], { background: 0, lesion: 1 }, 1));
@@ -89,6 +119,13 @@ describe('validate rows', () => {
     expect(mentionsNumber(about, angle, 0.05), `rotation ${angle.toFixed(3)} deg in: ${about}`).toBe(true);
     expect(about).toMatch(/offset/i);
     expect(mentionsNumber(about, offset, 0.01), `origin offset ${offset.toFixed(4)} mm in: ${about}`).toBe(true);
+    // opt-in only: the label is resampled into image space with nearest neighbour (values stay {0, 1}), logged
+    const ds = await need<AnyFn>(core as never, 'loadDataset')(root);
+    const logs: string[] = [];
+    const cs = await need<AnyFn>(core as never, 'readCase')(makeRegistry(), ds.cases[0], undefined, { alignGrids: true, log: (m: string) => logs.push(m) });
+    expect(cs.seg.shape).toEqual([1, 10, 20, 20]);
+    expect([...new Set(cs.seg.data)].sort()).toEqual([0, 1]);
+    expect(logs.join('\n')).toMatch(/prostate_001\.nii\.gz: resampled \(nearest\)/);
   });
 
   it('B04: channels of one case with 5 and 30 slices are refused before preprocessing, naming both files, shapes and spacings', async () => {
