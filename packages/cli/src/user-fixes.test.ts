@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PREDICT_MANIFEST, PredictionResume, readJson } from '@nnunet-ts/core';
+import { PREDICT_MANIFEST, PredictionResume, checkFinalBudget, readJson, trainingLabel } from '@nnunet-ts/core';
 import { runCli } from './program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnunet-fix-'));
@@ -47,5 +47,31 @@ describe('predict: existing outputs', () => {
     writeFileSync(img, 'changed');
     utimesSync(img, new Date(), new Date(Date.now() + 5000));
     expect(new PredictionResume(out, 'manifest', 'm1').keep(pred, 'a', [img])).toBe(false);
+  });
+});
+
+describe('train: a different budget in the same --out', () => {
+  it('checkpoint_final with another budget stops with the fold folder, both budgets and the fix; same budget passes', () => {
+    const fold = join(dir, 'run', 'fold_0');
+    mkdirSync(fold, { recursive: true });
+    writeFileSync(join(fold, 'checkpoint_final.json'), JSON.stringify({ num_epochs: 6, num_iterations_per_epoch: 10 }));
+    expect(() => checkFinalBudget(fold, 6, 10)).not.toThrow();
+    let msg = '';
+    try {
+      checkFinalBudget(fold, 8, 10);
+    } catch (e) {
+      msg = `${(e as Error).message} ${(e as { file?: string }).file} ${(e as { hint?: string }).hint}`;
+    }
+    expect(msg).toContain('this fold was trained with 6 epochs x 10 iterations, but 8 epochs x 10 iterations were requested');
+    expect(msg).toContain(fold);
+    expect(msg).toContain(`use a new --out, or delete ${fold} to train it again with the new budget`);
+    // no checkpoint_final: nothing to compare
+    expect(() => checkFinalBudget(join(dir, 'run', 'fold_1'), 8, 10)).not.toThrow();
+  });
+
+  it('the progress label names the epoch being trained', () => {
+    expect(trainingLabel(0, 6)).toBe('epoch 1/6');
+    // epoch index 1 is being trained after epoch 0 finished
+    expect(trainingLabel(1, 6, 'last loss 0.500 ema dice 0.100')).toBe('epoch 2/6 last loss 0.500 ema dice 0.100');
   });
 });

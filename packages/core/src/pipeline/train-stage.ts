@@ -51,6 +51,24 @@ export interface TrainStageInput {
   saveProbabilities?: boolean;
 }
 
+/** Progress label while training: the epoch being trained (0-based `epoch`), 1-based, and the last epoch's status. */
+export function trainingLabel(epoch: number, epochs: number, status = ''): string {
+  return `epoch ${Math.min(epoch + 1, epochs)}/${epochs}${status ? ` ${status}` : ''}`;
+}
+
+/**
+ * A fold folder's `checkpoint_final` trained with another budget than the requested one is not silently reused.
+ * @throws DataError naming the fold folder, both budgets and the fix
+ */
+export function checkFinalBudget(foldDir: string, epochs: number, iterationsPerEpoch: number): void {
+  const meta = readJsonIfValid<{ num_epochs?: number; num_iterations_per_epoch?: number }>(join(foldDir, 'checkpoint_final.json'));
+  if (!meta || (meta.num_epochs === epochs && meta.num_iterations_per_epoch === iterationsPerEpoch)) return;
+  throw new DataError(
+    `this fold was trained with ${meta.num_epochs} epochs x ${meta.num_iterations_per_epoch} iterations, but ${epochs} epochs x ${iterationsPerEpoch} iterations were requested`,
+    { file: foldDir, hint: `use a new --out, or delete ${foldDir} to train it again with the new budget` },
+  );
+}
+
 /**
  * Train the requested folds of one configuration (resuming from `checkpoint_latest`; a fold with
  * `checkpoint_final` is skipped), then predict each fold's validation cases to `fold_x/validation/` in the original
@@ -64,6 +82,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
   if (excludedMirrorAxes.length) t.rep.log(`train ${t.configuration}: lateralized labels declared; patch axis ${excludedMirrorAxes.join(', ')} (left-right) is never mirrored in training or at test time`);
   for (const fold of t.folds) {
     const foldDir = join(t.modelDir, `fold_${fold}`);
+    checkFinalBudget(foldDir, t.budget.epochs, t.budget.iterationsPerEpoch);
     if (!existsSync(join(foldDir, 'checkpoint_final.json'))) {
       const iters = t.budget.iterationsPerEpoch;
       const total = t.budget.epochs * iters;
@@ -92,8 +111,9 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
         onProgress: (p) => {
           const epoch = Number(p.epoch ?? 0);
           const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : '-');
-          if (p.phase === 'epoch') status = `epoch ${epoch + 1}/${t.budget.epochs} loss ${num(p.loss)} ema dice ${num(p.emaFgDice)}`;
-          else t.rep.update(Math.min(total, epoch * iters + Number(p.iteration ?? 0)), status || `epoch 1/${t.budget.epochs}`);
+          // 'epoch' reports the epoch just finished; the label names the epoch being trained, then the last finished one's loss
+          if (p.phase === 'epoch') status = `last loss ${num(p.loss)} ema dice ${num(p.emaFgDice)}`;
+          else t.rep.update(Math.min(total, epoch * iters + Number(p.iteration ?? 0)), trainingLabel(epoch, t.budget.epochs, status));
         },
       });
       t.rep.stop();
