@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
-  DataError, checkOutputFolder, convertMsd, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
+  DataError, checkOutputFolder, convertMsd, foldsToRun, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
   readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
@@ -121,7 +121,7 @@ export function addCommands(program: Command, io: Io): void {
       const plans = readJson<Plans>(L.plans);
       const backend = await stage('selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), ctx.budget.nFolds);
-      const folds = ctx.budget.folds === 'all' ? splits.map((_, i) => i) : ctx.budget.folds;
+      const folds = foldsToRun(ctx.budget.folds, splits, L.splits);
       const configs = configurationsToRun(plans, ctx.budget.configurations, ctx.rep);
       for (const configuration of configs) {
         const ppDir = L.configurationData(dataConfiguration(plans, configuration));

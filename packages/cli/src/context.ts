@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
 import { NnunetError, parseJsonFile, resolveBudget, type Budget, type Registry, type Reporter } from '@nnunet-ts/core';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 import { terminalReporter } from './reporter.js';
@@ -23,6 +24,60 @@ interface ConfigFile extends Partial<Budget> {
   gpuMemoryGb?: number;
   plugins?: string[];
   preset?: string;
+}
+
+const posInt = { type: 'integer', minimum: 1 };
+/** JSON schema of a `--config` file (unknown keys and wrong types are rejected). */
+export const CONFIG_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    preset: { type: 'string' },
+    configurations: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'string' } }] },
+    folds: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'integer', minimum: 0 } }] },
+    nFolds: { type: 'integer', minimum: 2 },
+    epochs: posInt,
+    iterationsPerEpoch: posInt,
+    validationIterations: posInt,
+    batchSize: posInt,
+    augmentation: { type: 'string' },
+    stepSize: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    mirror: { type: 'boolean' },
+    postprocessing: { type: 'boolean' },
+    ensemble: { type: 'boolean' },
+    backend: { type: 'string' },
+    planner: { type: 'string' },
+    gpuMemoryGb: { type: 'number', exclusiveMinimum: 0 },
+    plugins: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+const validateConfigSchema = new Ajv({ allErrors: true }).compile(CONFIG_SCHEMA);
+
+/**
+ * Check a parsed `--config` file against {@link CONFIG_SCHEMA}.
+ * @throws NnunetError naming the file, each bad key and the valid keys
+ */
+export function checkConfig(value: unknown, file: string): ConfigFile {
+  if (validateConfigSchema(value)) return value as ConfigFile;
+  const valid = Object.keys(CONFIG_SCHEMA.properties).join(', ');
+  const errs: ErrorObject[] = validateConfigSchema.errors ?? [];
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const e of errs) {
+    let line: string;
+    if (e.keyword === 'additionalProperties') line = `unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+    else if (e.instancePath === '') line = `must be a JSON object ${e.message ?? ''}`.trim();
+    else {
+      const key = e.instancePath.slice(1).split('/')[0]!;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const s = (CONFIG_SCHEMA.properties as Record<string, { anyOf?: unknown }>)[key];
+      line = s?.anyOf ? `key '${key}' must be 'all' or a list (got ${JSON.stringify((value as Record<string, unknown>)[key])})` : `key '${key}' ${e.message} (got ${JSON.stringify((value as Record<string, unknown>)[key])})`;
+    }
+    if (!lines.includes(line)) lines.push(line);
+  }
+  throw new NnunetError(`invalid config: ${lines.join('; ')}`, { file, hint: `valid keys: ${valid}` });
 }
 
 /** Everything a verb needs: the registry (defaults + plugins), the reporter, the budget. */
@@ -61,7 +116,7 @@ export async function makeContext(o: CommonOptions): Promise<Context> {
   let config: ConfigFile = {};
   if (o.config) {
     if (!existsSync(o.config)) throw new NnunetError('config file not found', { file: o.config, hint: 'pass --config <file.json> with budget keys' });
-    config = parseJsonFile(readFileSync(o.config, 'utf8'), o.config) as ConfigFile;
+    config = checkConfig(parseJsonFile(readFileSync(o.config, 'utf8'), o.config), o.config);
   }
   const registry = createDefaultRegistry();
   await loadPlugins(registry, [...(config.plugins ?? []), ...(o.plugin ?? [])]);

@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PREDICT_MANIFEST, PredictionResume, checkFinalBudget, readJson, trainingLabel } from '@nnunet-ts/core';
+import { PREDICT_MANIFEST, PredictionResume, checkFinalBudget, foldsToRun, readJson, trainingLabel } from '@nnunet-ts/core';
+import { makeContext } from './context.js';
 import { runCli } from './program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnunet-fix-'));
@@ -73,5 +74,33 @@ describe('train: a different budget in the same --out', () => {
     expect(trainingLabel(0, 6)).toBe('epoch 1/6');
     // epoch index 1 is being trained after epoch 0 finished
     expect(trainingLabel(1, 6, 'last loss 0.500 ema dice 0.100')).toBe('epoch 2/6 last loss 0.500 ema dice 0.100');
+  });
+});
+
+describe('--config validation and folds', () => {
+  it('an unknown key is rejected with the key named and the valid keys listed', async () => {
+    const cfg = join(dir, 'typo.json');
+    writeFileSync(cfg, JSON.stringify({ epoch: 3 }));
+    const r = await cli('validate', dir, '--config', cfg, '-q');
+    expect(r.code).toBe(1);
+    const text = r.err.join('\n');
+    expect(text).toContain(`${cfg}: invalid config: unknown key 'epoch'`);
+    expect(text).toContain('valid keys: preset, configurations, folds, nFolds, epochs, iterationsPerEpoch,');
+  });
+  it('a wrong type is rejected with the key named', async () => {
+    const cfg = join(dir, 'type.json');
+    writeFileSync(cfg, JSON.stringify({ epochs: '3', mirror: 1, folds: [0, 'x'] }));
+    await expect(makeContext({ config: cfg, quiet: true })).rejects.toThrow(
+      `invalid config: key 'folds' must be 'all' or a list (got [0,"x"]); key 'epochs' must be integer (got "3"); key 'mirror' must be boolean (got 1)`,
+    );
+    // a valid config still loads
+    writeFileSync(cfg, JSON.stringify({ epochs: 3, folds: 'all', mirror: false }));
+    expect((await makeContext({ config: cfg, quiet: true })).budget).toMatchObject({ epochs: 3, folds: 'all', mirror: false });
+  });
+  it('a fold missing from the splits is an error naming the fold and the valid range', () => {
+    const splits = [0, 1, 2, 3, 4].map(() => ({ train: [], val: [] }));
+    expect(() => foldsToRun([0, 7], splits, '/r/splits_final.json')).toThrow('/r/splits_final.json: fold 7 does not exist: the splits have 5 fold(s) (0-4)');
+    expect(foldsToRun('all', splits, 'x')).toEqual([0, 1, 2, 3, 4]);
+    expect(foldsToRun([1, 4], splits, 'x')).toEqual([1, 4]);
   });
 });

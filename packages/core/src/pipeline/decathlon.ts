@@ -22,7 +22,7 @@ import type { Reporter } from './progress.js';
 import { foldSummaryFiles, runDeterminePostprocessing } from './postprocess-stage.js';
 import { predictCasesEnsemble, scoreEnsemble } from './ensemble-stage.js';
 import { stage } from './stages.js';
-import { crossValidationSummary, ensureSplits, trainConfiguration, writeModelFiles } from './train-stage.js';
+import { crossValidationSummary, ensureSplits, foldsToRun, trainConfiguration, writeModelFiles } from './train-stage.js';
 
 /** Options of `runDecathlon`. */
 export interface DecathlonOptions {
@@ -107,7 +107,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   else rep.log(`plan: reusing ${L.plans}`);
   const configs = configurationsToRun(plans, budget.configurations, rep);
   const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds);
-  const folds = budget.folds === 'all' ? splits.map((_, i) => i) : budget.folds.filter((f) => f < splits.length);
+  const folds = foldsToRun(budget.folds, splits, L.splits);
   const classes = foregroundClasses(ds.json);
   const saveProbabilities = budget.ensemble && configs.length > 1;
   const singles: BestCandidate[] = [];

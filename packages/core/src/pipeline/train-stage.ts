@@ -27,6 +27,22 @@ export async function ensureSplits(file: string, caseIds: string[], nFolds: numb
   return splits;
 }
 
+/**
+ * The folds to train: `all` = every split; listed folds must exist in the splits (checked before any work).
+ * @throws DataError naming the bad folds, the splits file and the valid folds
+ */
+export function foldsToRun(folds: number[] | 'all', splits: Splits, splitsFile: string): number[] {
+  if (folds === 'all') return splits.map((_, i) => i);
+  const bad = folds.filter((f) => !(f >= 0 && f < splits.length));
+  if (bad.length) {
+    throw new DataError(`fold ${bad.join(', ')} does not exist: the splits have ${splits.length} fold(s) (0-${splits.length - 1})`, {
+      file: splitsFile,
+      hint: `pass -f with folds in 0-${splits.length - 1} (or 'all')`,
+    });
+  }
+  return folds;
+}
+
 /** Write the files a model folder needs besides checkpoints (plans, dataset.json, fingerprint). */
 export function writeModelFiles(modelDir: string, plans: Plans, json: DatasetJson, fingerprintFile: string): void {
   writeJson(join(modelDir, 'plans.json'), plans);
