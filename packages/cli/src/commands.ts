@@ -169,7 +169,8 @@ export function addCommands(program: Command, io: Io): void {
     .option('-l, --labels <list>', 'foreground labels, comma-separated (instead of --dataset-json)')
     .option('--file-ending <e>', 'file ending', '.nii.gz')
     .option('-o, --output <file>', 'summary.json path (default <pred>/summary.json)')
-    .action(async (o: CommonOptions & { pred: string; ref: string; datasetJson?: string; labels?: string; fileEnding: string; output?: string }) => {
+    .option('--allow-missing', 'evaluate only the references that have a prediction (warns with the missing ones); default: error')
+    .action(async (o: CommonOptions & { pred: string; ref: string; datasetJson?: string; labels?: string; fileEnding: string; output?: string; allowMissing?: boolean }) => {
       const ctx = await makeContext(o);
       let json: DatasetJson | undefined;
       if (o.datasetJson) {
@@ -182,6 +183,8 @@ export function addCommands(program: Command, io: Io): void {
         fileEnding: json?.file_ending ?? o.fileEnding,
         ignoreLabel: json ? ignoreLabelOf(json) : undefined,
         outFile: o.output ? resolve(o.output) : undefined,
+        allowMissing: o.allowMissing === true,
+        warn: (w) => io.out(w),
       });
       io.out(formatDice(s, json ?? { labels: Object.fromEntries(classes.map((c) => [String(c), c as number])) }));
     });

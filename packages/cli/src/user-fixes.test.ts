@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PREDICT_MANIFEST, PredictionResume, checkFinalBudget, foldsToRun, readJson, trainingLabel } from '@nnunet-ts/core';
 import { makeContext } from './context.js';
+import { writeNifti } from '@nnunet-ts/io-nifti';
 import { runCli } from './program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnunet-fix-'));
@@ -102,5 +103,34 @@ describe('--config validation and folds', () => {
     expect(() => foldsToRun([0, 7], splits, '/r/splits_final.json')).toThrow('/r/splits_final.json: fold 7 does not exist: the splits have 5 fold(s) (0-4)');
     expect(foldsToRun('all', splits, 'x')).toEqual([0, 1, 2, 3, 4]);
     expect(foldsToRun([1, 4], splits, 'x')).toEqual([1, 4]);
+  });
+});
+
+describe('evaluate: references without a prediction', () => {
+  async function seg(path: string, v: number): Promise<void> {
+    const data = new Int16Array(8).fill(0);
+    data[0] = v;
+    await writeNifti(path, { data, shape: [1, 2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] }, { dtype: 'uint8' });
+  }
+  it('4 references, 3 predictions: error listing the missing one; --allow-missing warns with count and name', async () => {
+    const ref = join(dir, 'ev_ref');
+    const pred = join(dir, 'ev_pred');
+    mkdirSync(ref);
+    mkdirSync(pred);
+    for (const id of ['c1', 'c2', 'c3', 'c4']) await seg(join(ref, `${id}.nii.gz`), 1);
+    for (const id of ['c1', 'c2', 'c3']) await seg(join(pred, `${id}.nii.gz`), 1);
+    const r = await cli('evaluate', '-p', pred, '-r', ref, '-l', '1', '-q');
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toContain(`1 reference(s) in ${ref} have no prediction: c4.nii.gz`);
+    expect(r.err.join('\n')).toContain('pass --allow-missing');
+    const a = await cli('evaluate', '-p', pred, '-r', ref, '-l', '1', '-q', '--allow-missing');
+    expect(a.code).toBe(0);
+    expect(a.out[0]).toBe('warning: 1 reference(s) have no prediction and are not evaluated: c4.nii.gz');
+    expect(a.out.join('\n')).toContain('foreground mean: Dice 1.0000 over 3 cases');
+  });
+  it('a missing reference folder is named', async () => {
+    const r = await cli('evaluate', '-p', dir, '-r', '/tmp/nope-nnunet-ref', '-l', '1', '-q');
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toContain('/tmp/nope-nnunet-ref: reference folder not found');
   });
 });

@@ -62,11 +62,23 @@ export async function evaluateFolder(
   refDir: string,
   classes: (number | number[])[],
   registry: Registry,
-  opts: { fileEnding?: string; ignoreLabel?: number; outFile?: string | null } = {},
+  opts: { fileEnding?: string; ignoreLabel?: number; outFile?: string | null; allowMissing?: boolean; warn?: (s: string) => void } = {},
 ): Promise<EvaluationSummary> {
   const ending = opts.fileEnding ?? '.nii.gz';
-  const preds = listFiles(predDir).filter((n) => !n.startsWith('.') && stripEnding(n, ending) && !stripEnding(n, ending)!.alt);
+  if (!existsSync(predDir)) throw new DataError('prediction folder not found', { file: predDir, hint: 'pass -p <folder> with the predicted segmentations' });
+  if (!existsSync(refDir)) throw new DataError('reference folder not found', { file: refDir, hint: 'pass -r <folder> with the reference segmentations (e.g. labelsTr or labelsTs)' });
+  const images = (dir: string) => listFiles(dir).filter((n) => !n.startsWith('.') && stripEnding(n, ending) && !stripEnding(n, ending)!.alt);
+  const preds = images(predDir);
   if (!preds.length) throw new DataError(`no predictions ending in '${ending}' found`, { file: predDir });
+  // as nnU-Net: every reference needs a prediction (unless allowMissing, which warns)
+  const missing = images(refDir).filter((n) => !preds.includes(n));
+  if (missing.length) {
+    const list = `${missing.slice(0, 20).join(', ')}${missing.length > 20 ? `, ... (${missing.length - 20} more)` : ''}`;
+    if (!opts.allowMissing) {
+      throw new DataError(`${missing.length} reference(s) in ${refDir} have no prediction: ${list}`, { file: predDir, hint: 'predict them, or pass --allow-missing to evaluate only the cases predicted' });
+    }
+    opts.warn?.(`warning: ${missing.length} reference(s) have no prediction and are not evaluated: ${list}`);
+  }
   const perCase: EvaluationSummary['metric_per_case'] = [];
   for (const name of preds) {
     const predFile = join(predDir, name);

@@ -184,6 +184,9 @@ export async function predictAndEvaluate(
     fileEnding: ds.json.file_ending,
     ignoreLabel: ignoreLabelOf(ds.json),
     outFile: L.summary,
+    // a labelsTs file without a test image is not predicted: evaluate the test cases, and say which were left out
+    allowMissing: true,
+    warn: (w) => rep.log(w),
   });
 }
 
