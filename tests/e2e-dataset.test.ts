@@ -4,7 +4,7 @@
  */
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Registry, convertMsd, loadDataset, readCase, readImage, registerCoreDefaults, validateDataset, formatValidationReport, pickWriter } from '@nnunet-ts/core';
 import { registerDefaults as registerNifti } from '@nnunet-ts/io-nifti';
@@ -75,7 +75,8 @@ describe('a broken copy of the example', () => {
     const pb = r.problems.find((p) => p.caseId === b.id)!;
     expect(pb.file).toBe(b.label);
     expect(pb.message).toContain(b.images[0]!);
-    expect(pb.message).toMatch(/spacing \(1\.5, 1, 1\) vs \(1, 1, 1\) mm/);
+    // each value names its file (image, then label)
+    expect(pb.message).toContain(`spacing image ${basename(b.images[0]!)}: (1.5, 1, 1); label: (1, 1, 1) mm`);
     expect(text).toContain(`case ${a.id}:`);
   });
 });

@@ -30,22 +30,25 @@ export function compareGrids(
   a: Geometry & { shape: readonly number[] },
   b: Geometry & { shape: readonly number[] },
   tol: GridTolerance = DEFAULT_GRID_TOLERANCE,
+  names?: [string, string],
 ): string[] {
   const out: string[] = [];
+  // with names, each value says whose it is: "spacing image a.nii.gz: (1, 1, 2.5); label: (1, 1, 1) mm (x, y, z)"
+  const vs = names ? (x: string, y: string) => `${names[0]}: ${x}; ${names[1]}: ${y}` : (x: string, y: string) => `${x} vs ${y}`;
   const sa = a.shape.slice(-3);
   const sb = b.shape.slice(-3);
   // report in NIfTI (x, y, z) order, as users see shapes and spacings in viewers
-  if (sa.some((v, i) => v !== sb[i])) out.push(`shape ${fmt([...sa].reverse())} vs ${fmt([...sb].reverse())} (x, y, z voxels)`);
+  if (sa.some((v, i) => v !== sb[i])) out.push(`shape ${vs(fmt([...sa].reverse()), fmt([...sb].reverse()))} (x, y, z voxels)`);
   if (a.spacing.some((v, i) => Math.abs(v - b.spacing[i]!) > tol.spacingRel * Math.max(Math.abs(v), 1e-3))) {
-    out.push(`spacing ${fmt([...a.spacing].reverse())} vs ${fmt([...b.spacing].reverse())} mm (x, y, z)`);
+    out.push(`spacing ${vs(fmt([...a.spacing].reverse()), fmt([...b.spacing].reverse()))} mm (x, y, z)`);
   }
   const d = Math.hypot(a.origin[0] - b.origin[0], a.origin[1] - b.origin[1], a.origin[2] - b.origin[2]);
   const minSp = Math.min(...a.spacing, ...b.spacing);
-  if (d > tol.originFrac * minSp) out.push(`origin ${fmt(a.origin)} vs ${fmt(b.origin)} mm (offset ${+d.toFixed(4)} mm)`);
+  if (d > tol.originFrac * minSp) out.push(`origin ${vs(fmt(a.origin), fmt(b.origin))} mm (offset ${+d.toFixed(4)} mm)`);
   const ang = rotationAngleDeg(a.direction, b.direction);
   const maxDiff = Math.max(...a.direction.map((v, i) => Math.abs(v - b.direction[i]!)));
   if (ang > tol.directionDeg || maxDiff > 1e-3) {
-    out.push(`direction ${fmt(a.direction)} vs ${fmt(b.direction)} (rotation ${+ang.toFixed(3)} degrees)`);
+    out.push(`direction ${vs(fmt(a.direction), fmt(b.direction))} (rotation ${+ang.toFixed(3)} degrees)`);
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { declaredLabelValues } from './dataset-json.js';
 import { compareGrids, type GridTolerance } from './geometry.js';
 import { readImage } from './read.js';
 import type { Dataset, DatasetCase, DatasetProblem } from './types.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 /** Outcome of `validateDataset`: every problem of every case, plus notes (conversions, ignored files). */
 export interface ValidationReport {
@@ -120,7 +120,7 @@ async function checkCase(
   });
   for (let i = 1; i < imgs.length; i++) {
     if (!imgs[0] || !imgs[i]) continue;
-    const d = compareGrids(imgs[0], imgs[i]!, tol);
+    const d = compareGrids(imgs[0], imgs[i]!, tol, [basename(c.images[0]!), basename(c.images[i]!)]);
     if (d.length) problems.push({ caseId: c.id, file: c.images[i]!, message: `channel grid differs from ${c.images[0]}: ${d.join('; ')} (all channels of a case must share one grid)` });
   }
   if (c.label) {
@@ -128,7 +128,7 @@ async function checkCase(
     if (seg) {
       imgs.forEach((im, i) => {
         if (!im) return;
-        const d = compareGrids(im, seg, tol);
+        const d = compareGrids(im, seg, tol, [`image ${basename(c.images[i]!)}`, 'label']);
         if (d.length) problems.push({ caseId: c.id, file: c.label!, message: `label grid differs from image ${c.images[i]}: ${d.join('; ')}` });
       });
       const { values, nonInteger } = distinctValues(seg.data);
