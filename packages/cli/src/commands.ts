@@ -33,6 +33,17 @@ function budgetFlags(cmd: Command): Command {
     .option('--iterations-per-epoch <n>', 'training iterations per epoch');
 }
 
+/** The run's nnUNetPlans.json, or an error saying which verb writes it. */
+function readPlansOf(file: string): Plans {
+  if (!existsSync(file)) {
+    throw new DataError('nnUNetPlans.json not found: this run folder has not been planned yet', {
+      file,
+      hint: 'run `nnunet-ts plan <dataset> -o <run>` (then `preprocess`) first, or `nnunet-ts decathlon <task> -o <run>` for the whole pipeline',
+    });
+  }
+  return readJson<Plans>(file);
+}
+
 async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnType<typeof makeContext>>) {
   const L = runLayout(out);
   const ds = await prepareDataset(dataset, L.raw, ctx.registry, ctx.rep);
@@ -105,7 +116,7 @@ export function addCommands(program: Command, io: Io): void {
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
       const { L, ds } = await loadPrepared(dataset, o.out, ctx);
-      const plans = readJson<Plans>(L.plans);
+      const plans = readPlansOf(L.plans);
       for (const c of configurationsToRun(plans, ctx.budget.configurations, ctx.rep)) {
         const dc = dataConfiguration(plans, c);
         await runPreprocess(ds, plans, dc, ctx.registry, L.configurationData(dc), ctx.rep);
@@ -118,7 +129,7 @@ export function addCommands(program: Command, io: Io): void {
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
       const { L, ds } = await loadPrepared(dataset, o.out, ctx);
-      const plans = readJson<Plans>(L.plans);
+      const plans = readPlansOf(L.plans);
       const backend = await stage('selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), ctx.budget.nFolds);
       const folds = foldsToRun(ctx.budget.folds, splits, L.splits);
@@ -147,6 +158,7 @@ export function addCommands(program: Command, io: Io): void {
     .option('--no-postprocessing', "ignore the model's postprocessing.json")
     .option('--continue', "keep outputs that already exist (nnU-Net's --continue_prediction); default: overwrite them")
     .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean }) => {
+      if (!existsSync(o.input)) throw new DataError('input folder not found', { file: resolve(o.input), hint: 'pass -i <folder> with the images to segment (CASE_0000.nii.gz, ... or plain names for 1-channel models)' });
       checkOutputFolder(o.input, o.output);
       const ctx = await makeContext(o);
       const folds = o.folds ? o.folds.split(',').map(Number) : undefined;
@@ -196,6 +208,10 @@ export function addCommands(program: Command, io: Io): void {
     .action(async (o: CommonOptions & { out: string; dataset?: string; ensemble: boolean }) => {
       const ctx = await makeContext(o);
       const L = runLayout(o.out);
+      if (!existsSync(o.out)) throw new DataError('run folder not found', { file: resolve(o.out), hint: 'pass -o <run> of an earlier `nnunet-ts train` or `decathlon`' });
+      if (!existsSync(L.datasetJson) && !existsSync(L.results)) {
+        throw new DataError('not a run folder: it has no trained configurations (no nnUNet_results)', { file: resolve(o.out), hint: 'train first: nnunet-ts train <dataset> -o <run> (or decathlon)' });
+      }
       const dsFolder = o.dataset ?? readJsonIfValid<{ dataset?: string }>(L.runInfo)?.dataset;
       const ds = dsFolder && existsSync(dsFolder) ? await loadDataset(dsFolder) : undefined;
       const json = ds?.json ?? readJson<DatasetJson>(L.datasetJson);
@@ -211,7 +227,7 @@ export function addCommands(program: Command, io: Io): void {
           folds = f;
         }
       }
-      if (!singles.length) throw new DataError('no trained configuration with validation results in this run folder', { file: L.results });
+      if (!singles.length) throw new DataError('no trained configuration with validation results in this run folder', { file: L.results, hint: 'train first: nnunet-ts train <dataset> -o <run> (or decathlon)' });
       const ensembles = ds && o.ensemble && singles.length > 1 ? await scoreEnsembles(ds, singles.map((s) => s.name), folds, L, ctx.registry, ctx.rep) : [];
       const best = findBestConfiguration(singles, ensembles);
       writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds });

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { NnunetError, parseJsonFile, resolveBudget, type Budget, type Registry, type Reporter } from '@nnunet-ts/core';
+import { NnunetError, PluginError, parseJsonFile, resolveBudget, type Budget, type Registry, type Reporter } from '@nnunet-ts/core';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 import { terminalReporter } from './reporter.js';
 
@@ -120,6 +120,11 @@ export async function makeContext(o: CommonOptions): Promise<Context> {
   }
   const registry = createDefaultRegistry();
   await loadPlugins(registry, [...(config.plugins ?? []), ...(o.plugin ?? [])]);
+  // every verb checks the backend name, also those that do not compute (validate, plan, ...)
+  const backendName = o.backend ?? config.backend ?? 'auto';
+  if (backendName !== 'auto' && !registry.has('backend', backendName)) {
+    throw new PluginError(`unknown backend '${backendName}'`, { hint: `available: auto, ${registry.names('backend').join(', ')}` });
+  }
   const { backend: _b, planner: _p, gpuMemoryGb: _g, plugins: _pl, preset: cfgPreset, ...budgetKeys } = config;
   let budget: Budget;
   try {
@@ -135,5 +140,5 @@ export async function makeContext(o: CommonOptions): Promise<Context> {
     throw new NnunetError((e as Error).message);
   }
   if (Array.isArray(budget.configurations) && budget.configurations.length === 1 && budget.configurations[0] === 'all') budget.configurations = 'all';
-  return { registry, rep: terminalReporter({ quiet: o.quiet }), budget, backend: o.backend ?? config.backend ?? 'auto', config };
+  return { registry, rep: terminalReporter({ quiet: o.quiet }), budget, backend: backendName, config };
 }

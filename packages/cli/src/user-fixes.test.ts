@@ -1,12 +1,14 @@
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PREDICT_MANIFEST, PredictionResume, checkFinalBudget, foldsToRun, readJson, trainingLabel } from '@nnunet-ts/core';
+import { PREDICT_MANIFEST, PredictionResume, casesOfFolder, checkFinalBudget, foldsToRun, readJson, trainingLabel } from '@nnunet-ts/core';
 import { makeContext } from './context.js';
 import { writeNifti } from '@nnunet-ts/io-nifti';
 import { runCli } from './program.js';
 
+const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'Task04_Hippocampus_subset');
 const dir = mkdtempSync(join(tmpdir(), 'nnunet-fix-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -132,5 +134,39 @@ describe('evaluate: references without a prediction', () => {
     const r = await cli('evaluate', '-p', dir, '-r', '/tmp/nope-nnunet-ref', '-l', '1', '-q');
     expect(r.code).toBe(1);
     expect(r.err.join('\n')).toContain('/tmp/nope-nnunet-ref: reference folder not found');
+  });
+});
+
+describe('messages', () => {
+  it('a 2-channel case for a 1-channel model names the case, its files and the expected count', () => {
+    const inDir = join(dir, 'twoch');
+    mkdirSync(inDir);
+    for (const f of ['hip_001_0000.nii.gz', 'hip_001_0001.nii.gz']) writeFileSync(join(inDir, f), '');
+    expect(() => casesOfFolder(inDir, '.nii.gz', 1)).toThrow(
+      'case hip_001 has 2 channel file(s) (hip_001_0000.nii.gz, hip_001_0001.nii.gz), but the model expects 1 channel(s)',
+    );
+  });
+  it('train before plan says which verb to run', async () => {
+    const run = join(dir, 'unplanned');
+    const r = await cli('train', EXAMPLE, '-o', run, '-q');
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toContain(`${join(run, 'nnUNet_preprocessed', 'nnUNetPlans.json')}: nnUNetPlans.json not found: this run folder has not been planned yet`);
+    expect(r.err.join('\n')).toContain('run `nnunet-ts plan <dataset> -o <run>` (then `preprocess`) first, or `nnunet-ts decathlon <task> -o <run>`');
+  });
+  it('find-best / predict on missing folders, and an unknown backend on a verb without compute', async () => {
+    let r = await cli('find-best', '-o', '/tmp/nope-nnunet-run', '-q');
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toContain('/tmp/nope-nnunet-run: run folder not found');
+    const empty = join(dir, 'emptyrun');
+    mkdirSync(empty);
+    r = await cli('find-best', '-o', empty, '-q');
+    expect(r.err.join('\n')).toContain(`${empty}: not a run folder: it has no trained configurations (no nnUNet_results)`);
+    r = await cli('predict', '-i', '/tmp/nope-nnunet-in', '-o', join(dir, 'p'), '-m', '/tmp/nope', '-q');
+    expect(r.err.join('\n')).toContain('/tmp/nope-nnunet-in: input folder not found');
+    expect(r.err.join('\n')).toContain('hint: pass -i <folder> with the images to segment');
+    r = await cli('validate', dir, '--backend', 'cuda', '-q');
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toContain("unknown backend 'cuda'");
+    expect(r.err.join('\n')).toMatch(/available: auto, .*cpu-js/);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
@@ -216,9 +216,19 @@ export async function writeSegmentation(registry: Registry, path: string, seg: I
 
 /** Cases of an input folder: v2 names (`CASE_0000`), or for single-channel models any image file (MSD names). */
 export function casesOfFolder(dir: string, ending: string, nChannels: number): DatasetCase[] {
-  if (!existsSync(dir)) throw new DataError('input folder not found', { file: dir });
+  if (!existsSync(dir)) throw new DataError('input folder not found', { file: dir, hint: `pass -i <folder> with the images to segment (CASE_0000${ending}, ...)` });
   const v2 = scanV2Folder(dir, null, ending);
-  if (v2.cases.length && !v2.problems.length) return v2.cases;
+  if (v2.cases.length && !v2.problems.length) {
+    // the model's channel count, checked before anything is read or written
+    const bad = v2.cases.find((c) => c.images.length !== nChannels);
+    if (bad) {
+      throw new DataError(`case ${bad.id} has ${bad.images.length} channel file(s) (${bad.images.map((f) => basename(f)).join(', ')}), but the model expects ${nChannels} channel(s)`, {
+        file: dir,
+        hint: `give each case exactly ${nChannels} file(s) CASE_0000${ending}${nChannels > 1 ? ` ... CASE_${String(nChannels - 1).padStart(4, '0')}${ending}` : ''}, in the model's channel order`,
+      });
+    }
+    return v2.cases;
+  }
   if (nChannels === 1) {
     const files = listFiles(dir).filter((n) => !n.startsWith('.') && stripEnding(n, ending));
     if (files.length) return files.map((n) => ({ id: idOf(n, ending), images: [join(dir, n)] }));
