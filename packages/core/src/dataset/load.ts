@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { parseJsonFile, normalizeDatasetJson } from './dataset-json.js';
 import { endingOf, idOf, listFiles, parseChannelStem, stripEnding } from './files.js';
@@ -67,24 +67,57 @@ function resolveListed(root: string, p: string): string {
   return resolve(root, p);
 }
 
+/**
+ * A listed MSD path; when it is missing but its gz/non-gz twin exists (`.nii` for `.nii.gz`), the twin, with a note
+ * as the v2 scan gives (read by content).
+ */
+function resolveMsdPath(root: string, p: string, ending: string, notes: string[]): string {
+  const path = resolveListed(root, p);
+  if (existsSync(path)) return path;
+  const s = stripEnding(basename(path), ending);
+  if (!s || s.alt) return path;
+  for (const alt of ['.nii', '.nii.gz']) {
+    const twin = join(dirname(path), s.stem + alt);
+    if (alt !== ending && stripEnding(basename(twin), ending)?.alt && existsSync(twin)) {
+      notes.push(`${twin}: ending '${endingOf(twin)}' accepted for file_ending '${ending}' listed in dataset.json as ${p} (read by content)`);
+      return twin;
+    }
+  }
+  return path;
+}
+
+/** Files of imagesTr/labelsTr that the MSD `training` list does not name (stray copies, .DS_Store, ...): notes. */
+function msdStrayNotes(root: string, cases: DatasetCase[]): string[] {
+  const used = new Set(cases.flatMap((c) => [...c.images, ...(c.label ? [c.label] : [])]));
+  const notes: string[] = [];
+  for (const sub of ['imagesTr', 'labelsTr']) {
+    const dir = join(root, sub);
+    const stray = listFiles(dir).filter((n) => !used.has(join(dir, n)));
+    if (stray.length) notes.push(`${dir}: ignored ${stray.length} file(s) not listed in dataset.json 'training': ${stray.join(', ')}`);
+  }
+  return notes;
+}
+
 /** MSD v1: cases from the `training` list (paths relative to the task folder). */
 function msdCases(root: string, raw: Record<string, unknown>, ending: string): Scan {
   const problems: DatasetProblem[] = [];
   const cases: DatasetCase[] = [];
+  const notes: string[] = [];
   for (const [i, e] of (raw.training as unknown[]).entries()) {
     const entry = e as { image?: string | string[]; label?: string };
     if (!entry || !entry.image) {
       problems.push({ caseId: null, file: join(root, 'dataset.json'), message: `training[${i}] has no 'image'` });
       continue;
     }
-    const images = (Array.isArray(entry.image) ? entry.image : [entry.image]).map((p) => resolveListed(root, p));
+    const images = (Array.isArray(entry.image) ? entry.image : [entry.image]).map((p) => resolveMsdPath(root, p, ending, notes));
     const id = entry.label ? idOf(entry.label, ending) : idOf(images[0]!, ending);
     const c: DatasetCase = { id, images };
-    if (entry.label) c.label = resolveListed(root, entry.label);
+    if (entry.label) c.label = resolveMsdPath(root, entry.label, ending, notes);
     cases.push(c);
   }
   cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { cases, notes: [], problems };
+  notes.push(...msdStrayNotes(root, cases));
+  return { cases, notes, problems };
 }
 
 /** MSD test images: the `test` list, else every image in imagesTs; labelsTs paired by file name. */
