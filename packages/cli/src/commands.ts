@@ -24,10 +24,15 @@ function common(cmd: Command): Command {
     .option('-q, --quiet', 'no progress output');
 }
 
-function budgetFlags(cmd: Command): Command {
+/** `--preset` and `-c` (what `preprocess` needs: which configurations). */
+function configurationFlags(cmd: Command, verb = 'train'): Command {
   return cmd
     .option('--preset <name>', `budget preset (${Object.keys(PRESETS).join(', ')}); default: nnU-Net's 5 folds x 1000 epochs x 250 iterations`)
-    .option('-c, --configurations <list>', 'configurations to train, comma-separated, or all')
+    .option('-c, --configurations <list>', `configurations to ${verb}, comma-separated, or all`);
+}
+
+function budgetFlags(cmd: Command): Command {
+  return configurationFlags(cmd)
     .option('-f, --folds <list>', "folds to train, comma-separated, or 'all'")
     .option('--epochs <n>', 'epochs per fold')
     .option('--iterations-per-epoch <n>', 'training iterations per epoch');
@@ -111,7 +116,7 @@ export function addCommands(program: Command, io: Io): void {
       io.out(`wrote ${L.plans} (configurations: ${Object.keys(plans.configurations).join(', ')})`);
     });
 
-  budgetFlags(common(program.command('preprocess <dataset>').description('preprocess training cases for the requested configurations')))
+  configurationFlags(common(program.command('preprocess <dataset>').description('preprocess training cases for the requested configurations')), 'preprocess')
     .requiredOption('-o, --out <dir>', 'run folder (plans from `plan`)')
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
@@ -255,7 +260,7 @@ export function addCommands(program: Command, io: Io): void {
         planner: ctx.config.planner ?? o.planner, gpuMemoryGb: ctx.config.gpuMemoryGb ?? Number(o.gpuMemoryGb),
       });
       io.out(`best configuration: ${r.best.best.name} (CV foreground Dice ${r.best.best.foregroundDice.toFixed(4)})`);
-      io.out(`predictions: ${r.predictions}`);
+      io.out(r.predictions ? `predictions: ${r.predictions}` : 'predictions: none (no test images in imagesTs)');
       if (r.summary) io.out(`test set (${r.summary.metric_per_case.length} cases), ${runLayout(o.out).summary}:\n${formatDice(r.summary, readJson<DatasetJson>(runLayout(o.out).datasetJson))}`);
       io.out(`wall time: ${r.seconds.toFixed(1)} s`);
     });

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { PREDICT_MANIFEST, PredictionResume, casesOfFolder, checkFinalBudget, foldsToRun, readJson, trainingLabel } from '@nnunet-ts/core';
 import { makeContext } from './context.js';
 import { writeNifti } from '@nnunet-ts/io-nifti';
-import { runCli } from './program.js';
+import { createProgram, runCli } from './program.js';
 
 const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'Task04_Hippocampus_subset');
 const dir = mkdtempSync(join(tmpdir(), 'nnunet-fix-'));
@@ -168,5 +168,17 @@ describe('messages', () => {
     expect(r.code).toBe(1);
     expect(r.err.join('\n')).toContain("unknown backend 'cuda'");
     expect(r.err.join('\n')).toMatch(/available: auto, .*cpu-js/);
+  });
+});
+
+describe('small', () => {
+  it('preprocess --help lists -c and --preset, not the training options', () => {
+    const pre = createProgram().commands.find((c) => c.name() === 'preprocess')!;
+    const flags = pre.options.map((o) => o.long);
+    expect(flags).toContain('--configurations');
+    expect(flags).toContain('--preset');
+    for (const f of ['--epochs', '--iterations-per-epoch', '--folds']) expect(flags).not.toContain(f);
+    const train = createProgram().commands.find((c) => c.name() === 'train')!;
+    expect(train.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--epochs', '--iterations-per-epoch', '--folds']));
   });
 });

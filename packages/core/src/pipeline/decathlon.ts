@@ -43,7 +43,8 @@ export interface DecathlonResult {
   best: BestConfiguration;
   /** Test-set evaluation (when labelsTs exists). */
   summary?: EvaluationSummary;
-  predictions: string;
+  /** The test-set predictions folder; null when there were no test images (nothing written). */
+  predictions: string | null;
   seconds: number;
 }
 
@@ -127,7 +128,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds });
   rep.log(`best configuration: ${best.best.name} (CV foreground Dice ${best.best.foregroundDice.toFixed(4)})`);
   const summary = await predictAndEvaluate(ds, best.best, folds, L, registry, backend, budget, rep);
-  return { best, summary, predictions: L.predictions, seconds: (Date.now() - t0) / 1000 };
+  return { best, summary, predictions: ds.testCases.length ? L.predictions : null, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** Folder of an ensemble of two configurations: `<results>/ensembles/ensemble__<a>__<b>`. */
