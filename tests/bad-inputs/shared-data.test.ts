@@ -36,7 +36,7 @@ describe('real oddities through validate', () => {
     link(odd('monai_testing_data', 'prostate_test_0000_ep2d_diff_tra_7.nii.gz'), join(root, 'imagesTs', 'prostatex_0000_0001.nii.gz'));
     const r = await validate(root);
     expect(r.ok).toBe(false);
-    expect(r.errorText).toMatch(/prostatex_0000_0001\.nii\.gz[^\n]*shape \(384, 384, 19\) vs \(84, 128, 19\)/);
+    expect(r.errorText).toMatch(/prostatex_0000_0001\.nii\.gz[^\n]*shape[^\n]*\(384, 384, 19\)[^\n]*\(84, 128, 19\)/);
     expect(r.errorText).toMatch(/spacing/);
     expect(r.errorText).toMatch(/share one grid/);
   });
@@ -47,7 +47,7 @@ describe('real oddities through validate', () => {
     link(odd('totalsegmentator', 'example_seg_dicom.nii.gz'), join(root, 'labelsTr', 'ts.nii.gz'));
     const r = await validate(root);
     expect(r.ok).toBe(false);
-    expect(r.errorText).toMatch(/ts\.nii\.gz[^\n]*label grid differs[^\n]*shape \(122, 101, 112\) vs \(512, 512, 20\)/);
+    expect(r.errorText).toMatch(/ts\.nii\.gz[^\n]*label grid differs[^\n]*shape[^\n]*\(122, 101, 112\)[^\n]*\(512, 512, 20\)/);
     // and its 32 TotalSegmentator classes are not declared here
     expect(r.errorText).toMatch(/ts\.nii\.gz[^\n]*unexpected label value/);
   });
