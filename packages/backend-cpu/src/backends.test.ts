@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry, selectBackend } from '@nnunet-ts/core';
-import { describeBackendContract } from '../../core/src/compute/contract-suite.js';
+import { describeBackendContract } from '@nnunet-ts/core/testing';
 import { createCpuJsBackend } from './js.js';
 import { createCpuNativeBackend, loadAddon } from './native.js';
 import { registerDefaults } from './index.js';
@@ -44,7 +44,7 @@ describe('registration', () => {
 
 describe.skipIf(!addon)('cpu-native with typed-array views', () => {
   it('honours byteOffset of subarrays', async () => {
-    const { randomTensor, relativeError } = await import('../../core/src/compute/contract-suite.js');
+    const { randomTensor, relativeError } = await import('@nnunet-ts/core/testing');
     const { referenceConv3d } = await import('@nnunet-ts/core');
     const x = randomTensor([1, 3, 4, 5, 6], 7);
     const w = randomTensor([2, 3, 3, 3, 3], 8);

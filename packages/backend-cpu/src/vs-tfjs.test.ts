@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ComputeBackend, Conv3dParams } from '@nnunet-ts/core';
 import { tfjsCpuPlugin } from '@nnunet-ts/backend-tfjs';
-import { randomTensor, relativeError } from '../../core/src/compute/contract-suite.js';
+import { randomTensor, relativeError } from '@nnunet-ts/core/testing';
 import { createCpuNativeBackend, loadAddon } from './native.js';
 
 // cpu-native against tfjs's own cpu kernels (Conv3D, Conv3DBackpropInputV2, Conv3DBackpropFilterV2) on random

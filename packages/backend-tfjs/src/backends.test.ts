@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Registry, selectBackend } from '@nnunet-ts/core';
-import { describeBackendContract } from '../../core/src/compute/contract-suite.js';
+import { describeBackendContract } from '@nnunet-ts/core/testing';
 import { registerDefaults, tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, webgpuPlugin } from './index.js';
 import { createMatMulConvBackend, type MatMul } from './matmul-backend.js';
 

@@ -4,7 +4,7 @@ import type { BackendPlugin, ComputeBackend } from '../contracts/backend.js';
 import { PluginError } from '../util/errors.js';
 import { selectBackend, listBackends } from './select.js';
 import { referenceConv3d, referenceConv3dBackwardData, referenceConv3dBackwardFilter } from './reference.js';
-import { describeBackendContract } from './contract-suite.js';
+import { describeBackendContract } from '../testing/index.js';
 
 function fake(name: string, priority: number, available: boolean, fail = false): BackendPlugin {
   return {

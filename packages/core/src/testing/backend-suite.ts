@@ -1,7 +1,7 @@
 /**
- * Reusable vitest suite for `ComputeBackend` implementations. Not exported from the core index: tests import it by
- * relative path and await it at top level (`await describeBackendContract('cpu-js', () => ...)`). vitest is
- * imported lazily, so loading this module outside a test run costs nothing.
+ * Reusable vitest suite for `ComputeBackend` implementations, exported as `@nnunet-ts/core/testing` (not from the
+ * core index). Await it at the top level of a test file (`await describeBackendContract('cpu-js', () => ...)`).
+ * vitest is an optional peer dependency, imported lazily, so loading this module outside a test run costs nothing.
  */
 import type { ComputeBackend, Conv3dParams, Tensor } from '../contracts/backend.js';
 import {
@@ -9,7 +9,7 @@ import {
   referenceConv3dBackwardData,
   referenceConv3dBackwardFilter,
   conv3dOutputShape,
-} from './reference.js';
+} from '../compute/reference.js';
 
 /** One convolution geometry of the suite. */
 export interface ConvCase {
