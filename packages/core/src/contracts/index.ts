@@ -8,3 +8,4 @@ export * from './network.js';
 export * from './loss.js';
 export * from './augmentation.js';
 export * from './postprocessor.js';
+export * from './device.js';
