@@ -7,3 +7,4 @@ export * from './read.js';
 export * from './validate.js';
 export * from './convert.js';
 export * from './align.js';
+export * from './label-manager.js';

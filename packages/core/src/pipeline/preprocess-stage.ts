@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
-import { declaredLabelValues } from '../dataset/dataset-json.js';
+import { join } from 'node:path';
+import { labelManager, locationClasses } from '../dataset/label-manager.js';
 import { readCase } from '../dataset/read.js';
 import type { Dataset } from '../dataset/types.js';
 import type { Reporter } from './progress.js';
@@ -51,7 +52,7 @@ export async function runPreprocess(ds: Dataset, plans: Plans, configuration: st
     rep.log(`preprocess ${configuration}: all ${ds.cases.length} cases present in ${dir}`);
     return;
   }
-  const labels = declaredLabelValues(ds.json).filter((v) => v > 0);
+  const labels = locationClasses(labelManager(ds.json, join(ds.root, 'dataset.json')));
   const memoryLimitBytes = preprocessMemoryLimit();
   const failed: string[] = [];
   rep.start(`preprocess ${configuration}`, ds.cases.length);

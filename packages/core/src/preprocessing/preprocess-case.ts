@@ -3,6 +3,7 @@ import type { Registry } from '../registry/registry.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { resolveConfiguration } from './config.js';
 import { sampleClassLocations } from './class-locations.js';
+import type { ClassOrRegion } from '../dataset/label-manager.js';
 import { cropToNonzero, type CropResult } from './cropping/crop.js';
 import { finiteRange } from './normalization/stats.js';
 import { resampleOptionsFromKwargs, resolveResampler, targetSpacingFor } from './resample-config.js';
@@ -27,8 +28,11 @@ export interface PreprocessInput {
 export interface PreprocessOptions {
   /** Sample `class_locations` (default: true when a seg is given). */
   sampleClassLocations?: boolean;
-  /** Foreground labels to sample locations for (default: labels > 0 present in the seg). */
-  labels?: number[];
+  /**
+   * Foreground labels or regions to sample locations for (`locationClasses` of the dataset's label manager: without
+   * the ignore label, plus the annotated union when there is one). Default: labels > 0 present in the seg.
+   */
+  labels?: ClassOrRegion[];
   /** Non-fatal findings (NaN/Inf replaced by 0, implausible CT range, constant channel). */
   onWarning?: (message: string) => void;
   /** Case name for messages. */

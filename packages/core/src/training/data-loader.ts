@@ -2,7 +2,8 @@ import type { Rng, Sample } from '../contracts/augmentation.js';
 import type { PreprocessedCaseData } from './case-source.js';
 import { PREVIOUS_STAGE_KEY } from './cascade.js';
 import { CaseStore, storeOf } from './case-store.js';
-import { classLocations, cropWithPadding, forceForeground, getBbox } from './patch-sampler.js';
+import type { ClassOrRegion } from '../dataset/label-manager.js';
+import { chooseLocationKey, classLocations, cropWithPadding, forceForeground, getBbox } from './patch-sampler.js';
 
 /** Options of {@link PatchLoader}. */
 export interface PatchLoaderOptions {
@@ -13,13 +14,23 @@ export interface PatchLoaderOptions {
   batchSize: number;
   /** Foreground oversampling fraction (spec 1.15: 0.33). */
   oversampleForeground?: number;
+  /**
+   * Classes or regions to locate when a case has no stored `class_locations` (`locationClasses` of the label
+   * manager). Default: the labels > 0 present in the seg.
+   */
+  locationClasses?: ClassOrRegion[];
+  /**
+   * `class_locations` key of the annotated voxels (`annotatedKey`; datasets with an ignore label): unforced windows
+   * are centred on one of them, forced ones on a class other than it (nnU-Net `get_bbox`).
+   */
+  annotatedKey?: string | null;
 }
 
 /**
  * nnU-Net's training data loader (v2 `nnUNetDataLoader3D/2D`, spec 1.15): each batch draws `batchSize` cases with
  * replacement; sample j is forced to contain foreground when `j >= round(bs * (1 - 0.33))` (a random foreground label
  * of the case, then a random stored voxel of it as the window centre); other windows are uniform over the allowed
- * range. 2d configurations first pick a slice along axis 0 (one containing the chosen label when forced).
+ * range, or, with an ignore label, centred on a random annotated voxel. 2d configurations first pick a slice along axis 0 (one containing the chosen label when forced).
  * Outside the image, data is 0 and seg -1. Samples are `[c, z, y, x]` (2D: z = 1) of the initial patch size.
  * All randomness comes from the `rng` passed to `nextBatch`. Cases come from a {@link CaseStore} (or an in-memory map).
  */
@@ -47,16 +58,19 @@ export class PatchLoader {
 
   private locations(id: string, c: PreprocessedCaseData): Map<string, number[][]> {
     let l = this.locs.get(id);
-    if (!l) this.locs.set(id, (l = classLocations(c)));
+    if (!l) this.locs.set(id, (l = classLocations(c, this.o.locationClasses)));
     return l;
   }
 
-  /** One window of case `id` (data `c`); `force` centres it on a random foreground voxel when the case has any. */
+  /**
+   * One window of case `id` (data `c`); `force` centres it on a voxel of a random class when the case has any. With
+   * an ignore label, unforced windows are centred on a random annotated voxel (see `chooseLocationKey`).
+   */
   sample(id: string, c: PreprocessedCaseData, force: boolean, rng: Rng): Sample {
-    const locs = force ? this.locations(id, c) : null;
-    const labels = locs ? [...locs.keys()] : [];
-    const label = labels.length ? labels[rng.int(0, labels.length)]! : null;
-    const voxels = label !== null ? locs!.get(label)! : null;
+    const annotated = this.o.annotatedKey ?? null;
+    const locs = force || annotated !== null ? this.locations(id, c) : null;
+    const key = locs ? chooseLocationKey(locs, force, annotated, rng) : null;
+    const voxels = key !== null ? locs!.get(key)! : null;
     const [C, Z, Y, X] = c.shape as [number, number, number, number];
     if (this.o.patchSize.length === 3) {
       const fg = voxels ? voxels[rng.int(0, voxels.length)]! : null;

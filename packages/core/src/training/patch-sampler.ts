@@ -1,4 +1,6 @@
 import type { Rng } from '../contracts/augmentation.js';
+import type { ClassOrRegion } from '../dataset/label-manager.js';
+import { sampleClassLocations } from '../preprocessing/class-locations.js';
 import type { PreprocessedCaseData } from './case-source.js';
 
 /** Python's `round` (half to even) for the oversampling threshold. */
@@ -16,34 +18,37 @@ export function forceForeground(j: number, batchSize: number, p = 0.33): boolean
   return !(j < pyRound(batchSize * (1 - p)));
 }
 
-/** Foreground voxel lists `[z, y, x]` per label of a case, from `class_locations` or computed from the seg. */
-export function classLocations(c: PreprocessedCaseData): Map<string, number[][]> {
-  const stored = c.properties.class_locations;
+/**
+ * Voxel lists `[z, y, x]` per class-or-region key of a case (`locationKey`), from `class_locations` or, when
+ * preprocessing stored none, computed from the seg (`sampleClassLocations` over `classes`). Empty lists are dropped.
+ * @param classes what to compute when nothing is stored (default: every label > 0 present in the seg). Pass the
+ *   label manager's `locationClasses` so that an ignore label is never a class and its annotated union is present.
+ */
+export function classLocations(c: PreprocessedCaseData, classes?: readonly ClassOrRegion[]): Map<string, number[][]> {
   const out = new Map<string, number[][]>();
-  if (stored) {
-    for (const [k, v] of Object.entries(stored)) if (Number(k) > 0 && v.length) out.set(k, v);
-    return out;
+  let stored = c.properties.class_locations;
+  if (!stored) {
+    const seg = c.seg;
+    if (!seg) return out;
+    const present = new Set<number>();
+    for (let i = 0; i < seg.length; i++) if (seg[i]! > 0) present.add(seg[i]!);
+    stored = sampleClassLocations(seg, c.shape.slice(1), classes ?? [...present].sort((a, b) => a - b));
   }
-  // Fallback when preprocessing stored none: every foreground voxel, subsampled to at most 10000 per label (spec 1.14).
-  const [, Z, Y, X] = c.shape as [number, number, number, number];
-  const seg = c.seg;
-  if (!seg) return out;
-  const all = new Map<number, number[]>();
-  for (let i = 0; i < seg.length; i++) {
-    const v = seg[i]!;
-    if (v > 0) (all.get(v) ?? all.set(v, []).get(v)!).push(i);
-  }
-  for (const [label, idx] of [...all].sort((a, b) => a[0] - b[0])) {
-    const step = Math.max(1, Math.ceil(idx.length / 10000));
-    const pts: number[][] = [];
-    for (let k = 0; k < idx.length; k += step) {
-      const i = idx[k]!;
-      pts.push([Math.floor(i / (Y * X)), Math.floor(i / X) % Y, i % X]);
-    }
-    out.set(String(label), pts);
-  }
-  void Z;
+  for (const [k, v] of Object.entries(stored)) if (k !== '0' && v.length) out.set(k, v);
   return out;
+}
+
+/**
+ * Which class-or-region key a window is centred on, as nnU-Net v2 `get_bbox` (`data_loader.py`): not forced and no
+ * ignore label: none (random window); not forced with an ignore label: the annotated union (`annotated`), so every
+ * patch sits on annotated voxels; forced: a random non-empty key, the annotated union excluded when another key is
+ * non-empty. Returns null for a random window (also when the case has no voxel of any key).
+ */
+export function chooseLocationKey(locs: Map<string, number[][]>, force: boolean, annotated: string | null, rng: Rng): string | null {
+  if (!force) return annotated !== null && locs.has(annotated) ? annotated : null;
+  let eligible = [...locs.keys()];
+  if (annotated !== null && eligible.length > 1) eligible = eligible.filter((k) => k !== annotated);
+  return eligible.length ? eligible[rng.int(0, eligible.length)]! : null;
 }
 
 /**

@@ -48,7 +48,7 @@ describe('foreground oversampling (spec 1.15)', () => {
     for (let k = 0; k < 10; k++) {
       const s = (await loader.nextBatch(rng)).samples[1]!;
       expect(s.shape).toEqual([1, 1, 8, 8]);
-      expect(s.seg![4 * 8 + 4]).toBe(1);
+      expect(s.seg!.includes(1), 'the forced slice window holds the label').toBe(true);
     }
   });
 });

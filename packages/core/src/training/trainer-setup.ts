@@ -1,4 +1,5 @@
 import type { AugmentationOptions, Sample, Transform } from '../contracts/augmentation.js';
+import { annotatedKey, labelManager, locationClasses } from '../dataset/label-manager.js';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { Loss } from '../contracts/loss.js';
 import type { Network } from '../contracts/network.js';
@@ -164,7 +165,8 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const da = spatial ? da0 : { ...da0, initialPatchSize: [...patchSize] };
   const { train, val } = foldCases(o.splits, o.fold);
   const cases = await openCases(source, [...new Set([...train, ...val])], imageChannels, o.cacheBytes, cascade !== null);
-  const lo = { patchSize, batchSize, oversampleForeground: o.oversampleForeground };
+  const lm = labelManager(o.dataset);
+  const lo = { patchSize, batchSize, oversampleForeground: o.oversampleForeground, locationClasses: locationClasses(lm), annotatedKey: annotatedKey(lm) };
   return {
     o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, cascade, numClasses, ignoreLabel,
     batchSize, epochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, da,
