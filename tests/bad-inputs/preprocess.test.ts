@@ -200,7 +200,7 @@ describe('preprocess rows', () => {
     });
   }
 
-  it('B24: logits exported from 3 mm to 2 mm slices are interpolated out-of-plane: no duplicated adjacent slices where the truth differs', async () => {
+  it('B24: with the opt-in linear order_z, logits exported from 3 mm to 2 mm slices are interpolated out-of-plane: no duplicated adjacent slices where the truth differs (the default is nnU-Net\'s nearest, which duplicates)', async () => {
     const reg = registry();
     const [Z, Y, X] = [30, 24, 24];
     const spacing = [2.0, 0.98, 0.98];
@@ -221,8 +221,13 @@ describe('preprocess rows', () => {
       const zmm = 2 * ((z + 0.5) * (Z / Zp!) - 0.5);
       for (let y = 0; y < Yp!; y++) for (let x = 0; x < Xp!; x++) logits[N + n++] = radius(zmm) - dist(y, x);
     }
-    const { seg } = await fn('exportPrediction')(logits, [2, Zp, Yp, Xp], pre.properties, plans, '3d_fullres', reg);
+    const { seg } = await fn('exportPrediction')(logits, [2, Zp, Yp, Xp], pre.properties, plans, '3d_fullres', reg, { orderZ: 1 });
     expect(seg.length).toBe(Z * Y * X);
+    // nnU-Net's default (order_z 0): each preprocessed slice is copied to the nearest original slices
+    const nearest = (await fn('exportPrediction')(logits, [2, Zp, Yp, Xp], pre.properties, plans, '3d_fullres', reg)).seg;
+    const sliceOf = (a: ArrayLike<number>, z: number) => Array.from({ length: Y * X }, (_, i) => a[z * Y * X + i]!).join();
+    const copies = Array.from({ length: Z - 1 }, (_, z) => sliceOf(nearest, z + 1) === sliceOf(nearest, z)).filter(Boolean).length;
+    expect(copies, 'nearest order_z repeats preprocessed slices (20 -> 30)').toBeGreaterThanOrEqual(10);
     const slice = (a: ArrayLike<number>, z: number) => Array.from({ length: Y * X }, (_, i) => (a[z * Y * X + i]! > 0 ? 1 : 0));
     const truth = grid(Z, Y, X, (z, y, x) => (dist(y, x) <= radius(2 * z) ? 1 : 0));
     let duplicated = 0;

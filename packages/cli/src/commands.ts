@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   DataError, checkOutputFolder, convertMsd, foldsToRun, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
@@ -36,6 +36,12 @@ function budgetFlags(cmd: Command): Command {
     .option('-f, --folds <list>', "folds to train, comma-separated, or 'all'")
     .option('--epochs <n>', 'epochs per fold')
     .option('--iterations-per-epoch <n>', 'training iterations per epoch');
+}
+
+/** `--export-order-z`: 0 (nearest, nnU-Net) or 1 (linear). */
+function parseOrderZ(v: string): number {
+  if (v !== '0' && v !== '1') throw new InvalidArgumentError(`--export-order-z must be 0 (nearest, nnU-Net) or 1 (linear), got '${v}'`);
+  return Number(v);
 }
 
 /** The run's nnUNetPlans.json, or an error saying which verb writes it. */
@@ -162,7 +168,8 @@ export function addCommands(program: Command, io: Io): void {
     .option('--disable-tta', 'no mirroring at test time (about 8x faster in 3D)')
     .option('--no-postprocessing', "ignore the model's postprocessing.json")
     .option('--continue', "keep outputs that already exist (nnU-Net's --continue_prediction); default: overwrite them")
-    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean }) => {
+    .option('--export-order-z <n>', "interpolation order along a separate low-resolution axis when going back to the original grid: 0 nearest (nnU-Net, default from the plans) or 1 linear (ours, opt-in)", parseOrderZ)
+    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number }) => {
       if (!existsSync(o.input)) throw new DataError('input folder not found', { file: resolve(o.input), hint: 'pass -i <folder> with the images to segment (CASE_0000.nii.gz, ... or plain names for 1-channel models)' });
       checkOutputFolder(o.input, o.output);
       const ctx = await makeContext(o);
@@ -175,6 +182,7 @@ export function addCommands(program: Command, io: Io): void {
         mirror: !o.disableTta,
         postprocessing: o.postprocessing,
         existing: o.continue ? 'continue' : 'overwrite',
+        exportOrderZ: o.exportOrderZ,
       });
       io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}${o.continue ? ' (existing outputs kept: --continue)' : ''}`);
     });

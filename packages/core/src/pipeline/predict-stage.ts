@@ -28,6 +28,11 @@ export interface PipelinePredictOptions {
    * folder records the same input files (size + mtime) and the same model (checkpoint checksum); else re-predict).
    */
   existing?: 'overwrite' | 'continue' | 'manifest';
+  /**
+   * Spline order along a separately resampled low-resolution axis when logits go back to the original grid.
+   * Default: the plans' `order_z` (nnU-Net: 0, nearest). 1 (linear) is our opt-in deviation (bad input B24).
+   */
+  exportOrderZ?: number;
 }
 
 /** The manifest `existing: 'manifest'` keeps in the output folder. */
@@ -64,7 +69,7 @@ export function modelChecksum(folders: ModelFolder[], opts: PipelinePredictOptio
       }
     }
   }
-  h.update(JSON.stringify({ s: opts.stepSize ?? 0.5, m: opts.mirror ?? true, p: opts.postprocessing ?? true, extra }));
+  h.update(JSON.stringify({ s: opts.stepSize ?? 0.5, m: opts.mirror ?? true, p: opts.postprocessing ?? true, extra, ...(opts.exportOrderZ !== undefined ? { z: opts.exportOrderZ } : {}) }));
   return h.digest('hex');
 }
 
@@ -165,7 +170,7 @@ export async function segmentPreprocessedFull(
   const n = pp.shape[1]! * pp.shape[2]! * pp.shape[3]!;
   const shape = [logits.length / n, pp.shape[1]!, pp.shape[2]!, pp.shape[3]!];
   return stage('exportPrediction')(logits, shape, pp.properties, m.folder.plans, m.folder.configuration, registry, {
-    returnProbabilities: opts.returnProbabilities === true,
+    returnProbabilities: opts.returnProbabilities === true, orderZ: opts.exportOrderZ,
   });
 }
 

@@ -9,9 +9,10 @@ export interface ExportOptions {
   /** Also return softmax probabilities `[K, z, y, x]` on the original grid (background 1 outside the bbox). */
   returnProbabilities?: boolean;
   /**
-   * Spline order along the separately resampled (low-resolution) axis. Default: the plans' `order_z` raised to at
-   * least 1 (linear). nnU-Net's default `order_z` 0 copies one preprocessed slice to several original slices, so
-   * neighbouring slices get identical masks where the truth differs (bad input B24). Pass 0 for nnU-Net's behaviour.
+   * Spline order along the separately resampled (low-resolution) axis. Default: the plans'
+   * `resampling_fn_probabilities_kwargs.order_z` (nnU-Net: 0, nearest). Deviation, opt-in: 1 (linear) gives every
+   * original slice its own result where nnU-Net copies one preprocessed slice to several original slices (bad
+   * input B24: a 3 mm model applied to 2 mm data).
    */
   orderZ?: number;
 }
@@ -26,7 +27,7 @@ export interface ExportResult {
 /**
  * nnU-Net v2 `convert_predicted_logits_to_segmentation_with_correct_shape` (spec 1.14 export order): resample the
  * logits `[K, ...preprocessed]` to `shape_after_cropping_and_before_resampling` with the plans'
- * `resampling_fn_probabilities_kwargs` (default order 1; order_z at least 1, see `ExportOptions.orderZ`; separate z decided from the configuration
+ * `resampling_fn_probabilities_kwargs` (default order 1, order_z 0, see `ExportOptions.orderZ`; separate z decided from the configuration
  * spacing and the case spacing), softmax, argmax (first maximum wins, as numpy), paste into the bbox of
  * `shape_before_cropping` (0 elsewhere), apply `transpose_backward`.
  * Without probabilities, logits are resampled one class at a time with a running argmax (memory: two cropped-size
@@ -48,7 +49,7 @@ export function exportPrediction(logits: Float32Array, shape: number[], properti
   const m = cropShape[0]! * cropShape[1]! * cropShape[2]!;
   const resampler = resolveResampler(registry, cfg.resampling_fn_probabilities);
   const planned = resampleOptionsFromKwargs(cfg.resampling_fn_probabilities_kwargs, current, spacingT, 1);
-  const ropts = { ...planned, orderZ: opts.orderZ ?? Math.max(planned.orderZ, 1) };
+  const ropts = { ...planned, orderZ: opts.orderZ ?? planned.orderZ };
   const same = sp.every((s, i) => s === cropShape[i]);
   const resample = (k: number): Float32Array => {
     const ch = logits.subarray(k * n, (k + 1) * n);

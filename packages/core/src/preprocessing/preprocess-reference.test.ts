@@ -45,8 +45,8 @@ describe('preprocessCase against a numpy/scipy/skimage re-run of nnU-Net run_cas
     expect(r.properties.class_locations).toEqual(ref.class_locations);
     // export: random logits back to the original grid (separate z, order 1, softmax, argmax, bbox paste)
     const logits = load('case_logits.bin', Float32Array);
-    // nnU-Net's export resamples the separate z axis with order 0; ours defaults to linear (bad input B24)
-    const out = exportPrediction(logits, [3, ...ref.new_shape], r.properties, plans, '3d_fullres', registry, { orderZ: 0 });
+    // the default export resamples the separate z axis with nnU-Net's order_z 0 (no option passed)
+    const out = exportPrediction(logits, [3, ...ref.new_shape], r.properties, plans, '3d_fullres', registry);
     const wantSeg = load('case_export_seg.bin', Int16Array);
     let mismatches = 0;
     for (let i = 0; i < wantSeg.length; i++) if (out.seg[i] !== wantSeg[i]) mismatches++;
