@@ -1,4 +1,5 @@
 import type { Rng, Sample, Transform } from '@nnunet-ts/core';
+import { segLinearArgmax, segNearest } from './seg-sampling.js';
 
 /** Options of {@link spatialTransform} (spec 1.17, v2 column). */
 export interface SpatialOptions {
@@ -14,6 +15,11 @@ export interface SpatialOptions {
   pScaling?: number;
   /** Rotate and scale in the y-x plane only (2D configurations and dummy-2D). */
   inPlaneOnly: boolean;
+  /**
+   * How the seg is sampled when the sample is rotated or scaled: `linear` (default, nnU-Net v2 / bg2: one-hot
+   * channels interpolated linearly, argmax) or `nearest` (opt-in deviation: nearest neighbour, faster).
+   */
+  segInterpolation?: 'linear' | 'nearest';
 }
 
 /** Parameters: 3x3 matrix (row-major, `[z, y, x]` axes) mapping output offsets to input offsets, or null for a plain crop. */
@@ -36,8 +42,9 @@ function rotations(az: number, ay: number, ax: number): number[] {
  * nnU-Net's spatial transform (batchgeneratorsv2 `SpatialTransform` as configured in v2, spec 1.17): with p 0.2 a
  * rotation (every axis in 3D, in-plane for 2D/dummy-2D, each angle uniform in `rotation`), with p 0.2 one isotropic
  * scale factor in (0.7, 1.4) (> 1 samples a larger region, objects get smaller), no elastic deformation, centre crop
- * to `patchSize` (no random crop). Data is resampled linearly with 0 outside, the seg by nearest neighbour with -1
- * outside (bg2 interpolates one-hot seg channels bilinearly; nearest is used here for speed; labels stay in the input set).
+ * to `patchSize` (no random crop). Data is resampled linearly with 0 outside; the seg as one-hot channels
+ * interpolated linearly with an argmax over labels, -1 outside (bg2, see `segLinearArgmax`), or by nearest
+ * neighbour with `segInterpolation: 'nearest'`.
  * Without rotation and scaling the output is an exact integer centre crop.
  * Input any `[c, z, y, x]` at least as large as the patch; output `[c, ...patchSize]`.
  */
@@ -62,7 +69,7 @@ export function spatialTransform(o: SpatialOptions): Transform<SpatialParams> {
       return { matrix: m };
     },
     apply(sample: Sample, p: SpatialParams): Sample {
-      return resampleAffine(sample, o.patchSize, p.matrix);
+      return resampleAffine(sample, o.patchSize, p.matrix, o.segInterpolation ?? 'linear');
     },
   };
 }
@@ -70,9 +77,10 @@ export function spatialTransform(o: SpatialOptions): Transform<SpatialParams> {
 /**
  * Resample a sample onto an output grid `outSize` (`[z, y, x]`): output voxel `o` reads input position
  * `cIn + M (o - cOut)` with `cOut = (outSize - 1) / 2` and `cIn = cOut + floor((inSize - outSize) / 2)`.
- * `M = null` is an integer centre crop (or centred pad: data 0, seg -1). Data trilinear (0 outside), seg nearest (-1 outside).
+ * `M = null` is an integer centre crop (or centred pad: data 0, seg -1). Data trilinear (0 outside); seg by
+ * `segLinearArgmax` (default) or `segNearest`, -1 outside.
  */
-export function resampleAffine(sample: Sample, outSize: number[], M: number[] | null): Sample {
+export function resampleAffine(sample: Sample, outSize: number[], M: number[] | null, segMode: 'linear' | 'nearest' = 'linear'): Sample {
   const [C, Z, Y, X] = sample.shape as [number, number, number, number];
   const [oz, oy, ox] = outSize as [number, number, number];
   const off = [Math.floor((Z - oz) / 2), Math.floor((Y - oy) / 2), Math.floor((X - ox) / 2)] as const;
@@ -103,6 +111,7 @@ export function resampleAffine(sample: Sample, outSize: number[], M: number[] | 
   const src = sample.image;
   const sseg = sample.seg;
   const YX = Y * X;
+  const scratch = { labels: new Int32Array(8), weights: new Float64Array(8) };
   for (let z = 0; z < oz; z++) {
     for (let y = 0; y < oy; y++) {
       const dz = z - cOut[0]!;
@@ -115,12 +124,7 @@ export function resampleAffine(sample: Sample, outSize: number[], M: number[] | 
       const rowOut = (z * oy + y) * ox;
       for (let x = 0; x < ox; x++, pz += M[2]!, py += M[5]!, px += M[8]!) {
         const o = rowOut + x;
-        if (seg) {
-          const nz = Math.round(pz);
-          const ny = Math.round(py);
-          const nx = Math.round(px);
-          seg[o] = nz >= 0 && nz < Z && ny >= 0 && ny < Y && nx >= 0 && nx < X ? sseg![nz * YX + ny * X + nx]! : -1;
-        }
+        if (seg) seg[o] = segMode === 'linear' ? segLinearArgmax(sseg!, Z, Y, X, pz, py, px, scratch) : segNearest(sseg!, Z, Y, X, pz, py, px);
         const z0 = Math.floor(pz);
         const y0 = Math.floor(py);
         const x0 = Math.floor(px);
