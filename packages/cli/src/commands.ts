@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   DataError, checkOutputFolder, convertMsd, foldsToRun, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
-  readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
+  readModelFolder, runDecathlon, loadPlans, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
   prepareDataset, configurationsToRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS,
   type DatasetFingerprint, type DatasetJson, type Plans,
@@ -52,7 +52,7 @@ function readPlansOf(file: string): Plans {
       hint: 'run `nnunet-ts plan <dataset> -o <run>` (then `preprocess`) first, or `nnunet-ts decathlon <task> -o <run>` for the whole pipeline',
     });
   }
-  return readJson<Plans>(file);
+  return loadPlans(file);
 }
 
 async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnType<typeof makeContext>>) {

@@ -6,7 +6,8 @@ import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.
 import { loadParameters } from '../nn/index.js';
 import type { Registry } from '../registry/registry.js';
 import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
-import { resolveConfiguration } from '../training/configuration.js';
+import { getConfiguration } from '../planning/plans-io.js';
+import { loadPlans } from '../planning/load-plans.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import type { PredictorModel } from './sliding-window.js';
 
@@ -32,14 +33,38 @@ export interface TrainedModel extends PredictorModel {
   checkpoints: CheckpointMeta[];
 }
 
-async function readJson<T>(path: string): Promise<T> {
+async function readDatasetJson(path: string): Promise<DatasetJson> {
   try {
-    return JSON.parse(await fs.readFile(path, 'utf8')) as T;
+    return JSON.parse(await fs.readFile(path, 'utf8')) as DatasetJson;
   } catch (e) {
     throw new DataError(`cannot read ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? '(missing file)' : (e as Error).message}`, {
       file: path,
       hint: 'point to a trained model folder (<model>/plans.json, dataset.json, fold_<k>/checkpoint_final.*)',
       cause: e,
+    });
+  }
+}
+
+const shortName = (n: string) => n.slice(n.lastIndexOf('.') + 1);
+
+/**
+ * The fields a checkpoint and the plans it is used with must agree on (nnU-Net builds the network from the plans
+ * and loads the checkpoint's weights into it: nnunetv2/inference/predict_from_raw_data.py
+ * `initialize_from_trained_model_folder`): plans name, network class, dimensionality and patch size.
+ * @throws DataError naming the checkpoint file, the first differing field and both values.
+ */
+export function checkCheckpointAgainstPlans(m: CheckpointMeta, plans: Plans, config: PlansConfiguration, file: string): void {
+  const pairs: [string, unknown, unknown][] = [
+    ['plans_name', m.plans_name, plans.plans_name],
+    ['network_class_name', shortName(m.network_class_name), shortName(config.architecture?.network_class_name ?? '')],
+    ['dims (patch_size length)', m.dims, config.patch_size?.length],
+    ['patch_size', m.patch_size, config.patch_size],
+  ];
+  for (const [field, ck, pl] of pairs) {
+    if (ck === undefined || JSON.stringify(ck) === JSON.stringify(pl)) continue;
+    throw new DataError(`checkpoint and plans.json differ in ${field}: checkpoint ${JSON.stringify(ck)}, plans ${JSON.stringify(pl)} (configuration '${m.configuration}')`, {
+      file,
+      hint: 'use the plans.json the model was trained with (a hand-edited patch or network needs training again)',
     });
   }
 }
@@ -71,8 +96,8 @@ export async function loadTrainedModel(
   opts: { checkpoint?: 'final' | 'best' | 'latest' } = {},
 ): Promise<TrainedModel> {
   const kind = opts.checkpoint ?? 'final';
-  const plans = await readJson<Plans>(join(modelDir, 'plans.json'));
-  const dataset = await readJson<DatasetJson>(join(modelDir, 'dataset.json'));
+  const plans = loadPlans(join(modelDir, 'plans.json'));
+  const dataset = await readDatasetJson(join(modelDir, 'dataset.json'));
   const use = folds && folds.length ? folds : await availableFolds(modelDir, kind);
   if (!use.length) throw new DataError(`no fold_<k>/checkpoint_${kind}.json in the model folder`, { file: modelDir, hint: 'train at least one fold first' });
   const networks: Network[] = [];
@@ -84,8 +109,9 @@ export async function loadTrainedModel(
     if (checkpoints.length && (m.configuration !== checkpoints[0]!.configuration || m.num_classes !== checkpoints[0]!.num_classes)) {
       throw new NnunetError(`fold ${f} was trained for configuration '${m.configuration}' (${m.num_classes} classes), fold ${use[0]} for '${checkpoints[0]!.configuration}'`, { file: modelDir });
     }
-    config ??= resolveConfiguration(plans, m.configuration);
+    config ??= getConfiguration(plans, m.configuration);
     if (!config.architecture) throw new NnunetError(`configuration '${m.configuration}' has no architecture`, { file: join(modelDir, 'plans.json') });
+    checkCheckpointAgainstPlans(m, plans, config, join(modelDir, `fold_${f}`, `checkpoint_${kind}.json`));
     const net = registry.get('network', config.architecture.network_class_name, m.dims).create({
       architecture: config.architecture, inputChannels: m.input_channels, numClasses: m.num_classes, deepSupervision: false, backend,
     });

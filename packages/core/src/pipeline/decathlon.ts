@@ -11,7 +11,7 @@ import { evaluateFolder, type EvaluationSummary } from '../evaluation/summary.js
 import { configurationPairs, findBestConfiguration, type BestCandidate, type BestConfiguration } from '../postprocessing/best.js';
 import type { ComputeBackend } from '../contracts/backend.js';
 import { DataError } from '../util/errors.js';
-import { runFingerprint, runPlan } from './fingerprint-plan.js';
+import { planOrReuse, runFingerprint } from './fingerprint-plan.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import { runLayout, type RunLayout } from './layout.js';
 import { readModelFolder } from './model-folder.js';
@@ -103,9 +103,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.task, dataset: ds.root });
   const fp: DatasetFingerprint = await runFingerprint(ds, registry, L.fingerprint, rep);
-  let plans = readJsonIfValid<Plans>(L.plans);
-  if (!plans?.configurations) plans = runPlan(fp, ds.json, registry, L.plans, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
-  else rep.log(`plan: reusing ${L.plans}`);
+  const plans = planOrReuse(fp, ds.json, registry, L.plans, rep, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
   const configs = configurationsToRun(plans, budget.configurations, rep);
   const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds);
   const folds = foldsToRun(budget.folds, splits, L.splits);

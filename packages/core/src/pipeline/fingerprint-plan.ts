@@ -2,6 +2,8 @@ import type { DatasetFingerprint, DatasetJson, Plans } from '../contracts/plans.
 import type { Registry } from '../registry/registry.js';
 import { readCase } from '../dataset/read.js';
 import type { Dataset } from '../dataset/types.js';
+import { existsSync } from 'node:fs';
+import { loadPlans, parsePlans } from '../planning/load-plans.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import type { Reporter } from './progress.js';
 import { stage } from './stages.js';
@@ -39,13 +41,27 @@ export interface PlanOptions {
   datasetName?: string;
 }
 
-/** Plan every configuration from a fingerprint and dataset.json (spec 1.4-1.11) and write the plans atomically. */
+/**
+ * Plan every configuration from a fingerprint and dataset.json (spec 1.4-1.11) and write the plans atomically.
+ * The planner's output goes through the same checks as a plans file (`parsePlans`), so a plugin planner cannot
+ * write plans the pipeline would refuse. @throws DataError naming the planner and each problem.
+ */
 export function runPlan(fp: DatasetFingerprint, json: DatasetJson, registry: Registry, outFile: string, opts: PlanOptions = {}): Plans {
   const planner = registry.get('planner', opts.planner ?? 'nnUNetPlanner');
-  const plans = planner.plan(fp, json, {
+  const plans = parsePlans(planner.plan(fp, json, {
     gpuMemoryTargetGb: opts.gpuMemoryGb ?? 8,
     datasetName: opts.datasetName ?? json.name,
-  });
+  }), `plans of planner '${planner.name}'`);
   writeJson(outFile, plans);
   return plans;
+}
+
+/**
+ * The run's plans: `outFile` when it exists (loaded and validated by `loadPlans`, so hand edits are checked), else
+ * planned with `runPlan`. @throws DataError for an invalid existing plans file (naming the field).
+ */
+export function planOrReuse(fp: DatasetFingerprint, json: DatasetJson, registry: Registry, outFile: string, rep: Reporter, opts: PlanOptions = {}): Plans {
+  if (!existsSync(outFile)) return runPlan(fp, json, registry, outFile, opts);
+  rep.log(`plan: reusing ${outFile}`);
+  return loadPlans(outFile);
 }

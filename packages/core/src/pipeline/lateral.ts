@@ -18,7 +18,7 @@ export async function lateralizedMirrorExclusion(ds: Dataset, plans: Plans, conf
   let j = 0;
   for (let c = 1; c < 3; c++) if (Math.abs(img.direction[c]!) > Math.abs(img.direction[j]!)) j = c;
   const arrayAxis = 2 - j; // arrays are [z, y, x]
-  const t = (plans.transpose_forward ?? [0, 1, 2]).indexOf(arrayAxis);
+  const t = plans.transpose_forward.indexOf(arrayAxis);
   const patch = stage('getConfiguration')(plans, configuration).patch_size ?? [];
   if (patch.length === 2) return t === 0 ? [] : [t - 1];
   return [t];

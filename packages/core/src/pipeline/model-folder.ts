@@ -3,6 +3,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { DatasetJson, Plans } from '../contracts/plans.js';
 import { DataError } from '../util/errors.js';
 import type { PostprocessingPlan } from '../postprocessing/determine.js';
+import { loadPlans } from '../planning/load-plans.js';
 import { readJson, readJsonIfValid, writeJson } from './json-io.js';
 
 /** A trained model folder (`<trainer>__<plans>__<configuration>/`) as `predict` uses it. */
@@ -53,7 +54,7 @@ export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
   return {
     dir,
     configuration,
-    plans: readJson<Plans>(join(dir, 'plans.json')),
+    plans: loadPlans(join(dir, 'plans.json')),
     dataset: readJson<DatasetJson>(join(dir, 'dataset.json')),
     folds: use,
     postprocessing: readJsonIfValid<PostprocessingPlan>(join(dir, 'postprocessing.json')),

@@ -1,6 +1,7 @@
 /**
- * Plans files: reading (with conversion of the legacy v2 format), atomic writing, configuration lookup with
- * `inherits_from` resolution, and dataset.json / fingerprint loading for `planFromFiles`.
+ * Plans objects: conversion of the legacy v2 configuration format, atomic writing, configuration lookup with
+ * `inherits_from` resolution, structural checks, and dataset.json / fingerprint loading for `planFromFiles`.
+ * Reading plans files is `loadPlans` (load-plans.ts), the only reader of plans JSON.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -130,21 +131,6 @@ async function readJson(path: string, what: string): Promise<unknown> {
   } catch (e) {
     throw new DataError(`${what} is not valid JSON (${(e as Error).message})`, { file: path, cause: e });
   }
-}
-
-/**
- * Read nnUNetPlans.json (arch-dict or legacy v2 format; legacy configurations are converted, spec: plans format
- * versions in reference/plans/README.md). @throws DataError naming the file when unreadable or not a plans file.
- */
-export async function readPlansFile(path: string): Promise<Plans> {
-  const raw = (await readJson(path, 'plans file')) as Plans;
-  if (!raw || typeof raw !== 'object' || typeof raw.configurations !== 'object' || raw.configurations === null) {
-    throw new DataError('not an nnU-Net v2 plans file (no "configurations" object)', {
-      file: path,
-      hint: 'nnU-Net v1 plans (plans_per_stage) must be re-planned; use planFromFiles',
-    });
-  }
-  return convertLegacyPlans(raw, path);
 }
 
 /** Write plans JSON atomically (temporary file + rename), indented by 4 like nnU-Net; creates the folder. */

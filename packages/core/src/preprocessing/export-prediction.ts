@@ -1,6 +1,6 @@
 import type { Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
-import { resolveConfiguration } from './config.js';
+import { getConfiguration } from '../planning/plans-io.js';
 import { resampleOptionsFromKwargs, resolveResampler, targetSpacingFor } from './resample-config.js';
 import { permuteList, transposeSpatial } from './transpose.js';
 import type { CaseProperties } from './types.js';
@@ -37,12 +37,12 @@ export interface ExportResult {
  */
 export function exportPrediction(logits: Float32Array, shape: number[], properties: CaseProperties, plans: Plans,
   configuration: string, registry: Registry, opts: ExportOptions = {}): ExportResult {
-  const cfg = resolveConfiguration(plans, configuration);
+  const cfg = getConfiguration(plans, configuration);
   const [K, ...sp] = shape as [number, number, number, number];
   const n = sp[0]! * sp[1]! * sp[2]!;
   if (logits.length !== K * n) throw new RangeError(`exportPrediction: logits length ${logits.length} != shape ${shape}`);
-  const tf = plans.transpose_forward ?? [0, 1, 2];
-  const tb = plans.transpose_backward ?? [0, 1, 2];
+  const tf = plans.transpose_forward;
+  const tb = plans.transpose_backward;
   const spacingT = permuteList(properties.spacing, tf);
   const current = targetSpacingFor(cfg.spacing, spacingT);
   const cropShape = properties.shape_after_cropping_and_before_resampling;

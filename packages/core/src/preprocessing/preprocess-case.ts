@@ -1,7 +1,7 @@
 import type { Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { DataError, NnunetError } from '../util/errors.js';
-import { resolveConfiguration } from './config.js';
+import { getConfiguration } from '../planning/plans-io.js';
 import { sampleClassLocations } from './class-locations.js';
 import type { ClassOrRegion } from '../dataset/label-manager.js';
 import { cropToNonzero, type CropResult } from './cropping/crop.js';
@@ -77,7 +77,7 @@ export function estimatePreprocessBytes(channels: number, spatial: readonly numb
  */
 export function preprocessCase(input: PreprocessInput, plans: Plans, configuration: string, registry: Registry,
   opts: PreprocessOptions = {}): PreprocessedCase {
-  const cfg = resolveConfiguration(plans, configuration);
+  const cfg = getConfiguration(plans, configuration);
   input = asTypedInput(input);
   const [C, Z, Y, X] = input.shape as [number, number, number, number];
   const who = opts.caseId ? `case ${opts.caseId}` : 'case';
@@ -86,7 +86,7 @@ export function preprocessCase(input: PreprocessInput, plans: Plans, configurati
     throw new RangeError(`${who}: image length ${input.image.length} does not match shape ${JSON.stringify(input.shape)}`);
   }
   if (input.seg && input.seg.length !== Z * Y * X) throw new RangeError(`${who}: seg length does not match image`);
-  const tf = plans.transpose_forward ?? [0, 1, 2];
+  const tf = plans.transpose_forward;
   const spacingT = permuteList(input.spacing, tf);
   if (opts.memoryLimitBytes !== undefined) {
     const full = permuteList([Z, Y, X], tf);

@@ -1,6 +1,6 @@
 import type { Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
-import { resolveConfiguration } from './config.js';
+import { getConfiguration } from '../planning/plans-io.js';
 import { resampleOptionsFromKwargs, resolveResampler, targetSpacingFor } from './resample-config.js';
 import { permuteList, transposeSpatial } from './transpose.js';
 import type { CaseProperties } from './types.js';
@@ -14,8 +14,8 @@ import type { CaseProperties } from './types.js';
  */
 export function previousStageToGrid(seg: Int16Array, properties: CaseProperties, spatialShape: number[], plans: Plans,
   configuration: string, registry: Registry): Int16Array {
-  const cfg = resolveConfiguration(plans, configuration);
-  const tf = plans.transpose_forward ?? [0, 1, 2];
+  const cfg = getConfiguration(plans, configuration);
+  const tf = plans.transpose_forward;
   const before = properties.shape_before_cropping;
   const n = before[0]! * before[1]! * before[2]!;
   if (seg.length !== n) throw new RangeError(`previous-stage segmentation has ${seg.length} voxels, the case ${n}`);

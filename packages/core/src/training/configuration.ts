@@ -1,25 +1,5 @@
-import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
+import type { DatasetJson } from '../contracts/plans.js';
 import { NnunetError } from '../util/errors.js';
-
-/**
- * A configuration of the plans with `inherits_from` resolved (child keys win; cycles throw `NnunetError`).
- * Throws `NnunetError` when the configuration does not exist.
- */
-export function resolveConfiguration(plans: Plans, name: string): PlansConfiguration {
-  const seen: string[] = [];
-  const chain: PlansConfiguration[] = [];
-  for (let cur: string | undefined = name; cur !== undefined; ) {
-    if (seen.includes(cur)) throw new NnunetError(`configuration inheritance cycle: ${[...seen, cur].join(' -> ')}`);
-    seen.push(cur);
-    const c: PlansConfiguration | undefined = plans.configurations[cur];
-    if (!c) {
-      throw new NnunetError(`configuration '${cur}' is not in the plans`, { hint: `available: ${Object.keys(plans.configurations).join(', ')}` });
-    }
-    chain.push(c);
-    cur = c.inherits_from;
-  }
-  return Object.assign({}, ...chain.reverse()) as PlansConfiguration;
-}
 
 /** Label setup from dataset.json: number of network outputs (all labels except `ignore`) and the ignore value. */
 export function labelSetup(dataset: DatasetJson): { numClasses: number; ignoreLabel?: number; labels: number[] } {

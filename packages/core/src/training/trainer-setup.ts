@@ -11,7 +11,8 @@ import type { CaseSource, PreprocessedCaseData } from './case-source.js';
 import { CaseStore } from './case-store.js';
 import { emptyLog, type ProgressLog } from './checkpoint.js';
 import { appendPreviousStage, cascadeTransformsFrom, GEOMETRIC_TRANSFORMS, PREVIOUS_STAGE_KEY, previousStageProxy, type CascadeTransforms } from './cascade.js';
-import { labelSetup, resolveConfiguration } from './configuration.js';
+import { getConfiguration } from '../planning/plans-io.js';
+import { labelSetup } from './configuration.js';
 import { daSettings, type DaSettings } from './da-settings.js';
 import { PatchLoader } from './data-loader.js';
 import { cropWithPadding } from './patch-sampler.js';
@@ -137,7 +138,7 @@ export async function openCases(source: CaseSource, ids: string[], channels: num
 
 /** Build network, loss, optimizer, augmentation and loaders for a fold (spec 1.15 defaults). */
 export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Promise<TrainingContext> {
-  const cfg = resolveConfiguration(o.plans, o.configuration);
+  const cfg = getConfiguration(o.plans, o.configuration);
   const arch = cfg.architecture;
   const patchSize = cfg.patch_size;
   if (!arch || !patchSize) throw new NnunetError(`configuration '${o.configuration}' has no architecture or patch_size`, { hint: 'plan the experiment again' });

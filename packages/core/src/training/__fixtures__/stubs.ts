@@ -100,7 +100,7 @@ export function stubPlans(patch: number[], batchSize: number): Plans {
   const arch = {
     network_class_name: 'StubNet',
     arch_kwargs: {
-      n_stages: 1, features_per_stage: [1], conv_op: 'x', kernel_sizes: [[1, 1, 1]], strides: [[1, 1, 1]], n_conv_per_stage_decoder: [],
+      n_stages: 1, features_per_stage: [1], conv_op: 'x', kernel_sizes: [[1, 1, 1]], strides: [[1, 1, 1]], n_conv_per_stage: [1], n_conv_per_stage_decoder: [],
       conv_bias: true, norm_op: 'x', norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, dropout_op_kwargs: null, nonlin: 'x', nonlin_kwargs: {},
     },
     _kw_requires_import: [],
@@ -109,6 +109,13 @@ export function stubPlans(patch: number[], batchSize: number): Plans {
     dataset_name: 'Dataset999_Stub', plans_name: 'nnUNetPlans', original_median_spacing_after_transp: [1, 1, 1], original_median_shape_after_transp: [8, 8, 8],
     image_reader_writer: 'x', transpose_forward: [0, 1, 2], transpose_backward: [0, 1, 2], experiment_planner_used: 'x', label_manager: 'LabelManager',
     foreground_intensity_properties_per_channel: {},
-    configurations: { '3d_fullres': { patch_size: patch, batch_size: batchSize, batch_dice: true, architecture: arch } },
+    configurations: {
+      '3d_fullres': {
+        data_identifier: 'nnUNetPlans_3d_fullres', preprocessor_name: 'DefaultPreprocessor', patch_size: patch, batch_size: batchSize,
+        median_image_size_in_voxels: patch, spacing: patch.map(() => 1), normalization_schemes: ['ZScoreNormalization'], use_mask_for_norm: [false],
+        resampling_fn_data: 'resample_data_or_seg_to_shape', resampling_fn_seg: 'resample_data_or_seg_to_shape', resampling_fn_probabilities: 'resample_data_or_seg_to_shape',
+        resampling_fn_data_kwargs: {}, resampling_fn_seg_kwargs: {}, resampling_fn_probabilities_kwargs: {}, batch_dice: true, architecture: arch,
+      },
+    },
   };
 }

@@ -1,0 +1,220 @@
+/**
+ * The one place plans JSON is read (nnUNetPlans.json of a run, plans.json of a model folder): parse, convert the
+ * legacy configuration form, validate against {@link PLANS_SCHEMA} and the structural rules of `validatePlans`,
+ * resolve `inherits_from`. Everything downstream takes the `Plans` object this returns; nothing else parses plans.
+ *
+ * Format: nnU-Net v2 plans files as written by `ExperimentPlanner.plan_experiment`
+ * (nnunetv2/experiment_planning/experiment_planners/default_experiment_planner.py) and read by `PlansManager` /
+ * `ConfigurationManager` (nnunetv2/utilities/plans_handling/plans_handler.py), including the pre-2.3 form with
+ * `UNet_class_name` / `pool_op_kernel_sizes` that `ConfigurationManager` still converts.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { ArchitectureSpec, Plans, PlansConfiguration } from '../contracts/plans.js';
+import { DataError } from '../util/errors.js';
+import { convertLegacyPlans, getConfiguration, listConfigurations, validatePlans } from './plans-io.js';
+
+/**
+ * A configuration after `inherits_from` resolution with every field the pipeline uses present (what `loadPlans`
+ * guarantees for each configuration of a plans file). Spatial lists are in the plans' transposed `[z, y, x]` order.
+ */
+export interface ResolvedConfiguration extends PlansConfiguration {
+  data_identifier: string;
+  preprocessor_name: string;
+  batch_size: number;
+  patch_size: number[];
+  median_image_size_in_voxels: number[];
+  spacing: number[];
+  normalization_schemes: string[];
+  use_mask_for_norm: boolean[];
+  resampling_fn_data: string;
+  resampling_fn_seg: string;
+  resampling_fn_data_kwargs: Record<string, unknown>;
+  resampling_fn_seg_kwargs: Record<string, unknown>;
+  resampling_fn_probabilities: string;
+  resampling_fn_probabilities_kwargs: Record<string, unknown>;
+  architecture: ArchitectureSpec;
+  batch_dice: boolean;
+}
+
+const intList = { type: 'array', items: { type: 'integer' } };
+const numList = { type: 'array', items: { type: 'number' } };
+const posNumList = { type: 'array', minItems: 2, maxItems: 3, items: { type: 'number', exclusiveMinimum: 0 } };
+const posIntList = { type: 'array', minItems: 2, maxItems: 3, items: { type: 'integer', minimum: 1 } };
+const kwargs = { type: 'object' };
+const nested = { type: 'array', items: { type: 'array', items: { type: 'integer', minimum: 1 } } };
+
+/** Fields of a configuration and their types (each may come from an `inherits_from` parent). */
+const CONFIGURATION_PROPERTIES = {
+  data_identifier: { type: 'string', minLength: 1 },
+  preprocessor_name: { type: 'string', minLength: 1 },
+  batch_size: { type: 'integer', minimum: 1 },
+  patch_size: posIntList,
+  median_image_size_in_voxels: numList,
+  spacing: posNumList,
+  normalization_schemes: { type: 'array', minItems: 1, items: { type: 'string' } },
+  use_mask_for_norm: { type: 'array', items: { type: 'boolean' } },
+  resampling_fn_data: { type: 'string' },
+  resampling_fn_seg: { type: 'string' },
+  resampling_fn_probabilities: { type: 'string' },
+  resampling_fn_data_kwargs: kwargs,
+  resampling_fn_seg_kwargs: kwargs,
+  resampling_fn_probabilities_kwargs: kwargs,
+  batch_dice: { type: 'boolean' },
+  inherits_from: { type: 'string' },
+  previous_stage: { type: 'string' },
+  next_stage: { type: 'string' },
+  architecture: {
+    type: 'object',
+    required: ['network_class_name', 'arch_kwargs'],
+    properties: {
+      network_class_name: { type: 'string', minLength: 1 },
+      arch_kwargs: {
+        type: 'object',
+        required: ['n_stages', 'features_per_stage', 'kernel_sizes', 'strides', 'n_conv_per_stage_decoder'],
+        properties: {
+          n_stages: { type: 'integer', minimum: 1 },
+          features_per_stage: { type: 'array', items: { type: 'integer', minimum: 1 } },
+          kernel_sizes: nested,
+          strides: nested,
+          n_conv_per_stage: intList,
+          n_blocks_per_stage: intList,
+          n_conv_per_stage_decoder: intList,
+        },
+      },
+    },
+  },
+} as const;
+
+/** The fields a resolved configuration must have (nnU-Net's planners write all of them). */
+export const REQUIRED_CONFIGURATION_FIELDS = Object.keys(CONFIGURATION_PROPERTIES).filter(
+  (k) => !['inherits_from', 'previous_stage', 'next_stage'].includes(k),
+) as (keyof ResolvedConfiguration)[];
+
+/** JSON schema of a plans file (unknown keys are allowed: nnU-Net variants add their own). */
+export const PLANS_SCHEMA = {
+  type: 'object',
+  required: ['dataset_name', 'plans_name', 'transpose_forward', 'transpose_backward', 'configurations', 'foreground_intensity_properties_per_channel'],
+  properties: {
+    dataset_name: { type: 'string' },
+    plans_name: { type: 'string' },
+    original_median_spacing_after_transp: numList,
+    original_median_shape_after_transp: numList,
+    image_reader_writer: { type: 'string' },
+    transpose_forward: { type: 'array', minItems: 3, maxItems: 3, items: { enum: [0, 1, 2] } },
+    transpose_backward: { type: 'array', minItems: 3, maxItems: 3, items: { enum: [0, 1, 2] } },
+    experiment_planner_used: { type: 'string' },
+    label_manager: { type: 'string' },
+    foreground_intensity_properties_per_channel: { type: 'object' },
+    configurations: {
+      type: 'object',
+      minProperties: 1,
+      additionalProperties: { type: 'object', properties: CONFIGURATION_PROPERTIES },
+    },
+  },
+} as const;
+
+/** Schema of one configuration after `inherits_from` resolution: every field of {@link ResolvedConfiguration}. */
+export const RESOLVED_CONFIGURATION_SCHEMA = { type: 'object', required: REQUIRED_CONFIGURATION_FIELDS, properties: CONFIGURATION_PROPERTIES };
+
+let validators: { plans: ReturnType<Ajv['compile']>; config: ReturnType<Ajv['compile']> } | undefined;
+function compiled() {
+  if (!validators) {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    validators = { plans: ajv.compile(PLANS_SCHEMA), config: ajv.compile(RESOLVED_CONFIGURATION_SCHEMA) };
+  }
+  return validators;
+}
+
+function schemaProblems(errors: ErrorObject[] | null | undefined, prefix: string): string[] {
+  return (errors ?? []).map((e) => {
+    const at = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '';
+    if (e.keyword === 'required') return `${prefix}${at ? `${at}: ` : ''}missing field '${(e.params as { missingProperty: string }).missingProperty}'`;
+    return `${prefix}${at || '(top level)'}: ${e.message}`;
+  });
+}
+
+/**
+ * Every problem of a parsed plans object: schema violations of the file, of each resolved configuration (missing
+ * fields), inheritance errors and `validatePlans`' structural rules. Empty when the plans are usable.
+ */
+export function plansProblems(plans: Plans): string[] {
+  const v = compiled();
+  if (!v.plans(plans)) return schemaProblems(v.plans.errors, '');
+  const problems: string[] = [];
+  for (const name of listConfigurations(plans)) {
+    let c: PlansConfiguration;
+    try {
+      c = getConfiguration(plans, name);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+      continue;
+    }
+    if (!v.config(c)) problems.push(...schemaProblems(v.config.errors, `configuration '${name}' `));
+  }
+  return problems.length ? problems : validatePlans(plans);
+}
+
+/**
+ * Turn parsed JSON into validated plans: legacy configurations converted to the arch-dict form, then
+ * {@link plansProblems} checked. `where` names the source in errors.
+ * @throws DataError naming `where`, every problem and the fix.
+ */
+export function parsePlans(raw: unknown, where: string): Plans {
+  const r = raw as Plans | null;
+  if (!r || typeof r !== 'object' || typeof r.configurations !== 'object' || r.configurations === null) {
+    throw new DataError('not an nnU-Net v2 plans file (no "configurations" object)', {
+      file: where,
+      hint: 'nnU-Net v1 plans (plans_per_stage) must be re-planned: run `nnunet-ts plan`',
+    });
+  }
+  const plans = convertLegacyPlans(r, where);
+  const problems = plansProblems(plans);
+  if (problems.length) {
+    throw new DataError(`invalid plans: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; ... (${problems.length} problems)` : ''}`, {
+      file: where,
+      hint: 'fix the hand-edited fields (patch_size divisible by the product of the strides, batch_size >= 1, ...) or plan again',
+    });
+  }
+  return plans;
+}
+
+/**
+ * Read and validate a plans file (nnUNetPlans.json or a model folder's plans.json). NaN/Infinity are not valid
+ * plans values and are rejected by the JSON parser.
+ * @throws DataError naming the file when it is missing, not JSON, or not valid plans (each problem listed).
+ */
+export function loadPlans(file: string): Plans {
+  if (!existsSync(file)) {
+    throw new DataError('plans file not found', {
+      file,
+      hint: 'run `nnunet-ts plan <dataset> -o <run>` first, or point to a trained model folder with plans.json',
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new DataError(`plans file is not valid JSON (${(e as Error).message})`, { file, cause: e });
+  }
+  return parsePlans(raw, file);
+}
+
+/** Async form of {@link loadPlans} (same checks). */
+export async function readPlansFile(path: string): Promise<Plans> {
+  return loadPlans(path);
+}
+
+/**
+ * The configuration `name` of validated plans with every field present.
+ * @throws NnunetError for an unknown configuration (listing the available ones); DataError when a field is
+ * missing (plans that did not come through `loadPlans`).
+ */
+export function resolvedConfiguration(plans: Plans, name: string): ResolvedConfiguration {
+  const c = getConfiguration(plans, name);
+  const v = compiled();
+  if (!v.config(c)) {
+    throw new DataError(`plans '${plans.plans_name}' configuration '${name}': ${schemaProblems(v.config.errors, '').join('; ')}`, { hint: 'plan again' });
+  }
+  return c as ResolvedConfiguration;
+}
