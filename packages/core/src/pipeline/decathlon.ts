@@ -12,7 +12,7 @@ import { configurationPairs, findBestConfiguration, type BestCandidate, type Bes
 import type { ComputeBackend } from '../contracts/backend.js';
 import { DataError } from '../util/errors.js';
 import { planOrReuse, runFingerprint } from './fingerprint-plan.js';
-import { readJsonIfValid, writeJson } from './json-io.js';
+import { writeJson } from './json-io.js';
 import { runLayout, type RunLayout } from './layout.js';
 import { readModelFolder } from './model-folder.js';
 import { loadModel, predictCases } from './predict-stage.js';
