@@ -431,6 +431,7 @@ bool set_path(const char* name) {
   return true;
 }
 
+Pool& thread_pool() { return pool(); }
 void set_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }
 int threads() { return pool().size(); }
 

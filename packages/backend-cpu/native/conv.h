@@ -22,6 +22,9 @@ const Kernels& kernels();
 bool set_path(const char* name);
 void set_threads(int n);
 int threads();
+class Pool;
+/** The process-wide thread pool of the convolutions and the other ops (not re-entrant). */
+Pool& thread_pool();
 
 /** y = conv(x, w) + bias (bias may be null). */
 void conv_fwd(const float* x, const float* w, const float* bias, float* y, const Geo& g);

@@ -48,12 +48,18 @@ const cxx = process.env.CXX || 'g++';
 const x86 = process.arch === 'x64';
 // Optional SIMD units: if the compiler cannot build one, the addon is built without it (the runtime dispatch then
 // never picks it) instead of failing.
-const optional = x86 ? [['kern_avx2.cpp', ['-mavx2', '-mfma'], 'NNUNET_NO_AVX2'], ['kern_avx512.cpp', ['-mavx512f', '-mfma'], 'NNUNET_NO_AVX512']] : [];
+// Each level: its conv micro-kernels and its build of the other ops (ops_body.h).
+const optional = x86
+  ? [
+      [['kern_avx2.cpp', 'ops_avx2.cpp'], ['-mavx2', '-mfma'], 'NNUNET_NO_AVX2'],
+      [['kern_avx512.cpp', 'ops_avx512.cpp'], ['-mavx512f', '-mfma'], 'NNUNET_NO_AVX512'],
+    ]
+  : [];
 const common = ['-O3', '-std=c++17', '-fPIC', '-pthread', '-fno-math-errno', '-ffp-contract=fast', `-I${headers}`, `-I${src}`];
 mkdirSync(out, { recursive: true });
 mkdirSync(obj, { recursive: true });
 const objs = [];
-const deps = ['kern_body.h', 'kernels.h', 'conv.h', 'pool.h'].map((f) => join(src, f));
+const deps = ['kern_body.h', 'kernels.h', 'conv.h', 'pool.h', 'ops.h', 'ops_body.h'].map((f) => join(src, f));
 /** Compiles one unit unless its object is newer than its sources; returns the object path. */
 function compile(file, flags) {
   const s = join(src, file);
@@ -64,21 +70,22 @@ function compile(file, flags) {
   return o;
 }
 try {
-  objs.push(compile('kern_generic.cpp', []));
+  objs.push(compile('kern_generic.cpp', []), compile('ops_generic.cpp', []));
   const missing = [];
-  for (const [file, flags, define] of optional) {
+  for (const [files, flags, define] of optional) {
     try {
-      objs.push(compile(file, flags));
+      const built = files.map((file) => compile(file, flags));
+      objs.push(...built);
     } catch (e) {
-      console.warn(`[@nnunet-ts/backend-cpu] WARNING: ${file} did not compile (${e.message.split('\n')[0]}); built without it`);
+      console.warn(`[@nnunet-ts/backend-cpu] WARNING: ${files.join(', ')} did not compile (${e.message.split('\n')[0]}); built without them`);
       missing.push(`-D${define}`);
     }
   }
   // conv.cpp's object depends on which units exist: rebuild it when that changes
   const stamp = join(obj, 'conv.flags');
   const flagsNow = missing.join(' ');
-  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== flagsNow) rmSync(join(obj, 'conv.o'), { force: true });
-  objs.push(compile('conv.cpp', missing));
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== flagsNow) for (const o of ['conv.o', 'ops.o']) rmSync(join(obj, o), { force: true });
+  objs.push(compile('conv.cpp', missing), compile('ops.cpp', missing));
   writeFileSync(stamp, flagsNow);
   objs.push(compile('addon.cpp', [`-I${addonApi}`, '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED']));
   execFileSync(cxx, ['-shared', '-pthread', '-o', target, ...objs], { stdio: 'inherit' });

@@ -15,7 +15,52 @@ export interface NativeAddon {
   /** Stride-1 algorithm: 'auto' (direct unless padding waste > 30%), 'direct' or 'im2col'. Process-wide. */
   setPath(name: string): boolean;
   setThreads(n: number): void;
+  // ---- the other ops (native/ops.h); N batch, C channels, S spatial size (z*y*x), arrays in C order [N, C, S] ----
+  /** Instance norm (biased variance, eps) + affine (null gamma/beta: 1/0) + LeakyReLU when act = 1; mean/rstd [N*C] saved unless null. */
+  instanceNormForward(x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array, mean: Float32Array | null, rstd: Float32Array | null, N: number, C: number, S: number, eps: number, slope: number, act: 0 | 1): void;
+  /** Backward of instanceNormForward from its input x and saved mean/rstd; dgamma/dbeta [C] overwritten (null: skipped). */
+  instanceNormBackward(x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, N: number, C: number, S: number, slope: number, act: 0 | 1): void;
+  /** y = x > 0 ? x : slope x over y.length elements (in place allowed). */
+  leakyReluForward(x: Float32Array, y: Float32Array, slope: number): void;
+  /** dx = x > 0 ? dy : slope dy over dx.length elements; x may be the forward input or output. */
+  leakyReluBackward(x: Float32Array, dy: Float32Array, dx: Float32Array, slope: number): void;
+  softmax(x: Float32Array, y: Float32Array, N: number, C: number, S: number): void;
+  /** dx = p (dp - sum_c p dp). */
+  softmaxBackward(p: Float32Array, dp: Float32Array, dx: Float32Array, N: number, C: number, S: number): void;
+  /**
+   * probs = softmax(logits); stats[(n*C + c)*3 + 0..2] = sum p*y, sum p, sum y (y one-hot target), stats[N*C*3] = sum
+   * of -log p_target, stats[N*C*3 + 1] = voxels counted; voxels labelled `ignore` (< 0: none) count nowhere.
+   */
+  dcCeForward(logits: Float32Array, target: LabelArray, N: number, C: number, S: number, ignore: number, probs: Float32Array, stats: Float64Array): void;
+  /** dlogits_c = p_c (dp_c - sum_k p_k dp_k) + ceScale (p_c - y_c) with dp_c = A[n*C+c] y_c + B[n*C+c]; 0 where ignored. */
+  dcCeBackward(probs: Float32Array, target: LabelArray, N: number, C: number, S: number, ignore: number, A: Float32Array, B: Float32Array, ceScale: number, dlogits: Float32Array): void;
+  /** torch.optim.SGD over all tensors: d = gscale g + wd p; buf = momentum buf + d; p -= lr (nesterov ? d + momentum buf : buf). */
+  sgd(params: Float32Array[], grads: Float32Array[], bufs: Float32Array[], wd: Float32Array, lr: number, momentum: number, nesterov: boolean, gscale: number): void;
+  /** Sum of squares of all arrays (float64 accumulation). */
+  sumSquares(arrays: Float32Array[]): number;
+  scale(arrays: Float32Array[], s: number): void;
+  biasAdd(y: Float32Array, b: Float32Array, N: number, C: number, S: number): void;
+  /** out[c] = sum over n, s of dy (bias gradient). */
+  channelSum(dy: Float32Array, out: Float32Array, N: number, C: number, S: number): void;
+  /** y = a x + b y over y.length elements. */
+  axpby(x: Float32Array, y: Float32Array, a: number, b: number): void;
+  /** acc[c, z0+i, y0+j, x0+k] += patch[c, i, j, k] g[i, j, k]; wacc (unless null) += g. Throws RangeError when the patch leaves the volume. */
+  accumulateWeighted(acc: Float32Array, wacc: Float32Array | null, patch: Float32Array, g: Float32Array, C: number, Z: number, Y: number, X: number, pz: number, py: number, px: number, z0: number, y0: number, x0: number): void;
+  /** acc[c, s] /= w[s]. */
+  divideWeights(acc: Float32Array, w: Float32Array, C: number, S: number): void;
+  /** out[n, s] = first argmax over c of x[n, c, s]. */
+  argmax(x: Float32Array, N: number, C: number, S: number, out: LabelArray): void;
+  /** Channel concatenation of [N, c_i, S] arrays (c_i = length / (N S)) into dst. */
+  concatChannels(srcs: Float32Array[], N: number, S: number, dst: Float32Array): void;
+  splitChannels(src: Float32Array, dsts: Float32Array[], N: number, S: number): void;
+  /** dst = src mirrored along the axes of `axes` (bit 1 z, 2 y, 4 x) of [NC, Z, Y, X]; dst !== src. */
+  flip(src: Float32Array, dst: Float32Array, NC: number, Z: number, Y: number, X: number, axes: number): void;
+  /** Nearest ('nearest-exact') resize of [NC, Z, Y, X] to [NC, oz, oy, ox]; src and dst of the same type. */
+  resizeNearest(src: LabelArray, dst: LabelArray, NC: number, Z: number, Y: number, X: number, oz: number, oy: number, ox: number): void;
 }
+
+/** Label maps and index outputs the native ops accept. */
+export type LabelArray = Float32Array | Int16Array | Uint8Array | Int32Array;
 
 /** Absolute path of the compiled addon (built by `npm run build` of this package). */
 export const ADDON_PATH = fileURLToPath(new URL('../build/Release/nnunet_cpu.node', import.meta.url));
