@@ -59,9 +59,10 @@ Napi::Value BackwardData(const Napi::CallbackInfo& info) {
   return guarded(info, [&] { nnunet::conv_bwd_data(f32(info[0], "dy"), f32(info[1], "w"), f32(info[2], "dx"), geo(info[3])); });
 }
 
-// backwardFilter(x, dy, dw, geo)
+// backwardFilter(x, dy, dw, geo, accumulate?)
 Napi::Value BackwardFilter(const Napi::CallbackInfo& info) {
-  return guarded(info, [&] { nnunet::conv_bwd_filter(f32(info[0], "x"), f32(info[1], "dy"), f32(info[2], "dw"), geo(info[3])); });
+  const bool acc = info.Length() > 4 && info[4].ToBoolean().Value();
+  return guarded(info, [&] { nnunet::conv_bwd_filter(f32(info[0], "x"), f32(info[1], "dy"), f32(info[2], "dw"), geo(info[3]), acc); });
 }
 
 
@@ -110,24 +111,25 @@ struct F32List {
   }
 };
 
-// instanceNormForward(x, gamma, beta, y, mean, rstd, N, C, S, eps, slope, act)
+// instanceNormForward(x, gamma, beta, y, xhat, mean, rstd, N, C, S, eps, slope, act)
 Napi::Value InstanceNormForward(const Napi::CallbackInfo& info) {
-  const long N = n_(info, 6), C = n_(info, 7), S = n_(info, 8);
+  const long N = n_(info, 7), C = n_(info, 8), S = n_(info, 9);
   return guarded(info, [&] {
     nnunet::ops().inorm_fwd(f32n(info[0], "x", N * C * S), opt32(info[1], "gamma", C), opt32(info[2], "beta", C),
-                            f32n(info[3], "y", N * C * S), opt32(info[4], "mean", N * C), opt32(info[5], "rstd", N * C),
-                            N, C, S, fl(info, 9), fl(info, 10), static_cast<int>(n_(info, 11)));
+                            f32n(info[3], "y", N * C * S), opt32(info[4], "xhat", N * C * S),
+                            opt32(info[5], "mean", N * C), opt32(info[6], "rstd", N * C), N, C, S, fl(info, 10),
+                            fl(info, 11), static_cast<int>(n_(info, 12)));
   });
 }
 
-// instanceNormBackward(x, gamma, beta, mean, rstd, dy, dx, dgamma, dbeta, N, C, S, slope, act)
+// instanceNormBackward(x | xhat, gamma, beta, mean | null, rstd, dy, dx, dgamma, dbeta, N, C, S, slope, act, accumulate)
 Napi::Value InstanceNormBackward(const Napi::CallbackInfo& info) {
   const long N = n_(info, 9), C = n_(info, 10), S = n_(info, 11);
   return guarded(info, [&] {
     nnunet::ops().inorm_bwd(f32n(info[0], "x", N * C * S), opt32(info[1], "gamma", C), opt32(info[2], "beta", C),
-                            f32n(info[3], "mean", N * C), f32n(info[4], "rstd", N * C), f32n(info[5], "dy", N * C * S),
+                            opt32(info[3], "mean", N * C), f32n(info[4], "rstd", N * C), f32n(info[5], "dy", N * C * S),
                             f32n(info[6], "dx", N * C * S), opt32(info[7], "dgamma", C), opt32(info[8], "dbeta", C), N,
-                            C, S, fl(info, 12), static_cast<int>(n_(info, 13)));
+                            C, S, fl(info, 12), static_cast<int>(n_(info, 13)), info[14].ToBoolean().Value() ? 1 : 0);
   });
 }
 
@@ -225,10 +227,11 @@ Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
   return guarded(info, [&] { nnunet::ops().bias_add(f32n(info[0], "y", N * C * S), f32n(info[1], "b", C), N, C, S); });
 }
 
-// channelSum(dy, out, N, C, S)
+// channelSum(dy, out, N, C, S, accumulate)
 Napi::Value ChannelSum(const Napi::CallbackInfo& info) {
   const long N = n_(info, 2), C = n_(info, 3), S = n_(info, 4);
-  return guarded(info, [&] { nnunet::ops().channel_sum(f32n(info[0], "dy", N * C * S), f32n(info[1], "out", C), N, C, S); });
+  const int acc = info[5].ToBoolean().Value() ? 1 : 0;
+  return guarded(info, [&] { nnunet::ops().channel_sum(f32n(info[0], "dy", N * C * S), f32n(info[1], "out", C), N, C, S, acc); });
 }
 
 // axpby(x, y, a, b): y = a x + b y
@@ -237,7 +240,7 @@ Napi::Value Axpby(const Napi::CallbackInfo& info) {
   return guarded(info, [&] { nnunet::ops().axpby(f32n(info[0], "x", n), f32(info[1], "y"), n, fl(info, 2), fl(info, 3)); });
 }
 
-// accumulateWeighted(acc, wacc | null, patch, g, C, Z, Y, X, pz, py, px, z0, y0, x0)
+// accumulateWeighted(acc, wacc | null, patch, g, C, Z, Y, X, pz, py, px, z0, y0, x0, scale)
 Napi::Value AccumulateWeighted(const Napi::CallbackInfo& info) {
   const long C = n_(info, 4), Z = n_(info, 5), Y = n_(info, 6), X = n_(info, 7);
   const long pz = n_(info, 8), py = n_(info, 9), px = n_(info, 10), z0 = n_(info, 11), y0 = n_(info, 12), x0 = n_(info, 13);
@@ -246,7 +249,7 @@ Napi::Value AccumulateWeighted(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     nnunet::ops().acc_weighted(f32n(info[0], "acc", C * Z * Y * X), opt32(info[1], "wacc", Z * Y * X),
                                f32n(info[2], "patch", C * pz * py * px), f32n(info[3], "gaussian", pz * py * px), C, Z,
-                               Y, X, pz, py, px, z0, y0, x0);
+                               Y, X, pz, py, px, z0, y0, x0, fl(info, 14));
   });
 }
 

@@ -309,7 +309,7 @@ void conv_fwd_direct(const float* x, const float* w, const float* bias, float* y
   });
 }
 
-void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Geo& g) {
+void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Geo& g, bool accumulate) {
   const Kernels& kn = kernels();
   Pool& pl = pool();
   const long M = g.co, R = g.R(), vw = kn.vw, Mp = rup(M, kn.mr2), Rp = rup(R, kn.nr2);
@@ -354,7 +354,7 @@ void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Ge
       float s = 0.f;
       for (int t = 0; t < T; t++)
         if (!acc[t].empty()) s += acc[t][i * Rp + r];
-      dw[i * R + r] = s;
+      dw[i * R + r] = accumulate ? dw[i * R + r] + s : s;
     }
 }
 
@@ -498,8 +498,8 @@ void conv_bwd_data(const float* dy, const float* w, float* dx, const Geo& g) {
   });
 }
 
-void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g) {
-  if (use_direct(g)) return conv_bwd_filter_direct(x, dy, dw, g);
+void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g, bool accumulate) {
+  if (use_direct(g)) return conv_bwd_filter_direct(x, dy, dw, g, accumulate);
   const Kernels& kn = kernels();
   Pool& pl = pool();
   const long M = g.co, R = g.R(), P = g.P(), S = g.S(), vw = kn.vw;
@@ -534,7 +534,7 @@ void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g) {
       float s = 0.f;
       for (int t = 0; t < T; t++)
         if (!acc[t].empty()) s += acc[t][i * Rp + r];
-      dw[i * R + r] = s;
+      dw[i * R + r] = accumulate ? dw[i * R + r] + s : s;
     }
 }
 

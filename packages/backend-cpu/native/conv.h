@@ -30,7 +30,7 @@ Pool& thread_pool();
 void conv_fwd(const float* x, const float* w, const float* bias, float* y, const Geo& g);
 /** dx = dL/dx given dy. */
 void conv_bwd_data(const float* dy, const float* w, float* dx, const Geo& g);
-/** dw = dL/dw given x and dy. */
-void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g);
+/** dw = dL/dw given x and dy (dw += when accumulate). */
+void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g, bool accumulate = false);
 
 }  // namespace nnunet

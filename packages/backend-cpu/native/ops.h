@@ -15,17 +15,19 @@ struct Ops {
   const char* name;
   /**
    * Instance norm (per (n, c): biased variance over S, eps added) with affine gamma/beta (null: 1 / 0) and an
-   * optional fused LeakyReLU (act = 1, negative slope `slope`). mean / rstd ([N*C], 1/sqrt(var+eps)) may be null.
+   * optional fused LeakyReLU (act = 1, negative slope `slope`). xhat ((x - mean) * rstd, shape of x), mean and
+   * rstd ([N*C], 1/sqrt(var+eps)) are written unless null.
    */
-  void (*inorm_fwd)(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd, long N,
-                    long C, long S, float eps, float slope, int act);
+  void (*inorm_fwd)(const float* x, const float* gamma, const float* beta, float* y, float* xhat, float* mean,
+                    float* rstd, long N, long C, long S, float eps, float slope, int act);
   /**
-   * Backward of inorm_fwd from its input x and saved mean/rstd (the LeakyReLU mask is recomputed from the
-   * pre-activation). dgamma / dbeta ([C], overwritten, summed over N) may be null.
+   * Backward of inorm_fwd from its input x and saved mean/rstd, or (mean null) from the saved xhat in x (the
+   * LeakyReLU mask is recomputed from the pre-activation). dgamma / dbeta ([C], summed over N; added to when
+   * accumulate, else overwritten) may be null.
    */
   void (*inorm_bwd)(const float* x, const float* gamma, const float* beta, const float* mean, const float* rstd,
                     const float* dy, float* dx, float* dgamma, float* dbeta, long N, long C, long S, float slope,
-                    int act);
+                    int act, int accumulate);
   /** y = x > 0 ? x : slope * x (in place allowed). */
   void (*lrelu_fwd)(const float* x, float* y, long n, float slope);
   /** dx = x > 0 ? dy : slope * dy; x may be the input or the output (same sign for slope > 0). In place allowed. */
@@ -59,16 +61,16 @@ struct Ops {
   void (*scale)(float* const* g, const long* n, int k, float s);
   /** y[n, c, :] += b[c]. */
   void (*bias_add)(float* y, const float* b, long N, long C, long S);
-  /** out[c] = sum over n, s of dy[n, c, s] (bias gradient; overwritten). */
-  void (*channel_sum)(const float* dy, float* out, long N, long C, long S);
+  /** out[c] (+)= sum over n, s of dy[n, c, s] (bias gradient; added to when accumulate). */
+  void (*channel_sum)(const float* dy, float* out, long N, long C, long S, int accumulate);
   /** y = a * x + b * y (a = 1, b = 0: copy; b = 1: accumulate). */
   void (*axpby)(const float* x, float* y, long n, float a, float b);
   /**
-   * Gaussian-weighted sliding-window accumulation: acc[c, z0+i, y0+j, x0+k] += patch[c, i, j, k] * g[i, j, k] and,
-   * when wacc is not null, wacc[z0+i, y0+j, x0+k] += g[i, j, k]. The patch must lie inside acc.
+   * Gaussian-weighted sliding-window accumulation: acc[c, z0+i, y0+j, x0+k] += scale * patch[c, i, j, k] * g[i, j, k]
+   * and, when wacc is not null, wacc[z0+i, y0+j, x0+k] += g[i, j, k]. The patch must lie inside acc.
    */
   void (*acc_weighted)(float* acc, float* wacc, const float* patch, const float* g, long C, long Z, long Y, long X,
-                       long pz, long py, long px, long z0, long y0, long x0);
+                       long pz, long py, long px, long z0, long y0, long x0, float scale);
   /** acc[c, s] /= w[s] over [C, S]. */
   void (*div_weights)(float* acc, const float* w, long C, long S);
   /** out[n, s] = argmax_c x[n, c, s] (first maximum), written as otype. */

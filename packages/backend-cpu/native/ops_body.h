@@ -133,8 +133,8 @@ double plane_sqdev(const float* x, long S, float m) {
   return s;
 }
 
-void inorm_fwd(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd, long N, long C,
-               long S, float eps, float slope, int act) {
+void inorm_fwd(const float* x, const float* gamma, const float* beta, float* y, float* xhat, float* mean, float* rstd,
+               long N, long C, long S, float eps, float slope, int act) {
   pool().run(N * C, [&](long nc, int) {
     const long c = nc % C;
     const float* xp = x + nc * S;
@@ -150,6 +150,21 @@ void inorm_fwd(const float* x, const float* gamma, const float* beta, float* y, 
     const float sc = g * r, shf = static_cast<float>(b - mu * sc);
     const vf scv = bc(sc), shv = bc(shf), slv = bc(act ? slope : 1.f);
     long i = 0;
+    if (xhat) {
+      float* hp = xhat + nc * S;
+      const vf rv = bc(r), muv = bc(static_cast<float>(mu)), gv = bc(g), bv = bc(b);
+      for (; i + VW <= S; i += VW) {
+        const vf h = (ld(xp + i) - muv) * rv, z = h * gv + bv;
+        st(hp + i, h);
+        st(yp + i, z > 0 ? z : z * slv);
+      }
+      if (i < S) {
+        const vf h = (ldp(xp + i, S - i) - muv) * rv, z = h * gv + bv;
+        stp(hp + i, h, S - i);
+        stp(yp + i, z > 0 ? z : z * slv, S - i);
+      }
+      return;
+    }
     for (; i + VW <= S; i += VW) {
       const vf z = ld(xp + i) * scv + shv;
       st(yp + i, z > 0 ? z : z * slv);
@@ -162,9 +177,9 @@ void inorm_fwd(const float* x, const float* gamma, const float* beta, float* y, 
 }
 
 /** Backward of one (n, c) plane; returns sum dz and sum dz * xhat through s1, s2. */
-void inorm_plane_bwd(const float* x, const float* dy, float* dx, long S, float mu, float r, float g, float b,
+void inorm_plane_bwd(const float* x, const float* dy, float* dx, long S, float mu, float r, float rx, float g, float b,
                      float slope, int act, double* s1, double* s2) {
-  const vf muv = bc(mu), rv = bc(r), gv = bc(g), bv = bc(b), slv = bc(act ? slope : 1.f);
+  const vf muv = bc(mu), rv = bc(rx), gv = bc(g), bv = bc(b), slv = bc(act ? slope : 1.f);
   auto dzx = [&](vf xv, vf dyv, vf& xh) {
     xh = (xv - muv) * rv;
     const vf z = xh * gv + bv;
@@ -208,18 +223,20 @@ void inorm_plane_bwd(const float* x, const float* dy, float* dx, long S, float m
 }
 
 void inorm_bwd(const float* x, const float* gamma, const float* beta, const float* mean, const float* rstd,
-               const float* dy, float* dx, float* dgamma, float* dbeta, long N, long C, long S, float slope, int act) {
+               const float* dy, float* dx, float* dgamma, float* dbeta, long N, long C, long S, float slope, int act,
+               int accumulate) {
   std::vector<double> s1(N * C), s2(N * C);
   pool().run(N * C, [&](long nc, int) {
     const long c = nc % C;
-    inorm_plane_bwd(x + nc * S, dy + nc * S, dx + nc * S, S, mean[nc], rstd[nc], gamma ? gamma[c] : 1.f,
-                    beta ? beta[c] : 0.f, slope, act, &s1[nc], &s2[nc]);
+    // from xhat (mean null): xh = x * 1 - 0, the factor rstd still scales dx
+    inorm_plane_bwd(x + nc * S, dy + nc * S, dx + nc * S, S, mean ? mean[nc] : 0.f, rstd[nc], mean ? rstd[nc] : 1.f,
+                    gamma ? gamma[c] : 1.f, beta ? beta[c] : 0.f, slope, act, &s1[nc], &s2[nc]);
   });
   for (long c = 0; c < C; c++) {
     double a = 0, b = 0;
     for (long n = 0; n < N; n++) a += s2[n * C + c], b += s1[n * C + c];
-    if (dgamma) dgamma[c] = static_cast<float>(a);
-    if (dbeta) dbeta[c] = static_cast<float>(b);
+    if (dgamma) dgamma[c] = static_cast<float>(accumulate ? dgamma[c] + a : a);
+    if (dbeta) dbeta[c] = static_cast<float>(accumulate ? dbeta[c] + b : b);
   }
 }
 
@@ -279,13 +296,13 @@ void bias_add(float* y, const float* b, long N, long C, long S) {
   });
 }
 
-void channel_sum(const float* dy, float* out, long N, long C, long S) {
+void channel_sum(const float* dy, float* out, long N, long C, long S, int accumulate) {
   std::vector<double> part(N * C);
   pool().run(N * C, [&](long nc, int) { part[nc] = plane_sum(dy + nc * S, S, 0.f); });
   for (long c = 0; c < C; c++) {
     double s = 0;
     for (long n = 0; n < N; n++) s += part[n * C + c];
-    out[c] = static_cast<float>(s);
+    out[c] = static_cast<float>(accumulate ? out[c] + s : s);
   }
 }
 
@@ -517,7 +534,7 @@ void scale(float* const* g, const long* n, int k, float s) {
 // ---- inference ----
 
 void acc_weighted(float* acc, float* wacc, const float* patch, const float* g, long C, long Z, long Y, long X, long pz,
-                  long py, long px, long z0, long y0, long x0) {
+                  long py, long px, long z0, long y0, long x0, float scale) {
   const long rows = (C + (wacc ? 1 : 0)) * pz;
   pool().run(rows, [&](long t, int) {
     const long c = t / pz, i = t % pz;
@@ -529,7 +546,7 @@ void acc_weighted(float* acc, float* wacc, const float* patch, const float* g, l
       } else {
         float* a = acc + ((c * Z + z0 + i) * Y + y0 + j) * X + x0;
         const float* s = patch + ((c * pz + i) * py + j) * px;
-        for (long q = 0; q < px; q++) a[q] += s[q] * gr[q];
+        for (long q = 0; q < px; q++) a[q] += scale * s[q] * gr[q];
       }
     }
   });

@@ -9,17 +9,24 @@ import { checkDy, geometry, numel, outShape, type Geometry } from './geometry.js
 export interface NativeAddon {
   forward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, geo: Geometry): void;
   backwardData(dy: Float32Array, w: Float32Array, dx: Float32Array, geo: Geometry): void;
-  backwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geo: Geometry): void;
+  /** dw = dL/dw; added to dw when `accumulate`. */
+  backwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geo: Geometry, accumulate?: boolean): void;
   info(): { isa: string; vw: number; threads: number };
   setIsa(name: string): boolean;
   /** Stride-1 algorithm: 'auto' (direct unless padding waste > 30%), 'direct' or 'im2col'. Process-wide. */
   setPath(name: string): boolean;
   setThreads(n: number): void;
   // ---- the other ops (native/ops.h); N batch, C channels, S spatial size (z*y*x), arrays in C order [N, C, S] ----
-  /** Instance norm (biased variance, eps) + affine (null gamma/beta: 1/0) + LeakyReLU when act = 1; mean/rstd [N*C] saved unless null. */
-  instanceNormForward(x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array, mean: Float32Array | null, rstd: Float32Array | null, N: number, C: number, S: number, eps: number, slope: number, act: 0 | 1): void;
-  /** Backward of instanceNormForward from its input x and saved mean/rstd; dgamma/dbeta [C] overwritten (null: skipped). */
-  instanceNormBackward(x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, mean: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, N: number, C: number, S: number, slope: number, act: 0 | 1): void;
+  /**
+   * Instance norm (biased variance, eps) + affine (null gamma/beta: 1/0) + LeakyReLU when act = 1; xhat (shape of
+   * x), mean and rstd ([N*C]) written unless null.
+   */
+  instanceNormForward(x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array, xhat: Float32Array | null, mean: Float32Array | null, rstd: Float32Array | null, N: number, C: number, S: number, eps: number, slope: number, act: 0 | 1): void;
+  /**
+   * Backward of instanceNormForward from its input x and saved mean/rstd, or (mean null) from the saved xhat in
+   * place of x; dgamma/dbeta [C] overwritten, or added to when `accumulate` (null: skipped).
+   */
+  instanceNormBackward(x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, mean: Float32Array | null, rstd: Float32Array, dy: Float32Array, dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, N: number, C: number, S: number, slope: number, act: 0 | 1, accumulate: boolean): void;
   /** y = x > 0 ? x : slope x over y.length elements (in place allowed). */
   leakyReluForward(x: Float32Array, y: Float32Array, slope: number): void;
   /** dx = x > 0 ? dy : slope dy over dx.length elements; x may be the forward input or output. */
@@ -40,12 +47,12 @@ export interface NativeAddon {
   sumSquares(arrays: Float32Array[]): number;
   scale(arrays: Float32Array[], s: number): void;
   biasAdd(y: Float32Array, b: Float32Array, N: number, C: number, S: number): void;
-  /** out[c] = sum over n, s of dy (bias gradient). */
-  channelSum(dy: Float32Array, out: Float32Array, N: number, C: number, S: number): void;
+  /** out[c] (+)= sum over n, s of dy (bias gradient; added when `accumulate`). */
+  channelSum(dy: Float32Array, out: Float32Array, N: number, C: number, S: number, accumulate: boolean): void;
   /** y = a x + b y over y.length elements. */
   axpby(x: Float32Array, y: Float32Array, a: number, b: number): void;
-  /** acc[c, z0+i, y0+j, x0+k] += patch[c, i, j, k] g[i, j, k]; wacc (unless null) += g. Throws RangeError when the patch leaves the volume. */
-  accumulateWeighted(acc: Float32Array, wacc: Float32Array | null, patch: Float32Array, g: Float32Array, C: number, Z: number, Y: number, X: number, pz: number, py: number, px: number, z0: number, y0: number, x0: number): void;
+  /** acc[c, z0+i, y0+j, x0+k] += scale patch[c, i, j, k] g[i, j, k]; wacc (unless null) += g. Throws RangeError when the patch leaves the volume. */
+  accumulateWeighted(acc: Float32Array, wacc: Float32Array | null, patch: Float32Array, g: Float32Array, C: number, Z: number, Y: number, X: number, pz: number, py: number, px: number, z0: number, y0: number, x0: number, scale: number): void;
   /** acc[c, s] /= w[s]. */
   divideWeights(acc: Float32Array, w: Float32Array, C: number, S: number): void;
   /** out[n, s] = first argmax over c of x[n, c, s]. */

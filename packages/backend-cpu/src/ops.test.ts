@@ -125,7 +125,8 @@ describe.skipIf(!addon)('native ops', () => {
             const y = new Float32Array(x.length);
             const mean = new Float32Array(N * C);
             const rstd = new Float32Array(N * C);
-            a.instanceNormForward(x, g, b, y, mean, rstd, N, C, S, 1e-5, slope ?? 0, act);
+            const xhat = new Float32Array(x.length);
+            a.instanceNormForward(x, g, b, y, xhat, mean, rstd, N, C, S, 1e-5, slope ?? 0, act);
             expect(relErr(y, ref.y)).toBeLessThan(2e-5);
             expect(relErr(mean, ref.mean)).toBeLessThan(1e-6);
             expect(relErr(rstd, ref.rstd)).toBeLessThan(1e-5);
@@ -133,14 +134,21 @@ describe.skipIf(!addon)('native ops', () => {
             const dx = new Float32Array(x.length);
             const dg = new Float32Array(C);
             const db = new Float32Array(C);
-            a.instanceNormBackward(x, g, b, mean, rstd, dy, dx, dg, db, N, C, S, slope ?? 0, act);
+            a.instanceNormBackward(x, g, b, mean, rstd, dy, dx, dg, db, N, C, S, slope ?? 0, act, false);
             expect(relErr(dx, rb.dx)).toBeLessThan(1e-4);
             expect(relErr(dg, rb.dg)).toBeLessThan(1e-5);
             expect(relErr(db, rb.db)).toBeLessThan(1e-5);
+            // from the saved xhat instead of x, accumulating into the parameter gradients
+            expect(relErr(xhat, Float64Array.from(x, (v, i) => (v - ref.mean[Math.floor(i / S)]!) * ref.rstd[Math.floor(i / S)]!))).toBeLessThan(1e-5);
+            const dx2 = new Float32Array(x.length);
+            a.instanceNormBackward(xhat, g, b, null, rstd, dy, dx2, dg, db, N, C, S, slope ?? 0, act, true);
+            expect(relErr(dx2, rb.dx)).toBeLessThan(1e-4);
+            expect(relErr(dg, rb.dg.map((v) => 2 * v))).toBeLessThan(1e-5);
+            expect(relErr(db, rb.db.map((v) => 2 * v))).toBeLessThan(1e-5);
           }
           // without affine parameters: gamma 1, beta 0
           const y = new Float32Array(x.length);
-          a.instanceNormForward(x, null, null, y, null, null, N, C, S, 1e-5, 0, 0);
+          a.instanceNormForward(x, null, null, y, null, null, null, N, C, S, 1e-5, 0, 0);
           expect(relErr(y, refInstanceNorm(x, new Float32Array(C).fill(1), new Float32Array(C), N, C, S, null).y)).toBeLessThan(2e-5);
         });
 
@@ -292,10 +300,12 @@ describe.skipIf(!addon)('native ops', () => {
           a.biasAdd(y, b, N, C, S);
           expect(y[(1 * C + 3) * S + 7]).toBe(Math.fround(y0[(1 * C + 3) * S + 7]! + b[3]!));
           const out = new Float32Array(C);
-          a.channelSum(y0, out, N, C, S);
+          a.channelSum(y0, out, N, C, S, false);
           const want = new Float64Array(C);
           for (let i = 0; i < y0.length; i++) want[Math.floor(i / S) % C] += y0[i]!;
           expect(relErr(out, want)).toBeLessThan(1e-6);
+          a.channelSum(y0, out, N, C, S, true);
+          expect(relErr(out, want.map((v) => 2 * v))).toBeLessThan(1e-6);
           const acc = rand(70001, 52);
           const acc0 = acc.slice();
           const x = rand(70001, 53);
@@ -314,18 +324,18 @@ describe.skipIf(!addon)('native ops', () => {
           const g = rand(pz * py * px, 60, 0.1, 1);
           const p1 = rand(C * pz * py * px, 61);
           const p2 = rand(C * pz * py * px, 62);
-          a.accumulateWeighted(acc, w, p1, g, C, Z, Y, X, pz, py, px, 0, 0, 0);
-          a.accumulateWeighted(acc, w, p2, g, C, Z, Y, X, pz, py, px, 2, 2, 3);
+          a.accumulateWeighted(acc, w, p1, g, C, Z, Y, X, pz, py, px, 0, 0, 0, 1);
+          a.accumulateWeighted(acc, w, p2, g, C, Z, Y, X, pz, py, px, 2, 2, 3, 0.5);
           const at = (c: number, z: number, y: number, x: number) => ((c * Z + z) * Y + y) * X + x;
           const gi = (z: number, y: number, x: number) => (z * py + y) * px + x;
           // voxel (3, 3, 4) is inside both patches: patch 1 at (3,3,4), patch 2 at (1,1,1)
           const v1 = p1[((2 * pz + 3) * py + 3) * px + 4]! * g[gi(3, 3, 4)]!;
-          const v2 = p2[((2 * pz + 1) * py + 1) * px + 1]! * g[gi(1, 1, 1)]!;
+          const v2 = 0.5 * p2[((2 * pz + 1) * py + 1) * px + 1]! * g[gi(1, 1, 1)]!;
           expect(acc[at(2, 3, 3, 4)]).toBeCloseTo(v1 + v2, 6);
           expect(w[(3 * Y + 3) * X + 4]).toBeCloseTo(g[gi(3, 3, 4)]! + g[gi(1, 1, 1)]!, 6);
           expect(w[(5 * Y + 6) * X + 8]).toBe(g[gi(3, 4, 5)]);
           expect(w[(0 * Y + 6) * X + 8]).toBe(0);
-          expect(() => a.accumulateWeighted(acc, w, p1, g, C, Z, Y, X, pz, py, px, 3, 0, 0)).toThrow(/inside/);
+          expect(() => a.accumulateWeighted(acc, w, p1, g, C, Z, Y, X, pz, py, px, 3, 0, 0, 1)).toThrow(/inside/);
           w.forEach((v, i) => (w[i] = v || 1));
           const before = acc[at(1, 3, 3, 4)]!;
           a.divideWeights(acc, w, C, Z * Y * X);
