@@ -6,7 +6,8 @@ import type { PluginModule, Registry } from '@nnunet-ts/core';
 import { cpuJsPlugin } from './js.js';
 import { cpuNativePlugin, type CpuNativeOptions } from './native.js';
 
-export { createCpuJsBackend, cpuJsPlugin } from './js.js';
+export { createCpuJsBackend, createCpuJsDevice, cpuJsPlugin } from './js.js';
+export { CpuNativeDevice, createCpuNativeDevice } from './native-device.js';
 export {
   createCpuNativeBackend,
   cpuNativePlugin,

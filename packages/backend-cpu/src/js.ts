@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import { checkTensor, type BackendPlugin, type ComputeBackend, type Conv3dParams, type Tensor } from '@nnunet-ts/core';
+import { checkTensor, HostDeviceBackend, type BackendPlugin, type ComputeBackend, type Conv3dParams, type DeviceBackend, type Tensor } from '@nnunet-ts/core';
 import { checkDy, geometry, numel, outShape, type Geometry } from './geometry.js';
 
 const FWD = 0;
@@ -118,5 +118,16 @@ export function createCpuJsBackend(): ComputeBackend {
 
 /** The `cpu-js` plugin (priority 50): always available. */
 export function cpuJsPlugin(): BackendPlugin {
-  return { name: 'cpu-js', priority: 50, isAvailable: async () => true, create: async () => createCpuJsBackend() };
+  return {
+    name: 'cpu-js',
+    priority: 50,
+    isAvailable: async () => true,
+    create: async () => createCpuJsBackend(),
+    createDevice: async () => createCpuJsDevice(),
+  };
+}
+
+/** The `cpu-js` device backend: the reference host-memory contract implementation with the JS convolutions. */
+export function createCpuJsDevice(): DeviceBackend {
+  return new HostDeviceBackend(createCpuJsBackend(), { name: 'cpu-js', description: 'pure JavaScript, every op on host memory (reference, 1 thread)' });
 }

@@ -159,5 +159,6 @@ export function cpuNativePlugin(opts: CpuNativeOptions = {}): BackendPlugin {
     priority: 10,
     isAvailable: async () => loadAddon() !== null,
     create: async () => createCpuNativeBackend(opts),
+    createDevice: async () => (await import('./native-device.js')).createCpuNativeDevice(opts),
   };
 }

@@ -19,3 +19,4 @@ export * from './inference/index.js';
 export * from './evaluation/index.js';
 export * from './postprocessing/index.js';
 export * from './pipeline/index.js';
+export * from './device/index.js';

@@ -1,5 +1,7 @@
 import type { BackendPlugin, ComputeBackend } from '../contracts/backend.js';
 import type { Registry } from '../registry/registry.js';
+import type { DeviceBackend } from '../contracts/device.js';
+import { HostDeviceBackend } from '../device/host-backend.js';
 import { PluginError } from '../util/errors.js';
 
 /** Availability of every registered backend, sorted by `priority` (lowest first). */
@@ -40,6 +42,34 @@ export async function selectBackend(
   name: string | 'auto' = 'auto',
   log: (s: string) => void = (s) => console.log(s),
 ): Promise<ComputeBackend> {
+  return choose(registry, name, log, (p) => p.create());
+}
+
+/**
+ * Choose and create a device backend (`contracts/device.ts`), with the same choice rules and errors as
+ * `selectBackend`: the plugin's `createDevice()`, or its `create()` convolutions inside a `HostDeviceBackend`.
+ * @throws PluginError as `selectBackend`.
+ */
+export async function selectDevice(
+  registry: Registry,
+  name: string | 'auto' = 'auto',
+  log: (s: string) => void = (s) => console.log(s),
+): Promise<DeviceBackend> {
+  return choose(registry, name, log, (p) => createDevice(p));
+}
+
+/** The plugin's device backend: `createDevice()`, else its compute backend wrapped in a `HostDeviceBackend`. */
+export async function createDevice(p: BackendPlugin): Promise<DeviceBackend> {
+  if (p.createDevice) return p.createDevice();
+  return new HostDeviceBackend(await p.create(), { name: p.name });
+}
+
+async function choose<B extends { info: { name: string; description: string } }>(
+  registry: Registry,
+  name: string,
+  log: (s: string) => void,
+  make: (p: BackendPlugin) => Promise<B>,
+): Promise<B> {
   if (name !== 'auto') {
     const list = await listBackends(registry);
     const entry = list.find((b) => b.name === name);
@@ -53,7 +83,7 @@ export async function selectBackend(
         hint: `registered: ${describeList(list)}; install its optional dependency or pick another`,
       });
     }
-    const backend = await registry.get('backend', name).create();
+    const backend = await make(registry.get('backend', name));
     log(`compute backend: ${backend.info.name} - ${backend.info.description}`);
     return backend;
   }
@@ -62,7 +92,7 @@ export async function selectBackend(
   for (const entry of list) {
     if (!entry.available) continue;
     try {
-      const backend = await registry.get('backend', entry.name).create();
+      const backend = await make(registry.get('backend', entry.name));
       log(`compute backend: ${backend.info.name} (auto) - ${backend.info.description}`);
       return backend;
     } catch (e) {

@@ -10,6 +10,8 @@
  * backend only implements forward, backward-data and backward-filter of a strided, zero-padded convolution.
  */
 
+import type { DeviceBackend } from './device.js';
+
 /** A dense float32 tensor, C order. */
 export interface Tensor {
   data: Float32Array;
@@ -68,6 +70,11 @@ export interface BackendPlugin {
   isAvailable(): Promise<boolean>;
   /** Create and initialise the backend. */
   create(): Promise<ComputeBackend>;
+  /**
+   * Create and initialise its device-contract implementation (`contracts/device.ts`). Absent: `selectDevice`
+   * wraps `create()`'s convolutions in the host-memory `HostDeviceBackend` (correct, slow).
+   */
+  createDevice?(): Promise<DeviceBackend>;
 }
 
 /** Output size of a convolution along one axis: `floor((n + 2*pad - k) / stride) + 1`. */

@@ -5,3 +5,5 @@
  * test run costs nothing and `@nnunet-ts/core` itself never loads it.
  */
 export * from './backend-suite.js';
+export * from './device-suite.js';
+export * from './device-reference.js';

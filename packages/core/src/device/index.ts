@@ -1,0 +1,3 @@
+/** Device-contract implementations on host memory (`cpu-js`, the base of `cpu-native` and the tfjs adapters). */
+export * from './host-backend.js';
+export * from './host-tensor.js';
