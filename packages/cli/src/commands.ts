@@ -163,20 +163,22 @@ export function addCommands(program: Command, io: Io): void {
     .requiredOption('-i, --input <folder>', 'images: CASE_0000<ending> (or plain names for 1-channel models)')
     .requiredOption('-o, --output <folder>', 'where segmentations are written as CASE<ending>')
     .requiredOption('-m, --model <folder>', 'model folder <trainer>__<plans>__<configuration>')
-    .option('-f, --folds <list>', 'folds to ensemble (default: all trained)')
+    .option('-f, --folds <folds...>', "folds to ensemble: '0,1' or nnU-Net's '0 1' (default: all trained)")
+    .option('--checkpoint <name>', "checkpoint per fold, nnU-Net's -chk: final, best, or a file name like checkpoint_best.pth", 'final')
     .option('--step-size <x>', 'sliding-window step as a fraction of the patch', '0.5')
     .option('--disable-tta', 'no mirroring at test time (about 8x faster in 3D)')
     .option('--no-postprocessing', "ignore the model's postprocessing.json")
     .option('--continue', "keep outputs that already exist (nnU-Net's --continue_prediction); default: overwrite them")
     .option('--export-order-z <n>', "interpolation order along a separate low-resolution axis when going back to the original grid: 0 nearest (nnU-Net, default from the plans) or 1 linear (ours, opt-in)", parseOrderZ)
-    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number }) => {
+    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number }) => {
+      if (Array.isArray(o.folds)) o.folds = o.folds.join(',');
       if (!existsSync(o.input)) throw new DataError('input folder not found', { file: resolve(o.input), hint: 'pass -i <folder> with the images to segment (CASE_0000.nii.gz, ... or plain names for 1-channel models)' });
       checkOutputFolder(o.input, o.output);
       const ctx = await makeContext(o);
       const folds = o.folds ? o.folds.split(',').map(Number) : undefined;
       const folder = readModelFolder(resolve(o.model), folds);
       const backend = await stage('selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
-      const model = await loadModel(folder, ctx.registry, backend);
+      const model = await loadModel(folder, ctx.registry, backend, folder.folds, { checkpoint: o.checkpoint });
       const ids = await predictFolder(model, resolve(o.input), resolve(o.output), ctx.registry, ctx.rep, {
         stepSize: Number(o.stepSize),
         mirror: !o.disableTta,

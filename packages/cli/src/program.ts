@@ -21,7 +21,8 @@ export function createProgram(io: Io = { out: (s) => process.stdout.write(s + '\
 export async function runCli(argv: string[], io?: Io, err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> {
   const program = createProgram(io);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    // nnU-Net spells the checkpoint flag `-chk`; commander short flags are one letter, so it is an alias here.
+    await program.parseAsync(argv.map((a) => (a === '-chk' ? '--checkpoint' : a)), { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;

@@ -20,3 +20,4 @@ export * from './evaluation/index.js';
 export * from './postprocessing/index.js';
 export * from './pipeline/index.js';
 export * from './device/index.js';
+export * from './interop/index.js';

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { Network } from '../contracts/network.js';
 import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
@@ -9,6 +9,7 @@ import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
 import { getConfiguration } from '../planning/plans-io.js';
 import { loadPlans } from '../planning/load-plans.js';
 import { DataError, NnunetError } from '../util/errors.js';
+import { checkpointKind, loadNnunetFold, type NnunetFold } from '../interop/nnunet-model.js';
 import type { PredictorModel } from './sliding-window.js';
 
 /**
@@ -29,8 +30,10 @@ export interface TrainedModel extends PredictorModel {
   dims: 2 | 3;
   inputChannels: number;
   folds: (number | 'all')[];
-  /** Checkpoint metadata per fold (same order as `networks`). */
+  /** Checkpoint metadata per fold (same order as `networks`); empty for an nnU-Net v2 results folder. */
   checkpoints: CheckpointMeta[];
+  /** nnU-Net v2 folds (`fold_<k>/checkpoint_<kind>.pth`) per fold, when the folder is nnU-Net's own. */
+  nnunetCheckpoints?: NnunetFold['checkpoint'][];
 }
 
 async function readDatasetJson(path: string): Promise<DatasetJson> {
@@ -69,14 +72,18 @@ export function checkCheckpointAgainstPlans(m: CheckpointMeta, plans: Plans, con
   }
 }
 
-/** Folds present in a model folder (`fold_<k>` with the given checkpoint), numeric ones sorted, then `all`. */
+/**
+ * Folds present in a model folder (`fold_<k>` with the given checkpoint: ours `.json`, or nnU-Net's `.pth`), numeric
+ * ones sorted, then `all`.
+ */
 export async function availableFolds(modelDir: string, checkpoint = 'final'): Promise<(number | 'all')[]> {
   const entries = await fs.readdir(modelDir).catch(() => [] as string[]);
   const out: (number | 'all')[] = [];
   for (const e of entries) {
     const m = /^fold_(\d+|all)$/.exec(e);
     if (!m) continue;
-    const ok = await fs.access(join(modelDir, e, `checkpoint_${checkpoint}.json`)).then(() => true, () => false);
+    const has = (ext: string) => fs.access(join(modelDir, e, `checkpoint_${checkpoint}${ext}`)).then(() => true, () => false);
+    const ok = (await has('.json')) || (await has('.pth'));
     if (ok) out.push(m[1] === 'all' ? 'all' : Number(m[1]));
   }
   return out.sort((a, b) => (a === 'all' ? 1 : b === 'all' ? -1 : a - b));
@@ -86,43 +93,75 @@ export async function availableFolds(modelDir: string, checkpoint = 'final'): Pr
  * Load a trained model folder for prediction: plans.json, dataset.json and one network per fold from
  * `fold_<k>/checkpoint_<checkpoint>` (default `final`, spec 1.18), deep supervision off. `folds` empty or undefined
  * means every fold present. Networks come from the registry by the plans' `network_class_name` and the checkpoint's dims.
- * Throws `DataError` naming the file for missing/corrupt files, `NnunetError` when folds disagree on the configuration.
+ * A fold holding nnU-Net v2's `checkpoint_<checkpoint>.pth` (and no `.json` of ours) is read as nnU-Net's predictor
+ * does (`interop/nnunet-model.ts`): configuration from `init_args`, mirror axes from the checkpoint.
+ * `checkpoint` may be nnU-Net's `-chk` file name (`checkpoint_best.pth`).
+ * Throws `DataError` naming the file for missing/corrupt files, `NnunetError` when folds disagree on the configuration
+ * or nnU-Net weights do not fit the network.
  */
 export async function loadTrainedModel(
   modelDir: string,
   folds: (number | 'all')[] | undefined,
   registry: Registry,
   backend: ComputeBackend,
-  opts: { checkpoint?: 'final' | 'best' | 'latest' } = {},
+  opts: { checkpoint?: string } = {},
 ): Promise<TrainedModel> {
-  const kind = opts.checkpoint ?? 'final';
+  const kind = checkpointKind(opts.checkpoint);
   const plans = loadPlans(join(modelDir, 'plans.json'));
   const dataset = await readDatasetJson(join(modelDir, 'dataset.json'));
   const use = folds && folds.length ? folds : await availableFolds(modelDir, kind);
-  if (!use.length) throw new DataError(`no fold_<k>/checkpoint_${kind}.json in the model folder`, { file: modelDir, hint: 'train at least one fold first' });
-  const networks: Network[] = [];
-  const checkpoints: CheckpointMeta[] = [];
-  let config: PlansConfiguration | null = null;
+  if (!use.length) throw new DataError(`no fold_<k>/checkpoint_${kind}.json (or .pth) in the model folder`, { file: modelDir, hint: 'train at least one fold first' });
+  const loaded: FoldLoad[] = [];
   for (const f of use) {
-    const ck = await loadCheckpoint(join(modelDir, `fold_${f}`), kind);
-    const m = ck.meta;
-    if (checkpoints.length && (m.configuration !== checkpoints[0]!.configuration || m.num_classes !== checkpoints[0]!.num_classes)) {
-      throw new NnunetError(`fold ${f} was trained for configuration '${m.configuration}' (${m.num_classes} classes), fold ${use[0]} for '${checkpoints[0]!.configuration}'`, { file: modelDir });
+    const l = await loadFold(join(modelDir, `fold_${f}`), kind, plans, dataset, registry, backend, basename(modelDir).split('__')[2]);
+    const first = loaded[0];
+    if (first && (l.configuration !== first.configuration || l.numClasses !== first.numClasses)) {
+      throw new NnunetError(`fold ${f} was trained for configuration '${l.configuration}' (${l.numClasses} classes), fold ${use[0]} for '${first.configuration}'`, { file: modelDir });
     }
-    config ??= getConfiguration(plans, m.configuration);
-    if (!config.architecture) throw new NnunetError(`configuration '${m.configuration}' has no architecture`, { file: join(modelDir, 'plans.json') });
-    checkCheckpointAgainstPlans(m, plans, config, join(modelDir, `fold_${f}`, `checkpoint_${kind}.json`));
-    const net = registry.get('network', config.architecture.network_class_name, m.dims).create({
-      architecture: config.architecture, inputChannels: m.input_channels, numClasses: m.num_classes, deepSupervision: false, backend,
-    });
-    loadParameters(net.parameters, ck.parameters);
-    net.setDeepSupervision(false);
-    networks.push(net);
-    checkpoints.push(m);
+    loaded.push(l);
   }
-  const m0 = checkpoints[0]!;
+  const m0 = loaded[0]!;
+  const nn = loaded.map((l) => l.nnunet).filter((x): x is NnunetFold['checkpoint'] => !!x);
   return {
-    modelDir, plans, dataset, configuration: m0.configuration, config: config!, dims: m0.dims, inputChannels: m0.input_channels,
-    folds: use, checkpoints, networks, patchSize: m0.patch_size, numClasses: m0.num_classes, mirrorAxes: m0.inference_allowed_mirroring_axes,
+    modelDir, plans, dataset, configuration: m0.configuration, config: m0.config, dims: m0.dims, inputChannels: m0.inputChannels,
+    folds: use, checkpoints: loaded.map((l) => l.meta).filter((x): x is CheckpointMeta => !!x), networks: loaded.map((l) => l.network),
+    patchSize: m0.patchSize, numClasses: m0.numClasses, mirrorAxes: m0.mirrorAxes, ...(nn.length ? { nnunetCheckpoints: nn } : {}),
+  };
+}
+
+/** One fold's network and what prediction needs of its checkpoint (ours or nnU-Net's). */
+interface FoldLoad {
+  network: Network;
+  configuration: string;
+  config: PlansConfiguration;
+  dims: 2 | 3;
+  inputChannels: number;
+  numClasses: number;
+  patchSize: number[];
+  mirrorAxes: number[];
+  meta?: CheckpointMeta;
+  nnunet?: NnunetFold['checkpoint'];
+}
+
+async function loadFold(foldDir: string, kind: string, plans: Plans, dataset: DatasetJson, registry: Registry, backend: ComputeBackend, folderConfiguration?: string): Promise<FoldLoad> {
+  const pth = join(foldDir, `checkpoint_${kind}.pth`);
+  const exists = (f: string) => fs.access(f).then(() => true, () => false);
+  if (!(await exists(join(foldDir, `checkpoint_${kind}.json`))) && (await exists(pth))) {
+    const n = await loadNnunetFold(pth, plans, dataset, folderConfiguration ?? '3d_fullres', registry, backend);
+    return { ...n, nnunet: n.checkpoint };
+  }
+  const ck = await loadCheckpoint(foldDir, kind);
+  const m = ck.meta;
+  const config = getConfiguration(plans, m.configuration);
+  if (!config.architecture) throw new NnunetError(`configuration '${m.configuration}' has no architecture`, { file: join(foldDir, '..', 'plans.json') });
+  checkCheckpointAgainstPlans(m, plans, config, join(foldDir, `checkpoint_${kind}.json`));
+  const network = registry.get('network', config.architecture.network_class_name, m.dims).create({
+    architecture: config.architecture, inputChannels: m.input_channels, numClasses: m.num_classes, deepSupervision: false, backend,
+  });
+  loadParameters(network.parameters, ck.parameters);
+  network.setDeepSupervision(false);
+  return {
+    network, configuration: m.configuration, config, dims: m.dims, inputChannels: m.input_channels, numClasses: m.num_classes,
+    patchSize: m.patch_size, mirrorAxes: m.inference_allowed_mirroring_axes, meta: m,
   };
 }

@@ -1,10 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { DatasetJson, Plans } from '../contracts/plans.js';
 import { DataError } from '../util/errors.js';
 import type { PostprocessingPlan } from '../postprocessing/determine.js';
 import { loadPlans } from '../planning/load-plans.js';
 import { readJson, readJsonIfValid, writeJson } from './json-io.js';
+import { readNnunetPostprocessingPkl } from '../interop/postprocessing-pkl.js';
 
 /** A trained model folder (`<trainer>__<plans>__<configuration>/`) as `predict` uses it. */
 export interface ModelFolder {
@@ -17,19 +18,20 @@ export interface ModelFolder {
   postprocessing?: PostprocessingPlan;
 }
 
-/** Folds of a model folder that hold a checkpoint. */
+/** Folds of a model folder that hold a checkpoint (ours, or nnU-Net v2's `checkpoint_final.pth`). */
 export function trainedFolds(dir: string): number[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .map((n) => /^fold_(\d+)$/.exec(n))
     .filter((m): m is RegExpExecArray => !!m)
     .map((m) => Number(m[1]))
-    .filter((f) => ['checkpoint_final.json', 'checkpoint_latest.json'].some((c) => existsSync(join(dir, `fold_${f}`, c))))
+    .filter((f) => ['checkpoint_final.json', 'checkpoint_latest.json', 'checkpoint_final.pth'].some((c) => existsSync(join(dir, `fold_${f}`, c))))
     .sort((a, b) => a - b);
 }
 
 /**
- * Open a model folder: `plans.json`, `dataset.json`, `fold_x/` checkpoints, optional `postprocessing.json`; the
+ * Open a model folder: `plans.json`, `dataset.json`, `fold_x/` checkpoints, optional `postprocessing.json` (or
+ * nnU-Net v2's `postprocessing.pkl`); the
  * configuration comes from the folder name `<trainer>__<plans>__<configuration>` (or `configuration` in plans.json
  * `"configuration"` is not nnU-Net's; the name is).
  * @throws DataError naming the folder and the missing file.
@@ -57,8 +59,14 @@ export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
     plans: loadPlans(join(dir, 'plans.json')),
     dataset: readJson<DatasetJson>(join(dir, 'dataset.json')),
     folds: use,
-    postprocessing: readJsonIfValid<PostprocessingPlan>(join(dir, 'postprocessing.json')),
+    postprocessing: readJsonIfValid<PostprocessingPlan>(join(dir, 'postprocessing.json')) ?? nnunetPostprocessing(dir),
   };
+}
+
+/** nnU-Net v2's `postprocessing.pkl` of a results folder (read with the restricted unpickler), if there is one. */
+function nnunetPostprocessing(dir: string): PostprocessingPlan | undefined {
+  const f = join(dir, 'postprocessing.pkl');
+  return existsSync(f) ? readNnunetPostprocessingPkl(readFileSync(f), f) : undefined;
 }
 
 /** `previous_stage.json` of a cascade model folder: which configuration and model folder run first (spec 1.10). */

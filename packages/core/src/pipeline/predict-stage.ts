@@ -61,8 +61,8 @@ export function modelChecksum(folders: ModelFolder[], opts: PipelinePredictOptio
     h.update(f.dir).update(JSON.stringify(f.plans)).update(JSON.stringify(f.postprocessing ?? null));
     for (const fold of f.folds) {
       const d = join(f.dir, `fold_${fold}`);
-      const base = existsSync(join(d, 'checkpoint_final.json')) ? 'checkpoint_final' : 'checkpoint_latest';
-      for (const e of ['.json', '.bin']) {
+      const base = existsSync(join(d, 'checkpoint_final.json')) || existsSync(join(d, 'checkpoint_final.pth')) ? 'checkpoint_final' : 'checkpoint_latest';
+      for (const e of ['.json', '.bin', '.pth']) {
         const file = join(d, base + e);
         h.update(`${fold}/${base}${e}:`);
         if (existsSync(file)) h.update(readFileSync(file));
@@ -124,12 +124,13 @@ export interface LoadedModel {
 }
 
 /**
- * Load the folds' networks once for many predictions. A cascade model folder (`previous_stage` in its
+ * Load the folds' networks once for many predictions (`opts.checkpoint`: final, best, latest or nnU-Net's
+ * `checkpoint_best.pth` style name; nnU-Net v2 results folders load from their `.pth` files). A cascade model folder (`previous_stage` in its
  * configuration) also loads its previous stage's model folder (`previous_stage.json`, else the sibling folder).
  * @throws DataError naming the previous stage's folder when it is missing or untrained
  */
-export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend, folds = folder.folds): Promise<LoadedModel> {
-  const models = await stage('loadTrainedModel')(folder.dir, folds, registry, backend);
+export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend, folds = folder.folds, opts: { checkpoint?: string } = {}): Promise<LoadedModel> {
+  const models = await stage('loadTrainedModel')(folder.dir, folds, registry, backend, opts);
   const prevName = stage('getConfiguration')(folder.plans, folder.configuration).previous_stage;
   if (!prevName) return { folder, models };
   const dir = previousStageDir(folder, prevName);

@@ -1,0 +1,6 @@
+export * from './pickle.js';
+export * from './torch-checkpoint.js';
+export * from './nnunet-checkpoint.js';
+export * from './nnunet-model.js';
+export * from "./npy.js";
+export * from './postprocessing-pkl.js';

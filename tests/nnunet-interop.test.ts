@@ -1,0 +1,81 @@
+/**
+ * nnU-Net v2 interoperability against the real nnU-Net model folders in shared/models (see its README): the
+ * checkpoints are read with the restricted unpickler, their weights mapped onto our networks, and one forward pass
+ * on nnU-Net's stored patch input gives nnU-Net's stored logits within 1e-3 (fp32).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadNnunetFold, loadTrainedModel, readNnunetCheckpoint, readNpy, selectBackend, type ComputeBackend, type DatasetJson, type Plans } from '@nnunet-ts/core';
+import { createDefaultRegistry } from '@nnunet-ts/cli';
+import { sharedPath } from './helpers/paths.js';
+
+const MODELS = {
+  A: 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres',
+  B: 'nnUNetTrainer_1x2__nnUNetResEncUNetMPlans_gpu0p1GB__3d_fullres',
+  C: 'nnUNetTrainer_1x5__nnUNetPlans__2d',
+} as const;
+
+const modelDir = (m: keyof typeof MODELS) => sharedPath('models', 'Dataset004_Hippocampus', MODELS[m]);
+const refFile = (m: keyof typeof MODELS, f: string) => sharedPath('models', 'references', 'Dataset004_Hippocampus', MODELS[m], f);
+const npy = (m: keyof typeof MODELS, f: string) => readNpy(readFileSync(refFile(m, f)), f);
+
+let backend: ComputeBackend | undefined;
+const registry = createDefaultRegistry();
+async function be(): Promise<ComputeBackend> {
+  backend ??= await selectBackend(registry, 'auto', () => {});
+  return backend;
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('nnU-Net v2 checkpoint reader', () => {
+  it('reads model A checkpoint_final.pth: keys, trainer, mirror axes, 188 state-dict entries over 68 storages', () => {
+    const file = join(modelDir('A'), 'fold_0', 'checkpoint_final.pth');
+    const ck = readNnunetCheckpoint(readFileSync(file), file);
+    const manifest = JSON.parse(readFileSync(refFile('A', 'manifest.json'), 'utf8')) as { checkpoint: { keys: string[]; state_dict_entries: { key: string; shape: number[]; sum: number }[] } };
+    expect(ck.keys).toEqual(manifest.checkpoint.keys);
+    expect(ck.trainerName).toBe('nnUNetTrainer_16x30');
+    expect(ck.configuration).toBe('3d_fullres');
+    expect(ck.fold).toBe(0);
+    expect(ck.mirrorAxes).toEqual([0, 1, 2]);
+    expect(ck.currentEpoch).toBe(16);
+    expect(ck.weights.size).toBe(188);
+    expect(new Set([...ck.weights.values()].map((t) => t.storage.key)).size).toBe(68);
+    const first = manifest.checkpoint.state_dict_entries[0]!;
+    expect(ck.weights.get(first.key)!.shape).toEqual(first.shape);
+  });
+});
+
+describe('nnU-Net v2 model folders: single-patch logits equal nnU-Net within 1e-3 (fp32)', () => {
+  for (const m of ['A', 'B', 'C'] as const) {
+    it(`model ${m} (${MODELS[m]})`, async () => {
+      const model = await loadTrainedModel(modelDir(m), [0], registry, await be());
+      const input = npy(m, 'hippocampus_008_patch_input.npy');
+      const ref = npy(m, 'hippocampus_008_patch_logits.npy');
+      const spatial = m === 'C' ? [1, ...input.shape.slice(1)] : input.shape.slice(1);
+      expect(model.patchSize).toEqual(m === 'C' ? input.shape.slice(1) : spatial);
+      const out = model.networks[0]!.forward({ data: input.data as Float32Array, shape: [1, input.shape[0]!, ...spatial] }, false)[0]!;
+      expect(out.shape).toEqual([1, 3, ...spatial]);
+      const d = maxAbsDiff(out.data, ref.data as Float32Array);
+      console.log(`model ${m}: single-patch max |logits - nnU-Net| = ${d.toExponential(3)}`);
+      expect(d).toBeLessThan(1e-3);
+    });
+  }
+});
+
+describe('nnU-Net v2 checkpoints that do not fit', () => {
+  it("refuses model A's weights on model B's ResidualEncoderUNet plans, listing the names that do not fit", async () => {
+    const pth = join(modelDir('A'), 'fold_0', 'checkpoint_final.pth');
+    const plans = JSON.parse(readFileSync(join(modelDir('B'), 'plans.json'), 'utf8')) as Plans;
+    const dataset = JSON.parse(readFileSync(join(modelDir('B'), 'dataset.json'), 'utf8')) as DatasetJson;
+    const err = await loadNnunetFold(pth, plans, dataset, '3d_fullres', registry, await be()).then(() => null, (e: Error) => e);
+    expect(err?.message).toMatch(/checkpoint_final\.pth/);
+    expect(err?.message).toMatch(/missing from the checkpoint: encoder\.stem\.convs\.0\.conv\.weight/);
+    expect(err?.message).toMatch(/in the checkpoint but not in our network: .*encoder\.stages\.0\.0\.convs\.0\.conv\.weight/);
+  });
+});
