@@ -89,7 +89,12 @@ const WRAPPER_PREFIXES = ['module.', '_orig_mod.'];
 function stripWrappers(name: string): string {
   for (let again = true; again; ) {
     again = false;
-    for (const p of WRAPPER_PREFIXES) if (name.startsWith(p)) (name = name.slice(p.length)), (again = true);
+    for (const p of WRAPPER_PREFIXES) {
+      if (name.startsWith(p)) {
+        name = name.slice(p.length);
+        again = true;
+      }
+    }
   }
   return name;
 }
