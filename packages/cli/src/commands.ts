@@ -65,17 +65,17 @@ async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnTyp
 
 /** Register every verb on `program`. */
 export function addCommands(program: Command, io: Io): void {
-  common(program.command('validate <dataset>').description('check a dataset (MSD task or v2 folder) and list every problem, grouped by case')).action(
-    async (dataset: string, o: CommonOptions) => {
+  common(program.command('validate <dataset>').description('check a dataset (MSD task or v2 folder) and list every problem, grouped by case'))
+    .option('--strict', 'treat every note (ignored files, reader warnings, duplicates, train/test overlap, ...) as an error')
+    .action(async (dataset: string, o: CommonOptions & { strict?: boolean }) => {
       const ctx = await makeContext(o);
       const ds = await loadDataset(dataset);
       ctx.rep.start('validate', ds.cases.length + ds.testCases.length);
-      const r = await validateDataset(ds, ctx.registry, { onCase: (d) => ctx.rep.update(d) });
+      const r = await validateDataset(ds, ctx.registry, { onCase: (d) => ctx.rep.update(d), strict: o.strict === true });
       ctx.rep.stop();
       io.out(formatValidationReport(r));
-      if (!r.ok) throw new DataError(`dataset ${ds.root} has ${r.problems.length} problem(s) (listed above)`, { hint: 'fix them and run validate again' });
-    },
-  );
+      if (!r.ok) throw new DataError(`dataset ${ds.root} has ${r.problems.length} problem(s) (listed above)`, { hint: `fix them and run validate again${o.strict ? ' (--strict: notes count as problems)' : ''}` });
+    });
 
   common(program.command('convert-msd <task>').description('convert an MSD v1 task folder to the nnU-Net v2 raw layout (input untouched)'))
     .requiredOption('-o, --out <folder>', 'output: a nnUNet_raw folder (DatasetXXX_Name is created inside) or the dataset folder itself')

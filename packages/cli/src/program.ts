@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { NnunetError } from '@nnunet-ts/core';
+import { NnunetError, acquireFolderLock, type FolderLock } from '@nnunet-ts/core';
 import { addCommands, type Io } from './commands.js';
 
 /** The `nnunet-ts` command line (commander), verbs in `commands.ts`. */
@@ -13,6 +13,24 @@ export function createProgram(io: Io = { out: (s) => process.stdout.write(s + '\
   return program;
 }
 
+/** Verbs that write into an output folder, and the option naming it (a `.json` value is a file: not locked). */
+const WRITING_VERBS: Record<string, string> = {
+  'convert-msd': 'out', fingerprint: 'out', plan: 'out', preprocess: 'out', train: 'out', 'find-best': 'out', decathlon: 'out', predict: 'output',
+};
+
+/**
+ * Lock the output folder of a writing verb before it runs (`acquireFolderLock`: a second run on the same folder
+ * refuses with the holder's pid and command; a lock left by a killed run is taken over). Locks are pushed to `held`.
+ */
+function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]): void {
+  program.hook('preAction', (_root, action) => {
+    const key = WRITING_VERBS[action.name()];
+    const folder = key ? (action.opts() as Record<string, unknown>)[key] : undefined;
+    if (typeof folder !== 'string' || folder.toLowerCase().endsWith('.json')) return;
+    held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
+  });
+}
+
 /**
  * Run the CLI with `argv` (without `node` and the script), returning the exit code instead of exiting:
  * 0 on success, 1 for errors a user can fix (`NnunetError`: one message with its hint, no stack trace),
@@ -20,6 +38,8 @@ export function createProgram(io: Io = { out: (s) => process.stdout.write(s + '\
  */
 export async function runCli(argv: string[], io?: Io, err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> {
   const program = createProgram(io);
+  const locks: FolderLock[] = [];
+  lockOutputFolder(program, locks, argv);
   try {
     // nnU-Net spells the checkpoint flag `-chk`; commander short flags are one letter, so it is an alias here.
     await program.parseAsync(argv.map((a) => (a === '-chk' ? '--checkpoint' : a)), { from: 'user' });
@@ -33,5 +53,7 @@ export async function runCli(argv: string[], io?: Io, err: (s: string) => void =
     }
     err(`internal error: ${(e as Error)?.stack ?? String(e)}`);
     return 3;
+  } finally {
+    for (const l of locks) l.release();
   }
 }

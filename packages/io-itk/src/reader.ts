@@ -3,9 +3,18 @@ import { join } from 'node:path';
 import { readImageNode } from '@itk-wasm/image-io';
 import { DataError, type MedicalImage, type VoxelArray } from '@nnunet-ts/core';
 import { itkToImage, type ItkImage } from './convert.js';
+import { cachedRead } from './pipeline-cache.js';
 
 /** Run an itk-wasm read, turning its errors (plain `Error`s, sometimes numbers from wasm aborts) into a `DataError`. */
 async function itkRead(path: string): Promise<ItkImage> {
+  const cached = await cachedRead(path);
+  if (cached && 'image' in cached) return cached.image;
+  if (cached) {
+    throw new DataError(`itk-wasm could not read ${path} (${cached.error})`, {
+      file: path,
+      hint: 'check that the file is a complete image in a format ITK reads (NRRD, MetaImage, NIfTI, DICOM)',
+    });
+  }
   try {
     return (await readImageNode(path)) as ItkImage;
   } catch (e) {

@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { writeImageNode } from '@itk-wasm/image-io';
-import { DataError, type MedicalImage, type WriteOptions } from '@nnunet-ts/core';
+import { DataError, writeError, type MedicalImage, type WriteOptions } from '@nnunet-ts/core';
 import { imageToItk } from './convert.js';
 
 /**
@@ -21,6 +21,8 @@ export async function writeItk(path: string, image: MedicalImage, opts: WriteOpt
   try {
     tmp = await mkdtemp(join(dir, `.${basename(path)}.`));
   } catch (e) {
+    const mapped = writeError(e, path);
+    if (mapped !== e) throw mapped;
     throw new DataError(`cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
       file: path,
       hint: 'check that the folder exists and is writable',

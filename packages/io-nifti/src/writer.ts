@@ -3,7 +3,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { DataError, spatialSize, type DType, type MedicalImage, type VoxelArray, type WriteOptions } from '@nnunet-ts/core';
+import { DataError, writeError, spatialSize, type DType, type MedicalImage, type VoxelArray, type WriteOptions } from '@nnunet-ts/core';
 import { geometryToNifti, niftiGeometry } from './geometry.js';
 import type { NiftiHeader } from './header.js';
 
@@ -162,6 +162,8 @@ export async function writeNifti(path: string, image: MedicalImage, opts: WriteO
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
+    const mapped = writeError(e, path);
+    if (mapped !== e) throw mapped;
     throw new DataError(`cannot write ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
       file: path,
       hint: 'check that the folder exists and is writable',

@@ -4,8 +4,10 @@ import { NnunetError } from '../util/errors.js';
 import { declaredLabelValues } from './dataset-json.js';
 import { compareGrids, type GridTolerance } from './geometry.js';
 import { readImage } from './read.js';
+import { listFiles, stripEnding } from './files.js';
 import type { Dataset, DatasetCase, DatasetProblem } from './types.js';
 import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
 
 /** Outcome of `validateDataset`: every problem of every case, plus notes (conversions, ignored files). */
 export interface ValidationReport {
@@ -77,86 +79,199 @@ async function tryRead(registry: Registry, path: string, caseId: string, problem
   }
 }
 
-async function checkCase(
-  registry: Registry,
-  ds: Dataset,
-  c: DatasetCase,
-  declared: number[],
-  seenValues: Set<number>,
-  tol: GridTolerance | undefined,
-  requireLabel: boolean,
-  notes: string[],
-): Promise<DatasetProblem[]> {
-  const problems: DatasetProblem[] = [];
+/** Per-validation state shared by the case checks. */
+interface CheckState {
+  registry: Registry;
+  ds: Dataset;
+  declared: number[];
+  seenValues: Set<number>;
+  tol: GridTolerance | undefined;
+  notes: string[];
+  /** Content hash of each case's image voxels -> first case that had it (duplicates, train/test overlap). */
+  hashes: Map<string, { id: string; train: boolean }>;
+}
+
+/** Count of NaN / +-Inf voxels (float arrays only; integer arrays cannot hold them). */
+export function nonFiniteCount(data: VoxelArray): number {
+  if (!(data instanceof Float32Array || data instanceof Float64Array)) return 0;
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) n++;
+  return n;
+}
+
+/** SHA-1 of an image's shape and voxel values (as float64, so the same values stored as int16 or float32 match). */
+function contentHash(images: MedicalImage[]): string {
+  const h = createHash('sha1');
+  const chunk = new Float64Array(65536);
+  for (const im of images) {
+    h.update(JSON.stringify(im.shape));
+    for (let off = 0; off < im.data.length; off += chunk.length) {
+      const n = Math.min(chunk.length, im.data.length - off);
+      for (let i = 0; i < n; i++) chunk[i] = im.data[off + i]!;
+      h.update(new Uint8Array(chunk.buffer, 0, n * 8));
+    }
+  }
+  return h.digest('hex');
+}
+
+/** Channel files: the count and indices against channel_names, each file holding one channel (B42). */
+function checkChannelFiles(st: CheckState, c: DatasetCase, imgs: (MedicalImage | null)[], problems: DatasetProblem[]): void {
+  const { ds } = st;
   const nCh = Object.keys(ds.json.channel_names).length;
   const ending = ds.json.file_ending;
-  if (c.channelIndices) {
-    if (c.images.length !== nCh) {
-      problems.push({
-        caseId: c.id,
-        file: c.images[0]!,
-        message: `case '${c.id}' has ${c.images.length} channel file(s) (${c.images.map((p) => p.split('/').pop()).join(', ')}) but dataset.json declares ${nCh} channel(s)`,
-      });
-    }
-    c.channelIndices.forEach((ch, i) => {
-      if (ch >= nCh) problems.push({ caseId: c.id, file: c.images[i]!, message: `channel index _${String(ch).padStart(4, '0')} is not declared in channel_names (0..${nCh - 1})` });
+  if (!c.channelIndices) {
+    if (imgs[0] && imgs[0].shape[0] !== nCh) problems.push({ caseId: c.id, file: c.images[0]!, message: `image has ${imgs[0].shape[0]} channel(s) but dataset.json declares ${nCh}` });
+    return;
+  }
+  if (c.images.length !== nCh) {
+    problems.push({
+      caseId: c.id,
+      file: c.images[0]!,
+      message: `case '${c.id}' has ${c.images.length} channel file(s) (${c.images.map((p) => p.split('/').pop()).join(', ')}) but dataset.json declares ${nCh} channel(s)`,
     });
-    for (let k = 0; k < nCh; k++) {
-      if (!c.channelIndices.includes(k)) {
-        problems.push({ caseId: c.id, file: join(ds.root, 'imagesTr', `${c.id}_${String(k).padStart(4, '0')}${ending}`), message: `channel file for channel ${k} (${ds.json.channel_names[String(k)]}) is missing` });
-      }
+  }
+  c.channelIndices.forEach((ch, i) => {
+    if (ch >= nCh) problems.push({ caseId: c.id, file: c.images[i]!, message: `channel index _${String(ch).padStart(4, '0')} is not declared in channel_names (0..${nCh - 1})` });
+  });
+  for (let k = 0; k < nCh; k++) {
+    if (!c.channelIndices.includes(k)) {
+      problems.push({ caseId: c.id, file: join(ds.root, 'imagesTr', `${c.id}_${String(k).padStart(4, '0')}${ending}`), message: `channel file for channel ${k} (${ds.json.channel_names[String(k)]}) is missing` });
     }
-  }
-  if (!c.label && requireLabel) {
-    problems.push({ caseId: c.id, file: join(ds.root, 'labelsTr', `${c.id}${ending}`), message: 'label file is missing' });
-  }
-  const imgs: (MedicalImage | null)[] = [];
-  for (const p of c.images) imgs.push(await tryRead(registry, p, c.id, problems));
-  if (!c.channelIndices && imgs[0] && imgs[0].shape[0] !== nCh) {
-    problems.push({ caseId: c.id, file: c.images[0]!, message: `image has ${imgs[0].shape[0]} channel(s) but dataset.json declares ${nCh}` });
   }
   imgs.forEach((im, i) => {
-    if (im) notes.push(...intensityNotes(im, c.images[i]!, ds.json.channel_names, c.channelIndices?.[i]));
+    if (im && im.shape[0] !== 1) {
+      problems.push({ caseId: c.id, file: c.images[i]!, message: `channel file holds ${im.shape[0]} channels (a 4D/vector image) but a _XXXX file must hold exactly one; split it into one file per channel` });
+    }
   });
+}
+
+/** Voxel-level checks of the channel images: non-finite values (error), constant channels and reader notes. */
+function checkImageVoxels(st: CheckState, c: DatasetCase, imgs: (MedicalImage | null)[], problems: DatasetProblem[]): void {
+  imgs.forEach((im, i) => {
+    if (!im) return;
+    const file = c.images[i]!;
+    for (const w of im.warnings ?? []) st.notes.push(w.startsWith(file) ? w : `${file}: ${w}`);
+    st.notes.push(...intensityNotes(im, file, st.ds.json.channel_names, c.channelIndices?.[i]));
+    const bad = nonFiniteCount(im.data);
+    if (bad) {
+      problems.push({ caseId: c.id, file, message: `${bad} voxel(s) are NaN or infinite; normalisation and training would turn them into NaN (replace them, e.g. by the image minimum, and re-save)` });
+      return;
+    }
+    let lo = Infinity, hi = -Infinity;
+    for (let k = 0; k < im.data.length; k++) {
+      const v = im.data[k]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (lo === hi) st.notes.push(`${file}: every voxel is ${lo} (a constant image; normalisation maps it to 0)`);
+  });
+}
+
+/** Duplicate cases (same voxels) within the training set, and test cases that repeat a training case. */
+function checkDuplicates(st: CheckState, c: DatasetCase, imgs: (MedicalImage | null)[], train: boolean): void {
+  if (imgs.some((im) => !im)) return;
+  const h = contentHash(imgs as MedicalImage[]);
+  const prev = st.hashes.get(h);
+  if (!prev) {
+    st.hashes.set(h, { id: c.id, train });
+    return;
+  }
+  if (prev.train && train) st.notes.push(`${c.images[0]}: case '${c.id}' has the same image voxels as training case '${prev.id}' (a duplicate: it counts twice and may sit in both a training and a validation fold)`);
+  else if (prev.train !== train) st.notes.push(`${c.images[0]}: test case '${c.id}' has the same image voxels as training case '${prev.id}' (train/test overlap: test scores would be optimistic)`);
+  else st.notes.push(`${c.images[0]}: test case '${c.id}' has the same image voxels as test case '${prev.id}'`);
+}
+
+/** The label: grid against each channel, one channel, values within the declared set (B01, B03, B05, B06). */
+async function checkLabel(st: CheckState, c: DatasetCase, imgs: (MedicalImage | null)[], problems: DatasetProblem[]): Promise<void> {
+  const seg = await tryRead(st.registry, c.label!, c.id, problems);
+  if (!seg) return;
+  const label = c.label!;
+  for (const w of seg.warnings ?? []) st.notes.push(w.startsWith(label) ? w : `${label}: ${w}`);
+  if (seg.shape[0] !== 1) {
+    problems.push({ caseId: c.id, file: label, message: `label holds ${seg.shape[0]} channels (a 4D or vector image); a label map must be one 3D (or 2D) volume of integer class values` });
+  }
+  imgs.forEach((im, i) => {
+    if (!im) return;
+    const d = compareGrids(im, seg, st.tol, [`image ${basename(c.images[i]!)}`, 'label']);
+    if (d.length) problems.push({ caseId: c.id, file: label, message: `label grid differs from image ${c.images[i]}: ${d.join('; ')}` });
+  });
+  const { values, nonInteger } = distinctValues(seg.data);
+  for (const v of values) st.seenValues.add(v);
+  const bad = values.filter((v) => !st.declared.includes(v));
+  if (bad.length) {
+    problems.push({
+      caseId: c.id,
+      file: label,
+      message: `unexpected label value(s) [${bad.slice(0, 10).join(', ')}]; declared {${st.declared.join(', ')}}${labelHint(values, st.declared, nonInteger)}`,
+    });
+  }
+}
+
+async function checkCase(st: CheckState, c: DatasetCase, train: boolean): Promise<DatasetProblem[]> {
+  const problems: DatasetProblem[] = [];
+  if (!c.label && train) {
+    problems.push({ caseId: c.id, file: join(st.ds.root, 'labelsTr', `${c.id}${st.ds.json.file_ending}`), message: 'label file is missing' });
+  }
+  const imgs: (MedicalImage | null)[] = [];
+  for (const p of c.images) imgs.push(await tryRead(st.registry, p, c.id, problems));
+  checkChannelFiles(st, c, imgs, problems);
+  checkImageVoxels(st, c, imgs, problems);
   for (let i = 1; i < imgs.length; i++) {
     if (!imgs[0] || !imgs[i]) continue;
-    const d = compareGrids(imgs[0], imgs[i]!, tol, [basename(c.images[0]!), basename(c.images[i]!)]);
+    const d = compareGrids(imgs[0], imgs[i]!, st.tol, [basename(c.images[0]!), basename(c.images[i]!)]);
     if (d.length) problems.push({ caseId: c.id, file: c.images[i]!, message: `channel grid differs from ${c.images[0]}: ${d.join('; ')} (all channels of a case must share one grid)` });
   }
-  if (c.label) {
-    const seg = await tryRead(registry, c.label, c.id, problems);
-    if (seg) {
-      imgs.forEach((im, i) => {
-        if (!im) return;
-        const d = compareGrids(im, seg, tol, [`image ${basename(c.images[i]!)}`, 'label']);
-        if (d.length) problems.push({ caseId: c.id, file: c.label!, message: `label grid differs from image ${c.images[i]}: ${d.join('; ')}` });
-      });
-      const { values, nonInteger } = distinctValues(seg.data);
-      for (const v of values) seenValues.add(v);
-      const bad = values.filter((v) => !declared.includes(v));
-      if (bad.length) {
-        problems.push({
-          caseId: c.id,
-          file: c.label,
-          message: `unexpected label value(s) [${bad.slice(0, 10).join(', ')}]; declared {${declared.join(', ')}}${labelHint(values, declared, nonInteger)}`,
-        });
-      }
-    }
-  }
+  checkDuplicates(st, c, imgs, train);
+  if (c.label) await checkLabel(st, c, imgs, problems);
   return problems;
 }
 
 /**
+ * Naming notes: case ids that differ only in letter case (they collide on case-insensitive file systems: macOS,
+ * Windows), and label files in labelsTr/labelsTs without an image (v2 layout).
+ */
+function namingNotes(ds: Dataset): string[] {
+  const out: string[] = [];
+  if (ds.layout === 'v2') {
+    for (const [set, dir] of [[ds.cases, 'labelsTr'], [ds.testCases, 'labelsTs']] as const) {
+      const used = new Set(set.map((c) => c.label).filter(Boolean));
+      const orphans = listFiles(join(ds.root, dir)).filter((n) => !n.startsWith('.') && stripEnding(n, ds.json.file_ending) && !used.has(join(ds.root, dir, n)));
+      if (orphans.length) out.push(`${join(ds.root, dir)}: ${orphans.length} label file(s) without an image, ignored: ${orphans.slice(0, 10).join(', ')}`);
+    }
+  }
+  for (const [set, where] of [[ds.cases, 'imagesTr'], [ds.testCases, 'imagesTs']] as const) {
+    const seen = new Map<string, string>();
+    for (const c of set) {
+      const k = c.id.toLowerCase();
+      const prev = seen.get(k);
+      if (prev !== undefined) out.push(`${join(ds.root, where)}: case ids '${prev}' and '${c.id}' differ only in letter case; their outputs collide on case-insensitive file systems`);
+      else seen.set(k, c.id);
+    }
+  }
+  return out;
+}
+
+/** A note as a strict-mode problem: the leading absolute path (if any) becomes the problem's file. */
+function noteAsProblem(note: string, fallbackFile: string): DatasetProblem {
+  const m = /^(\/[^:]*?|[A-Za-z]:\\[^:]*?): (.*)$/s.exec(note);
+  return { caseId: null, file: m ? m[1]! : fallbackFile, message: `(strict) ${m ? m[2]! : note}` };
+}
+
+/**
  * Check a dataset completely and report every problem of every case (not just the first), each naming the file
- * and both values: channel files present and parsed (B42), channels and label on one grid (B01, B03, B04; rotation
- * angle and origin offset given), label values within the declared set (B05, B06 with hints), numTraining,
- * file endings and stray files (B36, as notes), dataset.json conversions (B43, as notes).
+ * and both values: channel files present, parsed and single-channel (B42), channels and label on one grid (B01,
+ * B03, B04; rotation angle and origin offset given), label values within the declared set (B05, B06 with hints),
+ * one-channel labels, NaN/Inf voxels in images, numTraining. Notes (not errors by default): file endings and stray
+ * files (B36), dataset.json conversions (B43), reader warnings (qform/sform choices, units, bitpix, gzip naming),
+ * CT intensities not in HU (B16), constant images, duplicate cases and train/test overlap (same voxels), case ids
+ * differing only in letter case, declared labels that never occur. `strict` turns every note into a problem
+ * (for pipelines that want no surprises); the default stays helpful.
  * Only reads; never modifies the dataset. `onCase` is called after each case (progress).
  */
 export async function validateDataset(
   ds: Dataset,
   registry: Registry,
-  opts: { tolerance?: GridTolerance; onCase?: (done: number, total: number) => void } = {},
+  opts: { tolerance?: GridTolerance; onCase?: (done: number, total: number) => void; strict?: boolean } = {},
 ): Promise<ValidationReport> {
   const problems: DatasetProblem[] = [...ds.problems];
   const notes = [...ds.notes];
@@ -173,16 +288,18 @@ export async function validateDataset(
   if (ds.cases.length === 0) {
     problems.push({ caseId: null, file: join(ds.root, 'imagesTr'), message: `no training cases found (expected files CASE_0000${ds.json.file_ending})` });
   }
-  const seen = new Set<number>();
+  notes.push(...namingNotes(ds));
+  const st: CheckState = { registry, ds, declared, seenValues: new Set<number>(), tol: opts.tolerance, notes, hashes: new Map() };
   const all = [...ds.cases.map((c) => ({ c, train: true })), ...ds.testCases.map((c) => ({ c, train: false }))];
   let done = 0;
   for (const { c, train } of all) {
-    problems.push(...(await checkCase(registry, ds, c, declared, seen, opts.tolerance, train, notes)));
+    problems.push(...(await checkCase(st, c, train)));
     opts.onCase?.(++done, all.length);
   }
-  const never = declared.filter((v) => !seen.has(v));
+  const never = declared.filter((v) => !st.seenValues.has(v));
   if (ds.cases.length && never.length) notes.push(`declared label value(s) ${never.join(', ')} never occur in any label file`);
-  return { ok: problems.length === 0, problems, notes, casesChecked: all.length };
+  if (opts.strict) problems.push(...notes.map((n) => noteAsProblem(n, jsonFile)));
+  return { ok: problems.length === 0, problems, notes: opts.strict ? [] : notes, casesChecked: all.length };
 }
 
 /** Format a report grouped by case (dataset-level problems first), for the CLI. */

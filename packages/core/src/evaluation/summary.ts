@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Registry } from '../registry/registry.js';
 import { DataError } from '../util/errors.js';
@@ -44,13 +44,8 @@ export function parseJsonWithNaN(text: string): unknown {
   );
 }
 
-/** Write a file atomically (temp + rename). */
-export function writeFileAtomicSync(file: string, text: string | Uint8Array): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
+import { writeFileAtomicSync } from '../util/atomic.js';
+export { writeFileAtomicSync };
 
 /**
  * Evaluate every prediction in `predDir` against the same-named file in `refDir` (files ending in `fileEnding`).

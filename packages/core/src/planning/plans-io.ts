@@ -3,9 +3,8 @@
  * `inherits_from` resolution, structural checks, and dataset.json / fingerprint loading for `planFromFiles`.
  * Reading plans files is `loadPlans` (load-plans.ts), the only reader of plans JSON.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { ArchitectureSpec, DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Planner, PlannerOptions } from '../contracts/planner.js';
 import type { Registry } from '../registry/registry.js';
@@ -135,15 +134,7 @@ async function readJson(path: string, what: string): Promise<unknown> {
 
 /** Write plans JSON atomically (temporary file + rename), indented by 4 like nnU-Net; creates the folder. */
 export async function writePlansFile(path: string, plans: Plans): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, JSON.stringify(plans, null, 4) + '\n', 'utf8');
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  await writeFileAtomic(path, JSON.stringify(plans, null, 4) + '\n');
 }
 
 /**

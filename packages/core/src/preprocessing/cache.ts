@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
+import { tempSibling, writeError } from '../util/atomic.js';
 import type { PreprocessedCase } from './types.js';
 
 /**
@@ -44,15 +45,20 @@ export async function writePreprocessedCase(dir: string, id: string, c: Preproce
   const sha = createHash('sha1');
   for (const p of parts) sha.update(p);
   const file = preprocessedCasePath(dir, id);
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await fs.open(tmp, 'w');
+  const tmp = tempSibling(file);
   try {
-    for (const p of [...parts, sha.digest()]) await fh.write(p);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await fs.open(tmp, 'w');
+    try {
+      for (const p of [...parts, sha.digest()]) await fh.write(p);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw writeError(e, file);
   }
-  await fs.rename(tmp, file);
   return file;
 }
 

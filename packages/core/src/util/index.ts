@@ -1,2 +1,4 @@
 export * from './errors.js';
 export * from './random-state.js';
+export * from './atomic.js';
+export * from './lock.js';

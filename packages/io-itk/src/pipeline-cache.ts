@@ -1,0 +1,118 @@
+import { createRequire } from 'node:module';
+import { dirname, extname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ItkImage } from './convert.js';
+
+/**
+ * Reusing itk-wasm read pipelines across reads.
+ *
+ * `readImageNode` of @itk-wasm/image-io loads, zstd-decodes and instantiates the reader's wasm module on every call
+ * (about 100-150 ms), which dominates reading a DICOM series slice by slice. The Emscripten modules of itk-wasm are
+ * built to be called repeatedly (itk-wasm's browser runner keeps them; `callMain` restores the stack each time), so
+ * this module keeps one instance per format and runs it directly: about 5 ms per small read. A module is dropped
+ * (and re-created on the next read) after a wasm abort and after a read above `KEEP_BELOW_BYTES`, because wasm memory
+ * never shrinks. The runner uses two files of itk-wasm's `dist/pipeline/internal` folder, which its export map does not
+ * list; when they are missing (another itk-wasm version), `cachedRead` returns null and the caller falls back to
+ * `readImageNode`.
+ */
+
+/** Reads that return more voxel bytes than this drop their module afterwards (wasm memory never shrinks). */
+const KEEP_BELOW_BYTES = 64 * 1024 ** 2;
+
+/** File ending (lower case) -> @itk-wasm/image-io pipeline name. */
+const PIPELINES: Record<string, string> = {
+  '.nrrd': 'nrrd-read-image',
+  '.nhdr': 'nrrd-read-image',
+  '.mha': 'meta-read-image',
+  '.mhd': 'meta-read-image',
+  '.dcm': 'gdcm-read-image',
+  '.nii': 'nifti-read-image',
+  '.gz': 'nifti-read-image',
+};
+
+interface EmModule {
+  mountDir(dir: string): string;
+  unmountDir(dir: string): void;
+}
+interface Internals {
+  load(pipelinePath: string): Promise<EmModule>;
+  run(m: EmModule, args: string[], outputs: { type: string }[], inputs: unknown[]): { returnValue: number; stderr: string; outputs: { data: unknown }[] };
+  types: { JsonCompatible: string; Image: string };
+  pipelines: string;
+}
+
+let internals: Promise<Internals | null> | null = null;
+const modules = new Map<string, Promise<EmModule>>();
+
+async function loadInternals(): Promise<Internals | null> {
+  try {
+    const req = createRequire(import.meta.url);
+    const itkMain = req.resolve('itk-wasm');
+    const dist = dirname(itkMain);
+    const imageIo = createRequire(req.resolve('@itk-wasm/image-io')).resolve('@itk-wasm/image-io');
+    const url = (p: string): string => pathToFileURL(join(dist, p)).href;
+    const load = (await import(url('pipeline/internal/load-emscripten-module-node.js'))).default as Internals['load'];
+    const run = (await import(url('pipeline/internal/run-pipeline-emscripten.js'))).default as Internals['run'];
+    const { InterfaceTypes } = (await import(pathToFileURL(itkMain).href)) as { InterfaceTypes: Internals['types'] };
+    if (typeof load !== 'function' || typeof run !== 'function' || !InterfaceTypes) return null;
+    return { load, run, types: InterfaceTypes, pipelines: join(dirname(imageIo), 'pipelines') };
+  } catch {
+    return null;
+  }
+}
+
+/** Run `f` with console.log/console.error captured (itk-wasm prints wasm exceptions there). */
+function quiet<T>(f: () => T, captured: string[]): T {
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => void captured.push(a.map(String).join(' '));
+  console.error = console.log;
+  try {
+    return f();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+/** What `cachedRead` returns: the image, or why ITK could not read the file. */
+export type CachedReadResult = { image: ItkImage } | { error: string };
+
+/**
+ * Read `path` with the cached itk-wasm pipeline for its ending (see the module comment), or null when the ending
+ * has no cached pipeline or itk-wasm's internals are not available (the caller then uses `readImageNode`).
+ */
+export async function cachedRead(path: string): Promise<CachedReadResult | null> {
+  const name = PIPELINES[extname(path).toLowerCase()];
+  if (!name) return null;
+  internals ??= loadInternals();
+  const it = await internals;
+  if (!it) return null;
+  let pending = modules.get(name);
+  if (!pending) {
+    pending = it.load(join(it.pipelines, name));
+    modules.set(name, pending);
+  }
+  const m = await pending;
+  const abs = resolve(path);
+  const dir = dirname(abs);
+  const log: string[] = [];
+  let res: ReturnType<Internals['run']>;
+  try {
+    m.mountDir(dir);
+    try {
+      res = quiet(() => it.run(m, [abs, '0', '1', '--memory-io'], [{ type: it.types.JsonCompatible }, { type: it.types.Image }], []), log);
+    } finally {
+      m.unmountDir(dir);
+    }
+  } catch (e) {
+    // a C++ exception (thrown as a number) leaves the module usable; anything else (abort, OOM) may not
+    if (typeof e !== 'number') modules.delete(name);
+    const why = log.find((l) => l && !/^(stdout|stderr):\s*$/.test(l) && !l.startsWith('Exception while') && !l.startsWith('Build module')) ?? (e instanceof Error ? e.message : `wasm exception ${String(e)}`);
+    return { error: why.slice(0, 300) };
+  }
+  const couldRead = res.outputs[0]?.data === true;
+  if (res.returnValue !== 0 || !couldRead) return { error: (res.stderr || log.join(' ') || 'the file is not in a format this reader understands').split('\n')[0]!.slice(0, 300) };
+  const image = res.outputs[1]!.data as ItkImage;
+  if (((image.data as unknown as ArrayBufferView | null)?.byteLength ?? 0) > KEEP_BELOW_BYTES) modules.delete(name);
+  return { image };
+}

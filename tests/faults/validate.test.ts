@@ -1,0 +1,127 @@
+/**
+ * Dataset-level and voxel-level faults that `validate` reports (docs/FAULTS.md, "Dataset" and "Voxel values"),
+ * and `--strict`, which turns every note into an error.
+ */
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { addCase, cleanupTemp, datasetJsonV2, makeDatasetV2, put, tempDir, vol, writeNiftiFile } from '../bad-inputs/generate.js';
+import { cli, core, makeRegistry } from '../bad-inputs/harness.js';
+
+afterAll(cleanupTemp);
+
+const img = (seed: number, extra: Partial<Parameters<typeof vol>[3]> = {}) => vol([6, 5, 4], 'float32', (i, j, k) => ((i * 7 + j * 13 + k * 29 + seed * 31) % 17) + 0.5, extra);
+const lab = () => vol([6, 5, 4], 'uint8', (i, j, k) => (i > 2 && j > 1 && k > 1 ? 1 : 0));
+
+/** A valid one-channel dataset with `n` training cases; returns its root. */
+function dataset(n = 2, json = datasetJsonV2(['MR'], { background: 0, tumour: 1 }, n)): string {
+  const root = makeDatasetV2(tempDir('nnunet-faults-'), json);
+  for (let i = 0; i < n; i++) addCase(root, `case_${i}`, [img(i)], lab());
+  return root;
+}
+
+async function check(root: string, strict = false) {
+  const ds = await core.loadDataset(root);
+  const r = await core.validateDataset(ds, makeRegistry(), { strict });
+  return { r, text: core.formatValidationReport(r) };
+}
+
+async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await cli.runCli(args, { out: (s) => out.push(s) }, (s) => err.push(s));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('validate: faults no bad-inputs recipe names', () => {
+  it('F-V01: NaN and infinite voxels in an image are a problem naming the file and the count', async () => {
+    const root = dataset();
+    const data = Float64Array.from(img(9).data as ArrayLike<number>);
+    data[3] = NaN;
+    data[10] = Infinity;
+    data[11] = -Infinity;
+    const f = writeNiftiFile(join(root, 'imagesTr', 'case_0_0000.nii.gz'), vol([6, 5, 4], 'float32', data));
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(false);
+    expect(text).toContain(`${f}: 3 voxel(s) are NaN or infinite`);
+  });
+
+  it('F-V02: a label holding two volumes (dim[4] = 2) is a problem, not read as one label', async () => {
+    const root = dataset();
+    const two = { dims: [6, 5, 4, 2], dtype: 'uint8' as const, data: new Uint8Array(240) };
+    const f = writeNiftiFile(join(root, 'labelsTr', 'case_1.nii.gz'), two);
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(false);
+    expect(text).toContain(`${f}: label holds 2 channels`);
+  });
+
+  it('F-V03: a _0000 channel file holding two channels is a problem (dataset declares one channel per file)', async () => {
+    const root = dataset(2, datasetJsonV2(['T1', 'T2'], { background: 0, tumour: 1 }, 2));
+    for (let i = 0; i < 2; i++) addCase(root, `case_${i}`, [img(i), img(i + 5)], lab());
+    const f = writeNiftiFile(join(root, 'imagesTr', 'case_0_0001.nii.gz'), { dims: [6, 5, 4, 2], dtype: 'float32', data: new Float32Array(240).fill(1) });
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(false);
+    expect(text).toContain(`${f}: channel file holds 2 channels`);
+  });
+
+  it('F-V04: two training cases with the same voxels (also int16 vs float32 copies) give a duplicate note; --strict fails', async () => {
+    const root = dataset(3);
+    const same = vol([6, 5, 4], 'int16', (i, j, k) => i + j + k);
+    writeNiftiFile(join(root, 'imagesTr', 'case_0_0000.nii.gz'), same);
+    writeNiftiFile(join(root, 'imagesTr', 'case_2_0000.nii.gz'), { ...same, dtype: 'float32' });
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(true);
+    expect(text).toContain(`case 'case_2' has the same image voxels as training case 'case_0'`);
+    const s = await check(root, true);
+    expect(s.r.ok).toBe(false);
+    expect(s.text).toContain('(strict) case ');
+  });
+
+  it('F-V05: a test case identical to a training case is reported as train/test overlap', async () => {
+    const root = dataset(2);
+    addCase(root, 'case_t', [img(1)], null, '.nii.gz', 'imagesTs');
+    const { text } = await check(root);
+    expect(text).toContain(`test case 'case_t' has the same image voxels as training case 'case_1' (train/test overlap`);
+  });
+
+  it('F-V06: case ids differing only in letter case are noted (they collide on macOS/Windows)', async () => {
+    const root = makeDatasetV2(tempDir('nnunet-faults-'), datasetJsonV2(['MR'], { background: 0, tumour: 1 }, 2));
+    addCase(root, 'Liver1', [img(1)], lab());
+    addCase(root, 'liver1', [img(2)], lab());
+    const { text } = await check(root);
+    expect(text).toContain(`case ids 'Liver1' and 'liver1' differ only in letter case`);
+  });
+
+  it('F-V07: a label file without an image is noted, naming it', async () => {
+    const root = dataset(2);
+    writeNiftiFile(join(root, 'labelsTr', 'case_9.nii.gz'), lab());
+    const { text } = await check(root);
+    expect(text).toContain(`${join(root, 'labelsTr')}: 1 label file(s) without an image, ignored: case_9.nii.gz`);
+  });
+
+  it('F-V08: reader warnings (spatial units in meters, no qform/sform) reach the report as notes', async () => {
+    const root = dataset(2);
+    const f = writeNiftiFile(join(root, 'imagesTr', 'case_0_0000.nii.gz'), { ...img(0), qformCode: 0, sformCode: 0 });
+    const { text } = await check(root);
+    expect(text).toContain(`note: ${f}: qform_code and sform_code are both 0`);
+  });
+
+  it('F-V09: a constant image is noted with its value', async () => {
+    const root = dataset(2);
+    const f = writeNiftiFile(join(root, 'imagesTr', 'case_1_0000.nii.gz'), vol([6, 5, 4], 'float32', () => 7));
+    const { text } = await check(root);
+    expect(text).toContain(`${f}: every voxel is 7 (a constant image`);
+  });
+
+  it('F-V10: `validate --strict` exits 1 on a dataset whose only findings are notes; the default exits 0', async () => {
+    const root = dataset(2);
+    put(join(root, 'imagesTr', 'README.txt'), 'not an image');
+    const plain = await runCli('validate', root, '-q');
+    expect(plain.code).toBe(0);
+    expect(plain.out).toContain('note: ');
+    expect(plain.out).toContain('dataset OK (2 cases checked)');
+    const strict = await runCli('validate', root, '--strict', '-q');
+    expect(strict.code).toBe(1);
+    expect(strict.out).toContain(`${join(root, 'imagesTr')}: (strict) ignored 1 file(s) not ending in '.nii.gz': README.txt`);
+    expect(strict.err).toContain('--strict: notes count as problems');
+  });
+});
