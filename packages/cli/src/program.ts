@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { NnunetError, acquireFolderLock, type FolderLock } from '@nnunet-ts/core';
 import { addCommands, type Io } from './commands.js';
@@ -27,6 +28,7 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
     const key = WRITING_VERBS[action.name()];
     const folder = key ? (action.opts() as Record<string, unknown>)[key] : undefined;
     if (typeof folder !== 'string' || folder.toLowerCase().endsWith('.json')) return;
+    if (action.name() === 'find-best' && !existsSync(folder)) return; // reads an existing run: the verb reports it missing
     held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
   });
 }

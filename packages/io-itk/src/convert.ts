@@ -63,15 +63,69 @@ export function itkToImage(img: ItkImage, file: string): MedicalImage {
     for (let i = 0; i < n; i++) for (let k = 0; k < comps; k++) out[k * n + i] = data[i * comps + k]!;
     data = out;
   }
+  const checked = checkGeometry(sp, origin, direction, file);
   return {
     data,
     shape: [c, nz, ny, nx],
     spacing: [sp[2]!, sp[1]!, sp[0]!],
     origin,
-    direction: direction.map((v) => v + 0),
+    direction: checked.direction.map((v) => v + 0),
     source: file,
-    warnings: [],
+    warnings: checked.warnings,
   };
+}
+
+/** 3x3 determinant (row-major). */
+function det3(m: number[]): number {
+  return m[0]! * (m[4]! * m[8]! - m[5]! * m[7]!) - m[1]! * (m[3]! * m[8]! - m[5]! * m[6]!) + m[2]! * (m[3]! * m[7]! - m[4]! * m[6]!);
+}
+
+/** max |M^T M - I| of a row-major 3x3 matrix. */
+function orthoError(m: number[]): number {
+  let e = 0;
+  for (let a = 0; a < 3; a++) {
+    for (let b = 0; b < 3; b++) {
+      let dot = 0;
+      for (let r = 0; r < 3; r++) dot += m[r * 3 + a]! * m[r * 3 + b]!;
+      e = Math.max(e, Math.abs(dot - (a === b ? 1 : 0)));
+    }
+  }
+  return e;
+}
+
+/** Nearest orthonormal matrix (polar factor) by the iteration R <- (R + R^-T) / 2, which converges quadratically. */
+function nearestOrthonormal(m: number[]): number[] {
+  let r = [...m];
+  for (let it = 0; it < 50 && orthoError(r) > 1e-12; it++) {
+    const d = det3(r);
+    // inverse transpose = cofactor matrix / det
+    const cof = [
+      r[4]! * r[8]! - r[5]! * r[7]!, r[5]! * r[6]! - r[3]! * r[8]!, r[3]! * r[7]! - r[4]! * r[6]!,
+      r[2]! * r[7]! - r[1]! * r[8]!, r[0]! * r[8]! - r[2]! * r[6]!, r[1]! * r[6]! - r[0]! * r[7]!,
+      r[1]! * r[5]! - r[2]! * r[4]!, r[2]! * r[3]! - r[0]! * r[5]!, r[0]! * r[4]! - r[1]! * r[3]!,
+    ];
+    r = r.map((v, i) => (v + cof[i]! / d) / 2);
+  }
+  return r;
+}
+
+/**
+ * Geometry checks on what ITK returned (a corrupt header can give zero spacing or a degenerate direction, which
+ * ITK passes through): spacing must be finite and positive, origin finite, direction finite and invertible
+ * (errors naming the file); a direction that is not orthonormal (shear, |RᵀR - I| > 1e-4) is replaced by the
+ * nearest orthonormal matrix with a warning, the rule io-nifti applies to a sheared sform (bad-inputs B30).
+ */
+function checkGeometry(sp: number[], origin: number[], direction: number[], file: string): { direction: number[]; warnings: string[] } {
+  if (sp.some((v) => !(Number.isFinite(v) && v > 0))) {
+    throw new DataError(`voxel spacing (${sp.join(', ')}) must be finite and positive`, { file, hint: 'fix the spacing in the header (NRRD space directions / MetaImage ElementSpacing)' });
+  }
+  if (origin.some((v) => !Number.isFinite(v))) throw new DataError(`origin (${origin.join(', ')}) is not finite`, { file, hint: 'fix the origin in the header' });
+  if (direction.some((v) => !Number.isFinite(v)) || Math.abs(det3(direction)) < 1e-6) {
+    throw new DataError(`direction matrix (${direction.map((v) => +v.toFixed(6)).join(', ')}) is degenerate`, { file, hint: 'fix the orientation in the header (NRRD space directions / MetaImage TransformMatrix)' });
+  }
+  const err = orthoError(direction);
+  if (err <= 1e-4) return { direction, warnings: [] };
+  return { direction: nearestOrthonormal(direction), warnings: [`direction is not orthonormal (|R^T R - I| = ${err.toExponential(2)}); replaced by the nearest orthonormal matrix`] };
 }
 
 const CTORS: Record<DType, new (n: number) => VoxelArray> = {

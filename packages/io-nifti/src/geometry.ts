@@ -57,7 +57,7 @@ export function nearestOrthonormal(m: M3): M3 {
 export function quaternToMatrix(b: number, c: number, d: number): M3 {
   let a = 1 - (b * b + c * c + d * d);
   if (a < 1e-7) {
-    const s = 1 / Math.sqrt(b * b + c * c + d * d);
+    const s = 1 / Math.hypot(b, c, d); // hypot: no overflow for huge (corrupt) values
     b *= s;
     c *= s;
     d *= s;
@@ -186,8 +186,13 @@ export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
   let off: number[];
   let sp: number[];
   let from: NiftiGeometry['from'];
-  const q = h.qformCode > 0 ? qform() : null;
-  const s = h.sformCode > 0 ? sform() : null;
+  // a transform with non-finite numbers (corrupt header) is ignored, with a note, instead of giving a NaN geometry
+  const qUsable = h.qformCode > 0 && [...h.quatern, ...h.qoffset].every(Number.isFinite) && Math.hypot(...h.quatern) < 1e10;
+  const sUsable = h.sformCode > 0 && h.srow.flat().every(Number.isFinite);
+  if (h.qformCode > 0 && !qUsable) warnings.push(`qform (code ${h.qformCode}) has non-finite or absurd quaternion/offset values and is ignored`);
+  if (h.sformCode > 0 && !sUsable) warnings.push(`sform (code ${h.sformCode}) has non-finite values and is ignored`);
+  const q = qUsable ? qform() : null;
+  const s = sUsable ? sform() : null;
   if (!q && !s) {
     from = 'none';
     m = [
@@ -198,7 +203,11 @@ export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
     off = [0, 0, 0];
     sp = pix.map(Math.abs);
     // Already LPS identity (ITK convention): skip the RAS->LPS flip below.
-    warnings.push('qform_code and sform_code are both 0: origin 0 and identity direction assumed (as ITK)');
+    warnings.push(
+      h.qformCode > 0 || h.sformCode > 0
+        ? 'no usable qform or sform: origin 0 and identity direction assumed'
+        : 'qform_code and sform_code are both 0: origin 0 and identity direction assumed (as ITK)',
+    );
     return { spacing: [sp[2]!, sp[1]!, sp[0]!], origin: [0, 0, 0], direction: m.flat(), from, warnings };
   }
   let useS = false;

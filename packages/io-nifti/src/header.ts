@@ -96,12 +96,15 @@ export function parseHeader(bytes: Uint8Array, file: string): NiftiHeader {
     }
     srow.push(row);
   }
-  const voxOffset = Number(h.vox_offset);
+  // NIfTI-2 dims and vox_offset are int64 (nifti2.h); read them here (nifti-reader-js keeps only 32 bits, so a
+  // corrupt high word would silently give another shape)
+  const dim = size === 348 ? h.dims.map(Number) : Array.from({ length: 8 }, (_, i) => Number(dv.getBigInt64(16 + 8 * i, le)));
+  const voxOffset = size === 348 ? Number(h.vox_offset) : Number(dv.getBigInt64(168, le));
   const rawEnd = Math.min(bytes.length, Math.max(size, Number.isFinite(voxOffset) ? voxOffset : size));
   return {
     version: size === 348 ? 1 : 2,
     littleEndian: le,
-    dim: h.dims.map(Number),
+    dim,
     datatype: h.datatypeCode,
     bitpix: h.numBitsPerVoxel,
     pixdim: [...h.pixDims],

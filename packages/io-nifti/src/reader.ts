@@ -54,6 +54,9 @@ function layoutOf(header: NiftiHeader, file: string, maxBytes: number): Layout {
       hint: 'channels must be in dim[4] or (with dim[4] = 1) in dim[5]; split the image into one file per channel',
     });
   }
+  for (let i = 1; i <= header.dim[0]!; i++) {
+    if (!(header.dim[i]! > 0)) warnings.push(`dim[${i}] = ${header.dim[i]} (must be >= 1 for i <= dim[0] = ${header.dim[0]}); treated as 1, as nifti1_io does`);
+  }
   if (header.bitpix !== dtype.bytes * 8) {
     warnings.push(`bitpix ${header.bitpix} does not match datatype ${dtype.name}; datatype used`);
   }

@@ -61,6 +61,26 @@ function isIntLike(v: unknown): boolean {
 }
 
 /**
+ * Types of the required keys (spec 1.1): channel_names an object of index -> non-empty name, numTraining a
+ * non-negative integer, file_ending a string starting with '.', optional regions_class_order a list of integers.
+ * @throws DataError naming the key, the value found and the expected form.
+ */
+function checkTypes(channels: unknown, numTraining: unknown, fileEnding: unknown, r: Record<string, unknown>, file: string): void {
+  const bad: string[] = [];
+  if (!channels || typeof channels !== 'object' || Array.isArray(channels) || Object.keys(channels).length === 0) bad.push(`'channel_names' must be an object like {"0": "CT"}, got ${JSON.stringify(channels)}`);
+  else {
+    for (const [k, v] of Object.entries(channels)) {
+      if (!/^\d+$/.test(k) || typeof v !== 'string' || !v.trim()) bad.push(`channel_names entry ${JSON.stringify(k)}: ${JSON.stringify(v)} (expected "<index>": "<name>")`);
+    }
+  }
+  if (!(Number.isInteger(numTraining) && (numTraining as number) >= 0)) bad.push(`'numTraining' must be a non-negative integer, got ${JSON.stringify(numTraining)}`);
+  if (typeof fileEnding !== 'string' || !fileEnding.startsWith('.')) bad.push(`'file_ending' must be a string like ".nii.gz", got ${JSON.stringify(fileEnding)}`);
+  const rco = r.regions_class_order;
+  if (rco !== undefined && !(Array.isArray(rco) && rco.every(isIntLike))) bad.push(`'regions_class_order' must be a list of integers, got ${JSON.stringify(rco)}`);
+  if (bad.length) throw new DataError(`dataset.json has invalid value(s): ${bad.join('; ')}`, { file, hint: 'fix these keys (nnU-Net v2 dataset.json format)' });
+}
+
+/**
  * Convert a parsed dataset.json (v2, MSD v1, or a mix) to the v2 form.
  *
  * Rules (spec 1.1, B43): `modality` is accepted for `channel_names`; labels written value->name
@@ -138,6 +158,7 @@ export function normalizeDatasetJson(raw: unknown, file: string, inferredEnding?
       },
     );
   }
+  checkTypes(channels!, numTraining!, fileEnding!, r, file);
   const json: DatasetJson = { ...(r as object), channel_names: channels!, labels: labels!, numTraining: numTraining!, file_ending: fileEnding! };
   delete (json as Record<string, unknown>).modality;
   delete (json as Record<string, unknown>).training;

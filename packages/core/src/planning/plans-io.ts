@@ -209,6 +209,24 @@ export async function planFromFiles(
  * and a patch divisible by the product of its strides per axis (spec 1.6: 2^pools), a batch size >= 1, and spacing,
  * patch and median shape of the same dimensionality. Returns the list of problems (empty when valid).
  */
+/** Types of the configuration fields `validatePlans` and the pipeline rely on (a hand-edited or damaged plans file). */
+function configurationTypeProblems(c: PlansConfiguration): string[] {
+  const out: string[] = [];
+  const ints = (v: unknown, min = 1) => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= min);
+  const a = c.architecture!.arch_kwargs as unknown as Record<string, unknown>;
+  if (!ints(c.patch_size)) out.push(`patch_size must be a list of positive integers, got ${JSON.stringify(c.patch_size)}`);
+  if (c.spacing !== undefined && !(Array.isArray(c.spacing) && c.spacing.every((v) => Number.isFinite(v) && v > 0))) out.push(`spacing must be a list of positive numbers, got ${JSON.stringify(c.spacing)}`);
+  if (!Number.isInteger(a.n_stages) || (a.n_stages as number) < 1) out.push(`arch_kwargs.n_stages must be a positive integer, got ${JSON.stringify(a.n_stages)}`);
+  for (const k of ['strides', 'kernel_sizes']) {
+    if (!Array.isArray(a[k]) || !(a[k] as unknown[]).every((s) => ints(s))) out.push(`arch_kwargs.${k} must be a list of integer lists, got ${JSON.stringify(a[k])}`);
+  }
+  if (!ints(a.features_per_stage)) out.push(`arch_kwargs.features_per_stage must be a list of positive integers, got ${JSON.stringify(a.features_per_stage)}`);
+  if (!ints(a.n_conv_per_stage_decoder)) out.push(`arch_kwargs.n_conv_per_stage_decoder must be a list of positive integers, got ${JSON.stringify(a.n_conv_per_stage_decoder)}`);
+  const enc = a.n_conv_per_stage ?? a.n_blocks_per_stage;
+  if (enc !== undefined && !ints(enc)) out.push(`arch_kwargs.n_conv_per_stage must be a list of positive integers, got ${JSON.stringify(enc)}`);
+  return out;
+}
+
 export function validatePlans(plans: Plans): string[] {
   const problems: string[] = [];
   for (const name of listConfigurations(plans)) {
@@ -223,6 +241,11 @@ export function validatePlans(plans: Plans): string[] {
     const patch = c.patch_size;
     if (!a || !patch) {
       problems.push(`${name}: missing architecture or patch_size`);
+      continue;
+    }
+    const typeErrors = configurationTypeProblems(c);
+    if (typeErrors.length) {
+      problems.push(...typeErrors.map((t) => `${name}: ${t}`));
       continue;
     }
     const n = a.n_stages;

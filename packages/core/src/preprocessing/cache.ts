@@ -96,11 +96,26 @@ export async function readPreprocessedCase(dir: string, id: string): Promise<Pre
   } catch {
     throw corrupt(file, 'unreadable header');
   }
+  const why = headerProblem(header);
+  if (why) throw corrupt(file, why);
   if (start + header.dataBytes + header.segBytes !== body.length) throw corrupt(file, 'size mismatch, truncated?');
   if (!digest.equals(buf.subarray(buf.length - SHA_LEN))) throw corrupt(file, 'checksum mismatch');
   const data = typed(buf, start, header.dataBytes, Float32Array);
   const seg = header.hasSeg ? typed(buf, start + header.dataBytes, header.segBytes, Int16Array) : null;
   return { data, seg, shape: header.shape, properties: header.properties };
+}
+
+/** Why a cache header is inconsistent (shape vs byte counts, types), or null. */
+function headerProblem(h: unknown): string | null {
+  const x = h as { shape?: unknown; hasSeg?: unknown; dataBytes?: unknown; segBytes?: unknown; properties?: unknown } | null;
+  if (!x || typeof x !== 'object') return 'header is not an object';
+  const shape = x.shape;
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((v) => Number.isInteger(v) && v >= 1)) return `bad shape ${JSON.stringify(shape)}`;
+  const n = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (x.dataBytes !== n * 4) return `dataBytes ${JSON.stringify(x.dataBytes)} does not match shape ${shape.join('x')}`;
+  if (typeof x.hasSeg !== 'boolean' || x.segBytes !== (x.hasSeg ? (n / shape[0]) * 2 : 0)) return `segBytes ${JSON.stringify(x.segBytes)} does not match shape ${shape.join('x')}`;
+  if (!x.properties || typeof x.properties !== 'object') return 'properties missing';
+  return null;
 }
 
 function typed<T extends Float32Array | Int16Array>(buf: Buffer, off: number, bytes: number,

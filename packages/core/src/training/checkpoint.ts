@@ -105,6 +105,23 @@ function bytesFloat(b: Uint8Array): Float32Array {
   return out;
 }
 
+/** Type and range problems of checkpoint metadata (the `.json` is not covered by the checksum of the `.bin`). */
+function metaProblems(meta: CheckpointMeta, binBytes: number): string[] {
+  const out: string[] = [];
+  const int = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
+  for (const b of meta.blobs as unknown[]) {
+    const x = b as { name?: unknown; offset?: unknown; length?: unknown } | null;
+    if (!x || typeof x.name !== 'string' || !int(x.offset, 0) || !int(x.length, 0) || (x.offset as number) + (x.length as number) > binBytes) {
+      out.push(`blob ${JSON.stringify(b)} is not a {name, offset, length} range inside the ${binBytes}-byte .bin`);
+    } else if (x.name.startsWith('optimizer.') && (x.length as number) % 4 !== 0) out.push(`blob ${x.name} length ${x.length} is not a multiple of 4`);
+  }
+  const m = meta as unknown as Record<string, unknown>;
+  for (const k of ['current_epoch', 'num_epochs', 'num_iterations_per_epoch', 'batch_size']) if (!int(m[k], 0)) out.push(`'${k}' must be a non-negative integer, got ${JSON.stringify(m[k])}`);
+  for (const k of ['input_channels', 'num_classes']) if (!int(m[k], 1)) out.push(`'${k}' must be a positive integer, got ${JSON.stringify(m[k])}`);
+  if (!Array.isArray(m.patch_size) || !m.patch_size.every((v) => int(v, 1))) out.push(`'patch_size' must be a list of positive integers, got ${JSON.stringify(m.patch_size)}`);
+  return out;
+}
+
 /** True when both files of checkpoint `kind` exist. */
 export async function hasCheckpoint(foldDir: string, kind: string): Promise<boolean> {
   const p = checkpointPaths(foldDir, kind);
@@ -139,6 +156,8 @@ export async function loadCheckpoint(foldDir: string, kind: string): Promise<Che
       hint: 'delete the fold folder and train again, or resume from another checkpoint',
     });
   }
+  const bad = metaProblems(meta, bin.length);
+  if (bad.length) throw new DataError(`checkpoint metadata is invalid: ${bad.join('; ')}`, { file: p.json, hint: 'the .json was edited or damaged: delete the fold folder and train again, or resume from another checkpoint' });
   const blob = (name: string) => {
     const b = meta.blobs.find((x) => x.name === name);
     if (!b) throw new DataError(`checkpoint has no '${name}' entry`, { file: p.json });

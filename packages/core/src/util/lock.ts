@@ -1,4 +1,4 @@
-import { accessSync, constants, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { accessSync, constants, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { NnunetError } from './errors.js';
@@ -91,7 +91,7 @@ function tryCreate(file: string, info: LockInfo): boolean {
  * Take the lock of an output folder (`<folder>/.nnunet-ts.lock`, created with O_EXCL) so that two runs never write
  * into one folder at once. A lock left by a killed run is taken over (see `staleReason`: pid + hostname, and mtime
  * for other hosts); the takeover itself is serialised by a second O_EXCL file so two starting runs cannot both take
- * over. Creates the folder. The lock is released by `release()` and, as a fallback, on normal process exit.
+ * over. Creates the folder (removed again on release if it stayed empty). The lock is released by `release()` and, as a fallback, on normal process exit.
  * @throws NnunetError naming the folder, the holder's pid, host, start time and command, and the fix, when another
  * live run holds the lock; or when the folder cannot be written (read-only, permissions).
  */
@@ -101,9 +101,10 @@ export function acquireFolderLock(folder: string, opts: FolderLockOptions = {}):
   const staleMs = opts.staleMs ?? 10 * 60_000;
   const info: LockInfo = { pid: process.pid, hostname: hostname(), command: opts.command ?? process.argv.slice(1).join(' '), started: new Date().toISOString() };
   try {
+    const created = !existsSync(dir);
     mkdirSync(dir, { recursive: true });
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (tryCreate(file, info)) return held(file, staleMs);
+      if (tryCreate(file, info)) return held(file, staleMs, created ? dir : null);
       const other = readLock(file);
       const why = staleReason(file, other, staleMs);
       if (why === null) throw busy(dir, file, other);
@@ -166,7 +167,8 @@ function busy(dir: string, file: string, other: LockInfo | null): NnunetError {
   });
 }
 
-function held(file: string, staleMs: number): FolderLock {
+/** A held lock; `createdDir` (the folder the lock created) is removed on release when it is still empty. */
+function held(file: string, staleMs: number, createdDir: string | null): FolderLock {
   let released = false;
   const timer = setInterval(() => {
     try {
@@ -184,6 +186,13 @@ function held(file: string, staleMs: number): FolderLock {
     process.off('exit', release);
     const cur = readLock(file);
     if (cur && cur.pid === process.pid && cur.hostname === hostname() && existsSync(file)) rmSync(file, { force: true });
+    if (createdDir) {
+      try {
+        rmdirSync(createdDir); // only succeeds when empty: a verb that failed early leaves no folder behind
+      } catch {
+        /* not empty: keep it */
+      }
+    }
   };
   process.on('exit', release);
   return { file, release };

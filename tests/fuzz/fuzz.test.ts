@@ -1,0 +1,48 @@
+/**
+ * Seeded short fuzz runs for CI (docs/FAULTS.md, "Fuzzing"): every reader and `validate` on mutated inputs must
+ * read correctly or fail with an error naming the file: no crash, no silently different numbers, no hang.
+ * `npm run fuzz` runs the same targets with 100,000 inputs each (tests/fuzz/run.ts).
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fuzz } from './engine.js';
+import { niftiTarget } from './nifti-target.js';
+import { dicomTarget, mhaTarget, nrrdTarget } from './itk-targets.js';
+import { datasetTarget, jsonTargets } from './data-targets.js';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
+const dir = join(tmpdir(), `nnunet-fuzz-ci-${process.pid}`);
+
+describe('fuzz (seeded, short)', () => {
+  it(`F-Z01: readNifti on ${RUNS} valid and mutated NIfTI-1/2 files: reads what the bytes say or names the file`, async () => {
+    const r = await fuzz(niftiTarget(join(dir, 'nifti')), RUNS, SEED, false);
+    expect(r.findings.map((f) => `${f.kind}: ${f.detail} x${f.count}\n${JSON.stringify(f.example)}`)).toEqual([]);
+    expect(r.counts.ok).toBeGreaterThan(RUNS * 0.2);
+    expect(r.counts['user-error']).toBeGreaterThan(RUNS * 0.1);
+  });
+
+  for (const [id, make] of [['F-Z02', nrrdTarget], ['F-Z03', mhaTarget], ['F-Z04', dicomTarget]] as const) {
+    const name = make('/tmp').name;
+    it(`${id}: readItk on ${RUNS} valid and mutated ${name} files: reads a sane image (valid ones exactly) or names the file`, async () => {
+      const r = await fuzz(make(join(dir, name)) as never, RUNS, SEED, false);
+      expect(r.findings.map((f) => `${f.kind}: ${f.detail} x${f.count}\n${JSON.stringify(f.example)}`)).toEqual([]);
+      expect(r.counts.ok).toBeGreaterThan(RUNS * 0.1);
+    });
+  }
+
+  it(`F-Z05: loadDataset + validateDataset on ${RUNS} mutated dataset.json files: a report or an error naming the file`, async () => {
+    const r = await fuzz(datasetTarget(join(dir, 'dataset')), RUNS, SEED, false);
+    expect(r.findings.map((f) => `${f.kind}: ${f.detail} x${f.count}\n${JSON.stringify(f.example)}`)).toEqual([]);
+  });
+
+  it(`F-Z06: plans, splits, checkpoint and preprocessed-case readers on ${RUNS} mutated files each: no crash`, async () => {
+    const found: string[] = [];
+    for (const t of jsonTargets(join(dir, 'json'))) {
+      const r = await fuzz(t, RUNS, SEED, false);
+      found.push(...r.findings.map((f) => `${t.name} ${f.kind}: ${f.detail} x${f.count}\n${JSON.stringify(f.example)}`));
+    }
+    expect(found).toEqual([]);
+  });
+});
