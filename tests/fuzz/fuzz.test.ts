@@ -26,7 +26,8 @@ describe('fuzz (seeded, short)', () => {
   for (const [id, make] of [['F-Z02', nrrdTarget], ['F-Z03', mhaTarget], ['F-Z04', dicomTarget]] as const) {
     const name = make('/tmp').name;
     it(`${id}: readItk on ${RUNS} valid and mutated ${name} files: reads a sane image (valid ones exactly) or names the file`, async () => {
-      const r = await fuzz(make(join(dir, name)) as never, RUNS, SEED, false);
+      // GDCM reads are ~20x slower than NRRD/MetaImage ones: a third of the inputs keeps CI short
+      const r = await fuzz(make(join(dir, name)) as never, name === 'dicom' ? Math.ceil(RUNS / 3) : RUNS, SEED, false);
       expect(r.findings.map((f) => `${f.kind}: ${f.detail} x${f.count}\n${JSON.stringify(f.example)}`)).toEqual([]);
       expect(r.counts.ok).toBeGreaterThan(RUNS * 0.1);
     });

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Registry } from '../registry/registry.js';
 import { DataError } from '../util/errors.js';
 import { listFiles, stripEnding } from '../dataset/files.js';

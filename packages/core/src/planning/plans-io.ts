@@ -221,7 +221,8 @@ function configurationTypeProblems(c: PlansConfiguration): string[] {
     if (!Array.isArray(a[k]) || !(a[k] as unknown[]).every((s) => ints(s))) out.push(`arch_kwargs.${k} must be a list of integer lists, got ${JSON.stringify(a[k])}`);
   }
   if (!ints(a.features_per_stage)) out.push(`arch_kwargs.features_per_stage must be a list of positive integers, got ${JSON.stringify(a.features_per_stage)}`);
-  if (!ints(a.n_conv_per_stage_decoder)) out.push(`arch_kwargs.n_conv_per_stage_decoder must be a list of positive integers, got ${JSON.stringify(a.n_conv_per_stage_decoder)}`);
+  const dec = a.n_conv_per_stage_decoder;
+  if (!(Array.isArray(dec) && dec.every((x) => Number.isInteger(x) && x >= 1))) out.push(`arch_kwargs.n_conv_per_stage_decoder must be a list of positive integers, got ${JSON.stringify(a.n_conv_per_stage_decoder)}`);
   const enc = a.n_conv_per_stage ?? a.n_blocks_per_stage;
   if (enc !== undefined && !ints(enc)) out.push(`arch_kwargs.n_conv_per_stage must be a list of positive integers, got ${JSON.stringify(enc)}`);
   return out;
