@@ -40,6 +40,7 @@ struct Ops {
    * Loss forward pieces of nnU-Net's DC_and_CE_loss on logits [N, C, S] and an integer label map [N, S] of type
    * ttype: probs = softmax(logits); stats (float64, length N*C*3 + 2) = per (n, c) [sum p*y, sum p, sum y] (y the
    * one-hot target) then [sum of -log p_target, number of voxels]; voxels labelled `ignore` (< 0: none) count nowhere.
+   * A label outside [0, C) counts as a voxel but in no class (so sum over c of sum y < voxels flags it).
    */
   void (*dcce_fwd)(const float* logits, const void* target, int ttype, long N, long C, long S, long ignore,
                    float* probs, double* stats);

@@ -372,10 +372,11 @@ void softmax_bwd(const float* p, const float* dp, float* dx, long N, long C, lon
   });
 }
 
-/** Loads m labels of type T as int lanes; lanes >= m get -1 (no class). */
+constexpr int32_t NO_VOXEL = INT32_MIN;
+/** Loads m labels of type T as int lanes; lanes >= m get NO_VOXEL. */
 template <class T>
 inline vi load_labels(const T* t, long m) {
-  vi v = vi{} - 1;
+  vi v = vi{} + NO_VOXEL;
   for (long i = 0; i < m; i++) v[i] = static_cast<int32_t>(t[i]);
   return v;
 }
@@ -398,7 +399,7 @@ void dcce_fwd_t(const float* logits, const T* target, long N, long C, long S, lo
       vf mx, sum;
       softmax_block(x, y, C, S, s, m, mx, sum);
       vi lab = load_labels(tg + s, m);
-      const vi valid = (lab >= 0) & (ignore >= 0 ? lab != ign : lab >= 0);
+      const vi valid = (lab != NO_VOXEL) & (ignore >= 0 ? lab != ign : lab == lab);
       lab = valid ? lab : vi{} - 1;
       const vf vmask = sel1(valid);
       vf xt = vf{};
@@ -442,7 +443,7 @@ void dcce_bwd_t(const float* probs, const T* target, long N, long C, long S, lon
       const long m = std::min<long>(VW, s1 - s);
       auto load = [&](const float* q) { return m == VW ? ld(q) : ldp(q, m); };
       vi lab = load_labels(tg + s, m);
-      const vi valid = (lab >= 0) & (ignore >= 0 ? lab != ign : lab >= 0);
+      const vi valid = (lab != NO_VOXEL) & (ignore >= 0 ? lab != ign : lab == lab);
       lab = valid ? lab : vi{} - 1;
       vf dot = vf{};
       for (long c = 0; c < C; c++) {
