@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { machine, tryImport } from './lib.mjs';
+import { runTorch } from './torch.mjs';
 
 const args = process.argv.slice(2);
 const opt = (k) => {
@@ -36,6 +37,7 @@ const main = await core.mod.selectBackend(registry, requested, log);
 const cache = new Map([[main.info.name, main]]);
 const ctx = {
   log,
+  registry,
   quick,
   mainBackend: main.info.name,
   // per-backend cases: the requested backend only, or every available one with 'auto'
@@ -54,7 +56,7 @@ const ctx = {
 };
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'cases');
-const order = ['conv3d.mjs', 'unet-hippocampus.mjs', 'sliding-window.mjs', 'resampling.mjs'];
+const order = ['conv3d.mjs', 'unet-hippocampus.mjs', 'device-hippocampus.mjs', 'sliding-window.mjs', 'resampling.mjs'];
 const files = readdirSync(dir).filter((f) => f.endsWith('.mjs')).sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
 const cases = [];
 for (const f of files) {
@@ -68,11 +70,14 @@ for (const f of files) {
     log(`case ${mod.name} failed: ${e.message}`);
   }
 }
+const loadavgAfterOurs = (await import('node:os')).loadavg().map((v) => +v.toFixed(2));
+const torch = args.includes('--no-torch') ? { skipped: '--no-torch' } : await runTorch(ctx, cases);
 const result = {
   backend: main.info.name,
   backendDescription: main.info.description,
-  machine: { ...machineAtStart, loadavgAtEnd: (await import('node:os')).loadavg().map((v) => +v.toFixed(2)) },
+  machine: { ...machineAtStart, loadavgAfterOurs, loadavgAtEnd: (await import('node:os')).loadavg().map((v) => +v.toFixed(2)) },
   cases,
+  torch,
   peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
 };
 process.stdout.write(JSON.stringify(result, null, 2) + '\n');

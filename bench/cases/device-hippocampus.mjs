@@ -1,0 +1,74 @@
+// The Hippocampus 3d_fullres network on the device contract (bench/device-unet.mjs) on the main backend's device
+// implementation (`cpu-native`: every op native): the training iteration at batch 2 (the plan's) and 9, one
+// inference forward at batch 1, and the sliding window over the real test case without / with mirroring. These are
+// the rows bench/run.mjs compares with PyTorch (bench/torch_hippocampus.py) in the same run.
+import { rand, round, time } from '../lib.mjs';
+import { hippocampusPlan, labels } from '../hippocampus.mjs';
+import { buildDeviceUNet, predictTile, slidingWindow, trainStep } from '../device-unet.mjs';
+
+export const name = 'device-hippocampus';
+
+/** The test case of the sliding-window case, z-scored (as cases/sliding-window.mjs). */
+async function testImage(p) {
+  const tc = p.dataset.testCases?.[0] ?? p.dataset.cases[0];
+  const c = await p.core.readCase(p.registry, tc);
+  const src = c.image.data;
+  let m = 0;
+  for (const v of src) m += v;
+  m /= src.length;
+  let v2 = 0;
+  for (const v of src) v2 += (v - m) ** 2;
+  const sd = Math.sqrt(v2 / src.length) || 1;
+  return { id: tc.id, data: Float32Array.from(src, (v) => (v - m) / sd), shape: c.image.shape };
+}
+
+async function deviceOf(ctx) {
+  const plugin = ctx.registry.get('backend', ctx.mainBackend);
+  if (!plugin.createDevice) throw new Error(`backend ${ctx.mainBackend} has no device implementation`);
+  return plugin.createDevice();
+}
+
+export async function run(ctx) {
+  let p;
+  try {
+    p = await hippocampusPlan();
+  } catch (e) {
+    return [{ case: name, skipped: `${String(e.message).split('\n')[0]}; run npm run build` }];
+  }
+  const dev = await deviceOf(ctx);
+  const patch = p.cfg.patch_size;
+  const out = [];
+  const rowBase = { backend: dev.info.name, device: dev.info.description, patch };
+  for (const batch of ctx.quick ? [2] : [2, 9]) {
+    const net = buildDeviceUNet(dev, p.arch, 1, p.numClasses, 0);
+    const x = rand(batch * patch.reduce((a, b) => a * b, 1), 5);
+    const seg = labels(batch, patch);
+    const step = () => trainStep(net, x, [batch, 1, ...patch], seg.data, seg.shape, { batchDice: p.cfg.batch_dice ?? true });
+    const first = await step();
+    const t = await time(step, { reps: batch > 2 ? 1 : 3, warmup: 0 });
+    out.push({ case: 'unet3d-hippocampus-train-step', path: 'device', batch, ...rowBase, firstLoss: round(first, 4), seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3), rssMB: round(process.memoryUsage().rss / 2 ** 20, 0) });
+    ctx.log(`device train step batch ${batch}: ${round(t.median, 3)} s wall, ${round(t.cpu, 3)} CPU-s, first loss ${round(first, 4)}`);
+    dev.dispose(net.params.flatMap((q) => [q.value, q.grad, q.mom]));
+  }
+  const net = buildDeviceUNet(dev, p.arch, 1, p.numClasses, 0);
+  const x1 = rand(patch.reduce((a, b) => a * b, 1), 6);
+  const fwd = async () => {
+    dev.beginScope();
+    const y = predictTile(net, dev.upload(x1, [1, 1, ...patch]));
+    await dev.read(y);
+    dev.endScope();
+  };
+  await fwd();
+  const tf = await time(fwd, { reps: 5, warmup: 0 });
+  out.push({ case: 'unet3d-hippocampus-forward', path: 'device', batch: 1, ...rowBase, seconds: round(tf.median, 3), cpuSeconds: round(tf.cpu, 3) });
+  ctx.log(`device forward batch 1: ${round(tf.median, 3)} s`);
+  const img = await testImage(p);
+  for (const mirror of [false, true]) {
+    let tiles = 0;
+    const t = await time(async () => (tiles = (await slidingWindow(net, img.data, img.shape, patch, { mirror })).tiles), { reps: mirror ? 1 : 3, warmup: 1 });
+    out.push({ case: `sliding-window${mirror ? '-mirror' : ''}`, path: 'device', ...rowBase, caseId: img.id, shape: img.shape, tiles, seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3) });
+    ctx.log(`device sliding window ${img.id} mirror=${mirror}: ${round(t.median, 3)} s (${tiles} tiles)`);
+  }
+  dev.destroy?.();
+  return out;
+}
