@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readImage, loadDataset, runLayout, type Registry } from '@nnunet-ts/core';
 import * as core from '@nnunet-ts/core';
 import { createDefaultRegistry, loadPlugins, runCli } from '@nnunet-ts/cli';
-import { calls, voxWriter } from './fixtures/thirdparty-plugin/index.js';
+import { calls, PERCENTILES, voxWriter } from './fixtures/thirdparty-plugin/index.js';
 import { makeSphereTask } from './fixtures/synthetic.js';
 import { REPO_ROOT } from './helpers/paths.js';
 
@@ -33,6 +33,13 @@ describe('third-party plugin', () => {
     await loadPlugins(reg, [PLUGIN]);
     expect(reg.get('normalizer', 'ZScoreNormalization')).not.toBe(before);
     expect(reg.get('reader', 'vox-json').extensions).toEqual(['.vox.json']);
+    // the normalizer is a factory provider resolving its percentiles by token: a child registry changes them
+    const child = reg.child();
+    child.container.register(PERCENTILES, { useValue: [0, 100] });
+    const x = Float32Array.from([0, 1, 2, 3, 4, 100]);
+    const opts = { channel: 0, mask: null, intensityProperties: undefined } as unknown as Parameters<core.Normalizer['normalize']>[0];
+    expect(Array.from(child.get('normalizer', 'ZScoreNormalization').normalize({ ...opts, data: x.slice() }))).toEqual([0, 0.01, 0.02, 0.03, 0.04, 1].map(Math.fround));
+    expect(reg.get('normalizer', 'ZScoreNormalization').normalize({ ...opts, data: x.slice() })[5]).toBe(1);
     const root = await voxTask();
     const img = await readImage(reg, join(root, 'imagesTr', 'sphere_000_0000.vox.json'));
     expect(img.shape).toEqual([1, 20, 20, 20]);
@@ -54,12 +61,14 @@ describe('third-party plugin', () => {
     const io = { out: (s: string) => lines.push(s) };
     const errs: string[] = [];
     const err = (s: string) => errs.push(s);
+    const f0 = calls.fingerprint;
     expect(await runCli(['validate', root, '--plugin', PLUGIN, '-q'], io, err), errs.join('\n')).toBe(0);
     expect(lines.join('\n')).toContain('dataset OK (4 cases checked)');
     expect(await runCli(['plan', root, '-o', out, '--plugin', PLUGIN, '-q'], io, err), errs.join('\n')).toBe(0);
     const n0 = calls.normalize;
     expect(await runCli(['preprocess', root, '-o', out, '-c', '3d_fullres', '--plugin', PLUGIN, '-q'], io, err), errs.join('\n')).toBe(0);
     expect(calls.normalize - n0).toBe(3);
+    expect(calls.fingerprint - f0).toBe(1); // the plugin's extractFingerprint stage replaced the default in `plan`
     const ds = await loadDataset(root);
     const pp = await (core as unknown as { readPreprocessedCase: (d: string, id: string) => Promise<{ data: Float32Array }> })
       .readPreprocessedCase(runLayout(out).configurationData('3d_fullres'), ds.cases[0]!.id);

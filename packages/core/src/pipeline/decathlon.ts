@@ -97,15 +97,17 @@ export function configurationsToRun(plans: Plans, requested: Budget['configurati
 export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult> {
   const t0 = Date.now();
   const L = runLayout(o.out);
-  const { registry, rep, budget } = o;
-  const backend = await stage('selectBackend')(registry, o.backend ?? 'auto', (s) => rep.log(s));
+  const { rep, budget } = o;
+  // one child container per run: providers a run registers (stages, services) stay out of the caller's registry
+  const registry = o.registry.child();
+  const backend = await stage(registry, 'selectBackend')(registry, o.backend ?? 'auto', (s) => rep.log(s));
   const ds = await prepareDataset(o.task, L.raw, registry, rep);
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.task, dataset: ds.root });
   const fp: DatasetFingerprint = await runFingerprint(ds, registry, L.fingerprint, rep);
   const plans = planOrReuse(fp, ds.json, registry, L.plans, rep, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
   const configs = configurationsToRun(plans, budget.configurations, rep);
-  const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds);
+  const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds, registry);
   const folds = foldsToRun(budget.folds, splits, L.splits);
   const classes = foregroundClasses(ds.json);
   const saveProbabilities = budget.ensemble && configs.length > 1;

@@ -26,7 +26,7 @@ export async function runFingerprint(ds: Dataset, registry: Registry, outFile: s
       rep.update(++done, c.id);
     }
   }
-  const fp = await stage('extractFingerprint')(cases());
+  const fp = await stage(registry, 'extractFingerprint')(cases());
   rep.stop();
   writeJson(outFile, fp);
   return fp;

@@ -2,7 +2,7 @@ import type { Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { readImage } from '../dataset/read.js';
 import type { Dataset } from '../dataset/types.js';
-import { stage } from './stages.js';
+import { getConfiguration } from '../planning/plans-io.js';
 
 /**
  * Patch axes that must never be mirrored, in training augmentation and in test-time augmentation, because
@@ -19,7 +19,7 @@ export async function lateralizedMirrorExclusion(ds: Dataset, plans: Plans, conf
   for (let c = 1; c < 3; c++) if (Math.abs(img.direction[c]!) > Math.abs(img.direction[j]!)) j = c;
   const arrayAxis = 2 - j; // arrays are [z, y, x]
   const t = plans.transpose_forward.indexOf(arrayAxis);
-  const patch = stage('getConfiguration')(plans, configuration).patch_size ?? [];
+  const patch = getConfiguration(plans, configuration).patch_size ?? [];
   if (patch.length === 2) return t === 0 ? [] : [t - 1];
   return [t];
 }

@@ -14,6 +14,7 @@ import { applyPostprocessing } from '../postprocessing/determine.js';
 import { previousStageDir, readModelFolder, trainedFolds, type ModelFolder } from './model-folder.js';
 import type { Reporter } from './progress.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
+import { getConfiguration } from '../planning/plans-io.js';
 import { stage, type StageCascadeTransforms, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
 
 /** Inference options (spec 1.18). */
@@ -130,8 +131,8 @@ export interface LoadedModel {
  * @throws DataError naming the previous stage's folder when it is missing or untrained
  */
 export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend, folds = folder.folds, opts: { checkpoint?: string } = {}): Promise<LoadedModel> {
-  const models = await stage('loadTrainedModel')(folder.dir, folds, registry, backend, opts);
-  const prevName = stage('getConfiguration')(folder.plans, folder.configuration).previous_stage;
+  const models = await stage(registry, 'loadTrainedModel')(folder.dir, folds, registry, backend, opts);
+  const prevName = getConfiguration(folder.plans, folder.configuration).previous_stage;
   if (!prevName) return { folder, models };
   const dir = previousStageDir(folder, prevName);
   if (!trainedFolds(dir).length) {
@@ -141,7 +142,7 @@ export async function loadModel(folder: ModelFolder, registry: Registry, backend
     });
   }
   const model = await loadModel(readModelFolder(dir), registry, backend);
-  const cascade = stage('cascadeTransformsFrom')(registry, folder.dataset, { patchSize: models.patchSize, dims: 3, mirrorAxes: [], doDummy2D: false });
+  const cascade = stage(registry, 'cascadeTransformsFrom')(registry, folder.dataset, { patchSize: models.patchSize, dims: 3, mirrorAxes: [], doDummy2D: false });
   return { folder, models, previous: { model, cascade } };
 }
 
@@ -151,8 +152,8 @@ export async function loadModel(folder: ModelFolder, registry: Registry, backend
  */
 export function withPreviousStage(m: LoadedModel, pp: StagePreprocessedCase, seg: Int16Array, registry: Registry): StagePreprocessedCase {
   if (!m.previous) return pp;
-  const grid = stage('previousStageToGrid')(seg, pp.properties, pp.shape.slice(1), m.folder.plans, m.folder.configuration, registry);
-  const r = stage('appendPreviousStage')(m.previous.cascade, pp.data, pp.shape, grid);
+  const grid = stage(registry, 'previousStageToGrid')(seg, pp.properties, pp.shape.slice(1), m.folder.plans, m.folder.configuration, registry);
+  const r = stage(registry, 'appendPreviousStage')(m.previous.cascade, pp.data, pp.shape, grid);
   return { ...pp, data: r.data, shape: r.shape };
 }
 
@@ -167,10 +168,10 @@ export async function segmentPreprocessedFull(
   registry: Registry,
   opts: PipelinePredictOptions & { returnProbabilities?: boolean } = {},
 ): Promise<{ seg: Int16Array; probabilities?: Float32Array }> {
-  const logits = await stage('predictPreprocessed')(m.models, pp.data, pp.shape, { stepSize: opts.stepSize ?? 0.5, mirror: opts.mirror ?? true });
+  const logits = await stage(registry, 'predictPreprocessed')(m.models, pp.data, pp.shape, { stepSize: opts.stepSize ?? 0.5, mirror: opts.mirror ?? true });
   const n = pp.shape[1]! * pp.shape[2]! * pp.shape[3]!;
   const shape = [logits.length / n, pp.shape[1]!, pp.shape[2]!, pp.shape[3]!];
-  return stage('exportPrediction')(logits, shape, pp.properties, m.folder.plans, m.folder.configuration, registry, {
+  return stage(registry, 'exportPrediction')(logits, shape, pp.properties, m.folder.plans, m.folder.configuration, registry, {
     returnProbabilities: opts.returnProbabilities === true, orderZ: opts.exportOrderZ,
   });
 }
@@ -187,7 +188,7 @@ export async function segmentPreprocessed(m: LoadedModel, pp: StagePreprocessedC
  */
 export async function preprocessForModel(m: LoadedModel, image: MedicalImage, registry: Registry, opts: PipelinePredictOptions = {}): Promise<StagePreprocessedCase> {
   const prevSeg = m.previous ? await segmentImage(m.previous.model, image, registry, { ...opts, postprocessing: false }) : null;
-  const pp = stage('preprocessCase')(
+  const pp = stage(registry, 'preprocessCase')(
     { image: Float32Array.from(image.data), shape: [...image.shape], spacing: [...image.spacing], seg: null },
     m.folder.plans,
     m.folder.configuration,

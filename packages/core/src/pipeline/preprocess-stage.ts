@@ -7,11 +7,12 @@ import { readCase } from '../dataset/read.js';
 import type { Dataset } from '../dataset/types.js';
 import type { Reporter } from './progress.js';
 import { DataError, NnunetError } from '../util/errors.js';
+import { getConfiguration } from '../planning/plans-io.js';
 import { stage } from './stages.js';
 
 /** The configuration whose preprocessed data a configuration uses (the cascade reuses 3d_fullres data). */
 export function dataConfiguration(plans: Plans, configuration: string): string {
-  const c = stage('getConfiguration')(plans, configuration);
+  const c = getConfiguration(plans, configuration);
   if (c.previous_stage && configuration.includes('cascade')) return '3d_fullres';
   return configuration;
 }
@@ -23,12 +24,12 @@ export function preprocessMemoryLimit(): number | undefined {
 }
 
 /** Ids of cached cases that read back intact (checksum verified); corrupt ones are reported and redone (B45). */
-async function intactCases(dir: string, rep: Reporter): Promise<Set<string>> {
+async function intactCases(registry: Registry, dir: string, rep: Reporter): Promise<Set<string>> {
   const ok = new Set<string>();
   if (!existsSync(dir)) return ok;
-  for (const id of await stage('listPreprocessedCases')(dir)) {
+  for (const id of await stage(registry, 'listPreprocessedCases')(dir)) {
     try {
-      await stage('readPreprocessedCase')(dir, id);
+      await stage(registry, 'readPreprocessedCase')(dir, id);
       ok.add(id);
     } catch (e) {
       if (!(e instanceof NnunetError)) throw e;
@@ -46,7 +47,7 @@ async function intactCases(dir: string, rep: Reporter): Promise<Set<string>> {
  * @throws DataError naming every failed case, after the other cases are written.
  */
 export async function runPreprocess(ds: Dataset, plans: Plans, configuration: string, registry: Registry, dir: string, rep: Reporter): Promise<void> {
-  const done = await intactCases(dir, rep);
+  const done = await intactCases(registry, dir, rep);
   const todo = ds.cases.filter((c) => !done.has(c.id));
   if (!todo.length) {
     rep.log(`preprocess ${configuration}: all ${ds.cases.length} cases present in ${dir}`);
@@ -60,14 +61,14 @@ export async function runPreprocess(ds: Dataset, plans: Plans, configuration: st
   for (const c of todo) {
     try {
       const cs = await readCase(registry, c);
-      const res = await stage('preprocessCase')(
+      const res = await stage(registry, 'preprocessCase')(
         { image: cs.image.data as Float32Array, shape: [...cs.image.shape], spacing: [...cs.image.spacing], seg: cs.seg.data as Int16Array },
         plans,
         configuration,
         registry,
         { sampleClassLocations: true, labels, caseId: c.id, consumeInput: true, memoryLimitBytes, onWarning: (w) => rep.log(`warning: ${w}`) },
       );
-      await stage('writePreprocessedCase')(dir, c.id, res);
+      await stage(registry, 'writePreprocessedCase')(dir, c.id, res);
     } catch (e) {
       if (!(e instanceof NnunetError)) throw e;
       failed.push(`${c.id}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);

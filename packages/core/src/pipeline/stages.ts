@@ -1,11 +1,14 @@
 /**
  * The entry points of the other stage folders the pipeline uses (docs/INTERFACES.md), in one table so the
- * pipeline's dependencies on other folders are visible in one place.
+ * pipeline's dependencies on other folders are visible in one place. Each is resolved through the run's registry
+ * (tsyringe container, token `nnunet:stage:<name>`), so a provider registered with `registry.provideStage` replaces
+ * it for that registry's runs; the table holds the defaults.
  */
+import type { Registry } from '../registry/registry.js';
+import { stageToken } from '../registry/tokens.js';
 import * as compute from '../compute/index.js';
 import * as fingerprint from '../fingerprint/index.js';
 import * as inference from '../inference/index.js';
-import * as planning from '../planning/index.js';
 import * as preprocessing from '../preprocessing/index.js';
 import * as training from '../training/index.js';
 
@@ -22,7 +25,6 @@ export type StageCascadeTransforms = training.CascadeTransforms;
 const STAGES = {
   selectBackend: compute.selectBackend,
   extractFingerprint: fingerprint.extractFingerprint,
-  getConfiguration: planning.getConfiguration,
   preprocessCase: preprocessing.preprocessCase,
   exportPrediction: preprocessing.exportPrediction,
   previousStageToGrid: preprocessing.previousStageToGrid,
@@ -39,10 +41,19 @@ const STAGES = {
   loadTrainedModel: inference.loadTrainedModel,
   predictPreprocessed: inference.predictPreprocessed,
 };
-type Stages = typeof STAGES;
+/** The stage functions by name (the defaults; `Registry.provideStage` overrides one per registry). */
+export type Stages = typeof STAGES;
+/** Names of the replaceable stages. */
+export type StageName = keyof Stages;
+/** The names of the stages, for listings and checks. */
+export const STAGE_NAMES = Object.keys(STAGES) as StageName[];
 
-/** The stage function `name` (see `STAGES`). */
-export function stage<K extends keyof Stages>(name: K): Stages[K] {
-  return STAGES[name];
+/**
+ * The stage function `name` for a run: the provider registered under `stageToken(name)` in `registry`'s container
+ * (or a parent's), else the default. A replacement must keep the default's signature.
+ */
+export function stage<K extends StageName>(registry: Registry, name: K): Stages[K] {
+  const token = stageToken(name);
+  return registry.container.isRegistered(token, true) ? (registry.container.resolve(token) as Stages[K]) : STAGES[name];
 }
 

@@ -16,14 +16,15 @@ import { DataError } from '../util/errors.js';
 import { writeProbabilities } from './ensemble-stage.js';
 import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
+import { getConfiguration } from '../planning/plans-io.js';
 import { stage } from './stages.js';
 import { lateralizedMirrorExclusion } from './lateral.js';
 
 /** Splits from `file` when present (user-supplied splits override, spec 1.1), else new KFold splits written there. */
-export async function ensureSplits(file: string, caseIds: string[], nFolds: number): Promise<Splits> {
-  if (existsSync(file)) return stage('readSplits')(file);
-  const splits = stage('createSplits')(caseIds, Math.min(nFolds, caseIds.length));
-  await stage('writeSplits')(file, splits);
+export async function ensureSplits(file: string, caseIds: string[], nFolds: number, registry: Registry): Promise<Splits> {
+  if (existsSync(file)) return stage(registry, 'readSplits')(file);
+  const splits = stage(registry, 'createSplits')(caseIds, Math.min(nFolds, caseIds.length));
+  await stage(registry, 'writeSplits')(file, splits);
   return splits;
 }
 
@@ -91,7 +92,7 @@ export function checkFinalBudget(foldDir: string, epochs: number, iterationsPerE
  * geometry and write `fold_x/validation/summary.json`.
  */
 export async function trainConfiguration(t: TrainStageInput): Promise<void> {
-  const prevName = stage('getConfiguration')(t.plans, t.configuration).previous_stage;
+  const prevName = getConfiguration(t.plans, t.configuration).previous_stage;
   const previous = prevName ? await previousStageSegmentations(t, prevName) : undefined;
   const cases = previous ? cascadeCaseSource(t, previous) : undefined;
   const excludedMirrorAxes = await lateralizedMirrorExclusion(t.ds, t.plans, t.configuration, t.registry);
@@ -104,7 +105,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
       const total = t.budget.epochs * iters;
       let status = '';
       t.rep.start(`train ${t.configuration} fold ${fold}`, total);
-      await stage('trainFold')({
+      await stage(t.registry, 'trainFold')({
         registry: t.registry,
         backend: t.backend,
         plans: t.plans,
@@ -184,7 +185,7 @@ export async function previousStageSegmentations(t: TrainStageInput, prevName: s
     }
     t.rep.stop();
   }
-  writePreviousStageInfo(t.modelDir, prevName, prevDir, stage('cascadeForegroundLabels')(t.ds.json));
+  writePreviousStageInfo(t.modelDir, prevName, prevDir, stage(t.registry, 'cascadeForegroundLabels')(t.ds.json));
   return out;
 }
 
@@ -198,11 +199,11 @@ async function readPreviousSeg(registry: Registry, file: string): Promise<Int16A
 function cascadeCaseSource(t: TrainStageInput, previous: Map<string, string>) {
   return {
     async load(id: string) {
-      const pp = await stage('readPreprocessedCase')(t.preprocessedDir, id);
+      const pp = await stage(t.registry, 'readPreprocessedCase')(t.preprocessedDir, id);
       const file = previous.get(id);
       if (!file) throw new DataError(`no previous-stage segmentation for case '${id}'`, { file: t.modelDir });
       const seg = await readPreviousSeg(t.registry, file);
-      return { ...pp, previousStageSeg: stage('previousStageToGrid')(seg, pp.properties, pp.shape.slice(1), t.plans, t.configuration, t.registry) };
+      return { ...pp, previousStageSeg: stage(t.registry, 'previousStageToGrid')(seg, pp.properties, pp.shape.slice(1), t.plans, t.configuration, t.registry) };
     },
   };
 }
@@ -228,7 +229,7 @@ export async function validateFold(t: TrainStageInput, fold: number, previous?: 
     let seg: ArrayLike<number>;
     if (existsSync(out)) seg = (await readImage(t.registry, out)).data;
     else {
-      let pp = await stage('readPreprocessedCase')(t.preprocessedDir, id);
+      let pp = await stage(t.registry, 'readPreprocessedCase')(t.preprocessedDir, id);
       const prev = previous?.get(id);
       if (model.previous) {
         if (!prev) throw new DataError(`no previous-stage segmentation for validation case '${id}'`, { file: t.modelDir });

@@ -10,8 +10,8 @@ import type { Planner } from '../contracts/planner.js';
 import type { BackendPlugin } from '../contracts/backend.js';
 
 /**
- * One injection token per extension point. A plugin is a named plain object registered under its kind's token;
- * the registry resolves by kind and name.
+ * The extension points. A plugin is a named plain object (or a factory making one) registered in the registry's
+ * tsyringe container under `pluginToken(kind, name)`; the registry resolves by kind and name.
  */
 export interface PluginKinds {
   reader: ImageReader;
@@ -28,7 +28,7 @@ export interface PluginKinds {
 
 export type PluginKind = keyof PluginKinds;
 
-/** The tsyringe tokens, `nnunet:<kind>`. */
+/** The kind prefixes of the tokens, `nnunet:<kind>`. */
 export const TOKENS: { [K in PluginKind]: InjectionToken<PluginKinds[K]> } = {
   reader: 'nnunet:reader',
   writer: 'nnunet:writer',
@@ -44,3 +44,13 @@ export const TOKENS: { [K in PluginKind]: InjectionToken<PluginKinds[K]> } = {
 
 /** Plugin kinds in a stable order (for listings). */
 export const PLUGIN_KINDS: PluginKind[] = Object.keys(TOKENS) as PluginKind[];
+
+/** The injection token of the plugin `key` of `kind`: `nnunet:<kind>:<key>` (networks: `<name>@<dims>d`). */
+export function pluginToken<K extends PluginKind>(kind: K, key: string): InjectionToken<PluginKinds[K]> {
+  return `${TOKENS[kind] as string}:${key}`;
+}
+
+/** The injection token of the pipeline stage `name`: `nnunet:stage:<name>` (see `Registry.provideStage`). */
+export function stageToken(name: string): InjectionToken<unknown> {
+  return `nnunet:stage:${name}`;
+}
