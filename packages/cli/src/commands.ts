@@ -35,7 +35,8 @@ function budgetFlags(cmd: Command): Command {
   return configurationFlags(cmd)
     .option('-f, --folds <list>', "folds to train, comma-separated, or 'all'")
     .option('--epochs <n>', 'epochs per fold')
-    .option('--iterations-per-epoch <n>', 'training iterations per epoch');
+    .option('--iterations-per-epoch <n>', 'training iterations per epoch')
+    .option('--time-budget <duration>', 'plan for this machine within a wall-time budget (30m, 1h30m): picks the configuration, patch, batch, mirroring and epochs that fit (quick = 30m)');
 }
 
 /** `--export-order-z`: 0 (nearest, nnU-Net) or 1 (linear). */

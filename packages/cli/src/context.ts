@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
+import parseDuration from 'parse-duration';
 import { NnunetError, PluginError, parseJsonFile, resolveBudget, type Budget, type Registry, type Reporter } from '@nnunet-ts/core';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 import { terminalReporter } from './reporter.js';
@@ -14,6 +15,7 @@ export interface CommonOptions {
   folds?: string;
   epochs?: string;
   iterationsPerEpoch?: string;
+  timeBudget?: string;
   quiet?: boolean;
 }
 
@@ -45,6 +47,10 @@ export const CONFIG_SCHEMA = {
     mirror: { type: 'boolean' },
     postprocessing: { type: 'boolean' },
     ensemble: { type: 'boolean' },
+    timeBudgetSeconds: { type: 'number', exclusiveMinimum: 0 },
+    maxIterations: posInt,
+    minIterations: posInt,
+    estimate: { type: 'boolean' },
     backend: { type: 'string' },
     planner: { type: 'string' },
     gpuMemoryGb: { type: 'number', exclusiveMinimum: 0 },
@@ -98,6 +104,19 @@ function intOpt(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/**
+ * Parse `--time-budget 30m` / `1h30m` / `90s` / `2h` (parse-duration units; a bare number is minutes) into seconds.
+ * @throws NnunetError for an unreadable or non-positive duration
+ */
+export function parseTimeBudget(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) * 60_000 : parseDuration(v);
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    throw new NnunetError(`--time-budget must be a duration like 30m, 1h30m or 90s, got '${v}'`);
+  }
+  return ms / 1000;
+}
+
 /** Parse `--folds 0,1` / `all`. */
 export function parseFolds(v: string | undefined): number[] | 'all' | undefined {
   if (v === undefined) return undefined;
@@ -134,7 +153,12 @@ export async function makeContext(o: CommonOptions): Promise<Context> {
       folds: parseFolds(o.folds) ?? budgetKeys.folds,
       epochs: intOpt('epochs', o.epochs) ?? budgetKeys.epochs,
       iterationsPerEpoch: intOpt('iterations-per-epoch', o.iterationsPerEpoch) ?? budgetKeys.iterationsPerEpoch,
+      timeBudgetSeconds: parseTimeBudget(o.timeBudget) ?? budgetKeys.timeBudgetSeconds,
     });
+    // explicit epochs under a time budget cap the iterations the budget may choose (flag > config > preset)
+    if (budget.timeBudgetSeconds && (o.epochs !== undefined || budgetKeys.epochs !== undefined || o.iterationsPerEpoch !== undefined)) {
+      budget.maxIterations = budget.epochs * budget.iterationsPerEpoch;
+    }
   } catch (e) {
     if (e instanceof NnunetError) throw e;
     throw new NnunetError((e as Error).message);

@@ -21,3 +21,4 @@ export * from './postprocessing/index.js';
 export * from './pipeline/index.js';
 export * from './device/index.js';
 export * from './interop/index.js';
+export * from './costmodel/index.js';

@@ -22,6 +22,7 @@ import type { Reporter } from './progress.js';
 import { foldSummaryFiles, runDeterminePostprocessing } from './postprocess-stage.js';
 import { predictCasesEnsemble, scoreEnsemble } from './ensemble-stage.js';
 import { stage } from './stages.js';
+import { applyTimeBudget, estimateRun, recordMeasured } from './budget-stage.js';
 import { crossValidationSummary, ensureSplits, foldsToRun, trainConfiguration, writeModelFiles } from './train-stage.js';
 
 /** Options of `runDecathlon`. */
@@ -97,7 +98,8 @@ export function configurationsToRun(plans: Plans, requested: Budget['configurati
 export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult> {
   const t0 = Date.now();
   const L = runLayout(o.out);
-  const { rep, budget } = o;
+  const { rep } = o;
+  let budget = o.budget;
   // one child container per run: providers a run registers (stages, services) stay out of the caller's registry
   const registry = o.registry.child();
   const backend = await stage(registry, 'selectBackend')(registry, o.backend ?? 'auto', (s) => rep.log(s));
@@ -105,19 +107,22 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.task, dataset: ds.root });
   const fp: DatasetFingerprint = await runFingerprint(ds, registry, L.fingerprint, rep);
-  const plans = planOrReuse(fp, ds.json, registry, L.plans, rep, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
-  const configs = configurationsToRun(plans, budget.configurations, rep);
+  let plans = planOrReuse(fp, ds.json, registry, L.plans, rep, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
   const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds, registry);
   const folds = foldsToRun(budget.folds, splits, L.splits);
+  const cost = { ds, fingerprint: fp, plans, splits, folds, L, registry, backend, budget, rep, planner: o.planner };
+  ({ plans, budget } = await applyTimeBudget(cost));
+  const configs = configurationsToRun(plans, budget.configurations, rep);
+  await estimateRun({ ...cost, plans, budget }, configs);
   const classes = foregroundClasses(ds.json);
   const saveProbabilities = budget.ensemble && configs.length > 1;
   const singles: BestCandidate[] = [];
   for (const configuration of configs) {
     const ppDir = L.configurationData(dataConfiguration(plans, configuration));
-    await runPreprocess(ds, plans, dataConfiguration(plans, configuration), registry, ppDir, rep);
+    await timed(L, `preprocess ${configuration}`, () => runPreprocess(ds, plans!, dataConfiguration(plans!, configuration), registry, ppDir, rep));
     const modelDir = L.modelDir(configuration);
     writeModelFiles(modelDir, plans, ds.json, L.fingerprint);
-    await trainConfiguration({ ds, plans, configuration, registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget, rep, saveProbabilities });
+    await timed(L, `train+validation ${configuration}`, () => trainConfiguration({ ds, plans: plans!, configuration, registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget, rep, saveProbabilities }));
     const cv = crossValidationSummary(modelDir, folds, classes);
     const dice = cv?.foreground_mean.Dice ?? NaN;
     rep.log(`${configuration}: cross-validation foreground Dice ${dice.toFixed(4)} (folds ${folds.join(', ')})`);
@@ -127,8 +132,16 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   const best = findBestConfiguration(singles, ensembles);
   writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds });
   rep.log(`best configuration: ${best.best.name} (CV foreground Dice ${best.best.foregroundDice.toFixed(4)})`);
-  const summary = await predictAndEvaluate(ds, best.best, folds, L, registry, backend, budget, rep);
+  const summary = await timed(L, 'predict test', () => predictAndEvaluate(ds, best.best, folds, L, registry, backend, budget, rep));
   return { best, summary, predictions: ds.testCases.length ? L.predictions : null, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** Run `f` and record its wall time in `<run>/estimates.json` under `stage`. */
+async function timed<T>(L: RunLayout, stage: string, f: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const r = await f();
+  recordMeasured(L, stage, (performance.now() - t0) / 1000);
+  return r;
 }
 
 /** Folder of an ensemble of two configurations: `<results>/ensembles/ensemble__<a>__<b>`. */

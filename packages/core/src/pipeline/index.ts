@@ -13,3 +13,4 @@ export * from './register.js';
 export * from './decathlon.js';
 export * from './ensemble-stage.js';
 export * from './lateral.js';
+export * from './budget-stage.js';

@@ -25,6 +25,19 @@ export interface Budget {
   postprocessing: boolean;
   /** Score ensembles of configuration pairs in find-best (spec 1.20; needs validation probabilities on disk). */
   ensemble: boolean;
+  /**
+   * Wall-time budget of the whole run, seconds (`--time-budget 30m`). When set, the decathlon plans for this
+   * machine: it picks one of `configurations` (in order; default 3d_fullres then 2d), the target spacing, patch and
+   * batch (nnU-Net's planner with a smaller memory target / coarser spacing), mirroring and the epochs that fit
+   * (`costmodel/time-budget.ts`). Unset: nnU-Net's plans and the budget as given. An extension of nnunet-ts.
+   */
+  timeBudgetSeconds?: number;
+  /** With a time budget: most training iterations per fold (default 1000 x 250). */
+  maxIterations?: number;
+  /** With a time budget: fewest training iterations per fold worth running (default 50). */
+  minIterations?: number;
+  /** Print stage estimates before long work (a short calibration, cached per machine; default true). */
+  estimate?: boolean;
 }
 
 /** nnU-Net defaults (spec 1.15, 1.18). */
@@ -47,7 +60,11 @@ export const DEFAULT_BUDGET: Budget = {
  */
 export const PRESETS: Record<string, Partial<Budget>> = {
   quick: {
-    configurations: ['3d_fullres'],
+    // a time budget: 30 minutes on the machine at hand (costmodel/time-budget.ts picks the plan that fits); at most
+    // the 16 x 30 iterations below, which fit the embedded Hippocampus example on 2 CPU cores in ~15 min
+    timeBudgetSeconds: 30 * 60,
+    maxIterations: 16 * 30,
+    configurations: ['3d_fullres', '2d'],
     folds: [0],
     // measured on the embedded Hippocampus example, 3d_fullres (patch 40x56x40, batch 2), cpu-native, 2 shared
     // cores: 2.3-3 s per training iteration (5 s under heavy load). 10 x 30 took 16 min end to end (test Dice

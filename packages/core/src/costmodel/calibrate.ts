@@ -1,0 +1,179 @@
+/**
+ * Calibration of the cost model: a few real training iterations and sliding-window tiles of one configuration on one
+ * backend, timed, with the process's memory growth, cached per machine and backend (`costmodel.json` in the cache
+ * folder) so a second run on the same machine pays nothing.
+ *
+ * It runs the project's own `trainFold` (network from the registry, the configured augmentation, loss, optimizer)
+ * for `1 + iterations` iterations on synthetic in-memory cases of the patch size, and `predictPreprocessed` on one
+ * patch-sized volume, so whatever the backend and the trainer do is what gets measured.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, homedir, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { ComputeBackend } from '../contracts/backend.js';
+import type { Network } from '../contracts/network.js';
+import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
+import type { Registry } from '../registry/registry.js';
+import { predictPreprocessed } from '../inference/sliding-window.js';
+import { memoryCaseSource, type PreprocessedCaseData } from '../training/case-source.js';
+import { labelSetup, resolveConfiguration } from '../training/configuration.js';
+import { trainFold } from '../training/train-fold.js';
+import { readJsonIfValid, writeJson } from '../pipeline/json-io.js';
+import { networkCost, trainingUnits } from './network-cost.js';
+
+/** Measured cost of one configuration on one backend. */
+export interface Calibration {
+  /** Cache key: machine, backend, architecture, patch, batch, channels, classes. */
+  key: string;
+  backend: string;
+  patchSize: number[];
+  batchSize: number;
+  /** Wall seconds of one training iteration (data loading, augmentation, forward, loss, backward, clip, SGD). */
+  secondsPerIteration: number;
+  /** Wall seconds of one sliding-window tile: one forward pass of one patch, no mirroring, Gaussian accumulation. */
+  secondsPerTile: number;
+  /** Growth of the process's resident memory during the training iterations, bytes. */
+  trainingBytes: number;
+  /** {@link trainingUnits} at this patch and batch (to scale to other patches). */
+  trainingUnits: number;
+  /** Forward FLOPs of one tile (to scale to other patches). */
+  tileFlops: number;
+  /** Activation elements x batch (to scale the memory to other patches). */
+  activationElements: number;
+  measuredAt: string;
+}
+
+/** Where calibrations are cached: `$NNUNET_TS_CACHE`, else `$XDG_CACHE_HOME/nnunet-ts`, else `~/.cache/nnunet-ts`. */
+export function costCacheFile(): string {
+  const dir = process.env.NNUNET_TS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'nnunet-ts');
+  return join(dir, 'costmodel.json');
+}
+
+/** This machine, for cache keys: CPU model, logical cores, memory. */
+export function machineId(): string {
+  const c = cpus();
+  return `${c[0]?.model.trim() ?? 'cpu'} x${c.length} ${Math.round(totalmem() / 2 ** 30)}GiB`;
+}
+
+/** The cache key of a configuration on a backend. */
+export function calibrationKey(backend: ComputeBackend, cfg: PlansConfiguration, batchSize: number, inputChannels: number, numClasses: number): string {
+  return JSON.stringify([machineId(), backend.info.name, backend.info.description, cfg.patch_size, batchSize, inputChannels, numClasses, cfg.architecture?.arch_kwargs]);
+}
+
+/** Options of {@link calibrate}. */
+export interface CalibrateOptions {
+  registry: Registry;
+  backend: ComputeBackend;
+  plans: Plans;
+  configuration: string;
+  dataset: DatasetJson;
+  /** Batch size (default the configuration's). */
+  batchSize?: number;
+  /** Augmentation plugin of the run (its cost is part of an iteration). */
+  augmentation?: string;
+  /** Timed iterations after one warm-up (default 2). */
+  iterations?: number;
+  /** Ignore the cache and measure again. */
+  force?: boolean;
+}
+
+/**
+ * Measure (or read from the cache) the cost of `configuration` on `backend`.
+ * @throws whatever training throws for a configuration that cannot run (e.g. missing architecture).
+ */
+export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
+  const cfg = resolveConfiguration(o.plans, o.configuration);
+  const patch = cfg.patch_size!;
+  const batch = o.batchSize ?? cfg.batch_size ?? 2;
+  const channels = Object.keys(o.dataset.channel_names ?? o.dataset.modality ?? {}).length || 1;
+  const { numClasses, labels } = labelSetup(o.dataset);
+  const key = calibrationKey(o.backend, cfg, batch, channels, numClasses);
+  const file = costCacheFile();
+  const cache = readJsonIfValid<{ entries?: Record<string, Calibration> }>(file) ?? {};
+  const hit = cache.entries?.[key];
+  if (hit && !o.force) return hit;
+
+  const tmp = mkdtempSync(join(tmpdir(), 'nnunet-ts-calibrate-'));
+  try {
+    const cases = syntheticCases(patch, channels, labels);
+    const times: number[] = [];
+    let last = performance.now();
+    const rss0 = process.memoryUsage().rss;
+    let rssMax = rss0;
+    const n = Math.max(1, o.iterations ?? 2);
+    const result = await trainFold({
+      registry: o.registry, backend: o.backend, plans: o.plans, configuration: o.configuration, dataset: o.dataset,
+      preprocessedDir: tmp, splits: [{ train: Object.keys(cases), val: [] }], fold: 0, outputDir: tmp,
+      epochs: 1, iterationsPerEpoch: 1 + n, validationIterations: 0, batchSize: batch, augmentation: o.augmentation,
+      cases: memoryCaseSource(cases), seed: 1,
+      onProgress: (p) => {
+        if (p.phase !== 'train') return;
+        const now = performance.now();
+        times.push((now - last) / 1000);
+        last = now;
+        rssMax = Math.max(rssMax, process.memoryUsage().rss);
+      },
+    });
+    const secondsPerIteration = median(times.slice(1));
+    result.network.setDeepSupervision(false);
+    const secondsPerTile = await timeTile(result.network, patch, channels, numClasses);
+    const unitsCfg = networkCost(cfg.architecture!, patch, channels, numClasses, true);
+    const cal: Calibration = {
+      key, backend: o.backend.info.name, patchSize: [...patch], batchSize: batch, secondsPerIteration, secondsPerTile,
+      trainingBytes: Math.max(0, rssMax - rss0), trainingUnits: trainingUnits(cfg.architecture!, patch, batch, channels, numClasses),
+      tileFlops: networkCost(cfg.architecture!, patch, channels, numClasses, false).forwardFlops,
+      activationElements: unitsCfg.activationElements * batch, measuredAt: new Date().toISOString(),
+    };
+    const fresh = readJsonIfValid<{ entries?: Record<string, Calibration> }>(file) ?? {};
+    writeJson(file, { version: 1, entries: { ...(fresh.entries ?? {}), [key]: cal } });
+    return cal;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
+}
+
+/** Median wall time of one tile: predict a patch-sized volume (one tile) three times after a warm-up. */
+async function timeTile(network: Network, patch: number[], channels: number, numClasses: number): Promise<number> {
+  const p3 = patch.length === 2 ? [1, ...patch] : patch;
+  const shape = [channels, ...p3];
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.37));
+  const model = { networks: [network], patchSize: patch, numClasses, mirrorAxes: [] };
+  const times: number[] = [];
+  for (let r = 0; r < 4; r++) {
+    const t0 = performance.now();
+    await predictPreprocessed(model, data, shape, { mirror: false });
+    times.push((performance.now() - t0) / 1000);
+  }
+  return median(times.slice(1));
+}
+
+/**
+ * Two synthetic training cases of the patch size: smooth random-looking intensities and every label present as a
+ * slab along x, with class locations, enough for the sampler, augmentation and loss to do their full work.
+ */
+function syntheticCases(patch: number[], channels: number, labels: number[]): Record<string, PreprocessedCaseData> {
+  const [Z, Y, X] = patch.length === 2 ? [2, patch[0]!, patch[1]!] : (patch as [number, number, number]);
+  const n = Z * Y * X;
+  const out: Record<string, PreprocessedCaseData> = {};
+  for (let c = 0; c < 2; c++) {
+    const data = new Float32Array(channels * n);
+    for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.013 + c) + 0.3 * Math.cos(i * 0.71);
+    const seg = new Int16Array(n);
+    const locs: Record<string, number[][]> = {};
+    for (let i = 0; i < n; i++) {
+      const x = i % X;
+      const y = Math.floor(i / X) % Y;
+      const z = Math.floor(i / (X * Y));
+      const l = labels[Math.min(labels.length - 1, Math.floor((x * labels.length) / X))]!;
+      seg[i] = l;
+      if (l !== 0 && (i % 97 === 0)) (locs[String(l)] ??= []).push([z, y, x]);
+    }
+    out[`calibration_${c}`] = { data, seg, shape: [channels, Z, Y, X], properties: { class_locations: locs } };
+  }
+  return out;
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
+import { networkCost, trainingUnits } from './network-cost.js';
+import { formatDuration, mirrorFactor, scaleCalibration, shapeAtConfiguration, tilesFor } from './estimate.js';
+import type { Calibration } from './calibrate.js';
+
+function plain(features: number[], strides: number[][], kernels: number[][]): ArchitectureSpec {
+  return {
+    network_class_name: 'dynamic_network_architectures.architectures.unet.PlainConvUNet',
+    arch_kwargs: {
+      n_stages: features.length, features_per_stage: features, conv_op: 'torch.nn.modules.conv.Conv3d', kernel_sizes: kernels, strides,
+      n_conv_per_stage: features.map(() => 2), n_conv_per_stage_decoder: features.slice(1).map(() => 2), conv_bias: true,
+      norm_op: 'torch.nn.modules.instancenorm.InstanceNorm3d', norm_op_kwargs: { eps: 1e-5, affine: true }, dropout_op: null, dropout_op_kwargs: null,
+      nonlin: 'torch.nn.LeakyReLU', nonlin_kwargs: { inplace: true },
+    },
+    _kw_requires_import: [],
+  };
+}
+
+describe('networkCost', () => {
+  const two = plain([4, 8], [[1, 1, 1], [2, 2, 2]], [[3, 3, 3], [3, 3, 3]]);
+  it('counts every conv of a 2-stage PlainConvUNet by hand (2 FLOPs per multiply-add)', () => {
+    // encoder 1->4, 4->4 at 8^3; 4->8, 8->8 at 4^3; decoder transp 8->4 (k 2^3), 8->4, 4->4 at 8^3; head 4->2
+    const hand = 2 * (1 * 4 * 27 * 512 + 4 * 4 * 27 * 512 + 4 * 8 * 27 * 64 + 8 * 8 * 27 * 64 + 8 * 4 * 8 * 512 + 8 * 4 * 27 * 512 + 4 * 4 * 27 * 512 + 4 * 2 * 512);
+    expect(networkCost(two, [8, 8, 8], 1, 2).forwardFlops).toBe(hand);
+    expect(networkCost(two, [8, 8, 8], 1, 2).activationElements).toBe(4 * 512 * 2 + 8 * 64 * 2 + 4 * 512 * 3 + 2 * 512);
+  });
+
+  it('deep supervision adds the heads of the lower decoder stages only', () => {
+    const three = plain([4, 8, 16], [[1, 1, 1], [2, 2, 2], [2, 2, 2]], [[3, 3, 3], [3, 3, 3], [3, 3, 3]]);
+    const on = networkCost(three, [16, 16, 16], 1, 3, true).forwardFlops;
+    const off = networkCost(three, [16, 16, 16], 1, 3, false).forwardFlops;
+    expect(on - off).toBe(2 * 8 * 3 * 8 ** 3);
+  });
+
+  it('scales with the patch and batch; rejects a 2D patch for 3D kernels', () => {
+    expect(trainingUnits(two, [16, 16, 16], 2, 1, 2)).toBe(2 * 3 * networkCost(two, [16, 16, 16], 1, 2).forwardFlops);
+    expect(networkCost(two, [16, 16, 16], 1, 2).forwardFlops).toBe(8 * networkCost(two, [8, 8, 8], 1, 2).forwardFlops);
+    expect(() => networkCost(two, [8, 8], 1, 2)).toThrow(/does not match the architecture's 3-D kernels/);
+  });
+});
+
+describe('estimates', () => {
+  it('tiles follow the step rule of spec 1.18', () => {
+    expect(tilesFor([40, 56, 40], [40, 56, 40], 0.5)).toBe(1);
+    // 450 with patch 256, step 128: ceil(194 / 128) + 1 = 3 steps per in-plane axis
+    expect(tilesFor([24, 450, 450], [24, 256, 256], 0.5)).toBe(9);
+    // smaller than the patch: padded, one tile
+    expect(tilesFor([10, 20, 20], [16, 32, 32], 0.5)).toBe(1);
+    // 2d: every slice, tiles per slice
+    expect(tilesFor([24, 450, 450], [256, 256], 0.5)).toBe(24 * 9);
+    expect(mirrorFactor([1, 2, 3], true)).toBe(8);
+    expect(mirrorFactor([1, 2], true)).toBe(4);
+    expect(mirrorFactor([1, 2, 3], false)).toBe(1);
+  });
+
+  it('shape at a configuration follows the transpose and the spacing ratio', () => {
+    const plans = { transpose_forward: [2, 0, 1] } as unknown as Plans;
+    // original [z, y, x] = [24, 512, 400] at [6.5, 0.5, 0.4]; transposed [x, z, y]; target [0.8, 6.5, 1]
+    expect(shapeAtConfiguration(plans, { spacing: [0.8, 6.5, 1] }, [6.5, 0.5, 0.4], [24, 512, 400])).toEqual([200, 24, 256]);
+    // 2d: the first (slice) axis keeps its count
+    expect(shapeAtConfiguration({ transpose_forward: [0, 1, 2] } as unknown as Plans, { spacing: [1, 1] }, [6.5, 0.5, 0.5], [24, 512, 512])).toEqual([24, 256, 256]);
+  });
+
+  it('scales a calibration by FLOPs and activations', () => {
+    const arch = plain([4, 8], [[1, 1, 1], [2, 2, 2]], [[3, 3, 3], [3, 3, 3]]);
+    const cal: Calibration = {
+      key: 'k', backend: 'cpu', patchSize: [8, 8, 8], batchSize: 2, secondsPerIteration: 0.5, secondsPerTile: 0.1, trainingBytes: 1000,
+      trainingUnits: trainingUnits(arch, [8, 8, 8], 2, 1, 2), tileFlops: networkCost(arch, [8, 8, 8], 1, 2, false).forwardFlops,
+      activationElements: 2 * networkCost(arch, [8, 8, 8], 1, 2).activationElements, measuredAt: '',
+    };
+    const s = scaleCalibration(cal, { architecture: arch, patch_size: [16, 16, 16] }, 4, 1, 2);
+    expect(s.secondsPerIteration).toBeCloseTo(0.5 * 8 * 2, 10);
+    expect(s.secondsPerTile).toBeCloseTo(0.1 * 8, 10);
+    expect(s.trainingBytes).toBeCloseTo(1000 * 8 * 2, 6);
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(12.4)).toBe('12s');
+    expect(formatDuration(200)).toBe('3m 20s');
+    expect(formatDuration(3720)).toBe('1h 02m');
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * Time and memory estimates of a run's stages from a {@link Calibration}: training (iterations x seconds per
+ * iteration, plus the per-epoch validation batches), sliding-window prediction per case (tiles x mirror
+ * combinations x folds x seconds per tile, plus resampling and writing), and preprocessing.
+ */
+import type { DatasetFingerprint, Plans, PlansConfiguration } from '../contracts/plans.js';
+import { computeSteps } from '../inference/steps.js';
+import type { Calibration } from './calibrate.js';
+import { networkCost, trainingUnits } from './network-cost.js';
+
+/**
+ * Voxel throughput of the host-side work around the network (read, crop, normalise, resample, write), voxels x
+ * channels per second. Measured on a 2-core Zen machine with the default resampler (order 3 data, order 1 logits):
+ * about 25 M/s; kept as a constant because these stages are short next to training and prediction.
+ */
+export const HOST_VOXELS_PER_SECOND = 25e6;
+
+/** One stage's estimate. */
+export interface StageEstimate {
+  stage: string;
+  seconds: number;
+  /** Peak resident memory of the process during the stage, bytes (undefined when not modelled). */
+  peakBytes?: number;
+  detail: string;
+}
+
+/** Shape of a case with original `spacing`/`shape` (`[z, y, x]`, before transpose) at a configuration's spacing. */
+export function shapeAtConfiguration(plans: Plans, cfg: PlansConfiguration, spacing: readonly number[], shape: readonly number[]): number[] {
+  const t = plans.transpose_forward ?? [0, 1, 2];
+  const sp = t.map((a) => spacing[a]!);
+  const sh = t.map((a) => shape[a]!);
+  const target = cfg.spacing!;
+  const off = sp.length - target.length; // 2d: spacing of the in-plane axes only
+  return sh.map((n, i) => (i < off ? n : Math.max(1, Math.round((n * sp[i]!) / target[i - off]!))));
+}
+
+/** Number of network evaluations (tiles) of the sliding window on a case of `shape` (spec 1.18 step rule). */
+export function tilesFor(shape: readonly number[], patch: readonly number[], stepSize: number): number {
+  if (patch.length === 2) {
+    const [z, y, x] = shape as [number, number, number];
+    return z * computeSteps(Math.max(y, patch[0]!), patch[0]!, stepSize).length * computeSteps(Math.max(x, patch[1]!), patch[1]!, stepSize).length;
+  }
+  return shape.reduce((a, n, i) => a * computeSteps(Math.max(n, patch[i]!), patch[i]!, stepSize).length, 1);
+}
+
+/** Mirror combinations of TTA: 2^axes (3D: 8, 2D: 4), 1 without mirroring. */
+export function mirrorFactor(patch: readonly number[], mirror: boolean, axes?: readonly number[]): number {
+  return mirror ? 2 ** (axes ? axes.length : patch.length) : 1;
+}
+
+/** Scale a calibration to another patch/batch of the same network family by FLOPs (time) and activations (memory). */
+export function scaleCalibration(cal: Calibration, cfg: PlansConfiguration, batch: number, channels: number, numClasses: number): { secondsPerIteration: number; secondsPerTile: number; trainingBytes: number } {
+  const arch = cfg.architecture!;
+  const patch = cfg.patch_size!;
+  const units = trainingUnits(arch, patch, batch, channels, numClasses);
+  const tile = networkCost(arch, patch, channels, numClasses, false).forwardFlops;
+  const act = networkCost(arch, patch, channels, numClasses, true).activationElements * batch;
+  return {
+    secondsPerIteration: (cal.secondsPerIteration * units) / cal.trainingUnits,
+    secondsPerTile: (cal.secondsPerTile * tile) / cal.tileFlops,
+    trainingBytes: (cal.trainingBytes * act) / Math.max(1, cal.activationElements),
+  };
+}
+
+/** What a run will do, for {@link estimateStages}. */
+export interface RunShape {
+  plans: Plans;
+  configuration: string;
+  fingerprint: DatasetFingerprint;
+  channels: number;
+  numClasses: number;
+  /** Folds trained. */
+  folds: number;
+  epochs: number;
+  iterationsPerEpoch: number;
+  validationIterations: number;
+  batchSize: number;
+  mirror: boolean;
+  stepSize: number;
+  /** Validation cases per fold (predicted after training). */
+  validationCases: number;
+  /** Test images predicted at the end (with every trained fold). */
+  testCases: number;
+  /** Preprocessing still to do (false when the cache is present). */
+  preprocess: boolean;
+}
+
+/** Median over cases of the shape at the configuration's spacing, and the median original voxel count. */
+export function medianShapes(r: RunShape, cfg: PlansConfiguration): { atConfiguration: number[]; originalVoxels: number } {
+  const fp = r.fingerprint;
+  const shapes = fp.spacings.map((sp, i) => shapeAtConfiguration(r.plans, cfg, sp, fp.shapes_after_crop[i]!));
+  const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]!;
+  const atConfiguration = shapes[0]!.map((_, a) => med(shapes.map((s) => s[a]!)));
+  const originalVoxels = med(fp.shapes_after_crop.map((s) => s.reduce((a, b) => a * b, 1)));
+  return { atConfiguration, originalVoxels };
+}
+
+/** Seconds to predict one case with `folds` networks: tiles x mirrors x folds x tile time + host work. */
+export function predictCaseSeconds(r: RunShape, cfg: PlansConfiguration, secondsPerTile: number, folds: number): number {
+  const { atConfiguration, originalVoxels } = medianShapes(r, cfg);
+  const tiles = tilesFor(atConfiguration, cfg.patch_size!, r.stepSize);
+  const host = ((r.channels + r.numClasses) * (originalVoxels + atConfiguration.reduce((a, b) => a * b, 1))) / HOST_VOXELS_PER_SECOND;
+  return tiles * mirrorFactor(cfg.patch_size!, r.mirror) * folds * secondsPerTile + host;
+}
+
+/**
+ * Estimates of every remaining stage of a run (preprocessing, training, validation prediction, test prediction)
+ * from the configuration's calibrated (or scaled) costs.
+ */
+export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: { secondsPerIteration: number; secondsPerTile: number; trainingBytes: number }, baseBytes: number): StageEstimate[] {
+  const out: StageEstimate[] = [];
+  const fp = r.fingerprint;
+  const { atConfiguration } = medianShapes(r, cfg);
+  if (r.preprocess) {
+    const vox = fp.shapes_after_crop.reduce((a, s) => a + s.reduce((p, v) => p * v, 1), 0);
+    const outVox = atConfiguration.reduce((a, b) => a * b, 1) * fp.spacings.length;
+    out.push({ stage: 'preprocess', seconds: ((r.channels + 1) * (vox + outVox)) / HOST_VOXELS_PER_SECOND, detail: `${fp.spacings.length} cases` });
+  }
+  const valIter = r.batchSize * cost.secondsPerTile;
+  const perFold = r.epochs * (r.iterationsPerEpoch * cost.secondsPerIteration + r.validationIterations * valIter);
+  out.push({
+    stage: `train ${r.configuration}`,
+    seconds: perFold * r.folds,
+    peakBytes: baseBytes + cost.trainingBytes,
+    detail: `${r.folds} fold(s) x ${r.epochs} x ${r.iterationsPerEpoch} iterations at ${cost.secondsPerIteration.toFixed(2)} s (patch ${cfg.patch_size!.join('x')}, batch ${r.batchSize})`,
+  });
+  const perCase = predictCaseSeconds(r, cfg, cost.secondsPerTile, 1);
+  out.push({ stage: 'validation', seconds: perCase * r.validationCases * r.folds, detail: `${r.validationCases * r.folds} case(s) at ${perCase.toFixed(1)} s` });
+  if (r.testCases) {
+    const perTest = predictCaseSeconds(r, cfg, cost.secondsPerTile, r.folds);
+    out.push({ stage: 'predict test', seconds: perTest * r.testCases, detail: `${r.testCases} case(s) at ${perTest.toFixed(1)} s (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'})` });
+  }
+  return out;
+}
+
+/** `1h 02m`, `3m 20s`, `12s`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/** Bytes in a readable unit (MiB below 1 GiB). */
+export function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.round(bytes / 2 ** 20)} MiB`;
+}
+
+/** The estimate table printed before a run: one line per stage and the total. */
+export function formatEstimates(est: StageEstimate[]): string {
+  const lines = est.map((e) => `  ${e.stage.padEnd(22)} ${formatDuration(e.seconds).padStart(8)}${e.peakBytes ? `  peak ${formatBytes(e.peakBytes)}` : ''}  ${e.detail}`);
+  const total = est.reduce((a, e) => a + e.seconds, 0);
+  return [...lines, `  ${'total'.padEnd(22)} ${formatDuration(total).padStart(8)}`].join('\n');
+}

@@ -1,0 +1,266 @@
+/**
+ * Planning for the machine at hand under a wall-time budget (`--time-budget 30m`, the `quick` preset).
+ *
+ * nnU-Net plans for a GPU it assumes (8 GB). Under a time budget the plan is chosen among nnU-Net plans of the same
+ * dataset made with nnU-Net's own rules and knobs, preferring the one closest to nnU-Net's default:
+ * 1. target spacing: the planner's own, then coarser (`overwrite_target_spacing`, nnU-Net's documented option),
+ *    growing the axes more than 2x finer than the coarsest (all axes for isotropic data) as nnU-Net's 3d_lowres
+ *    search does;
+ * 2. patch and batch: the planner run with a smaller memory target (`gpu_memory_target_in_gb`), so the patch shrinks
+ *    by nnU-Net's rule (largest axis relative to the median shape first) and the batch follows its formula (>= 2);
+ * 3. mirroring test-time augmentation: kept when it fits, else turned off (said so);
+ * 4. iterations: as many as the remaining time allows, at most the preset's cap (`maxIterations`), at least
+ *    `minIterations`.
+ * Times come from a calibration of the backend (cached per machine), scaled by FLOPs to other patches, and an exact
+ * calibration of the chosen candidate. Memory: the calibrated peak must fit the memory available (CPU: the
+ * machine's available memory; GPU: the adapter's or nnU-Net's 8 GB).
+ */
+import { freemem } from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { ComputeBackend } from '../contracts/backend.js';
+import type { DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
+import type { Registry } from '../registry/registry.js';
+import { resolveConfiguration, labelSetup } from '../training/configuration.js';
+import { DataError } from '../util/errors.js';
+import { calibrate, type Calibration } from './calibrate.js';
+import { estimateStages, formatBytes, formatDuration, formatEstimates, scaleCalibration, type RunShape, type StageEstimate } from './estimate.js';
+import { trainingUnits } from './network-cost.js';
+
+/** Inputs of {@link planForTimeBudget}. */
+export interface TimeBudgetOptions {
+  registry: Registry;
+  backend: ComputeBackend;
+  fingerprint: DatasetFingerprint;
+  dataset: DatasetJson;
+  /** Planner plugin (default `nnUNetPlanner`). */
+  planner?: string;
+  budgetSeconds: number;
+  /** Configurations the user allows, in preference order (default: 3d_fullres, then 2d). */
+  configurations?: string[];
+  folds: number;
+  iterationsPerEpoch: number;
+  validationIterations: number;
+  /** Cap on training iterations per fold (default nnU-Net's 1000 x 250). */
+  maxIterations?: number;
+  /** Fewest training iterations per fold worth running (default 50, or the cap when lower). */
+  minIterations?: number;
+  mirror: boolean;
+  stepSize: number;
+  augmentation?: string;
+  validationCases: number;
+  testCases: number;
+  /** Memory the run may use, bytes (default: the machine's available memory for CPU backends, 8 GiB for GPU ones). */
+  memoryBytes?: number;
+  log?: (line: string) => void;
+}
+
+/** The decisions, written into the plans (`time_budget`) and the run info. */
+export interface TimeBudgetDecision {
+  plans: Plans;
+  configuration: string;
+  epochs: number;
+  iterationsPerEpoch: number;
+  mirror: boolean;
+  gpuMemoryTargetGb: number;
+  /** Factor applied to the planner's fine axes of the target spacing (1 = nnU-Net's spacing). */
+  spacingFactor: number;
+  patchSize: number[];
+  batchSize: number;
+  budgetSeconds: number;
+  estimates: StageEstimate[];
+  calibration: Calibration;
+}
+
+const MEMORY_TARGETS_GB = [8, 6, 4, 3, 2, 1.5, 1, 0.75, 0.5, 0.35, 0.25];
+const SPACING_FACTORS = [1, 1.5, 2, 3, 4];
+/** Share of the budget kept for what the model does not count (startup, checkpoints, evaluation, find-best). */
+const MARGIN = 0.08;
+
+interface Candidate {
+  plans: Plans;
+  configuration: string;
+  cfg: PlansConfiguration;
+  target: number;
+  factor: number;
+  units: number;
+}
+
+/** Memory available to a run on `backend`, bytes. */
+export function availableMemory(backend: ComputeBackend): number {
+  if (backend.info.gpu) return 8 * 2 ** 30;
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024 + process.memoryUsage().rss;
+  } catch {
+    // not Linux: fall back to os.freemem
+  }
+  return freemem() + process.memoryUsage().rss;
+}
+
+/** nnU-Net's 3d_fullres target spacing in the fingerprint's axis order, the fine axes scaled by `factor`. */
+function scaledSpacing(plans: Plans, factor: number): number[] | undefined {
+  if (factor === 1) return undefined;
+  const cfg = plans.configurations['3d_fullres'] ?? plans.configurations['2d'];
+  const t = plans.transpose_forward ?? [0, 1, 2];
+  const spT = cfg?.spacing?.length === 3 ? cfg.spacing : [...plans.original_median_spacing_after_transp];
+  const sp = new Array<number>(3);
+  t.forEach((a, i) => (sp[a] = spT[i]!));
+  const max = Math.max(...sp);
+  const fine = sp.map((v) => max / v > 2);
+  return sp.map((v, i) => (fine.some(Boolean) ? (fine[i] ? v * factor : v) : v * factor));
+}
+
+/** Every (spacing factor, memory target, configuration) plan, in preference order. */
+function candidates(o: TimeBudgetOptions): Candidate[] {
+  const planner = o.registry.get('planner', o.planner ?? 'nnUNetPlanner');
+  const base = planner.plan(o.fingerprint, o.dataset, { datasetName: o.dataset.name });
+  const { numClasses } = labelSetup(o.dataset);
+  const channels = Object.keys(o.dataset.channel_names ?? {}).length || 1;
+  const allowed = o.configurations?.length ? o.configurations : ['3d_fullres', '2d'];
+  const out: Candidate[] = [];
+  const seen = new Set<string>();
+  for (const factor of SPACING_FACTORS) {
+    for (const target of MEMORY_TARGETS_GB) {
+      let plans: Plans;
+      try {
+        plans = planner.plan(o.fingerprint, o.dataset, { gpuMemoryTargetGb: target, overwriteTargetSpacing: scaledSpacing(base, factor), datasetName: o.dataset.name });
+      } catch {
+        continue; // no patch fits this target
+      }
+      for (const configuration of allowed) {
+        if (!plans.configurations[configuration]) continue;
+        const cfg = resolveConfiguration(plans, configuration);
+        if (!cfg.architecture || !cfg.patch_size) continue;
+        const key = JSON.stringify([configuration, cfg.spacing, cfg.patch_size, cfg.batch_size]);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ plans, configuration, cfg, target, factor, units: trainingUnits(cfg.architecture, cfg.patch_size, cfg.batch_size ?? 2, channels, numClasses) });
+      }
+    }
+  }
+  if (!out.length) throw new DataError('no configuration of the allowed ones could be planned', { hint: `allowed: ${allowed.join(', ')}` });
+  return out;
+}
+
+function runShape(o: TimeBudgetOptions, c: Candidate, mirror: boolean, iterations: number): RunShape {
+  const { numClasses } = labelSetup(o.dataset);
+  return {
+    plans: c.plans, configuration: c.configuration, fingerprint: o.fingerprint, channels: Object.keys(o.dataset.channel_names ?? {}).length || 1,
+    numClasses, folds: o.folds, epochs: Math.max(1, Math.floor(iterations / o.iterationsPerEpoch)), iterationsPerEpoch: o.iterationsPerEpoch,
+    validationIterations: o.validationIterations, batchSize: c.cfg.batch_size ?? 2, mirror, stepSize: o.stepSize,
+    validationCases: o.validationCases, testCases: o.testCases, preprocess: true,
+  };
+}
+
+/** Iterations per fold that fit, or a negative number when the fixed costs alone exceed the budget. */
+function fit(o: TimeBudgetOptions, c: Candidate, cost: ReturnType<typeof scaleCalibration>, mirror: boolean): { iterations: number; fixed: number } {
+  const shape = runShape(o, c, mirror, o.iterationsPerEpoch);
+  const stages = estimateStages(shape, c.cfg, cost, 0);
+  const fixed = stages.filter((s) => !s.stage.startsWith('train')).reduce((a, s) => a + s.seconds, 0);
+  const perIteration = cost.secondsPerIteration + (o.validationIterations * shape.batchSize * cost.secondsPerTile) / o.iterationsPerEpoch;
+  const left = o.budgetSeconds * (1 - MARGIN) - fixed;
+  return { iterations: Math.floor(left / (perIteration * o.folds)), fixed };
+}
+
+/**
+ * Choose configuration, spacing, patch, batch, mirroring and iterations that fit `budgetSeconds` on this machine.
+ * @throws DataError (before any training) when even the cheapest candidate cannot fit, with the estimate and the fix.
+ */
+export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudgetDecision> {
+  const log = o.log ?? (() => {});
+  const list = candidates(o);
+  const { numClasses } = labelSetup(o.dataset);
+  const channels = Object.keys(o.dataset.channel_names ?? {}).length || 1;
+  const memory = o.memoryBytes ?? availableMemory(o.backend);
+  const cap = o.maxIterations ?? 1000 * 250;
+  const minIt = Math.min(cap, o.minIterations ?? 50);
+  const cal = (c: Candidate) => calibrate({ registry: o.registry, backend: o.backend, plans: c.plans, configuration: c.configuration, dataset: o.dataset, augmentation: o.augmentation });
+  const cheapest = list.reduce((a, b) => (b.units < a.units ? b : a));
+  let ref = await cal(cheapest);
+  const exact = new Set<Candidate>([cheapest]);
+  const rejected = new Set<Candidate>();
+  let best: { c: Candidate; mirror: boolean; iterations: number } | undefined;
+  let smallest = Infinity;
+  for (let guard = 0; guard < 4 * list.length && !best; guard++) {
+    let pick: { c: Candidate; mirror: boolean; iterations: number } | undefined;
+    for (const c of list) {
+      if (rejected.has(c)) continue;
+      const cost = scaleCalibration(ref, c.cfg, c.cfg.batch_size ?? 2, channels, numClasses);
+      if (process.memoryUsage().rss + cost.trainingBytes > memory) continue;
+      for (const mirror of o.mirror ? [true, false] : [false]) {
+        const f = fit(o, c, cost, mirror);
+        smallest = Math.min(smallest, f.fixed + minIt * cost.secondsPerIteration * o.folds);
+        if (f.fixed <= 0.5 * o.budgetSeconds && f.iterations >= minIt) {
+          pick = { c, mirror, iterations: Math.min(cap, f.iterations) };
+          break;
+        }
+      }
+      if (pick) break;
+    }
+    if (!pick) break;
+    if (exact.has(pick.c)) {
+      best = pick;
+      break;
+    }
+    // calibrate the pick itself when that costs little next to the budget, then decide again with exact numbers
+    const est = scaleCalibration(ref, pick.c.cfg, pick.c.cfg.batch_size ?? 2, channels, numClasses);
+    if (4 * est.secondsPerIteration + 4 * est.secondsPerTile > 0.05 * o.budgetSeconds) {
+      best = pick;
+      break;
+    }
+    const measured = await cal(pick.c);
+    exact.add(pick.c);
+    const f = fit(o, pick.c, scaleCalibration(measured, pick.c.cfg, pick.c.cfg.batch_size ?? 2, channels, numClasses), pick.mirror);
+    if (f.fixed <= 0.5 * o.budgetSeconds && f.iterations >= minIt) {
+      ref = measured;
+      best = { ...pick, iterations: Math.min(cap, f.iterations) };
+    } else {
+      rejected.add(pick.c);
+      ref = measured;
+    }
+  }
+  if (!best) {
+    throw new DataError(
+      `the time budget of ${formatDuration(o.budgetSeconds)} is too small for this dataset on this machine: the cheapest plan needs about ${formatDuration(smallest)} ` +
+        `(${minIt} training iterations per fold, ${o.folds} fold(s), preprocessing and ${o.validationCases + o.testCases} predictions)`,
+      { hint: `give a budget of at least ${formatDuration(smallest / (1 - MARGIN))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
+    );
+  }
+  return decide(o, best, exact.has(best.c) ? await cal(best.c) : ref, log, memory);
+}
+
+async function decide(o: TimeBudgetOptions, best: { c: Candidate; mirror: boolean; iterations: number }, calib: Calibration, log: (s: string) => void, memory: number): Promise<TimeBudgetDecision> {
+  const { c } = best;
+  const { numClasses } = labelSetup(o.dataset);
+  const channels = Object.keys(o.dataset.channel_names ?? {}).length || 1;
+  const cost = scaleCalibration(calib, c.cfg, c.cfg.batch_size ?? 2, channels, numClasses);
+  const epochs = Math.max(1, Math.floor(best.iterations / o.iterationsPerEpoch));
+  const shape = { ...runShape(o, c, best.mirror, epochs * o.iterationsPerEpoch), epochs };
+  const estimates = estimateStages(shape, c.cfg, cost, process.memoryUsage().rss);
+  const decision: TimeBudgetDecision = {
+    plans: c.plans, configuration: c.configuration, epochs, iterationsPerEpoch: o.iterationsPerEpoch, mirror: best.mirror, gpuMemoryTargetGb: c.target,
+    spacingFactor: c.factor, patchSize: [...c.cfg.patch_size!], batchSize: c.cfg.batch_size ?? 2, budgetSeconds: o.budgetSeconds, estimates, calibration: calib,
+  };
+  log(`time budget ${formatDuration(o.budgetSeconds)} on ${o.backend.info.name} (memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
+  log(formatEstimates(estimates));
+  return decision;
+}
+
+/** One line: what the budget planner chose. */
+export function describeDecision(d: TimeBudgetDecision): string {
+  const cfg = d.plans.configurations[d.configuration]!;
+  return `${d.configuration}, spacing [${(cfg.spacing ?? []).map((v) => v.toFixed(3)).join(', ')}]${d.spacingFactor !== 1 ? ` (nnU-Net's fine axes x${d.spacingFactor})` : ''}, ` +
+    `patch ${d.patchSize.join('x')}, batch ${d.batchSize} (memory target ${d.gpuMemoryTargetGb} GB), ${d.epochs} x ${d.iterationsPerEpoch} iterations, ` +
+    `mirroring TTA ${d.mirror ? 'on' : 'off'}`;
+}
+
+/** The record written into the plans (`time_budget`) and run.json. */
+export function decisionRecord(d: TimeBudgetDecision): Record<string, unknown> {
+  return {
+    budget_seconds: d.budgetSeconds, configuration: d.configuration, epochs: d.epochs, iterations_per_epoch: d.iterationsPerEpoch, mirror: d.mirror,
+    gpu_memory_target_gb: d.gpuMemoryTargetGb, spacing_factor: d.spacingFactor, patch_size: d.patchSize, batch_size: d.batchSize,
+    seconds_per_iteration: d.calibration.secondsPerIteration, seconds_per_tile: d.calibration.secondsPerTile, backend: d.calibration.backend,
+    estimates: d.estimates.map((e) => ({ stage: e.stage, seconds: Math.round(e.seconds), peak_bytes: e.peakBytes })),
+  };
+}
+

@@ -1,0 +1,121 @@
+/**
+ * The cost model in the pipeline: time-budget planning (`Budget.timeBudgetSeconds`) after fingerprinting, and the
+ * estimate table printed before the long stages (written to `<run>/estimates.json`, with the measured times added
+ * as stages finish, so estimate and measurement can be compared).
+ */
+import { existsSync } from 'node:fs';
+import type { ComputeBackend } from '../contracts/backend.js';
+import type { DatasetFingerprint, Plans } from '../contracts/plans.js';
+import type { Registry } from '../registry/registry.js';
+import type { Dataset } from '../dataset/types.js';
+import { calibrate } from '../costmodel/calibrate.js';
+import { estimateStages, formatBytes, formatDuration, formatEstimates, type StageEstimate } from '../costmodel/estimate.js';
+import { availableMemory, decisionRecord, describeDecision, planForTimeBudget } from '../costmodel/time-budget.js';
+import { foldCases } from '../training/splits.js';
+import type { Splits } from '../contracts/plans.js';
+import { labelSetup } from '../training/configuration.js';
+import { DataError } from '../util/errors.js';
+import { readJsonIfValid, writeJson } from './json-io.js';
+import type { RunLayout } from './layout.js';
+import type { Budget } from './presets.js';
+import type { Reporter } from './progress.js';
+
+/** What {@link applyTimeBudget} and {@link estimateRun} need of a run. */
+export interface CostStageInput {
+  ds: Dataset;
+  fingerprint: DatasetFingerprint;
+  plans: Plans;
+  splits: Splits;
+  folds: number[];
+  L: RunLayout;
+  registry: Registry;
+  backend: ComputeBackend;
+  budget: Budget;
+  rep: Reporter;
+  planner?: string;
+}
+
+/** `<run>/estimates.json`: what was estimated before each stage and what was measured. */
+export function estimatesFile(L: RunLayout): string {
+  return `${L.root}/estimates.json`;
+}
+
+/**
+ * With `budget.timeBudgetSeconds`, choose configuration, spacing, patch, batch, mirroring and iterations that fit
+ * (see `planForTimeBudget`), write the plans (with a `time_budget` record) and run.json, and return the adjusted
+ * plans and budget. A run folder whose plans already hold a `time_budget` record keeps its decisions (resume).
+ * Without a time budget, returns its inputs unchanged (nnU-Net's plans and budget).
+ * @throws DataError when the budget cannot fit, before any preprocessing or training.
+ */
+export async function applyTimeBudget(c: CostStageInput): Promise<{ plans: Plans; budget: Budget }> {
+  const b = c.budget;
+  if (!b.timeBudgetSeconds) return { plans: c.plans, budget: b };
+  const existing = c.plans.time_budget as Record<string, unknown> | undefined;
+  if (existing && typeof existing.configuration === 'string') {
+    if (existing.budget_seconds !== b.timeBudgetSeconds) {
+      c.rep.log(`time budget: keeping the decisions made for ${formatDuration(Number(existing.budget_seconds))} in ${c.L.plans} (delete the run folder to plan for ${formatDuration(b.timeBudgetSeconds)})`);
+    } else c.rep.log(`time budget: reusing the decisions in ${c.L.plans}`);
+    writeJson(c.L.runInfo, { ...(readJsonIfValid<Record<string, unknown>>(c.L.runInfo) ?? {}), time_budget: existing });
+    return { plans: c.plans, budget: budgetFrom(b, existing) };
+  }
+  const val = c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0;
+  const d = await planForTimeBudget({
+    registry: c.registry, backend: c.backend, fingerprint: c.fingerprint, dataset: c.ds.json, planner: c.planner, budgetSeconds: b.timeBudgetSeconds,
+    configurations: b.configurations === 'all' ? undefined : b.configurations, folds: c.folds.length, iterationsPerEpoch: b.iterationsPerEpoch,
+    validationIterations: b.validationIterations, maxIterations: b.maxIterations, minIterations: b.minIterations, mirror: b.mirror, stepSize: b.stepSize,
+    augmentation: b.augmentation, validationCases: val, testCases: c.ds.testCases.length, log: (s) => c.rep.log(s),
+  });
+  const record = decisionRecord(d);
+  const plans: Plans = { ...d.plans, time_budget: record };
+  writeJson(c.L.plans, plans);
+  writeJson(c.L.runInfo, { ...(readJsonIfValid<Record<string, unknown>>(c.L.runInfo) ?? {}), time_budget: record });
+  c.rep.log(`time budget: ${describeDecision(d)}`);
+  return { plans, budget: budgetFrom(b, record) };
+}
+
+function budgetFrom(b: Budget, r: Record<string, unknown>): Budget {
+  return { ...b, configurations: [String(r.configuration)], epochs: Number(r.epochs), iterationsPerEpoch: Number(r.iterations_per_epoch), mirror: Boolean(r.mirror) };
+}
+
+/**
+ * Print the expected time and peak memory of each remaining stage of each configuration (a short calibration at the
+ * planned patch, cached per machine and backend) and write them to `<run>/estimates.json`.
+ * @throws DataError when the estimated peak memory exceeds what the machine has, before any work, with the fix.
+ */
+export async function estimateRun(c: CostStageInput, configurations: string[]): Promise<StageEstimate[]> {
+  if (c.budget.estimate === false) return [];
+  const all: StageEstimate[] = [];
+  const { numClasses } = labelSetup(c.ds.json);
+  const channels = Object.keys(c.ds.json.channel_names ?? {}).length || 1;
+  const memory = availableMemory(c.backend);
+  for (const configuration of configurations) {
+    const cfg = c.plans.configurations[configuration];
+    if (!cfg?.patch_size && !cfg?.inherits_from) continue;
+    const cal = await calibrate({ registry: c.registry, backend: c.backend, plans: c.plans, configuration, dataset: c.ds.json, batchSize: c.budget.batchSize, augmentation: c.budget.augmentation });
+    const resolved = { ...c.plans.configurations[cfg.inherits_from ?? configuration], ...cfg, patch_size: cal.patchSize, batch_size: cal.batchSize };
+    const est = estimateStages({
+      plans: c.plans, configuration, fingerprint: c.fingerprint, channels, numClasses, folds: c.folds.length, epochs: c.budget.epochs,
+      iterationsPerEpoch: c.budget.iterationsPerEpoch, validationIterations: c.budget.validationIterations, batchSize: cal.batchSize, mirror: c.budget.mirror,
+      stepSize: c.budget.stepSize, validationCases: c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0, testCases: c.ds.testCases.length,
+      preprocess: !existsSync(c.L.configurationData(String(cfg.data_identifier ?? configuration))),
+    }, resolved, cal, process.memoryUsage().rss);
+    const peak = Math.max(...est.map((e) => e.peakBytes ?? 0));
+    if (peak > memory) {
+      throw new DataError(`training ${configuration} needs about ${formatBytes(peak)} of memory (patch ${cal.patchSize.join('x')}, batch ${cal.batchSize}), ${formatBytes(memory)} are available`, {
+        hint: 'give a --time-budget (it plans a smaller patch for this machine), lower --gpu-memory-gb when planning, or free memory',
+      });
+    }
+    all.push(...est.map((e) => ({ ...e, stage: e.stage.startsWith('train') ? e.stage : `${e.stage} ${configuration}` })));
+  }
+  c.rep.log(`estimates on ${c.backend.info.name} (calibrated on this machine):\n${formatEstimates(all)}`);
+  writeJson(estimatesFile(c.L), { estimated: all.map((e) => ({ stage: e.stage, seconds: e.seconds, peak_bytes: e.peakBytes ?? null, detail: e.detail })), measured: {} });
+  return all;
+}
+
+/** Add a measured stage time to `<run>/estimates.json` (no-op when the file is absent). */
+export function recordMeasured(L: RunLayout, stage: string, seconds: number): void {
+  const f = readJsonIfValid<{ estimated: unknown[]; measured: Record<string, number> }>(estimatesFile(L));
+  if (!f) return;
+  f.measured[stage] = seconds;
+  writeJson(estimatesFile(L), f);
+}

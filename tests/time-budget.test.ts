@@ -1,0 +1,81 @@
+/**
+ * Plan for the machine (issue 16): a synthetic anisotropic two-channel MRI dataset with the shapes and spacings of a
+ * real brain-tumour set (512x512x24 and 260x320x25 voxels, 0.43-0.69 mm in-plane, 6.5 mm slices, oblique) runs
+ * through `decathlon --time-budget` within its budget; the plan, the decisions and the estimates are written; a budget
+ * too small is refused before any preprocessing with the estimate and the fix.
+ *
+ * `NNUNET_TIME_BUDGET` (default `4m`) sets the budget; `NNUNET_TIME_BUDGET=30m` is the quick preset's.
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLayout, type Plans } from '@nnunet-ts/core';
+import { createDefaultRegistry, runCli } from '@nnunet-ts/cli';
+import { makeAnisotropicTask } from './fixtures/anisotropic.js';
+
+const tmp: string[] = [];
+let root = '';
+let parent = '';
+beforeAll(async () => {
+  parent = mkdtempSync(join(tmpdir(), 'nnunet-budget-'));
+  tmp.push(parent);
+  process.env.NNUNET_TS_CACHE = join(parent, 'cache');
+  const reg = createDefaultRegistry();
+  const writer = reg.all('writer').find((w) => w.extensions.includes('.nii.gz'))!;
+  root = await makeAnisotropicTask(parent, (p, img, isLabel) => writer.write(p, img, { dtype: isLabel ? 'uint8' : 'int16' }));
+}, 600_000);
+afterAll(() => {
+  delete process.env.NNUNET_TS_CACHE;
+  tmp.forEach((d) => rmSync(d, { recursive: true, force: true }));
+});
+
+const budgetArg = process.env.NNUNET_TIME_BUDGET ?? '4m';
+
+describe('decathlon --time-budget on an anisotropic two-channel dataset', () => {
+  it('a budget below what the cheapest plan needs is refused before preprocessing, naming the estimate', { timeout: 600_000 }, async () => {
+    const out = join(parent, 'too-small');
+    const errs: string[] = [];
+    const code = await runCli(['decathlon', root, '-o', out, '--time-budget', '20s', '-q'], { out: () => {} }, (s) => errs.push(s));
+    expect(code).toBe(1);
+    expect(errs.join('\n')).toMatch(/time budget of 20s is too small .* the cheapest plan needs about \d+/);
+    expect(errs.join('\n')).toMatch(/give a budget of at least/);
+    expect(existsSync(runLayout(out).configurationData('nnUNetPlans_3d_fullres'))).toBe(false);
+  });
+
+  it(`runs within ${budgetArg}, writes the decisions into plans and run.json, and estimates every stage`, { timeout: 3_600_000 }, async () => {
+    const out = join(parent, 'run');
+    const L = runLayout(out);
+    const lines: string[] = [];
+    const errs: string[] = [];
+    const t0 = performance.now();
+    const code = await runCli(['decathlon', root, '-o', out, '--time-budget', budgetArg, '-f', '0'], { out: (s) => lines.push(s) }, (s) => errs.push(s));
+    const wall = (performance.now() - t0) / 1000;
+    expect(code, errs.join('\n')).toBe(0);
+    const budgetSeconds = JSON.parse(readFileSync(L.runInfo, 'utf8')).time_budget.budget_seconds as number;
+    // the whole run (calibration included) within its budget; the slack covers a loaded machine
+    expect(wall).toBeLessThan(budgetSeconds * 1.25);
+    const plans = JSON.parse(readFileSync(L.plans, 'utf8')) as Plans & { time_budget: Record<string, unknown> };
+    const tb = plans.time_budget;
+    expect(['3d_fullres', '2d']).toContain(tb.configuration);
+    const cfg = plans.configurations[tb.configuration as string]!;
+    expect(cfg.patch_size).toEqual(tb.patch_size);
+    expect(cfg.batch_size).toBe(tb.batch_size);
+    // nnU-Net's 8 GB plan for this data is 24x256x256 (or larger) at batch 2: the budget plan is smaller
+    const voxels = (cfg.patch_size as number[]).reduce((a, b) => a * b, 1) * (cfg.batch_size as number);
+    expect(voxels).toBeLessThan(2 * 24 * 256 * 256);
+    expect(Number(tb.epochs)).toBeGreaterThanOrEqual(1);
+    const est = JSON.parse(readFileSync(join(out, 'estimates.json'), 'utf8')) as { estimated: { stage: string; seconds: number }[]; measured: Record<string, number> };
+    expect(est.estimated.map((e) => e.stage)).toEqual(expect.arrayContaining([`train ${tb.configuration}`, `validation ${tb.configuration}`, `predict test ${tb.configuration}`]));
+    expect(Object.keys(est.measured)).toEqual(expect.arrayContaining([`train+validation ${tb.configuration}`, 'predict test']));
+    const summary = JSON.parse(readFileSync(L.summary, 'utf8').replace(/NaN/g, 'null'));
+    expect(summary.metric_per_case).toHaveLength(2);
+    expect(readdirSync(L.predictions).filter((f) => f.endsWith('.nii.gz'))).toHaveLength(2);
+    // a second run resumes every stage and keeps the decisions
+    const again: string[] = [];
+    expect(await runCli(['decathlon', root, '-o', out, '--time-budget', budgetArg, '-f', '0'], { out: (s) => again.push(s) }, (s) => errs.push(s)), errs.join('\n')).toBe(0);
+    expect(JSON.parse(readFileSync(L.plans, 'utf8')).time_budget).toEqual(tb);
+    // eslint-disable-next-line no-console
+    console.log(`time budget ${budgetSeconds}s: wall ${wall.toFixed(0)}s; decisions ${JSON.stringify(tb)}; measured ${JSON.stringify(est.measured)}`);
+  });
+});
