@@ -6,7 +6,7 @@ import {
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
   readModelFolder, runDecathlon, loadPlans, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
-  prepareDataset, configurationsToRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS,
+  prepareDataset, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS,
   type DatasetFingerprint, type DatasetJson, type Plans,
 } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
@@ -146,6 +146,8 @@ export function addCommands(program: Command, io: Io): void {
       const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), ctx.budget.nFolds, ctx.registry);
       const folds = foldsToRun(ctx.budget.folds, splits, L.splits);
       const configs = configurationsToRun(plans, ctx.budget.configurations, ctx.rep);
+      const fingerprint = readJson<DatasetFingerprint>(L.fingerprint);
+      await estimateRun({ ds, fingerprint, plans, splits, folds, L, registry: ctx.registry, backend, budget: ctx.budget, rep: ctx.rep }, configs);
       for (const configuration of configs) {
         const ppDir = L.configurationData(dataConfiguration(plans, configuration));
         await runPreprocess(ds, plans, dataConfiguration(plans, configuration), ctx.registry, ppDir, ctx.rep);

@@ -6,7 +6,7 @@
 import type { DatasetFingerprint, Plans, PlansConfiguration } from '../contracts/plans.js';
 import { computeSteps } from '../inference/steps.js';
 import type { Calibration } from './calibrate.js';
-import { networkCost, trainingUnits } from './network-cost.js';
+import { networkCost, trainingBytes, trainingUnits } from './network-cost.js';
 
 /**
  * Voxel throughput of the host-side work around the network (read, crop, normalise, resample, write), voxels x
@@ -48,8 +48,56 @@ export function mirrorFactor(patch: readonly number[], mirror: boolean, axes?: r
   return mirror ? 2 ** (axes ? axes.length : patch.length) : 1;
 }
 
+/** Seconds per training iteration and per tile, and the bytes training adds, of one configuration. */
+export interface ConfigurationCost {
+  secondsPerIteration: number;
+  secondsPerTile: number;
+  trainingBytes: number;
+}
+
+/** A line `t = a + b u` through two points, with `a, b >= 0` (fixed overhead plus a FLOP-proportional part). */
+function line(p: [number, number], q: [number, number]): (u: number) => number {
+  let b = (q[1] - p[1]) / (q[0] - p[0]);
+  if (!(b >= 0) || !Number.isFinite(b)) b = 0;
+  let a = p[1] - b * p[0];
+  if (a < 0) {
+    a = 0;
+    b = q[1] / q[0];
+  }
+  return (u) => a + b * u;
+}
+
+/** Piecewise-linear interpolation of measured (units, seconds) points; linear extrapolation from the end segments. */
+function piecewise(points: [number, number][], u: number): number {
+  const pts = [...points].sort((x, y) => x[0] - y[0]).filter((p, i, a) => i === 0 || p[0] > a[i - 1]![0]);
+  if (pts.length === 1) return (pts[0]![1] * u) / pts[0]![0];
+  let i = pts.findIndex((p) => p[0] >= u);
+  if (i <= 0) i = i === 0 ? 1 : pts.length - 1;
+  return line(pts[i - 1]!, pts[i]!)(u);
+}
+
+/**
+ * Cost of `cfg` from one or more calibrations of the same backend: times interpolated piecewise-linearly in FLOPs
+ * between calibrated points (a fixed per-iteration overhead plus a FLOP-proportional part; with one point, FLOP
+ * proportional), memory from the analytic {@link trainingBytes} scaled by the nearest calibration's measured/analytic
+ * ratio (at least 1).
+ */
+export function costFrom(cals: Calibration[], cfg: PlansConfiguration, batch: number, channels: number, numClasses: number): ConfigurationCost {
+  const arch = cfg.architecture!;
+  const patch = cfg.patch_size!;
+  const units = trainingUnits(arch, patch, batch, channels, numClasses);
+  const tile = networkCost(arch, patch, channels, numClasses, false).forwardFlops;
+  const exact = cals.find((c) => c.trainingUnits === units && c.tileFlops === tile);
+  if (exact) return { secondsPerIteration: exact.secondsPerIteration, secondsPerTile: exact.secondsPerTile, trainingBytes: Math.max(exact.trainingBytes, trainingBytes(arch, patch, batch, channels, numClasses)) };
+  return {
+    secondsPerIteration: piecewise(cals.map((c) => [c.trainingUnits, c.secondsPerIteration]), units),
+    secondsPerTile: piecewise(cals.map((c) => [c.tileFlops, c.secondsPerTile]), tile),
+    trainingBytes: trainingBytes(arch, patch, batch, channels, numClasses),
+  };
+}
+
 /** Scale a calibration to another patch/batch of the same network family by FLOPs (time) and activations (memory). */
-export function scaleCalibration(cal: Calibration, cfg: PlansConfiguration, batch: number, channels: number, numClasses: number): { secondsPerIteration: number; secondsPerTile: number; trainingBytes: number } {
+export function scaleCalibration(cal: Calibration, cfg: PlansConfiguration, batch: number, channels: number, numClasses: number): ConfigurationCost {
   const arch = cfg.architecture!;
   const patch = cfg.patch_size!;
   const units = trainingUnits(arch, patch, batch, channels, numClasses);
@@ -107,7 +155,7 @@ export function predictCaseSeconds(r: RunShape, cfg: PlansConfiguration, seconds
  * Estimates of every remaining stage of a run (preprocessing, training, validation prediction, test prediction)
  * from the configuration's calibrated (or scaled) costs.
  */
-export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: { secondsPerIteration: number; secondsPerTile: number; trainingBytes: number }, baseBytes: number): StageEstimate[] {
+export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: ConfigurationCost, baseBytes: number): StageEstimate[] {
   const out: StageEstimate[] = [];
   const fp = r.fingerprint;
   const { atConfiguration } = medianShapes(r, cfg);

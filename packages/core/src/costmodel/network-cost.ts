@@ -19,6 +19,8 @@ export interface NetworkCost {
   forwardFlops: number;
   /** Activation elements written by convolutions in one forward pass of one sample (norm + nonlinearity touch each). */
   activationElements: number;
+  /** Learnable parameters (conv weights and biases, norm affine). */
+  parameters: number;
 }
 
 const prod = (a: readonly number[]): number => a.reduce((p, v) => p * v, 1);
@@ -44,9 +46,11 @@ export function networkCost(arch: ArchitectureSpec, patch: readonly number[], in
   }
   let flops = 0;
   let act = 0;
+  let params = 0;
   const conv = (cin: number, cout: number, kernel: readonly number[], out: readonly number[]) => {
     flops += 2 * cin * cout * prod(kernel) * prod(out);
     act += cout * prod(out);
+    params += cin * cout * prod(kernel) + 3 * cout;
   };
   const sizes: number[][] = [];
   let size = [...patch];
@@ -84,8 +88,9 @@ export function networkCost(arch: ArchitectureSpec, patch: readonly number[], in
       flops += 2 * f[s]! * numClasses * prod(skip);
       act += numClasses * prod(skip);
     }
+    params += f[s]! * numClasses + numClasses;
   }
-  return { forwardFlops: flops, activationElements: act };
+  return { forwardFlops: flops, activationElements: act, parameters: params };
 }
 
 /**
@@ -94,4 +99,14 @@ export function networkCost(arch: ArchitectureSpec, patch: readonly number[], in
  */
 export function trainingUnits(arch: ArchitectureSpec, patch: readonly number[], batch: number, inputChannels: number, numClasses: number): number {
   return 3 * networkCost(arch, patch, inputChannels, numClasses, true).forwardFlops * batch;
+}
+
+/**
+ * Memory a training iteration adds to the process, bytes, float32: the activations kept for the backward (conv
+ * output, normalised values, nonlinearity output) plus the gradients flowing back through them (about 6 copies of
+ * every activation element), and parameters with their gradients and momentum buffers (3 copies).
+ */
+export function trainingBytes(arch: ArchitectureSpec, patch: readonly number[], batch: number, inputChannels: number, numClasses: number): number {
+  const c = networkCost(arch, patch, inputChannels, numClasses, true);
+  return 4 * (6 * c.activationElements * batch + 3 * c.parameters);
 }

@@ -23,7 +23,7 @@ import type { Registry } from '../registry/registry.js';
 import { resolveConfiguration, labelSetup } from '../training/configuration.js';
 import { DataError } from '../util/errors.js';
 import { calibrate, type Calibration } from './calibrate.js';
-import { estimateStages, formatBytes, formatDuration, formatEstimates, scaleCalibration, type RunShape, type StageEstimate } from './estimate.js';
+import { costFrom, estimateStages, formatBytes, formatDuration, formatEstimates, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
 import { trainingUnits } from './network-cost.js';
 
 /** Inputs of {@link planForTimeBudget}. */
@@ -153,7 +153,7 @@ function runShape(o: TimeBudgetOptions, c: Candidate, mirror: boolean, iteration
 }
 
 /** Iterations per fold that fit, or a negative number when the fixed costs alone exceed the budget. */
-function fit(o: TimeBudgetOptions, c: Candidate, cost: ReturnType<typeof scaleCalibration>, mirror: boolean): { iterations: number; fixed: number } {
+function fit(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, mirror: boolean): { iterations: number; fixed: number } {
   const shape = runShape(o, c, mirror, o.iterationsPerEpoch);
   const stages = estimateStages(shape, c.cfg, cost, 0);
   const fixed = stages.filter((s) => !s.stage.startsWith('train')).reduce((a, s) => a + s.seconds, 0);
@@ -162,62 +162,51 @@ function fit(o: TimeBudgetOptions, c: Candidate, cost: ReturnType<typeof scaleCa
   return { iterations: Math.floor(left / (perIteration * o.folds)), fixed };
 }
 
+interface Pick {
+  c: Candidate;
+  mirror: boolean;
+  iterations: number;
+}
+
+/** Calibrations that cost at most this share of the budget are run; dearer ones are estimated from the others. */
+const CALIBRATION_SHARE = 0.04;
+const MAX_CALIBRATIONS = 5;
+
 /**
  * Choose configuration, spacing, patch, batch, mirroring and iterations that fit `budgetSeconds` on this machine.
+ * Calibrates the cheapest candidate and one about 16x dearer (a fixed per-iteration overhead plus a FLOP rate), then
+ * the candidate it would pick while that stays cheap, deciding again with each new measurement.
  * @throws DataError (before any training) when even the cheapest candidate cannot fit, with the estimate and the fix.
  */
 export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudgetDecision> {
-  const log = o.log ?? (() => {});
   const list = candidates(o);
   const { numClasses } = labelSetup(o.dataset);
   const channels = Object.keys(o.dataset.channel_names ?? {}).length || 1;
   const memory = o.memoryBytes ?? availableMemory(o.backend);
   const cap = o.maxIterations ?? 1000 * 250;
   const minIt = Math.min(cap, o.minIterations ?? 50);
-  const cal = (c: Candidate) => calibrate({ registry: o.registry, backend: o.backend, plans: c.plans, configuration: c.configuration, dataset: o.dataset, augmentation: o.augmentation });
-  const cheapest = list.reduce((a, b) => (b.units < a.units ? b : a));
-  let ref = await cal(cheapest);
-  const exact = new Set<Candidate>([cheapest]);
-  const rejected = new Set<Candidate>();
-  let best: { c: Candidate; mirror: boolean; iterations: number } | undefined;
+  const cals: Calibration[] = [];
+  const exact = new Set<Candidate>();
+  const costOf = (c: Candidate) => costFrom(cals, c.cfg, c.cfg.batch_size ?? 2, channels, numClasses);
+  const cheapToCalibrate = (c: Candidate) => {
+    const e = costOf(c);
+    return 3 * e.secondsPerIteration + 3 * e.secondsPerTile <= CALIBRATION_SHARE * o.budgetSeconds;
+  };
+  const cal = async (c: Candidate) => {
+    cals.push(await calibrate({ registry: o.registry, backend: o.backend, plans: c.plans, configuration: c.configuration, dataset: o.dataset, augmentation: o.augmentation }));
+    exact.add(c);
+  };
+  const byUnits = [...list].sort((x, y) => x.units - y.units);
+  await cal(byUnits[0]!);
+  const second = [...byUnits].reverse().find((c) => c.units <= 16 * byUnits[0]!.units && c.units >= 2 * byUnits[0]!.units && cheapToCalibrate(c));
+  if (second) await cal(second);
   let smallest = Infinity;
-  for (let guard = 0; guard < 4 * list.length && !best; guard++) {
-    let pick: { c: Candidate; mirror: boolean; iterations: number } | undefined;
-    for (const c of list) {
-      if (rejected.has(c)) continue;
-      const cost = scaleCalibration(ref, c.cfg, c.cfg.batch_size ?? 2, channels, numClasses);
-      if (process.memoryUsage().rss + cost.trainingBytes > memory) continue;
-      for (const mirror of o.mirror ? [true, false] : [false]) {
-        const f = fit(o, c, cost, mirror);
-        smallest = Math.min(smallest, f.fixed + minIt * cost.secondsPerIteration * o.folds);
-        if (f.fixed <= 0.5 * o.budgetSeconds && f.iterations >= minIt) {
-          pick = { c, mirror, iterations: Math.min(cap, f.iterations) };
-          break;
-        }
-      }
-      if (pick) break;
-    }
+  let best: Pick | undefined;
+  while (!best) {
+    const pick = firstFeasible(o, list, costOf, memory, minIt, cap, (s) => (smallest = Math.min(smallest, s)));
     if (!pick) break;
-    if (exact.has(pick.c)) {
-      best = pick;
-      break;
-    }
-    // calibrate the pick itself when that costs little next to the budget, then decide again with exact numbers
-    const est = scaleCalibration(ref, pick.c.cfg, pick.c.cfg.batch_size ?? 2, channels, numClasses);
-    if (4 * est.secondsPerIteration + 4 * est.secondsPerTile > 0.05 * o.budgetSeconds) {
-      best = pick;
-      break;
-    }
-    const measured = await cal(pick.c);
-    exact.add(pick.c);
-    const f = fit(o, pick.c, scaleCalibration(measured, pick.c.cfg, pick.c.cfg.batch_size ?? 2, channels, numClasses), pick.mirror);
-    if (f.fixed <= 0.5 * o.budgetSeconds && f.iterations >= minIt) {
-      ref = measured;
-      best = { ...pick, iterations: Math.min(cap, f.iterations) };
-    } else {
-      rejected.add(pick.c);
-      ref = measured;
-    }
+    if (exact.has(pick.c) || cals.length >= MAX_CALIBRATIONS || !cheapToCalibrate(pick.c)) best = pick;
+    else await cal(pick.c); // decide again with this measurement
   }
   if (!best) {
     throw new DataError(
@@ -226,23 +215,38 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
       { hint: `give a budget of at least ${formatDuration(smallest / (1 - MARGIN))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
     );
   }
-  return decide(o, best, exact.has(best.c) ? await cal(best.c) : ref, log, memory);
+  return decide(o, best, costOf(best.c), cals[cals.length - 1]!, memory);
 }
 
-async function decide(o: TimeBudgetOptions, best: { c: Candidate; mirror: boolean; iterations: number }, calib: Calibration, log: (s: string) => void, memory: number): Promise<TimeBudgetDecision> {
+/** The first candidate in preference order (mirroring before none) whose estimate fits time and memory. */
+function firstFeasible(o: TimeBudgetOptions, list: Candidate[], costOf: (c: Candidate) => ConfigurationCost, memory: number, minIt: number, cap: number, need: (s: number) => void): Pick | undefined {
+  for (const c of list) {
+    const cost = costOf(c);
+    if (process.memoryUsage().rss + cost.trainingBytes > memory) continue;
+    for (const mirror of o.mirror ? [true, false] : [false]) {
+      const f = fit(o, c, cost, mirror);
+      if (process.env.NNUNET_TS_DEBUG_BUDGET) {
+        o.log?.(`candidate ${c.configuration} x${c.factor} ${c.target}GB patch ${c.cfg.patch_size!.join('x')} b${c.cfg.batch_size} mirror ${mirror}: it ${cost.secondsPerIteration.toFixed(2)}s tile ${cost.secondsPerTile.toFixed(3)}s fixed ${f.fixed.toFixed(0)}s iterations ${f.iterations}`);
+      }
+      need(f.fixed + minIt * cost.secondsPerIteration * o.folds);
+      if (f.fixed <= 0.5 * o.budgetSeconds && f.iterations >= minIt) return { c, mirror, iterations: Math.min(cap, f.iterations) };
+    }
+  }
+  return undefined;
+}
+
+function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib: Calibration, memory: number): TimeBudgetDecision {
   const { c } = best;
-  const { numClasses } = labelSetup(o.dataset);
-  const channels = Object.keys(o.dataset.channel_names ?? {}).length || 1;
-  const cost = scaleCalibration(calib, c.cfg, c.cfg.batch_size ?? 2, channels, numClasses);
   const epochs = Math.max(1, Math.floor(best.iterations / o.iterationsPerEpoch));
   const shape = { ...runShape(o, c, best.mirror, epochs * o.iterationsPerEpoch), epochs };
   const estimates = estimateStages(shape, c.cfg, cost, process.memoryUsage().rss);
   const decision: TimeBudgetDecision = {
     plans: c.plans, configuration: c.configuration, epochs, iterationsPerEpoch: o.iterationsPerEpoch, mirror: best.mirror, gpuMemoryTargetGb: c.target,
-    spacingFactor: c.factor, patchSize: [...c.cfg.patch_size!], batchSize: c.cfg.batch_size ?? 2, budgetSeconds: o.budgetSeconds, estimates, calibration: calib,
+    spacingFactor: c.factor, patchSize: [...c.cfg.patch_size!], batchSize: c.cfg.batch_size ?? 2, budgetSeconds: o.budgetSeconds, estimates,
+    calibration: { ...calib, secondsPerIteration: cost.secondsPerIteration, secondsPerTile: cost.secondsPerTile },
   };
-  log(`time budget ${formatDuration(o.budgetSeconds)} on ${o.backend.info.name} (memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
-  log(formatEstimates(estimates));
+  o.log?.(`time budget ${formatDuration(o.budgetSeconds)} on ${o.backend.info.name} (memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
+  o.log?.(formatEstimates(estimates));
   return decision;
 }
 

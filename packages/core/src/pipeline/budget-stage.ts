@@ -9,7 +9,11 @@ import type { DatasetFingerprint, Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import type { Dataset } from '../dataset/types.js';
 import { calibrate } from '../costmodel/calibrate.js';
-import { estimateStages, formatBytes, formatDuration, formatEstimates, type StageEstimate } from '../costmodel/estimate.js';
+import { costFrom, estimateStages, formatBytes, formatDuration, formatEstimates, mirrorFactor, predictCaseSeconds, type StageEstimate } from '../costmodel/estimate.js';
+import { predictPreprocessed } from '../inference/sliding-window.js';
+import type { LoadedModel } from './predict-stage.js';
+import { stage } from './stages.js';
+import { join } from 'node:path';
 import { availableMemory, decisionRecord, describeDecision, planForTimeBudget } from '../costmodel/time-budget.js';
 import { foldCases } from '../training/splits.js';
 import type { Splits } from '../contracts/plans.js';
@@ -98,7 +102,7 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
       iterationsPerEpoch: c.budget.iterationsPerEpoch, validationIterations: c.budget.validationIterations, batchSize: cal.batchSize, mirror: c.budget.mirror,
       stepSize: c.budget.stepSize, validationCases: c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0, testCases: c.ds.testCases.length,
       preprocess: !existsSync(c.L.configurationData(String(cfg.data_identifier ?? configuration))),
-    }, resolved, cal, process.memoryUsage().rss);
+    }, resolved, costFrom([cal], resolved, cal.batchSize, channels, numClasses), process.memoryUsage().rss);
     const peak = Math.max(...est.map((e) => e.peakBytes ?? 0));
     if (peak > memory) {
       throw new DataError(`training ${configuration} needs about ${formatBytes(peak)} of memory (patch ${cal.patchSize.join('x')}, batch ${cal.batchSize}), ${formatBytes(memory)} are available`, {
@@ -110,6 +114,37 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
   c.rep.log(`estimates on ${c.backend.info.name} (calibrated on this machine):\n${formatEstimates(all)}`);
   writeJson(estimatesFile(c.L), { estimated: all.map((e) => ({ stage: e.stage, seconds: e.seconds, peak_bytes: e.peakBytes ?? null, detail: e.detail })), measured: {} });
   return all;
+}
+
+/**
+ * Print the expected time of predicting `nCases` cases with a loaded model: one tile timed on the model's networks
+ * (after a warm-up), tiles of the median training case at the model's spacing (`dataset_fingerprint.json` of the
+ * model folder; one tile when absent), mirroring and folds as requested. Returns seconds per case.
+ */
+export async function estimatePrediction(m: LoadedModel, nCases: number, opts: { mirror?: boolean; stepSize?: number }, rep: Reporter): Promise<number> {
+  const pm = m.models;
+  const net = pm.networks[0];
+  if (!net || !nCases) return 0;
+  const channels = Object.keys(m.folder.dataset.channel_names ?? {}).length || 1;
+  const p3 = pm.patchSize.length === 2 ? [1, ...pm.patchSize] : pm.patchSize;
+  const shape = [channels, ...p3];
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  const one = { ...pm, networks: [net], mirrorAxes: [] };
+  const times: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    await predictPreprocessed(one, data, shape, { mirror: false });
+    times.push((performance.now() - t0) / 1000);
+  }
+  const tile = Math.min(...times.slice(1));
+  const fp = readJsonIfValid<DatasetFingerprint>(join(m.folder.dir, 'dataset_fingerprint.json'));
+  const cfg = { ...m.folder.plans.configurations[m.folder.configuration], patch_size: pm.patchSize, spacing: stage('getConfiguration')(m.folder.plans, m.folder.configuration).spacing };
+  const mirror = opts.mirror ?? true;
+  const perCase = fp?.spacings?.length
+    ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false }, cfg, tile, pm.networks.length)
+    : tile * mirrorFactor(pm.patchSize, mirror, pm.mirrorAxes) * pm.networks.length;
+  rep.log(`estimate: predicting ${nCases} case(s) takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile.toFixed(2)} s per tile)`);
+  return perCase;
 }
 
 /** Add a measured stage time to `<run>/estimates.json` (no-op when the file is absent). */

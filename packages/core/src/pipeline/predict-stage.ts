@@ -16,6 +16,7 @@ import type { Reporter } from './progress.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import { getConfiguration } from '../planning/plans-io.js';
 import { stage, type StageCascadeTransforms, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
+import { estimatePrediction } from './budget-stage.js';
 
 /** Inference options (spec 1.18). */
 export interface PipelinePredictOptions {
@@ -34,6 +35,8 @@ export interface PipelinePredictOptions {
    * Default: the plans' `order_z` (nnU-Net: 0, nearest). 1 (linear) is our opt-in deviation (bad input B24).
    */
   exportOrderZ?: number;
+  /** Print the expected time before predicting (one tile timed; default true). */
+  estimate?: boolean;
 }
 
 /** The manifest `existing: 'manifest'` keeps in the output folder. */
@@ -282,6 +285,8 @@ export async function predictCases(
   const ending = m.folder.dataset.file_ending;
   mkdirSync(outDir, { recursive: true });
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(modelFoldersOf(m), opts) : '');
+  const todo = cases.filter((c) => !resume.keep(join(outDir, `${c.id}${ending}`), c.id, c.images)).length;
+  if (opts.estimate !== false) await estimatePrediction(m, todo, opts, rep);
   rep.start('predict', cases.length);
   let n = 0;
   for (const c of cases) {
