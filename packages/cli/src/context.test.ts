@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BUDGET, PRESETS } from '@nnunet-ts/core';
-import { makeContext, parseFolds } from './context.js';
+import { makeContext, parseFolds, parseTimeBudget } from './context.js';
 import { runCli } from './program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnunet-ctx-'));
@@ -28,6 +28,19 @@ describe('budget resolution', () => {
     expect(() => parseFolds('0,x')).toThrow("--folds must be 'all' or a list like 0,1,2, got '0,x'");
     await expect(makeContext({ epochs: '0' })).rejects.toThrow("--epochs must be a positive integer, got '0'");
     await expect(makeContext({ preset: 'huge' })).rejects.toThrow(/unknown preset 'huge'; available: quick, tiny/);
+  });
+  it('--time-budget: durations in seconds, quick = 30 min capped at 16 x 30, explicit epochs cap the iterations', async () => {
+    expect(parseTimeBudget('30m')).toBe(1800);
+    expect(parseTimeBudget('1h30m')).toBe(5400);
+    expect(parseTimeBudget('90s')).toBe(90);
+    expect(parseTimeBudget('45')).toBe(2700);
+    expect(() => parseTimeBudget('soon')).toThrow("--time-budget must be a duration like 30m, 1h30m or 90s, got 'soon'");
+    expect(() => parseTimeBudget('0m')).toThrow(/--time-budget must be a duration/);
+    const q = await makeContext({ preset: 'quick', quiet: true });
+    expect(q.budget).toMatchObject({ timeBudgetSeconds: 1800, maxIterations: 480, configurations: ['3d_fullres', '2d'] });
+    const t = await makeContext({ preset: 'quick', timeBudget: '10m', epochs: '4', quiet: true });
+    expect(t.budget).toMatchObject({ timeBudgetSeconds: 600, maxIterations: 4 * 30 });
+    expect((await makeContext({ quiet: true })).budget.timeBudgetSeconds).toBeUndefined();
   });
   it('a config file with a trailing comma is reported with line and column, exit code 1', async () => {
     const cfg = join(dir, 'bad.json');

@@ -16,7 +16,8 @@ import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.
 import type { Registry } from '../registry/registry.js';
 import { predictPreprocessed } from '../inference/sliding-window.js';
 import { memoryCaseSource, type PreprocessedCaseData } from '../training/case-source.js';
-import { labelSetup, resolveConfiguration } from '../training/configuration.js';
+import { labelSetup } from '../training/configuration.js';
+import { getConfiguration as resolveConfiguration } from '../planning/plans-io.js';
 import { trainFold } from '../training/train-fold.js';
 import { readJsonIfValid, writeJson } from '../pipeline/json-io.js';
 import { networkCost, trainingUnits } from './network-cost.js';
