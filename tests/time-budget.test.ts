@@ -75,7 +75,6 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     const again: string[] = [];
     expect(await runCli(['decathlon', root, '-o', out, '--time-budget', budgetArg, '-f', '0'], { out: (s) => again.push(s) }, (s) => errs.push(s)), errs.join('\n')).toBe(0);
     expect(JSON.parse(readFileSync(L.plans, 'utf8')).time_budget).toEqual(tb);
-    // eslint-disable-next-line no-console
     console.log(`time budget ${budgetSeconds}s: wall ${wall.toFixed(0)}s; decisions ${JSON.stringify(tb)}; measured ${JSON.stringify(est.measured)}`);
   });
 });
