@@ -18,7 +18,7 @@ import { predictPreprocessed } from '../inference/sliding-window.js';
 import { memoryCaseSource, type PreprocessedCaseData } from '../training/case-source.js';
 import { labelSetup } from '../training/configuration.js';
 import { getConfiguration as resolveConfiguration } from '../planning/plans-io.js';
-import { trainFold } from '../training/train-fold.js';
+import { stage } from '../pipeline/stages.js';
 import { readJsonIfValid, writeJson } from '../pipeline/json-io.js';
 import { networkCost, trainingUnits } from './network-cost.js';
 
@@ -102,7 +102,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
     const rss0 = process.memoryUsage().rss;
     let rssMax = rss0;
     const n = Math.max(1, o.iterations ?? 2);
-    const result = await trainFold({
+    const result = await stage(o.registry, 'trainFold')({
       registry: o.registry, backend: o.backend, plans: o.plans, configuration: o.configuration, dataset: o.dataset,
       preprocessedDir: tmp, splits: [{ train: Object.keys(cases), val: [] }], fold: 0, outputDir: tmp,
       epochs: 1, iterationsPerEpoch: 1 + n, validationIterations: 0, batchSize: batch, augmentation: o.augmentation,

@@ -12,7 +12,7 @@ import { calibrate } from '../costmodel/calibrate.js';
 import { costFrom, estimateStages, formatBytes, formatDuration, formatEstimates, mirrorFactor, predictCaseSeconds, type StageEstimate } from '../costmodel/estimate.js';
 import { predictPreprocessed } from '../inference/sliding-window.js';
 import type { LoadedModel } from './predict-stage.js';
-import { stage } from './stages.js';
+import { getConfiguration } from '../planning/plans-io.js';
 import { join } from 'node:path';
 import { availableMemory, decisionRecord, describeDecision, planForTimeBudget } from '../costmodel/time-budget.js';
 import { foldCases } from '../training/splits.js';
@@ -138,7 +138,7 @@ export async function estimatePrediction(m: LoadedModel, nCases: number, opts: {
   }
   const tile = Math.min(...times.slice(1));
   const fp = readJsonIfValid<DatasetFingerprint>(join(m.folder.dir, 'dataset_fingerprint.json'));
-  const cfg = { ...m.folder.plans.configurations[m.folder.configuration], patch_size: pm.patchSize, spacing: stage('getConfiguration')(m.folder.plans, m.folder.configuration).spacing };
+  const cfg = { ...m.folder.plans.configurations[m.folder.configuration], patch_size: pm.patchSize, spacing: getConfiguration(m.folder.plans, m.folder.configuration).spacing };
   const mirror = opts.mirror ?? true;
   const perCase = fp?.spacings?.length
     ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false }, cfg, tile, pm.networks.length)
