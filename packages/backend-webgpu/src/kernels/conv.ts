@@ -1,0 +1,264 @@
+/**
+ * Convolutions as implicit GEMM in WGSL: one tiled matrix-multiply kernel (64x64 output tile per workgroup of
+ * 16x16 threads, 4x4 outputs per thread, K in steps of 16 staged through workgroup memory), with the operand
+ * gathers generated per pass, so no im2col buffer is ever written:
+ *
+ * | pass | C = A . B | M | K | N |
+ * |---|---|---|---|---|
+ * | forward | y = W . col(x) | cOut | cIn*kvol | n*outVox |
+ * | backward data | dx = W^T . gather(dy) | cIn | cOut*kvol | n*inVox |
+ * | backward filter | dW = dy . col(x)^T | cOut | n*outVox (split over workgroups z, then summed) | cIn*kvol |
+ *
+ * Layouts: x `[n, cIn, d, h, w]`, W `[cOut, cIn, kd, kh, kw]` (PyTorch), y `[n, cOut, od, oh, ow]`, all f32,
+ * x fastest. 2D convolutions are the 3D ones with d = kd = 1. Transposed convolutions are expressed through the
+ * same passes by the backend (forward of a transposed convolution = backward data of a convolution).
+ */
+import { type Engine, type KernelSource, type Uniform, GRID_PARAMS, GRID_STRIDE, grid1d } from '../engine.js';
+
+/** Geometry of a strided, zero-padded 3D convolution; triples are `[z, y, x]`. */
+export interface ConvGeometry {
+  n: number;
+  cIn: number;
+  cOut: number;
+  inS: [number, number, number];
+  k: [number, number, number];
+  outS: [number, number, number];
+  stride: [number, number, number];
+  pad: [number, number, number];
+}
+
+const TM = 64;
+const TN = 64;
+const TK = 16;
+
+const PARAMS = /* wgsl */ `
+struct P {
+  M: u32, N: u32, K: u32, kchunk: u32,
+  n: u32, ci: u32, id: u32, ih: u32,
+  iw: u32, co: u32, kd: u32, kh: u32,
+  kw: u32, od: u32, oh: u32, ow: u32,
+  sd: u32, sh: u32, sw: u32, pd: u32,
+  ph: u32, pw: u32, hasBias: u32, pad0: u32,
+};
+@group(0) @binding(0) var<uniform> p: P;`;
+
+/** Decodes a kernel offset `r` in [0, kvol) into (kz, ky, kx). */
+const KDECODE = /* wgsl */ `
+fn kdec(r: u32) -> vec3<i32> {
+  return vec3<i32>(i32(r / (p.kh * p.kw)), i32((r / p.kw) % p.kh), i32(r % p.kw));
+}
+fn xval(b: u32, c: u32, z: i32, y: i32, x: i32) -> f32 {
+  if (z < 0 || y < 0 || x < 0 || z >= i32(p.id) || y >= i32(p.ih) || x >= i32(p.iw)) { return 0.0; }
+  return X[((b * p.ci + c) * p.id + u32(z)) * p.ih * p.iw + u32(y) * p.iw + u32(x)];
+}`;
+
+/** Gathers and the store for each pass. A(m, k), B(k, n), store(m, n, v, z). */
+const PASSES = {
+  forward: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read> X: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<storage, read> Bias: array<f32>;
+${KDECODE}
+fn loadA(m: u32, k: u32) -> f32 { return Wt[m * p.K + k]; }
+fn loadB(k: u32, n: u32) -> f32 {
+  let kvol = p.kd * p.kh * p.kw;
+  let c = k / kvol;
+  let kk = kdec(k % kvol);
+  let ovol = p.od * p.oh * p.ow;
+  let b = n / ovol;
+  let o = n % ovol;
+  let oz = o / (p.oh * p.ow);
+  let oy = (o / p.ow) % p.oh;
+  let ox = o % p.ow;
+  return xval(b, c, i32(oz * p.sd) + kk.x - i32(p.pd), i32(oy * p.sh) + kk.y - i32(p.ph), i32(ox * p.sw) + kk.z - i32(p.pw));
+}
+fn store(m: u32, n: u32, v: f32, z: u32) {
+  let ovol = p.od * p.oh * p.ow;
+  var bv = 0.0;
+  if (p.hasBias != 0u) { bv = Bias[m]; }
+  Y[((n / ovol) * p.co + m) * ovol + n % ovol] = v + bv;
+}`,
+  backwardData: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read> DY: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DX: array<f32>;
+${KDECODE.replace(/fn xval[\s\S]*$/, '')}
+fn loadA(m: u32, k: u32) -> f32 {
+  let kvol = p.kd * p.kh * p.kw;
+  return Wt[((k / kvol) * p.ci + m) * kvol + k % kvol];
+}
+fn tap(i: u32, pad: u32, kk: i32, s: u32, olen: u32) -> i32 {
+  let t = i32(i + pad) - kk;
+  if (t < 0 || (u32(t) % s) != 0u) { return -1; }
+  let o = u32(t) / s;
+  if (o >= olen) { return -1; }
+  return i32(o);
+}
+fn loadB(k: u32, n: u32) -> f32 {
+  let kvol = p.kd * p.kh * p.kw;
+  let c = k / kvol;
+  let kk = kdec(k % kvol);
+  let ivol = p.id * p.ih * p.iw;
+  let b = n / ivol;
+  let i = n % ivol;
+  let oz = tap(i / (p.ih * p.iw), p.pd, kk.x, p.sd, p.od);
+  let oy = tap((i / p.iw) % p.ih, p.ph, kk.y, p.sh, p.oh);
+  let ox = tap(i % p.iw, p.pw, kk.z, p.sw, p.ow);
+  if (oz < 0 || oy < 0 || ox < 0) { return 0.0; }
+  return DY[((b * p.co + c) * p.od + u32(oz)) * p.oh * p.ow + u32(oy) * p.ow + u32(ox)];
+}
+fn store(m: u32, n: u32, v: f32, z: u32) {
+  let ivol = p.id * p.ih * p.iw;
+  DX[((n / ivol) * p.ci + m) * ivol + n % ivol] = v;
+}`,
+  backwardFilter: /* wgsl */ `
+@group(0) @binding(1) var<storage, read> DY: array<f32>;
+@group(0) @binding(2) var<storage, read> X: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DW: array<f32>;
+${KDECODE}
+fn loadA(m: u32, k: u32) -> f32 {
+  let ovol = p.od * p.oh * p.ow;
+  return DY[((k / ovol) * p.co + m) * ovol + k % ovol];
+}
+fn loadB(k: u32, n: u32) -> f32 {
+  let kvol = p.kd * p.kh * p.kw;
+  let c = n / kvol;
+  let kk = kdec(n % kvol);
+  let ovol = p.od * p.oh * p.ow;
+  let b = k / ovol;
+  let o = k % ovol;
+  let oz = o / (p.oh * p.ow);
+  let oy = (o / p.ow) % p.oh;
+  let ox = o % p.ow;
+  return xval(b, c, i32(oz * p.sd) + kk.x - i32(p.pd), i32(oy * p.sh) + kk.y - i32(p.ph), i32(ox * p.sw) + kk.z - i32(p.pw));
+}
+fn store(m: u32, n: u32, v: f32, z: u32) { DW[(z * p.M + m) * p.N + n] = v; }`,
+} as const;
+
+type Pass = keyof typeof PASSES;
+
+/** The tiled GEMM body; `kMajor` loads tiles with k fastest across threads (coalesced when k walks memory). */
+function gemmKernel(pass: Pass, kMajor: boolean): KernelSource {
+  const loadIdx = (tile: number): string =>
+    kMajor ? `let kk = idx % ${TK}u; let mm = idx / ${TK}u;` : `let kk = idx / ${tile}u; let mm = idx % ${tile}u;`;
+  const code = /* wgsl */ `${PARAMS}
+${PASSES[pass]}
+var<workgroup> As: array<f32, ${TK * TM}>;
+var<workgroup> Bs: array<f32, ${TK * TN}>;
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tid = lid.y * 16u + lid.x;
+  let m0 = wg.y * ${TM}u;
+  let n0 = wg.x * ${TN}u;
+  let k0 = wg.z * p.kchunk;
+  let k1 = min(p.K, k0 + p.kchunk);
+  var acc: array<f32, 16>;
+  for (var kt = k0; kt < k1; kt += ${TK}u) {
+    for (var e = 0u; e < ${(TK * TM) / 256}u; e++) {
+      let idx = tid + e * 256u;
+      ${loadIdx(TM)}
+      let m = m0 + mm;
+      let k = kt + kk;
+      var v = 0.0;
+      if (m < p.M && k < k1) { v = loadA(m, k); }
+      As[kk * ${TM}u + mm] = v;
+    }
+    for (var e = 0u; e < ${(TK * TN) / 256}u; e++) {
+      let idx = tid + e * 256u;
+      ${loadIdx(TN).replace(/mm/g, 'nn')}
+      let n = n0 + nn;
+      let k = kt + kk;
+      var v = 0.0;
+      if (n < p.N && k < k1) { v = loadB(k, n); }
+      Bs[kk * ${TN}u + nn] = v;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TK}u; kk++) {
+      var a: array<f32, 4>;
+      var b: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) { a[i] = As[kk * ${TM}u + lid.y + 16u * i]; }
+      for (var j = 0u; j < 4u; j++) { b[j] = Bs[kk * ${TN}u + lid.x + 16u * j]; }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + lid.y + 16u * i;
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + lid.x + 16u * j;
+      if (m < p.M && n < p.N) { store(m, n, acc[i * 4u + j], wg.z); }
+    }
+  }
+}`;
+  return { key: `conv-${pass}-${kMajor ? 'k' : 'm'}`, code };
+}
+
+const SPLIT_SUM: KernelSource = {
+  key: 'split-sum',
+  code: /* wgsl */ `
+struct P { n: u32, parts: u32 };
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> T: array<f32>;
+@group(0) @binding(2) var<storage, read_write> O: array<f32>;
+@compute @workgroup_size(256)
+fn main(${GRID_PARAMS}) {
+  ${GRID_STRIDE}
+  for (var i = start; i < p.n; i += nthreads) {
+    var s = 0.0;
+    for (var z = 0u; z < p.parts; z++) { s += T[z * p.n + i]; }
+    O[i] = s;
+  }
+}`,
+};
+
+function uniforms(g: ConvGeometry, M: number, N: number, K: number, kchunk: number, hasBias: boolean): Uniform[] {
+  const v = [M, N, K, kchunk, g.n, g.cIn, ...g.inS, g.cOut, ...g.k, ...g.outS, ...g.stride, ...g.pad, hasBias ? 1 : 0, 0];
+  return v.map((u) => ({ u }));
+}
+
+const tiles = (M: number, N: number): [number, number] => [Math.ceil(N / TN), Math.ceil(M / TM)];
+const vol = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+
+/** y = conv(x, w) + bias into `y` (`[n, cOut, ...outS]`). `bias` null: no bias (a dummy buffer is bound). */
+export function convForward(e: Engine, g: ConvGeometry, x: GPUBuffer, w: GPUBuffer, bias: GPUBuffer | null, y: GPUBuffer): void {
+  const M = g.cOut;
+  const K = g.cIn * vol(g.k);
+  const N = g.n * vol(g.outS);
+  const [gx, gy] = tiles(M, N);
+  e.dispatch(gemmKernel('forward', false), [w, x, y, bias ?? w], uniforms(g, M, N, K, K, bias != null), [gx, gy, 1]);
+}
+
+/** dx of `convForward` into `dx` (`[n, cIn, ...inS]`). */
+export function convBackwardData(e: Engine, g: ConvGeometry, dy: GPUBuffer, w: GPUBuffer, dx: GPUBuffer): void {
+  const M = g.cIn;
+  const K = g.cOut * vol(g.k);
+  const N = g.n * vol(g.inS);
+  const [gx, gy] = tiles(M, N);
+  e.dispatch(gemmKernel('backwardData', false), [w, dy, dx], uniforms(g, M, N, K, K, false), [gx, gy, 1]);
+}
+
+/**
+ * dW of `convForward` into `dw` (`[cOut, cIn, ...k]`). The reduction over n*outVox is split across up to 64
+ * workgroup layers (about 2048 k per layer) into a scratch buffer, then summed.
+ */
+export function convBackwardFilter(e: Engine, g: ConvGeometry, x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer): void {
+  const M = g.cOut;
+  const N = g.cIn * vol(g.k);
+  const K = g.n * vol(g.outS);
+  const [gx, gy] = tiles(M, N);
+  const maxParts = Math.max(1, Math.floor(e.limits.maxStorageBufferBindingSize / (M * N * 4)));
+  const parts = Math.max(1, Math.min(64, maxParts, Math.ceil(K / 2048)));
+  const kchunk = Math.ceil(K / parts / TK) * TK;
+  const used = Math.ceil(K / kchunk);
+  if (used === 1) {
+    e.dispatch(gemmKernel('backwardFilter', true), [dy, x, dw], uniforms(g, M, N, K, kchunk, false), [gx, gy, 1]);
+    return;
+  }
+  const tmp = e.alloc(used * M * N * 4);
+  e.dispatch(gemmKernel('backwardFilter', true), [dy, x, tmp], uniforms(g, M, N, K, kchunk, false), [gx, gy, used]);
+  e.dispatch(SPLIT_SUM, [tmp, dw], [{ u: M * N }, { u: used }], grid1d(M * N));
+  e.release(tmp);
+}
