@@ -14,6 +14,7 @@ const COPY_DST = 0x8;
 const UNIFORM = 0x40;
 const STORAGE = 0x80;
 const MAP_MODE_READ = 0x1;
+const SHADER_STAGE_COMPUTE = 0x4;
 
 /** Threads per workgroup of the 1D kernels (elementwise, reductions). */
 export const WG = 256;
@@ -31,6 +32,19 @@ export interface KernelSource {
   code: string;
 }
 
+/**
+ * The bind group layout a kernel declares (`@binding(i) var<uniform | storage, read | storage, read_write>`), so a
+ * binding the code does not use stays in the layout (WebGPU's `'auto'` layout would drop it).
+ */
+function layoutOf(code: string): GPUBindGroupLayoutEntry[] {
+  const out: GPUBindGroupLayoutEntry[] = [];
+  for (const m of code.matchAll(/@binding\((\d+)\)\s*var<(uniform|storage,\s*read_write|storage,\s*read)>/g)) {
+    const type: GPUBufferBindingType = m[2] === 'uniform' ? 'uniform' : m[2]!.includes('read_write') ? 'storage' : 'read-only-storage';
+    out.push({ binding: Number(m[1]), visibility: SHADER_STAGE_COMPUTE, buffer: { type } });
+  }
+  return out;
+}
+
 function roundBytes(bytes: number): number {
   // pool buckets: multiples of 256 B below 1 MiB, of 1/16 of the next power of two above (<= 6% waste)
   const b = Math.max(16, bytes);
@@ -45,6 +59,7 @@ export class Engine {
   readonly limits: GPUSupportedLimits;
   readonly hasF16: boolean;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly free = new Map<number, GPUBuffer[]>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -92,6 +107,14 @@ export class Engine {
     });
   }
 
+  private dummyBuf: GPUBuffer | null = null;
+
+  /** A 16-byte buffer bound where a kernel's optional operand is absent (never read). */
+  dummy(): GPUBuffer {
+    this.dummyBuf ??= this.device.createBuffer({ size: 16, usage: STORAGE | COPY_DST });
+    return this.dummyBuf;
+  }
+
   /** Returns a buffer from `alloc` to the pool. */
   release(buf: GPUBuffer): void {
     this.liveBytes -= buf.size;
@@ -110,7 +133,10 @@ export class Engine {
     let p = this.pipelines.get(k.key);
     if (!p) {
       const module = this.device.createShaderModule({ code: k.code, label: k.key });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: k.key });
+      const layout0 = this.device.createBindGroupLayout({ entries: layoutOf(k.code) });
+      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [layout0] });
+      this.layouts.set(k.key, layout0);
+      p = this.device.createComputePipeline({ layout, compute: { module, entryPoint: 'main' }, label: k.key });
       this.pipelines.set(k.key, p);
     }
     return p;
@@ -161,7 +187,7 @@ export class Engine {
     let b = 0;
     if (uniforms.length) entries.push({ binding: b++, resource: { buffer: this.uniformBuffer(uniforms) } });
     for (const buf of buffers) entries.push({ binding: b++, resource: { buffer: buf } });
-    const group = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    const group = this.device.createBindGroup({ layout: this.layouts.get(k.key)!, entries });
     const pass = this.computePass();
     pass.setPipeline(pipe);
     pass.setBindGroup(0, group);

@@ -228,7 +228,7 @@ export function convForward(e: Engine, g: ConvGeometry, x: GPUBuffer, w: GPUBuff
   const K = g.cIn * vol(g.k);
   const N = g.n * vol(g.outS);
   const [gx, gy] = tiles(M, N);
-  e.dispatch(gemmKernel('forward', false), [w, x, y, bias ?? w], uniforms(g, M, N, K, K, bias != null), [gx, gy, 1]);
+  e.dispatch(gemmKernel('forward', false), [w, x, y, bias ?? e.dummy()], uniforms(g, M, N, K, K, bias != null), [gx, gy, 1]);
 }
 
 /** dx of `convForward` into `dx` (`[n, cIn, ...inS]`). */
