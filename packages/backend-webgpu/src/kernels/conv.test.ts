@@ -6,7 +6,7 @@ import {
   referenceConv3dBackwardData,
   referenceConv3dBackwardFilter,
 } from '../../../core/src/compute/reference.js';
-import { CONTRACT_CASES, randomTensor, relativeError } from '../../../core/src/compute/contract-suite.js';
+import { CONTRACT_CASES, randomTensor, relativeError } from '@nnunet-ts/core/testing';
 import { openDevice } from '../device.js';
 import { convBackwardData, convBackwardFilter, convForward, type ConvGeometry } from './conv.js';
 
