@@ -107,12 +107,15 @@ export class Engine {
     });
   }
 
-  private dummyBuf: GPUBuffer | null = null;
+  private dummies: GPUBuffer[] = [];
 
-  /** A 16-byte buffer bound where a kernel's optional operand is absent (never read). */
-  dummy(): GPUBuffer {
-    this.dummyBuf ??= this.device.createBuffer({ size: 16, usage: STORAGE | COPY_DST });
-    return this.dummyBuf;
+  /**
+   * A 16-byte buffer bound where a kernel's optional operand is absent (never read or written). `slot` picks one
+   * of several, so a dispatch never binds the same buffer as both a read-only and a writable operand.
+   */
+  dummy(slot = 0): GPUBuffer {
+    while (this.dummies.length <= slot) this.dummies.push(this.device.createBuffer({ size: 16, usage: STORAGE | COPY_DST }));
+    return this.dummies[slot]!;
   }
 
   /** Returns a buffer from `alloc` to the pool. */

@@ -106,7 +106,7 @@ export function instanceNormForward(
   y: GPUBuffer, xh: GPUBuffer | null, invStd: GPUBuffer, eps: number, slope: number | undefined,
 ): void {
   const flags = (gamma ? 1 : 0) | (slope !== undefined ? 2 : 0) | (xh ? 4 : 0);
-  e.dispatch(NORM_FWD, [x, gamma ?? e.dummy(), beta ?? e.dummy(), y, xh ?? e.dummy(), invStd], [u(vol), u(c), u(flags), f(eps), f(slope ?? 0)], planeGrid(planes));
+  e.dispatch(NORM_FWD, [x, gamma ?? e.dummy(), beta ?? e.dummy(), y, xh ?? e.dummy(1), invStd], [u(vol), u(c), u(flags), f(eps), f(slope ?? 0)], planeGrid(planes));
 }
 
 /**
