@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Registry, selectBackend } from '@nnunet-ts/core';
 import { describeBackendContract } from '@nnunet-ts/core/testing';
-import { registerDefaults, tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, webgpuPlugin } from './index.js';
+import { registerDefaults, tensorflowPlugin, tfjsCpuPlugin, tfjsWasmPlugin, tfjsWebgpuPlugin } from './index.js';
 import { createMatMulConvBackend, type MatMul } from './matmul-backend.js';
 
 await describeBackendContract('tfjs-cpu', () => tfjsCpuPlugin().create());
@@ -54,7 +54,7 @@ describe('optional backends', () => {
 
   it('the real tensorflow and webgpu are not installed here: unavailable, and auto skips them', async () => {
     expect(await tensorflowPlugin().isAvailable()).toBe(false);
-    expect(await webgpuPlugin().isAvailable()).toBe(false);
+    expect(await tfjsWebgpuPlugin().isAvailable()).toBe(false);
     const reg = new Registry();
     registerDefaults(reg);
     const b = await selectBackend(reg, 'auto', () => {});
@@ -62,7 +62,7 @@ describe('optional backends', () => {
   });
 
   it('webgpu is unavailable without an adapter', async () => {
-    const p = webgpuPlugin({
+    const p = tfjsWebgpuPlugin({
       importer: async (s) => {
         if (s === 'webgpu') return { create: () => ({ requestAdapter: async () => null }), globals: {} };
         throw new Error('unexpected');

@@ -1,7 +1,12 @@
+/**
+ * The `tensorflow` device backend's code path (`TfjsDeviceBackend`: the device contract on tfjs tensors) under
+ * the float64 device contract suite, on the tfjs backends installable here: tfjs-cpu and tfjs-wasm (same tfjs ops
+ * as tfjs-node-gpu, whose install downloads libtensorflow). tfjs-backend-webgpu over SwiftShader runs in
+ * `device-webgpu.test.ts`.
+ */
 import { createDevice } from '@nnunet-ts/core';
 import { describeDeviceContract } from '@nnunet-ts/core/testing';
-import { tfjsCpuPlugin } from './index.js';
+import { tfjsCpuPlugin, tfjsWasmPlugin } from './index.js';
 
-// Minimal adapter (issue 9): tfjs convolutions inside the host-memory device contract, until the native
-// tensorflow/webgpu device backends (issue 10) replace it.
-await describeDeviceContract('tfjs-cpu via HostDeviceBackend', () => createDevice(tfjsCpuPlugin()));
+await describeDeviceContract('TfjsDeviceBackend on tfjs-cpu', () => createDevice(tfjsCpuPlugin()));
+await describeDeviceContract('TfjsDeviceBackend on tfjs-wasm (emulated backward)', () => createDevice(tfjsWasmPlugin()));

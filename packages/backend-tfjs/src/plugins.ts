@@ -1,7 +1,9 @@
 import { cpus } from 'node:os';
-import type { BackendPlugin, ComputeBackend } from '@nnunet-ts/core';
+import type { BackendPlugin, ComputeBackend, DeviceBackend, DeviceInfo } from '@nnunet-ts/core';
 import { createTfjsConvBackend, hasConvKernels, type TfApi } from './tfjs-backend.js';
 import { createMatMulConvBackend, tfjsMatMul } from './matmul-backend.js';
+import { TfjsDeviceBackend, type TfjsDeviceOptions } from './device/backend.js';
+import type { Tf } from './device/handle.js';
 
 /** A dynamic `import()` (injectable so tests can simulate installed or missing optional packages). */
 export type Importer = (specifier: string) => Promise<unknown>;
@@ -33,6 +35,15 @@ async function initTfBackend(tf: TfCore, name: string): Promise<boolean> {
   return ok && tf.findBackend(name) != null;
 }
 
+/**
+ * The device contract on tfjs tensors of tfjs backend `tfName`, made the process-wide tfjs backend (tfjs ops run
+ * on the global backend; one device backend per process).
+ */
+async function tfjsDevice(tf: TfCore, tfName: string, info: Omit<DeviceInfo, 'capabilities'>, opts: TfjsDeviceOptions = {}): Promise<DeviceBackend> {
+  if (!(await tf.setBackend(tfName))) throw new Error(`${info.name}: tfjs backend '${tfName}' did not initialise`);
+  return new TfjsDeviceBackend(tf as unknown as Tf, info, opts);
+}
+
 function cpuModel(): string {
   return cpus()[0]?.model.trim() ?? 'cpu';
 }
@@ -60,6 +71,8 @@ export function tfjsCpuPlugin(opts: { importer?: Importer } = {}): BackendPlugin
         gpu: false,
         threads: 1,
       }),
+    createDevice: async (): Promise<DeviceBackend> =>
+      tfjsDevice(await load(), 'cpu', { name: 'tfjs-cpu', description: `tfjs ops on @tensorflow/tfjs-backend-cpu (JavaScript, 1 thread) on ${cpuModel()}`, gpu: false, threads: 1 }),
   };
 }
 
@@ -102,6 +115,9 @@ export function tfjsWasmPlugin(opts: { importer?: Importer; threads?: number; us
       if (!mm) throw new Error("tfjs-wasm: no BatchMatMul kernel");
       return createMatMulConvBackend(tfjsMatMul(tf.findBackend('wasm'), mm.kernelFunc), info);
     },
+    // tfjs-wasm 4.22's Conv3DBackpropInputV2 / strided Conv3DBackpropFilterV2 are wrong: emulate them
+    createDevice: async (): Promise<DeviceBackend> =>
+      tfjsDevice(await load(), 'wasm', { name: 'tfjs-wasm', description: `tfjs ops on @tensorflow/tfjs-backend-wasm (Conv3D kernels, emulated backward) on ${cpuModel()}`, gpu: false }, { emulateBackward: true }),
   };
 }
 
@@ -146,6 +162,11 @@ export function tensorflowPlugin(
         gpu,
       });
     },
+    createDevice: async (): Promise<DeviceBackend> => {
+      const { tf, module } = await load();
+      const gpu = module.endsWith('-gpu');
+      return tfjsDevice(tf, tfName, { name: 'tensorflow', description: `tfjs ops on libtensorflow via ${module} (${gpu ? 'CUDA GPU when present' : 'CPU'}), tensors stay in libtensorflow`, gpu });
+    },
   };
 }
 
@@ -155,7 +176,7 @@ export function tensorflowPlugin(
  * Caveat: the backend contract is synchronous; it relies on tfjs-webgpu's `readSync`, and on tfjs-webgpu having
  * the three Conv3D kernels registered (checked by `isAvailable`).
  */
-export function webgpuPlugin(opts: { importer?: Importer; powerPreference?: 'high-performance' | 'low-power' } = {}): BackendPlugin {
+export function tfjsWebgpuPlugin(opts: { importer?: Importer; powerPreference?: 'high-performance' | 'low-power' } = {}): BackendPlugin {
   const importer = opts.importer ?? defaultImporter;
   let loading: Promise<{ tf: TfCore; adapter: string }> | undefined;
   const load = (): Promise<{ tf: TfCore; adapter: string }> =>
@@ -179,8 +200,8 @@ export function webgpuPlugin(opts: { importer?: Importer; powerPreference?: 'hig
       return { tf, adapter: [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || 'GPU adapter' };
     })());
   return {
-    name: 'webgpu',
-    priority: 2,
+    name: 'tfjs-webgpu',
+    priority: 3,
     isAvailable: async () => load().then(
       ({ tf }) => hasConvKernels(tf, 'webgpu'),
       () => false,
@@ -188,10 +209,19 @@ export function webgpuPlugin(opts: { importer?: Importer; powerPreference?: 'hig
     create: async (): Promise<ComputeBackend> => {
       const { tf, adapter } = await load();
       return createTfjsConvBackend(tf, 'webgpu', {
-        name: 'webgpu',
+        name: 'tfjs-webgpu',
         description: `@tensorflow/tfjs-backend-webgpu on Dawn (${adapter})`,
         gpu: true,
       });
+    },
+    createDevice: async (): Promise<DeviceBackend> => {
+      const { tf, adapter } = await load();
+      return tfjsDevice(tf, 'webgpu', { name: 'tfjs-webgpu', description: `tfjs ops on @tensorflow/tfjs-backend-webgpu (${adapter})`, gpu: true });
+    },
+    // tfjs-webgpu's software adapters are as slow as ours: let auto skip them the same way
+    autoSkipReason: async () => {
+      const { adapter } = await load();
+      return /swiftshader|llvmpipe|lavapipe/i.test(adapter) ? `only a software adapter (${adapter})` : undefined;
     },
   };
 }

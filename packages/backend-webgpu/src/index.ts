@@ -13,9 +13,9 @@ export { Engine } from './engine.js';
 export { openDevice, type OpenedDevice } from './device.js';
 export { findAdapter, isSoftwareAdapter, type AdapterChoice, type SoftwarePolicy } from './gpu/adapter.js';
 
-/** Registers `webgpu` (priority 2) under the `device` kind... see README for how `auto` treats software adapters. */
+/** Registers the `webgpu` backend (priority 2); `auto` passes over it when only a software adapter exists. */
 export function registerDefaults(registry: Registry, opts: WebGpuPluginOptions & { override?: boolean } = {}): void {
-  registry.register('backend', webgpuPlugin(opts) as never, { override: opts.override });
+  registry.register('backend', webgpuPlugin(opts), { override: opts.override });
 }
 
 /** Plugin module object for `--plugin @nnunet-ts/backend-webgpu`. */

@@ -3,7 +3,7 @@
  * another software Vulkan driver); the automatic choice (`--backend auto`) takes it only on a hardware adapter and
  * otherwise says why it skipped it (`autoSkipReason`).
  */
-import type { DeviceBackend, DeviceBackendPlugin } from '@nnunet-ts/core';
+import type { BackendPlugin, ComputeBackend, DeviceBackend } from '@nnunet-ts/core';
 import { WebGpuBackend } from './backend.js';
 import { openDevice } from './device.js';
 import { type AdapterChoice, type SoftwarePolicy, findAdapter } from './gpu/adapter.js';
@@ -16,10 +16,13 @@ export interface WebGpuPluginOptions {
   priority?: number;
 }
 
-/** A `DeviceBackendPlugin` plus the automatic choice's veto. */
-export interface WebGpuPlugin extends DeviceBackendPlugin {
+/** The registered plugin: device contract only (`createDevice`), with the automatic choice's veto. */
+export interface WebGpuPlugin extends BackendPlugin {
+  createDevice(): Promise<DeviceBackend>;
   /** Why `--backend auto` should not pick this backend here (only a software adapter), or undefined. */
   autoSkipReason(): Promise<string | undefined>;
+  /** Same as `createDevice` (typed as the WebGPU class). */
+  createWebGpu(): Promise<WebGpuBackend>;
 }
 
 /** The `webgpu` plugin (priority 2). */
@@ -27,6 +30,10 @@ export function webgpuPlugin(opts: WebGpuPluginOptions = {}): WebGpuPlugin {
   const software = opts.software ?? 'fallback';
   let probing: Promise<AdapterChoice | null> | undefined;
   const probe = (): Promise<AdapterChoice | null> => (probing ??= findAdapter(software).catch(() => null));
+  const createWebGpu = async (): Promise<WebGpuBackend> => {
+    const { engine, choice } = await openDevice(software);
+    return new WebGpuBackend(engine, choice);
+  };
   return {
     name: 'webgpu',
     priority: opts.priority ?? 2,
@@ -38,9 +45,10 @@ export function webgpuPlugin(opts: WebGpuPluginOptions = {}): WebGpuPlugin {
         ? `only a software WebGPU adapter exists (${a.label}): correct but slow, so auto does not pick it; use --backend webgpu to run on it anyway`
         : undefined;
     },
-    create: async (): Promise<DeviceBackend> => {
-      const { engine, choice } = await openDevice(software);
-      return new WebGpuBackend(engine, choice);
+    create: async (): Promise<ComputeBackend> => {
+      throw new Error('webgpu implements only the device contract (createDevice / selectDevice): a GPU cannot serve synchronous host-memory convolutions');
     },
+    createDevice: () => createWebGpu(),
+    createWebGpu: () => createWebGpu(),
   };
 }

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { webgpuPlugin } from './plugin.js';
 import type { WebGpuBackend } from './backend.js';
 
-const be = (await webgpuPlugin({ software: 'only' }).create()) as WebGpuBackend;
+const be: WebGpuBackend = await webgpuPlugin({ software: 'only' }).createWebGpu();
 afterAll(() => be.destroy());
 const r = (n: number, s = 1): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + s) * 2);
 

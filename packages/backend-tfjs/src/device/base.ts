@@ -42,12 +42,12 @@ export abstract class TfjsDeviceBase {
   upload(data: Float32Array, shape: readonly number[], dtype?: DeviceFloatDType): T {
     this.float(dtype, 'upload');
     if (shape.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`${this.info.name}.upload: ${data.length} values for shape [${shape.join(', ')}]`);
-    return this.wrap(this.tf.tensor(data, [...shape], 'float32'));
+    return this.wrap(this.tf.tensor(data.slice(), [...shape], 'float32')); // a copy: tfjs-cpu keeps the array
   }
 
   uploadLabels(data: Int16Array | Int32Array | Uint8Array, shape: readonly number[]): T {
     if (shape.reduce((a, b) => a * b, 1) !== data.length) throw new Error(`${this.info.name}.uploadLabels: ${data.length} values for shape [${shape.join(', ')}]`);
-    return this.wrap(this.tf.tensor(data instanceof Int32Array ? data : Int32Array.from(data), [...shape], 'int32'));
+    return this.wrap(this.tf.tensor(Int32Array.from(data), [...shape], 'int32'));
   }
 
   zeros(shape: readonly number[], dtype?: DeviceFloatDType, value = 0): T {

@@ -8,7 +8,7 @@ const r = (n: number, s: number): Float32Array => Float32Array.from({ length: n 
 
 /** Runs the probe on a fresh `webgpu` backend; returns the adapter label and each op's output as plain arrays. */
 export async function runProbe(): Promise<{ adapter: string; via: string; out: Record<string, number[]> }> {
-  const be = await webgpuPlugin({ software: 'fallback' }).create();
+  const be = await webgpuPlugin({ software: 'fallback' }).createDevice();
   const p = { stride: [1, 1, 1] as [number, number, number], padding: [1, 1, 1] as [number, number, number] };
   const x = be.upload(r(2 * 3 * 4 * 5 * 6, 1), [2, 3, 4, 5, 6]);
   const w = be.upload(r(4 * 3 * 27, 2), [4, 3, 3, 3, 3]);

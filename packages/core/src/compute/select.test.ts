@@ -23,6 +23,18 @@ function fake(name: string, priority: number, available: boolean, fail = false):
   };
 }
 
+describe('selectBackend: a backend that vetoes the automatic choice', () => {
+  it('auto passes over it and logs why; asking for it by name still uses it', async () => {
+    const reg = new Registry();
+    reg.register('backend', { ...fake('webgpu', 2, true), autoSkipReason: async () => 'only a software WebGPU adapter exists (SwiftShader)' });
+    reg.register('backend', fake('cpu', 10, true));
+    const lines: string[] = [];
+    expect((await selectBackend(reg, 'auto', (s) => lines.push(s))).info.name).toBe('cpu');
+    expect(lines[0]).toBe('compute backend webgpu skipped by auto: only a software WebGPU adapter exists (SwiftShader)');
+    expect((await selectBackend(reg, 'webgpu', () => undefined)).info.name).toBe('webgpu');
+  });
+});
+
 describe('selectBackend', () => {
   const reg = new Registry();
   reg.register('backend', fake('slow', 90, true));

@@ -91,6 +91,11 @@ async function choose<B extends { info: { name: string; description: string } }>
   const errors: string[] = [];
   for (const entry of list) {
     if (!entry.available) continue;
+    const skip = await registry.get('backend', entry.name).autoSkipReason?.().catch(() => undefined);
+    if (skip) {
+      log(`compute backend ${entry.name} skipped by auto: ${skip}`);
+      continue;
+    }
     try {
       const backend = await make(registry.get('backend', entry.name));
       log(`compute backend: ${backend.info.name} (auto) - ${backend.info.description}`);

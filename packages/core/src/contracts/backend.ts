@@ -75,6 +75,12 @@ export interface BackendPlugin {
    * wraps `create()`'s convolutions in the host-memory `HostDeviceBackend` (correct, slow).
    */
   createDevice?(): Promise<DeviceBackend>;
+  /**
+   * Why the automatic choice (`--backend auto`) must pass over this available backend, or undefined to allow it.
+   * `webgpu` says so when its only adapter is a software one (SwiftShader, lavapipe): correct but far slower than
+   * the CPU backends; asking for it by name still uses it. Never throws.
+   */
+  autoSkipReason?(): Promise<string | undefined>;
 }
 
 /** Output size of a convolution along one axis: `floor((n + 2*pad - k) / stride) + 1`. */
