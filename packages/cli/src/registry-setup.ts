@@ -5,6 +5,7 @@ import * as ioNifti from '@nnunet-ts/io-nifti';
 import * as ioItk from '@nnunet-ts/io-itk';
 import * as backendCpu from '@nnunet-ts/backend-cpu';
 import * as backendTfjs from '@nnunet-ts/backend-tfjs';
+import * as backendWebgpu from '@nnunet-ts/backend-webgpu';
 import * as loss from '@nnunet-ts/loss';
 import * as augment from '@nnunet-ts/augment';
 import * as unet3d from '@nnunet-ts/net-unet3d';
@@ -19,6 +20,7 @@ const DEFAULT_PACKAGES: [string, Record<string, unknown>][] = [
   ['@nnunet-ts/io-itk', ioItk],
   ['@nnunet-ts/backend-cpu', backendCpu],
   ['@nnunet-ts/backend-tfjs', backendTfjs],
+  ['@nnunet-ts/backend-webgpu', backendWebgpu],
   ['@nnunet-ts/loss', loss],
   ['@nnunet-ts/augment', augment],
   ['@nnunet-ts/net-unet3d', unet3d],
