@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { rand } from './lib.mjs';
 
-export const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'Task04_Hippocampus_subset');
+export const EXAMPLE = process.env.NNUNET_BENCH_EXAMPLE ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'Task04_Hippocampus_subset');
 
 let cached;
 /** `{ plans, cfg, arch, numClasses, dataset, registry, core, fingerprintSeconds }`; throws when a package is not built. */

@@ -4,7 +4,8 @@ import os from 'node:os';
 /** Imports a workspace package's built dist; null (with the reason) when it is not built or lacks exports. */
 export async function tryImport(spec, ...names) {
   try {
-    const m = await import(spec);
+    // bench/gpu.sh runs a bundled build: the bundle's entry puts the packages in globalThis.__NNUNET_BUNDLED__
+    const m = globalThis.__NNUNET_BUNDLED__?.[spec] ?? (await import(spec));
     const missing = names.filter((n) => m[n] === undefined);
     if (missing.length) return { mod: null, why: `${spec} does not export ${missing.join(', ')}` };
     return { mod: m, why: null };

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hippocampusPlan } from './hippocampus.mjs';
 
-const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'torch_hippocampus.py');
+const SCRIPT = process.env.NNUNET_BENCH_TORCH_SCRIPT ?? join(dirname(fileURLToPath(import.meta.url)), 'torch_hippocampus.py');
 
 function findPython() {
   for (const py of [process.env.NNUNET_BENCH_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
@@ -35,7 +35,8 @@ export async function runTorch(ctx, cases) {
   const cfg = {
     features: k.features_per_stage, strides: k.strides, kernels: k.kernel_sizes, nConv: k.n_conv_per_stage, nConvDecoder: k.n_conv_per_stage_decoder,
     patch: p.cfg.patch_size, numClasses: p.numClasses, batchDice: p.cfg.batch_dice ?? true, batches: ctx.quick ? [2] : [2, 9],
-    threads: (await ctx.getBackend(ctx.mainBackend))?.info.threads ?? os.availableParallelism(), slidingShape: sw ? sw.shape.slice(1) : null, cases: wanted,
+    device: process.env.NNUNET_BENCH_TORCH_DEVICE ?? 'cpu',
+    threads: ctx.mainThreads ?? os.availableParallelism(), slidingShape: sw ? sw.shape.slice(1) : null, cases: wanted,
   };
   ctx.log(`PyTorch ${found.version} (${found.py}), ${cfg.threads} threads: ${wanted.join(', ')}`);
   const loadavgAtStart = os.loadavg().map((v) => +v.toFixed(2));

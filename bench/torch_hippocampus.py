@@ -102,17 +102,27 @@ def labels(batch, patch):
     for b in range(batch):
         r = ((z - d / 2) / (d / 3)) ** 2 + ((y - h / 2) / (h / 3)) ** 2 + ((x - w / 2 - b) / (w / 3)) ** 2
         out[b, 0] = np.where(r < 1, np.where(x < w / 2, 1, 2), 0)
-    return torch.from_numpy(out)
+    return torch.from_numpy(out).to(DEV)
+
+
+DEV = "cpu"  # cfg "device": "cuda" runs every case on the GPU (bench/gpu.sh)
+
+
+def sync():
+    if DEV != "cpu":
+        torch.cuda.synchronize()
 
 
 def timed(f, reps, warmup=1):
     for _ in range(warmup):
         f()
+    sync()
     ts = []
     c0 = time.process_time()
     for _ in range(reps):
         t = time.perf_counter()
         f()
+        sync()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts), (time.process_time() - c0) / reps
 
@@ -193,7 +203,7 @@ def gaussian(patch, sigma_scale=1 / 8):
     g = gaussian_filter(tmp, [p * sigma_scale for p in patch], 0, mode="constant", cval=0)
     g = g / g.max()
     g[g == 0] = g[g != 0].min()
-    return torch.from_numpy(g.astype(np.float32))
+    return torch.from_numpy(g.astype(np.float32)).to(DEV)
 
 
 def sliding_rows(cfg):
@@ -231,7 +241,12 @@ def sliding_rows(cfg):
 
 
 def main():
+    global DEV
     cfg = json.load(sys.stdin)
+    DEV = cfg.get("device", "cpu")
+    if DEV != "cpu":
+        torch.set_default_device(DEV)  # torch >= 2.0: modules and factories on the GPU
+        torch.backends.cudnn.benchmark = True
     torch.set_num_threads(int(cfg.get("threads", 2)))
     torch.set_flush_denormal(True)
     rows = []
@@ -242,7 +257,8 @@ def main():
         rows += train_rows(cfg)
     if "sliding-window" in wanted and cfg.get("slidingShape"):
         rows += sliding_rows(cfg)
-    json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(), "rows": rows}, sys.stdout)
+    gpu = torch.cuda.get_device_name(0) if DEV != "cpu" else None
+    json.dump({"torch": torch.__version__, "device": DEV, "gpu": gpu, "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(), "rows": rows}, sys.stdout)
 
 
 if __name__ == "__main__":

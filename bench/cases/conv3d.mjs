@@ -15,7 +15,11 @@ export async function run(ctx) {
   const out = [];
   for (const bname of ctx.backendNames) {
     const backend = await ctx.getBackend(bname);
-    if (!backend) continue;
+    if (!backend) {
+      const dev = bname === ctx.mainBackend ? await ctx.getDevice?.(bname) : null;
+      if (dev) out.push(await deviceRow(ctx, dev));
+      continue;
+    }
     const fast = bname === 'cpu-native' || backend.info.gpu;
     const xs = fast ? FULL : SMALL;
     const x = { data: rand(xs.reduce((a, b) => a * b, 1), 1), shape: xs };
@@ -54,4 +58,42 @@ export async function run(ctx) {
     ctx.log(`${name} ${bname}: ${out.at(-1).gflops.fwdBwd} GFLOP/s fwd+bwd (${out.at(-1).gflopPerCpuSecond} GFLOP per CPU-second)`);
   }
   return out;
+}
+
+/**
+ * The same convolution on a device-contract backend (webgpu: no host-memory convolutions): operands uploaded once,
+ * each pass timed up to `sync()` (all queued GPU work done), outputs disposed. Adds the device's peak memory when it
+ * reports one (webgpu: bytes of live tensors and of all buffers held).
+ */
+async function deviceRow(ctx, dev) {
+  const xs = dev.info.gpu ? FULL : SMALL;
+  const p = { stride: [1, 1, 1], padding: [1, 1, 1] };
+  const x = dev.upload(rand(xs.reduce((a, b) => a * b, 1), 1), xs);
+  const w = dev.upload(rand(32 * 32 * 27, 2).map((v) => v * 0.05), [32, 32, 3, 3, 3]);
+  const dy = dev.upload(rand(x.size, 3), [xs[0], 32, ...xs.slice(2)]);
+  const dw = dev.zeros([32, 32, 3, 3, 3]);
+  const run = (f) => async () => {
+    const r = f();
+    await dev.sync();
+    if (r) dev.dispose(r);
+  };
+  const opts = { reps: 3, warmup: 1 };
+  const fwd = await time(run(() => dev.conv(x, w, null, p)), opts);
+  const bd = await time(run(() => dev.convBackwardData(dy, w, xs, p)), opts);
+  const bf = await time(run(() => dev.convBackwardFilter(x, dy, p, { weight: dw, bias: null, accumulate: false })), opts);
+  dev.dispose([x, w, dy, dw]);
+  const f = flops(xs);
+  const total = fwd.median + bd.median + bf.median;
+  const eng = dev.engine;
+  const row = {
+    case: name, path: 'device', backend: dev.info.name, description: dev.info.description, shape: xs, scaledFrom: dev.info.gpu ? undefined : FULL,
+    gflop: round((3 * f) / 1e9),
+    seconds: { forward: round(fwd.median, 4), backwardData: round(bd.median, 4), backwardFilter: round(bf.median, 4) },
+    gflops: { forward: round(f / fwd.median / 1e9, 1), backwardData: round(f / bd.median / 1e9, 1), backwardFilter: round(f / bf.median / 1e9, 1), fwdBwd: round((3 * f) / total / 1e9, 1) },
+    estFullSeconds: round((3 * flops(FULL)) / ((3 * f) / total), 2),
+    devicePeakLiveMB: eng ? round(eng.peakBytes / 2 ** 20, 1) : undefined,
+    deviceHeldMB: eng ? round(eng.heldBytes / 2 ** 20, 1) : undefined,
+  };
+  ctx.log(`${name} ${dev.info.name} (device): ${row.gflops.fwdBwd} GFLOP/s fwd+bwd`);
+  return row;
 }

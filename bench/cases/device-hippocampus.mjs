@@ -69,6 +69,8 @@ export async function run(ctx) {
     out.push({ case: `sliding-window${mirror ? '-mirror' : ''}`, path: 'device', ...rowBase, caseId: img.id, shape: img.shape, tiles, seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3) });
     ctx.log(`device sliding window ${img.id} mirror=${mirror}: ${round(t.median, 3)} s (${tiles} tiles)`);
   }
+  // device memory where the backend reports it (webgpu: peak bytes of live tensors, and every buffer held incl. the pool)
+  if (dev.engine) out.push({ case: 'device-peak-memory', backend: dev.info.name, peakLiveMB: round(dev.engine.peakBytes / 2 ** 20, 1), heldMB: round(dev.engine.heldBytes / 2 ** 20, 1) });
   dev.destroy?.();
   return out;
 }

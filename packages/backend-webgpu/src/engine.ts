@@ -69,6 +69,8 @@ export class Engine {
   liveBytes = 0;
   /** Highest `liveBytes` seen. */
   peakBytes = 0;
+  /** Bytes of every storage buffer created and not destroyed (live tensors plus the pool): the GPU memory held. */
+  heldBytes = 0;
   private lost: string | null = null;
 
   constructor(device: GPUDevice) {
@@ -101,6 +103,7 @@ export class Engine {
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
     const list = this.free.get(size);
     if (list && list.length) return list.pop()!;
+    this.heldBytes += size;
     return this.device.createBuffer({
       size,
       usage: STORAGE | COPY_SRC | COPY_DST,
@@ -128,7 +131,12 @@ export class Engine {
 
   /** Destroys every pooled (free) buffer. */
   trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values()) {
+      for (const b of list) {
+        this.heldBytes -= b.size;
+        b.destroy();
+      }
+    }
     this.free.clear();
   }
 
