@@ -305,6 +305,18 @@ Napi::Value Flip(const Napi::CallbackInfo& info) {
   });
 }
 
+// copyWindow(src, C, Z, Y, X, z0, y0, x0, sz, sy, sx, dst, w | null)
+Napi::Value CopyWindow(const Napi::CallbackInfo& info) {
+  const long C = n_(info, 1), Z = n_(info, 2), Y = n_(info, 3), X = n_(info, 4), z0 = n_(info, 5), y0 = n_(info, 6),
+             x0 = n_(info, 7), sz = n_(info, 8), sy = n_(info, 9), sx = n_(info, 10);
+  if (z0 < 0 || y0 < 0 || x0 < 0 || sz < 0 || sy < 0 || sx < 0 || z0 + sz > Z || y0 + sy > Y || x0 + sx > X)
+    throw Napi::RangeError::New(info.Env(), "copyWindow: the window does not lie inside the volume");
+  return guarded(info, [&] {
+    nnunet::copy_window(f32n(info[0], "src", C * Z * Y * X), C, Z, Y, X, z0, y0, x0, sz, sy, sx,
+                        f32n(info[11], "dst", C * sz * sy * sx), opt32(info[12], "w", Z * Y * X));
+  });
+}
+
 // resizeNearest(src, dst, NC, Z, Y, X, oz, oy, ox): same element type for both
 Napi::Value ResizeNearest(const Napi::CallbackInfo& info) {
   const long NC = n_(info, 2), Z = n_(info, 3), Y = n_(info, 4), X = n_(info, 5), oz = n_(info, 6), oy = n_(info, 7),
@@ -372,6 +384,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("splitChannels", Napi::Function::New(env, SplitChannels));
   exports.Set("flip", Napi::Function::New(env, Flip));
   exports.Set("resizeNearest", Napi::Function::New(env, ResizeNearest));
+  exports.Set("copyWindow", Napi::Function::New(env, CopyWindow));
   return exports;
 }
 

@@ -84,6 +84,22 @@ void flip(const float* src, float* dst, long NC, long Z, long Y, long X, int axe
   });
 }
 
+void copy_window(const float* src, long C, long Z, long Y, long X, long z0, long y0, long x0, long sz, long sy, long sx,
+                 float* dst, const float* w) {
+  thread_pool().run(C * sz, [&](long t, int) {
+    const long c = t / sz, i = t % sz;
+    for (long j = 0; j < sy; j++) {
+      const long so = ((z0 + i) * Y + y0 + j) * X + x0;
+      const float* s = src + c * Z * Y * X + so;
+      float* d = dst + ((c * sz + i) * sy + j) * sx;
+      if (w)
+        for (long k = 0; k < sx; k++) d[k] = s[k] / w[so + k];
+      else
+        std::memcpy(d, s, sx * 4);
+    }
+  });
+}
+
 namespace {
 std::vector<long> nearest_index(long in, long out) {
   std::vector<long> idx(out);

@@ -90,6 +90,12 @@ extern const Ops ops_avx512;
 void concat_channels(const float* const* src, const long* cs, int k, long N, long S, float* dst);
 /** Inverse of concat_channels. */
 void split_channels(const float* src, float* const* dst, const long* cs, int k, long N, long S);
+/**
+ * dst[c, i, j, k] = src[c, z0+i, y0+j, x0+k] over the window [sz, sy, sx] of src [C, Z, Y, X], divided by
+ * w[z0+i, y0+j, x0+k] when w is not null (sliding-window crop and accumulator normalisation).
+ */
+void copy_window(const float* src, long C, long Z, long Y, long X, long z0, long y0, long x0, long sz, long sy, long sx,
+                 float* dst, const float* w);
 /** dst = src mirrored along the axes in mask (1: z, 2: y, 4: x) of [NC, Z, Y, X]; dst != src. */
 void flip(const float* src, float* dst, long NC, long Z, long Y, long X, int axes);
 /**

@@ -83,9 +83,10 @@ export interface CpuNativeDeviceOptions extends CpuNativeOptions {
  * `cpu-native` on the device contract: host-memory tensors (`Float32Array` / `Int32Array`, recycled through a
  * buffer pool) and every op of a training step and of the sliding window in the native C++ kernels
  * (native/ops.h, conv.h): convolutions, instance norm with the fused LeakyReLU, softmax + Dice/CE with deep
- * supervision, label downsampling, gradient clipping, SGD, mirroring, tile accumulation, argmax; multi-threaded
+ * supervision, label downsampling, gradient clipping, SGD, mirroring, tile crops and accumulation, accumulator
+ * normalisation, argmax; multi-threaded
  * over the addon's pool and vectorised for the CPU's instruction set. Rare ops (region-based BCE loss, average
- * pooling, sigmoid, crop, accumulator normalisation, int32 flips) keep `HostDeviceBackend`'s JavaScript.
+ * pooling, sigmoid, int32 flips) keep `HostDeviceBackend`'s JavaScript.
  * Throws `Error` when the addon is not built.
  */
 export class CpuNativeDevice extends HostDeviceBackend {
@@ -359,6 +360,27 @@ export class CpuNativeDevice extends HostDeviceBackend {
       const [z0, y0, x0] = st as [number, number, number];
       this.addon.accumulateWeighted(a, w, t.subarray(b * per, (b + 1) * per), g, K!, dims[0]!, dims[1]!, dims[2]!, patch[0]!, patch[1]!, patch[2]!, z0, y0, x0, scale);
     });
+  }
+
+  override crop(x: DeviceTensor, starts: readonly (readonly number[])[], size: readonly number[]): DeviceTensor {
+    const [n, c, ...dims] = x.shape as number[];
+    if (n !== 1 || dims.length !== 3 || size.length !== 3) throw new Error(`crop: x must be [1, c, z, y, x] and size [z, y, x], got [${x.shape}] and [${size}]`);
+    const src = this.f(x, 'crop');
+    const per = c! * prod(size);
+    const { t, d } = this.out([starts.length, c!, ...size]);
+    starts.forEach((st, b) => {
+      if (st.length !== 3 || st.some((s, i) => s < 0 || s + size[i]! > dims[i]!)) throw new Error(`crop: window [${st}] + [${size}] outside [${dims}]`);
+      this.addon.copyWindow(src, c!, dims[0]!, dims[1]!, dims[2]!, st[0]!, st[1]!, st[2]!, size[0]!, size[1]!, size[2]!, d.subarray(b * per, (b + 1) * per), null);
+    });
+    return t;
+  }
+
+  override normalizeAccumulator(acc: DeviceTensor, weight: DeviceTensor, start: readonly number[], size: readonly number[]): DeviceTensor {
+    const [K, ...dims] = acc.shape as number[];
+    if (dims.length !== 3 || start.length !== 3 || size.length !== 3 || weight.size !== prod(dims) || start.some((s, i) => s < 0 || s + size[i]! > dims[i]!)) throw new Error(`normalizeAccumulator: acc [${acc.shape}], weight [${weight.shape}], window [${start}] + [${size}]`);
+    const { t, d } = this.out([K!, ...size]);
+    this.addon.copyWindow(this.f(acc, 'normalizeAccumulator'), K!, dims[0]!, dims[1]!, dims[2]!, start[0]!, start[1]!, start[2]!, size[0]!, size[1]!, size[2]!, d, this.f(weight, 'normalizeAccumulator'));
+    return t;
   }
 
   override argmax(x: DeviceTensor): DeviceTensor {

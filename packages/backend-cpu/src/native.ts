@@ -62,6 +62,11 @@ export interface NativeAddon {
   splitChannels(src: Float32Array, dsts: Float32Array[], N: number, S: number): void;
   /** dst = src mirrored along the axes of `axes` (bit 1 z, 2 y, 4 x) of [NC, Z, Y, X]; dst !== src. */
   flip(src: Float32Array, dst: Float32Array, NC: number, Z: number, Y: number, X: number, axes: number): void;
+  /**
+   * dst[c, i, j, k] = src[c, z0+i, y0+j, x0+k] over the window [sz, sy, sx] of src [C, Z, Y, X], divided by
+   * w[z0+i, y0+j, x0+k] unless w is null. Throws RangeError when the window leaves the volume.
+   */
+  copyWindow(src: Float32Array, C: number, Z: number, Y: number, X: number, z0: number, y0: number, x0: number, sz: number, sy: number, sx: number, dst: Float32Array, w: Float32Array | null): void;
   /** Nearest ('nearest-exact') resize of [NC, Z, Y, X] to [NC, oz, oy, ox]; src and dst of the same type. */
   resizeNearest(src: LabelArray, dst: LabelArray, NC: number, Z: number, Y: number, X: number, oz: number, oy: number, ox: number): void;
 }
