@@ -300,7 +300,10 @@ void conv_fwd_direct(const float* x, const float* w, const float* bias, float* y
   ntl = std::max(ntl, std::min(cdiv(2L * pool().size(), g.n), cdiv(L, nr)));
   const long pt = rup(cdiv(L, ntl), nr);
   ntl = cdiv(L, pt);
-  const long nk = (R + 511) / 512, kc = (R + nk - 1) / nk;
+  // K blocks: with few output channels (Mp <= 32) the A panels of one block and the B rows they share stay in L1
+  // at 256 rows (measured +6-9% GFLOP per CPU-s at 32 channels, 1 thread, AVX2); 512 otherwise.
+  const long kmax = Mp <= 32 ? 256 : 512;
+  const long nk = (R + kmax - 1) / kmax, kc = (R + nk - 1) / nk;
   const long P_ = g.P();
   pool().run(g.n * ntl, [&](long task, int) {
     const long b = task / ntl, q0 = (task % ntl) * pt;
