@@ -70,6 +70,7 @@ export function gaussianBlur(o: { p?: number; pPerChannel?: number; sigma?: [num
   const [lo, hi] = o.sigma ?? [0.5, 1.0];
   return {
     name: 'GaussianBlurTransform',
+    targets: ['image'],
     getParameters(s: Sample, rng: Rng) {
       if (rng.next() >= p) return null;
       const sigmas = Array.from({ length: s.shape[0]! }, () =>

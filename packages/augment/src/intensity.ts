@@ -16,6 +16,7 @@ export function gaussianNoise(o: { p?: number; variance?: [number, number] } = {
   const [lo, hi] = o.variance ?? [0, 0.1];
   return {
     name: 'GaussianNoiseTransform',
+    targets: ['image'],
     getParameters(_s: Sample, rng: Rng) {
       if (rng.next() >= p) return null;
       return { sigma: rng.uniform(lo, hi), seed: rng.int(0, 0x7fffffff) };
@@ -43,6 +44,7 @@ export function multiplicativeBrightness(o: { p?: number; range?: [number, numbe
   const [lo, hi] = o.range ?? [0.75, 1.25];
   return {
     name: 'MultiplicativeBrightnessTransform',
+    targets: ['image'],
     getParameters(s, rng) {
       if (rng.next() >= p) return null;
       return { factors: Array.from({ length: s.shape[0]! }, () => sampleAroundOne(rng, lo, hi)) };
@@ -67,6 +69,7 @@ export function contrast(o: { p?: number; range?: [number, number] } = {}): Tran
   const [lo, hi] = o.range ?? [0.75, 1.25];
   return {
     name: 'ContrastTransform',
+    targets: ['image'],
     getParameters(s, rng) {
       if (rng.next() >= p) return null;
       return { factors: Array.from({ length: s.shape[0]! }, () => sampleAroundOne(rng, lo, hi)) };
@@ -128,6 +131,7 @@ export function gamma(o: { p: number; invert: boolean; range?: [number, number] 
 export function maskImage(channels: number[]): Transform<true> {
   return {
     name: 'MaskImageTransform',
+    targets: ['image'],
     getParameters: (s) => (s.seg && channels.length ? true : null),
     apply(sample) {
       const seg = sample.seg!;
@@ -145,6 +149,7 @@ export function maskImage(channels: number[]): Transform<true> {
 export function removeLabel(from = -1, to = 0): Transform<true> {
   return {
     name: 'RemoveLabelTransform',
+    targets: ['segmentation'],
     getParameters: (s) => (s.seg ? true : null),
     apply(sample) {
       const s = sample.seg!;
@@ -163,6 +168,7 @@ export function mirror(o: { axes: number[]; dims: 2 | 3; p?: number }): Transfor
   const shift = o.dims === 2 ? 1 : 0;
   return {
     name: 'MirrorTransform',
+    targets: ['image', 'segmentation', 'previousStageSegmentation'],
     getParameters(_s, rng) {
       const axes = o.axes.filter(() => rng.next() < p).map((a) => a + shift);
       return axes.length ? { axes } : null;

@@ -46,6 +46,7 @@ export function simulateLowResolution(o: { p?: number; pPerChannel?: number; sca
   const ignore = new Set(o.ignoreAxes ?? []);
   return {
     name: 'SimulateLowResolutionTransform',
+    targets: ['image'],
     getParameters(s: Sample, rng: Rng) {
       if (rng.next() >= p) return null;
       const scales = Array.from({ length: s.shape[0]! }, () => (rng.next() < pc ? rng.uniform(lo, hi) : null));

@@ -54,6 +54,8 @@ export function spatialTransform(o: SpatialOptions): Transform<SpatialParams> {
   const [sLo, sHi] = o.scaling ?? [0.7, 1.4];
   return {
     name: 'SpatialTransform',
+    targets: ['image', 'segmentation', 'previousStageSegmentation'],
+    cropsToPatchSize: true,
     getParameters(_s: Sample, rng: Rng): SpatialParams {
       const doRot = rng.next() < pRot;
       const doScale = rng.next() < pScale;

@@ -80,7 +80,7 @@ describe('trainFold + predictPreprocessed with PlainConvUNet and DC_and_CE_loss'
       registry, backend, plans: tinyPlans(), configuration: '3d_fullres',
       dataset: { channel_names: { '0': 'MRI' }, labels: { background: 0, ball: 1 }, numTraining: 6, file_ending: '.nii.gz' },
       preprocessedDir: dir, splits, fold: 0, outputDir: dir, epochs: 5, iterationsPerEpoch: 10, validationIterations: 2,
-      augmentation: 'mirrorOnly', cases: memoryCaseSource(cases), seed: 1, initialLr: 0.02,
+      augmentation: 'mirrorOnly', cases: memoryCaseSource(cases), settings: { seed: 1, initialLr: 0.02 },
     });
     const trainMs = Date.now() - t0;
     const model = await loadTrainedModel(dir, [0], registry, backend);
@@ -115,7 +115,7 @@ describe('trainFold + predictPreprocessed with PlainConvUNet and DC_and_CE_loss'
       registry, backend, plans: tinyPlans(), configuration: '2d',
       dataset: { channel_names: { '0': 'MRI' }, labels: { background: 0, ball: 1 }, numTraining: 6, file_ending: '.nii.gz' },
       preprocessedDir: dir, splits, fold: 1, outputDir: dir, epochs: 20, iterationsPerEpoch: 10, validationIterations: 2,
-      cases: memoryCaseSource(cases), seed: 2, initialLr: 0.02,
+      cases: memoryCaseSource(cases), settings: { seed: 2, initialLr: 0.02 },
     });
     const model = await loadTrainedModel(dir, [1], registry, backend);
     expect(model.dims).toBe(2);

@@ -100,13 +100,11 @@ export function addCommands(program: Command, io: Io): void {
     .option('--fingerprint <file>', 'dataset_fingerprint.json (with --dataset-json: plan without images)')
     .option('--dataset-json <file>', 'dataset.json (v2 or MSD form)')
     .requiredOption('-o, --out <path>', 'run folder (with <dataset>) or plans file (with --fingerprint)')
-    .option('--planner <name>', 'planner plugin', 'nnUNetPlanner')
-    .option('--gpu-memory-gb <n>', 'GPU memory target in GB', '8')
-    .action(async (dataset: string | undefined, o: CommonOptions & { out: string; fingerprint?: string; datasetJson?: string; planner: string; gpuMemoryGb: string }) => {
+    .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
+    .option('--gpu-memory-gb <n>', 'GPU memory target in GB (default 8)')
+    .action(async (dataset: string | undefined, o: CommonOptions & { out: string; fingerprint?: string; datasetJson?: string }) => {
       const ctx = await makeContext(o);
-      const gpuMemoryGb = Number(o.gpuMemoryGb);
-      if (!(gpuMemoryGb > 0)) throw new DataError(`--gpu-memory-gb must be a positive number, got '${o.gpuMemoryGb}'`);
-      const popts = { planner: o.planner, gpuMemoryGb };
+      const popts = { planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb };
       if (o.fingerprint || o.datasetJson) {
         if (!o.fingerprint || !o.datasetJson) throw new DataError('--fingerprint and --dataset-json go together');
         const { normalizeDatasetJson } = await import('@nnunet-ts/core');
@@ -262,15 +260,15 @@ export function addCommands(program: Command, io: Io): void {
 
   budgetFlags(common(program.command('decathlon <task>').description('the whole pipeline on a task: validate, convert, fingerprint, plan, preprocess, train, find best, postprocess, predict imagesTs, evaluate')))
     .requiredOption('-o, --out <dir>', 'run folder (resumable: rerun the same command after an interruption)')
-    .option('--planner <name>', 'planner plugin', 'nnUNetPlanner')
-    .option('--gpu-memory-gb <n>', 'GPU memory target in GB', '8')
+    .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
+    .option('--gpu-memory-gb <n>', 'GPU memory target in GB (default 8)')
     .option('--resume', 'reuse valid outputs of an earlier run in --out (always on; accepted for clarity)')
-    .action(async (task: string, o: CommonOptions & { out: string; planner: string; gpuMemoryGb: string }) => {
+    .action(async (task: string, o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
       mkdirSync(o.out, { recursive: true });
       const r = await runDecathlon({
         task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
-        planner: ctx.config.planner ?? o.planner, gpuMemoryGb: ctx.config.gpuMemoryGb ?? Number(o.gpuMemoryGb),
+        planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb,
       });
       io.out(`best configuration: ${r.best.best.name} (CV foreground Dice ${r.best.best.foregroundDice.toFixed(4)})`);
       io.out(r.predictions ? `predictions: ${r.predictions}` : 'predictions: none (no test images in imagesTs)');

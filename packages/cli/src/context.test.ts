@@ -24,6 +24,15 @@ describe('budget resolution', () => {
     const d = await makeContext({ config: cfg, epochs: '3', folds: '0,2', configurations: '2d,3d_fullres', quiet: true });
     expect(d.budget).toMatchObject({ epochs: 3, folds: [0, 2], configurations: ['2d', '3d_fullres'], iterationsPerEpoch: 11 });
   });
+  it('flag > config file for planner and GPU memory too (decathlon and plan take them from the context)', async () => {
+    const cfg = join(dir, 'p.json');
+    writeFileSync(cfg, JSON.stringify({ planner: 'nnUNetPlannerResEncM', gpuMemoryGb: 24, trainer: { initialLr: 0.02 } }));
+    expect((await makeContext({ config: cfg, quiet: true })).options).toMatchObject({ planner: 'nnUNetPlannerResEncM', gpuMemoryGb: 24 });
+    const c = await makeContext({ config: cfg, planner: 'nnUNetPlanner', gpuMemoryGb: '8', quiet: true });
+    expect(c.options).toMatchObject({ planner: 'nnUNetPlanner', gpuMemoryGb: 8 });
+    expect(c.budget.trainer).toMatchObject({ initialLr: 0.02, momentum: 0.99 });
+    expect((await makeContext({ quiet: true })).options).toMatchObject({ planner: 'nnUNetPlanner', gpuMemoryGb: 8, backend: 'auto' });
+  });
   it('bad flags are user errors with the flag named', async () => {
     expect(() => parseFolds('0,x')).toThrow("--folds must be 'all' or a list like 0,1,2, got '0,x'");
     await expect(makeContext({ epochs: '0' })).rejects.toThrow("--epochs must be a positive integer, got '0'");

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
 import parseDuration from 'parse-duration';
-import { NnunetError, PluginError, parseJsonFile, resolveBudget, type Budget, type Registry, type Reporter } from '@nnunet-ts/core';
+import {
+  NnunetError, PluginError, checkRunConfig, parseJsonFile, resolveRunOptions, type Budget, type Registry, type Reporter, type RunOptions, type RunOptionsLayer,
+} from '@nnunet-ts/core';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 import { terminalReporter } from './reporter.js';
 
@@ -16,83 +17,20 @@ export interface CommonOptions {
   epochs?: string;
   iterationsPerEpoch?: string;
   timeBudget?: string;
+  planner?: string;
+  gpuMemoryGb?: string;
   quiet?: boolean;
 }
 
-/** Keys allowed in a `--config` file besides the budget's. */
-interface ConfigFile extends Partial<Budget> {
-  backend?: string;
-  planner?: string;
-  gpuMemoryGb?: number;
-  plugins?: string[];
-  preset?: string;
-}
-
-const posInt = { type: 'integer', minimum: 1 };
-/** JSON schema of a `--config` file (unknown keys and wrong types are rejected). */
-export const CONFIG_SCHEMA = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    preset: { type: 'string' },
-    configurations: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'string' } }] },
-    folds: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'integer', minimum: 0 } }] },
-    nFolds: { type: 'integer', minimum: 2 },
-    epochs: posInt,
-    iterationsPerEpoch: posInt,
-    validationIterations: posInt,
-    batchSize: posInt,
-    augmentation: { type: 'string' },
-    stepSize: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
-    mirror: { type: 'boolean' },
-    postprocessing: { type: 'boolean' },
-    ensemble: { type: 'boolean' },
-    timeBudgetSeconds: { type: 'number', exclusiveMinimum: 0 },
-    maxIterations: posInt,
-    minIterations: posInt,
-    estimate: { type: 'boolean' },
-    backend: { type: 'string' },
-    planner: { type: 'string' },
-    gpuMemoryGb: { type: 'number', exclusiveMinimum: 0 },
-    plugins: { type: 'array', items: { type: 'string' } },
-  },
-} as const;
-
-const validateConfigSchema = new Ajv({ allErrors: true }).compile(CONFIG_SCHEMA);
-
-/**
- * Check a parsed `--config` file against {@link CONFIG_SCHEMA}.
- * @throws NnunetError naming the file, each bad key and the valid keys
- */
-export function checkConfig(value: unknown, file: string): ConfigFile {
-  if (validateConfigSchema(value)) return value as ConfigFile;
-  const valid = Object.keys(CONFIG_SCHEMA.properties).join(', ');
-  const errs: ErrorObject[] = validateConfigSchema.errors ?? [];
-  const seen = new Set<string>();
-  const lines: string[] = [];
-  for (const e of errs) {
-    let line: string;
-    if (e.keyword === 'additionalProperties') line = `unknown key '${(e.params as { additionalProperty: string }).additionalProperty}'`;
-    else if (e.instancePath === '') line = `must be a JSON object ${e.message ?? ''}`.trim();
-    else {
-      const key = e.instancePath.slice(1).split('/')[0]!;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const s = (CONFIG_SCHEMA.properties as Record<string, { anyOf?: unknown }>)[key];
-      line = s?.anyOf ? `key '${key}' must be 'all' or a list (got ${JSON.stringify((value as Record<string, unknown>)[key])})` : `key '${key}' ${e.message} (got ${JSON.stringify((value as Record<string, unknown>)[key])})`;
-    }
-    if (!lines.includes(line)) lines.push(line);
-  }
-  throw new NnunetError(`invalid config: ${lines.join('; ')}`, { file, hint: `valid keys: ${valid}` });
-}
-
-/** Everything a verb needs: the registry (defaults + plugins), the reporter, the budget. */
+/** Everything a verb needs: the registry (defaults + plugins), the reporter, the resolved options. */
 export interface Context {
   registry: Registry;
   rep: Reporter;
+  /** The budget part of `options`. */
   budget: Budget;
   backend: string;
-  config: ConfigFile;
+  /** Every option, resolved flag > config file > preset > default (`resolveRunOptions`). */
+  options: RunOptions;
 }
 
 const list = (s: string | undefined): string[] | undefined => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -126,43 +64,52 @@ export function parseFolds(v: string | undefined): number[] | 'all' | undefined 
   return f;
 }
 
+function numOpt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n > 0)) throw new NnunetError(`--${name} must be a positive number, got '${v}'`);
+  return n;
+}
+
+/** The options given as flags (undefined where a flag is absent, so the config file, preset or default apply). */
+export function flagLayer(o: CommonOptions): RunOptionsLayer {
+  return {
+    preset: o.preset,
+    backend: o.backend,
+    plugins: o.plugin,
+    planner: o.planner,
+    gpuMemoryGb: numOpt('gpu-memory-gb', o.gpuMemoryGb),
+    configurations: list(o.configurations),
+    folds: parseFolds(o.folds),
+    epochs: intOpt('epochs', o.epochs),
+    iterationsPerEpoch: intOpt('iterations-per-epoch', o.iterationsPerEpoch),
+    timeBudgetSeconds: parseTimeBudget(o.timeBudget),
+  };
+}
+
 /**
- * Build the context of a verb: registry with defaults and `--plugin` modules (also `plugins` from `--config`),
- * the budget (nnU-Net defaults < `--preset` < `--config` < explicit flags), the backend name.
- * @throws NnunetError for a bad flag, an unreadable config or plugin.
+ * Build the context of a verb: options resolved flag > `--config` > `--preset` (or the config's preset) > nnU-Net's
+ * defaults (core `resolveRunOptions`), the registry with defaults and the plugins of the config and `--plugin`,
+ * the backend name checked.
+ * @throws NnunetError for a bad flag, an unreadable or invalid config, or a plugin that cannot load.
  */
 export async function makeContext(o: CommonOptions): Promise<Context> {
-  let config: ConfigFile = {};
+  let config: RunOptionsLayer = {};
   if (o.config) {
     if (!existsSync(o.config)) throw new NnunetError('config file not found', { file: o.config, hint: 'pass --config <file.json> with budget keys' });
-    config = checkConfig(parseJsonFile(readFileSync(o.config, 'utf8'), o.config), o.config);
+    config = checkRunConfig(parseJsonFile(readFileSync(o.config, 'utf8'), o.config), o.config);
   }
+  const options = resolveRunOptions({ config, flags: flagLayer(o) });
   const registry = createDefaultRegistry();
-  await loadPlugins(registry, [...(config.plugins ?? []), ...(o.plugin ?? [])]);
+  await loadPlugins(registry, options.plugins);
   // every verb checks the backend name, also those that do not compute (validate, plan, ...)
-  const backendName = o.backend ?? config.backend ?? 'auto';
-  if (backendName !== 'auto' && !registry.has('backend', backendName)) {
-    throw new PluginError(`unknown backend '${backendName}'`, { hint: `available: auto, ${registry.names('backend').join(', ')}` });
+  if (options.backend !== 'auto' && !registry.has('backend', options.backend)) {
+    throw new PluginError(`unknown backend '${options.backend}'`, { hint: `available: auto, ${registry.names('backend').join(', ')}` });
   }
-  const { backend: _b, planner: _p, gpuMemoryGb: _g, plugins: _pl, preset: cfgPreset, ...budgetKeys } = config;
-  let budget: Budget;
-  try {
-    budget = resolveBudget(o.preset ?? cfgPreset, {
-      ...budgetKeys,
-      configurations: list(o.configurations) ?? budgetKeys.configurations,
-      folds: parseFolds(o.folds) ?? budgetKeys.folds,
-      epochs: intOpt('epochs', o.epochs) ?? budgetKeys.epochs,
-      iterationsPerEpoch: intOpt('iterations-per-epoch', o.iterationsPerEpoch) ?? budgetKeys.iterationsPerEpoch,
-      timeBudgetSeconds: parseTimeBudget(o.timeBudget) ?? budgetKeys.timeBudgetSeconds,
-    });
-    // explicit epochs under a time budget cap the iterations the budget may choose (flag > config > preset)
-    if (budget.timeBudgetSeconds && (o.epochs !== undefined || budgetKeys.epochs !== undefined || o.iterationsPerEpoch !== undefined)) {
-      budget.maxIterations = budget.epochs * budget.iterationsPerEpoch;
-    }
-  } catch (e) {
-    if (e instanceof NnunetError) throw e;
-    throw new NnunetError((e as Error).message);
+  const { backend, planner: _p, gpuMemoryGb: _g, plugins: _pl, ...budget } = options;
+  // explicit epochs under a time budget cap the iterations the budget may choose (flag > config > preset)
+  if (budget.timeBudgetSeconds && (o.epochs !== undefined || config.epochs !== undefined || o.iterationsPerEpoch !== undefined)) {
+    budget.maxIterations = budget.epochs * budget.iterationsPerEpoch;
   }
-  if (Array.isArray(budget.configurations) && budget.configurations.length === 1 && budget.configurations[0] === 'all') budget.configurations = 'all';
-  return { registry, rep: terminalReporter({ quiet: o.quiet }), budget, backend: backendName, config };
+  return { registry, rep: terminalReporter({ quiet: o.quiet }), budget, backend, options };
 }

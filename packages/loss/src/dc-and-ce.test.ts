@@ -22,6 +22,18 @@ describe('DC_and_CE_loss (spec 1.16)', () => {
     expect(out.parts!.dice).toBeCloseTo(-dc, 6);
   });
 
+  it('weightCe / weightDice scale the terms and their gradients (nnU-Net weight_ce, weight_dice)', () => {
+    const x = rand([2, 3, 1, 3, 4], 5);
+    const t = labels(24, 3, 6);
+    const inp = { outputs: [x], targets: [{ data: t, shape: [2, 1, 1, 3, 4] }] };
+    const base = dcAndCeLoss({ batchDice: false }).compute(inp);
+    const w = dcAndCeLoss({ batchDice: false, weightCe: 2, weightDice: 0.5 });
+    const out = w.compute(inp);
+    expect(out.loss).toBeCloseTo(2 * base.parts!.ce! + 0.5 * base.parts!.dice!, 6);
+    const g = Float32Array.from(out.grads[0]!.data);
+    expect(gradCheck(() => w.compute(inp).loss, x.data, g, Array.from({ length: 24 }, (_, i) => i * 3), 1e-3, 1e-3)).toBeLessThan(1e-2);
+  });
+
   it('near-perfect prediction gives about -1 (negative Dice term)', () => {
     const t = Int16Array.of(0, 1, 2, 1);
     const logits = new Float32Array(3 * 4);

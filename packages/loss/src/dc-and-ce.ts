@@ -15,9 +15,10 @@ interface Scratch {
  * (or `ignoreLabel`). Returns the level's loss and writes `scale * dL/dlogits` into `grad`.
  * Batch Dice sums intersections and sums over the batch axis before the ratio; otherwise per sample and class,
  * then averaged. With an ignore label both terms are masked; CE is 0 when no voxel is annotated (spec 1.16).
- * Throws `Error` on shape mismatch or a label outside [0, K).
+ * `weights` scale the two terms (nnU-Net `weight_ce`, `weight_dice`, both 1 by default); `ce` and `dice` are returned
+ * unweighted. Throws `Error` on shape mismatch or a label outside [0, K).
  */
-export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: number[] }, batchDice: boolean, ignoreLabel: number | undefined, scale: number, grad: Float32Array | null, scratch: Scratch): { loss: number; ce: number; dice: number } {
+export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: number[] }, batchDice: boolean, ignoreLabel: number | undefined, scale: number, grad: Float32Array | null, scratch: Scratch, weights = { ce: 1, dice: 1 }): { loss: number; ce: number; dice: number } {
   const [n, K] = logits.shape as [number, number];
   const sp = logits.data.length / (n * K);
   if (target.data.length !== n * sp || target.shape[0] !== n) throw new Error(`DC_and_CE_loss: target shape [${target.shape}] does not match logits [${logits.shape}]`);
@@ -81,7 +82,8 @@ export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: 
     }
   const dice = K > 1 ? -dcMean : 0;
   if (grad) {
-    const ceScale = nValid > 0 ? scale / nValid : 0;
+    const ceScale = nValid > 0 ? (weights.ce * scale) / nValid : 0;
+    const diceScale = weights.dice * scale;
     for (let b = 0; b < n; b++) {
       const base = b * K * sp;
       const di = (batchDice ? 0 : b) * K;
@@ -100,22 +102,23 @@ export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: 
         for (let k = 0; k < K; k++) {
           const pk = p[base + k * sp + v]!;
           const gk = k === 0 ? 0 : dDcdS[di + k]! + (k === lab ? dDcdI[di + k]! : 0);
-          grad[base + k * sp + v] = scale * pk * (gk - pg) + ceScale * (pk - (k === lab ? 1 : 0));
+          grad[base + k * sp + v] = diceScale * pk * (gk - pg) + ceScale * (pk - (k === lab ? 1 : 0));
         }
       }
     }
   }
-  return { loss: ce + dice, ce, dice };
+  return { loss: weights.ce * ce + weights.dice * dice, ce, dice };
 }
 
 /**
- * nnU-Net's `DC_and_CE_loss` (weights 1 and 1) with deep supervision (spec 1.15-1.16): the loss is
+ * nnU-Net's `DC_and_CE_loss` (`weightCe`, `weightDice`, default 1 and 1) with deep supervision (spec 1.15-1.16): the loss is
  * `sum_l w_l * (CE_l + Dice_l)` over levels (`deepSupervisionWeights`, highest resolution first; default all
  * weight on level 0), and `grads[l]` is dL/dlogits of level l, null for weight-0 levels.
  * `parts` reports the weighted `ce` and `dice`.
  */
 export function dcAndCeLoss(opts: LossOptions): Loss {
   const scratch: Scratch[] = [];
+  const weights = { ce: opts.weightCe ?? 1, dice: opts.weightDice ?? 1 };
   return {
     name: 'DC_and_CE_loss',
     compute(input: LossInput): LossOutput {
@@ -136,10 +139,10 @@ export function dcAndCeLoss(opts: LossOptions): Loss {
         }
         scratch[l] ??= { probs: new Float32Array(0) };
         const g = new Float32Array(o.data.length);
-        const r = dcAndCeLevel(o, input.targets[l]!, opts.batchDice, ignore, w[l]!, g, scratch[l]!);
+        const r = dcAndCeLevel(o, input.targets[l]!, opts.batchDice, ignore, w[l]!, g, scratch[l]!, weights);
         loss += w[l]! * r.loss;
-        ce += w[l]! * r.ce;
-        dice += w[l]! * r.dice;
+        ce += w[l]! * weights.ce * r.ce;
+        dice += w[l]! * weights.dice * r.dice;
         grads.push({ data: g, shape: o.shape.slice() });
       }
       return { loss, grads, parts: { ce, dice } };

@@ -52,6 +52,7 @@ export function applyRandomBinaryOperatorTransform(o: BinaryOperatorOptions): Tr
   const [r0, r1] = o.strelSize ?? [1, 8];
   return {
     name: 'ApplyRandomBinaryOperatorTransform',
+    targets: ['previousStageSegmentation'],
     getParameters(sample: Sample, rng: Rng): BinaryOperatorParams | null {
       if (rng.next() >= p) return null;
       const channels = shuffled(resolveChannels(o.channels, sample.shape[0]!), rng).filter(() => rng.next() < pl);
@@ -109,6 +110,7 @@ export function removeRandomConnectedComponentTransform(o: RemoveComponentOption
   const fillP = o.fillWithOtherClassP ?? 0;
   return {
     name: 'RemoveRandomConnectedComponentFromOneHotEncodingTransform',
+    targets: ['previousStageSegmentation'],
     getParameters(sample: Sample, rng: Rng): RemoveComponentParams | null {
       if (rng.next() >= p) return null;
       const all = resolveChannels(o.channels, sample.shape[0]!);
@@ -150,6 +152,7 @@ export function removeRandomConnectedComponentTransform(o: RemoveComponentOption
 export function moveSegAsOneHotToDataTransform(foregroundLabels: number[], key = 'previousStageSeg'): Transform<Record<string, never>> {
   return {
     name: 'MoveSegAsOneHotToDataTransform',
+    targets: ['image', 'previousStageSegmentation'],
     getParameters: () => ({}),
     apply(sample: Sample): Sample {
       const seg = sample.properties?.[key];

@@ -18,11 +18,25 @@ export interface Sample {
 }
 
 /**
+ * What a transform changes: the image channels, the segmentation, or (cascade) the previous stage's segmentation.
+ * A transform that moves voxels (spatial, mirror) lists all three: the trainer replays its parameters on the
+ * previous-stage segmentation (a seg-only sample, resampled like the label) so it stays aligned with the image.
+ */
+export type TransformTarget = 'image' | 'segmentation' | 'previousStageSegmentation';
+
+/**
  * An augmentation transform: randomness in `getParameters`, arithmetic in `apply` (batchgeneratorsv2 style).
  * `getParameters` returns null when the transform is skipped for this sample.
  */
 export interface Transform<P = unknown> {
   name: string;
+  /** What `apply` changes (default `['image']`); the trainer routes samples by this, never by `name`. */
+  targets?: readonly TransformTarget[];
+  /**
+   * True for a transform whose output is the patch size from a larger input (nnU-Net's spatial transform): the
+   * loader then samples the larger initial patch (`DaSettings.initialPatchSize`).
+   */
+  cropsToPatchSize?: boolean;
   getParameters(sample: Sample, rng: Rng): P | null;
   apply(sample: Sample, params: P): Sample;
 }
@@ -40,6 +54,11 @@ export interface AugmentationOptions {
   light?: boolean;
   /** Cascade only (`nnUNetCascadePreviousStage`): foreground labels whose one-hot channels are appended. */
   foregroundLabels?: number[];
+}
+
+/** The targets a transform declares (`['image']` when it declares none). */
+export function transformTargets(t: Transform): readonly TransformTarget[] {
+  return t.targets ?? ['image'];
 }
 
 /** A pipeline of transforms built from options; registered by name (`nnUNetDefault`). */

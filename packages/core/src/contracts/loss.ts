@@ -29,6 +29,10 @@ export interface LossOptions {
   /** Deep supervision weights per level (normalised, highest resolution first). */
   deepSupervisionWeights?: number[];
   ignoreLabel?: number;
+  /** Weight of the cross-entropy term (nnU-Net `weight_ce`, default 1). */
+  weightCe?: number;
+  /** Weight of the Dice term (nnU-Net `weight_dice`, default 1). */
+  weightDice?: number;
 }
 
 export interface LossFactory {

@@ -1,5 +1,6 @@
 export * from './stages.js';
 export * from './presets.js';
+export * from './run-options.js';
 export * from './layout.js';
 export * from './progress.js';
 export * from './json-io.js';

@@ -1,3 +1,5 @@
+import { DEFAULT_TRAINER_SETTINGS, type TrainerSettings } from '../training/trainer-settings.js';
+
 /**
  * Training and inference budgets. A preset is a plain object: edit the numbers here (or pass `--config file.json`
  * with the same keys) to tune it. No preset = nnU-Net's defaults (5 folds, 1000 epochs x 250 iterations).
@@ -38,6 +40,8 @@ export interface Budget {
   minIterations?: number;
   /** Print stage estimates before long work (a short calibration, cached per machine; default true). */
   estimate?: boolean;
+  /** Optimizer, schedule, loss and sampling of each fold (nnU-Net's defaults: `DEFAULT_TRAINER_SETTINGS`). */
+  trainer: TrainerSettings;
 }
 
 /** nnU-Net defaults (spec 1.15, 1.18). */
@@ -52,13 +56,14 @@ export const DEFAULT_BUDGET: Budget = {
   mirror: true,
   postprocessing: true,
   ensemble: true,
+  trainer: { ...DEFAULT_TRAINER_SETTINGS },
 };
 
 /**
  * Named presets. `quick`: the embedded Hippocampus example on a 2-core CPU in under 30 minutes: 3d_fullres only,
  * fold 0, a few short epochs, mirroring TTA as nnU-Net. Numbers chosen from the measured step time.
  */
-export const PRESETS: Record<string, Partial<Budget>> = {
+export const PRESETS: Record<string, Partial<Omit<Budget, 'trainer'>> & { trainer?: Partial<TrainerSettings> }> = {
   quick: {
     // a time budget: 30 minutes on the machine at hand (costmodel/time-budget.ts picks the plan that fits); at most
     // the 16 x 30 iterations below, which fit the embedded Hippocampus example on 2 CPU cores in ~15 min
@@ -91,7 +96,8 @@ export const PRESETS: Record<string, Partial<Budget>> = {
 /** Build a budget: defaults, then the preset, then explicit overrides (undefined values ignored). */
 export function resolveBudget(preset?: string, overrides: Partial<Budget> = {}): Budget {
   if (preset && !PRESETS[preset]) throw new Error(`unknown preset '${preset}'; available: ${Object.keys(PRESETS).join(', ')}`);
-  const b: Budget = { ...DEFAULT_BUDGET, ...(preset ? PRESETS[preset] : {}) };
+  const { trainer, ...rest } = preset ? PRESETS[preset]! : {};
+  const b: Budget = { ...DEFAULT_BUDGET, ...rest, trainer: { ...DEFAULT_BUDGET.trainer, ...trainer } };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) (b as unknown as Record<string, unknown>)[k] = v;
   return b;
 }

@@ -120,6 +120,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
         validationIterations: t.budget.validationIterations,
         batchSize: t.budget.batchSize,
         augmentation: t.budget.augmentation,
+        settings: t.budget.trainer,
         previousStage: prevName,
         cases,
         excludedMirrorAxes,

@@ -24,6 +24,7 @@ function oneHot(labels: number[]): Transform {
 /** Flips x of image and seg (a geometric transform, replayed on the previous-stage seg). */
 const flipX: Transform<true> = {
   name: 'MirrorTransform',
+  targets: ['image', 'segmentation', 'previousStageSegmentation'],
   getParameters: () => true,
   apply(s: Sample): Sample {
     const [C, Z, Y, X] = s.shape as [number, number, number, number];

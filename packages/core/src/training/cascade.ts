@@ -46,12 +46,6 @@ export function appendPreviousStage(t: CascadeTransforms, data: Float32Array, sh
   return { data: s.image, shape: s.shape };
 }
 
-/**
- * Transforms that move voxels (their parameters are replayed on the previous-stage segmentation, which travels as a
- * seg-only sample so it is resampled by nearest neighbour and padded with -1 like the label).
- */
-export const GEOMETRIC_TRANSFORMS = new Set(['SpatialTransform', 'MirrorTransform']);
-
 /** A seg-only sample (no image channels) carrying the previous stage's segmentation through geometric transforms. */
 export function previousStageProxy(seg: Int16Array, spatialShape: number[]): Sample {
   return { image: new Float32Array(0), seg, shape: [0, ...spatialShape] };

@@ -12,4 +12,5 @@ export * from './data-loader.js';
 export * from './targets.js';
 export { type TrainFoldOptions, type TrainProgress } from './trainer-setup.js';
 export * from './train-fold.js';
+export * from './trainer-settings.js';
 export * from './progress-plot.js';

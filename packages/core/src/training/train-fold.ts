@@ -27,11 +27,13 @@ export interface TrainResult {
 const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
- * Train one fold the nnU-Net v2 way (spec 1.15): network from the registry by `network_class_name` and dims (2 for
- * 2d patches), `DC_and_CE_loss` with the plans' `batch_dice` and deep supervision weights, SGD (nesterov, momentum
- * 0.99, weight decay 3e-5), lr `0.01 (1 - epoch/epochs)^0.9` per epoch, gradient norm clipped to 12, `epochs` x
- * `iterationsPerEpoch` batches with 33% foreground oversampling and the augmentation plugin, then
- * `validationIterations` validation batches (no augmentation) for the pseudo Dice and its EMA (0.9).
+ * Train one fold the nnU-Net v2 way (nnunetv2/training/nnUNetTrainer/nnUNetTrainer.py): network from the registry
+ * by `network_class_name` and dims (2 for 2d patches), the settings' loss (`DC_and_CE_loss`) with the plans'
+ * `batch_dice` and deep supervision weights, SGD and poly lr stepped per epoch, gradient norm clipping, foreground
+ * oversampling, all from `o.settings` over nnU-Net's defaults (`DEFAULT_TRAINER_SETTINGS`: lr 1e-2, momentum
+ * 0.99 nesterov, weight decay 3e-5, exponent 0.9, clip 12, 33% oversampling); `epochs` x `iterationsPerEpoch`
+ * batches with the augmentation plugin, then `validationIterations` validation batches (no augmentation) for the
+ * pseudo Dice and its EMA.
  * Every epoch writes `checkpoint_latest` (weights, momentum, epoch, RNG states, logs), `progress.json` and
  * `progress.svg`;
  * a new best EMA writes `checkpoint_best`; the end writes `checkpoint_final`. With `resume`, training continues from
@@ -51,12 +53,12 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
   await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify(debugInfo(ctx), null, 2));
   for (; ctx.epoch < ctx.epochs; ) {
     const t0 = Date.now() / 1000;
-    const lr = polyLR(o.initialLr ?? 0.01, ctx.epoch, ctx.epochs);
+    const lr = polyLR(ctx.settings.initialLr, ctx.epoch, ctx.epochs, ctx.settings.polyExponent);
     ctx.optimizer.lr = lr;
     const trainLoss = await trainEpoch(ctx, lr);
     const val = ctx.valLoader ? await validateEpoch(ctx, ctx.valLoader, lr) : null;
     const l = ctx.logs;
-    const ema = nextEma(l.ema_fg_dice, val?.mean ?? NaN);
+    const ema = nextEma(l.ema_fg_dice, val?.mean ?? NaN, ctx.settings.pseudoDiceEmaAlpha);
     l.train_losses.push(trainLoss);
     l.val_losses.push(val?.loss ?? NaN);
     l.mean_fg_dice.push(val?.mean ?? NaN);
@@ -80,14 +82,15 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
 }
 
 /**
- * EMA of the pseudo Dice (spec 1.15, `nnunet_logger.py`): `0.9 * previous + 0.1 * new`, the first value as is.
+ * EMA of the pseudo Dice (nnunetv2/training/logging/nnunet_logger.py): `alpha * previous + (1 - alpha) * new`
+ * (alpha 0.9), the first value as is.
  * Unlike nnU-Net, an undefined (NaN) pseudo Dice (no foreground in any validation patch) keeps the previous EMA
  * instead of turning every later EMA into NaN.
  */
-export function nextEma(history: number[], value: number): number {
+export function nextEma(history: number[], value: number, alpha = 0.9): number {
   const prev = [...history].reverse().find((v) => v !== null && !Number.isNaN(v));
   if (Number.isNaN(value)) return prev ?? NaN;
-  return prev === undefined ? value : 0.9 * prev + 0.1 * value;
+  return prev === undefined ? value : alpha * prev + (1 - alpha) * value;
 }
 
 function jsonNaN(_k: string, v: unknown): unknown {
@@ -114,7 +117,7 @@ async function trainEpoch(ctx: TrainingContext, lr: number): Promise<number> {
     const outputs = network.forward(x, true);
     const res = loss.compute({ outputs, targets: targetsFor(outputs, seg, segShape), ignoreLabel: ctx.ignoreLabel });
     network.backward(res.grads);
-    clipGradNorm(network.parameters, 12);
+    clipGradNorm(network.parameters, ctx.settings.gradClipNorm);
     optimizer.step();
     sum += res.loss;
     ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss: res.loss, lr });
@@ -181,7 +184,8 @@ function debugInfo(ctx: TrainingContext): Record<string, unknown> {
     configuration: ctx.o.configuration, fold: ctx.o.fold, plans_name: ctx.o.plans.plans_name, backend: ctx.o.backend.info.name,
     network_class_name: ctx.arch.network_class_name, dims: ctx.dims, patch_size: ctx.patchSize, initial_patch_size: ctx.da.initialPatchSize,
     batch_size: ctx.batchSize, num_epochs: ctx.epochs, num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations,
-    initial_lr: ctx.o.initialLr ?? 0.01, weight_decay: 3e-5, momentum: 0.99, grad_clip: 12, oversample_foreground_percent: ctx.o.oversampleForeground ?? 0.33,
+    initial_lr: ctx.settings.initialLr, weight_decay: ctx.settings.weightDecay, momentum: ctx.settings.momentum, grad_clip: ctx.settings.gradClipNorm, oversample_foreground_percent: ctx.settings.oversampleForegroundPercent,
+    trainer_settings: ctx.settings,
     rotation_for_DA: ctx.da.rotation, do_dummy_2d_data_aug: ctx.da.doDummy2D, mirror_axes: ctx.da.mirrorAxes,
     augmentation: ctx.o.augmentation ?? 'nnUNetDefault', transforms: ctx.transforms.map((t) => t.name), num_classes: ctx.numClasses,
     ignore_label: ctx.ignoreLabel ?? null, seed: ctx.seed, start_epoch: ctx.epoch,

@@ -77,7 +77,7 @@ function options(dir: string, extra: Partial<TrainFoldOptions> = {}): TrainFoldO
     registry, backend: referenceBackend(), plans: stubPlans([4, 8, 8], 2), configuration: '3d_fullres',
     dataset: { channel_names: { '0': 'MRI' }, labels: { background: 0, ball: 1 }, numTraining: 6, file_ending: '.nii.gz' },
     preprocessedDir: dir, splits: createSplits(Object.keys(cases)), fold: 0, outputDir: dir, epochs: 3, iterationsPerEpoch: 4,
-    validationIterations: 2, augmentation: 'nnUNetNoDA', cases: memoryCaseSource(cases), seed: 3, ...extra,
+    validationIterations: 2, augmentation: 'nnUNetNoDA', cases: memoryCaseSource(cases), settings: { seed: 3 }, ...extra,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { AugmentationOptions, Sample, Transform } from '../contracts/augmentation.js';
+import { transformTargets, type AugmentationOptions, type Sample, type Transform } from '../contracts/augmentation.js';
 import { annotatedKey, labelManager, locationClasses } from '../dataset/label-manager.js';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { Loss } from '../contracts/loss.js';
@@ -10,10 +10,11 @@ import { DataError, NnunetError } from '../util/errors.js';
 import type { CaseSource, PreprocessedCaseData } from './case-source.js';
 import { CaseStore } from './case-store.js';
 import { emptyLog, type ProgressLog } from './checkpoint.js';
-import { appendPreviousStage, cascadeTransformsFrom, GEOMETRIC_TRANSFORMS, PREVIOUS_STAGE_KEY, previousStageProxy, type CascadeTransforms } from './cascade.js';
+import { appendPreviousStage, cascadeTransformsFrom, PREVIOUS_STAGE_KEY, previousStageProxy, type CascadeTransforms } from './cascade.js';
 import { getConfiguration } from '../planning/plans-io.js';
 import { labelSetup } from './configuration.js';
 import { daSettings, type DaSettings } from './da-settings.js';
+import { resolveTrainerSettings, type TrainerSettings } from './trainer-settings.js';
 import { PatchLoader } from './data-loader.js';
 import { cropWithPadding } from './patch-sampler.js';
 import { createRng, deriveSeed, type SeededRng } from './rng.js';
@@ -60,16 +61,12 @@ export interface TrainFoldOptions {
   batchSize?: number;
   /** Continue from `checkpoint_latest` when it exists. */
   resume?: boolean;
-  /** Seed of weights init, sampling and augmentation (default 12345). */
-  seed?: number;
   /** Augmentation plugin name (default `nnUNetDefault`; `nnUNetNoDA`, `mirrorOnly` for quick runs). */
   augmentation?: string;
   /** Patch axes never mirrored, in training and later in TTA (lateralized labels, B35). */
   excludedMirrorAxes?: number[];
-  /** Initial learning rate (spec 1.15: 0.01). */
-  initialLr?: number;
-  /** Foreground oversampling (spec 1.15: 0.33). */
-  oversampleForeground?: number;
+  /** Optimizer, schedule, loss, oversampling and seed; unset fields take nnU-Net's defaults (`DEFAULT_TRAINER_SETTINGS`). */
+  settings?: Partial<TrainerSettings>;
   /**
    * Cascade (`3d_cascade_fullres`, spec 1.10): the previous stage's configuration name. Every case must then carry
    * `previousStageSeg` (the pipeline attaches the previous stage's cross-validation predictions, resampled to this
@@ -104,6 +101,8 @@ export interface TrainingContext {
   iterations: number;
   valIterations: number;
   seed: number;
+  /** The complete trainer settings of this fold. */
+  settings: TrainerSettings;
   da: DaSettings;
   network: Network;
   loss: Loss;
@@ -146,7 +145,8 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const { numClasses, ignoreLabel } = labelSetup(o.dataset);
   const imageChannels = Object.keys(o.dataset.channel_names ?? {}).length;
   const batchSize = o.batchSize ?? cfg.batch_size ?? 2;
-  const seed = o.seed ?? 12345;
+  const settings = resolveTrainerSettings(o.settings);
+  const seed = settings.seed;
   const fi = o.fold === 'all' ? 99 : o.fold;
   const da0 = daSettings(patchSize, { excludedMirrorAxes: o.excludedMirrorAxes });
   // useMaskForNorm is an extension of AugmentationOptions read by nnUNetDefault (MaskImageTransform); others ignore it.
@@ -159,18 +159,18 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   });
   network.setDeepSupervision(true);
   const nDs = Math.max(1, arch.arch_kwargs.strides.length - 1);
-  const loss = o.registry.get('loss', 'DC_and_CE_loss').create({ batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel });
-  const optimizer = new SGD(network.parameters, { lr: o.initialLr ?? 0.01, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
+  const loss = o.registry.get('loss', settings.loss).create({ weightCe: settings.lossWeightCe, weightDice: settings.lossWeightDice, batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel });
+  const optimizer = new SGD(network.parameters, { lr: settings.initialLr, momentum: settings.momentum, nesterov: settings.nesterov, weightDecay: settings.weightDecay });
   const transforms = o.registry.get('augmentation', o.augmentation ?? 'nnUNetDefault').create(augOpts);
-  const spatial = transforms.some((t) => t.name === 'SpatialTransform');
+  const spatial = transforms.some((t) => t.cropsToPatchSize === true);
   const da = spatial ? da0 : { ...da0, initialPatchSize: [...patchSize] };
   const { train, val } = foldCases(o.splits, o.fold);
   const cases = await openCases(source, [...new Set([...train, ...val])], imageChannels, o.cacheBytes, cascade !== null);
   const lm = labelManager(o.dataset);
-  const lo = { patchSize, batchSize, oversampleForeground: o.oversampleForeground, locationClasses: locationClasses(lm), annotatedKey: annotatedKey(lm) };
+  const lo = { patchSize, batchSize, oversampleForeground: settings.oversampleForegroundPercent, locationClasses: locationClasses(lm), annotatedKey: annotatedKey(lm) };
   return {
     o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, cascade, numClasses, ignoreLabel,
-    batchSize, epochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, da,
+    batchSize, epochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, settings, da,
     network, loss, optimizer, transforms,
     trainLoader: new PatchLoader(cases, train, { ...lo, initialPatchSize: da.initialPatchSize }),
     valLoader: val.length ? new PatchLoader(cases, val, { ...lo, initialPatchSize: patchSize }) : null,
@@ -189,7 +189,7 @@ export function augmentSample(ctx: TrainingContext, s: Sample): Sample {
     if (p === null) continue;
     cur = t.apply(cur, p);
     // the previous stage's seg moves with the image (same parameters, resampled as a seg)
-    if (prev && GEOMETRIC_TRANSFORMS.has(t.name)) prev = t.apply(prev, p);
+    if (prev && transformTargets(t).includes('previousStageSegmentation')) prev = t.apply(prev, p);
   }
   const want = [cur.shape[0]!, ...ctx.patch3];
   if (cur.shape.join(',') !== want.join(',')) {
