@@ -106,7 +106,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
       registry: o.registry, backend: o.backend, plans: o.plans, configuration: o.configuration, dataset: o.dataset,
       preprocessedDir: tmp, splits: [{ train: Object.keys(cases), val: [] }], fold: 0, outputDir: tmp,
       epochs: 1, iterationsPerEpoch: 1 + n, validationIterations: 0, batchSize: batch, augmentation: o.augmentation,
-      cases: memoryCaseSource(cases), seed: 1,
+      cases: memoryCaseSource(cases), settings: { seed: 1 },
       onProgress: (p) => {
         if (p.phase !== 'train') return;
         const now = performance.now();
