@@ -4,7 +4,7 @@
  * through `decathlon --time-budget` within its budget; the plan, the decisions and the estimates are written; a budget
  * too small is refused before any preprocessing with the estimate and the fix.
  *
- * `NNUNET_TIME_BUDGET` (default `4m`) sets the budget; `NNUNET_TIME_BUDGET=30m` is the quick preset's.
+ * `NNUNET_TIME_BUDGET` (default `5m`) sets the budget; `NNUNET_TIME_BUDGET=30m` is the quick preset's.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,7 @@ afterAll(() => {
   tmp.forEach((d) => rmSync(d, { recursive: true, force: true }));
 });
 
-const budgetArg = process.env.NNUNET_TIME_BUDGET ?? '4m';
+const budgetArg = process.env.NNUNET_TIME_BUDGET ?? '5m';
 
 describe('decathlon --time-budget on an anisotropic two-channel dataset', () => {
   it('a budget below what the cheapest plan needs is refused before preprocessing, naming the estimate', { timeout: 600_000 }, async () => {

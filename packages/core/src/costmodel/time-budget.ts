@@ -24,7 +24,7 @@ import { labelSetup } from '../training/configuration.js';
 import { getConfiguration as resolveConfiguration } from '../planning/plans-io.js';
 import { DataError } from '../util/errors.js';
 import { calibrate, type Calibration } from './calibrate.js';
-import { costFrom, estimateStages, formatBytes, formatDuration, formatEstimates, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
+import { costFrom, estimateStages, formatBytes, formatDuration, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
 import { trainingUnits } from './network-cost.js';
 
 /** Inputs of {@link planForTimeBudget}. */
@@ -247,7 +247,6 @@ function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib
     calibration: { ...calib, secondsPerIteration: cost.secondsPerIteration, secondsPerTile: cost.secondsPerTile },
   };
   o.log?.(`time budget ${formatDuration(o.budgetSeconds)} on ${o.backend.info.name} (memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
-  o.log?.(formatEstimates(estimates));
   return decision;
 }
 
