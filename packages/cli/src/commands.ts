@@ -6,7 +6,7 @@ import {
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
   readModelFolder, runDecathlon, loadPlans, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
-  prepareDataset, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS,
+  prepareDataset, exportNnunetModel, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS,
   type DatasetFingerprint, type DatasetJson, type Plans,
 } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
@@ -166,12 +166,13 @@ export function addCommands(program: Command, io: Io): void {
     .requiredOption('-m, --model <folder>', 'model folder <trainer>__<plans>__<configuration>')
     .option('-f, --folds <folds...>', "folds to ensemble: '0,1' or nnU-Net's '0 1' (default: all trained)")
     .option('--checkpoint <name>', "checkpoint per fold, nnU-Net's -chk: final, best, or a file name like checkpoint_best.pth", 'final')
+    .option('--nnunet-compat-fp16', "accumulate the sliding window in float16 as nnU-Net v2 does (reproduces its logits); default: float32")
     .option('--step-size <x>', 'sliding-window step as a fraction of the patch', '0.5')
     .option('--disable-tta', 'no mirroring at test time (about 8x faster in 3D)')
     .option('--no-postprocessing', "ignore the model's postprocessing.json")
     .option('--continue', "keep outputs that already exist (nnU-Net's --continue_prediction); default: overwrite them")
     .option('--export-order-z <n>', "interpolation order along a separate low-resolution axis when going back to the original grid: 0 nearest (nnU-Net, default from the plans) or 1 linear (ours, opt-in)", parseOrderZ)
-    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number }) => {
+    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number; nnunetCompatFp16?: boolean }) => {
       if (Array.isArray(o.folds)) o.folds = o.folds.join(',');
       if (!existsSync(o.input)) throw new DataError('input folder not found', { file: resolve(o.input), hint: 'pass -i <folder> with the images to segment (CASE_0000.nii.gz, ... or plain names for 1-channel models)' });
       checkOutputFolder(o.input, o.output);
@@ -186,8 +187,21 @@ export function addCommands(program: Command, io: Io): void {
         postprocessing: o.postprocessing,
         existing: o.continue ? 'continue' : 'overwrite',
         exportOrderZ: o.exportOrderZ,
+        accumulation: o.nnunetCompatFp16 ? 'nnunet-fp16' : 'float32',
       });
       io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}${o.continue ? ' (existing outputs kept: --continue)' : ''}`);
+    });
+
+  common(program.command('export-nnunet').description('write a trained model folder as an nnU-Net v2 results folder (checkpoint_final.pth for torch.load / nnU-Net)'))
+    .requiredOption('-m, --model <folder>', 'our model folder <trainer>__<plans>__<configuration>')
+    .requiredOption('-o, --output <folder>', 'the nnU-Net model folder to write (plans.json, dataset.json, fold_<k>/checkpoint_final.pth)')
+    .option('-f, --folds <folds...>', "folds to export: '0,1' or '0 1' (default: all trained)")
+    .option('--checkpoint <name>', 'which checkpoint of ours: final, best, latest', 'final')
+    .action(async (o: { model: string; output: string; folds?: string[]; checkpoint: string }) => {
+      const folds = o.folds?.join(',').split(',').filter(Boolean).map((f) => (f === 'all' ? 'all' : Number(f)));
+      if (folds?.some((f) => f !== 'all' && !Number.isInteger(f))) throw new DataError(`bad fold list '${o.folds!.join(' ')}'`, { hint: 'use -f 0 1 or -f 0,1' });
+      const written = await exportNnunetModel(resolve(o.model), resolve(o.output), { folds, checkpoint: o.checkpoint });
+      io.out(`wrote nnU-Net v2 model folder ${resolve(o.output)} (folds ${written.join(', ')})`);
     });
 
   common(program.command('evaluate').description('Dice/IoU per class of predictions against references; writes summary.json'))

@@ -1,6 +1,7 @@
 import type { Network } from '../contracts/network.js';
 import { NnunetError } from '../util/errors.js';
 import { flipZYX, mirrorCombinations } from './flip.js';
+import { accumulateFp16 } from './fp16-window.js';
 import { computeGaussian } from './gaussian.js';
 import { computeSteps, padAmounts } from './steps.js';
 
@@ -30,6 +31,11 @@ export interface PredictOptions {
   useGaussian?: boolean;
   /** Called after each tile batch with tiles done and total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * How tile predictions are accumulated: `float32` (ours, default) or `nnunet-fp16`, nnU-Net v2's float16 sums
+   * (per fold, see `fp16-window.ts`), which reproduces nnU-Net's logits to its float16 rounding step.
+   */
+  accumulation?: 'float32' | 'nnunet-fp16';
 }
 
 /**
@@ -72,10 +78,18 @@ export async function predictPreprocessed(
   const axes = [...new Set(patchAxes)].map((a) => (is2d ? a + 1 : a));
   const combos = mirrorCombinations([...axes].sort((a, b) => a - b));
   const NP = Zp * Yp * Xp;
-  const acc = new Float32Array(K * NP);
-  const wsum = new Float32Array(NP);
   const tb = Math.max(1, opts.tileBatch ?? 4);
   const grid: Grid = { C, K, padded: [Zp, Yp, Xp], patch: patch as [number, number, number] };
+  if (opts.accumulation === 'nnunet-fp16') {
+    const logits = accumulateFp16({
+      networks, tiles, padded: grid.padded, patch: grid.patch, K, gauss, tileBatch: tb, nPasses: combos.length, onProgress: opts.onProgress,
+      gather: (batch) => gatherTiles(padded, grid, batch),
+      predict: (net, input, n) => predictTiles([net], combos, input, n, grid),
+    });
+    return cropAndNormalize(logits, new Float32Array(NP).fill(1), grid, [Z, Y, X], pads.map((p) => p[0]));
+  }
+  const acc = new Float32Array(K * NP);
+  const wsum = new Float32Array(NP);
   for (let t0 = 0; t0 < tiles.length; t0 += tb) {
     const batch = tiles.slice(t0, t0 + tb);
     const input = gatherTiles(padded, grid, batch);

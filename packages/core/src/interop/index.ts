@@ -4,3 +4,5 @@ export * from './nnunet-checkpoint.js';
 export * from './nnunet-model.js';
 export * from "./npy.js";
 export * from './postprocessing-pkl.js';
+export * from './pickle-write.js';
+export * from './nnunet-export.js';

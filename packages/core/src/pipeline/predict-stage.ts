@@ -37,6 +37,11 @@ export interface PipelinePredictOptions {
   exportOrderZ?: number;
   /** Print the expected time before predicting (one tile timed; default true). */
   estimate?: boolean;
+  /**
+   * Sliding-window accumulation: `float32` (ours, default) or `nnunet-fp16` (nnU-Net v2's float16 sums, to reproduce
+   * its logits and segmentations; CLI `--nnunet-compat-fp16`).
+   */
+  accumulation?: 'float32' | 'nnunet-fp16';
 }
 
 /** The manifest `existing: 'manifest'` keeps in the output folder. */
@@ -73,7 +78,7 @@ export function modelChecksum(folders: ModelFolder[], opts: PipelinePredictOptio
       }
     }
   }
-  h.update(JSON.stringify({ s: opts.stepSize ?? 0.5, m: opts.mirror ?? true, p: opts.postprocessing ?? true, extra, ...(opts.exportOrderZ !== undefined ? { z: opts.exportOrderZ } : {}) }));
+  h.update(JSON.stringify({ s: opts.stepSize ?? 0.5, m: opts.mirror ?? true, p: opts.postprocessing ?? true, extra, ...(opts.exportOrderZ !== undefined ? { z: opts.exportOrderZ } : {}), ...(opts.accumulation === 'nnunet-fp16' ? { a: 'fp16' } : {}) }));
   return h.digest('hex');
 }
 
@@ -171,7 +176,7 @@ export async function segmentPreprocessedFull(
   registry: Registry,
   opts: PipelinePredictOptions & { returnProbabilities?: boolean } = {},
 ): Promise<{ seg: Int16Array; probabilities?: Float32Array }> {
-  const logits = await stage(registry, 'predictPreprocessed')(m.models, pp.data, pp.shape, { stepSize: opts.stepSize ?? 0.5, mirror: opts.mirror ?? true });
+  const logits = await stage(registry, 'predictPreprocessed')(m.models, pp.data, pp.shape, { stepSize: opts.stepSize ?? 0.5, mirror: opts.mirror ?? true, accumulation: opts.accumulation });
   const n = pp.shape[1]! * pp.shape[2]! * pp.shape[3]!;
   const shape = [logits.length / n, pp.shape[1]!, pp.shape[2]!, pp.shape[3]!];
   return stage(registry, 'exportPrediction')(logits, shape, pp.properties, m.folder.plans, m.folder.configuration, registry, {
