@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Transform } from '../contracts/augmentation.js';
 import type { ImageReader, ImageWriter } from '../contracts/image-io.js';
+import type { MedicalImage } from '../image/image.js';
 import type { LossFactory } from '../contracts/loss.js';
 import type { Normalizer } from '../contracts/normalizer.js';
 import type { Postprocessor } from '../contracts/postprocessor.js';
@@ -27,7 +28,7 @@ export async function describeImageIOContract(name: string, reader: ImageReader,
       const dir = mkdtempSync(join(tmpdir(), 'io-contract-'));
       try {
         const data = randomTensor([1, 3, 4, 5], 7).data;
-        const img = { data, shape: [1, 3, 4, 5], spacing: [2.5, 0.75, 1.25], origin: [1, -2, 3], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+        const img: MedicalImage = { data, shape: [1, 3, 4, 5], spacing: [2.5, 0.75, 1.25], origin: [1, -2, 3], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
         const f = join(dir, `x${ending}`);
         await writer.write(f, img, { dtype: 'float32' });
         const back = await reader.read(f);
