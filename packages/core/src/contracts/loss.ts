@@ -33,6 +33,11 @@ export interface LossOptions {
   weightCe?: number;
   /** Weight of the Dice term (nnU-Net `weight_dice`, default 1). */
   weightDice?: number;
+  /**
+   * Region-based training (`DC_and_BCE_loss`): output channel r is the region of voxels whose label is in
+   * `regions[r]` (dataset.json labels given as lists; nnU-Net `LabelManager.foreground_regions`).
+   */
+  regions?: number[][];
 }
 
 export interface LossFactory {

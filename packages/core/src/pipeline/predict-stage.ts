@@ -8,6 +8,7 @@ import { pickWriter } from '../dataset/convert.js';
 import { readCase } from '../dataset/read.js';
 import { listFiles, idOf, stripEnding } from '../dataset/files.js';
 import { scanV2Folder } from '../dataset/load.js';
+import { labelManager } from '../dataset/label-manager.js';
 import type { DatasetCase } from '../dataset/types.js';
 import { DataError } from '../util/errors.js';
 import { applyPostprocessing } from '../postprocessing/determine.js';
@@ -181,6 +182,7 @@ export async function segmentPreprocessedFull(
   const shape = [logits.length / n, pp.shape[1]!, pp.shape[2]!, pp.shape[3]!];
   return stage(registry, 'exportPrediction')(logits, shape, pp.properties, m.folder.plans, m.folder.configuration, registry, {
     returnProbabilities: opts.returnProbabilities === true, orderZ: opts.exportOrderZ,
+    regionsClassOrder: labelManager(m.folder.dataset, join(m.folder.dir, 'dataset.json')).regionsClassOrder ?? undefined,
   });
 }
 

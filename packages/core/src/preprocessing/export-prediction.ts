@@ -15,6 +15,13 @@ export interface ExportOptions {
    * input B24: a 3 mm model applied to 2 mm data).
    */
   orderZ?: number;
+  /**
+   * Region-based models (dataset.json `regions_class_order`): outputs are region logits, probabilities are
+   * `sigmoid`, and region i writes label `regionsClassOrder[i]` where its probability is > 0.5, later regions
+   * overwriting earlier ones (nnU-Net `LabelManager.convert_probabilities_to_segmentation`). Outside the crop box
+   * every probability is 0.
+   */
+  regionsClassOrder?: number[];
 }
 
 export interface ExportResult {
@@ -28,7 +35,8 @@ export interface ExportResult {
  * nnU-Net v2 `convert_predicted_logits_to_segmentation_with_correct_shape` (spec 1.14 export order): resample the
  * logits `[K, ...preprocessed]` to `shape_after_cropping_and_before_resampling` with the plans'
  * `resampling_fn_probabilities_kwargs` (default order 1, order_z 0, see `ExportOptions.orderZ`; separate z decided from the configuration
- * spacing and the case spacing), softmax, argmax (first maximum wins, as numpy), paste into the bbox of
+ * spacing and the case spacing), softmax, argmax (first maximum wins, as numpy) (or, for region-based models,
+ * sigmoid and `regionsClassOrder`), paste into the bbox of
  * `shape_before_cropping` (0 elsewhere), apply `transpose_backward`.
  * Without probabilities, logits are resampled one class at a time with a running argmax (memory: two cropped-size
  * arrays plus one class), which gives the same labels since softmax preserves the argmax.
@@ -57,32 +65,54 @@ export function exportPrediction(logits: Float32Array, shape: number[], properti
   };
   const label = new Int16Array(m);
   let probs: Float32Array | null = null;
+  const regions = opts.regionsClassOrder ?? null;
+  if (regions && regions.length !== K) throw new RangeError(`exportPrediction: ${K} outputs for ${regions.length} regions`);
   if (opts.returnProbabilities) {
     probs = new Float32Array(K * m);
     for (let k = 0; k < K; k++) probs.set(resample(k), k * m);
-    softmaxArgmax(probs, K, m, label);
-  } else {
-    const best = new Float32Array(m).fill(-Infinity);
+    if (regions) sigmoidRegions(probs, regions, m, label);
+    else softmaxArgmax(probs, K, m, label);
+  } else if (regions) {
     for (let k = 0; k < K; k++) {
       const ch = resample(k);
-      for (let i = 0; i < m; i++) {
-        if (ch[i]! > best[i]!) {
-          best[i] = ch[i]!;
-          label[i] = k;
-        }
-      }
+      for (let i = 0; i < m; i++) if (ch[i]! > 0) label[i] = regions[k]!;
     }
-  }
+  } else runningArgmax(K, m, resample, label);
   const before = properties.shape_before_cropping;
   const bbox = properties.bbox_used_for_cropping;
   const full = pasteIntoBbox(label, cropShape, before, bbox, 1, 0, Int16Array);
   const seg = transposeSpatial(full, [1, ...before], tb).data;
   const result: ExportResult = { seg };
   if (probs) {
-    const fullP = pasteIntoBbox(probs, cropShape, before, bbox, K, 0, Float32Array, true);
+    const fullP = pasteIntoBbox(probs, cropShape, before, bbox, K, 0, Float32Array, !regions);
     result.probabilities = transposeSpatial(fullP, [K, ...before], tb).data;
   }
   return result;
+}
+
+/** Label map by a running argmax over classes resampled one at a time (first maximum wins, as numpy). */
+function runningArgmax(K: number, m: number, resample: (k: number) => Float32Array, label: Int16Array): void {
+  const best = new Float32Array(m).fill(-Infinity);
+  for (let k = 0; k < K; k++) {
+    const ch = resample(k);
+    for (let i = 0; i < m; i++) {
+      if (ch[i]! > best[i]!) {
+        best[i] = ch[i]!;
+        label[i] = k;
+      }
+    }
+  }
+}
+
+/** In-place sigmoid of region logits `[R, m]` and the region labels (`regionsClassOrder`, later wins) into `label`. */
+function sigmoidRegions(p: Float32Array, order: number[], m: number, label: Int16Array): void {
+  for (let r = 0; r < order.length; r++) {
+    for (let i = 0; i < m; i++) {
+      const v = 1 / (1 + Math.exp(-p[r * m + i]!));
+      p[r * m + i] = v;
+      if (v > 0.5) label[i] = order[r]!;
+    }
+  }
 }
 
 /** In-place softmax over `K` channels of `[K, m]` (float64 per voxel) and the argmax into `label`. */

@@ -1,13 +1,14 @@
 import type { DatasetJson } from '../contracts/plans.js';
-import { NnunetError } from '../util/errors.js';
+import { labelManager } from '../dataset/label-manager.js';
 
-/** Label setup from dataset.json: number of network outputs (all labels except `ignore`) and the ignore value. */
-export function labelSetup(dataset: DatasetJson): { numClasses: number; ignoreLabel?: number; labels: number[] } {
-  const entries = Object.entries(dataset.labels);
-  if (entries.some(([, v]) => Array.isArray(v))) {
-    throw new NnunetError('region-based labels (lists of values in dataset.json "labels") are not supported by this trainer', { hint: 'use one integer per label' });
-  }
-  const ignore = entries.find(([k]) => k === 'ignore')?.[1] as number | undefined;
-  const labels = entries.filter(([k]) => k !== 'ignore').map(([, v]) => v as number).sort((a, b) => a - b);
-  return { numClasses: labels.length, ignoreLabel: ignore, labels };
+/**
+ * Label setup from dataset.json (nnU-Net `LabelManager`, see `labelManager`): number of network outputs (one per
+ * label except `ignore`, or one per region for region-based labels), the ignore value, every label, and the
+ * foreground regions (region-based training only).
+ * @throws DataError when dataset.json breaks a label rule (background not 0, misplaced ignore, regions without
+ *   `regions_class_order`).
+ */
+export function labelSetup(dataset: DatasetJson): { numClasses: number; ignoreLabel?: number; labels: number[]; regions?: number[][] } {
+  const lm = labelManager(dataset);
+  return { numClasses: lm.numSegmentationHeads, ignoreLabel: lm.ignoreLabel, labels: lm.allLabels, ...(lm.foregroundRegions ? { regions: lm.foregroundRegions } : {}) };
 }

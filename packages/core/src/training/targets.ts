@@ -67,3 +67,34 @@ export function pseudoDice(c: { tp: number[]; fp: number[]; fn: number[] }): { p
   const ok = perClass.filter((v) => !Number.isNaN(v));
   return { perClass, mean: ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN };
 }
+
+/**
+ * Region-based `confusionCounts` (nnU-Net `validation_step` with regions): region r is predicted where
+ * `sigmoid(logit_r) > 0.5` (logit > 0) and true where the label is in `regions[r]`; voxels equal to `ignoreLabel`
+ * excluded. logits `[n, R, z, y, x]`, target `[n, 1, z, y, x]`. Returned arrays have length R.
+ */
+export function regionConfusionCounts(logits: Float32Array, logitsShape: number[], target: Int16Array, regions: number[][], ignoreLabel?: number): { tp: number[]; fp: number[]; fn: number[] } {
+  const nb = logitsShape[0]!;
+  const R = logitsShape[1]!;
+  const per = logitsShape.slice(2).reduce((a, b) => a * b, 1);
+  if (R !== regions.length || logits.length !== nb * R * per || target.length !== nb * per) {
+    throw new Error(`regionConfusionCounts: logits [${logitsShape}], ${regions.length} regions and target length ${target.length} disagree`);
+  }
+  const sets = regions.map((r) => new Set(r));
+  const tp = new Array<number>(R).fill(0);
+  const fp = new Array<number>(R).fill(0);
+  const fn = new Array<number>(R).fill(0);
+  for (let b = 0; b < nb; b++)
+    for (let i = 0; i < per; i++) {
+      const t = target[b * per + i]!;
+      if (ignoreLabel !== undefined && t === ignoreLabel) continue;
+      for (let r = 0; r < R; r++) {
+        const pred = logits[(b * R + r) * per + i]! > 0;
+        const truth = sets[r]!.has(t);
+        if (pred && truth) tp[r]!++;
+        else if (pred) fp[r]!++;
+        else if (truth) fn[r]!++;
+      }
+    }
+  return { tp, fp, fn };
+}

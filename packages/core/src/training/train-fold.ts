@@ -7,7 +7,7 @@ import { defaultCaseSource } from './cache-source.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ProgressLog } from './checkpoint.js';
 import { assembleBatch, type PatchLoader } from './data-loader.js';
 import { progressSvg } from './progress-plot.js';
-import { confusionCounts, downsampleSegTo, pseudoDice } from './targets.js';
+import { confusionCounts, downsampleSegTo, pseudoDice, regionConfusionCounts } from './targets.js';
 import { augmentSample, setupTraining, validationSample, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
 
 /** Result of {@link trainFold}. */
@@ -127,17 +127,19 @@ async function trainEpoch(ctx: TrainingContext, lr: number): Promise<number> {
 }
 
 async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: number): Promise<{ loss: number; mean: number; perClass: number[] }> {
-  const K = ctx.numClasses;
-  const acc = { tp: new Array<number>(K - 1).fill(0), fp: new Array<number>(K - 1).fill(0), fn: new Array<number>(K - 1).fill(0) };
+  const K = ctx.regions ? ctx.regions.length : ctx.numClasses - 1; // counted classes: regions, or labels but background
+  const acc = { tp: new Array<number>(K).fill(0), fp: new Array<number>(K).fill(0), fn: new Array<number>(K).fill(0) };
   let sum = 0;
   for (let it = 0; it < ctx.valIterations; it++) {
     const { x, seg, segShape } = await batchTensors(ctx, loader, ctx.rngs.val, false);
     const outputs = ctx.network.forward(x, false);
     const targets = targetsFor(outputs, seg, segShape);
     // counts first: a loss may reuse its input buffers
-    const c = confusionCounts(outputs[0]!.data, outputs[0]!.shape, targets[0]!.data, ctx.ignoreLabel);
+    const c = ctx.regions
+      ? regionConfusionCounts(outputs[0]!.data, outputs[0]!.shape, targets[0]!.data, ctx.regions, ctx.ignoreLabel)
+      : confusionCounts(outputs[0]!.data, outputs[0]!.shape, targets[0]!.data, ctx.ignoreLabel);
     const res = ctx.loss.compute({ outputs, targets, ignoreLabel: ctx.ignoreLabel });
-    for (let k = 0; k < K - 1; k++) {
+    for (let k = 0; k < K; k++) {
       acc.tp[k]! += c.tp[k]!;
       acc.fp[k]! += c.fp[k]!;
       acc.fn[k]! += c.fn[k]!;

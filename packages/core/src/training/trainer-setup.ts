@@ -1,7 +1,7 @@
 import { transformTargets, type AugmentationOptions, type Sample, type Transform } from '../contracts/augmentation.js';
 import { annotatedKey, labelManager, locationClasses } from '../dataset/label-manager.js';
 import type { ComputeBackend } from '../contracts/backend.js';
-import type { Loss } from '../contracts/loss.js';
+import type { Loss, LossOptions } from '../contracts/loss.js';
 import type { Network } from '../contracts/network.js';
 import type { ArchitectureSpec, DatasetJson, Plans, Splits } from '../contracts/plans.js';
 import { deepSupervisionWeights, SGD } from '../nn/index.js';
@@ -96,6 +96,8 @@ export interface TrainingContext {
   cascade: CascadeTransforms | null;
   numClasses: number;
   ignoreLabel?: number;
+  /** Region-based training: the foreground regions (one sigmoid output each), else null. */
+  regions: number[][] | null;
   batchSize: number;
   epochs: number;
   iterations: number;
@@ -135,6 +137,15 @@ export async function openCases(source: CaseSource, ids: string[], channels: num
   return store;
 }
 
+/**
+ * nnU-Net's loss choice (`nnUNetTrainer._build_loss`): `DC_and_BCE_loss` over the regions (sigmoid outputs) for
+ * region-based labels when the settings name the default `DC_and_CE_loss`, else the settings' loss.
+ */
+function createLoss(registry: Registry, name: string, opts: LossOptions, regions: number[][] | undefined): Loss {
+  if (regions) return registry.get('loss', name === 'DC_and_CE_loss' ? 'DC_and_BCE_loss' : name).create({ ...opts, regions });
+  return registry.get('loss', name).create(opts);
+}
+
 /** Build network, loss, optimizer, augmentation and loaders for a fold (spec 1.15 defaults). */
 export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Promise<TrainingContext> {
   const cfg = getConfiguration(o.plans, o.configuration);
@@ -142,7 +153,7 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const patchSize = cfg.patch_size;
   if (!arch || !patchSize) throw new NnunetError(`configuration '${o.configuration}' has no architecture or patch_size`, { hint: 'plan the experiment again' });
   const dims = patchSize.length === 2 ? 2 : 3;
-  const { numClasses, ignoreLabel } = labelSetup(o.dataset);
+  const { numClasses, ignoreLabel, regions } = labelSetup(o.dataset);
   const imageChannels = Object.keys(o.dataset.channel_names ?? {}).length;
   const batchSize = o.batchSize ?? cfg.batch_size ?? 2;
   const settings = resolveTrainerSettings(o.settings);
@@ -159,7 +170,7 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   });
   network.setDeepSupervision(true);
   const nDs = Math.max(1, arch.arch_kwargs.strides.length - 1);
-  const loss = o.registry.get('loss', settings.loss).create({ weightCe: settings.lossWeightCe, weightDice: settings.lossWeightDice, batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel });
+  const loss = createLoss(o.registry, settings.loss, { weightCe: settings.lossWeightCe, weightDice: settings.lossWeightDice, batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel }, regions);
   const optimizer = new SGD(network.parameters, { lr: settings.initialLr, momentum: settings.momentum, nesterov: settings.nesterov, weightDecay: settings.weightDecay });
   const transforms = o.registry.get('augmentation', o.augmentation ?? 'nnUNetDefault').create(augOpts);
   const spatial = transforms.some((t) => t.cropsToPatchSize === true);
@@ -169,7 +180,7 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const lm = labelManager(o.dataset);
   const lo = { patchSize, batchSize, oversampleForeground: settings.oversampleForegroundPercent, locationClasses: locationClasses(lm), annotatedKey: annotatedKey(lm) };
   return {
-    o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, cascade, numClasses, ignoreLabel,
+    o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, cascade, numClasses, ignoreLabel, regions: regions ?? null,
     batchSize, epochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, settings, da,
     network, loss, optimizer, transforms,
     trainLoader: new PatchLoader(cases, train, { ...lo, initialPatchSize: da.initialPatchSize }),
