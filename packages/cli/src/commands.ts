@@ -172,7 +172,8 @@ export function addCommands(program: Command, io: Io): void {
     .option('--no-postprocessing', "ignore the model's postprocessing.json")
     .option('--continue', "keep outputs that already exist (nnU-Net's --continue_prediction); default: overwrite them")
     .option('--export-order-z <n>', "interpolation order along a separate low-resolution axis when going back to the original grid: 0 nearest (nnU-Net, default from the plans) or 1 linear (ours, opt-in)", parseOrderZ)
-    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number; nnunetCompatFp16?: boolean }) => {
+    .option('--save-probabilities', "also write nnU-Net's <case>.npz (probabilities) and <case>.pkl (properties) for ensembling")
+    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number; nnunetCompatFp16?: boolean; saveProbabilities?: boolean }) => {
       if (Array.isArray(o.folds)) o.folds = o.folds.join(',');
       if (!existsSync(o.input)) throw new DataError('input folder not found', { file: resolve(o.input), hint: 'pass -i <folder> with the images to segment (CASE_0000.nii.gz, ... or plain names for 1-channel models)' });
       checkOutputFolder(o.input, o.output);
@@ -188,6 +189,7 @@ export function addCommands(program: Command, io: Io): void {
         existing: o.continue ? 'continue' : 'overwrite',
         exportOrderZ: o.exportOrderZ,
         accumulation: o.nnunetCompatFp16 ? 'nnunet-fp16' : 'float32',
+        saveProbabilities: o.saveProbabilities === true,
       });
       io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}${o.continue ? ' (existing outputs kept: --continue)' : ''}`);
     });

@@ -22,3 +22,4 @@ export * from './pipeline/index.js';
 export * from './device/index.js';
 export * from './interop/index.js';
 export * from './costmodel/index.js';
+export * from './probabilities/index.js';

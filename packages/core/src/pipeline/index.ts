@@ -15,3 +15,4 @@ export * from './decathlon.js';
 export * from './ensemble-stage.js';
 export * from './lateral.js';
 export * from './budget-stage.js';
+export * from './save-probabilities.js';

@@ -16,6 +16,7 @@ import { previousStageDir, readModelFolder, trainedFolds, type ModelFolder } fro
 import type { Reporter } from './progress.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import { getConfiguration } from '../planning/plans-io.js';
+import { writeNnunetOutputJsons, writeNnunetProbabilities } from './save-probabilities.js';
 import { stage, type StageCascadeTransforms, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
 import { estimatePrediction } from './budget-stage.js';
 
@@ -43,6 +44,12 @@ export interface PipelinePredictOptions {
    * its logits and segmentations; CLI `--nnunet-compat-fp16`).
    */
   accumulation?: 'float32' | 'nnunet-fp16';
+  /**
+   * Also write nnU-Net's `--save_probabilities` files per case: `<id>.npz` (`probabilities`, float32
+   * `[c, z, y, x]` on the input's grid, before postprocessing) and `<id>.pkl` (the properties nnU-Net's ensembling
+   * reads), plus `dataset.json` and `plans.json` in the output folder as nnU-Net's predictor does.
+   */
+  saveProbabilities?: boolean;
 }
 
 /** The manifest `existing: 'manifest'` keeps in the output folder. */
@@ -210,10 +217,20 @@ export async function preprocessForModel(m: LoadedModel, image: MedicalImage, re
 
 /** Segment one image (all channels stacked `[c, z, y, x]`) with a loaded model; postprocessing applied if set. */
 export async function segmentImage(m: LoadedModel, image: MedicalImage, registry: Registry, opts: PipelinePredictOptions = {}): Promise<Int16Array> {
-  let seg = await segmentPreprocessed(m, await preprocessForModel(m, image, registry, opts), registry, opts);
+  return (await segmentImageFull(m, image, registry, opts)).seg;
+}
+
+/**
+ * `segmentImage` that also returns, with `returnProbabilities`, the probabilities `[K, z, y, x]` on the input grid
+ * (before postprocessing, as nnU-Net saves them) and the case's preprocessing properties.
+ */
+export async function segmentImageFull(m: LoadedModel, image: MedicalImage, registry: Registry, opts: PipelinePredictOptions & { returnProbabilities?: boolean } = {}): Promise<{ seg: Int16Array; probabilities?: Float32Array; properties: StagePreprocessedCase['properties'] }> {
+  const pp = await preprocessForModel(m, image, registry, opts);
+  const r = await segmentPreprocessedFull(m, pp, registry, opts);
+  let seg = r.seg;
   const steps = m.folder.postprocessing?.postprocessing_fns;
   if (opts.postprocessing !== false && steps?.length) seg = applyPostprocessing(seg, image.shape.slice(1), steps, registry);
-  return seg;
+  return { seg, probabilities: r.probabilities, properties: pp.properties };
 }
 
 /**
@@ -291,6 +308,7 @@ export async function predictCases(
 ): Promise<string[]> {
   const ending = m.folder.dataset.file_ending;
   mkdirSync(outDir, { recursive: true });
+  if (opts.saveProbabilities) writeNnunetOutputJsons(outDir, m.folder.dataset, m.folder.plans);
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(modelFoldersOf(m), opts) : '');
   const todo = cases.filter((c) => !resume.keep(join(outDir, `${c.id}${ending}`), c.id, c.images)).length;
   if (opts.estimate !== false) await estimatePrediction(m, todo, opts, rep);
@@ -300,8 +318,9 @@ export async function predictCases(
     const out = join(outDir, `${c.id}${ending}`);
     if (!resume.keep(out, c.id, c.images)) {
       const { image } = await readCase(registry, { id: c.id, images: c.images });
-      const seg = await segmentImage(m, image, registry, opts);
-      await writeSegmentation(registry, out, seg, image, ending);
+      const r = await segmentImageFull(m, image, registry, { ...opts, returnProbabilities: opts.saveProbabilities === true });
+      await writeSegmentation(registry, out, r.seg, image, ending);
+      if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), r.probabilities!, r.properties, image);
       resume.written(c.id, c.images);
     }
     rep.update(++n, c.id);

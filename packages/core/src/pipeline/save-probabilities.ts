@@ -1,0 +1,28 @@
+import { join } from 'node:path';
+import type { DatasetJson, Plans } from '../contracts/plans.js';
+import type { Geometry } from '../image/image.js';
+import type { CaseProperties } from '../preprocessing/types.js';
+import { writeFileAtomicSync } from '../evaluation/summary.js';
+import { writeNpz } from '../probabilities/npz.js';
+import { pickleDumps } from '../probabilities/pickle-writer.js';
+import { nnunetPropertiesPickle } from '../probabilities/properties-pkl.js';
+import { writeJson } from './json-io.js';
+
+/**
+ * nnU-Net's `--save_probabilities` files for one case (`export_prediction_from_logits`): `<base>.npz` holding
+ * `probabilities` (float32 `[K, z, y, x]` on the input image's grid; softmax, or sigmoid per region) and
+ * `<base>.pkl` (see `nnunetPropertiesPickle`). Both written atomically.
+ * @param probabilities `[K, z, y, x]` with `z*y*x` the input image's voxel count
+ */
+export function writeNnunetProbabilities(base: string, probabilities: Float32Array, properties: CaseProperties, image: Geometry & { shape: readonly number[] }): void {
+  const sp = image.shape.slice(1);
+  const n = sp[0]! * sp[1]! * sp[2]!;
+  writeNpz(`${base}.npz`, { probabilities: { data: probabilities, shape: [probabilities.length / n, ...sp] } });
+  writeFileAtomicSync(`${base}.pkl`, pickleDumps(nnunetPropertiesPickle(properties, image)));
+}
+
+/** `dataset.json` and `plans.json` of the model in a prediction folder, as nnU-Net's predictor writes them (ensembling reads them). */
+export function writeNnunetOutputJsons(dir: string, dataset: DatasetJson, plans: Plans): void {
+  writeJson(join(dir, 'dataset.json'), dataset);
+  writeJson(join(dir, 'plans.json'), plans);
+}
