@@ -46,7 +46,7 @@ describe("nnU-Net's --save_probabilities files", () => {
   it('writes a .npz numpy loads (deflated zip, key probabilities), and reads it back', () => {
     const dir = mkdtempSync(join(tmpdir(), 'npz-'));
     const data = Float32Array.from({ length: 2 * 3 * 4 * 5 }, (_, i) => i / 7);
-    writeNpz(join(dir, 'a.npz'), { probabilities: { data, shape: [2, 3, 4, 5] } });
+    writeNpz(join(dir, 'a.npz'), { probabilities: { descr: '<f4', data, shape: [2, 3, 4, 5] } });
     const out = python(`import numpy as np, zipfile
 z = zipfile.ZipFile('${join(dir, 'a.npz')}'); print(z.infolist()[0].compress_type)
 a = np.load('${join(dir, 'a.npz')}')['probabilities']; print(a.dtype, a.shape, repr(float(a[1, 2, 3, 4])), a.flags['C_CONTIGUOUS'])`);

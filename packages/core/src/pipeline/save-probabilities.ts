@@ -17,7 +17,7 @@ import { writeJson } from './json-io.js';
 export function writeNnunetProbabilities(base: string, probabilities: Float32Array, properties: CaseProperties, image: Geometry & { shape: readonly number[] }): void {
   const sp = image.shape.slice(1);
   const n = sp[0]! * sp[1]! * sp[2]!;
-  writeNpz(`${base}.npz`, { probabilities: { data: probabilities, shape: [probabilities.length / n, ...sp] } });
+  writeNpz(`${base}.npz`, { probabilities: { descr: '<f4', data: probabilities, shape: [probabilities.length / n, ...sp] } });
   writeFileAtomicSync(`${base}.pkl`, pickleDumps(nnunetPropertiesPickle(properties, image)));
 }
 

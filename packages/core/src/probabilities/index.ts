@@ -1,5 +1,4 @@
-/** nnU-Net's files for probabilities: `.npz` arrays (fflate zip of `.npy`), the `.pkl` properties (a small pickle writer). */
-export * from './npy.js';
+/** nnU-Net's files for probabilities: `.npz` arrays (fflate zip of `.npy`, see `interop/npy`), the `.pkl` properties (a small pickle writer). */
 export * from './npz.js';
 export * from './pickle-writer.js';
 export * from './properties-pkl.js';
