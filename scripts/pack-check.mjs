@@ -23,7 +23,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'io-nifti', 'io-itk', 'backend-cpu', 'backend-tfjs', 'loss', 'augment', 'net-unet3d', 'net-unet2d', 'net-cascade', 'cli'];
+const PACKAGES = ['core', 'io-nifti', 'io-itk', 'backend-cpu', 'backend-tfjs', 'loss', 'augment', 'net-unet3d', 'net-unet2d', 'net-cascade', 'queue-bullmq', 'cli'];
 const DEFAULT_ALONE = PACKAGES;
 const NIFTI_DIR = join(root, 'examples', 'Task04_Hippocampus_subset', 'imagesTr');
 
@@ -187,6 +187,16 @@ const CHECKS = {
     assert(names.length >= 2, 'losses not registered: ' + names);
     assert(typeof dcAndCeLoss === 'function', 'dcAndCeLoss');
     done({ losses: names });`,
+  'queue-bullmq': `
+    import { Registry, jobQueueFor } from '@nnunet-ts/core';
+    import { registerDefaults, bullmqQueue, parseQueueUrl, BullMqRunner } from '@nnunet-ts/queue-bullmq';
+    const r = new Registry();
+    registerDefaults(r);
+    assert(jobQueueFor(r, 'redis://127.0.0.1:6379') === bullmqQueue, 'bullmq job queue not registered for redis://');
+    const a = parseQueueUrl('redis://127.0.0.1:6390/2?queue=q1');
+    assert(a.queue === 'q1' && a.where === '127.0.0.1:6390', 'parseQueueUrl ' + JSON.stringify(a));
+    assert(typeof BullMqRunner === 'function', 'BullMqRunner');
+    done({ queue: a });`,
   augment: `
     import { Registry } from '@nnunet-ts/core';
     import { registerDefaults, augmentationPlugins, createRng } from '@nnunet-ts/augment';

@@ -6,10 +6,11 @@ import {
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
   readModelFolder, runDecathlon, loadPlans, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
-  prepareDataset, exportNnunetModel, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS,
+  prepareDataset, exportNnunetModel, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS, jobQueueFor, formatJobEvent,
   type DatasetFingerprint, type DatasetJson, type Plans,
 } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
+import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
 
 /** Where verbs print results (stdout) — injectable for tests. */
 export interface Io {
@@ -279,16 +280,22 @@ export function addCommands(program: Command, io: Io): void {
     .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
     .option('--gpu-memory-gb <n>', 'GPU memory target in GB (default 8)')
     .option('--resume', 'reuse valid outputs of an earlier run in --out (always on; accepted for clarity)')
-    .action(async (task: string, o: CommonOptions & { out: string }) => {
+    .option('--queue <url>', 'submit the jobs to a queue (redis://HOST:PORT) served by `nnunet-ts worker`s sharing the run folder, and wait for them')
+    .action(async (task: string, o: CommonOptions & { out: string; queue?: string }) => {
       const ctx = await makeContext(o);
       mkdirSync(o.out, { recursive: true });
+      const runner = o.queue ? jobQueueFor(ctx.registry, o.queue).runner(o.queue) : undefined;
       const r = await runDecathlon({
         task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
         planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb,
-      });
+        runner, onJobEvent: runner ? (e) => ctx.rep.log(formatJobEvent(e)) : undefined,
+      }).finally(() => runner?.close());
       io.out(`best configuration: ${r.best.best.name} (CV foreground Dice ${r.best.best.foregroundDice.toFixed(4)})`);
       io.out(r.predictions ? `predictions: ${r.predictions}` : 'predictions: none (no test images in imagesTs)');
       if (r.summary) io.out(`test set (${r.summary.metric_per_case.length} cases), ${runLayout(o.out).summary}:\n${formatDice(r.summary, readJson<DatasetJson>(runLayout(o.out).datasetJson))}`);
       io.out(`wall time: ${r.seconds.toFixed(1)} s`);
     });
+
+  addWorkerCommand(program, common, io);
+  addSlurmCommands(program, common, budgetFlags, io);
 }

@@ -11,6 +11,7 @@ import * as augment from '@nnunet-ts/augment';
 import * as unet3d from '@nnunet-ts/net-unet3d';
 import * as unet2d from '@nnunet-ts/net-unet2d';
 import * as cascade from '@nnunet-ts/net-cascade';
+import * as queueBullmq from '@nnunet-ts/queue-bullmq';
 
 type Registrar = (r: Registry, o?: { override?: boolean }) => void;
 
@@ -26,6 +27,7 @@ const DEFAULT_PACKAGES: [string, Record<string, unknown>][] = [
   ['@nnunet-ts/net-unet3d', unet3d],
   ['@nnunet-ts/net-unet2d', unet2d],
   ['@nnunet-ts/net-cascade', cascade],
+  ['@nnunet-ts/queue-bullmq', queueBullmq],
 ];
 
 /**

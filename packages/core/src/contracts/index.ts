@@ -9,3 +9,4 @@ export * from './loss.js';
 export * from './augmentation.js';
 export * from './postprocessor.js';
 export * from './device.js';
+export * from './jobs.js';

@@ -1,29 +1,28 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { JobEvent, JobGraph, JobRunner, RunSpec } from '../contracts/jobs.js';
+import type { ComputeBackend } from '../contracts/backend.js';
 import type { DatasetFingerprint, Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { convertMsd, v2DatasetName } from '../dataset/convert.js';
-import { foregroundClasses, ignoreLabelOf } from '../dataset/dataset-json.js';
 import { loadDataset } from '../dataset/load.js';
 import type { Dataset } from '../dataset/types.js';
 import { formatValidationReport, validateDataset } from '../dataset/validate.js';
-import { evaluateFolder, type EvaluationSummary } from '../evaluation/summary.js';
-import { configurationPairs, findBestConfiguration, type BestCandidate, type BestConfiguration } from '../postprocessing/best.js';
-import type { ComputeBackend } from '../contracts/backend.js';
+import type { EvaluationSummary } from '../evaluation/summary.js';
+import { configurationPairs, type BestCandidate, type BestConfiguration } from '../postprocessing/best.js';
 import { DataError } from '../util/errors.js';
 import { planOrReuse, runFingerprint } from './fingerprint-plan.js';
-import { writeJson } from './json-io.js';
+import { readJson, readJsonIfValid, writeJson } from './json-io.js';
 import { runLayout, type RunLayout } from './layout.js';
-import { readModelFolder } from './model-folder.js';
-import { loadModel, predictCases } from './predict-stage.js';
-import { dataConfiguration, runPreprocess } from './preprocess-stage.js';
 import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
-import { foldSummaryFiles, runDeterminePostprocessing } from './postprocess-stage.js';
-import { predictCasesEnsemble, scoreEnsemble } from './ensemble-stage.js';
+import { scoreEnsemble } from './ensemble-stage.js';
 import { stage } from './stages.js';
 import { applyTimeBudget, estimateRun, recordMeasured } from './budget-stage.js';
-import { crossValidationSummary, ensureSplits, foldsToRun, trainConfiguration, writeModelFiles } from './train-stage.js';
+import { ensureSplits, foldsToRun } from './train-stage.js';
+import { createJobExecutor } from './jobs/execute.js';
+import { decathlonJobGraph } from './jobs/graph.js';
+import { InProcessRunner } from './jobs/in-process.js';
+import { writeJobGraph } from './jobs/slurm.js';
 
 /** Options of `runDecathlon`. */
 export interface DecathlonOptions {
@@ -35,6 +34,10 @@ export interface DecathlonOptions {
   rep: Reporter;
   /** Compute backend name or `auto`. */
   backend?: string;
+  /** Runs the jobs after planning (default: `InProcessRunner` in this process). */
+  runner?: JobRunner;
+  /** Per-job events of the runner (queued runs print them). */
+  onJobEvent?: (e: JobEvent) => void;
   planner?: string;
   gpuMemoryGb?: number;
 }
@@ -89,20 +92,23 @@ export function configurationsToRun(plans: Plans, requested: Budget['configurati
   return ordered;
 }
 
+/** A run prepared for its jobs: the dataset (converted), plans, and the job graph of the rest of the pipeline. */
+export interface PreparedRun {
+  ds: Dataset;
+  plans: Plans;
+  graph: JobGraph;
+}
+
 /**
- * The whole nnU-Net pipeline on one task: validate -> convert (MSD) -> fingerprint -> plan -> preprocess ->
- * train (each configuration x fold, with validation predictions) -> find best (spec 1.20) -> determine
- * postprocessing (spec 1.19) -> predict the test images -> evaluate against labelsTs when present.
- * Every stage reuses valid outputs of an earlier (killed) run in `out`.
+ * The part of the decathlon every runner does in the submitting process, before any job: validate, convert (MSD),
+ * fingerprint, plan, splits (`splits_final.json`), the time budget (`budget.timeBudgetSeconds`, calibrated on
+ * `backend`), estimates (in-process runs, `estimate`), and the job graph of the rest (`decathlonJobGraph`). Writes
+ * `run.json`, the v2 dataset.json and the job graph (`jobs.json`) into the run folder.
  */
-export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult> {
-  const t0 = Date.now();
+export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend, estimate = false): Promise<PreparedRun> {
   const L = runLayout(o.out);
-  const { rep } = o;
+  const { registry, rep } = o;
   let budget = o.budget;
-  // one child container per run: providers a run registers (stages, services) stay out of the caller's registry
-  const registry = o.registry.child();
-  const backend = await stage(registry, 'selectBackend')(registry, o.backend ?? 'auto', (s) => rep.log(s));
   const ds = await prepareDataset(o.task, L.raw, registry, rep);
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.task, dataset: ds.root });
@@ -110,38 +116,67 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   let plans = planOrReuse(fp, ds.json, registry, L.plans, rep, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
   const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds, registry);
   const folds = foldsToRun(budget.folds, splits, L.splits);
-  const cost = { ds, fingerprint: fp, plans, splits, folds, L, registry, backend, budget, rep, planner: o.planner };
-  ({ plans, budget } = await applyTimeBudget(cost));
-  const configs = configurationsToRun(plans, budget.configurations, rep);
-  await estimateRun({ ...cost, plans, budget }, configs);
-  const classes = foregroundClasses(ds.json);
-  const saveProbabilities = budget.ensemble && configs.length > 1;
-  const singles: BestCandidate[] = [];
-  for (const configuration of configs) {
-    const ppDir = L.configurationData(dataConfiguration(plans, configuration));
-    await timed(L, `preprocess ${configuration}`, () => runPreprocess(ds, plans!, dataConfiguration(plans!, configuration), registry, ppDir, rep));
-    const modelDir = L.modelDir(configuration);
-    writeModelFiles(modelDir, plans, ds.json, L.fingerprint);
-    await timed(L, `train+validation ${configuration}`, () => trainConfiguration({ ds, plans: plans!, configuration, registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget, rep, saveProbabilities }));
-    const cv = crossValidationSummary(modelDir, folds, classes);
-    const dice = cv?.foreground_mean.Dice ?? NaN;
-    rep.log(`${configuration}: cross-validation foreground Dice ${dice.toFixed(4)} (folds ${folds.join(', ')})`);
-    singles.push({ name: configuration, members: [configuration], foregroundDice: dice });
-  }
-  const ensembles = saveProbabilities ? await scoreEnsembles(ds, configs, folds, L, registry, rep) : [];
-  const best = findBestConfiguration(singles, ensembles);
-  writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds });
-  rep.log(`best configuration: ${best.best.name} (CV foreground Dice ${best.best.foregroundDice.toFixed(4)})`);
-  const summary = await timed(L, 'predict test', () => predictAndEvaluate(ds, best.best, folds, L, registry, backend, budget, rep));
-  return { best, summary, predictions: ds.testCases.length ? L.predictions : null, seconds: (Date.now() - t0) / 1000 };
+  const cost = backend ? { ds, fingerprint: fp, plans, splits, folds, L, registry, backend, budget, rep, planner: o.planner } : undefined;
+  if (cost) ({ plans, budget } = await applyTimeBudget(cost));
+  const configurations = configurationsToRun(plans, budget.configurations, rep);
+  if (cost && estimate) await estimateRun({ ...cost, plans, budget }, configurations);
+  const run: RunSpec = { out: L.root, dataset: ds.root, budget, backend: o.backend ?? 'auto', configurations, folds };
+  const graph = decathlonJobGraph(run, ds, plans);
+  writeJobGraph(graph);
+  return { ds, plans, graph };
 }
 
-/** Run `f` and record its wall time in `<run>/estimates.json` under `stage`. */
-async function timed<T>(L: RunLayout, stage: string, f: () => Promise<T>): Promise<T> {
-  const t0 = performance.now();
-  const r = await f();
-  recordMeasured(L, stage, (performance.now() - t0) / 1000);
-  return r;
+/** Stage names of `<run>/estimates.json` ("measured") for a job: as the estimates name them. */
+function measuredStage(e: JobEvent): string | undefined {
+  const j = e.job;
+  if (j.kind === 'run') return undefined;
+  if (j.kind === 'preprocess') return `preprocess ${j.configuration}`;
+  if (j.kind === 'train' || j.kind === 'validate') return `train+validation ${j.configuration}`;
+  return j.kind === 'predict' || j.kind === 'evaluate' ? 'predict test' : undefined;
+}
+
+/** Wrap a job-event listener to record each stage's wall time (first job started .. last job done) afterwards. */
+function stageTimer(L: RunLayout, onEvent?: (e: JobEvent) => void) {
+  const spans = new Map<string, [number, number]>();
+  return {
+    onEvent(e: JobEvent) {
+      const k = measuredStage(e);
+      const now = performance.now();
+      if (k && e.state === 'active' && !spans.has(k)) spans.set(k, [now, now]);
+      if (k && e.state === 'completed' && spans.has(k)) spans.get(k)![1] = now;
+      onEvent?.(e);
+    },
+    record: () => spans.forEach(([a, b], k) => recordMeasured(L, k, (b - a) / 1000)),
+  };
+}
+
+/**
+ * The whole nnU-Net pipeline on one task: validate -> convert (MSD) -> fingerprint -> plan -> preprocess ->
+ * train (each configuration x fold, with validation predictions) -> find best (spec 1.20) -> determine
+ * postprocessing (spec 1.19) -> predict the test images -> evaluate against labelsTs when present.
+ * The steps after planning are jobs (`decathlonJobGraph`) run by `o.runner`: by default in this process
+ * (`InProcessRunner`), or spread over workers by a job-queue plugin. Every job reuses valid outputs of an earlier
+ * (killed) run in `out`.
+ */
+export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult> {
+  const t0 = Date.now();
+  const L = runLayout(o.out);
+  // one child container per run: providers a run registers (stages, services) stay out of the caller's registry
+  const registry = o.registry.child();
+  let runner = o.runner;
+  // a queued run selects a backend here only to plan a time budget; its workers select their own
+  const needBackend = !runner || !!o.budget.timeBudgetSeconds;
+  const backend = needBackend ? await stage(registry, 'selectBackend')(registry, o.backend ?? 'auto', (s) => o.rep.log(s)) : undefined;
+  if (!runner) runner = new InProcessRunner(createJobExecutor({ registry, backend }), o.rep);
+  const { ds, graph } = await prepareRun({ ...o, registry }, backend, !o.runner);
+  const timer = stageTimer(L, o.onJobEvent);
+  await runner.run(graph, (e) => timer.onEvent(e));
+  timer.record();
+  const info = readJson<{ best: BestCandidate; ranking: BestCandidate[] }>(L.bestModel);
+  if (!ds.testCases.length) o.rep.log('no test images (imagesTs): nothing to predict');
+  const evaluated = graph.waves.some((w) => w[0]?.kind === 'evaluate');
+  const summary = evaluated ? readJsonIfValid<EvaluationSummary>(L.summary) : undefined;
+  return { best: { best: info.best, ranking: info.ranking }, summary, predictions: ds.testCases.length ? L.predictions : null, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** Folder of an ensemble of two configurations: `<results>/ensembles/ensemble__<a>__<b>`. */
@@ -159,49 +194,6 @@ export async function scoreEnsembles(ds: Dataset, configs: string[], folds: numb
     out.push({ name: `ensemble(${a}, ${b})`, members: [a, b], foregroundDice: s.foreground_mean.Dice! });
   }
   return out;
-}
-
-/**
- * Determine postprocessing on the winner's cross-validation predictions (spec 1.19), predict the test images with it
- * (one model folder, or an ensemble averaging probabilities) and evaluate against labelsTs when present.
- */
-export async function predictAndEvaluate(
-  ds: Dataset,
-  best: BestCandidate,
-  folds: number[],
-  L: RunLayout,
-  registry: Registry,
-  backend: ComputeBackend,
-  budget: Budget,
-  rep: Reporter,
-): Promise<EvaluationSummary | undefined> {
-  const isEnsemble = best.members.length > 1;
-  const ppDir = isEnsemble ? ensembleDir(L, best.members) : L.modelDir(best.name);
-  const summaries = isEnsemble ? [join(ppDir, 'validation', 'summary.json')] : foldSummaryFiles(ppDir, folds);
-  const plan = budget.postprocessing ? await runDeterminePostprocessing(ds, ppDir, summaries, registry, rep) : undefined;
-  if (!ds.testCases.length) {
-    rep.log('no test images (imagesTs): nothing to predict');
-    return undefined;
-  }
-  // resume: keep a test prediction only when its inputs and the model are unchanged (manifest)
-  const opts = { stepSize: budget.stepSize, mirror: budget.mirror, postprocessing: budget.postprocessing, existing: 'manifest' as const };
-  if (isEnsemble) {
-    const models = [];
-    for (const c of best.members) models.push(await loadModel(readModelFolder(L.modelDir(c), folds), registry, backend));
-    await predictCasesEnsemble(models, ds.testCases, L.predictions, registry, rep, { ...opts, postprocessingPlan: plan });
-  } else {
-    const model = await loadModel(readModelFolder(L.modelDir(best.name), folds), registry, backend);
-    await predictCases(model, ds.testCases, L.predictions, registry, rep, opts);
-  }
-  if (!ds.testCases.every((c) => c.label) || !existsSync(join(ds.root, 'labelsTs'))) return undefined;
-  return evaluateFolder(L.predictions, join(ds.root, 'labelsTs'), foregroundClasses(ds.json), registry, {
-    fileEnding: ds.json.file_ending,
-    ignoreLabel: ignoreLabelOf(ds.json),
-    outFile: L.summary,
-    // a labelsTs file without a test image is not predicted: evaluate the test cases, and say which were left out
-    allowMissing: true,
-    warn: (w) => rep.log(w),
-  });
 }
 
 /** Per-class Dice lines for printing (`name (value): dice`). */

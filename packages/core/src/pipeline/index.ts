@@ -16,3 +16,4 @@ export * from './ensemble-stage.js';
 export * from './lateral.js';
 export * from './budget-stage.js';
 export * from './save-probabilities.js';
+export * from './jobs/index.js';

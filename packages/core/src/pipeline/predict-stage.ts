@@ -111,11 +111,16 @@ export class PredictionResume {
     return !!e && e.model === this.model && JSON.stringify(e.inputs) === JSON.stringify(inputStamp(images));
   }
 
-  /** Record a written output (manifest mode). */
+  /**
+   * Record a written output (manifest mode). The manifest is read again and merged just before the (atomic) write,
+   * so workers predicting other cases into the same folder keep each other's entries (a lost entry only means that
+   * case is predicted again on a later resume).
+   */
   written(id: string, images: string[]): void {
     if (this.mode !== 'manifest') return;
     this.entries[id] = { inputs: inputStamp(images), model: this.model };
-    writeJson(this.file, this.entries);
+    const onDisk = readJsonIfValid<Record<string, ManifestEntry>>(this.file) ?? {};
+    writeJson(this.file, { ...onDisk, [id]: this.entries[id] });
   }
 }
 

@@ -4,7 +4,7 @@ import type { Registry } from '../registry/registry.js';
 import { join } from 'node:path';
 import { labelManager, locationClasses } from '../dataset/label-manager.js';
 import { readCase } from '../dataset/read.js';
-import type { Dataset } from '../dataset/types.js';
+import type { Dataset, DatasetCase } from '../dataset/types.js';
 import type { Reporter } from './progress.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { getConfiguration } from '../planning/plans-io.js';
@@ -60,15 +60,7 @@ export async function runPreprocess(ds: Dataset, plans: Plans, configuration: st
   let n = done.size;
   for (const c of todo) {
     try {
-      const cs = await readCase(registry, c);
-      const res = await stage(registry, 'preprocessCase')(
-        { image: cs.image.data as Float32Array, shape: [...cs.image.shape], spacing: [...cs.image.spacing], seg: cs.seg.data as Int16Array },
-        plans,
-        configuration,
-        registry,
-        { sampleClassLocations: true, labels, caseId: c.id, consumeInput: true, memoryLimitBytes, onWarning: (w) => rep.log(`warning: ${w}`) },
-      );
-      await stage(registry, 'writePreprocessedCase')(dir, c.id, res);
+      await preprocessOneCase(c, plans, configuration, registry, dir, rep, { labels, memoryLimitBytes });
     } catch (e) {
       if (!(e instanceof NnunetError)) throw e;
       failed.push(`${c.id}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
@@ -80,5 +72,41 @@ export async function runPreprocess(ds: Dataset, plans: Plans, configuration: st
     throw new DataError(`preprocessing failed for ${failed.length} case(s):\n  ${failed.join('\n  ')}`, {
       hint: 'fix these cases (or raise the memory limit) and run again; the other cases are kept',
     });
+  }
+}
+
+/**
+ * Preprocess one training case for `configuration` into `dir` (`<dir>/<id>.*`, atomic), with class locations of
+ * `labels` (the dataset's foreground label values) for foreground oversampling.
+ * @throws NnunetError (DataError) when the case cannot be read or preprocessed
+ */
+export async function preprocessOneCase(
+  c: DatasetCase,
+  plans: Plans,
+  configuration: string,
+  registry: Registry,
+  dir: string,
+  rep: Reporter,
+  o: { labels: number[]; memoryLimitBytes?: number },
+): Promise<void> {
+  const cs = await readCase(registry, c);
+  const res = await stage(registry, 'preprocessCase')(
+    { image: cs.image.data as Float32Array, shape: [...cs.image.shape], spacing: [...cs.image.spacing], seg: cs.seg.data as Int16Array },
+    plans,
+    configuration,
+    registry,
+    { sampleClassLocations: true, labels: o.labels, caseId: c.id, consumeInput: true, memoryLimitBytes: o.memoryLimitBytes, onWarning: (w) => rep.log(`warning: ${w}`) },
+  );
+  await stage(registry, 'writePreprocessedCase')(dir, c.id, res);
+}
+
+/** True when case `id` is in the preprocessing cache `dir` and reads back intact (checksum verified). */
+export async function preprocessedCaseIntact(registry: Registry, dir: string, id: string): Promise<boolean> {
+  try {
+    await stage(registry, 'readPreprocessedCase')(dir, id);
+    return true;
+  } catch (e) {
+    if (e instanceof NnunetError || (e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
   }
 }

@@ -66,6 +66,8 @@ export interface TrainStageInput {
   rep: Reporter;
   /** Also store each validation case's probabilities (`<id>.probs.*`) for scoring ensembles (spec 1.20). */
   saveProbabilities?: boolean;
+  /** Train only; the validation predictions are made later by `validateConfigurationFold` (job runners). */
+  skipValidation?: boolean;
 }
 
 /** Progress label while training: the epoch being trained (0-based `epoch`), 1-based, and the last epoch's status. */
@@ -136,8 +138,18 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
       });
       t.rep.stop();
     } else t.rep.log(`train ${t.configuration} fold ${fold}: checkpoint_final present, skipped`);
-    await validateFold(t, fold, previous);
+    if (!t.skipValidation) await validateFold(t, fold, previous);
   }
+}
+
+/**
+ * `validateFold` for one trained fold on its own (a job of its own in queued runs): a cascade first gathers its
+ * previous stage's segmentations as `trainConfiguration` does.
+ */
+export async function validateConfigurationFold(t: TrainStageInput, fold: number): Promise<EvaluationSummary> {
+  const prevName = getConfiguration(t.plans, t.configuration).previous_stage;
+  const previous = prevName ? await previousStageSegmentations(t, prevName) : undefined;
+  return validateFold(t, fold, previous);
 }
 
 /**

@@ -8,6 +8,7 @@ import type { AugmentationFactory } from '../contracts/augmentation.js';
 import type { Postprocessor } from '../contracts/postprocessor.js';
 import type { Planner } from '../contracts/planner.js';
 import type { BackendPlugin } from '../contracts/backend.js';
+import type { JobQueuePlugin } from '../contracts/jobs.js';
 
 /**
  * The extension points. A plugin is a named plain object (or a factory making one) registered in the registry's
@@ -24,6 +25,7 @@ export interface PluginKinds {
   postprocessor: Postprocessor;
   planner: Planner;
   backend: BackendPlugin;
+  jobQueue: JobQueuePlugin;
 }
 
 export type PluginKind = keyof PluginKinds;
@@ -40,6 +42,7 @@ export const TOKENS: { [K in PluginKind]: InjectionToken<PluginKinds[K]> } = {
   postprocessor: 'nnunet:postprocessor',
   planner: 'nnunet:planner',
   backend: 'nnunet:backend',
+  jobQueue: 'nnunet:job-queue',
 };
 
 /** Plugin kinds in a stable order (for listings). */

@@ -1,0 +1,79 @@
+import { mkdirSync } from 'node:fs';
+import { Command } from 'commander';
+import { NnunetError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type SbatchSettings } from '@nnunet-ts/core';
+import { makeContext, type CommonOptions } from './context.js';
+import type { Io } from './commands.js';
+
+const positiveInt = (name: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new NnunetError(`--${name} must be a positive integer, got '${v}'`);
+  return n;
+};
+
+/** Resolves on SIGINT or SIGTERM (the worker then finishes its active jobs and disconnects). */
+const untilStopped = () => new Promise<string>((res) => {
+  process.once('SIGINT', () => res('SIGINT'));
+  process.once('SIGTERM', () => res('SIGTERM'));
+});
+
+/** `worker`: serve a job queue until stopped. */
+export function addWorkerCommand(program: Command, common: (c: Command) => Command, io: Io): void {
+  common(program.command('worker').description('run the jobs of queued runs (decathlon --queue) until stopped (Ctrl-C / SIGTERM: finish the active job, then exit)'))
+    .requiredOption('--queue <url>', 'job queue, e.g. redis://HOST:6379 (BullMQ on Redis; ?queue=<name> picks another queue)')
+    .option('--concurrency <n>', 'jobs this worker runs at once (one worker process per core or GPU is the usual setup)', '1')
+    .option('--lock-duration <ms>', 'a job whose worker stopped renewing its lock this long (killed, lost) is taken over by another worker', '120000')
+    .option('--stalled-interval <ms>', 'how often this worker looks for jobs of lost workers', '30000')
+    .action(async (o: CommonOptions & { queue: string; concurrency: string; lockDuration: string; stalledInterval: string }) => {
+      const ctx = await makeContext(o);
+      const w = await startQueueWorker(ctx.registry, o.queue, {
+        concurrency: positiveInt('concurrency', o.concurrency),
+        lockDurationMs: positiveInt('lock-duration', o.lockDuration),
+        stalledIntervalMs: positiveInt('stalled-interval', o.stalledInterval),
+        backend: o.backend ?? ctx.config.backend,
+        log: (s) => ctx.rep.log(s),
+      });
+      const signal = await untilStopped();
+      io.out(`worker: ${signal}, finishing the active job(s) (signal again to abandon them: another worker takes them over)`);
+      void untilStopped().then(() => w.close(true));
+      await w.close();
+    });
+}
+
+/** `slurm`: sbatch scripts for a run (no queue needed); `job`: run listed jobs of a run (what the scripts call). */
+export function addSlurmCommands(program: Command, common: (c: Command) => Command, budgetFlags: (c: Command) => Command, io: Io): void {
+  budgetFlags(common(program.command('slurm <task>').description('prepare a run (validate, plan, splits) and write sbatch scripts: preprocessing, an array with one task per (configuration, fold), then find-best/predict/evaluate (afterok)')))
+    .requiredOption('-o, --out <dir>', 'run folder, on a file system every node sees')
+    .option('--command <cmd>', 'how the nodes start nnunet-ts', 'nnunet-ts')
+    .option('--partition <p>', 'sbatch --partition')
+    .option('--account <a>', 'sbatch --account')
+    .option('--time <t>', 'sbatch --time per task, e.g. 24:00:00')
+    .option('--gpus <n>', 'GPUs per training/prediction task (--gpus-per-task)')
+    .option('--cpus-per-task <n>', 'sbatch --cpus-per-task')
+    .option('--mem <m>', 'sbatch --mem, e.g. 32G')
+    .option('--sbatch <line>', 'extra #SBATCH line (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--planner <name>', 'planner plugin', 'nnUNetPlanner')
+    .option('--gpu-memory-gb <n>', 'GPU memory target in GB', '8')
+    .action(async (task: string, o: CommonOptions & SbatchSettings & { out: string; command: string; gpus?: string; cpusPerTask?: string; sbatch?: string[]; planner: string; gpuMemoryGb: string }) => {
+      const ctx = await makeContext(o);
+      mkdirSync(o.out, { recursive: true });
+      const { graph } = await prepareRun({
+        task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
+        planner: ctx.config.planner ?? o.planner, gpuMemoryGb: ctx.config.gpuMemoryGb ?? Number(o.gpuMemoryGb),
+      });
+      const s = writeSlurmScripts(graph, o.command, {
+        partition: o.partition, account: o.account, time: o.time, mem: o.mem, extra: o.sbatch,
+        gpus: positiveInt('gpus', o.gpus), cpusPerTask: positiveInt('cpus-per-task', o.cpusPerTask),
+      });
+      io.out(`wrote ${s.scripts.length} sbatch scripts to ${s.dir}; submit them with: ${s.submit}`);
+    });
+
+  common(program.command('job [ids...]').description("run jobs of a prepared run (<run>/jobs.json, from slurm or decathlon), by id (comma lists allowed), in the graph's order"))
+    .requiredOption('-o, --out <dir>', 'run folder')
+    .action(async (ids: string[], o: CommonOptions & { out: string }) => {
+      const ctx = await makeContext(o);
+      if (!ids.length) throw new NnunetError('no job ids given', { hint: `the ids are listed in ${o.out}/jobs.json (e.g. pp.3d_fullres.<case>, train.3d_fullres.0, find-best)` });
+      const n = await runStoredJobs({ out: o.out, ids, registry: ctx.registry, rep: ctx.rep, backend: o.backend ?? ctx.config.backend });
+      io.out(`ran ${n} job(s)`);
+    });
+}
