@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { NnunetError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type SbatchSettings } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
+import { processExecutor } from './job-process.js';
 
 const positiveInt = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
@@ -26,17 +27,25 @@ export function addWorkerCommand(program: Command, common: (c: Command) => Comma
     .option('--stalled-interval <ms>', 'how often this worker looks for jobs of lost workers', '30000')
     .action(async (o: CommonOptions & { queue: string; concurrency: string; lockDuration: string; stalledInterval: string }) => {
       const ctx = await makeContext(o);
+      const backend = o.backend ?? ctx.config.backend;
+      // jobs run in a child process: this one stays responsive and keeps the queue's locks on its jobs renewed
+      const execute = processExecutor({ plugins: [...(ctx.config.plugins ?? []), ...(o.plugin ?? [])], backend });
       const w = await startQueueWorker(ctx.registry, o.queue, {
+        execute,
         concurrency: positiveInt('concurrency', o.concurrency),
         lockDurationMs: positiveInt('lock-duration', o.lockDuration),
         stalledIntervalMs: positiveInt('stalled-interval', o.stalledInterval),
-        backend: o.backend ?? ctx.config.backend,
+        backend,
         log: (s) => ctx.rep.log(s),
       });
       const signal = await untilStopped();
       io.out(`worker: ${signal}, finishing the active job(s) (signal again to abandon them: another worker takes them over)`);
-      void untilStopped().then(() => w.close(true));
+      void untilStopped().then(() => {
+        execute.close();
+        return w.close(true);
+      });
       await w.close();
+      execute.close();
     });
 }
 

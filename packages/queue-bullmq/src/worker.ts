@@ -101,7 +101,7 @@ async function work(job: Job<WorkJobData>, o: JobWorkerOptions, log: (s: string)
   const t0 = Date.now();
   log(`[${job.id}] started (attempt ${job.attemptsMade + 1})`);
   try {
-    await o.execute(job.data.spec, job.data.run, jobReporter(job, log, signal));
+    await o.execute(job.data.spec, job.data.run, jobReporter(job, log, signal), signal);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     log(`[${job.id}] failed: ${msg}`);

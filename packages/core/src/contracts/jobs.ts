@@ -71,8 +71,11 @@ export interface JobRunner {
   close(): Promise<void>;
 }
 
-/** Executes one job of a run, reporting through `rep` (core's `createJobExecutor`). */
-export type JobExecutor = (job: JobSpec, run: RunSpec, rep: Reporter) => Promise<void>;
+/**
+ * Executes one job of a run, reporting through `rep` (core's `createJobExecutor`; the CLI's worker runs it in a
+ * child process). `signal` aborts it (a queue worker that lost the job's lock: another worker may run it).
+ */
+export type JobExecutor = (job: JobSpec, run: RunSpec, rep: Reporter, signal?: AbortSignal) => Promise<void>;
 
 /** A worker process serving a queue until `close`. */
 export interface JobWorker {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { join } from 'node:path';
-import { labelManager, locationClasses } from '../dataset/label-manager.js';
+import { labelManager, locationClasses, type ClassOrRegion } from '../dataset/label-manager.js';
 import { readCase } from '../dataset/read.js';
 import type { Dataset, DatasetCase } from '../dataset/types.js';
 import type { Reporter } from './progress.js';
@@ -53,7 +53,7 @@ export async function runPreprocess(ds: Dataset, plans: Plans, configuration: st
     rep.log(`preprocess ${configuration}: all ${ds.cases.length} cases present in ${dir}`);
     return;
   }
-  const labels = locationClasses(labelManager(ds.json, join(ds.root, 'dataset.json')));
+  const labels = classLocationsOf(ds);
   const memoryLimitBytes = preprocessMemoryLimit();
   const failed: string[] = [];
   rep.start(`preprocess ${configuration}`, ds.cases.length);
@@ -75,9 +75,14 @@ export async function runPreprocess(ds: Dataset, plans: Plans, configuration: st
   }
 }
 
+/** The classes (or regions) whose voxel locations preprocessing samples for foreground oversampling. */
+export function classLocationsOf(ds: Dataset): ClassOrRegion[] {
+  return locationClasses(labelManager(ds.json, join(ds.root, 'dataset.json')));
+}
+
 /**
- * Preprocess one training case for `configuration` into `dir` (`<dir>/<id>.*`, atomic), with class locations of
- * `labels` (the dataset's foreground label values) for foreground oversampling.
+ * Preprocess one training case for `configuration` into `dir` (`<dir>/<id>.*`, atomic), with the locations of
+ * `labels` (`classLocationsOf(ds)`) for foreground oversampling.
  * @throws NnunetError (DataError) when the case cannot be read or preprocessed
  */
 export async function preprocessOneCase(
@@ -87,7 +92,7 @@ export async function preprocessOneCase(
   registry: Registry,
   dir: string,
   rep: Reporter,
-  o: { labels: number[]; memoryLimitBytes?: number },
+  o: { labels: ClassOrRegion[]; memoryLimitBytes?: number },
 ): Promise<void> {
   const cs = await readCase(registry, c);
   const res = await stage(registry, 'preprocessCase')(

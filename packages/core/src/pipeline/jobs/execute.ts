@@ -4,7 +4,7 @@ import type { ComputeBackend } from '../../contracts/backend.js';
 import type { JobExecutor, JobSpec, RunSpec } from '../../contracts/jobs.js';
 import type { Plans, Splits } from '../../contracts/plans.js';
 import type { Registry } from '../../registry/registry.js';
-import { declaredLabelValues, foregroundClasses, ignoreLabelOf } from '../../dataset/dataset-json.js';
+import { foregroundClasses, ignoreLabelOf } from '../../dataset/dataset-json.js';
 import { loadDataset } from '../../dataset/load.js';
 import type { Dataset, DatasetCase } from '../../dataset/types.js';
 import { evaluateFolder } from '../../evaluation/summary.js';
@@ -19,7 +19,7 @@ import { runLayout, type RunLayout } from '../layout.js';
 import { readModelFolder } from '../model-folder.js';
 import { foldSummaryFiles, runDeterminePostprocessing } from '../postprocess-stage.js';
 import { loadModel, predictCases, type LoadedModel } from '../predict-stage.js';
-import { dataConfiguration, preprocessedCaseIntact, preprocessMemoryLimit, preprocessOneCase } from '../preprocess-stage.js';
+import { classLocationsOf, dataConfiguration, preprocessedCaseIntact, preprocessMemoryLimit, preprocessOneCase } from '../preprocess-stage.js';
 import type { Reporter } from '../progress.js';
 import { stage } from '../stages.js';
 import { crossValidationSummary, trainConfiguration, validateConfigurationFold, writeModelFiles, type TrainStageInput } from '../train-stage.js';
@@ -123,8 +123,8 @@ function caseOf(cases: DatasetCase[], id: string | undefined, where: string): Da
 async function preprocessJob({ job, rep, s, registry }: JobContext): Promise<void> {
   const dir = s.L.configurationData(job.configuration!);
   if (await preprocessedCaseIntact(registry, dir, job.caseId!)) return;
-  const labels = declaredLabelValues(s.ds.json).filter((v) => v > 0);
-  await preprocessOneCase(caseOf(s.ds.cases, job.caseId, 'training'), s.plans, job.configuration!, registry, dir, rep, { labels, memoryLimitBytes: preprocessMemoryLimit() });
+  const c = caseOf(s.ds.cases, job.caseId, 'training');
+  await preprocessOneCase(c, s.plans, job.configuration!, registry, dir, rep, { labels: classLocationsOf(s.ds), memoryLimitBytes: preprocessMemoryLimit() });
 }
 
 async function trainInput(c: JobContext): Promise<TrainStageInput> {

@@ -1,4 +1,4 @@
-import type { JobEvent, JobQueuePlugin, JobWorker, JobWorkerOptions } from '../../contracts/jobs.js';
+import type { JobEvent, JobExecutor, JobQueuePlugin, JobWorker, JobWorkerOptions } from '../../contracts/jobs.js';
 import type { Registry } from '../../registry/registry.js';
 import { NnunetError, PluginError } from '../../util/errors.js';
 import type { Reporter } from '../progress.js';
@@ -22,9 +22,13 @@ export function jobQueueFor(registry: Registry, url: string): JobQueuePlugin {
   return q;
 }
 
-/** Options of `startQueueWorker`: the worker's own backend (default: each run's) and queue settings. */
+/**
+ * Options of `startQueueWorker`: the worker's own backend (default: each run's), queue settings, and optionally the
+ * executor (default: `createJobExecutor` in this process).
+ */
 export interface QueueWorkerOptions extends Omit<JobWorkerOptions, 'execute'> {
   backend?: string;
+  execute?: JobExecutor;
 }
 
 /**
@@ -36,7 +40,7 @@ export async function startQueueWorker(registry: Registry, url: string, o: Queue
   const q = jobQueueFor(registry, url);
   const log = o.log ?? ((s: string) => process.stderr.write(s + '\n'));
   if (o.concurrency !== undefined && !(Number.isInteger(o.concurrency) && o.concurrency >= 1)) throw new NnunetError(`--concurrency must be a positive integer, got ${o.concurrency}`);
-  const execute = createJobExecutor({ registry, backend: o.backend, log });
+  const execute = o.execute ?? createJobExecutor({ registry, backend: o.backend, log });
   const w = q.worker(url, { ...o, execute, log });
   await w.ready();
   return w;

@@ -1,0 +1,39 @@
+/**
+ * The job process of `nnunet-ts worker` (forked by job-process.ts): builds a registry with the worker's plugins,
+ * then runs the jobs it is sent with core's `createJobExecutor`, reporting over IPC. Exits when the worker goes.
+ */
+import { NnunetError, createJobExecutor, type JobExecutor, type Reporter } from '@nnunet-ts/core';
+import type { ChildMessage, ParentMessage } from './job-process.js';
+import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
+
+const send = (m: ChildMessage) => process.send?.(m);
+
+const reporter: Reporter = {
+  log: (message) => send({ type: 'log', message }),
+  start: (label, total) => send({ type: 'start', label, total }),
+  update: (value, status) => send({ type: 'update', value, status }),
+  stop: () => send({ type: 'stop' }),
+};
+
+let executor: Promise<JobExecutor> | undefined;
+
+process.on('disconnect', () => process.exit(0));
+process.on('message', (m: ParentMessage) => {
+  if (m.type === 'init') {
+    executor = (async () => {
+      const registry = createDefaultRegistry();
+      await loadPlugins(registry, m.init.plugins);
+      return createJobExecutor({ registry, backend: m.init.backend, log: (message) => send({ type: 'log', message }) });
+    })();
+    return;
+  }
+  void (async () => {
+    try {
+      await (await executor!)(m.job, m.run, reporter);
+      send({ type: 'done' });
+    } catch (e) {
+      const user = e instanceof NnunetError;
+      send({ type: 'failed', name: (e as Error)?.name ?? 'Error', message: user ? e.message : ((e as Error)?.stack ?? String(e)), hint: user ? e.hint : undefined, user });
+    }
+  })();
+});

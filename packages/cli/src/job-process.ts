@@ -1,0 +1,90 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { NnunetError, type JobExecutor, type JobSpec, type Reporter, type RunSpec } from '@nnunet-ts/core';
+
+/** What the worker tells its job process once: the plugins and backend to build its registry with. */
+export interface JobProcessInit {
+  plugins: string[];
+  backend?: string;
+}
+
+/** Messages from the job process (see job-child.ts). */
+export type ChildMessage =
+  | { type: 'log'; message: string }
+  | { type: 'start'; label: string; total: number }
+  | { type: 'update'; value: number; status?: string }
+  | { type: 'stop' }
+  | { type: 'done' }
+  | { type: 'failed'; name: string; message: string; hint?: string; user: boolean };
+
+/** Messages to the job process. */
+export type ParentMessage = { type: 'init'; init: JobProcessInit } | { type: 'run'; job: JobSpec; run: RunSpec };
+
+const CHILD = fileURLToPath(new URL('./job-child.js', import.meta.url));
+
+function relay(rep: Reporter, m: ChildMessage): void {
+  if (m.type === 'log') rep.log(m.message);
+  else if (m.type === 'start') rep.start(m.label, m.total);
+  else if (m.type === 'update') rep.update(m.value, m.status);
+  else if (m.type === 'stop') rep.stop();
+}
+
+/** The error a job process reported, as the worker's queue needs it (user errors stay `NnunetError`s). */
+function errorOf(m: Extract<ChildMessage, { type: 'failed' }>): Error {
+  if (!m.user) return new Error(m.message);
+  const e = new NnunetError(m.message, { hint: m.hint });
+  e.name = m.name;
+  return e;
+}
+
+/**
+ * A job executor that runs each job in a long-lived child process (one job at a time; one child per concurrent job),
+ * so that the worker's event loop stays free while a job computes: the queue's lock on the job is renewed on time
+ * however long a training iteration blocks. The child keeps its caches between jobs (dataset, plans, loaded model),
+ * exits when the worker dies (its IPC channel closes), and is killed when the job is aborted (lock lost).
+ */
+export function processExecutor(init: JobProcessInit): JobExecutor & { close(): void } {
+  const idle: ChildProcess[] = [];
+  const all = new Set<ChildProcess>();
+  const spawnChild = () => {
+    const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    child.send({ type: 'init', init } satisfies ParentMessage);
+    all.add(child);
+    child.once('exit', () => all.delete(child));
+    return child;
+  };
+  const execute = (job: JobSpec, run: RunSpec, rep: Reporter, signal?: AbortSignal): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const child = idle.pop() ?? spawnChild();
+      const finish = (err?: Error) => {
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onMessage = (m: ChildMessage) => {
+        if (m.type === 'done') {
+          idle.push(child);
+          finish();
+        } else if (m.type === 'failed') {
+          idle.push(child);
+          finish(errorOf(m));
+        } else relay(rep, m);
+      };
+      const onExit = (code: number | null, sig: string | null) => finish(new Error(`the job process exited (${sig ?? `code ${code}`}) while running ${job.id}`));
+      const onAbort = () => {
+        child.kill('SIGKILL');
+        finish(new Error(`job ${job.id} aborted on this worker: ${String(signal?.reason ?? 'lock lost')}`));
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.send({ type: 'run', job, run } satisfies ParentMessage);
+    });
+  return Object.assign(execute, {
+    close() {
+      for (const c of all) c.kill('SIGTERM');
+    },
+  });
+}
