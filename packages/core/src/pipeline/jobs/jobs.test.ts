@@ -8,6 +8,8 @@ import type { Dataset } from '../../dataset/types.js';
 import { resolveBudget } from '../presets.js';
 import { decathlonJobGraph, jobIdPart, runKeyOf } from './graph.js';
 import { readJobGraph, selectJobs, writeSlurmScripts } from './slurm.js';
+import { checkRunFolderVisible, RunFolderNotVisibleError } from './execute.js';
+import { writeJson } from '../json-io.js';
 
 const tmp: string[] = [];
 afterAll(() => tmp.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -91,5 +93,24 @@ describe('SLURM scripts', () => {
     expect(back).toEqual(g);
     expect(selectJobs(back, ['val.3d_lowres.1,train.3d_lowres.1']).waves.map((w) => w.map((j) => j.id))).toEqual([['train.3d_lowres.1'], ['val.3d_lowres.1']]);
     expect(() => selectJobs(back, ['train.2d.0'])).toThrow(/unknown job id\(s\): train\.2d\.0/);
+  });
+});
+
+describe('workers refuse a run folder they cannot see', () => {
+  it('missing folder, a folder without run.json, or run.json naming another dataset: RunFolderNotVisibleError naming the folder', () => {
+    const out = mkdtempSync(join(tmpdir(), 'nnunet-visible-'));
+    tmp.push(out);
+    const run = spec(join(out, 'run'), ['3d_fullres'], [0]);
+    expect(() => checkRunFolderVisible(run)).toThrow(RunFolderNotVisibleError);
+    expect(() => checkRunFolderVisible(run)).toThrow(/cannot see the run folder \(it does not exist here\): submitter and workers must share the run folder at the same path/);
+    writeJson(join(out, 'run', 'nnUNet_preprocessed', 'x.json'), {});
+    expect(() => checkRunFolderVisible(run)).toThrow(/no .*run\.json: another folder of the same name\?/);
+    writeJson(join(out, 'run', 'run.json'), { task: 't', dataset: '/elsewhere' });
+    expect(() => checkRunFolderVisible(run)).toThrow(/names the dataset \/elsewhere, the job \/data\/Dataset900_X/);
+    writeJson(join(out, 'run', 'run.json'), { task: 't', dataset: run.dataset });
+    expect(() => checkRunFolderVisible(run)).toThrow(/the dataset folder does not exist here/);
+    const ok = { ...run, dataset: out };
+    writeJson(join(out, 'run', 'run.json'), { task: 't', dataset: out });
+    expect(() => checkRunFolderVisible(ok)).not.toThrow();
   });
 });
