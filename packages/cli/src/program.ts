@@ -29,6 +29,8 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
     const folder = key ? (action.opts() as Record<string, unknown>)[key] : undefined;
     if (typeof folder !== 'string' || folder.toLowerCase().endsWith('.json')) return;
     if (action.name() === 'find-best' && !existsSync(folder)) return; // reads an existing run: the verb reports it missing
+    // a queued run is written by its workers, coordinated by the queue's job ids; a second submit attaches to it
+    if (action.name() === 'decathlon' && (action.opts() as { queue?: string }).queue) return;
     held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
   });
 }
