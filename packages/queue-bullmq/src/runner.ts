@@ -36,6 +36,9 @@ export class BullMqRunner implements JobRunner {
     await waitConnected(conn, this.a);
     this.queue = new Queue(this.a.queue, { connection: conn });
     this.events = new QueueEvents(this.a.queue, { connection: eventsConn });
+    // while Redis is away ioredis reconnects on its own: connection errors are not news
+    this.queue.on('error', () => {});
+    this.events.on('error', () => {});
     await this.events.waitUntilReady();
     const specs = new Map(graphJobs(graph).map((s) => [workJobId(graph.runKey, s), s]));
     const tracker = this.track(specs, onEvent);
@@ -61,6 +64,8 @@ export class BullMqRunner implements JobRunner {
   }
 
   private track(specs: Map<string, JobSpec>, onEvent: (e: JobEvent) => void) {
+    // a set: after a lost queue the resubmitted jobs complete again without counting twice
+    const completed = new Set<string>();
     const t = { done: 0, total: specs.size, failures: new Map<string, string>() };
     const ev = this.events!;
     ev.on('active', ({ jobId }) => {
@@ -69,7 +74,10 @@ export class BullMqRunner implements JobRunner {
     });
     ev.on('completed', ({ jobId }) => {
       const job = specs.get(jobId);
-      if (job) onEvent({ job, state: 'completed', done: Math.min(++t.done, t.total), total: t.total });
+      if (!job) return;
+      completed.add(jobId);
+      t.done = Math.max(t.done, completed.size);
+      onEvent({ job, state: 'completed', done: t.done, total: t.total });
     });
     ev.on('failed', ({ jobId, failedReason }) => {
       const job = specs.get(jobId);

@@ -140,6 +140,7 @@ export function startWorker(url: string, o: JobWorkerOptions): JobWorker {
     },
   );
   worker.on('error', (e) => log(`worker: ${e.message}`));
+  queue.on('error', () => {}); // connection errors while Redis is away: ioredis reconnects
   // a job whose lock could not be renewed (Redis restarted, or this process was too busy) may already run elsewhere
   worker.on('lockRenewalFailed', (ids) => {
     for (const id of ids) {
