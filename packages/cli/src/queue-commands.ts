@@ -27,9 +27,9 @@ export function addWorkerCommand(program: Command, common: (c: Command) => Comma
     .option('--stalled-interval <ms>', 'how often this worker looks for jobs of lost workers', '30000')
     .action(async (o: CommonOptions & { queue: string; concurrency: string; lockDuration: string; stalledInterval: string }) => {
       const ctx = await makeContext(o);
-      const backend = o.backend ?? ctx.config.backend;
+      const backend = o.backend ?? (ctx.options.backend === 'auto' ? undefined : ctx.options.backend);
       // jobs run in a child process: this one stays responsive and keeps the queue's locks on its jobs renewed
-      const execute = processExecutor({ plugins: [...(ctx.config.plugins ?? []), ...(o.plugin ?? [])], backend });
+      const execute = processExecutor({ plugins: [...new Set([...ctx.options.plugins, ...(o.plugin ?? [])])], backend });
       const w = await startQueueWorker(ctx.registry, o.queue, {
         execute,
         concurrency: positiveInt('concurrency', o.concurrency),
@@ -61,14 +61,14 @@ export function addSlurmCommands(program: Command, common: (c: Command) => Comma
     .option('--cpus-per-task <n>', 'sbatch --cpus-per-task')
     .option('--mem <m>', 'sbatch --mem, e.g. 32G')
     .option('--sbatch <line>', 'extra #SBATCH line (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('--planner <name>', 'planner plugin', 'nnUNetPlanner')
-    .option('--gpu-memory-gb <n>', 'GPU memory target in GB', '8')
-    .action(async (task: string, o: CommonOptions & SbatchSettings & { out: string; command: string; gpus?: string; cpusPerTask?: string; sbatch?: string[]; planner: string; gpuMemoryGb: string }) => {
+    .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
+    .option('--gpu-memory-gb <n>', 'GPU memory target in GB (default 8)')
+    .action(async (task: string, o: CommonOptions & SbatchSettings & { out: string; command: string; gpus?: string; cpusPerTask?: string; sbatch?: string[] }) => {
       const ctx = await makeContext(o);
       mkdirSync(o.out, { recursive: true });
       const { graph } = await prepareRun({
         task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
-        planner: ctx.config.planner ?? o.planner, gpuMemoryGb: ctx.config.gpuMemoryGb ?? Number(o.gpuMemoryGb),
+        planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb,
       });
       const s = writeSlurmScripts(graph, o.command, {
         partition: o.partition, account: o.account, time: o.time, mem: o.mem, extra: o.sbatch,
@@ -82,7 +82,7 @@ export function addSlurmCommands(program: Command, common: (c: Command) => Comma
     .action(async (ids: string[], o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
       if (!ids.length) throw new NnunetError('no job ids given', { hint: `the ids are listed in ${o.out}/jobs.json (e.g. pp.3d_fullres.<case>, train.3d_fullres.0, find-best)` });
-      const n = await runStoredJobs({ out: o.out, ids, registry: ctx.registry, rep: ctx.rep, backend: o.backend ?? ctx.config.backend });
+      const n = await runStoredJobs({ out: o.out, ids, registry: ctx.registry, rep: ctx.rep, backend: o.backend ?? (ctx.options.backend === 'auto' ? undefined : ctx.options.backend) });
       io.out(`ran ${n} job(s)`);
     });
 }
