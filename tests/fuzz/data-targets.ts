@@ -46,6 +46,7 @@ export function mutateJson(value: unknown, ms: JsonMutation[]): unknown {
   const root = { v: structuredClone(value) as unknown };
   for (const m of ms) {
     const all = nodes(root);
+    if (!all.length) break; // the whole document was deleted
     const n = all[m.k % all.length]!;
     const edge = structuredClone(EDGE_VALUES[m.value]);
     const p = n.parent as Record<string | number, unknown>;
@@ -200,7 +201,7 @@ function cacheTarget(dir: string): Target<DocInput> {
       const buf = Buffer.from(b);
       const hLen = buf.readUInt32LE(12);
       const header = JSON.parse(buf.subarray(16, 16 + hLen).toString('utf8'));
-      const h2 = Buffer.from(JSON.stringify(mutateJson(header, x.json)));
+      const h2 = Buffer.from(JSON.stringify(mutateJson(header, x.json)) ?? 'null');
       const body = Buffer.concat([buf.subarray(0, 12), Buffer.alloc(4), h2, buf.subarray(16 + hLen, buf.length - 20)]);
       body.writeUInt32LE(h2.length, 12);
       out = new Uint8Array(Buffer.concat([body, createHash('sha1').update(body).digest()]));

@@ -46,6 +46,8 @@ export interface FuzzReport {
   counts: Record<OutcomeKind, number>;
   /** Distinct findings (by kind + first 80 characters of the detail) with a count and one example input. */
   findings: { kind: OutcomeKind; detail: string; count: number; example: unknown }[];
+  /** An exception that escaped the target itself (a harness bug), which ended the run early. */
+  harnessError?: string;
 }
 
 /**
@@ -63,7 +65,12 @@ export async function fuzz<T>(target: Target<T>, runs: number, seed: number, sto
     await fc.assert(
       fc.asyncProperty(target.arbitrary, async (input) => {
         const t = performance.now();
-        let o = await target.run(input);
+        let o: Outcome;
+        try {
+          o = await target.run(input);
+        } catch (e) {
+          o = { kind: 'crash', detail: `escaped the target: ${(e as Error)?.stack?.slice(0, 300) ?? String(e)}` };
+        }
         if (o.kind === 'ok' || o.kind === 'user-error') {
           if (performance.now() - t > SLOW_MS) o = { kind: 'slow', detail: `${Math.round(performance.now() - t)} ms` };
         }
@@ -82,6 +89,7 @@ export async function fuzz<T>(target: Target<T>, runs: number, seed: number, sto
     failure = e;
   }
   const report: FuzzReport = { target: target.name, runs: done, seconds: (performance.now() - t0) / 1000, counts, findings: [...found.values()] };
+  if (failure && !stopOnFinding) report.harnessError = String((failure as Error).message).slice(0, 2000);
   if (failure && stopOnFinding) throw Object.assign(new Error(`${target.name}: ${String((failure as Error).message).slice(0, 3000)}`), { report });
   return report;
 }

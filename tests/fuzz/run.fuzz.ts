@@ -3,7 +3,7 @@
  * 100,000) in this one process (no process per input), findings are collected instead of stopping at the first,
  * and the report goes to stdout and to tests/fuzz/report.json; the bytes of one example per finding go to
  * tests/fuzz/findings/ (turn them into fixtures under tests/fuzz/fixtures/). FUZZ_TARGETS=nifti,nrrd,... picks
- * targets; FUZZ_SEED sets the seed; FUZZ_RUNS_<TARGET> overrides the count of one target.
+ * targets; FUZZ_SEED sets the seed; FUZZ_RUNS_<TARGET> overrides the count of one target; FUZZ_REPORT the report path.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,7 +38,7 @@ it('fuzz every reader and validate', async () => {
       if (b) writeFileSync(join(out, `${t.name}-${i}-${b.name}`), b.bytes);
       writeFileSync(join(out, `${t.name}-${i}.json`), JSON.stringify({ kind: f.kind, detail: f.detail, input: f.example }, null, 1));
     });
-    writeFileSync(join(import.meta.dirname, 'report.json'), JSON.stringify({ seed: SEED, date: new Date().toISOString(), reports }, null, 1) + '\n');
+    writeFileSync(process.env.FUZZ_REPORT ?? join(import.meta.dirname, 'report.json'), JSON.stringify({ seed: SEED, date: new Date().toISOString(), reports }, null, 1) + '\n');
   }
   rmSync(work, { recursive: true, force: true });
 });

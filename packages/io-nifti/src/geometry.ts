@@ -186,11 +186,7 @@ export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
   let off: number[];
   let sp: number[];
   let from: NiftiGeometry['from'];
-  // a transform with non-finite numbers (corrupt header) is ignored, with a note, instead of giving a NaN geometry
-  const qUsable = h.qformCode > 0 && [...h.quatern, ...h.qoffset].every(Number.isFinite) && Math.hypot(...h.quatern) < 1e10;
-  const sUsable = h.sformCode > 0 && h.srow.flat().every(Number.isFinite);
-  if (h.qformCode > 0 && !qUsable) warnings.push(`qform (code ${h.qformCode}) has non-finite or absurd quaternion/offset values and is ignored`);
-  if (h.sformCode > 0 && !sUsable) warnings.push(`sform (code ${h.sformCode}) has non-finite values and is ignored`);
+  const { qUsable, sUsable } = usableTransforms(h, warnings);
   const q = qUsable ? qform() : null;
   const s = sUsable ? sform() : null;
   if (!q && !s) {
@@ -265,6 +261,7 @@ export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
       );
     }
   }
+  ({ m, off, sp } = saneOrFallback({ m, off, sp }, from, q, pix, warnings));
   // RAS -> LPS: negate rows 0 and 1.
   const dir = m.map((row, i) => row.map((v) => (i < 2 ? -v : v)));
   const origin: [number, number, number] = [-off[0]!, -off[1]!, off[2]!];
@@ -275,6 +272,40 @@ export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
     from,
     warnings,
   };
+}
+
+/**
+ * Whether the qform and the sform can be used: code > 0 and finite numbers (a quaternion of absurd size, |bcd| >=
+ * 1e10, counts as corrupt). A transform with non-finite numbers is ignored with a warning instead of giving a NaN
+ * geometry.
+ */
+function usableTransforms(h: NiftiHeader, warnings: string[]): { qUsable: boolean; sUsable: boolean } {
+  const qUsable = h.qformCode > 0 && [...h.quatern, ...h.qoffset].every(Number.isFinite) && Math.hypot(...h.quatern) < 1e10;
+  const sUsable = h.sformCode > 0 && h.srow.flat().every(Number.isFinite);
+  if (h.qformCode > 0 && !qUsable) warnings.push(`qform (code ${h.qformCode}) has non-finite or absurd quaternion/offset values and is ignored`);
+  if (h.sformCode > 0 && !sUsable) warnings.push(`sform (code ${h.sformCode}) has non-finite values and is ignored`);
+  return { qUsable, sUsable };
+}
+
+type RasGeometry = { m: M3; off: number[]; sp: number[] };
+
+/**
+ * A corrupt header can defeat the sform/qform rules (huge or denormal numbers): never return a direction that is not
+ * orthonormal or a non-finite origin/spacing. Falls back to the qform, else to origin 0, identity direction and
+ * |pixdim| spacing, with a warning. Works in RAS (before the LPS flip).
+ */
+function saneOrFallback(g: RasGeometry, from: string, q: RasGeometry | null, pix: number[], warnings: string[]): RasGeometry {
+  if (geometryIsSane(g.m, g.off, g.sp)) return g;
+  const qq = q && from !== 'qform' && geometryIsSane(q.m, q.off, q.sp) ? q : null;
+  warnings.push(`the ${from} gives no valid geometry (non-orthonormal direction or non-finite values); ${qq ? 'qform used' : 'origin 0, identity direction and |pixdim| spacing assumed'}`);
+  if (qq) return qq;
+  // identity in LPS is diag(-1, -1, 1) in RAS
+  return { m: [[-1, 0, 0], [0, -1, 0], [0, 0, 1]], off: [0, 0, 0], sp: pix.map(Math.abs) };
+}
+
+/** True when a direction is orthonormal (|R^T R - I| <= 1e-3) and offset and spacing are finite (spacing > 0). */
+function geometryIsSane(m: M3, off: number[], sp: number[]): boolean {
+  return m.flat().every(Number.isFinite) && orthonormalityError(m) <= 1e-3 && off.every(Number.isFinite) && sp.every((v) => Number.isFinite(v) && v > 0);
 }
 
 /** NIfTI transform fields (RAS) for an LPS geometry. */

@@ -168,6 +168,13 @@ async function readRaw(path: string, maxBytes: number, warnings: string[], heade
     const layout = layoutOf(header, path, maxBytes);
     warnings.push(...layout.warnings);
     if (headerOnly) return { layout, voxels: new Uint8Array(0) };
+    if (!Number.isSafeInteger(layout.offset) || layout.offset + layout.nbytes > size) {
+      const avail = Number.isSafeInteger(layout.offset) ? Math.max(0, size - layout.offset) : 0;
+      throw new DataError(`truncated NIfTI file ${path} (got ${avail} of ${layout.nbytes} expected voxel bytes)${avail === 0 ? `; vox_offset ${header.voxOffset} is at or beyond the end of the ${size}-byte file` : ''}`, {
+        file: path,
+        hint: 're-copy or re-export the file; if vox_offset is corrupt, fix it (352 for a NIfTI-1 file without extensions)',
+      });
+    }
     const voxels = new Uint8Array(layout.nbytes);
     let got = 0;
     while (got < layout.nbytes) {

@@ -26,7 +26,7 @@ const LEGACY_KEYS = [
 
 /** True when a configuration is written in the legacy format (`UNet_class_name`, `pool_op_kernel_sizes`, ...). */
 export function isLegacyConfiguration(c: PlansConfiguration): boolean {
-  return typeof c.UNet_class_name === 'string' || Array.isArray(c.pool_op_kernel_sizes);
+  return !!c && typeof c === 'object' && (typeof c.UNet_class_name === 'string' || Array.isArray(c.pool_op_kernel_sizes));
 }
 
 /**

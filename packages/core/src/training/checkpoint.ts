@@ -141,7 +141,7 @@ export async function loadCheckpoint(foldDir: string, kind: string): Promise<Che
   } catch (e) {
     throw new DataError(`cannot read checkpoint: ${(e as Error).message}`, { file: p.json, hint: 'train this fold (again) or use another checkpoint', cause: e });
   }
-  if (meta.format !== 'nnunet-ts-checkpoint/1' || !Array.isArray(meta.blobs)) {
+  if (!meta || typeof meta !== 'object' || meta.format !== 'nnunet-ts-checkpoint/1' || !Array.isArray(meta.blobs)) {
     throw new DataError('not an nnunet-ts checkpoint (unknown format)', { file: p.json, hint: 'train this fold with nnunet-ts' });
   }
   let bin: Uint8Array;
