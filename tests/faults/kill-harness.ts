@@ -52,13 +52,33 @@ export const NONDETERMINISTIC = [/progress\.json$/, /progress\.svg$/, /debug\.js
 
 const isTemp = (rel: string): boolean => core.isTempName(rel.split('/').pop()!) || rel.endsWith(core.LOCK_FILE) || rel.endsWith(`${core.LOCK_FILE}.takeover`);
 
-/** sha256 of every final-named, deterministic file below `dir`. */
-export function snapshot(dir: string): Record<string, string> {
+/**
+ * Outputs of training that differ between two uninterrupted runs with the same seed on the default (auto) backend:
+ * the weights and what is computed from them (measured: threaded kernels do not fix the floating-point reduction
+ * order). They are compared by presence, not bytes; `trainingProblems` checks their content instead.
+ */
+export const TRAINING_WEIGHTS = [/checkpoint_\w+\.bin$/, /crossval_summary\.json$/, /validation\/summary\.json$/, /validation\/.*\.(nii\.gz|npz|bin)$/];
+
+/** sha256 of every final-named file below `dir`; files matching `presenceOnly` map to 'present'. */
+export function snapshot(dir: string, presenceOnly: RegExp[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const rel of listTree(dir)) {
     if (isTemp(rel) || NONDETERMINISTIC.some((r) => r.test(rel))) continue;
-    out[rel] = createHash('sha256').update(readFileSync(join(dir, rel))).digest('hex');
+    out[rel] = presenceOnly.some((r) => r.test(rel)) ? 'present' : createHash('sha256').update(readFileSync(join(dir, rel))).digest('hex');
   }
+  return out;
+}
+
+/** A resumed training must have run every epoch exactly once: final checkpoint at num_epochs, one log entry per epoch. */
+export async function trainingProblems(modelDir: string, epochs: number): Promise<string[]> {
+  const out: string[] = [];
+  const ck = await core.loadCheckpoint(join(modelDir, 'fold_0'), 'final');
+  if (ck.meta.current_epoch !== epochs) out.push(`final checkpoint at epoch ${ck.meta.current_epoch}, expected ${epochs}`);
+  const l = ck.meta.logging;
+  for (const k of ['train_losses', 'val_losses', 'lrs', 'epoch_start_timestamps'] as const) {
+    if (l[k].length !== epochs) out.push(`logging.${k} has ${l[k].length} entries for ${epochs} epochs`);
+  }
+  if (l.train_losses.some((v) => !Number.isFinite(v))) out.push('a training loss is not finite');
   return out;
 }
 

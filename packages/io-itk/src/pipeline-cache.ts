@@ -10,13 +10,13 @@ import type { ItkImage } from './convert.js';
  * (about 100-150 ms), which dominates reading a DICOM series slice by slice. The Emscripten modules of itk-wasm are
  * built to be called repeatedly (itk-wasm's browser runner keeps them; `callMain` restores the stack each time), so
  * this module keeps one instance per format and runs it directly: about 5 ms per small read. A module is dropped
- * (and re-created on the next read) after a wasm abort and after a read above `KEEP_BELOW_BYTES`, because wasm memory
- * never shrinks. The runner uses two files of itk-wasm's `dist/pipeline/internal` folder, which its export map does not
+ * (and re-created on the next read) after a wasm abort and when its heap grew beyond `KEEP_BELOW_BYTES` (wasm memory
+ * never shrinks, and a corrupt header can make ITK allocate a lot before it fails). The runner uses two files of itk-wasm's `dist/pipeline/internal` folder, which its export map does not
  * list; when they are missing (another itk-wasm version), `cachedRead` returns null and the caller falls back to
  * `readImageNode`.
  */
 
-/** Reads that return more voxel bytes than this drop their module afterwards (wasm memory never shrinks). */
+/** A module whose wasm heap grew beyond this is dropped after the read (wasm memory never shrinks). */
 const KEEP_BELOW_BYTES = 64 * 1024 ** 2;
 
 /** File ending (lower case) -> @itk-wasm/image-io pipeline name. */
@@ -31,6 +31,7 @@ const PIPELINES: Record<string, string> = {
 };
 
 interface EmModule {
+  HEAPU8?: Uint8Array;
   mountDir(dir: string): string;
   unmountDir(dir: string): void;
 }
@@ -106,13 +107,13 @@ export async function cachedRead(path: string): Promise<CachedReadResult | null>
     }
   } catch (e) {
     // a C++ exception (thrown as a number) leaves the module usable; anything else (abort, OOM) may not
-    if (typeof e !== 'number') modules.delete(name);
+    if (typeof e !== 'number' || (m.HEAPU8?.length ?? 0) > KEEP_BELOW_BYTES) modules.delete(name);
     const why = log.find((l) => l && !/^(stdout|stderr):\s*$/.test(l) && !l.startsWith('Exception while') && !l.startsWith('Build module')) ?? (e instanceof Error ? e.message : `wasm exception ${String(e)}`);
     return { error: why.slice(0, 300) };
   }
+  // wasm memory never shrinks: a read that grew the heap (a big image, or a corrupt header asking for one) drops it
+  if ((m.HEAPU8?.length ?? 0) > KEEP_BELOW_BYTES) modules.delete(name);
   const couldRead = res.outputs[0]?.data === true;
   if (res.returnValue !== 0 || !couldRead) return { error: (res.stderr || log.join(' ') || 'the file is not in a format this reader understands').split('\n')[0]!.slice(0, 300) };
-  const image = res.outputs[1]!.data as ItkImage;
-  if (((image.data as unknown as ArrayBufferView | null)?.byteLength ?? 0) > KEEP_BELOW_BYTES) modules.delete(name);
-  return { image };
+  return { image: res.outputs[1]!.data as ItkImage };
 }
