@@ -6,7 +6,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fuzz } from './engine.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fuzz, type Target } from './engine.js';
 import { niftiTarget } from './nifti-target.js';
 import { dicomTarget, mhaTarget, nrrdTarget } from './itk-targets.js';
 import { datasetTarget, jsonTargets } from './data-targets.js';
@@ -45,5 +46,26 @@ describe('fuzz (seeded, short)', () => {
       found.push(...r.findings.map((f) => `${t.name} ${f.kind}: ${f.detail} x${f.count}\n${JSON.stringify(f.example)}`));
     }
     expect(found).toEqual([]);
+  });
+});
+
+describe('fuzz findings kept as fixtures', () => {
+  it('F-Z07: every input a long run found (tests/fuzz/fixtures) now reads correctly or fails naming the file', async () => {
+    const fixtures = join(import.meta.dirname, 'fixtures');
+    const targets: Record<string, Target<unknown>> = {
+      nifti: niftiTarget(join(dir, 'fx-nifti')) as Target<unknown>, nrrd: nrrdTarget(join(dir, 'fx-nrrd')) as Target<unknown>, mha: mhaTarget(join(dir, 'fx-mha')) as Target<unknown>,
+      dicom: dicomTarget(join(dir, 'fx-dicom')) as Target<unknown>, dataset: datasetTarget(join(dir, 'fx-dataset')) as Target<unknown>,
+      ...Object.fromEntries(jsonTargets(join(dir, 'fx-json')).map((t) => [t.name, t as Target<unknown>])),
+    };
+    const names = readdirSync(fixtures).filter((n) => n.endsWith('.json'));
+    expect(names.length).toBeGreaterThan(0);
+    const bad: string[] = [];
+    for (const n of names) {
+      const f = JSON.parse(readFileSync(join(fixtures, n), 'utf8')) as { input: unknown };
+      const target = targets[/^(?:first-run-)?([a-z]+)-/.exec(n)![1]!]!;
+      const o = await target.run(f.input);
+      if (o.kind !== 'ok' && o.kind !== 'user-error') bad.push(`${n}: ${o.kind} ${o.detail}`);
+    }
+    expect(bad).toEqual([]);
   });
 });
