@@ -4,7 +4,7 @@
  * of an uninterrupted run's duration; after every kill nothing partial is visible under a final name, and the same
  * command run again finishes with outputs bitwise equal to the uninterrupted run's (files holding wall-clock times
  * excepted, see NONDETERMINISTIC; training weights, which differ between two uninterrupted runs on the threaded
- * default backend, are checked for presence and by `trainingProblems`: every epoch run exactly once). KILL_POINTS sets the kills per stage (default 3); KILL_SEED the moments.
+ * default backend, are checked for presence and by `trainingProblems`: every epoch run exactly once). KILL_POINTS sets the kill rounds per stage (default 2: three kills, the second round kills twice in a row); KILL_SEED the moments.
  */
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { createDefaultRegistry } from '@nnunet-ts/cli';
 import { makeSphereTask } from '../fixtures/synthetic.js';
 import { diffSnapshots, partialFiles, runCliProcess, snapshot, trainingProblems, TRAINING_WEIGHTS } from './kill-harness.js';
 
-const KILLS = Number(process.env.KILL_POINTS ?? 3);
+const KILLS = Number(process.env.KILL_POINTS ?? 2);
 let seed = Number(process.env.KILL_SEED ?? 14);
 const rnd = () => {
   seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
