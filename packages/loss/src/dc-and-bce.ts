@@ -93,6 +93,7 @@ export function dcAndBceLoss(opts: RegionLossOptions): Loss {
   if (!regions?.length) throw new NnunetError('DC_and_BCE_loss needs the regions (label lists of dataset.json)', { hint: 'pass { regions } built from the dataset.json labels given as lists' });
   return {
     name: 'DC_and_BCE_loss',
+    device: { weights: opts.deepSupervisionWeights ?? [1, ...new Array<number>(15).fill(0)], batchDice: opts.batchDice, doBackground: true, smooth: SMOOTH, ignoreLabel: opts.ignoreLabel, regions },
     compute(input: LossInput): LossOutput {
       const L = input.outputs.length;
       if (input.targets.length !== L) throw new Error(`DC_and_BCE_loss: ${L} outputs but ${input.targets.length} targets`);

@@ -118,6 +118,8 @@ export function dcAndCeLoss(opts: LossOptions): Loss {
   const scratch: Scratch[] = [];
   return {
     name: 'DC_and_CE_loss',
+    // the same loss as the device contract's fused dcCeLoss (without weights: level 0 only, as compute does)
+    device: { weights: opts.deepSupervisionWeights ?? [1, ...new Array<number>(15).fill(0)], batchDice: opts.batchDice, doBackground: false, smooth: SMOOTH, ignoreLabel: opts.ignoreLabel },
     compute(input: LossInput): LossOutput {
       const L = input.outputs.length;
       if (input.targets.length !== L) throw new Error(`DC_and_CE_loss: ${L} outputs but ${input.targets.length} targets`);

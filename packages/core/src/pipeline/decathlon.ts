@@ -10,6 +10,7 @@ import { formatValidationReport, validateDataset } from '../dataset/validate.js'
 import { evaluateFolder, type EvaluationSummary } from '../evaluation/summary.js';
 import { configurationPairs, findBestConfiguration, type BestCandidate, type BestConfiguration } from '../postprocessing/best.js';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import { DataError } from '../util/errors.js';
 import { planOrReuse, runFingerprint } from './fingerprint-plan.js';
 import { writeJson } from './json-io.js';
@@ -102,7 +103,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   let budget = o.budget;
   // one child container per run: providers a run registers (stages, services) stay out of the caller's registry
   const registry = o.registry.child();
-  const backend = await stage(registry, 'selectBackend')(registry, o.backend ?? 'auto', (s) => rep.log(s));
+  const backend = await stage(registry, 'selectDevice')(registry, o.backend ?? 'auto', (s) => rep.log(s));
   const ds = await prepareDataset(o.task, L.raw, registry, rep);
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.task, dataset: ds.root });
@@ -171,7 +172,7 @@ export async function predictAndEvaluate(
   folds: number[],
   L: RunLayout,
   registry: Registry,
-  backend: ComputeBackend,
+  backend: ComputeBackend | DeviceBackend,
   budget: Budget,
   rep: Reporter,
 ): Promise<EvaluationSummary | undefined> {

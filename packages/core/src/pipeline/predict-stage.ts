@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
 import { pickWriter } from '../dataset/convert.js';
@@ -133,7 +134,7 @@ export interface LoadedModel {
  * configuration) also loads its previous stage's model folder (`previous_stage.json`, else the sibling folder).
  * @throws DataError naming the previous stage's folder when it is missing or untrained
  */
-export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend, folds = folder.folds, opts: { checkpoint?: string } = {}): Promise<LoadedModel> {
+export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend | DeviceBackend, folds = folder.folds, opts: { checkpoint?: string } = {}): Promise<LoadedModel> {
   const models = await stage(registry, 'loadTrainedModel')(folder.dir, folds, registry, backend, opts);
   const prevName = getConfiguration(folder.plans, folder.configuration).previous_stage;
   if (!prevName) return { folder, models };

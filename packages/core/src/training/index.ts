@@ -13,3 +13,4 @@ export * from './targets.js';
 export { type TrainFoldOptions, type TrainProgress } from './trainer-setup.js';
 export * from './train-fold.js';
 export * from './progress-plot.js';
+export * from './train-step.js';

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
-import type { Tensor } from '../contracts/backend.js';
 import type { Network } from '../contracts/network.js';
-import { clipGradNorm, loadParameters, polyLR, saveParameters } from '../nn/index.js';
+import { loadParameters, polyLR, saveParameters } from '../nn/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { defaultCaseSource } from './cache-source.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ProgressLog } from './checkpoint.js';
 import { assembleBatch, type PatchLoader } from './data-loader.js';
 import { progressSvg } from './progress-plot.js';
-import { confusionCounts, downsampleSegTo, pseudoDice } from './targets.js';
+import { confusionCounts, pseudoDice } from './targets.js';
+import { trainStep, validationStep, type HostBatch } from './train-step.js';
 import { augmentSample, setupTraining, validationSample, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
 
 /** Result of {@link trainFold}. */
@@ -94,30 +94,19 @@ function jsonNaN(_k: string, v: unknown): unknown {
   return typeof v === 'number' && !Number.isFinite(v) ? null : v;
 }
 
-async function batchTensors(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean) {
+async function nextBatch(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean): Promise<HostBatch> {
   const { samples } = await loader.nextBatch(rng);
   const b = assembleBatch(samples.map((s) => (augment ? augmentSample(ctx, s) : validationSample(ctx, s))));
-  const x: Tensor = { data: b.data, shape: b.shape };
-  return { x, seg: b.seg, segShape: b.segShape };
-}
-
-function targetsFor(outputs: Tensor[], seg: Int16Array, segShape: number[]) {
-  return outputs.map((out) => downsampleSegTo(seg, segShape, out.shape.slice(2)));
+  return { x: { data: b.data, shape: b.shape }, seg: b.seg, segShape: b.segShape };
 }
 
 async function trainEpoch(ctx: TrainingContext, lr: number): Promise<number> {
-  const { network, optimizer, loss } = ctx;
   let sum = 0;
   for (let it = 0; it < ctx.iterations; it++) {
-    const { x, seg, segShape } = await batchTensors(ctx, ctx.trainLoader, ctx.rngs.train, true);
-    optimizer.zeroGrad();
-    const outputs = network.forward(x, true);
-    const res = loss.compute({ outputs, targets: targetsFor(outputs, seg, segShape), ignoreLabel: ctx.ignoreLabel });
-    network.backward(res.grads);
-    clipGradNorm(network.parameters, 12);
-    optimizer.step();
-    sum += res.loss;
-    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss: res.loss, lr });
+    const batch = await nextBatch(ctx, ctx.trainLoader, ctx.rngs.train, true);
+    const loss = await trainStep(ctx.network, ctx.optimizer, ctx.loss, batch, ctx.ignoreLabel);
+    sum += loss;
+    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss, lr });
     await yieldLoop();
   }
   return sum / Math.max(1, ctx.iterations);
@@ -128,19 +117,16 @@ async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: numb
   const acc = { tp: new Array<number>(K - 1).fill(0), fp: new Array<number>(K - 1).fill(0), fn: new Array<number>(K - 1).fill(0) };
   let sum = 0;
   for (let it = 0; it < ctx.valIterations; it++) {
-    const { x, seg, segShape } = await batchTensors(ctx, loader, ctx.rngs.val, false);
-    const outputs = ctx.network.forward(x, false);
-    const targets = targetsFor(outputs, seg, segShape);
-    // counts first: a loss may reuse its input buffers
-    const c = confusionCounts(outputs[0]!.data, outputs[0]!.shape, targets[0]!.data, ctx.ignoreLabel);
-    const res = ctx.loss.compute({ outputs, targets, ignoreLabel: ctx.ignoreLabel });
+    const batch = await nextBatch(ctx, loader, ctx.rngs.val, false);
+    const r = await validationStep(ctx.network, ctx.loss, batch, ctx.ignoreLabel);
+    const c = confusionCounts(r.logits.data, r.logits.shape, r.seg, ctx.ignoreLabel);
     for (let k = 0; k < K - 1; k++) {
       acc.tp[k]! += c.tp[k]!;
       acc.fp[k]! += c.fp[k]!;
       acc.fn[k]! += c.fn[k]!;
     }
-    sum += res.loss;
-    ctx.o.onProgress?.({ phase: 'val', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.valIterations, loss: res.loss, lr });
+    sum += r.loss;
+    ctx.o.onProgress?.({ phase: 'val', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.valIterations, loss: r.loss, lr });
     await yieldLoop();
   }
   const d = pseudoDice(acc);
@@ -163,12 +149,14 @@ function metaOf(ctx: TrainingContext): Omit<CheckpointMeta, 'blobs' | 'bin_bytes
 }
 
 async function saveState(ctx: TrainingContext, foldDir: string, kind: string): Promise<void> {
-  await saveCheckpoint(foldDir, kind, { meta: metaOf(ctx), parameters: saveParameters(ctx.network.parameters), optimizer: ctx.optimizer.state() });
+  await ctx.network.pullParameters();
+  await saveCheckpoint(foldDir, kind, { meta: metaOf(ctx), parameters: saveParameters(ctx.network.parameters), optimizer: await ctx.optimizer.state() });
 }
 
 async function restore(ctx: TrainingContext, foldDir: string): Promise<void> {
   const ck = await loadCheckpoint(foldDir, 'latest');
   loadParameters(ctx.network.parameters, ck.parameters);
+  ctx.network.pushParameters();
   ctx.optimizer.loadState(ck.optimizer);
   ctx.epoch = ck.meta.current_epoch;
   ctx.bestEma = ck.meta.best_ema;
@@ -178,7 +166,7 @@ async function restore(ctx: TrainingContext, foldDir: string): Promise<void> {
 
 function debugInfo(ctx: TrainingContext): Record<string, unknown> {
   return {
-    configuration: ctx.o.configuration, fold: ctx.o.fold, plans_name: ctx.o.plans.plans_name, backend: ctx.o.backend.info.name,
+    configuration: ctx.o.configuration, fold: ctx.o.fold, plans_name: ctx.o.plans.plans_name, backend: ctx.network.device.info.name,
     network_class_name: ctx.arch.network_class_name, dims: ctx.dims, patch_size: ctx.patchSize, initial_patch_size: ctx.da.initialPatchSize,
     batch_size: ctx.batchSize, num_epochs: ctx.epochs, num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations,
     initial_lr: ctx.o.initialLr ?? 0.01, weight_decay: 3e-5, momentum: 0.99, grad_clip: 12, oversample_foreground_percent: ctx.o.oversampleForeground ?? 0.33,

@@ -127,7 +127,7 @@ describe('trainFold on a 2d configuration', () => {
     const net2d = { ...stubNetwork, dims: 2 as const, create: (i: Parameters<typeof stubNetwork.create>[0]) => {
       const n = stubNetwork.create(i);
       const fwd = n.forward.bind(n);
-      n.forward = (x, t) => (shapes.push(x.shape), fwd(x, t));
+      n.forward = (x, t) => (shapes.push([...x.shape]), fwd(x, t));
       return n;
     } };
     o.registry.register('network', net2d);

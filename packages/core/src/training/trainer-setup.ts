@@ -1,10 +1,11 @@
 import type { AugmentationOptions, Sample, Transform } from '../contracts/augmentation.js';
 import { annotatedKey, labelManager, locationClasses } from '../dataset/label-manager.js';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { Loss } from '../contracts/loss.js';
 import type { Network } from '../contracts/network.js';
 import type { ArchitectureSpec, DatasetJson, Plans, Splits } from '../contracts/plans.js';
-import { deepSupervisionWeights, SGD } from '../nn/index.js';
+import { deepSupervisionWeights, DeviceSGD, resolveDevice } from '../nn/index.js';
 import type { Registry } from '../registry/registry.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import type { CaseSource, PreprocessedCaseData } from './case-source.js';
@@ -40,7 +41,10 @@ export interface TrainProgress {
 /** Options of `trainFold` (docs/INTERFACES.md). */
 export interface TrainFoldOptions {
   registry: Registry;
-  backend: ComputeBackend;
+  /** The device the network trains on (`selectDevice`); without it, `backend` inside a `HostDeviceBackend`. */
+  device?: DeviceBackend;
+  /** Used when `device` is absent: a device backend or a legacy compute backend (wrapped, see `resolveDevice`). */
+  backend?: ComputeBackend | DeviceBackend;
   plans: Plans;
   configuration: string;
   dataset: DatasetJson;
@@ -107,7 +111,7 @@ export interface TrainingContext {
   da: DaSettings;
   network: Network;
   loss: Loss;
-  optimizer: SGD;
+  optimizer: DeviceSGD;
   transforms: Transform[];
   trainLoader: PatchLoader;
   valLoader: PatchLoader | null;
@@ -154,13 +158,14 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const cascade = o.previousStage ? cascadeTransformsFrom(o.registry, o.dataset, augOpts) : null;
   // the cascade's network is PlainConvUNet (the plans' class) with image + one-hot channels (cascadeInputChannels)
   const inputChannels = imageChannels + (cascade?.labels.length ?? 0);
+  const device = resolveDevice(o);
   const network = o.registry.get('network', arch.network_class_name, dims).create({
-    architecture: arch, inputChannels, numClasses, deepSupervision: true, backend: o.backend, seed: deriveSeed(seed, fi),
+    architecture: arch, inputChannels, numClasses, deepSupervision: true, device, seed: deriveSeed(seed, fi),
   });
   network.setDeepSupervision(true);
   const nDs = Math.max(1, arch.arch_kwargs.strides.length - 1);
   const loss = o.registry.get('loss', 'DC_and_CE_loss').create({ batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel });
-  const optimizer = new SGD(network.parameters, { lr: o.initialLr ?? 0.01, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
+  const optimizer = new DeviceSGD(network.device, network.parameters, { lr: o.initialLr ?? 0.01, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
   const transforms = o.registry.get('augmentation', o.augmentation ?? 'nnUNetDefault').create(augOpts);
   const spatial = transforms.some((t) => t.name === 'SpatialTransform');
   const da = spatial ? da0 : { ...da0, initialPatchSize: [...patchSize] };
