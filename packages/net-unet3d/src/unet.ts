@@ -129,8 +129,10 @@ export class UNet implements Network {
       const sg = segGrad.get(s) ?? null;
       if (sg) {
         const gh = d.seg.backward(sg)!;
-        if (g) dev.axpy(1, gh, g), dev.dispose(gh);
-        else g = gh;
+        if (g) {
+          dev.axpy(1, gh, g);
+          dev.dispose(gh);
+        } else g = gh;
       }
       if (!g) continue;
       const dcat = d.convs.backward(g)!;
@@ -151,8 +153,10 @@ export class UNet implements Network {
     for (let s = this.encoder.length - 1; s >= 0; s--) {
       const sk = s < skipGrads.length ? skipGrads[s] : null;
       if (sk) {
-        if (g) dev.axpy(1, sk, g), dev.dispose(sk);
-        else g = sk;
+        if (g) {
+          dev.axpy(1, sk, g);
+          dev.dispose(sk);
+        } else g = sk;
       }
       if (!g) continue;
       const next = this.encoder[s]!.backward(g);

@@ -47,7 +47,10 @@ export function forwardHost(net: Network, x: Tensor, training: boolean): Tensor[
  */
 export function backwardHost(net: Network, grads: (Tensor | null)[]): void {
   const d = net.device;
-  for (const p of net.parameters) if (p.gradTensor) d.dispose(p.gradTensor), (p.gradTensor = d.upload(p.grad, p.shape));
+  for (const p of net.parameters) {
+    if (p.gradTensor) d.dispose(p.gradTensor);
+    p.gradTensor = d.upload(p.grad, p.shape);
+  }
   net.backward(grads.map((g) => (g ? d.upload(g.data, g.shape) : null)));
   for (const p of net.parameters) p.grad.set(readSync(d, p.gradTensor!).data);
 }
@@ -70,7 +73,10 @@ export function hostModule<M extends Module>(device: DeviceBackend, m: M): Omit<
       return readSync(device, m.forward(device.upload(x.data, x.shape), training));
     },
     backward(dy: Tensor): Tensor | null {
-      for (const p of m.parameters) device.dispose(p.gradTensor!), (p.gradTensor = device.upload(p.grad, p.shape));
+      for (const p of m.parameters) {
+        device.dispose(p.gradTensor!);
+        p.gradTensor = device.upload(p.grad, p.shape);
+      }
       const dx = m.backward(device.upload(dy.data, dy.shape));
       for (const p of m.parameters) p.grad.set(readSync(device, p.gradTensor!).data);
       return dx ? readSync(device, dx) : null;

@@ -49,11 +49,13 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
     log(`resuming ${ctx.foldName} at epoch ${ctx.epoch}`);
   }
   await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify(debugInfo(ctx), null, 2));
+  const timing: EpochTiming[] = [];
   for (; ctx.epoch < ctx.epochs; ) {
     const t0 = Date.now() / 1000;
     const lr = polyLR(o.initialLr ?? 0.01, ctx.epoch, ctx.epochs);
     ctx.optimizer.lr = lr;
-    const trainLoss = await trainEpoch(ctx, lr);
+    const { loss: trainLoss, dataSeconds, stepSeconds } = await trainEpoch(ctx, lr);
+    timing.push({ epoch: ctx.epoch, data_seconds: dataSeconds, step_seconds: stepSeconds, data_wait_fraction: dataSeconds / Math.max(1e-9, dataSeconds + stepSeconds) });
     const val = ctx.valLoader ? await validateEpoch(ctx, ctx.valLoader, lr) : null;
     const l = ctx.logs;
     const ema = nextEma(l.ema_fg_dice, val?.mean ?? NaN);
@@ -72,7 +74,8 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
     if (isBest) await saveState(ctx, foldDir, 'best');
     await writeFileAtomic(join(foldDir, 'progress.json'), JSON.stringify(ctx.logs, jsonNaN, 1));
     await writeFileAtomic(join(foldDir, 'progress.svg'), progressSvg(ctx.logs));
-    o.onProgress?.({ phase: 'epoch', epoch: ctx.epoch - 1, epochs: ctx.epochs, iteration: ctx.iterations, iterations: ctx.iterations, loss: trainLoss, lr, meanFgDice: val?.mean, emaFgDice: ema, valLoss: val?.loss });
+    await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify({ ...debugInfo(ctx), timing }, null, 2));
+    o.onProgress?.({ phase: 'epoch', epoch: ctx.epoch - 1, epochs: ctx.epochs, iteration: ctx.iterations, iterations: ctx.iterations, loss: trainLoss, lr, meanFgDice: val?.mean, emaFgDice: ema, valLoss: val?.loss, dataWaitFraction: timing[timing.length - 1]!.data_wait_fraction });
     log(`${ctx.foldName} epoch ${ctx.epoch - 1}: train_loss ${trainLoss.toFixed(4)} val_loss ${(val?.loss ?? NaN).toFixed(4)} pseudo dice [${(val?.perClass ?? []).map((d) => d.toFixed(4)).join(', ')}] ema ${ema.toFixed(4)} lr ${lr.toExponential(3)} (${(Date.now() / 1000 - t0).toFixed(1)} s)`);
   }
   await saveState(ctx, foldDir, 'final');
@@ -100,16 +103,33 @@ async function nextBatch(ctx: TrainingContext, loader: PatchLoader, rng: Trainin
   return { x: { data: b.data, shape: b.shape }, seg: b.seg, segShape: b.segShape };
 }
 
-async function trainEpoch(ctx: TrainingContext, lr: number): Promise<number> {
+/**
+ * Wall time of one epoch's training iterations: loading + augmenting batches (`data_seconds`, the time the device
+ * waits for data while loading runs on the training thread) and the device steps; written to debug.json.
+ */
+interface EpochTiming {
+  epoch: number;
+  data_seconds: number;
+  step_seconds: number;
+  data_wait_fraction: number;
+}
+
+async function trainEpoch(ctx: TrainingContext, lr: number): Promise<{ loss: number; dataSeconds: number; stepSeconds: number }> {
   let sum = 0;
+  let dataSeconds = 0;
+  let stepSeconds = 0;
   for (let it = 0; it < ctx.iterations; it++) {
+    const t0 = performance.now();
     const batch = await nextBatch(ctx, ctx.trainLoader, ctx.rngs.train, true);
+    const t1 = performance.now();
     const loss = await trainStep(ctx.network, ctx.optimizer, ctx.loss, batch, ctx.ignoreLabel);
+    dataSeconds += (t1 - t0) / 1000;
+    stepSeconds += (performance.now() - t1) / 1000;
     sum += loss;
     ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss, lr });
     await yieldLoop();
   }
-  return sum / Math.max(1, ctx.iterations);
+  return { loss: sum / Math.max(1, ctx.iterations), dataSeconds, stepSeconds };
 }
 
 async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: number): Promise<{ loss: number; mean: number; perClass: number[] }> {

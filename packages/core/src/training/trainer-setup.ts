@@ -36,6 +36,8 @@ export interface TrainProgress {
   meanFgDice?: number;
   emaFgDice?: number;
   valLoss?: number;
+  /** Phase epoch only: fraction of the training iterations' wall time spent loading/augmenting (device waiting). */
+  dataWaitFraction?: number;
 }
 
 /** Options of `trainFold` (docs/INTERFACES.md). */
