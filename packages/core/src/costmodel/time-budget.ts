@@ -18,6 +18,7 @@
 import { freemem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { labelSetup } from '../training/configuration.js';
@@ -30,7 +31,7 @@ import { trainingUnits } from './network-cost.js';
 /** Inputs of {@link planForTimeBudget}. */
 export interface TimeBudgetOptions {
   registry: Registry;
-  backend: ComputeBackend;
+  backend: ComputeBackend | DeviceBackend;
   fingerprint: DatasetFingerprint;
   dataset: DatasetJson;
   /** Planner plugin (default `nnUNetPlanner`). */
@@ -87,7 +88,7 @@ interface Candidate {
 }
 
 /** Memory available to a run on `backend`, bytes. */
-export function availableMemory(backend: ComputeBackend): number {
+export function availableMemory(backend: ComputeBackend | DeviceBackend): number {
   if (backend.info.gpu) return 8 * 2 ** 30;
   try {
     const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
