@@ -70,6 +70,15 @@ describe('selectBackend', () => {
     expect((await listBackends(reg)).map((b) => b.name)).toEqual(['gpu', 'broken', 'fast', 'slow']);
   });
 
+  it('a device-only backend asked for by name is a user error naming it and the way out, not a crash', async () => {
+    const r = new Registry();
+    r.register('backend', { ...fake('devonly', 2, true), create: async () => { throw new Error('no host convolutions'); }, createDevice: async () => { throw new Error('unused'); } } as BackendPlugin);
+    const err = await selectBackend(r, 'devonly', () => {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PluginError);
+    expect((err as PluginError).message).toBe("compute backend 'devonly' implements only the device-resident contract, which training and prediction do not run on yet");
+    expect((err as PluginError).hint).toContain('use --backend auto or cpu-native');
+  });
+
   it('no backend at all', async () => {
     await expect(selectBackend(new Registry(), 'auto', () => {})).rejects.toBeInstanceOf(PluginError);
   });

@@ -42,7 +42,17 @@ export async function selectBackend(
   name: string | 'auto' = 'auto',
   log: (s: string) => void = (s) => console.log(s),
 ): Promise<ComputeBackend> {
-  return choose(registry, name, log, (p) => p.create());
+  return choose(registry, name, log, async (p) => {
+    try {
+      return await p.create();
+    } catch (e) {
+      // a device-only backend (webgpu) cannot serve the host-memory convolutions the trainer and predictor use today
+      if (!p.createDevice) throw e;
+      throw new PluginError(`compute backend '${p.name}' implements only the device-resident contract, which training and prediction do not run on yet`, {
+        hint: `use --backend auto or cpu-native (its contract suite and bench run on '${p.name}': npm run bench -- --backend ${p.name})`,
+      });
+    }
+  });
 }
 
 /**
