@@ -38,18 +38,29 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     const errs: string[] = [];
     const code = await runCli(['decathlon', root, '-o', out, '--time-budget', '20s', '-q'], { out: () => {} }, (s) => errs.push(s));
     expect(code).toBe(1);
-    expect(errs.join('\n')).toMatch(/time budget of 20s is too small .* the cheapest plan needs about \d+/);
+    expect(errs.join('\n')).toMatch(/time budget of 20s is too small .* the cheapest plan needs a budget of about \d+/);
     expect(errs.join('\n')).toMatch(/give a budget of at least/);
     expect(existsSync(runLayout(out).configurationData('nnUNetPlans_3d_fullres'))).toBe(false);
   });
 
-  it(`runs within ${budgetArg}, writes the decisions into plans and run.json, and estimates every stage`, { timeout: 3_600_000 }, async () => {
+  it(`runs within ${budgetArg} (or the budget its refusal names on a slower machine), writes the decisions into plans and run.json, and estimates every stage`, { timeout: 3_600_000 }, async () => {
     const out = join(parent, 'run');
     const L = runLayout(out);
     const lines: string[] = [];
     const errs: string[] = [];
-    const t0 = performance.now();
-    const code = await runCli(['decathlon', root, '-o', out, '--time-budget', budgetArg, '-f', '0'], { out: (s) => lines.push(s) }, (s) => errs.push(s));
+    let budget = budgetArg;
+    let t0 = performance.now();
+    let code = await runCli(['decathlon', root, '-o', out, '--time-budget', budget, '-f', '0'], { out: (s) => lines.push(s) }, (s) => errs.push(s));
+    if (code === 1) {
+      // a slower (loaded) machine: the refusal names the budget that fits; that budget must then be kept
+      const least = /give a budget of at least ((\d+)h (\d+)m|(\d+)m (\d+)s|(\d+)s)/.exec(errs.join('\n'));
+      expect(least, errs.join('\n')).not.toBeNull();
+      const [, , h, hm, m, ms, sec] = least!.map((v) => Number(v ?? 0));
+      budget = `${Math.ceil((h! * 3600 + hm! * 60 + m! * 60 + ms! + sec!) / 60)}m`;
+      errs.length = 0;
+      t0 = performance.now();
+      code = await runCli(['decathlon', root, '-o', out, '--time-budget', budget, '-f', '0'], { out: (s) => lines.push(s) }, (s) => errs.push(s));
+    }
     const wall = (performance.now() - t0) / 1000;
     expect(code, errs.join('\n')).toBe(0);
     const budgetSeconds = JSON.parse(readFileSync(L.runInfo, 'utf8')).time_budget.budget_seconds as number;
@@ -73,7 +84,7 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     expect(readdirSync(L.predictions).filter((f) => f.endsWith('.nii.gz'))).toHaveLength(2);
     // a second run resumes every stage and keeps the decisions
     const again: string[] = [];
-    expect(await runCli(['decathlon', root, '-o', out, '--time-budget', budgetArg, '-f', '0'], { out: (s) => again.push(s) }, (s) => errs.push(s)), errs.join('\n')).toBe(0);
+    expect(await runCli(['decathlon', root, '-o', out, '--time-budget', budget, '-f', '0'], { out: (s) => again.push(s) }, (s) => errs.push(s)), errs.join('\n')).toBe(0);
     expect(JSON.parse(readFileSync(L.plans, 'utf8')).time_budget).toEqual(tb);
     console.log(`time budget ${budgetSeconds}s: wall ${wall.toFixed(0)}s; decisions ${JSON.stringify(tb)}; measured ${JSON.stringify(est.measured)}`);
   });

@@ -154,13 +154,13 @@ function runShape(o: TimeBudgetOptions, c: Candidate, mirror: boolean, iteration
 }
 
 /** Iterations per fold that fit, or a negative number when the fixed costs alone exceed the budget. */
-function fit(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, mirror: boolean): { iterations: number; fixed: number } {
+function fit(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, mirror: boolean): { iterations: number; fixed: number; perIteration: number } {
   const shape = runShape(o, c, mirror, o.iterationsPerEpoch);
   const stages = estimateStages(shape, c.cfg, cost, 0);
   const fixed = stages.filter((s) => !s.stage.startsWith('train')).reduce((a, s) => a + s.seconds, 0);
   const perIteration = cost.secondsPerIteration + (o.validationIterations * shape.batchSize * cost.secondsPerTile) / o.iterationsPerEpoch;
   const left = o.budgetSeconds * (1 - MARGIN) - fixed;
-  return { iterations: Math.floor(left / (perIteration * o.folds)), fixed };
+  return { iterations: Math.floor(left / (perIteration * o.folds)), fixed, perIteration };
 }
 
 interface Pick {
@@ -211,9 +211,9 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
   }
   if (!best) {
     throw new DataError(
-      `the time budget of ${formatDuration(o.budgetSeconds)} is too small for this dataset on this machine: the cheapest plan needs about ${formatDuration(smallest)} ` +
+      `the time budget of ${formatDuration(o.budgetSeconds)} is too small for this dataset on this machine: the cheapest plan needs a budget of about ${formatDuration(smallest)} ` +
         `(${minIt} training iterations per fold, ${o.folds} fold(s), preprocessing and ${o.validationCases + o.testCases} predictions)`,
-      { hint: `give a budget of at least ${formatDuration(smallest / (1 - MARGIN))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
+      { hint: `give a budget of at least ${formatDuration(Math.ceil(smallest))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
     );
   }
   return decide(o, best, costOf(best.c), cals[cals.length - 1]!, memory);
@@ -229,7 +229,8 @@ function firstFeasible(o: TimeBudgetOptions, list: Candidate[], costOf: (c: Cand
       if (process.env.NNUNET_TS_DEBUG_BUDGET) {
         o.log?.(`candidate ${c.configuration} x${c.factor} ${c.target}GB patch ${c.cfg.patch_size!.join('x')} b${c.cfg.batch_size} mirror ${mirror}: it ${cost.secondsPerIteration.toFixed(2)}s tile ${cost.secondsPerTile.toFixed(3)}s fixed ${f.fixed.toFixed(0)}s iterations ${f.iterations}`);
       }
-      need(f.fixed + minIt * cost.secondsPerIteration * o.folds);
+      // the budget this candidate would need: minIt iterations after the fixed costs and the margin, fixed <= half
+      need(Math.max((f.fixed + minIt * f.perIteration * o.folds) / (1 - MARGIN), 2 * f.fixed));
       if (f.fixed <= 0.5 * o.budgetSeconds && f.iterations >= minIt) return { c, mirror, iterations: Math.min(cap, f.iterations) };
     }
   }
