@@ -23,7 +23,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'io-nifti', 'io-itk', 'backend-cpu', 'backend-tfjs', 'loss', 'augment', 'net-unet3d', 'net-unet2d', 'net-cascade', 'queue-bullmq', 'cli'];
+const PACKAGES = ['core', 'io-nifti', 'io-itk', 'backend-cpu', 'backend-tfjs', 'backend-webgpu', 'loss', 'augment', 'net-unet3d', 'net-unet2d', 'net-cascade', 'queue-bullmq', 'cli'];
 const DEFAULT_ALONE = PACKAGES;
 const NIFTI_DIR = join(root, 'examples', 'Task04_Hippocampus_subset', 'imagesTr');
 
@@ -187,6 +187,15 @@ const CHECKS = {
     assert(names.length >= 2, 'losses not registered: ' + names);
     assert(typeof dcAndCeLoss === 'function', 'dcAndCeLoss');
     done({ losses: names });`,
+  'backend-webgpu': `
+    import { Registry, listBackends } from '@nnunet-ts/core';
+    import { registerDefaults } from '@nnunet-ts/backend-webgpu';
+    const r = new Registry();
+    registerDefaults(r);
+    const list = await listBackends(r);
+    const w = list.find((b) => b.name === 'webgpu');
+    assert(w, 'webgpu backend not registered: ' + JSON.stringify(list.map((b) => b.name)));
+    done({ registered: list.map((b) => b.name) });`,
   'queue-bullmq': `
     import { Registry, jobQueueFor } from '@nnunet-ts/core';
     import { registerDefaults, bullmqQueue, parseQueueUrl, BullMqRunner } from '@nnunet-ts/queue-bullmq';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/paths.js';
 
-const PACKAGES = ['core', 'io-nifti', 'io-itk', 'backend-cpu', 'backend-tfjs', 'loss', 'augment', 'net-unet3d', 'net-unet2d', 'net-cascade', 'cli'];
+const PACKAGES = ['core', 'io-nifti', 'io-itk', 'backend-cpu', 'backend-tfjs', 'backend-webgpu', 'loss', 'augment', 'net-unet3d', 'net-unet2d', 'net-cascade', 'queue-bullmq', 'cli'];
 
 interface PackageResult {
   ok: boolean;

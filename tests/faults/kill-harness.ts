@@ -48,7 +48,7 @@ export function listTree(dir: string): string[] {
 }
 
 /** Files whose content legitimately differs between two runs (wall-clock times), not compared bitwise. */
-export const NONDETERMINISTIC = [/progress\.json$/, /progress\.svg$/, /debug\.json$/, /checkpoint_\w+\.json$/, /run\.json$/, /\.log$/];
+export const NONDETERMINISTIC = [/estimates\.json$/, /progress\.json$/, /progress\.svg$/, /debug\.json$/, /checkpoint_\w+\.json$/, /run\.json$/, /\.log$/];
 
 const isTemp = (rel: string): boolean => core.isTempName(rel.split('/').pop()!) || rel.endsWith(core.LOCK_FILE) || rel.endsWith(`${core.LOCK_FILE}.takeover`);
 

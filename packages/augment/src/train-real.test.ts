@@ -47,14 +47,23 @@ function tinyPlans(): Plans {
     },
     _kw_requires_import: ['conv_op', 'norm_op', 'dropout_op', 'nonlin'],
   };
+  // every field loadPlans requires of a configuration (nnU-Net's plans schema)
+  const common = (dims: number) => ({
+    data_identifier: `nnUNetPlans_${dims}d`, preprocessor_name: 'DefaultPreprocessor', median_image_size_in_voxels: new Array<number>(dims).fill(16),
+    spacing: new Array<number>(dims).fill(1), normalization_schemes: ['ZScoreNormalization'], use_mask_for_norm: [false],
+    resampling_fn_data: 'resample_data_or_seg_to_shape', resampling_fn_seg: 'resample_data_or_seg_to_shape', resampling_fn_probabilities: 'resample_data_or_seg_to_shape',
+    resampling_fn_data_kwargs: { is_seg: false, order: 3, order_z: 0, force_separate_z: null },
+    resampling_fn_seg_kwargs: { is_seg: true, order: 1, order_z: 0, force_separate_z: null },
+    resampling_fn_probabilities_kwargs: { is_seg: false, order: 1, order_z: 0, force_separate_z: null },
+  });
   return {
     dataset_name: 'Dataset998_Balls', plans_name: 'nnUNetPlans', original_median_spacing_after_transp: [1, 1, 1], original_median_shape_after_transp: [16, 16, 16],
     image_reader_writer: 'NibabelIO', transpose_forward: [0, 1, 2], transpose_backward: [0, 1, 2], experiment_planner_used: 'test', label_manager: 'LabelManager',
     foreground_intensity_properties_per_channel: {},
     configurations: {
-      '3d_fullres': { patch_size: [16, 16, 16], batch_size: 2, batch_dice: false, architecture },
+      '3d_fullres': { ...common(3), patch_size: [16, 16, 16], batch_size: 2, batch_dice: false, architecture },
       '2d': {
-        patch_size: [16, 16], batch_size: 4, batch_dice: true,
+        ...common(2), patch_size: [16, 16], batch_size: 4, batch_dice: true,
         architecture: {
           ...architecture,
           arch_kwargs: { ...architecture.arch_kwargs, conv_op: 'torch.nn.modules.conv.Conv2d', norm_op: 'torch.nn.modules.instancenorm.InstanceNorm2d', kernel_sizes: [k2, k2, k2], strides: [[1, 1], [2, 2], [2, 2]] },

@@ -125,7 +125,8 @@ export async function estimatePrediction(m: LoadedModel, nCases: number, opts: {
   const pm = m.models;
   const net = pm.networks[0];
   if (!net || !nCases) return 0;
-  const channels = Object.keys(m.folder.dataset.channel_names ?? {}).length || 1;
+  // cascade networks take the previous stage's one-hot labels as extra channels
+  const channels = (Object.keys(m.folder.dataset.channel_names ?? {}).length || 1) + (m.previous ? m.previous.cascade.labels.length : 0);
   const p3 = pm.patchSize.length === 2 ? [1, ...pm.patchSize] : pm.patchSize;
   const shape = [channels, ...p3];
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1));

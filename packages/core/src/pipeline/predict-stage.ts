@@ -316,7 +316,10 @@ export async function predictCases(
   if (opts.saveProbabilities) writeNnunetOutputJsons(outDir, m.folder.dataset, m.folder.plans);
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(modelFoldersOf(m), opts) : '');
   const todo = cases.filter((c) => !resume.keep(join(outDir, `${c.id}${ending}`), c.id, c.images)).length;
-  if (opts.estimate !== false) await estimatePrediction(m, todo, opts, rep);
+  if (opts.estimate !== false) {
+    // an estimate never stops a prediction
+    await estimatePrediction(m, todo, opts, rep).catch((e: unknown) => rep.log(`estimate: unavailable (${(e as Error).message})`));
+  }
   rep.start('predict', cases.length);
   let n = 0;
   for (const c of cases) {
