@@ -239,11 +239,13 @@ function firstFeasible(o: TimeBudgetOptions, list: Candidate[], costOf: (c: Cand
 
 function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib: Calibration, memory: number): TimeBudgetDecision {
   const { c } = best;
-  const epochs = Math.max(1, Math.floor(best.iterations / o.iterationsPerEpoch));
-  const shape = { ...runShape(o, c, best.mirror, epochs * o.iterationsPerEpoch), epochs };
+  // fewer iterations than one epoch holds: one shorter epoch (never round up to a whole epoch past the budget)
+  const ipe = Math.max(1, Math.min(o.iterationsPerEpoch, best.iterations));
+  const epochs = Math.max(1, Math.floor(best.iterations / ipe));
+  const shape = { ...runShape({ ...o, iterationsPerEpoch: ipe }, c, best.mirror, epochs * ipe), epochs };
   const estimates = estimateStages(shape, c.cfg, cost, process.memoryUsage().rss);
   const decision: TimeBudgetDecision = {
-    plans: c.plans, configuration: c.configuration, epochs, iterationsPerEpoch: o.iterationsPerEpoch, mirror: best.mirror, gpuMemoryTargetGb: c.target,
+    plans: c.plans, configuration: c.configuration, epochs, iterationsPerEpoch: ipe, mirror: best.mirror, gpuMemoryTargetGb: c.target,
     spacingFactor: c.factor, patchSize: [...c.cfg.patch_size!], batchSize: c.cfg.batch_size ?? 2, budgetSeconds: o.budgetSeconds, estimates,
     calibration: { ...calib, secondsPerIteration: cost.secondsPerIteration, secondsPerTile: cost.secondsPerTile },
   };
