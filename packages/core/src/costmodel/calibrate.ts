@@ -1,14 +1,14 @@
 /**
  * Calibration of the cost model: a few real training iterations and sliding-window tiles of one configuration on one
  * backend, timed, with the process's memory growth, cached per machine and backend (`costmodel.json` in the cache
- * folder) so a second run on the same machine pays nothing.
+ * folder) so a second run on the same machine under the same load pays nothing.
  *
  * It runs the project's own `trainFold` (network from the registry, the configured augmentation, loss, optimizer)
  * for `1 + iterations` iterations on synthetic in-memory cases of the patch size, and `predictPreprocessed` on one
  * patch-sized volume, so whatever the backend and the trainer do is what gets measured.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, homedir, tmpdir, totalmem } from 'node:os';
+import { cpus, homedir, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { Network } from '../contracts/network.js';
@@ -42,6 +42,18 @@ export interface Calibration {
   /** Activation elements x batch (to scale the memory to other patches). */
   activationElements: number;
   measuredAt: string;
+  /** 1-minute load average when measured (a cached entry taken under another load is measured again). */
+  loadAverage?: number;
+}
+
+/**
+ * Whether a cached calibration still describes this machine now: taken under about the same load (1-minute load
+ * average within half the core count, at least 1). A calibration made while other jobs shared the cores would
+ * otherwise shrink every later time-budget plan.
+ */
+export function calibrationCurrent(c: Calibration, loadNow = loadavg()[0]!, cores = cpus().length): boolean {
+  if (c.loadAverage === undefined) return false;
+  return Math.abs(loadNow - c.loadAverage) <= Math.max(1, cores / 2);
 }
 
 /** Where calibrations are cached: `$NNUNET_TS_CACHE`, else `$XDG_CACHE_HOME/nnunet-ts`, else `~/.cache/nnunet-ts`. */
@@ -92,7 +104,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   const file = costCacheFile();
   const cache = readJsonIfValid<{ entries?: Record<string, Calibration> }>(file) ?? {};
   const hit = cache.entries?.[key];
-  if (hit && !o.force) return hit;
+  if (hit && !o.force && calibrationCurrent(hit)) return hit;
 
   const tmp = mkdtempSync(join(tmpdir(), 'nnunet-ts-calibrate-'));
   try {
@@ -123,7 +135,7 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
       key, backend: o.backend.info.name, patchSize: [...patch], batchSize: batch, secondsPerIteration, secondsPerTile,
       trainingBytes: Math.max(0, rssMax - rss0), trainingUnits: trainingUnits(cfg.architecture!, patch, batch, channels, numClasses),
       tileFlops: networkCost(cfg.architecture!, patch, channels, numClasses, false).forwardFlops,
-      activationElements: unitsCfg.activationElements * batch, measuredAt: new Date().toISOString(),
+      activationElements: unitsCfg.activationElements * batch, measuredAt: new Date().toISOString(), loadAverage: loadavg()[0],
     };
     const fresh = readJsonIfValid<{ entries?: Record<string, Calibration> }>(file) ?? {};
     writeJson(file, { version: 1, entries: { ...(fresh.entries ?? {}), [key]: cal } });

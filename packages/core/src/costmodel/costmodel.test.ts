@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
 import { formatDuration, mirrorFactor, scaleCalibration, shapeAtConfiguration, tilesFor } from './estimate.js';
-import type { Calibration } from './calibrate.js';
+import { calibrationCurrent, type Calibration } from './calibrate.js';
 
 function plain(features: number[], strides: number[][], kernels: number[][]): ArchitectureSpec {
   return {
@@ -79,5 +79,16 @@ describe('estimates', () => {
     expect(formatDuration(12.4)).toBe('12s');
     expect(formatDuration(200)).toBe('3m 20s');
     expect(formatDuration(3720)).toBe('1h 02m');
+  });
+});
+
+describe('calibration cache', () => {
+  it('a cached calibration is reused only under about the same load', () => {
+    const c = { loadAverage: 1.2 } as Calibration;
+    expect(calibrationCurrent(c, 1.5, 2)).toBe(true);
+    expect(calibrationCurrent(c, 2.2, 2)).toBe(true);
+    expect(calibrationCurrent(c, 6, 2)).toBe(false);
+    expect(calibrationCurrent({ ...c, loadAverage: 30 }, 0.3, 2)).toBe(false);
+    expect(calibrationCurrent({ ...c, loadAverage: undefined }, 1, 2)).toBe(false);
   });
 });
