@@ -86,7 +86,7 @@ describe('calibration cache', () => {
   it('a cached calibration is reused only under about the same load', () => {
     const c = { loadAverage: 1.2 } as Calibration;
     expect(calibrationCurrent(c, 1.5, 2)).toBe(true);
-    expect(calibrationCurrent(c, 2.2, 2)).toBe(true);
+    expect(calibrationCurrent(c, 2.1, 2)).toBe(true);
     expect(calibrationCurrent(c, 6, 2)).toBe(false);
     expect(calibrationCurrent({ ...c, loadAverage: 30 }, 0.3, 2)).toBe(false);
     expect(calibrationCurrent({ ...c, loadAverage: undefined }, 1, 2)).toBe(false);
