@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  DataError, checkOutputFolder, convertMsd, foldsToRun, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
+  DataError, NnunetError, checkOutputFolder, convertMsd, foldsToRun, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
   readModelFolder, runDecathlon, loadPlans, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
@@ -176,6 +176,8 @@ export function addCommands(program: Command, io: Io): void {
     .option('--save-probabilities', "also write nnU-Net's <case>.npz (probabilities) and <case>.pkl (properties) for ensembling")
     .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number; nnunetCompatFp16?: boolean; saveProbabilities?: boolean }) => {
       if (Array.isArray(o.folds)) o.folds = o.folds.join(',');
+      const step = Number(o.stepSize);
+      if (!(step > 0 && step <= 1)) throw new NnunetError(`--step-size must be a fraction of the patch in (0, 1], got '${o.stepSize}'`, { hint: "nnU-Net's default is 0.5" });
       if (!existsSync(o.input)) throw new DataError('input folder not found', { file: resolve(o.input), hint: 'pass -i <folder> with the images to segment (CASE_0000.nii.gz, ... or plain names for 1-channel models)' });
       checkOutputFolder(o.input, o.output);
       const ctx = await makeContext(o);
@@ -184,7 +186,7 @@ export function addCommands(program: Command, io: Io): void {
       const backend = await stage(ctx.registry, 'selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const model = await loadModel(folder, ctx.registry, backend, folder.folds, { checkpoint: o.checkpoint });
       const ids = await predictFolder(model, resolve(o.input), resolve(o.output), ctx.registry, ctx.rep, {
-        stepSize: Number(o.stepSize),
+        stepSize: step,
         mirror: !o.disableTta,
         postprocessing: o.postprocessing,
         existing: o.continue ? 'continue' : 'overwrite',

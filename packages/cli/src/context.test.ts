@@ -46,10 +46,13 @@ describe('budget resolution', () => {
     expect(() => parseTimeBudget('soon')).toThrow("--time-budget must be a duration like 30m, 1h30m or 90s, got 'soon'");
     expect(() => parseTimeBudget('0m')).toThrow(/--time-budget must be a duration/);
     const q = await makeContext({ preset: 'quick', quiet: true });
-    expect(q.budget).toMatchObject({ timeBudgetSeconds: 1800, maxIterations: 480, configurations: ['3d_fullres', '2d'] });
+    expect(q.budget).toMatchObject({ timeBudgetSeconds: 1800, maxIterations: 480, minIterations: 480, configurations: ['3d_fullres', '2d'] });
     const t = await makeContext({ preset: 'quick', timeBudget: '10m', epochs: '4', quiet: true });
     expect(t.budget).toMatchObject({ timeBudgetSeconds: 600, maxIterations: 4 * 30 });
     expect((await makeContext({ quiet: true })).budget.timeBudgetSeconds).toBeUndefined();
+    const errs: string[] = [];
+    expect(await runCli(['predict', '-i', dir, '-o', join(dir, 'out'), '-m', dir, '--step-size', '0', '-q'], { out: () => {} }, (s) => errs.push(s))).toBe(1);
+    expect(errs.join('\n')).toContain("--step-size must be a fraction of the patch in (0, 1], got '0'");
   });
   it('a config file with a trailing comma is reported with line and column, exit code 1', async () => {
     const cfg = join(dir, 'bad.json');

@@ -14,7 +14,7 @@ import { predictPreprocessed } from '../inference/sliding-window.js';
 import type { LoadedModel } from './predict-stage.js';
 import { getConfiguration } from '../planning/plans-io.js';
 import { join } from 'node:path';
-import { availableMemory, decisionRecord, describeDecision, planForTimeBudget } from '../costmodel/time-budget.js';
+import { availableMemory, decisionRecord, planForTimeBudget } from '../costmodel/time-budget.js';
 import { foldCases } from '../training/splits.js';
 import type { Splits } from '../contracts/plans.js';
 import { labelSetup } from '../training/configuration.js';
@@ -73,7 +73,6 @@ export async function applyTimeBudget(c: CostStageInput): Promise<{ plans: Plans
   const plans: Plans = { ...d.plans, time_budget: record };
   writeJson(c.L.plans, plans);
   writeJson(c.L.runInfo, { ...(readJsonIfValid<Record<string, unknown>>(c.L.runInfo) ?? {}), time_budget: record });
-  c.rep.log(`time budget: ${describeDecision(d)}`);
   return { plans, budget: budgetFrom(b, record) };
 }
 
