@@ -308,6 +308,11 @@ function staticCheck(dir) {
       if (!spec || spec.startsWith('.') || spec.startsWith('/') || BUILTINS.has(spec) || BUILTINS.has(spec.split('/')[0])) continue;
       const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
       if (name === m.name) continue;
+      // package-internal subpath imports (`#dawn`) resolve through the package's own "imports" field
+      if (spec.startsWith('#')) {
+        if (!Object.keys(m.imports ?? {}).includes(spec)) problems.push(`imports '${spec}' (${f}) but package.json "imports" has no such entry`);
+        continue;
+      }
       if (!declared.has(name)) undeclared.set(name, [...(undeclared.get(name) ?? []), f]);
     }
   }
