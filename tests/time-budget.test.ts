@@ -64,10 +64,9 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     const wall = (performance.now() - t0) / 1000;
     expect(code, errs.join('\n')).toBe(0);
     const budgetSeconds = JSON.parse(readFileSync(L.runInfo, 'utf8')).time_budget.budget_seconds as number;
-    // the whole run (calibration included) within its budget; the slack covers a loaded machine
-    // known gap: time spent before planning (fingerprint) and on calibration is not yet taken off the budget; measured
-    // 1.26x on a loaded CI machine
-    expect(wall).toBeLessThan(budgetSeconds * 1.4);
+    // the whole run (fingerprint and calibration included: both are taken off the budget) within its budget; the
+    // slack covers a machine whose load changes during the run
+    expect(wall).toBeLessThan(budgetSeconds * 1.25);
     const plans = JSON.parse(readFileSync(L.plans, 'utf8')) as Plans & { time_budget: Record<string, unknown> };
     const tb = plans.time_budget;
     expect(['3d_fullres', '2d']).toContain(tb.configuration);
@@ -78,6 +77,8 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     const voxels = (cfg.patch_size as number[]).reduce((a, b) => a * b, 1) * (cfg.batch_size as number);
     expect(voxels).toBeLessThan(2 * 24 * 256 * 256);
     expect(Number(tb.epochs)).toBeGreaterThanOrEqual(1);
+    expect(Number(tb.seconds_before_stages)).toBeGreaterThan(0);
+    expect(Number(tb.seconds_before_stages)).toBeLessThan(budgetSeconds / 2);
     const est = JSON.parse(readFileSync(join(out, 'estimates.json'), 'utf8')) as { estimated: { stage: string; seconds: number }[]; measured: Record<string, number> };
     expect(est.estimated.map((e) => e.stage)).toEqual(expect.arrayContaining([`train ${tb.configuration}`, `validation ${tb.configuration}`, `predict test ${tb.configuration}`]));
     expect(Object.keys(est.measured)).toEqual(expect.arrayContaining([`train+validation ${tb.configuration}`, 'predict test']));

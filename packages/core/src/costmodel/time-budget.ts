@@ -36,6 +36,11 @@ export interface TimeBudgetOptions {
   /** Planner plugin (default `nnUNetPlanner`). */
   planner?: string;
   budgetSeconds: number;
+  /**
+   * Seconds of the budget already spent before planning (validation, conversion, fingerprint), s. The calibrations
+   * run here are taken off the budget too, so the whole run, not only the stages after planning, fits it.
+   */
+  elapsedSeconds?: number;
   /** Configurations the user allows, in preference order (default: 3d_fullres, then 2d). */
   configurations?: string[];
   folds: number;
@@ -67,7 +72,10 @@ export interface TimeBudgetDecision {
   spacingFactor: number;
   patchSize: number[];
   batchSize: number;
+  /** The user's budget, s. */
   budgetSeconds: number;
+  /** Of it, what was spent before the stages: validation, fingerprint, planning and calibration, s. */
+  secondsBeforeStages: number;
   estimates: StageEstimate[];
   calibration: Calibration;
 }
@@ -188,6 +196,9 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
   const minIt = Math.min(cap, o.minIterations ?? 50);
   const cals: Calibration[] = [];
   const exact = new Set<Candidate>();
+  const start = performance.now();
+  // what is left of the budget for the stages after planning: the user's budget less the time spent so far
+  const left = (): TimeBudgetOptions => ({ ...o, budgetSeconds: o.budgetSeconds - (o.elapsedSeconds ?? 0) - (performance.now() - start) / 1000 });
   const costOf = (c: Candidate) => costFrom(cals, c.cfg, c.cfg.batch_size ?? 2, channels, numClasses);
   const cheapToCalibrate = (c: Candidate) => {
     const e = costOf(c);
@@ -204,7 +215,8 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
   let smallest = Infinity;
   let best: Pick | undefined;
   while (!best) {
-    const pick = firstFeasible(o, list, costOf, memory, minIt, cap, (s) => (smallest = Math.min(smallest, s)));
+    const spent = o.budgetSeconds - left().budgetSeconds;
+    const pick = firstFeasible(left(), list, costOf, memory, minIt, cap, (s) => (smallest = Math.min(smallest, s + spent)));
     if (!pick) break;
     if (exact.has(pick.c) || cals.length >= MAX_CALIBRATIONS || !cheapToCalibrate(pick.c)) best = pick;
     else await cal(pick.c); // decide again with this measurement
@@ -216,7 +228,7 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
       { hint: `give a budget of at least ${formatDuration(Math.ceil(smallest))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
     );
   }
-  return decide(o, best, costOf(best.c), cals[cals.length - 1]!, memory);
+  return decide(left(), best, costOf(best.c), cals[cals.length - 1]!, memory, o.budgetSeconds);
 }
 
 /** The first candidate in preference order (mirroring before none) whose estimate fits time and memory. */
@@ -237,7 +249,7 @@ function firstFeasible(o: TimeBudgetOptions, list: Candidate[], costOf: (c: Cand
   return undefined;
 }
 
-function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib: Calibration, memory: number): TimeBudgetDecision {
+function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib: Calibration, memory: number, userBudget: number): TimeBudgetDecision {
   const { c } = best;
   // fewer iterations than one epoch holds: one shorter epoch (never round up to a whole epoch past the budget)
   const ipe = Math.max(1, Math.min(o.iterationsPerEpoch, best.iterations));
@@ -246,7 +258,8 @@ function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib
   const estimates = estimateStages(shape, c.cfg, cost, process.memoryUsage().rss);
   const decision: TimeBudgetDecision = {
     plans: c.plans, configuration: c.configuration, epochs, iterationsPerEpoch: ipe, mirror: best.mirror, gpuMemoryTargetGb: c.target,
-    spacingFactor: c.factor, patchSize: [...c.cfg.patch_size!], batchSize: c.cfg.batch_size ?? 2, budgetSeconds: o.budgetSeconds, estimates,
+    spacingFactor: c.factor, patchSize: [...c.cfg.patch_size!], batchSize: c.cfg.batch_size ?? 2, budgetSeconds: userBudget,
+    secondsBeforeStages: userBudget - o.budgetSeconds, estimates,
     calibration: { ...calib, secondsPerIteration: cost.secondsPerIteration, secondsPerTile: cost.secondsPerTile },
   };
   o.log?.(`time budget ${formatDuration(o.budgetSeconds)} on ${o.backend.info.name} (memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
@@ -264,7 +277,7 @@ export function describeDecision(d: TimeBudgetDecision): string {
 /** The record written into the plans (`time_budget`) and run.json. */
 export function decisionRecord(d: TimeBudgetDecision): Record<string, unknown> {
   return {
-    budget_seconds: d.budgetSeconds, configuration: d.configuration, epochs: d.epochs, iterations_per_epoch: d.iterationsPerEpoch, mirror: d.mirror,
+    budget_seconds: d.budgetSeconds, seconds_before_stages: Math.round(d.secondsBeforeStages), configuration: d.configuration, epochs: d.epochs, iterations_per_epoch: d.iterationsPerEpoch, mirror: d.mirror,
     gpu_memory_target_gb: d.gpuMemoryTargetGb, spacing_factor: d.spacingFactor, patch_size: d.patchSize, batch_size: d.batchSize,
     seconds_per_iteration: d.calibration.secondsPerIteration, seconds_per_tile: d.calibration.secondsPerTile, backend: d.calibration.backend,
     estimates: d.estimates.map((e) => ({ stage: e.stage, seconds: Math.round(e.seconds), peak_bytes: e.peakBytes })),

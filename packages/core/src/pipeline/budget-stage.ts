@@ -37,6 +37,8 @@ export interface CostStageInput {
   budget: Budget;
   rep: Reporter;
   planner?: string;
+  /** When the run started (`performance.now()`, ms): the time spent before planning is taken off a time budget. */
+  startedAt?: number;
 }
 
 /** `<run>/estimates.json`: what was estimated before each stage and what was measured. */
@@ -65,6 +67,7 @@ export async function applyTimeBudget(c: CostStageInput): Promise<{ plans: Plans
   const val = c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0;
   const d = await planForTimeBudget({
     registry: c.registry, backend: c.backend, fingerprint: c.fingerprint, dataset: c.ds.json, planner: c.planner, budgetSeconds: b.timeBudgetSeconds,
+    elapsedSeconds: c.startedAt === undefined ? 0 : (performance.now() - c.startedAt) / 1000,
     configurations: b.configurations === 'all' ? undefined : b.configurations, folds: c.folds.length, iterationsPerEpoch: b.iterationsPerEpoch,
     validationIterations: b.validationIterations, maxIterations: b.maxIterations, minIterations: b.minIterations, mirror: b.mirror, stepSize: b.stepSize,
     augmentation: b.augmentation, validationCases: val, testCases: c.ds.testCases.length, log: (s) => c.rep.log(s),

@@ -105,7 +105,7 @@ export interface PreparedRun {
  * `backend`), estimates (in-process runs, `estimate`), and the job graph of the rest (`decathlonJobGraph`). Writes
  * `run.json`, the v2 dataset.json and the job graph (`jobs.json`) into the run folder.
  */
-export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend, estimate = false): Promise<PreparedRun> {
+export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend, estimate = false, startedAt = performance.now()): Promise<PreparedRun> {
   const L = runLayout(o.out);
   const { registry, rep } = o;
   let budget = o.budget;
@@ -116,7 +116,7 @@ export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend, 
   let plans = planOrReuse(fp, ds.json, registry, L.plans, rep, { planner: o.planner, gpuMemoryGb: o.gpuMemoryGb, datasetName: ds.json.name });
   const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), budget.nFolds, registry);
   const folds = foldsToRun(budget.folds, splits, L.splits);
-  const cost = backend ? { ds, fingerprint: fp, plans, splits, folds, L, registry, backend, budget, rep, planner: o.planner } : undefined;
+  const cost = backend ? { ds, fingerprint: fp, plans, splits, folds, L, registry, backend, budget, rep, planner: o.planner, startedAt } : undefined;
   if (cost) ({ plans, budget } = await applyTimeBudget(cost));
   const configurations = configurationsToRun(plans, budget.configurations, rep);
   if (cost && estimate) await estimateRun({ ...cost, plans, budget }, configurations);
@@ -160,6 +160,7 @@ function stageTimer(L: RunLayout, onEvent?: (e: JobEvent) => void) {
  */
 export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult> {
   const t0 = Date.now();
+  const started = performance.now();
   const L = runLayout(o.out);
   // one child container per run: providers a run registers (stages, services) stay out of the caller's registry
   const registry = o.registry.child();
@@ -168,7 +169,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   const needBackend = !runner || !!o.budget.timeBudgetSeconds;
   const backend = needBackend ? await stage(registry, 'selectBackend')(registry, o.backend ?? 'auto', (s) => o.rep.log(s)) : undefined;
   if (!runner) runner = new InProcessRunner(createJobExecutor({ registry, backend }), o.rep);
-  const { ds, graph } = await prepareRun({ ...o, registry }, backend, !o.runner);
+  const { ds, graph } = await prepareRun({ ...o, registry }, backend, !o.runner, started);
   const timer = stageTimer(L, o.onJobEvent);
   await runner.run(graph, (e) => timer.onEvent(e));
   timer.record();
