@@ -17,3 +17,4 @@ export * from './lateral.js';
 export * from './budget-stage.js';
 export * from './save-probabilities.js';
 export * from './jobs/index.js';
+export * from './ensemble-folders.js';

@@ -2,3 +2,4 @@
 export * from './npz.js';
 export * from './pickle-writer.js';
 export * from './properties-pkl.js';
+export * from './properties-read.js';
