@@ -11,6 +11,7 @@ import {
 } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
 import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
+import { addEnsembleCommand } from './interop-commands.js';
 
 /** Where verbs print results (stdout) — injectable for tests. */
 export interface Io {
@@ -298,6 +299,7 @@ export function addCommands(program: Command, io: Io): void {
       io.out(`wall time: ${r.seconds.toFixed(1)} s`);
     });
 
+  addEnsembleCommand(program, common, io);
   addWorkerCommand(program, common, io);
   addSlurmCommands(program, common, budgetFlags, io);
 }

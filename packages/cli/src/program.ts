@@ -16,7 +16,7 @@ export function createProgram(io: Io = { out: (s) => process.stdout.write(s + '\
 
 /** Verbs that write into an output folder, and the option naming it (a `.json` value is a file: not locked). */
 const WRITING_VERBS: Record<string, string> = {
-  'convert-msd': 'out', fingerprint: 'out', plan: 'out', preprocess: 'out', train: 'out', 'find-best': 'out', decathlon: 'out', predict: 'output',
+  'convert-msd': 'out', fingerprint: 'out', plan: 'out', preprocess: 'out', train: 'out', 'find-best': 'out', decathlon: 'out', predict: 'output', ensemble: 'output',
 };
 
 /**

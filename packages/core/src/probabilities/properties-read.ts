@@ -25,7 +25,7 @@ function numpyGlobals(file: string): Map<string, PyGlobal> {
         if (fortran !== false || !(raw instanceof Uint8Array) || !(shape instanceof PyTuple) || (descr !== 'f8' && descr !== 'f4')) {
           throw new NnunetError(`a pickled numpy array is not a C-order float64/float32 array (dtype ${descr ?? '?'})`, { file });
         }
-        const copy = raw.slice();
+        const copy = new Uint8Array(raw); // a copy with its own buffer (Buffer.slice would be a view)
         const a = obj as PickledArray;
         a.shape = shape.items.map(Number);
         a.data = descr === 'f8' ? new Float64Array(copy.buffer) : new Float32Array(copy.buffer);
@@ -42,7 +42,10 @@ function numpyGlobals(file: string): Map<string, PyGlobal> {
   return g;
 }
 
-/** Geometry from nnU-Net's `sitk_stuff` (ITK LPS, x first) or `nibabel_stuff.original_affine` (RAS 4x4). */
+/**
+ * Geometry of the arrays from nnU-Net's `sitk_stuff` (SimpleITKIO: ITK LPS, x first) or `nibabel_stuff`
+ * (NibabelIO `original_affine`, NibabelIOWithReorient `reoriented_affine`: RAS 4x4, columns i=x, j=y, k=z).
+ */
 function geometryOf(props: PyDict, file: string): Geometry {
   const sitk = props.get('sitk_stuff');
   if (sitk instanceof PyDict) {
@@ -55,7 +58,8 @@ function geometryOf(props: PyDict, file: string): Geometry {
     }
   }
   const nib = props.get('nibabel_stuff');
-  const aff = nib instanceof PyDict ? (nib.get('original_affine') as PickledArray | undefined) : undefined;
+  // NibabelIOWithReorient keeps the arrays in the reoriented (RAS) frame: its affine places them
+  const aff = nib instanceof PyDict ? ((nib.get('reoriented_affine') ?? nib.get('original_affine')) as PickledArray | undefined) : undefined;
   if (aff?.data && aff.shape?.join() === '4,4') {
     const a = aff.data;
     const sp = [0, 1, 2].map((c) => Math.hypot(a[c]!, a[4 + c]!, a[8 + c]!));
