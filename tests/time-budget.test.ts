@@ -40,6 +40,11 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     expect(code).toBe(1);
     expect(errs.join('\n')).toMatch(/time budget of 20s is too small .* the cheapest plan needs a budget of about \d+/);
     expect(errs.join('\n')).toMatch(/give a budget of at least/);
+    // the predictions counted are every fold's validation cases and the test cases (5 folds here)
+    const n = /preprocessing and (\d+) predictions: (\d+) validation case\(s\) per fold and (\d+) test case\(s\)/.exec(errs.join('\n'));
+    expect(n, errs.join('\n')).not.toBeNull();
+    expect(Number(n![1])).toBe(5 * Number(n![2]) + Number(n![3]));
+    expect(Number(n![2])).toBeGreaterThan(0);
     expect(existsSync(runLayout(out).configurationData('nnUNetPlans_3d_fullres'))).toBe(false);
   });
 

@@ -9,7 +9,7 @@ import {
   prepareDataset, exportNnunetModel, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS, jobQueueFor, formatJobEvent,
   type DatasetFingerprint, type DatasetJson, type Plans,
 } from '@nnunet-ts/core';
-import { makeContext, type CommonOptions } from './context.js';
+import { makeContext, parseLabels, type CommonOptions } from './context.js';
 import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
 import { addEnsembleCommand } from './interop-commands.js';
 
@@ -225,7 +225,7 @@ export function addCommands(program: Command, io: Io): void {
         const { normalizeDatasetJson } = await import('@nnunet-ts/core');
         json = normalizeDatasetJson(readJson(o.datasetJson), o.datasetJson, o.fileEnding).json;
       }
-      const classes = json ? foregroundClasses(json) : o.labels ? o.labels.split(',').map(Number) : null;
+      const classes = json ? foregroundClasses(json) : o.labels !== undefined ? parseLabels(o.labels) : null;
       if (!classes) throw new DataError('evaluate needs --dataset-json or --labels');
       const s = await evaluateFolder(resolve(o.pred), resolve(o.ref), classes, ctx.registry, {
         fileEnding: json?.file_ending ?? o.fileEnding,

@@ -64,6 +64,21 @@ export function parseFolds(v: string | undefined): number[] | 'all' | undefined 
   return f;
 }
 
+/**
+ * Parse `evaluate --labels 1,2`: non-negative integer label values (nnU-Net's `-l`).
+ * @throws NnunetError naming the bad entries (e.g. `abc`), instead of evaluating label NaN
+ */
+export function parseLabels(v: string): number[] {
+  const items = list(v)!;
+  const bad = items.filter((x) => !/^\d+$/.test(x));
+  if (!items.length || bad.length) {
+    throw new NnunetError(`--labels must be integer label values separated by commas, like 1,2, got '${v}'${bad.length ? ` ('${bad.join("', '")}' ${bad.length > 1 ? 'are' : 'is'} not a label value)` : ''}`, {
+      hint: 'pass the foreground label values of the segmentations, or --dataset-json with their dataset.json',
+    });
+  }
+  return items.map(Number);
+}
+
 function numOpt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);

@@ -224,7 +224,7 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
   if (!best) {
     throw new DataError(
       `the time budget of ${formatDuration(o.budgetSeconds)} is too small for this dataset on this machine: the cheapest plan needs a budget of about ${formatDuration(smallest)} ` +
-        `(${minIt} training iterations per fold, ${o.folds} fold(s), preprocessing and ${o.validationCases + o.testCases} predictions)`,
+        `(${minIt} training iterations per fold, ${o.folds} fold(s), preprocessing and ${o.validationCases * o.folds + o.testCases} predictions: ${o.validationCases} validation case(s) per fold and ${o.testCases} test case(s))`,
       { hint: `give a budget of at least ${formatDuration(Math.ceil(smallest))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
     );
   }

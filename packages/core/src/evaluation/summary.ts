@@ -5,6 +5,8 @@ import { DataError } from '../util/errors.js';
 import { listFiles, stripEnding } from '../dataset/files.js';
 import { readImage } from '../dataset/read.js';
 import { compareGrids } from '../dataset/geometry.js';
+import { distinctValues } from '../dataset/validate.js';
+import type { MedicalImage } from '../image/image.js';
 import { classKey, computeMetrics, nanmean, type ClassMetrics } from './metrics.js';
 
 /** summary.json as nnU-Net writes it (`metric_per_case`, `mean`, `foreground_mean`). */
@@ -44,6 +46,36 @@ export function parseJsonWithNaN(text: string): unknown {
   );
 }
 
+/** Beyond this many values outside the evaluated labels, a "segmentation" is most likely an image. */
+const MAX_UNDECLARED_VALUES = 50;
+
+/**
+ * Check that `im` (read from `file`) is a label map before Dice is computed on it: one channel, integer voxel values
+ * (any data type: a label map stored as float with exact integers passes, as nnU-Net's `seg == label` comparison
+ * treats it), and values among 0, the evaluated classes and the ignore label; others are warned about (they count as
+ * background, as in nnU-Net).
+ * @throws DataError naming the file for several channels, non-integer values (an image, or a label map with rounding
+ *   noise), or more than 50 values outside the labels (an image stored as integers).
+ */
+export function checkLabelMap(im: MedicalImage, file: string, role: 'prediction' | 'reference', classes: (number | number[])[], opts: { ignoreLabel?: number; warn?: (s: string) => void } = {}): void {
+  const fix = `pass ${role === 'prediction' ? 'the predicted segmentations (-p)' : 'the reference segmentations (-r, e.g. labelsTs)'}, not images`;
+  if (im.shape[0] !== 1) throw new DataError(`the ${role} holds ${im.shape[0]} channels: a segmentation is one label map`, { file, hint: fix });
+  const { values, nonInteger } = distinctValues(im.data);
+  if (nonInteger.length) {
+    const near = nonInteger.every((v) => Math.abs(v - Math.round(v)) < 1e-3);
+    throw new DataError(`the ${role} is not a label map: it holds non-integer values such as ${nonInteger[0]}`, {
+      file,
+      hint: near ? 'the values are close to integers: the label map was saved as float; round it and save it as an integer type (uint8)' : `${fix}; a label map holds integer class values`,
+    });
+  }
+  const known = new Set<number>([0, ...classes.flat(), ...(opts.ignoreLabel === undefined ? [] : [opts.ignoreLabel])]);
+  const extra = values.filter((v) => !known.has(v));
+  if (extra.length > MAX_UNDECLARED_VALUES) {
+    throw new DataError(`the ${role} is not a label map of these labels: it holds ${extra.length >= 999 ? 'at least ' : ''}${extra.length} values outside 0 and the labels (${[...known].filter((v) => v).join(', ')})`, { file, hint: `${fix}, or evaluate the labels it holds (--labels / --dataset-json)` });
+  }
+  if (extra.length) opts.warn?.(`warning: ${file}: ${role} values ${extra.join(', ')} are not among the evaluated labels (${[...known].join(', ')}) and count as background`);
+}
+
 import { writeFileAtomicSync } from '../util/atomic.js';
 export { writeFileAtomicSync };
 
@@ -80,6 +112,8 @@ export async function evaluateFolder(
     const refFile = join(refDir, name);
     if (!existsSync(refFile)) throw new DataError(`reference for ${basename(predFile)} not found`, { file: refFile });
     const [p, r] = [await readImage(registry, predFile), await readImage(registry, refFile)];
+    checkLabelMap(p, predFile, 'prediction', classes, opts);
+    checkLabelMap(r, refFile, 'reference', classes, opts);
     const d = compareGrids(p, r);
     if (d.length) throw new DataError(`prediction and reference ${refFile} are on different grids: ${d.join('; ')}`, { file: predFile });
     perCase.push({ metrics: computeMetrics(p.data, r.data, classes, opts.ignoreLabel), prediction_file: predFile, reference_file: refFile });

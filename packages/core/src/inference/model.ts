@@ -143,10 +143,26 @@ interface FoldLoad {
   nnunet?: NnunetFold['checkpoint'];
 }
 
+/**
+ * The error for a fold without checkpoint `kind` in either form (nnU-Net's `.pth`, ours `.json` + `.bin`): names the
+ * file of the fold's own form (`.pth` when the fold holds nnU-Net checkpoints) and the checkpoints it does hold.
+ */
+async function missingCheckpoint(foldDir: string, kind: string): Promise<DataError> {
+  const files = (await fs.readdir(foldDir).catch(() => [] as string[])).filter((n) => /^checkpoint_[A-Za-z0-9]+\.(pth|json)$/.test(n)).sort();
+  const nnunet = files.some((n) => n.endsWith('.pth'));
+  const held = files.map((n) => /^checkpoint_([A-Za-z0-9]+)/.exec(n)![1]!);
+  return new DataError(`checkpoint '${kind}' not found: no checkpoint_${kind}.${nnunet ? 'pth' : 'json'} in ${basename(foldDir)}`, {
+    file: join(foldDir, `checkpoint_${kind}.${nnunet ? 'pth' : 'json'}`),
+    hint: files.length ? `this fold holds ${files.join(', ')}: use --checkpoint ${[...new Set(held)].join(' or ')}` : 'train this fold first, or pass -f with the folds that are trained',
+  });
+}
+
 async function loadFold(foldDir: string, kind: string, plans: Plans, dataset: DatasetJson, registry: Registry, backend: ComputeBackend, folderConfiguration?: string): Promise<FoldLoad> {
   const pth = join(foldDir, `checkpoint_${kind}.pth`);
   const exists = (f: string) => fs.access(f).then(() => true, () => false);
-  if (!(await exists(join(foldDir, `checkpoint_${kind}.json`))) && (await exists(pth))) {
+  const ours = await exists(join(foldDir, `checkpoint_${kind}.json`));
+  if (!ours && !(await exists(pth))) throw await missingCheckpoint(foldDir, kind);
+  if (!ours) {
     const n = await loadNnunetFold(pth, plans, dataset, folderConfiguration ?? '3d_fullres', registry, backend);
     return { ...n, nnunet: n.checkpoint };
   }

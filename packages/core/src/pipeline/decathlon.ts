@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { JobEvent, JobGraph, JobRunner, RunSpec } from '../contracts/jobs.js';
 import type { ComputeBackend } from '../contracts/backend.js';
-import type { DatasetFingerprint, Plans } from '../contracts/plans.js';
+import type { DatasetFingerprint, Plans, Splits } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { convertMsd, v2DatasetName } from '../dataset/convert.js';
 import { loadDataset } from '../dataset/load.js';
@@ -9,7 +9,8 @@ import type { Dataset } from '../dataset/types.js';
 import { formatValidationReport, validateDataset } from '../dataset/validate.js';
 import type { EvaluationSummary } from '../evaluation/summary.js';
 import { configurationPairs, type BestCandidate, type BestConfiguration } from '../postprocessing/best.js';
-import { DataError } from '../util/errors.js';
+import { DataError, NnunetError } from '../util/errors.js';
+import { allPlanners } from '../planning/register.js';
 import { planOrReuse, runFingerprint } from './fingerprint-plan.js';
 import { readJson, readJsonIfValid, writeJson } from './json-io.js';
 import { runLayout, type RunLayout } from './layout.js';
@@ -92,6 +93,40 @@ export function configurationsToRun(plans: Plans, requested: Budget['configurati
   return ordered;
 }
 
+/** The configurations nnU-Net's planners (every built-in one) can write. */
+export const NNUNET_CONFIGURATIONS = ['2d', '3d_fullres', '3d_lowres', '3d_cascade_fullres'];
+
+/**
+ * Check the requested planner, folds and configurations before any work (validation, fingerprint and planning take
+ * minutes on a real dataset): folds against `<run>/splits_final.json` when it exists, else against 0..nFolds-1;
+ * configuration names against those nnU-Net's planners write, when the planner is a built-in one. A planner plugin
+ * may write other configurations: their names are checked after planning (said so at once).
+ * @throws PluginError for an unknown planner, NnunetError naming the bad fold or configuration and the valid values
+ */
+export function checkRunRequest(o: Pick<DecathlonOptions, 'out' | 'budget' | 'planner' | 'registry' | 'rep'>): void {
+  const L = runLayout(o.out);
+  const planner = o.registry.get('planner', o.planner ?? 'nnUNetPlanner');
+  const splits = readJsonIfValid<Splits>(L.splits);
+  if (o.budget.folds !== 'all') {
+    if (Array.isArray(splits)) foldsToRun(o.budget.folds, splits, L.splits);
+    const n = o.budget.nFolds;
+    const bad = o.budget.folds.filter((f) => f >= n);
+    if (!Array.isArray(splits) && bad.length) {
+      throw new NnunetError(`fold ${bad.join(', ')} does not exist: a run with ${n} folds has folds 0-${n - 1}`, { hint: `pass -f with folds in 0-${n - 1}, or 'all'` });
+    }
+  }
+  const unknown = o.budget.configurations === 'all' ? [] : o.budget.configurations.filter((c) => !NNUNET_CONFIGURATIONS.includes(c));
+  if (!unknown.length) return;
+  const builtIn = allPlanners().some((p) => p.plan === planner.plan);
+  const names = `'${unknown.join("', '")}'`;
+  if (builtIn) {
+    throw new NnunetError(`unknown configuration ${names}: the planner ${planner.name} writes ${NNUNET_CONFIGURATIONS.join(', ')}`, {
+      hint: `pass -c with some of ${NNUNET_CONFIGURATIONS.join(', ')} (comma-separated), or all`,
+    });
+  }
+  o.rep.log(`note: configuration ${names} is not one of nnU-Net's (${NNUNET_CONFIGURATIONS.join(', ')}); the planner ${planner.name} may write it: checked after planning`);
+}
+
 /** A run prepared for its jobs: the dataset (converted), plans, and the job graph of the rest of the pipeline. */
 export interface PreparedRun {
   ds: Dataset;
@@ -164,6 +199,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   const L = runLayout(o.out);
   // one child container per run: providers a run registers (stages, services) stay out of the caller's registry
   const registry = o.registry.child();
+  checkRunRequest({ ...o, registry });
   let runner = o.runner;
   // a queued run selects a backend here only to plan a time budget; its workers select their own
   const needBackend = !runner || !!o.budget.timeBudgetSeconds;

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { DatasetJson, Plans } from '../contracts/plans.js';
 import { DataError } from '../util/errors.js';
@@ -34,14 +34,17 @@ export function trainedFolds(dir: string): number[] {
  * nnU-Net v2's `postprocessing.pkl`); the
  * configuration comes from the folder name `<trainer>__<plans>__<configuration>` (or `configuration` in plans.json
  * `"configuration"` is not nnU-Net's; the name is).
- * @throws DataError naming the folder and the missing file.
+ * @throws DataError naming the folder when it does not exist or is a file, and the missing file.
  */
 export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
+  const hint = 'pass -m <out>/nnUNet_results/<trainer>__<plans>__<configuration> written by `nnunet-ts train` or `decathlon` (or an nnU-Net v2 results folder)';
+  if (!existsSync(dir)) throw new DataError('model folder does not exist', { file: dir, hint });
+  if (!statSync(dir).isDirectory()) throw new DataError('the model path is a file, not a model folder', { file: dir, hint });
   for (const f of ['plans.json', 'dataset.json']) {
     if (!existsSync(join(dir, f))) {
       throw new DataError(`not a trained model folder: ${f} missing`, {
         file: dir,
-        hint: 'pass -m <out>/nnUNet_results/<trainer>__<plans>__<configuration> written by `nnunet-ts train` or `decathlon`',
+        hint,
       });
     }
   }
