@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { MedicalImage } from '@nnunet-ts/core';
 import { writeNifti } from '@nnunet-ts/io-nifti';
 import { runCli } from './program.js';
 
@@ -25,7 +26,7 @@ async function cli(...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-const GRID = { shape: [1, 2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+const GRID: Omit<MedicalImage, 'data'> = { shape: [1, 2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
 
 /** A 2x2x2 image with `values` (repeated) in `folder/c1.nii.gz`, stored as `dtype`. */
 async function image(folder: string, values: number[], dtype: 'uint8' | 'int16' | 'float32'): Promise<string> {
@@ -77,7 +78,7 @@ describe('evaluate', () => {
     mkdirSync(big);
     const refBig = join(dir, 'i-refbig');
     mkdirSync(refBig);
-    const grid = { shape: [1, 4, 4, 4], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+    const grid: Omit<MedicalImage, 'data'> = { shape: [1, 4, 4, 4], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
     await writeNifti(join(big, 'c1.nii.gz'), { ...grid, data: Int16Array.from({ length: 64 }, (_, i) => i * 10) }, { dtype: 'int16' });
     await writeNifti(join(refBig, 'c1.nii.gz'), { ...grid, data: Uint8Array.from({ length: 64 }, (_, i) => i % 2) }, { dtype: 'uint8' });
     let r = await cli('evaluate', '-p', big, '-r', refBig, '-l', '1', '-q');
