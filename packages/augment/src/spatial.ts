@@ -76,6 +76,32 @@ export function spatialTransform(o: SpatialOptions): Transform<SpatialParams> {
   };
 }
 
+/** `resampleAffine` with `M = null`: an integer centre crop, or a centred pad (data 0, seg -1), by `off` = `floor((in - out) / 2)`. */
+function centreCropOrPad(sample: Sample, outSize: number[], off: readonly [number, number, number]): Sample {
+  const [C, Z, Y, X] = sample.shape as [number, number, number, number];
+  const [oz, oy, ox] = outSize as [number, number, number];
+  const nOut = oz * oy * ox;
+  const nIn = Z * Y * X;
+  const image = new Float32Array(C * nOut);
+  const seg = sample.seg ? new Int16Array(nOut) : undefined;
+  for (let z = 0; z < oz; z++) {
+    const iz = z + off[0];
+    for (let y = 0; y < oy; y++) {
+      const iy = y + off[1];
+      const rowOut = (z * oy + y) * ox;
+      const inside = iz >= 0 && iz < Z && iy >= 0 && iy < Y;
+      for (let x = 0; x < ox; x++) {
+        const ix = x + off[2];
+        const ok = inside && ix >= 0 && ix < X;
+        const src = (iz * Y + iy) * X + ix;
+        for (let c = 0; c < C; c++) image[c * nOut + rowOut + x] = ok ? sample.image[c * nIn + src]! : 0;
+        if (seg) seg[rowOut + x] = ok ? sample.seg![src]! : -1;
+      }
+    }
+  }
+  return { ...sample, image, seg, shape: [C, oz, oy, ox] };
+}
+
 /**
  * Resample a sample onto an output grid `outSize` (`[z, y, x]`): output voxel `o` reads input position
  * `cIn + M (o - cOut)` with `cOut = (outSize - 1) / 2` and `cIn = cOut + floor((inSize - outSize) / 2)`.
@@ -86,28 +112,11 @@ export function resampleAffine(sample: Sample, outSize: number[], M: number[] | 
   const [C, Z, Y, X] = sample.shape as [number, number, number, number];
   const [oz, oy, ox] = outSize as [number, number, number];
   const off = [Math.floor((Z - oz) / 2), Math.floor((Y - oy) / 2), Math.floor((X - ox) / 2)] as const;
+  if (M === null) return centreCropOrPad(sample, outSize, off);
   const nOut = oz * oy * ox;
   const nIn = Z * Y * X;
   const image = new Float32Array(C * nOut);
   const seg = sample.seg ? new Int16Array(nOut) : undefined;
-  if (M === null) {
-    for (let z = 0; z < oz; z++) {
-      const iz = z + off[0];
-      for (let y = 0; y < oy; y++) {
-        const iy = y + off[1];
-        const rowOut = (z * oy + y) * ox;
-        const inside = iz >= 0 && iz < Z && iy >= 0 && iy < Y;
-        for (let x = 0; x < ox; x++) {
-          const ix = x + off[2];
-          const ok = inside && ix >= 0 && ix < X;
-          const src = (iz * Y + iy) * X + ix;
-          for (let c = 0; c < C; c++) image[c * nOut + rowOut + x] = ok ? sample.image[c * nIn + src]! : 0;
-          if (seg) seg[rowOut + x] = ok ? sample.seg![src]! : -1;
-        }
-      }
-    }
-    return { ...sample, image, seg, shape: [C, oz, oy, ox] };
-  }
   const cOut = [(oz - 1) / 2, (oy - 1) / 2, (ox - 1) / 2];
   const cIn = [cOut[0]! + off[0], cOut[1]! + off[1], cOut[2]! + off[2]];
   const src = sample.image;

@@ -43,86 +43,98 @@ export function createMatMulConvBackend(
   const tileCols = (R: number, P: number): number => Math.max(1, Math.min(P, Math.floor(tileFloats / Math.max(R, 1))));
   return {
     info,
-    conv3d(x: Tensor, w: Tensor, bias: Float32Array | null, p: Conv3dParams): Tensor {
-      checkTensor(x, 'x');
-      checkTensor(w, 'w');
-      const { g, y: yShape } = geom(x.shape, w.shape, p);
-      const [n, M] = [yShape[0]!, yShape[1]!];
-      const R = im2colRows(g);
-      const P = yShape[2]! * yShape[3]! * yShape[4]!;
-      const S = x.shape[2]! * x.shape[3]! * x.shape[4]!;
-      const y = new Float32Array(n * M * P);
-      const pc = tileCols(R, P);
-      const col = new Float32Array(R * pc);
-      // Y^T [np, M] = col^T [np, R] . W^T [R, M]: XNNPACK repacks its second operand on every call, keep it small
-      const wt = transpose(w.data, M, R);
-      for (let b = 0; b < n; b++)
-        for (let p0 = 0; p0 < P; p0 += pc) {
-          const np = Math.min(pc, P - p0);
-          const tile = np === pc ? col : col.subarray(0, R * np);
-          im2colTile(x.data, b * x.shape[1]! * S, g, p0, np, tile, true);
-          const out = matmul(tile, [np, R], wt, [R, M], false, false);
-          for (let i = 0; i < M; i++) {
-            const bi = bias ? bias[i]! : 0;
-            const o = (b * M + i) * P + p0;
-            for (let j = 0; j < np; j++) y[o + j] = out[j * M + i]! + bi;
-          }
-        }
-      return { data: y, shape: yShape };
-    },
-    conv3dBackwardData(dy: Tensor, w: Tensor, xShape: number[], p: Conv3dParams): Tensor {
-      checkTensor(dy, 'dy');
-      checkTensor(w, 'w');
-      const { g, y: yShape } = geom(xShape, w.shape, p);
-      if (yShape.some((v, i) => v !== dy.shape[i])) throw new Error(`conv3d backward: dy [${dy.shape}] vs forward output [${yShape}]`);
-      const [n, M] = [yShape[0]!, yShape[1]!];
-      const R = im2colRows(g);
-      const P = yShape[2]! * yShape[3]! * yShape[4]!;
-      const S = xShape[2]! * xShape[3]! * xShape[4]!;
-      const dx = new Float32Array(xShape.reduce((a, b) => a * b, 1));
-      const pc = tileCols(R, P);
-      const dyTile = new Float32Array(M * pc);
-      const wt = transpose(w.data, M, R); // tfjs-wasm's BatchMatMul is several times slower with transposeA
-      for (let b = 0; b < n; b++)
-        for (let p0 = 0; p0 < P; p0 += pc) {
-          const np = Math.min(pc, P - p0);
-          const t = np === pc ? dyTile : dyTile.subarray(0, M * np);
-          for (let i = 0; i < M; i++) t.set(dy.data.subarray((b * M + i) * P + p0, (b * M + i) * P + p0 + np), i * np);
-          const dcol = matmul(wt, [R, M], t, [M, np], false, false);
-          col2imTile(dcol, g, p0, np, dx, b * xShape[1]! * S);
-        }
-      return { data: dx, shape: [...xShape] };
-    },
-    conv3dBackwardFilter(x: Tensor, dy: Tensor, wShape: number[], p: Conv3dParams): Tensor {
-      checkTensor(x, 'x');
-      checkTensor(dy, 'dy');
-      const { g, y: yShape } = geom(x.shape, wShape, p);
-      if (yShape.some((v, i) => v !== dy.shape[i])) throw new Error(`conv3d backward: dy [${dy.shape}] vs forward output [${yShape}]`);
-      const [n, M] = [yShape[0]!, yShape[1]!];
-      const R = im2colRows(g);
-      const P = yShape[2]! * yShape[3]! * yShape[4]!;
-      const S = x.shape[2]! * x.shape[3]! * x.shape[4]!;
-      // dW^T [R, M] = col [R, np] . dY^T [np, M], summed over tiles (no transposed operands: see above)
-      const dwt = new Float32Array(M * R);
-      const pc = tileCols(R, P);
-      const col = new Float32Array(R * pc);
-      const dyT = new Float32Array(M * pc);
-      for (let b = 0; b < n; b++)
-        for (let p0 = 0; p0 < P; p0 += pc) {
-          const np = Math.min(pc, P - p0);
-          const tile = np === pc ? col : col.subarray(0, R * np);
-          const t = np === pc ? dyT : dyT.subarray(0, M * np);
-          im2colTile(x.data, b * x.shape[1]! * S, g, p0, np, tile);
-          for (let i = 0; i < M; i++) {
-            const src = (b * M + i) * P + p0;
-            for (let j = 0; j < np; j++) t[j * M + i] = dy.data[src + j]!;
-          }
-          const part = matmul(tile, [R, np], t, [np, M], false, false);
-          for (let i = 0; i < dwt.length; i++) dwt[i]! += part[i]!;
-        }
-      return { data: transpose(dwt, R, M), shape: [...wShape] };
-    },
+    conv3d: (x, w, bias, p) => convForward(matmul, tileCols, x, w, bias, p),
+    conv3dBackwardData: (dy, w, xShape, p) => convBackwardData(matmul, tileCols, dy, w, xShape, p),
+    conv3dBackwardFilter: (x, dy, wShape, p) => convBackwardFilter(matmul, tileCols, x, dy, wShape, p),
   };
+}
+
+/** Columns of an im2col tile with `R` rows over `P` output positions. */
+type TileCols = (R: number, P: number) => number;
+
+/** Forward convolution: `Y^T = col^T · W^T` per tile of output positions. */
+function convForward(matmul: MatMul, tileCols: TileCols, x: Tensor, w: Tensor, bias: Float32Array | null, p: Conv3dParams): Tensor {
+  checkTensor(x, 'x');
+  checkTensor(w, 'w');
+  const { g, y: yShape } = geom(x.shape, w.shape, p);
+  const [n, M] = [yShape[0]!, yShape[1]!];
+  const R = im2colRows(g);
+  const P = yShape[2]! * yShape[3]! * yShape[4]!;
+  const S = x.shape[2]! * x.shape[3]! * x.shape[4]!;
+  const y = new Float32Array(n * M * P);
+  const pc = tileCols(R, P);
+  const col = new Float32Array(R * pc);
+  // Y^T [np, M] = col^T [np, R] . W^T [R, M]: XNNPACK repacks its second operand on every call, keep it small
+  const wt = transpose(w.data, M, R);
+  for (let b = 0; b < n; b++)
+    for (let p0 = 0; p0 < P; p0 += pc) {
+      const np = Math.min(pc, P - p0);
+      const tile = np === pc ? col : col.subarray(0, R * np);
+      im2colTile(x.data, b * x.shape[1]! * S, g, p0, np, tile, true);
+      const out = matmul(tile, [np, R], wt, [R, M], false, false);
+      for (let i = 0; i < M; i++) {
+        const bi = bias ? bias[i]! : 0;
+        const o = (b * M + i) * P + p0;
+        for (let j = 0; j < np; j++) y[o + j] = out[j * M + i]! + bi;
+      }
+    }
+  return { data: y, shape: yShape };
+}
+
+/** dL/dx: `W^T · dY` per tile, scattered back by col2im. */
+function convBackwardData(matmul: MatMul, tileCols: TileCols, dy: Tensor, w: Tensor, xShape: number[], p: Conv3dParams): Tensor {
+  checkTensor(dy, 'dy');
+  checkTensor(w, 'w');
+  const { g, y: yShape } = geom(xShape, w.shape, p);
+  if (yShape.some((v, i) => v !== dy.shape[i])) throw new Error(`conv3d backward: dy [${dy.shape}] vs forward output [${yShape}]`);
+  const [n, M] = [yShape[0]!, yShape[1]!];
+  const R = im2colRows(g);
+  const P = yShape[2]! * yShape[3]! * yShape[4]!;
+  const S = xShape[2]! * xShape[3]! * xShape[4]!;
+  const dx = new Float32Array(xShape.reduce((a, b) => a * b, 1));
+  const pc = tileCols(R, P);
+  const dyTile = new Float32Array(M * pc);
+  const wt = transpose(w.data, M, R); // tfjs-wasm's BatchMatMul is several times slower with transposeA
+  for (let b = 0; b < n; b++)
+    for (let p0 = 0; p0 < P; p0 += pc) {
+      const np = Math.min(pc, P - p0);
+      const t = np === pc ? dyTile : dyTile.subarray(0, M * np);
+      for (let i = 0; i < M; i++) t.set(dy.data.subarray((b * M + i) * P + p0, (b * M + i) * P + p0 + np), i * np);
+      const dcol = matmul(wt, [R, M], t, [M, np], false, false);
+      col2imTile(dcol, g, p0, np, dx, b * xShape[1]! * S);
+    }
+  return { data: dx, shape: [...xShape] };
+}
+
+/** dL/dW: `col · dY^T` summed over tiles. */
+function convBackwardFilter(matmul: MatMul, tileCols: TileCols, x: Tensor, dy: Tensor, wShape: number[], p: Conv3dParams): Tensor {
+  checkTensor(x, 'x');
+  checkTensor(dy, 'dy');
+  const { g, y: yShape } = geom(x.shape, wShape, p);
+  if (yShape.some((v, i) => v !== dy.shape[i])) throw new Error(`conv3d backward: dy [${dy.shape}] vs forward output [${yShape}]`);
+  const [n, M] = [yShape[0]!, yShape[1]!];
+  const R = im2colRows(g);
+  const P = yShape[2]! * yShape[3]! * yShape[4]!;
+  const S = x.shape[2]! * x.shape[3]! * x.shape[4]!;
+  // dW^T [R, M] = col [R, np] . dY^T [np, M], summed over tiles (no transposed operands: see above)
+  const dwt = new Float32Array(M * R);
+  const pc = tileCols(R, P);
+  const col = new Float32Array(R * pc);
+  const dyT = new Float32Array(M * pc);
+  for (let b = 0; b < n; b++)
+    for (let p0 = 0; p0 < P; p0 += pc) {
+      const np = Math.min(pc, P - p0);
+      const tile = np === pc ? col : col.subarray(0, R * np);
+      const t = np === pc ? dyT : dyT.subarray(0, M * np);
+      im2colTile(x.data, b * x.shape[1]! * S, g, p0, np, tile);
+      for (let i = 0; i < M; i++) {
+        const src = (b * M + i) * P + p0;
+        for (let j = 0; j < np; j++) t[j * M + i] = dy.data[src + j]!;
+      }
+      const part = matmul(tile, [R, np], t, [np, M], false, false);
+      for (let i = 0; i < dwt.length; i++) dwt[i]! += part[i]!;
+    }
+  return { data: transpose(dwt, R, M), shape: [...wShape] };
 }
 
 /** The part of tfjs's kernel backend the tfjs matmul adapter uses. */

@@ -36,6 +36,29 @@ export function hasConvKernels(tf: TfApi, tfBackend: string): boolean {
 }
 
 /**
+ * Input upload (`put`) and one kernel call with synchronous read-back (`run`) on a tfjs kernel backend; every input
+ * and the output are disposed after the read.
+ */
+function kernelRunner(be: KernelBackendLike) {
+  const put = (t: { data: Float32Array; shape: number[] }): TensorInfo => ({
+    dataId: be.write(t.data, t.shape, 'float32'),
+    shape: t.shape,
+    dtype: 'float32',
+  });
+  const run = (k: KernelFunc, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>): { values: ArrayLike<number>; shape: number[] } => {
+    let out: TensorInfo | undefined;
+    try {
+      out = k({ inputs, backend: be, attrs });
+      return { values: be.readSync(out.dataId), shape: out.shape };
+    } finally {
+      for (const t of Object.values(inputs)) be.disposeData(t.dataId, true);
+      if (out) be.disposeData(out.dataId, true);
+    }
+  };
+  return { put, run };
+}
+
+/**
  * A `ComputeBackend` running tfjs's own Conv3D kernels on an initialised tfjs backend, called directly through
  * the kernel registry on that backend instance (the global tfjs backend is not switched). Data go NCDHW -> padded
  * NDHWC in, NDHWC -> NCDHW out; weights OIDHW <-> DHWIO. The backend must support synchronous reads (`readSync`).
@@ -59,21 +82,7 @@ export function createTfjsConvBackend(
     return kc.kernelFunc as unknown as KernelFunc;
   }) as [KernelFunc, KernelFunc, KernelFunc];
 
-  const put = (t: { data: Float32Array; shape: number[] }): TensorInfo => ({
-    dataId: be.write(t.data, t.shape, 'float32'),
-    shape: t.shape,
-    dtype: 'float32',
-  });
-  const run = (k: KernelFunc, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>): { values: ArrayLike<number>; shape: number[] } => {
-    let out: TensorInfo | undefined;
-    try {
-      out = k({ inputs, backend: be, attrs });
-      return { values: be.readSync(out.dataId), shape: out.shape };
-    } finally {
-      for (const t of Object.values(inputs)) be.disposeData(t.dataId, true);
-      if (out) be.disposeData(out.dataId, true);
-    }
-  };
+  const { put, run } = kernelRunner(be);
 
   return {
     info,

@@ -68,6 +68,24 @@ async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnTyp
 
 /** Register every verb on `program`. */
 export function addCommands(program: Command, io: Io): void {
+  addValidateCommand(program, io);
+  addConvertMsdCommand(program, io);
+  addFingerprintCommand(program, io);
+  addPlanCommand(program, io);
+  addPreprocessCommand(program, io);
+  addTrainCommand(program, io);
+  addPredictCommand(program, io);
+  addExportNnunetCommand(program, io);
+  addEvaluateCommand(program, io);
+  addFindBestCommand(program, io);
+  addDecathlonCommand(program, io);
+  addEnsembleCommand(program, common, io);
+  addWorkerCommand(program, common, io);
+  addSlurmCommands(program, common, budgetFlags, io);
+}
+
+/** `validate`: check a dataset (MSD task or v2 folder) and list every problem, grouped by case. */
+function addValidateCommand(program: Command, io: Io): void {
   common(program.command('validate <dataset>').description('check a dataset (MSD task or v2 folder) and list every problem, grouped by case'))
     .option('--strict', 'treat every note (ignored files, reader warnings, duplicates, train/test overlap, ...) as an error')
     .action(async (dataset: string, o: CommonOptions & { strict?: boolean }) => {
@@ -79,7 +97,10 @@ export function addCommands(program: Command, io: Io): void {
       io.out(formatValidationReport(r));
       if (!r.ok) throw new DataError(`dataset ${ds.root} has ${r.problems.length} problem(s) (listed above)`, { hint: `fix them and run validate again${o.strict ? ' (--strict: notes count as problems)' : ''}` });
     });
+}
 
+/** `convert-msd`: convert an MSD v1 task folder to the nnU-Net v2 raw layout (input untouched). */
+function addConvertMsdCommand(program: Command, io: Io): void {
   common(program.command('convert-msd <task>').description('convert an MSD v1 task folder to the nnU-Net v2 raw layout (input untouched)'))
     .requiredOption('-o, --out <folder>', 'output: a nnUNet_raw folder (DatasetXXX_Name is created inside) or the dataset folder itself')
     .action(async (task: string, o: CommonOptions & { out: string }) => {
@@ -88,7 +109,10 @@ export function addCommands(program: Command, io: Io): void {
       const ds = await convertMsd(task, dest, ctx.registry);
       io.out(`converted ${ds.cases.length} training and ${ds.testCases.length} test cases to ${dest}`);
     });
+}
 
+/** `fingerprint`: extract the dataset fingerprint (spec 1.2). */
+function addFingerprintCommand(program: Command, io: Io): void {
   common(program.command('fingerprint <dataset>').description('extract the dataset fingerprint (spec 1.2)'))
     .requiredOption('-o, --out <dir>', 'run folder; writes nnUNet_preprocessed/dataset_fingerprint.json')
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
@@ -97,7 +121,10 @@ export function addCommands(program: Command, io: Io): void {
       await runFingerprint(ds, ctx.registry, L.fingerprint, ctx.rep, { force: true });
       io.out(`wrote ${L.fingerprint}`);
     });
+}
 
+/** `plan`: plan all configurations (nnUNetPlans.json) from a dataset, or from --fingerprint and --dataset-json. */
+function addPlanCommand(program: Command, io: Io): void {
   common(program.command('plan [dataset]').description('plan all configurations (nnUNetPlans.json) from a dataset, or from --fingerprint and --dataset-json'))
     .option('--fingerprint <file>', 'dataset_fingerprint.json (with --dataset-json: plan without images)')
     .option('--dataset-json <file>', 'dataset.json (v2 or MSD form)')
@@ -122,7 +149,10 @@ export function addCommands(program: Command, io: Io): void {
       const plans = runPlan(fp, ds.json, ctx.registry, L.plans, { ...popts, datasetName: ds.json.name });
       io.out(`wrote ${L.plans} (configurations: ${Object.keys(plans.configurations).join(', ')})`);
     });
+}
 
+/** `preprocess`: preprocess training cases for the requested configurations. */
+function addPreprocessCommand(program: Command, io: Io): void {
   configurationFlags(common(program.command('preprocess <dataset>').description('preprocess training cases for the requested configurations')), 'preprocess')
     .requiredOption('-o, --out <dir>', 'run folder (plans from `plan`)')
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
@@ -135,7 +165,10 @@ export function addCommands(program: Command, io: Io): void {
       }
       io.out(`preprocessed into ${L.preprocessed}`);
     });
+}
 
+/** `train`: train configurations x folds (resumes; validation predictions per fold). */
+function addTrainCommand(program: Command, io: Io): void {
   budgetFlags(common(program.command('train <dataset>').description('train configurations x folds (resumes; validation predictions per fold)')))
     .requiredOption('-o, --out <dir>', 'run folder (after plan and preprocess)')
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
@@ -161,7 +194,10 @@ export function addCommands(program: Command, io: Io): void {
         io.out(`${configuration}: model ${modelDir}; validation foreground Dice ${cv?.foreground_mean.Dice?.toFixed(4) ?? 'n/a'}`);
       }
     });
+}
 
+/** `predict`: segment a folder of images with a trained model folder. */
+function addPredictCommand(program: Command, io: Io): void {
   common(program.command('predict').description('segment a folder of images with a trained model folder'))
     .requiredOption('-i, --input <folder>', 'images: CASE_0000<ending> (or plain names for 1-channel models)')
     .requiredOption('-o, --output <folder>', 'where segmentations are written as CASE<ending>')
@@ -197,7 +233,10 @@ export function addCommands(program: Command, io: Io): void {
       });
       io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}${o.continue ? ' (existing outputs kept: --continue)' : ''}`);
     });
+}
 
+/** `export-nnunet`: write a trained model folder as an nnU-Net v2 results folder (checkpoint_final.pth for torch.load / nnU-Net). */
+function addExportNnunetCommand(program: Command, io: Io): void {
   common(program.command('export-nnunet').description('write a trained model folder as an nnU-Net v2 results folder (checkpoint_final.pth for torch.load / nnU-Net)'))
     .requiredOption('-m, --model <folder>', 'our model folder <trainer>__<plans>__<configuration>')
     .requiredOption('-o, --output <folder>', 'the nnU-Net model folder to write (plans.json, dataset.json, fold_<k>/checkpoint_final.pth)')
@@ -209,7 +248,10 @@ export function addCommands(program: Command, io: Io): void {
       const written = await exportNnunetModel(resolve(o.model), resolve(o.output), { folds, checkpoint: o.checkpoint });
       io.out(`wrote nnU-Net v2 model folder ${resolve(o.output)} (folds ${written.join(', ')})`);
     });
+}
 
+/** `evaluate`: Dice/IoU per class of predictions against references; writes summary.json. */
+function addEvaluateCommand(program: Command, io: Io): void {
   common(program.command('evaluate').description('Dice/IoU per class of predictions against references; writes summary.json'))
     .requiredOption('-p, --pred <folder>', 'predictions')
     .requiredOption('-r, --ref <folder>', 'references (same file names)')
@@ -236,7 +278,10 @@ export function addCommands(program: Command, io: Io): void {
       });
       io.out(formatDice(s, json ?? { labels: Object.fromEntries(classes.map((c) => [String(c), c as number])) }));
     });
+}
 
+/** `find-best`: pick the best configuration or pair ensemble from cross-validation (spec 1.20) and determine its postprocessing (spec 1.19). */
+function addFindBestCommand(program: Command, io: Io): void {
   common(program.command('find-best').description('pick the best configuration or pair ensemble from cross-validation (spec 1.20) and determine its postprocessing (spec 1.19)'))
     .requiredOption('-o, --out <dir>', 'run folder')
     .option('--dataset <folder>', 'dataset with the training labels (default: the one recorded in <run>/run.json)')
@@ -277,7 +322,10 @@ export function addCommands(program: Command, io: Io): void {
         io.out(`postprocessing: ${plan.postprocessing_fns.length} step(s) -> ${join(dir, 'postprocessing.json')}`);
       } else io.out('postprocessing not determined: pass --dataset <folder> with the training labels');
     });
+}
 
+/** `decathlon`: the whole pipeline on a task: validate, convert, fingerprint, plan, preprocess, train, find best, postprocess, predict imagesTs, evaluate. */
+function addDecathlonCommand(program: Command, io: Io): void {
   budgetFlags(common(program.command('decathlon <task>').description('the whole pipeline on a task: validate, convert, fingerprint, plan, preprocess, train, find best, postprocess, predict imagesTs, evaluate')))
     .requiredOption('-o, --out <dir>', 'run folder (resumable: rerun the same command after an interruption)')
     .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
@@ -298,8 +346,4 @@ export function addCommands(program: Command, io: Io): void {
       if (r.summary) io.out(`test set (${r.summary.metric_per_case.length} cases), ${runLayout(o.out).summary}:\n${formatDice(r.summary, readJson<DatasetJson>(runLayout(o.out).datasetJson))}`);
       io.out(`wall time: ${r.seconds.toFixed(1)} s`);
     });
-
-  addEnsembleCommand(program, common, io);
-  addWorkerCommand(program, common, io);
-  addSlurmCommands(program, common, budgetFlags, io);
 }

@@ -155,113 +155,38 @@ export function niftiGeometry(h: NiftiHeader): NiftiGeometry {
   if (units === 1 || units === 3) {
     warnings.push(`spatial units are ${units === 1 ? 'meters' : 'microns'} (xyzt_units); values are used as mm unchanged`);
   }
-  const pix = [1, 2, 3].map((i) => {
-    const p = h.pixdim[i]!;
-    if (p === 0 || !Number.isFinite(p)) {
-      warnings.push(`pixdim[${i}] = ${p} is not a valid spacing; 1 mm assumed`);
-      return 1;
-    }
-    return p;
-  });
-
-  const qform = (): { m: M3; off: number[]; sp: number[] } => {
-    const r = quaternToMatrix(h.quatern[0], h.quatern[1], h.quatern[2]);
-    const qfac = h.pixdim[0]! < 0 ? -1 : 1;
-    for (let i = 0; i < 3; i++) r[i]![2] = r[i]![2]! * qfac;
-    const sp = pix.map(Math.abs);
-    pix.forEach((p, j) => {
-      if (p < 0) for (let i = 0; i < 3; i++) r[i]![j] = -r[i]![j]!;
-    });
-    return { m: r, off: [...h.qoffset], sp };
-  };
-  const sform = (): { m: M3; off: number[]; sp: number[]; ortho: boolean; ok: boolean } => {
-    const a = h.srow.map((row) => row.slice(0, 3));
-    const sp = [0, 1, 2].map((j) => norm(col(a, j)));
-    const ok = sp.every((s) => s > 0 && Number.isFinite(s));
-    const m = a.map((row) => row.map((v, j) => v / (sp[j] || 1)));
-    return { m, off: h.srow.map((row) => row[3]!), sp, ortho: ok && orthonormalityError(m) <= ORTHO_TOL, ok };
-  };
-
-  let m: M3;
-  let off: number[];
-  let sp: number[];
-  let from: NiftiGeometry['from'];
+  const pix = pixdimSpacing(h, warnings);
   const { qUsable, sUsable } = usableTransforms(h, warnings);
-  const q = qUsable ? qform() : null;
-  const s = sUsable ? sform() : null;
+  const q = qUsable ? qformTransform(h, pix) : null;
+  const s = sUsable ? sformTransform(h) : null;
   if (!q && !s) {
-    from = 'none';
-    m = [
-      [1, 0, 0],
-      [0, 1, 0],
-      [0, 0, 1],
-    ];
-    off = [0, 0, 0];
-    sp = pix.map(Math.abs);
-    // Already LPS identity (ITK convention): skip the RAS->LPS flip below.
+    const sp = pix.map(Math.abs);
+    // Already LPS identity (ITK convention): no RAS->LPS flip.
     warnings.push(
       h.qformCode > 0 || h.sformCode > 0
         ? 'no usable qform or sform: origin 0 and identity direction assumed'
         : 'qform_code and sform_code are both 0: origin 0 and identity direction assumed (as ITK)',
     );
-    return { spacing: [sp[2]!, sp[1]!, sp[0]!], origin: [0, 0, 0], direction: m.flat(), from, warnings };
+    return { spacing: [sp[2]!, sp[1]!, sp[0]!], origin: [0, 0, 0], direction: identity3().flat(), from: 'none', warnings };
   }
-  let useS = false;
-  if (s && s.ortho) {
-    if (!q || h.sformCode === 1) useS = true;
-    else {
-      const same =
-        [0, 1, 2].every((j) => Math.abs(s.sp[j]! - q.sp[j]!) <= 1e-4) &&
-        [0, 1, 2].every((i) => [0, 1, 2].every((j) => Math.abs(s.m[i]![j]! - q.m[i]![j]!) <= 1e-4)) &&
-        [0, 1, 2].every((i) => Math.abs(s.off[i]! - q.off[i]!) <= 1e-4);
-      useS = same;
-    }
-  }
+  const useS = !!s && s.ortho && (!q || h.sformCode === 1 || sameGrid(s, q));
+  let from: NiftiGeometry['from'];
+  let t: RasGeometry;
   if (useS && s) {
     from = 'sform';
-    ({ m, off } = s);
-    // pixdim when it agrees with the column norms (float32 sform rounding; ITK's 1e-3 test), else the column norms.
-    const bad = [0, 1, 2].filter((j) => Math.abs(s.sp[j]! - Math.abs(pix[j]!)) > 1e-3);
-    sp = bad.length ? s.sp : pix.map(Math.abs);
-    if (bad.length) {
-      warnings.push(
-        `sform column norms (${s.sp.map((v) => +v.toFixed(6)).join(', ')}) differ from pixdim ` +
-          `(${pix.map((v) => +Math.abs(v).toFixed(6)).join(', ')}); spacing taken from the sform`,
-      );
-    }
-    if (pix.some((p) => p < 0)) warnings.push('negative pixdim ignored: the sform defines the geometry');
+    t = fromSform(s, pix, warnings);
   } else if (q) {
     from = 'qform';
-    ({ m, off, sp } = q);
+    t = q;
     if (s && !s.ortho) warnings.push('sform is not orthonormal (shear or degenerate); qform used instead');
     if (pix.some((p) => p < 0)) {
       warnings.push(`negative pixdim (${pix.join(', ')}) folded into the direction; spacing = |pixdim|`);
     }
   } else {
-    // sform present but not orthonormal, and no qform: nearest orthonormal direction (bad-inputs B30).
-    const sf = s!;
     from = 'sform';
-    if (!sf.ok) {
-      m = [
-        [1, 0, 0],
-        [0, 1, 0],
-        [0, 0, 1],
-      ];
-      sp = pix.map(Math.abs);
-      off = sf.off;
-      warnings.push('sform has a zero column and there is no qform: identity direction and |pixdim| spacing assumed');
-    } else {
-      const err = orthonormalityError(sf.m);
-      m = nearestOrthonormal(sf.m);
-      sp = sf.sp;
-      off = sf.off;
-      warnings.push(
-        `sform is not orthonormal (|R R^T - I| = ${err.toExponential(2)}, shear); direction replaced by the nearest ` +
-          'orthonormal matrix, spacing = sform column norms',
-      );
-    }
+    t = fromShearedSform(s!, pix, warnings);
   }
-  ({ m, off, sp } = saneOrFallback({ m, off, sp }, from, q, pix, warnings));
+  const { m, off, sp } = saneOrFallback(t, from, q, pix, warnings);
   // RAS -> LPS: negate rows 0 and 1.
   const dir = m.map((row, i) => row.map((v) => (i < 2 ? -v : v)));
   const origin: [number, number, number] = [-off[0]!, -off[1]!, off[2]!];
@@ -287,7 +212,93 @@ function usableTransforms(h: NiftiHeader, warnings: string[]): { qUsable: boolea
   return { qUsable, sUsable };
 }
 
+/** Direction (RAS; columns = voxel axes i, j, k), offset (mm) and spacing of one of the header's transforms. */
 type RasGeometry = { m: M3; off: number[]; sp: number[] };
+
+/** The sform with its column norms as spacing; `ok` when no column is zero, `ortho` when the directions are orthonormal. */
+interface SformTransform extends RasGeometry {
+  ortho: boolean;
+  ok: boolean;
+}
+
+/** The 3x3 identity. */
+function identity3(): M3 {
+  return [
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+  ];
+}
+
+/** pixdim[1..3], zero or non-finite values counted as 1 with a warning (nifti1_io.c); signs kept. */
+function pixdimSpacing(h: NiftiHeader, warnings: string[]): number[] {
+  return [1, 2, 3].map((i) => {
+    const p = h.pixdim[i]!;
+    if (p === 0 || !Number.isFinite(p)) {
+      warnings.push(`pixdim[${i}] = ${p} is not a valid spacing; 1 mm assumed`);
+      return 1;
+    }
+    return p;
+  });
+}
+
+/** The qform: quaternion rotation, third column times qfac, a negative pixdim flips its column; spacing |pixdim|. */
+function qformTransform(h: NiftiHeader, pix: number[]): RasGeometry {
+  const r = quaternToMatrix(h.quatern[0], h.quatern[1], h.quatern[2]);
+  const qfac = h.pixdim[0]! < 0 ? -1 : 1;
+  for (let i = 0; i < 3; i++) r[i]![2] = r[i]![2]! * qfac;
+  const sp = pix.map(Math.abs);
+  pix.forEach((p, j) => {
+    if (p < 0) for (let i = 0; i < 3; i++) r[i]![j] = -r[i]![j]!;
+  });
+  return { m: r, off: [...h.qoffset], sp };
+}
+
+/** The sform split into normalised columns and column norms. */
+function sformTransform(h: NiftiHeader): SformTransform {
+  const a = h.srow.map((row) => row.slice(0, 3));
+  const sp = [0, 1, 2].map((j) => norm(col(a, j)));
+  const ok = sp.every((s) => s > 0 && Number.isFinite(s));
+  const m = a.map((row) => row.map((v, j) => v / (sp[j] || 1)));
+  return { m, off: h.srow.map((row) => row[3]!), sp, ortho: ok && orthonormalityError(m) <= ORTHO_TOL, ok };
+}
+
+/** sform and qform describe the same grid: directions, spacings and offsets within 1e-4 (ITK). */
+function sameGrid(s: RasGeometry, q: RasGeometry): boolean {
+  return (
+    [0, 1, 2].every((j) => Math.abs(s.sp[j]! - q.sp[j]!) <= 1e-4) &&
+    [0, 1, 2].every((i) => [0, 1, 2].every((j) => Math.abs(s.m[i]![j]! - q.m[i]![j]!) <= 1e-4)) &&
+    [0, 1, 2].every((i) => Math.abs(s.off[i]! - q.off[i]!) <= 1e-4)
+  );
+}
+
+/** An orthonormal sform: spacing |pixdim| when it agrees with the column norms within 1e-3 (ITK), else the norms. */
+function fromSform(s: SformTransform, pix: number[], warnings: string[]): RasGeometry {
+  // pixdim when it agrees with the column norms (float32 sform rounding; ITK's 1e-3 test), else the column norms.
+  const bad = [0, 1, 2].filter((j) => Math.abs(s.sp[j]! - Math.abs(pix[j]!)) > 1e-3);
+  if (bad.length) {
+    warnings.push(
+      `sform column norms (${s.sp.map((v) => +v.toFixed(6)).join(', ')}) differ from pixdim ` +
+        `(${pix.map((v) => +Math.abs(v).toFixed(6)).join(', ')}); spacing taken from the sform`,
+    );
+  }
+  if (pix.some((p) => p < 0)) warnings.push('negative pixdim ignored: the sform defines the geometry');
+  return { m: s.m, off: s.off, sp: bad.length ? s.sp : pix.map(Math.abs) };
+}
+
+/** A non-orthonormal sform and no qform: the nearest orthonormal direction (bad-inputs B30), or identity for a zero column. */
+function fromShearedSform(sf: SformTransform, pix: number[], warnings: string[]): RasGeometry {
+  if (!sf.ok) {
+    warnings.push('sform has a zero column and there is no qform: identity direction and |pixdim| spacing assumed');
+    return { m: identity3(), sp: pix.map(Math.abs), off: sf.off };
+  }
+  const err = orthonormalityError(sf.m);
+  warnings.push(
+    `sform is not orthonormal (|R R^T - I| = ${err.toExponential(2)}, shear); direction replaced by the nearest ` +
+      'orthonormal matrix, spacing = sform column norms',
+  );
+  return { m: nearestOrthonormal(sf.m), sp: sf.sp, off: sf.off };
+}
 
 /**
  * A corrupt header can defeat the sform/qform rules (huge or denormal numbers): never return a direction that is not

@@ -194,100 +194,133 @@ async function readRaw(path: string, maxBytes: number, warnings: string[], heade
   }
 }
 
+/**
+ * Incremental state of `readGzip`: decompressed bytes are collected until the header (and `vox_offset`) is complete,
+ * then the voxel bytes go straight into one preallocated buffer.
+ */
+class GzipNiftiSink {
+  private prefix: Buffer[] = [];
+  prefixLen = 0;
+  layout: Layout | null = null;
+  private voxels: Uint8Array | null = null;
+  /** Voxel bytes received. */
+  got = 0;
+  /** Decompressed stream position. */
+  private pos = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly maxBytes: number,
+    private readonly warnings: string[],
+    private readonly headerOnly: boolean,
+  ) {}
+
+  truncated(): DataError {
+    return new DataError(
+      this.layout
+        ? `truncated gzip stream in ${this.path} (got ${this.got} of ${this.layout.nbytes} expected voxel bytes)`
+        : `truncated gzip stream in ${this.path} (got ${this.prefixLen} bytes, the NIfTI header is incomplete)`,
+      { file: this.path, hint: 're-download or re-export the file; the compressed data ends early' },
+    );
+  }
+
+  take(chunk: Buffer): void {
+    const layout = this.layout;
+    if (!layout) {
+      this.takeHeader(chunk);
+      return;
+    }
+    const start = this.pos;
+    this.pos += chunk.length;
+    const from = Math.max(layout.offset, start);
+    const to = Math.min(layout.offset + layout.nbytes, this.pos);
+    if (to > from) {
+      this.voxels!.set(chunk.subarray(from - start, to - start), from - layout.offset);
+      this.got += to - from;
+    }
+  }
+
+  private takeHeader(chunk: Buffer): void {
+    const path = this.path;
+    this.prefix.push(chunk);
+    this.prefixLen += chunk.length;
+    const all = this.prefixLen >= 4 ? Buffer.concat(this.prefix) : null;
+    if (!all) return;
+    const hsize = sizeofHdr(all);
+    if (hsize === 0) {
+      throw new DataError(`not a NIfTI file: gzip content does not start with a NIfTI header (sizeof_hdr 348/540)`, {
+        file: path,
+        hint: 'check that this is a gzip-compressed NIfTI image',
+      });
+    }
+    if (all.length < hsize) return;
+    const l0 = layoutOf(parseHeader(all, path), path, this.maxBytes);
+    if (all.length < l0.offset) return;
+    const layout = layoutOf(parseHeader(all.subarray(0, l0.offset), path), path, this.maxBytes);
+    this.layout = layout;
+    this.warnings.push(...layout.warnings);
+    if (this.headerOnly) return;
+    this.voxels = new Uint8Array(layout.nbytes);
+    this.pos = 0;
+    this.take(all); // replay the prefix through the voxel path
+  }
+
+  /** A zlib error: a missing trailer after complete voxels is a warning; anything else a DataError. */
+  failed(e: unknown): void {
+    if (e instanceof DataError) throw e;
+    const code = (e as { code?: string }).code;
+    const layout = this.layout;
+    if (layout && this.got >= layout.nbytes && code === 'Z_BUF_ERROR') {
+      this.warnings.push('gzip stream ends early after the voxel data (missing gzip trailer); data is complete');
+    } else if (code === 'Z_BUF_ERROR' || (layout && this.got < layout.nbytes && code !== 'Z_DATA_ERROR')) {
+      throw this.truncated();
+    } else {
+      throw new DataError(`corrupt gzip stream in ${this.path} (${(e as Error).message})`, {
+        file: this.path,
+        hint: 're-download or re-export the file',
+        cause: e,
+      });
+    }
+  }
+
+  /** Layout and voxels once the stream ended. @throws DataError for an empty, truncated or short stream. */
+  result(): { layout: Layout; voxels: Uint8Array } {
+    const path = this.path;
+    if (!this.layout) {
+      if (this.prefixLen === 0) throw new DataError(`not a NIfTI or gzip file: ${path} decompresses to nothing`, { file: path });
+      throw this.truncated();
+    }
+    const l = this.layout;
+    if (this.got < l.nbytes) {
+      throw new DataError(`truncated NIfTI data in ${path} (got ${this.got} of ${l.nbytes} expected voxel bytes)`, {
+        file: path,
+        hint: 'the gzip stream is complete but holds fewer voxels than the header declares; re-export the file',
+      });
+    }
+    return { layout: l, voxels: this.voxels! };
+  }
+}
+
 /** Stream-decompress a gzip file: header first, limit check, then voxels into one preallocated buffer. */
 async function readGzip(path: string, maxBytes: number, warnings: string[], headerOnly = false): Promise<{ layout: Layout; voxels: Uint8Array }> {
   const gz = createGunzip();
   const src = createReadStream(path);
   src.on('error', (e) => gz.destroy(e));
   src.pipe(gz);
-  const prefix: Buffer[] = [];
-  let prefixLen = 0;
-  let layout: Layout | null = null;
-  let voxels: Uint8Array | null = null;
-  let got = 0; // voxel bytes received
-  let pos = 0; // decompressed stream position
-  const truncated = (): DataError =>
-    new DataError(
-      layout
-        ? `truncated gzip stream in ${path} (got ${got} of ${layout.nbytes} expected voxel bytes)`
-        : `truncated gzip stream in ${path} (got ${prefixLen} bytes, the NIfTI header is incomplete)`,
-      { file: path, hint: 're-download or re-export the file; the compressed data ends early' },
-    );
-  const take = (chunk: Buffer): void => {
-    if (!layout) {
-      prefix.push(chunk);
-      prefixLen += chunk.length;
-      const all = prefixLen >= 4 ? Buffer.concat(prefix) : null;
-      if (!all) return;
-      const hsize = sizeofHdr(all);
-      if (hsize === 0) {
-        throw new DataError(`not a NIfTI file: gzip content does not start with a NIfTI header (sizeof_hdr 348/540)`, {
-          file: path,
-          hint: 'check that this is a gzip-compressed NIfTI image',
-        });
-      }
-      if (all.length < hsize) return;
-      const h0 = parseHeader(all, path);
-      const l0 = layoutOf(h0, path, maxBytes);
-      if (all.length < l0.offset) return;
-      const header = parseHeader(all.subarray(0, l0.offset), path);
-      layout = layoutOf(header, path, maxBytes);
-      warnings.push(...layout.warnings);
-      if (headerOnly) return;
-      voxels = new Uint8Array(layout.nbytes);
-      pos = 0;
-      take(all); // replay the prefix through the voxel path
-      return;
-    }
-    const start = pos;
-    pos += chunk.length;
-    const from = Math.max(layout.offset, start);
-    const to = Math.min(layout.offset + layout.nbytes, pos);
-    if (to > from) {
-      voxels!.set(chunk.subarray(from - start, to - start), from - layout.offset);
-      got += to - from;
-    }
-  };
+  const sink = new GzipNiftiSink(path, maxBytes, warnings, headerOnly);
   try {
     for await (const chunk of gz) {
-      take(chunk as Buffer);
-      if (headerOnly && layout) {
+      sink.take(chunk as Buffer);
+      if (headerOnly && sink.layout) {
         src.destroy();
-        return { layout, voxels: new Uint8Array(0) };
+        return { layout: sink.layout, voxels: new Uint8Array(0) };
       }
     }
   } catch (e) {
-    if (e instanceof DataError) {
-      src.destroy();
-      throw e;
-    }
-    const code = (e as { code?: string }).code;
-    if (layout && got >= (layout as Layout).nbytes && code === 'Z_BUF_ERROR') {
-      warnings.push('gzip stream ends early after the voxel data (missing gzip trailer); data is complete');
-    } else if (code === 'Z_BUF_ERROR' || (layout && got < (layout as Layout).nbytes && code !== 'Z_DATA_ERROR')) {
-      throw truncated();
-    } else {
-      throw new DataError(`corrupt gzip stream in ${path} (${(e as Error).message})`, {
-        file: path,
-        hint: 're-download or re-export the file',
-        cause: e,
-      });
-    }
+    if (e instanceof DataError) src.destroy();
+    sink.failed(e);
   }
-  if (!layout) {
-    if (prefixLen === 0) {
-      throw new DataError(`not a NIfTI or gzip file: ${path} decompresses to nothing`, { file: path });
-    }
-    throw truncated();
-  }
-  const l = layout as Layout;
-  if (got < l.nbytes) {
-    throw new DataError(`truncated NIfTI data in ${path} (got ${got} of ${l.nbytes} expected voxel bytes)`, {
-      file: path,
-      hint: 'the gzip stream is complete but holds fewer voxels than the header declares; re-export the file',
-    });
-  }
-  return { layout: l, voxels: voxels! };
+  return sink.result();
 }
 
 /**

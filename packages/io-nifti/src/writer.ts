@@ -43,6 +43,64 @@ function sameGeometry(a: MedicalImage, b: { spacing: number[]; origin: number[];
 }
 
 /**
+ * The transform fields of a NIfTI-1 header: the template's bytes when the grid is the template's own (byte-for-byte
+ * outputs), else the image geometry in both qform and sform with code 1 (SCANNER_ANAT). `size` is `[nx, ny, nz]`.
+ */
+function writeGeometry(dv: DataView, image: MedicalImage, tpl: NiftiHeader | null, le: boolean, size: number[]): void {
+  const [nx, ny, nz] = size;
+  let keepGeo = false;
+  if (tpl) {
+    const g = niftiGeometry(tpl);
+    const tplDims = [tpl.dim[1], tpl.dim[2], tpl.dim[3]].map((d) => (d && d > 0 ? d : 1));
+    keepGeo = tplDims[0] === nx && tplDims[1] === ny && tplDims[2] === nz && g.from !== 'none' && g.warnings.length === 0 && sameGeometry(image, g, 1e-6);
+  }
+  if (!keepGeo) {
+    const tr = geometryToNifti(image);
+    dv.setFloat32(76, tr.qfac, le);
+    tr.pixdim.forEach((p, i) => dv.setFloat32(80 + i * 4, p, le));
+    if (!tpl) for (let i = 4; i < 8; i++) dv.setFloat32(76 + i * 4, i === 4 ? 1 : 0, le);
+    dv.setInt16(252, 1, le);
+    dv.setInt16(254, 1, le);
+    tr.quatern.forEach((q, i) => dv.setFloat32(256 + i * 4, q, le));
+    tr.qoffset.forEach((q, i) => dv.setFloat32(268 + i * 4, q, le));
+    tr.srow.forEach((row, r) => row.forEach((v, k) => dv.setFloat32(280 + (r * 4 + k) * 4, v, le)));
+  }
+}
+
+/** Voxels into `body` as `dtype` (`le`: little endian); integer types are rounded and range-checked. @throws DataError naming `file`. */
+function encodeVoxels(body: DataView, src: VoxelArray, dtype: DType, le: boolean, file: string): void {
+  const t = CODES[dtype];
+  const nvox = src.length;
+  const setters: Record<DType, (o: number, v: number) => void> = {
+    uint8: (o, v) => body.setUint8(o, v),
+    int8: (o, v) => body.setInt8(o, v),
+    int16: (o, v) => body.setInt16(o, v, le),
+    uint16: (o, v) => body.setUint16(o, v, le),
+    int32: (o, v) => body.setInt32(o, v, le),
+    uint32: (o, v) => body.setUint32(o, v, le),
+    float32: (o, v) => body.setFloat32(o, v, le),
+    float64: (o, v) => body.setFloat64(o, v, le),
+  };
+  const set = setters[dtype];
+  for (let i = 0; i < nvox; i++) {
+    let v = src[i]!;
+    if (t.int) {
+      if (!Number.isFinite(v)) {
+        throw new DataError(`voxel ${i} is ${v}; it cannot be stored as ${dtype}`, { file, hint: 'write as float32' });
+      }
+      v = Math.round(v);
+      if (v < t.min || v > t.max) {
+        throw new DataError(`voxel value ${v} does not fit ${dtype} (${t.min}..${t.max})`, {
+          file,
+          hint: 'pick a wider dtype (e.g. int16 or float32)',
+        });
+      }
+    }
+    set(i * t.bytes, v);
+  }
+}
+
+/**
  * Encode a NIfTI-1 file (header + 4 bytes extension flag + voxels) for `image`. See `writeNifti`.
  */
 export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file = '(memory)'): Uint8Array {
@@ -79,25 +137,7 @@ export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file =
     dv.setFloat32(112, 1, le);
     dv.setFloat32(116, 0, le);
   }
-  // Geometry: copy the template's transform bytes when the grid is the template's own (byte-for-byte outputs),
-  // else encode the image geometry in both qform and sform with code 1 (SCANNER_ANAT).
-  let keepGeo = false;
-  if (tpl) {
-    const g = niftiGeometry(tpl);
-    const tplDims = [tpl.dim[1], tpl.dim[2], tpl.dim[3]].map((d) => (d && d > 0 ? d : 1));
-    keepGeo = tplDims[0] === nx && tplDims[1] === ny && tplDims[2] === nz && g.from !== 'none' && g.warnings.length === 0 && sameGeometry(image, g, 1e-6);
-  }
-  if (!keepGeo) {
-    const tr = geometryToNifti(image);
-    dv.setFloat32(76, tr.qfac, le);
-    tr.pixdim.forEach((p, i) => dv.setFloat32(80 + i * 4, p, le));
-    if (!tpl) for (let i = 4; i < 8; i++) dv.setFloat32(76 + i * 4, i === 4 ? 1 : 0, le);
-    dv.setInt16(252, 1, le);
-    dv.setInt16(254, 1, le);
-    tr.quatern.forEach((q, i) => dv.setFloat32(256 + i * 4, q, le));
-    tr.qoffset.forEach((q, i) => dv.setFloat32(268 + i * 4, q, le));
-    tr.srow.forEach((row, r) => row.forEach((v, k) => dv.setFloat32(280 + (r * 4 + k) * 4, v, le)));
-  }
+  writeGeometry(dv, image, tpl, le, [nx, ny, nz]);
   if (!tpl) {
     hdr[123] = 2; // xyzt_units: mm
     hdr.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
@@ -106,35 +146,7 @@ export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file =
 
   const out = new Uint8Array(352 + nvox * t.bytes);
   out.set(hdr);
-  const body = new DataView(out.buffer, 352);
-  const src = image.data;
-  const setters: Record<DType, (o: number, v: number) => void> = {
-    uint8: (o, v) => body.setUint8(o, v),
-    int8: (o, v) => body.setInt8(o, v),
-    int16: (o, v) => body.setInt16(o, v, le),
-    uint16: (o, v) => body.setUint16(o, v, le),
-    int32: (o, v) => body.setInt32(o, v, le),
-    uint32: (o, v) => body.setUint32(o, v, le),
-    float32: (o, v) => body.setFloat32(o, v, le),
-    float64: (o, v) => body.setFloat64(o, v, le),
-  };
-  const set = setters[dtype];
-  for (let i = 0; i < nvox; i++) {
-    let v = src[i]!;
-    if (t.int) {
-      if (!Number.isFinite(v)) {
-        throw new DataError(`voxel ${i} is ${v}; it cannot be stored as ${dtype}`, { file, hint: 'write as float32' });
-      }
-      v = Math.round(v);
-      if (v < t.min || v > t.max) {
-        throw new DataError(`voxel value ${v} does not fit ${dtype} (${t.min}..${t.max})`, {
-          file,
-          hint: 'pick a wider dtype (e.g. int16 or float32)',
-        });
-      }
-    }
-    set(i * t.bytes, v);
-  }
+  encodeVoxels(new DataView(out.buffer, 352), image.data, dtype, le, file);
   return out;
 }
 

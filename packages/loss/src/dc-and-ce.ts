@@ -23,19 +23,51 @@ export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: 
   const sp = logits.data.length / (n * K);
   if (target.data.length !== n * sp || target.shape[0] !== n) throw new Error(`DC_and_CE_loss: target shape [${target.shape}] does not match logits [${logits.shape}]`);
   if (scratch.probs.length !== logits.data.length) scratch.probs = new Float32Array(logits.data.length);
-  const p = scratch.probs;
-  const x = logits.data;
-  const t = target.data;
-  // softmax per voxel (stable), CE sum and counts
+  const level: Level = { n, K, sp, nd: batchDice ? 1 : n, batchDice, ignoreLabel, x: logits.data, t: target.data, p: scratch.probs };
+  const stats = softmaxAndCounts(level);
+  const ce = stats.nValid > 0 ? stats.ceSum / stats.nValid : 0;
+  const dc = diceTerms(level, stats);
+  const dice = K > 1 ? -dc.dcMean : 0;
+  if (grad) {
+    const ceScale = stats.nValid > 0 ? (weights.ce * scale) / stats.nValid : 0;
+    writeGradient(level, dc, grad, ceScale, weights.dice * scale);
+  }
+  return { loss: weights.ce * ce + weights.dice * dice, ce, dice };
+}
+
+/** One deep supervision level: logits `x` `[n, K, sp]`, labels `t` `[n, sp]`, softmax `p` (written), Dice groups `nd`. */
+interface Level {
+  n: number;
+  K: number;
+  sp: number;
+  nd: number;
+  batchDice: boolean;
+  ignoreLabel: number | undefined;
+  x: Float32Array;
+  t: Int16Array;
+  p: Float32Array;
+}
+
+/** Softmax sums of one level: CE sum over annotated voxels and the soft Dice sums per (group, class). */
+interface Counts {
+  ceSum: number;
+  nValid: number;
+  inter: Float64Array;
+  sPred: Float64Array;
+  sGt: Float64Array;
+}
+
+/** Softmax per voxel (stable) into `p`; CE sum, annotated voxel count and per (group, foreground class) Dice sums. */
+function softmaxAndCounts(l: Level): Counts {
+  const { n, K, sp, x, t, p, ignoreLabel } = l;
   let ceSum = 0;
   let nValid = 0;
-  const nd = batchDice ? 1 : n;
-  const inter = new Float64Array(nd * K);
-  const sPred = new Float64Array(nd * K);
-  const sGt = new Float64Array(nd * K);
+  const inter = new Float64Array(l.nd * K);
+  const sPred = new Float64Array(l.nd * K);
+  const sGt = new Float64Array(l.nd * K);
   for (let b = 0; b < n; b++) {
     const base = b * K * sp;
-    const di = (batchDice ? 0 : b) * K;
+    const di = (l.batchDice ? 0 : b) * K;
     for (let v = 0; v < sp; v++) {
       const lab = t[b * sp + v]!;
       const valid = ignoreLabel === undefined || lab !== ignoreLabel;
@@ -63,8 +95,12 @@ export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: 
       }
     }
   }
-  const ce = nValid > 0 ? ceSum / nValid : 0;
-  // dice per (sample or batch, foreground class)
+  return { ceSum, nValid, inter, sPred, sGt };
+}
+
+/** Mean soft Dice over (group, foreground class) and its derivatives by the intersection and by the predicted sum. */
+function diceTerms(l: Level, c: Counts): { dcMean: number; dDcdI: Float64Array; dDcdS: Float64Array } {
+  const { K, nd } = l;
   const nTerms = nd * (K - 1);
   let dcMean = 0;
   const dDcdI = new Float64Array(nd * K);
@@ -72,42 +108,43 @@ export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: 
   for (let d = 0; d < nd; d++)
     for (let k = 1; k < K; k++) {
       const i = d * K + k;
-      const raw = sGt[i]! + sPred[i]! + SMOOTH;
+      const raw = c.sGt[i]! + c.sPred[i]! + SMOOTH;
       const den = Math.max(raw, DENOM_MIN);
-      const num = 2 * inter[i]! + SMOOTH;
+      const num = 2 * c.inter[i]! + SMOOTH;
       dcMean += num / den / nTerms;
       // L_dice = -mean(dc): d/dI = -2/den/nTerms ; d/dSpred = +num/den^2/nTerms (if not clamped)
       dDcdI[i] = -2 / den / nTerms;
       dDcdS[i] = raw > DENOM_MIN ? num / (den * den) / nTerms : 0;
     }
-  const dice = K > 1 ? -dcMean : 0;
-  if (grad) {
-    const ceScale = nValid > 0 ? (weights.ce * scale) / nValid : 0;
-    const diceScale = weights.dice * scale;
-    for (let b = 0; b < n; b++) {
-      const base = b * K * sp;
-      const di = (batchDice ? 0 : b) * K;
-      for (let v = 0; v < sp; v++) {
-        const lab = t[b * sp + v]!;
-        if (ignoreLabel !== undefined && lab === ignoreLabel) {
-          for (let k = 0; k < K; k++) grad[base + k * sp + v] = 0;
-          continue;
-        }
-        // g_k = dL_dice/dp_k (0 for background); dL/dz_k = p_k (g_k - sum_j p_j g_j) + CE part (p_k - y_k)/N
-        let pg = 0;
-        for (let k = 1; k < K; k++) {
-          const gk = dDcdS[di + k]! + (k === lab ? dDcdI[di + k]! : 0);
-          pg += p[base + k * sp + v]! * gk;
-        }
-        for (let k = 0; k < K; k++) {
-          const pk = p[base + k * sp + v]!;
-          const gk = k === 0 ? 0 : dDcdS[di + k]! + (k === lab ? dDcdI[di + k]! : 0);
-          grad[base + k * sp + v] = diceScale * pk * (gk - pg) + ceScale * (pk - (k === lab ? 1 : 0));
-        }
+  return { dcMean, dDcdI, dDcdS };
+}
+
+/** `grad = diceScale * dL_dice/dlogits + ceScale * (p - onehot)`; 0 at ignored voxels. */
+function writeGradient(l: Level, dc: { dDcdI: Float64Array; dDcdS: Float64Array }, grad: Float32Array, ceScale: number, diceScale: number): void {
+  const { n, K, sp, t, p, ignoreLabel } = l;
+  const { dDcdI, dDcdS } = dc;
+  for (let b = 0; b < n; b++) {
+    const base = b * K * sp;
+    const di = (l.batchDice ? 0 : b) * K;
+    for (let v = 0; v < sp; v++) {
+      const lab = t[b * sp + v]!;
+      if (ignoreLabel !== undefined && lab === ignoreLabel) {
+        for (let k = 0; k < K; k++) grad[base + k * sp + v] = 0;
+        continue;
+      }
+      // g_k = dL_dice/dp_k (0 for background); dL/dz_k = p_k (g_k - sum_j p_j g_j) + CE part (p_k - y_k)/N
+      let pg = 0;
+      for (let k = 1; k < K; k++) {
+        const gk = dDcdS[di + k]! + (k === lab ? dDcdI[di + k]! : 0);
+        pg += p[base + k * sp + v]! * gk;
+      }
+      for (let k = 0; k < K; k++) {
+        const pk = p[base + k * sp + v]!;
+        const gk = k === 0 ? 0 : dDcdS[di + k]! + (k === lab ? dDcdI[di + k]! : 0);
+        grad[base + k * sp + v] = diceScale * pk * (gk - pg) + ceScale * (pk - (k === lab ? 1 : 0));
       }
     }
   }
-  return { loss: weights.ce * ce + weights.dice * dice, ce, dice };
 }
 
 /**
