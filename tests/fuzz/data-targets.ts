@@ -1,6 +1,6 @@
 /**
  * Fuzz targets for the JSON and binary state the program reads besides images: dataset.json through `loadDataset`
- * + `validateDataset`, plans (`readPlansFile` + `getConfiguration` + `validatePlans`), splits (`readSplits` +
+ * + `validateDataset`, plans (`loadPlans` + `getConfiguration` + `validatePlans`), splits (`readSplits` +
  * `foldCases`), checkpoints (`loadCheckpoint`) and preprocessed cases (`readPreprocessedCase`). Mutations are
  * structure-aware (a JSON value replaced by an edge value of another type, a key deleted or added) and byte-level;
  * for the checksummed formats the checksum is recomputed after a structural mutation, as a buggy or foreign writer
@@ -130,7 +130,7 @@ export function jsonTargets(dir: string): Target<DocInput>[] {
       async run(x) {
         writeFileSync(plansFile, text(mutateJson(plans, x.json), x.bytes));
         return outcome(plansFile, async () => {
-          const p = await core.readPlansFile(plansFile);
+          const p = core.loadPlans(plansFile);
           core.validatePlans(p);
           for (const c of core.listConfigurations(p)) core.getConfiguration(p, c);
         });

@@ -6,6 +6,8 @@ import { availableFolds } from '../inference/model.js';
 import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { checkpointKind } from './nnunet-model.js';
+import { loadPlans } from '../planning/load-plans.js';
+import { writePlansFile } from '../planning/plans-io.js';
 import { PickleDevice, PickleFloat, PickleGlobalRef, PickleOrderedDict, PickleTensor, PickleTuple, pickle, type PickleValue } from './pickle-write.js';
 
 /** A named float32 array as our parameter files hold it (`core/nn/checkpoint.ts`, `NNTSPAR1`). */
@@ -107,24 +109,25 @@ function nnunetCheckpointDict(meta: CheckpointMeta, params: NamedArray[], plans:
 }
 
 /**
- * Write one of our trained model folders as an nnU-Net v2 results folder `outDir`: plans.json, dataset.json,
- * dataset_fingerprint.json (copied), postprocessing.pkl (from postprocessing.json) and per fold
+ * Write one of our trained model folders as an nnU-Net v2 results folder `outDir`: plans.json (read and validated by
+ * `loadPlans`, written in the arch-dict form), dataset.json and dataset_fingerprint.json (copied), postprocessing.pkl (from postprocessing.json) and per fold
  * `fold_<k>/checkpoint_final.pth` in torch's zip format that `torch.load` reads and nnU-Net's predictor accepts
  * (`network_weights` with dynamic_network_architectures' names and aliases, `init_args`, `trainer_name`,
  * `inference_allowed_mirroring_axes`, `logging`, `_best_ema`, `current_epoch`; no `optimizer_state`, so nnU-Net
  * can predict with it but not resume training). Files are written atomically.
  * @returns the folds written
- * @throws DataError naming the folder when it has no trained fold, or a checkpoint is unreadable
+ * @throws DataError naming the folder when it has no trained fold, a checkpoint is unreadable or plans.json is invalid
  */
 export async function exportNnunetModel(modelDir: string, outDir: string, opts: { folds?: (number | 'all')[]; checkpoint?: string } = {}): Promise<(number | 'all')[]> {
   const kind = checkpointKind(opts.checkpoint);
   const folds = opts.folds?.length ? opts.folds : await availableFolds(modelDir, kind);
   if (!folds.length) throw new DataError(`no fold_<k>/checkpoint_${kind}.json to export`, { file: modelDir, hint: 'pass -m <model folder> written by nnunet-ts train (…/nnUNet_results/<trainer>__<plans>__<configuration>)' });
   const readText = (f: string) => fs.readFile(join(modelDir, f), 'utf8').catch((e: Error) => { throw new DataError(`cannot read ${f}: ${e.message}`, { file: join(modelDir, f) }); });
-  const plansText = await readText('plans.json');
+  const plans = loadPlans(join(modelDir, 'plans.json'));
   const datasetText = await readText('dataset.json');
+  const dataset = JSON.parse(datasetText) as unknown;
   await fs.mkdir(outDir, { recursive: true });
-  await writeFileAtomic(join(outDir, 'plans.json'), plansText);
+  await writePlansFile(join(outDir, 'plans.json'), plans);
   await writeFileAtomic(join(outDir, 'dataset.json'), datasetText);
   if (existsSync(join(modelDir, 'dataset_fingerprint.json'))) await writeFileAtomic(join(outDir, 'dataset_fingerprint.json'), await readText('dataset_fingerprint.json'));
   if (existsSync(join(modelDir, 'postprocessing.json'))) await writeFileAtomic(join(outDir, 'postprocessing.pkl'), postprocessingPkl(JSON.parse(await readText('postprocessing.json'))));
@@ -135,7 +138,7 @@ export async function exportNnunetModel(modelDir: string, outDir: string, opts: 
     }
     const ck = await loadCheckpoint(foldDir, kind);
     const params = readParameterFile(ck.parameters, join(foldDir, `checkpoint_${kind}.bin`));
-    const { root, storages } = nnunetCheckpointDict(ck.meta, params, JSON.parse(plansText), JSON.parse(datasetText));
+    const { root, storages } = nnunetCheckpointDict(ck.meta, params, plans, dataset);
     await fs.mkdir(join(outDir, `fold_${f}`), { recursive: true });
     await writeFileAtomic(join(outDir, `fold_${f}`, 'checkpoint_final.pth'), writeTorchZip(root, storages, 'checkpoint_final'));
   }

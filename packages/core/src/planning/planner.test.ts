@@ -18,6 +18,7 @@ import {
   getConfiguration,
   getPoolAndConvProps,
   getPoolAndConvPropsV1,
+  loadPlans,
   makeV2Planner,
   V2_DEFAULTS,
   nnUNetPlanner,
@@ -27,7 +28,6 @@ import {
   nnUNetPlannerResEncXL,
   nnUNetPlannerV1,
   planFromFiles,
-  readPlansFile,
   registerPlanners,
   toV2DatasetJson,
   validatePlans,
@@ -268,15 +268,15 @@ describe('plans files', () => {
     const cyc: Plans = { ...base, configurations: { a: { inherits_from: 'b' }, b: { inherits_from: 'a' } } };
     expect(() => getConfiguration(cyc, 'a')).toThrow(/cycle a -> b -> a/);
   });
-  it('writePlansFile is atomic and readPlansFile round-trips; legacy files are converted to the arch-dict form', async () => {
+  it('writePlansFile is atomic and loadPlans round-trips; legacy files are converted to the arch-dict form', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'plans-'));
     const path = join(dir, 'sub', 'nnUNetPlans.json');
     await writePlansFile(path, base);
     expect(readdirSync(join(dir, 'sub'))).toEqual(['nnUNetPlans.json']);
-    expect(await readPlansFile(path)).toEqual(base);
+    expect(loadPlans(path)).toEqual(base);
     const legacy = JSON.parse(readFileSync(resolve(PLANS_DIR, 'amos22_ct_jonasbckr', 'nnUNetPlans.json'), 'utf8')) as Plans;
     writeFileSync(join(dir, 'legacy.json'), JSON.stringify(legacy));
-    const conv = await readPlansFile(join(dir, 'legacy.json'));
+    const conv = loadPlans(join(dir, 'legacy.json'));
     const c = conv.configurations['3d_fullres']!;
     expect(c.UNet_class_name).toBeUndefined();
     expect(c.pool_op_kernel_sizes).toBeUndefined();
@@ -286,8 +286,8 @@ describe('plans files', () => {
     expect(Object.keys(c).slice(-2)).toEqual(['architecture', 'batch_dice']);
     expect(validatePlans(convertLegacyPlans(legacy))).toEqual([]);
     writeFileSync(join(dir, 'bad.json'), '{nope');
-    await expect(readPlansFile(join(dir, 'bad.json'))).rejects.toThrow(/bad\.json/);
-    await expect(readPlansFile(join(dir, 'missing.json'))).rejects.toThrow(DataError);
+    expect(() => loadPlans(join(dir, 'bad.json'))).toThrow(/bad\.json/);
+    expect(() => loadPlans(join(dir, 'missing.json'))).toThrow(DataError);
   });
   it('validatePlans flags a patch not divisible by its strides', () => {
     const broken: Plans = JSON.parse(JSON.stringify(base));
@@ -315,7 +315,7 @@ describe('dataset.json and planFromFiles', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'pff-')), 'nnUNetPlans.json');
     const v2 = await planFromFiles(join(dir, 'dataset_fingerprint.json'), join(dir, 'dataset.json'), { planner: 'nnUNetPlanner', registry: reg, outputPath: out });
     expect(v2.configurations['3d_fullres']!.patch_size).toEqual([20, 320, 256]);
-    expect((await readPlansFile(out)).configurations['3d_fullres']!.batch_size).toBe(v2.configurations['3d_fullres']!.batch_size);
+    expect((loadPlans(out)).configurations['3d_fullres']!.batch_size).toBe(v2.configurations['3d_fullres']!.batch_size);
   });
   it('registerPlanners registers every planner once; a second call throws unless override', () => {
     const reg = new Registry();

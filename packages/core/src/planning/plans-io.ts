@@ -1,7 +1,7 @@
 /**
  * Plans objects: conversion of the legacy v2 configuration format, atomic writing, configuration lookup with
- * `inherits_from` resolution, structural checks, and dataset.json / fingerprint loading for `planFromFiles`.
- * Reading plans files is `loadPlans` (load-plans.ts), the only reader of plans JSON.
+ * `inherits_from` resolution, and dataset.json / fingerprint loading for `planFromFiles`.
+ * Reading and validating plans files is `loadPlans` (load-plans.ts), the only reader of plans JSON.
  */
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -201,68 +201,4 @@ export async function planFromFiles(
   const plans = planner.plan(fp, ds, plannerOpts);
   if (outputPath) await writePlansFile(outputPath, plans);
   return plans;
-}
-
-/**
- * Structural checks of a plans object (after `inherits_from` resolution): every configuration with an architecture
- * has consistent stage counts (`n_stages` == strides == kernel_sizes == features_per_stage, decoder n_stages - 1)
- * and a patch divisible by the product of its strides per axis (spec 1.6: 2^pools), a batch size >= 1, and spacing,
- * patch and median shape of the same dimensionality. Returns the list of problems (empty when valid).
- */
-/** Types of the configuration fields `validatePlans` and the pipeline rely on (a hand-edited or damaged plans file). */
-function configurationTypeProblems(c: PlansConfiguration): string[] {
-  const out: string[] = [];
-  const ints = (v: unknown, min = 1) => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x >= min);
-  const a = c.architecture!.arch_kwargs as unknown as Record<string, unknown>;
-  if (!ints(c.patch_size)) out.push(`patch_size must be a list of positive integers, got ${JSON.stringify(c.patch_size)}`);
-  if (c.spacing !== undefined && !(Array.isArray(c.spacing) && c.spacing.every((v) => Number.isFinite(v) && v > 0))) out.push(`spacing must be a list of positive numbers, got ${JSON.stringify(c.spacing)}`);
-  if (!Number.isInteger(a.n_stages) || (a.n_stages as number) < 1) out.push(`arch_kwargs.n_stages must be a positive integer, got ${JSON.stringify(a.n_stages)}`);
-  for (const k of ['strides', 'kernel_sizes']) {
-    if (!Array.isArray(a[k]) || !(a[k] as unknown[]).every((s) => ints(s))) out.push(`arch_kwargs.${k} must be a list of integer lists, got ${JSON.stringify(a[k])}`);
-  }
-  if (!ints(a.features_per_stage)) out.push(`arch_kwargs.features_per_stage must be a list of positive integers, got ${JSON.stringify(a.features_per_stage)}`);
-  const dec = a.n_conv_per_stage_decoder;
-  if (!(Array.isArray(dec) && dec.every((x) => Number.isInteger(x) && x >= 1))) out.push(`arch_kwargs.n_conv_per_stage_decoder must be a list of positive integers, got ${JSON.stringify(a.n_conv_per_stage_decoder)}`);
-  const enc = a.n_conv_per_stage ?? a.n_blocks_per_stage;
-  if (enc !== undefined && !ints(enc)) out.push(`arch_kwargs.n_conv_per_stage must be a list of positive integers, got ${JSON.stringify(enc)}`);
-  return out;
-}
-
-export function validatePlans(plans: Plans): string[] {
-  const problems: string[] = [];
-  for (const name of listConfigurations(plans)) {
-    let c: PlansConfiguration;
-    try {
-      c = getConfiguration(plans, name);
-    } catch (e) {
-      problems.push(`${name}: ${(e as Error).message}`);
-      continue;
-    }
-    const a = c.architecture?.arch_kwargs;
-    const patch = c.patch_size;
-    if (!a || !patch) {
-      problems.push(`${name}: missing architecture or patch_size`);
-      continue;
-    }
-    const typeErrors = configurationTypeProblems(c);
-    if (typeErrors.length) {
-      problems.push(...typeErrors.map((t) => `${name}: ${t}`));
-      continue;
-    }
-    const n = a.n_stages;
-    if (a.strides.length !== n || a.kernel_sizes.length !== n || a.features_per_stage.length !== n) {
-      problems.push(`${name}: n_stages ${n} but ${a.strides.length} strides, ${a.kernel_sizes.length} kernel sizes, ${a.features_per_stage.length} feature counts`);
-    }
-    if (a.n_conv_per_stage_decoder.length !== n - 1) problems.push(`${name}: ${a.n_conv_per_stage_decoder.length} decoder stages for ${n} stages`);
-    const enc = a.n_conv_per_stage ?? a.n_blocks_per_stage;
-    if (!enc || enc.length !== n) problems.push(`${name}: encoder conv/block counts missing or not one per stage`);
-    patch.forEach((p, ax) => {
-      const div = a.strides.reduce((acc, s) => acc * (s[ax] ?? 1), 1);
-      if (p % div !== 0) problems.push(`${name}: patch axis ${ax} = ${p} is not divisible by ${div} (product of strides)`);
-    });
-    if (c.spacing && c.spacing.length !== patch.length) problems.push(`${name}: spacing and patch_size differ in length`);
-    if (a.strides.some((s) => s.length !== patch.length)) problems.push(`${name}: strides and patch_size differ in dimensionality`);
-    if (!(Number(c.batch_size) >= 1)) problems.push(`${name}: batch_size ${c.batch_size} < 1`);
-  }
-  return problems;
 }

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Planner } from '../contracts/planner.js';
-import { convertLegacyPlans, getConfiguration, validatePlans } from './plans-io.js';
+import { convertLegacyPlans, getConfiguration } from './plans-io.js';
+import { validatePlans } from './load-plans.js';
 import { nnUNetPlanner, nnUNetPlannerLegacy, nnUNetPlannerResEncM } from './planner-v2.js';
 import { nnUNetPlannerV1, nnUNetPlannerV1Original } from './planner-v1.js';
 
