@@ -11,7 +11,7 @@ import {
 } from '@nnunet-ts/core';
 import { makeContext, parseLabels, type CommonOptions } from './context.js';
 import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
-import { addEnsembleCommand } from './interop-commands.js';
+import { addEnsembleCommand, addExportOnnxCommand } from './interop-commands.js';
 
 /** Where verbs print results (stdout) — injectable for tests. */
 export interface Io {
@@ -80,6 +80,7 @@ export function addCommands(program: Command, io: Io): void {
   addFindBestCommand(program, io);
   addDecathlonCommand(program, io);
   addEnsembleCommand(program, common, io);
+  addExportOnnxCommand(program, common, io);
   addWorkerCommand(program, common, io);
   addSlurmCommands(program, common, budgetFlags, io);
 }

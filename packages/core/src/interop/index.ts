@@ -6,3 +6,6 @@ export * from "./npy.js";
 export * from './postprocessing-pkl.js';
 export * from './pickle-write.js';
 export * from './nnunet-export.js';
+
+export * from './onnx-proto.js';
+export * from './onnx-export.js';
