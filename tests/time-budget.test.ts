@@ -86,7 +86,16 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     expect(Number(tb.seconds_before_stages)).toBeLessThan(budgetSeconds / 2);
     const est = JSON.parse(readFileSync(join(out, 'estimates.json'), 'utf8')) as { estimated: { stage: string; seconds: number }[]; measured: Record<string, number> };
     expect(est.estimated.map((e) => e.stage)).toEqual(expect.arrayContaining([`train ${tb.configuration}`, `validation ${tb.configuration}`, `predict test ${tb.configuration}`]));
-    expect(Object.keys(est.measured)).toEqual(expect.arrayContaining([`train+validation ${tb.configuration}`, 'predict test']));
+    expect(Object.keys(est.measured)).toEqual(expect.arrayContaining([`train ${tb.configuration}`, `validation ${tb.configuration}`, 'predict test']));
+    // estimates against measurement (the note reports the ratios; here only gross errors fail: the load of a shared CI
+    // machine changes between calibration and the stages)
+    for (const stage of [`train ${tb.configuration}`, `predict test ${tb.configuration}`]) {
+      const e = est.estimated.find((x) => x.stage === stage)!;
+      const m = est.measured[stage.startsWith('predict') ? 'predict test' : stage]!;
+      expect(m / e.seconds, `${stage}: estimated ${e.seconds} s, measured ${m} s`).toBeGreaterThan(0.25);
+      expect(m / e.seconds, `${stage}: estimated ${e.seconds} s, measured ${m} s`).toBeLessThan(4);
+    }
+    expect(lines.join('\n') + errs.join('\n')).toMatch(/estimates against measurement:/);
     const summary = JSON.parse(readFileSync(L.summary, 'utf8').replace(/NaN/g, 'null'));
     expect(summary.metric_per_case).toHaveLength(2);
     expect(readdirSync(L.predictions).filter((f) => f.endsWith('.nii.gz'))).toHaveLength(2);

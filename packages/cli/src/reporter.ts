@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { Reporter } from '@nnunet-ts/core';
+import { formatDuration, type Reporter } from '@nnunet-ts/core';
 
 /**
  * Reporter for the terminal: messages on stderr, a cli-progress bar per long stage when stderr is a TTY, and a
@@ -20,6 +20,8 @@ export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
   let lastValue = 0;
   let lastStatus = '';
   let lastDecile = 0;
+  // remaining time from the pace so far (the bar computes its own)
+  const eta = (v: number) => (v > 0 && v < total ? `, ETA ${formatDuration(((Date.now() - t0) / 1000 / v) * (total - v))}` : '');
   return {
     log: (m) => write(m),
     start(l, n) {
@@ -48,7 +50,7 @@ export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
         if (decile > lastDecile || epochChange) {
           lastDecile = decile;
           lastStatus = status ?? '';
-          process.stderr.write(`${label}: ${v}/${total}${status ? ` ${status}` : ''}\n`);
+          process.stderr.write(`${label}: ${v}/${total}${status ? ` ${status}` : ''}${eta(v)}\n`);
         }
       }
     },
@@ -61,3 +63,4 @@ export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
     },
   };
 }
+

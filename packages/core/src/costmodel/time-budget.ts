@@ -171,6 +171,16 @@ function fit(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, mirror
   return { iterations: Math.floor(left / (perIteration * o.folds)), fixed, perIteration };
 }
 
+/** A candidate that fits memory and, without mirroring, would need at most {@link NEAR_MISS} times the budget left. */
+function nearlyFits(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, memory: number, minIt: number): boolean {
+  if (process.memoryUsage().rss + cost.trainingBytes > memory) return false;
+  const f = fit(o, c, cost, false);
+  return (f.fixed + minIt * f.perIteration * o.folds) / (1 - MARGIN) <= NEAR_MISS * o.budgetSeconds;
+}
+
+/** How far over the budget an estimated candidate may be and still be measured before a less preferred one is picked. */
+const NEAR_MISS = 4;
+
 interface Pick {
   c: Candidate;
   mirror: boolean;
@@ -179,12 +189,14 @@ interface Pick {
 
 /** Calibrations that cost at most this share of the budget are run; dearer ones are estimated from the others. */
 const CALIBRATION_SHARE = 0.04;
-const MAX_CALIBRATIONS = 5;
+const MAX_CALIBRATIONS = 6;
 
 /**
  * Choose configuration, spacing, patch, batch, mirroring and iterations that fit `budgetSeconds` on this machine.
  * Calibrates the cheapest candidate and one about 16x dearer (a fixed per-iteration overhead plus a FLOP rate), then
- * the candidate it would pick while that stays cheap, deciding again with each new measurement.
+ * the candidate it would pick while that stays cheap, deciding again with each new measurement; a more preferred
+ * candidate whose estimate misses the budget by less than {@link NEAR_MISS}x is measured before it is passed over (so
+ * nnU-Net's own plan is taken whenever a measurement, not an extrapolation, says it fits).
  * @throws DataError (before any training) when even the cheapest candidate cannot fit, with the estimate and the fix.
  */
 export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudgetDecision> {
@@ -217,6 +229,14 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
   while (!best) {
     const spent = o.budgetSeconds - left().budgetSeconds;
     const pick = firstFeasible(left(), list, costOf, memory, minIt, cap, (s) => (smallest = Math.min(smallest, s + spent)));
+    // a preferred candidate estimated (not measured) to miss the budget narrowly is measured before it is passed over:
+    // an estimate scaled from small patches can be off by 2-5x
+    const preferred = pick ? list.slice(0, list.indexOf(pick.c)) : list;
+    const near = cals.length < MAX_CALIBRATIONS ? preferred.find((c) => !exact.has(c) && cheapToCalibrate(c) && nearlyFits(left(), c, costOf(c), memory, minIt)) : undefined;
+    if (near) {
+      await cal(near);
+      continue;
+    }
     if (!pick) break;
     if (exact.has(pick.c) || cals.length >= MAX_CALIBRATIONS || !cheapToCalibrate(pick.c)) best = pick;
     else await cal(pick.c); // decide again with this measurement

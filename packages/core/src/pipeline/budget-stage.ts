@@ -157,3 +157,19 @@ export function recordMeasured(L: RunLayout, stage: string, seconds: number): vo
   f.measured[stage] = seconds;
   writeJson(estimatesFile(L), f);
 }
+
+/**
+ * Print, after a run, each stage's estimate next to its measured wall time (`<run>/estimates.json`; stages measured
+ * only, e.g. not those a resumed run skipped). Test prediction is compared with the estimate of the configuration
+ * that won.
+ */
+export function reportEstimates(L: RunLayout, rep: Reporter): void {
+  const f = readJsonIfValid<{ estimated: { stage: string; seconds: number }[]; measured: Record<string, number> }>(estimatesFile(L));
+  if (!f || !Object.keys(f.measured).length) return;
+  const lines = Object.entries(f.measured).map(([stage, measured]) => {
+    const e = f.estimated.find((x) => x.stage === stage || (stage === 'predict test' && x.stage.startsWith('predict test')));
+    const ratio = e && e.seconds > 0 ? ` (measured/estimated ${(measured / e.seconds).toFixed(2)})` : '';
+    return `  ${stage.padEnd(22)} estimated ${e ? formatDuration(e.seconds).padStart(8) : '       -'}  measured ${formatDuration(measured).padStart(8)}${ratio}`;
+  });
+  rep.log(`estimates against measurement:\n${lines.join('\n')}`);
+}

@@ -18,7 +18,7 @@ import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
 import { scoreEnsemble } from './ensemble-stage.js';
 import { stage } from './stages.js';
-import { applyTimeBudget, estimateRun, recordMeasured } from './budget-stage.js';
+import { applyTimeBudget, estimateRun, recordMeasured, reportEstimates } from './budget-stage.js';
 import { ensureSplits, foldsToRun } from './train-stage.js';
 import { createJobExecutor } from './jobs/execute.js';
 import { decathlonJobGraph } from './jobs/graph.js';
@@ -166,7 +166,8 @@ function measuredStage(e: JobEvent): string | undefined {
   const j = e.job;
   if (j.kind === 'run') return undefined;
   if (j.kind === 'preprocess') return `preprocess ${j.configuration}`;
-  if (j.kind === 'train' || j.kind === 'validate') return `train+validation ${j.configuration}`;
+  if (j.kind === 'train') return `train ${j.configuration}`;
+  if (j.kind === 'validate') return `validation ${j.configuration}`;
   return j.kind === 'predict' || j.kind === 'evaluate' ? 'predict test' : undefined;
 }
 
@@ -209,6 +210,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   const timer = stageTimer(L, o.onJobEvent);
   await runner.run(graph, (e) => timer.onEvent(e));
   timer.record();
+  reportEstimates(L, o.rep);
   const info = readJson<{ best: BestCandidate; ranking: BestCandidate[] }>(L.bestModel);
   if (!ds.testCases.length) o.rep.log('no test images (imagesTs): nothing to predict');
   const evaluated = graph.waves.some((w) => w[0]?.kind === 'evaluate');

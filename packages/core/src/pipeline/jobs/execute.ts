@@ -192,7 +192,7 @@ async function bestModels(c: JobContext): Promise<LoadedModel[]> {
 async function predictJob(c: JobContext): Promise<void> {
   const { run, rep, s, registry } = c;
   const testCase = caseOf(s.ds.testCases, c.job.caseId, 'test');
-  const opts = { stepSize: run.budget.stepSize, mirror: run.budget.mirror, postprocessing: run.budget.postprocessing, existing: 'manifest' as const };
+  const opts = { stepSize: run.budget.stepSize, mirror: run.budget.mirror, postprocessing: run.budget.postprocessing, existing: 'manifest' as const, estimate: false };
   const models = await bestModels(c);
   if (models.length === 1) {
     await predictCases(models[0]!, [testCase], s.L.predictions, registry, rep, opts);
