@@ -36,6 +36,11 @@ export interface BackendInfo {
   gpu: boolean;
   /** Threads used for CPU kernels. */
   threads?: number;
+  /**
+   * Memory the device has for tensors, bytes, when the backend knows it (a GPU's memory; CPU backends leave it out:
+   * the machine's available memory applies). Used by the cost model to plan for the device.
+   */
+  memoryBytes?: number;
 }
 
 /**

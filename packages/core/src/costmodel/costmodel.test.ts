@@ -3,6 +3,9 @@ import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
 import { formatDuration, mirrorFactor, scaleCalibration, shapeAtConfiguration, tilesFor } from './estimate.js';
 import { calibrationCurrent, type Calibration } from './calibrate.js';
+import { availableMemory, nvidiaGpuMemory } from './time-budget.js';
+import type { ComputeBackend } from '../contracts/backend.js';
+import { totalmem } from 'node:os';
 
 function plain(features: number[], strides: number[][], kernels: number[][]): ArchitectureSpec {
   return {
@@ -90,5 +93,19 @@ describe('calibration cache', () => {
     expect(calibrationCurrent(c, 6, 2)).toBe(false);
     expect(calibrationCurrent({ ...c, loadAverage: 30 }, 0.3, 2)).toBe(false);
     expect(calibrationCurrent({ ...c, loadAverage: undefined }, 1, 2)).toBe(false);
+  });
+});
+
+describe('memory available to a run', () => {
+  const backend = (info: Partial<ComputeBackend['info']>) => ({ info: { name: 'x', description: 'x', gpu: false, ...info } }) as unknown as ComputeBackend;
+  it('a GPU backend that reports its memory plans for it; a CPU backend for the machine', () => {
+    expect(availableMemory(backend({ gpu: true, memoryBytes: 24 * 2 ** 30 }))).toBe(24 * 2 ** 30);
+    const cpu = availableMemory(backend({}));
+    expect(cpu).toBeGreaterThan(process.memoryUsage().rss);
+    expect(cpu).toBeLessThanOrEqual(totalmem() + process.memoryUsage().rss);
+  });
+  it('a GPU backend that does not know its memory: nvidia-smi when present, else the 8 GiB nnU-Net plans for', () => {
+    const m = availableMemory(backend({ gpu: true }));
+    expect(m).toBe(nvidiaGpuMemory() ?? 8 * 2 ** 30);
   });
 });

@@ -17,6 +17,7 @@
  */
 import { freemem } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
@@ -94,9 +95,14 @@ interface Candidate {
   units: number;
 }
 
-/** Memory available to a run on `backend`, bytes. */
+/**
+ * Memory available to a run on `backend`, bytes. CPU backends: the machine's available memory (Linux
+ * `/proc/meminfo` MemAvailable, else `os.freemem`) plus this process's own. GPU backends: the device memory the backend
+ * reports (`info.memoryBytes`), else the first NVIDIA GPU's total memory from `nvidia-smi` when present, else 8 GiB
+ * (the GPU nnU-Net's default plans assume).
+ */
 export function availableMemory(backend: ComputeBackend): number {
-  if (backend.info.gpu) return 8 * 2 ** 30;
+  if (backend.info.gpu) return backend.info.memoryBytes ?? nvidiaGpuMemory() ?? 8 * 2 ** 30;
   try {
     const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
     if (m) return Number(m[1]) * 1024 + process.memoryUsage().rss;
@@ -104,6 +110,16 @@ export function availableMemory(backend: ComputeBackend): number {
     // not Linux: fall back to os.freemem
   }
   return freemem() + process.memoryUsage().rss;
+}
+
+let nvidiaMemory: number | null | undefined;
+/** Total memory of the first NVIDIA GPU (`nvidia-smi --query-gpu=memory.total`), bytes; null without one. */
+export function nvidiaGpuMemory(): number | null {
+  if (nvidiaMemory !== undefined) return nvidiaMemory;
+  const r = spawnSync('nvidia-smi', ['--query-gpu=memory.total', '--format=csv,noheader,nounits'], { encoding: 'utf8', timeout: 5000 });
+  const mib = r.status === 0 ? Number.parseFloat(r.stdout.split('\n')[0] ?? '') : NaN;
+  nvidiaMemory = Number.isFinite(mib) && mib > 0 ? mib * 2 ** 20 : null;
+  return nvidiaMemory;
 }
 
 /** nnU-Net's 3d_fullres target spacing in the fingerprint's axis order, the fine axes scaled by `factor`. */
