@@ -210,9 +210,10 @@ const MAX_CALIBRATIONS = 6;
 /**
  * Choose configuration, spacing, patch, batch, mirroring and iterations that fit `budgetSeconds` on this machine.
  * Calibrates the cheapest candidate and one about 16x dearer (a fixed per-iteration overhead plus a FLOP rate), then
- * the candidate it would pick while that stays cheap, deciding again with each new measurement; a more preferred
- * candidate whose estimate misses the budget by less than {@link NEAR_MISS}x is measured before it is passed over (so
- * nnU-Net's own plan is taken whenever a measurement, not an extrapolation, says it fits).
+ * the candidate it would pick (always: the estimates before the run measure it anyway), deciding again with each new
+ * measurement; a more preferred candidate whose estimate misses the budget by less than {@link NEAR_MISS}x is
+ * measured before it is passed over (so nnU-Net's own plan is taken whenever a measurement, not an extrapolation,
+ * says it fits).
  * @throws DataError (before any training) when even the cheapest candidate cannot fit, with the estimate and the fix.
  */
 export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudgetDecision> {
@@ -254,8 +255,9 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
       continue;
     }
     if (!pick) break;
-    if (exact.has(pick.c) || cals.length >= MAX_CALIBRATIONS || !cheapToCalibrate(pick.c)) best = pick;
-    else await cal(pick.c); // decide again with this measurement
+    // the pick is always measured (the estimates before the run measure it anyway), then decided again
+    if (exact.has(pick.c) || cals.length >= MAX_CALIBRATIONS) best = pick;
+    else await cal(pick.c);
   }
   if (!best) {
     throw new DataError(
@@ -298,7 +300,8 @@ function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib
     secondsBeforeStages: userBudget - o.budgetSeconds, estimates,
     calibration: { ...calib, secondsPerIteration: cost.secondsPerIteration, secondsPerTile: cost.secondsPerTile },
   };
-  o.log?.(`time budget ${formatDuration(o.budgetSeconds)} on ${o.backend.info.name} (memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
+  const spent = userBudget - o.budgetSeconds;
+  o.log?.(`time budget ${formatDuration(userBudget)} on ${o.backend.info.name} (${formatDuration(o.budgetSeconds)} left after ${formatDuration(spent)} of validation, fingerprint and calibration; memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
   return decision;
 }
 
