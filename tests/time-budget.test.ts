@@ -95,7 +95,6 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
       expect(m / e.seconds, `${stage}: estimated ${e.seconds} s, measured ${m} s`).toBeGreaterThan(0.25);
       expect(m / e.seconds, `${stage}: estimated ${e.seconds} s, measured ${m} s`).toBeLessThan(4);
     }
-    expect(lines.join('\n') + errs.join('\n')).toMatch(/estimates against measurement:/);
     const summary = JSON.parse(readFileSync(L.summary, 'utf8').replace(/NaN/g, 'null'));
     expect(summary.metric_per_case).toHaveLength(2);
     expect(readdirSync(L.predictions).filter((f) => f.endsWith('.nii.gz'))).toHaveLength(2);

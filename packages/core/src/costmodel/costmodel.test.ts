@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
-import { formatDuration, mirrorFactor, scaleCalibration, shapeAtConfiguration, tilesFor } from './estimate.js';
+import { formatDuration, hostCpuShare, hostVoxelsPerSecond, mirrorFactor, scaleCalibration, shapeAtConfiguration, tilesFor } from './estimate.js';
 import { calibrationCurrent, type Calibration } from './calibrate.js';
 import { availableMemory, nvidiaGpuMemory } from './time-budget.js';
 import type { ComputeBackend } from '../contracts/backend.js';
@@ -107,5 +107,14 @@ describe('memory available to a run', () => {
   it('a GPU backend that does not know its memory: nvidia-smi when present, else the 8 GiB nnU-Net plans for', () => {
     const m = availableMemory(backend({ gpu: true }));
     expect(m).toBe(nvidiaGpuMemory() ?? 8 * 2 ** 30);
+  });
+});
+
+describe('host speed', () => {
+  it('the share of a core is in (0, 1] and scales the host throughput', () => {
+    const share = hostCpuShare();
+    expect(share).toBeGreaterThan(0);
+    expect(share).toBeLessThanOrEqual(1);
+    expect(hostVoxelsPerSecond()).toBeCloseTo(25e6 * share, 0);
   });
 });

@@ -15,6 +15,29 @@ import { networkCost, trainingBytes, trainingUnits } from './network-cost.js';
  */
 export const HOST_VOXELS_PER_SECOND = 25e6;
 
+let hostShare: number | undefined;
+let sink = 0;
+/**
+ * Share of one core this process gets now (0..1]: CPU time over wall time of a short single-threaded loop (about
+ * 30 ms), measured once per process. On an idle machine about 1; where other jobs share the cores it falls, and the
+ * host-side estimates (preprocessing, resampling around prediction) grow with it.
+ */
+export function hostCpuShare(): number {
+  if (hostShare !== undefined) return hostShare;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  while (performance.now() - t0 < 30) for (let i = 0; i < 10_000; i++) sink += Math.sqrt(i + sink) * 1e-9;
+  const wallUs = (performance.now() - t0) * 1000;
+  const c = process.cpuUsage(c0);
+  hostShare = Math.min(1, Math.max(0.02, (c.user + c.system) / Math.max(1, wallUs)));
+  return hostShare;
+}
+
+/** {@link HOST_VOXELS_PER_SECOND} scaled by the share of a core this process gets now ({@link hostCpuShare}). */
+export function hostVoxelsPerSecond(): number {
+  return HOST_VOXELS_PER_SECOND * hostCpuShare();
+}
+
 /** One stage's estimate. */
 export interface StageEstimate {
   stage: string;
@@ -147,7 +170,7 @@ export function medianShapes(r: RunShape, cfg: PlansConfiguration): { atConfigur
 export function predictCaseSeconds(r: RunShape, cfg: PlansConfiguration, secondsPerTile: number, folds: number): number {
   const { atConfiguration, originalVoxels } = medianShapes(r, cfg);
   const tiles = tilesFor(atConfiguration, cfg.patch_size!, r.stepSize);
-  const host = ((r.channels + r.numClasses) * (originalVoxels + atConfiguration.reduce((a, b) => a * b, 1))) / HOST_VOXELS_PER_SECOND;
+  const host = ((r.channels + r.numClasses) * (originalVoxels + atConfiguration.reduce((a, b) => a * b, 1))) / hostVoxelsPerSecond();
   return tiles * mirrorFactor(cfg.patch_size!, r.mirror) * folds * secondsPerTile + host;
 }
 
@@ -162,7 +185,7 @@ export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: Confi
   if (r.preprocess) {
     const vox = fp.shapes_after_crop.reduce((a, s) => a + s.reduce((p, v) => p * v, 1), 0);
     const outVox = atConfiguration.reduce((a, b) => a * b, 1) * fp.spacings.length;
-    out.push({ stage: 'preprocess', seconds: ((r.channels + 1) * (vox + outVox)) / HOST_VOXELS_PER_SECOND, detail: `${fp.spacings.length} cases` });
+    out.push({ stage: 'preprocess', seconds: ((r.channels + 1) * (vox + outVox)) / hostVoxelsPerSecond(), detail: `${fp.spacings.length} cases` });
   }
   const valIter = r.batchSize * cost.secondsPerTile;
   const perFold = r.epochs * (r.iterationsPerEpoch * cost.secondsPerIteration + r.validationIterations * valIter);
