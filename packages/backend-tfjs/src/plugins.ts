@@ -1,4 +1,6 @@
-import { cpus } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
+import { cpus, homedir } from 'node:os';
+import { join } from 'node:path';
 import type { BackendPlugin, ComputeBackend, DeviceBackend, DeviceInfo } from '@nnunet-ts/core';
 import { createTfjsConvBackend, hasConvKernels, type TfApi } from './tfjs-backend.js';
 import { createMatMulConvBackend, tfjsMatMul } from './matmul-backend.js';
@@ -171,6 +173,27 @@ export function tensorflowPlugin(
 }
 
 /**
+ * Whether the Vulkan loader would find a driver manifest (`VK_DRIVER_FILES` / `VK_ICD_FILENAMES`, or a `*.json` in
+ * a `vulkan/icd.d` folder of `$XDG_CONFIG_HOME`, `$XDG_CONFIG_DIRS`, `/etc`, `$XDG_DATA_HOME`, `$XDG_DATA_DIRS`:
+ * the Khronos loader's Linux search order). Without one, Dawn only prints "vkCreateInstance: Found no drivers!".
+ */
+function vulkanDriverListed(env = process.env): boolean {
+  const named = [env['VK_DRIVER_FILES'], env['VK_ICD_FILENAMES'], env['VK_ADD_DRIVER_FILES']].filter((v): v is string => !!v);
+  if (named.length) return named.some((v) => v.split(':').some((f) => f && existsSync(f)));
+  if (process.platform !== 'linux') return true; // Metal / D3D12: nothing to check
+  const home = env['HOME'] ?? homedir();
+  const dirs = [env['XDG_CONFIG_HOME'] || join(home, '.config'), ...(env['XDG_CONFIG_DIRS'] || '/etc/xdg').split(':'), '/etc',
+    env['XDG_DATA_HOME'] || join(home, '.local/share'), ...(env['XDG_DATA_DIRS'] || '/usr/local/share:/usr/share').split(':')];
+  return dirs.some((d) => {
+    try {
+      return readdirSync(join(d, 'vulkan', 'icd.d')).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
  * `webgpu` (priority 2): `@tensorflow/tfjs-backend-webgpu` on the `webgpu` npm package (Dawn: Vulkan / Metal / D3D12)
  * in Node; available only when both import and a GPU adapter exists. Optional peer dependencies.
  * Caveat: the backend contract is synchronous; it relies on tfjs-webgpu's `readSync`, and on tfjs-webgpu having
@@ -183,6 +206,8 @@ export function tfjsWebgpuPlugin(opts: { importer?: Importer; powerPreference?: 
     (loading ??= (async () => {
       const g = globalThis as { navigator?: { gpu?: { requestAdapter(o?: object): Promise<unknown> } } };
       if (!g.navigator?.gpu) {
+        // no driver: do not open a Vulkan instance at all (its loader would print a warning on every probe)
+        if (!opts.importer && !vulkanDriverListed()) throw new Error('webgpu: no Vulkan driver');
         const dawn = (await importer('webgpu')) as { create(flags: string[]): unknown; globals?: object };
         if (dawn.globals) Object.assign(globalThis, dawn.globals);
         const gpu = dawn.create([]);

@@ -2,8 +2,8 @@
  * Node-only: WebGPU through Dawn (npm `webgpu`, prebuilt `dawn.node`). Loaded through the package's `#dawn` import
  * condition, so browser bundles get `no-dawn.ts` instead and never see a Node built-in.
  */
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Where Debian/Ubuntu/Fedora chromium packages put SwiftShader's Vulkan ICD manifest. */
@@ -18,6 +18,42 @@ export function findSwiftShaderIcd(): string | undefined {
   const env = process.env['NNUNET_SWIFTSHADER_ICD'];
   if (env) return existsSync(env) ? env : undefined;
   return SWIFTSHADER_ICD_PATHS.find((p) => existsSync(p));
+}
+
+/**
+ * The folders the Vulkan loader scans for driver (ICD) manifests on Linux, in its order: `$XDG_CONFIG_HOME`,
+ * `$XDG_CONFIG_DIRS`, `/etc`, `$XDG_DATA_HOME`, `$XDG_DATA_DIRS` (Khronos loader, docs/LoaderDriverInterface.md,
+ * "Driver Discovery on Linux"), each with `vulkan/icd.d` appended.
+ */
+export function vulkanIcdFolders(env: NodeJS.ProcessEnv = process.env): string[] {
+  const home = env['HOME'] ?? homedir();
+  const list = (v: string | undefined, d: string): string[] => (v || d).split(':').filter((s) => s);
+  const roots = [
+    env['XDG_CONFIG_HOME'] || join(home, '.config'),
+    ...list(env['XDG_CONFIG_DIRS'], '/etc/xdg'),
+    '/etc',
+    env['XDG_DATA_HOME'] || join(home, '.local/share'),
+    ...list(env['XDG_DATA_DIRS'], '/usr/local/share:/usr/share'),
+  ];
+  return roots.map((r) => join(r, 'vulkan', 'icd.d'));
+}
+
+/**
+ * True when the Vulkan loader would find a driver: a manifest named by `VK_DRIVER_FILES` / `VK_ICD_FILENAMES` /
+ * `VK_ADD_DRIVER_FILES`, or any `*.json` in `vulkanIcdFolders()`. Without one, creating a Vulkan instance only
+ * prints the loader's "vkCreateInstance: Found no drivers!" (VK_ERROR_INCOMPATIBLE_DRIVER) to stderr, so Dawn is
+ * not asked then. Never throws.
+ */
+export function hasVulkanDriver(env: NodeJS.ProcessEnv = process.env): boolean {
+  const named = [env['VK_DRIVER_FILES'], env['VK_ICD_FILENAMES'], env['VK_ADD_DRIVER_FILES']].filter((v): v is string => !!v);
+  if (named.length) return named.some((v) => v.split(':').some((f) => f && existsSync(f)));
+  return vulkanIcdFolders(env).some((d) => {
+    try {
+      return readdirSync(d).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Vulkan's loader and Dawn want a private runtime folder; give the process one (mode 700) when none is set. */
@@ -43,6 +79,9 @@ export async function dawnAdapter(
   software: 'never' | 'fallback' | 'only' = 'fallback',
   powerPreference: GPUPowerPreference = 'high-performance',
 ): Promise<GPUAdapter | null> {
+  const userIcd = process.env['VK_ICD_FILENAMES'] ?? process.env['VK_DRIVER_FILES'];
+  const system = (software !== 'only' || !!userIcd) && hasVulkanDriver();
+  if (!system && (software === 'never' || userIcd || !findSwiftShaderIcd())) return null;
   let dawn: DawnModule;
   try {
     dawn = (await import('webgpu')) as unknown as DawnModule;
@@ -50,7 +89,6 @@ export async function dawnAdapter(
     return null;
   }
   ensureRuntimeDir();
-  const userIcd = process.env['VK_ICD_FILENAMES'] ?? process.env['VK_DRIVER_FILES'];
   const request = async (): Promise<GPUAdapter | null> => {
     try {
       const gpu = dawn.create([]);
@@ -60,10 +98,12 @@ export async function dawnAdapter(
       return null;
     }
   };
-  if (software !== 'only' || userIcd) {
+  // the system's drivers first; none installed: straight to SwiftShader, without the loader's stderr warning
+  if (system) {
     const a = await request();
-    if (a || userIcd || software === 'never') return a;
+    if (a || userIcd) return a;
   }
+  if (software === 'never' || userIcd) return null;
   const icd = findSwiftShaderIcd();
   if (!icd) return null;
   process.env['VK_ICD_FILENAMES'] = icd;

@@ -79,6 +79,19 @@ describe('selectBackend', () => {
     expect((err as PluginError).hint).toContain('use --backend auto or cpu-native');
   });
 
+  it('probes only what the choice needs: the named backend alone, auto up to the first that starts', async () => {
+    const probed: string[] = [];
+    const r = new Registry();
+    for (const [n, prio] of [['gpu', 1], ['fast', 10], ['slow', 90]] as const) {
+      r.register('backend', { ...fake(n, prio, n !== 'gpu'), isAvailable: async () => (probed.push(n), n !== 'gpu') });
+    }
+    expect((await selectBackend(r, 'slow', () => {})).info.name).toBe('slow');
+    expect(probed).toEqual(['slow']);
+    probed.length = 0;
+    expect((await selectBackend(r, 'auto', () => {})).info.name).toBe('fast');
+    expect(probed).toEqual(['gpu', 'fast']);
+  });
+
   it('no backend at all', async () => {
     await expect(selectBackend(new Registry(), 'auto', () => {})).rejects.toBeInstanceOf(PluginError);
   });

@@ -80,42 +80,43 @@ async function choose<B extends { info: { name: string; description: string } }>
   log: (s: string) => void,
   make: (p: BackendPlugin) => Promise<B>,
 ): Promise<B> {
+  // Only the backends the choice needs are probed (a probe can load a GPU driver): the named one, or with auto
+  // the candidates in priority order up to the first that starts. The full list is built only for an error.
   if (name !== 'auto') {
-    const list = await listBackends(registry);
-    const entry = list.find((b) => b.name === name);
-    if (!entry) {
+    const plugin = registry.has('backend', name) ? registry.get('backend', name) : undefined;
+    if (!plugin) {
+      const list = await listBackends(registry);
       throw new PluginError(`no compute backend named '${name}'`, {
         hint: `registered: ${describeList(list) || '(none)'}; use --backend auto or one of these`,
       });
     }
-    if (!entry.available) {
+    if (!(await safeAvailable(plugin))) {
       throw new PluginError(`compute backend '${name}' is not available on this machine`, {
-        hint: `registered: ${describeList(list)}; install its optional dependency or pick another`,
+        hint: `registered: ${describeList(await listBackends(registry))}; install its optional dependency or pick another`,
       });
     }
-    const backend = await make(registry.get('backend', name));
+    const backend = await make(plugin);
     log(`compute backend: ${backend.info.name} - ${backend.info.description}`);
     return backend;
   }
-  const list = await listBackends(registry);
   const errors: string[] = [];
-  for (const entry of list) {
-    if (!entry.available) continue;
-    const skip = await registry.get('backend', entry.name).autoSkipReason?.().catch(() => undefined);
+  for (const plugin of [...registry.all('backend')].sort((a, b) => a.priority - b.priority)) {
+    if (!(await safeAvailable(plugin))) continue;
+    const skip = await plugin.autoSkipReason?.().catch(() => undefined);
     if (skip) {
-      log(`compute backend ${entry.name} skipped by auto: ${skip}`);
+      log(`compute backend ${plugin.name} skipped by auto: ${skip}`);
       continue;
     }
     try {
-      const backend = await make(registry.get('backend', entry.name));
+      const backend = await make(plugin);
       log(`compute backend: ${backend.info.name} (auto) - ${backend.info.description}`);
       return backend;
     } catch (e) {
-      const msg = `${entry.name}: ${(e as Error).message}`;
-      errors.push(msg);
-      log(`compute backend ${entry.name} failed to start (${(e as Error).message}); trying the next one`);
+      errors.push(`${plugin.name}: ${(e as Error).message}`);
+      log(`compute backend ${plugin.name} failed to start (${(e as Error).message}); trying the next one`);
     }
   }
+  const list = await listBackends(registry);
   throw new PluginError('no compute backend is available', {
     hint: `registered: ${describeList(list) || '(none)'}${errors.length ? `; failures: ${errors.join('; ')}` : ''}`,
   });
