@@ -30,6 +30,11 @@ export interface KernelSource {
   key: string;
   /** Full WGSL; binding 0 is the uniform block when `uniforms` is non-empty, storage buffers follow. */
   code: string;
+  /**
+   * Values of the code's `override` constants. The pipeline is specialised on them (the shader compiler sees
+   * constants: divisions by them become multiplications, loops over them unroll); one pipeline per distinct set.
+   */
+  constants?: Record<string, number>;
 }
 
 /**
@@ -60,6 +65,7 @@ export class Engine {
   readonly hasF16: boolean;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
+  private readonly modules = new Map<string, GPUShaderModule>();
   private readonly free = new Map<number, GPUBuffer[]>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -140,15 +146,23 @@ export class Engine {
     this.free.clear();
   }
 
+  private static pipelineKey(k: KernelSource): string {
+    return k.constants ? `${k.key}|${Object.entries(k.constants).map(([n, v]) => `${n}=${v}`).join(',')}` : k.key;
+  }
+
   private pipeline(k: KernelSource): GPUComputePipeline {
-    let p = this.pipelines.get(k.key);
+    const key = Engine.pipelineKey(k);
+    let p = this.pipelines.get(key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: k.code, label: k.key });
-      const layout0 = this.device.createBindGroupLayout({ entries: layoutOf(k.code) });
-      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [layout0] });
-      this.layouts.set(k.key, layout0);
-      p = this.device.createComputePipeline({ layout, compute: { module, entryPoint: 'main' }, label: k.key });
-      this.pipelines.set(k.key, p);
+      let module = this.modules.get(k.key);
+      if (!module) {
+        module = this.device.createShaderModule({ code: k.code, label: k.key });
+        this.modules.set(k.key, module);
+        this.layouts.set(k.key, this.device.createBindGroupLayout({ entries: layoutOf(k.code) }));
+      }
+      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.layouts.get(k.key)!] });
+      p = this.device.createComputePipeline({ layout, compute: { module, entryPoint: 'main', constants: k.constants }, label: key });
+      this.pipelines.set(key, p);
     }
     return p;
   }

@@ -31,16 +31,17 @@ const TM = 64;
 const TN = 64;
 const TK = 16;
 
+/**
+ * The geometry, as WGSL pipeline-overridable constants `g_<name>` (`p.<name>` in the code below is rewritten to
+ * them): each conv layer gets a pipeline specialised on its shape, so the im2col index arithmetic divides by
+ * constants (multiply-shift) instead of by uniforms (a real division per element, which dominated the kernel).
+ */
+const GEOMETRY = ['n', 'ci', 'id', 'ih', 'iw', 'co', 'kd', 'kh', 'kw', 'od', 'oh', 'ow', 'sd', 'sh', 'sw', 'pd', 'ph', 'pw'] as const;
+
 const PARAMS = /* wgsl */ `
-struct P {
-  M: u32, N: u32, K: u32, kchunk: u32,
-  n: u32, ci: u32, id: u32, ih: u32,
-  iw: u32, co: u32, kd: u32, kh: u32,
-  kw: u32, od: u32, oh: u32, ow: u32,
-  sd: u32, sh: u32, sw: u32, pd: u32,
-  ph: u32, pw: u32, hasBias: u32, pad0: u32,
-};
-@group(0) @binding(0) var<uniform> p: P;`;
+struct P { M: u32, N: u32, K: u32, kchunk: u32, hasBias: u32 };
+@group(0) @binding(0) var<uniform> p: P;
+${GEOMETRY.map((g) => `override g_${g}: u32;`).join('\n')}`;
 
 /** Decodes a kernel offset `r` in [0, kvol) into (kz, ky, kx). */
 const KDECODE = /* wgsl */ `
@@ -144,6 +145,12 @@ function gemmKernel(pass: Pass, kMajor: boolean): KernelSource {
     kMajor ? `let kk = idx % ${TK}u; let mm = idx / ${TK}u;` : `let kk = idx / ${tile}u; let mm = idx % ${tile}u;`;
   const code = /* wgsl */ `${PARAMS}
 ${PASSES[pass]}
+fn storeRow(m: u32, n: u32, v: vec4<f32>, z: u32) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    if (n + 16u * j < p.N) { store(m, n + 16u * j, v[j], z); }
+  }
+}
 var<workgroup> As: array<f32, ${TK * TM}>;
 var<workgroup> Bs: array<f32, ${TK * TN}>;
 @compute @workgroup_size(16, 16, 1)
@@ -153,7 +160,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let n0 = wg.x * ${TN}u;
   let k0 = wg.z * p.kchunk;
   let k1 = min(p.K, k0 + p.kchunk);
-  var acc: array<f32, 16>;
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
   for (var kt = k0; kt < k1; kt += ${TK}u) {
     for (var e = 0u; e < ${(TK * TM) / 256}u; e++) {
       let idx = tid + e * 256u;
@@ -175,25 +185,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = As[kk * ${TM}u + lid.y + 16u * i]; }
-      for (var j = 0u; j < 4u; j++) { b[j] = Bs[kk * ${TN}u + lid.x + 16u * j]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]); }
-      }
+      let a = vec4<f32>(${[0, 1, 2, 3].map((i) => `As[kk * ${TM}u + lid.y + ${16 * i}u]`).join(', ')});
+      let b = vec4<f32>(${[0, 1, 2, 3].map((j) => `Bs[kk * ${TN}u + lid.x + ${16 * j}u]`).join(', ')});
+${[0, 1, 2, 3].map((i) => `      acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('\n')}
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + lid.y + 16u * i;
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + lid.x + 16u * j;
-      if (m < p.M && n < p.N) { store(m, n, acc[i * 4u + j], wg.z); }
-    }
-  }
+${[0, 1, 2, 3].map((i) => `  storeRow(m0 + lid.y + ${16 * i}u, n0 + lid.x, acc${i}, wg.z);`).join('\n')}
 }`;
-  return { key: `conv-${pass}-${kMajor ? 'k' : 'm'}`, code };
+  const geo = new RegExp(`\\bp\\.(${GEOMETRY.join('|')})\\b`, 'g');
+  return { key: `conv-${pass}-${kMajor ? 'k' : 'm'}`, code: code.replace(geo, 'g_$1') };
 }
 
 const SPLIT_SUM: KernelSource = {
@@ -214,9 +215,18 @@ fn main(${GRID_PARAMS}) {
 }`,
 };
 
-function uniforms(g: ConvGeometry, M: number, N: number, K: number, kchunk: number, hasBias: boolean): Uniform[] {
-  const v = [M, N, K, kchunk, g.n, g.cIn, ...g.inS, g.cOut, ...g.k, ...g.outS, ...g.stride, ...g.pad, hasBias ? 1 : 0, 0];
-  return v.map((u) => ({ u }));
+function uniforms(M: number, N: number, K: number, kchunk: number, hasBias: boolean): Uniform[] {
+  return [M, N, K, kchunk, hasBias ? 1 : 0].map((u) => ({ u }));
+}
+
+const sources = new Map<string, KernelSource>();
+
+/** The kernel specialised on the geometry `g` (override constants). */
+function specialised(pass: Pass, kMajor: boolean, g: ConvGeometry): KernelSource {
+  const v = [g.n, g.cIn, ...g.inS, g.cOut, ...g.k, ...g.outS, ...g.stride, ...g.pad];
+  const id = `${pass}-${kMajor}`;
+  if (!sources.has(id)) sources.set(id, gemmKernel(pass, kMajor));
+  return { ...sources.get(id)!, constants: Object.fromEntries(GEOMETRY.map((name, i) => [`g_${name}`, v[i]!])) };
 }
 
 const tiles = (M: number, N: number): [number, number] => [Math.ceil(N / TN), Math.ceil(M / TM)];
@@ -228,7 +238,7 @@ export function convForward(e: Engine, g: ConvGeometry, x: GPUBuffer, w: GPUBuff
   const K = g.cIn * vol(g.k);
   const N = g.n * vol(g.outS);
   const [gx, gy] = tiles(M, N);
-  e.dispatch(gemmKernel('forward', false), [w, x, y, bias ?? e.dummy()], uniforms(g, M, N, K, K, bias != null), [gx, gy, 1]);
+  e.dispatch(specialised('forward', false, g), [w, x, y, bias ?? e.dummy()], uniforms(M, N, K, K, bias != null), [gx, gy, 1]);
 }
 
 /** dx of `convForward` into `dx` (`[n, cIn, ...inS]`). */
@@ -237,7 +247,7 @@ export function convBackwardData(e: Engine, g: ConvGeometry, dy: GPUBuffer, w: G
   const K = g.cOut * vol(g.k);
   const N = g.n * vol(g.inS);
   const [gx, gy] = tiles(M, N);
-  e.dispatch(gemmKernel('backwardData', false), [w, dy, dx], uniforms(g, M, N, K, K, false), [gx, gy, 1]);
+  e.dispatch(specialised('backwardData', false, g), [w, dy, dx], uniforms(M, N, K, K, false), [gx, gy, 1]);
 }
 
 /**
@@ -254,11 +264,11 @@ export function convBackwardFilter(e: Engine, g: ConvGeometry, x: GPUBuffer, dy:
   const kchunk = Math.ceil(K / parts / TK) * TK;
   const used = Math.ceil(K / kchunk);
   if (used === 1) {
-    e.dispatch(gemmKernel('backwardFilter', true), [dy, x, dw], uniforms(g, M, N, K, kchunk, false), [gx, gy, 1]);
+    e.dispatch(specialised('backwardFilter', true, g), [dy, x, dw], uniforms(M, N, K, kchunk, false), [gx, gy, 1]);
     return;
   }
   const tmp = e.alloc(used * M * N * 4);
-  e.dispatch(gemmKernel('backwardFilter', true), [dy, x, tmp], uniforms(g, M, N, K, kchunk, false), [gx, gy, used]);
+  e.dispatch(specialised('backwardFilter', true, g), [dy, x, tmp], uniforms(M, N, K, kchunk, false), [gx, gy, used]);
   e.dispatch(SPLIT_SUM, [tmp, dw], [{ u: M * N }, { u: used }], grid1d(M * N));
   e.release(tmp);
 }
