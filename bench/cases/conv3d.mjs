@@ -77,7 +77,7 @@ async function deviceRow(ctx, dev) {
     await dev.sync();
     if (r) dev.dispose(r);
   };
-  const opts = { reps: 3, warmup: 1 };
+  const opts = dev.info.gpu ? { reps: 3, warmup: 1 } : { reps: 1, warmup: 1 };
   const fwd = await time(run(() => dev.conv(x, w, null, p)), opts);
   const bd = await time(run(() => dev.convBackwardData(dy, w, xs, p)), opts);
   const bf = await time(run(() => dev.convBackwardFilter(x, dy, p, { weight: dw, bias: null, accumulate: false })), opts);

@@ -22,6 +22,15 @@ async function testImage(p) {
   return { id: tc.id, data: Float32Array.from(src, (v) => (v - m) / sd), shape: c.image.shape };
 }
 
+/** The first `size` voxels of each spatial axis of a one-channel `[1, z, y, x]` image (one tile on a software adapter). */
+function cropTo(img, size) {
+  const [, Z, Y, X] = img.shape;
+  const [z, y, x] = size.map((v, i) => Math.min(v, img.shape[i + 1]));
+  const data = new Float32Array(z * y * x);
+  for (let a = 0; a < z; a++) for (let b = 0; b < y; b++) data.set(img.data.subarray((a * Y + b) * X, (a * Y + b) * X + x), (a * y + b) * x);
+  return { ...img, data, shape: [1, z, y, x], croppedFrom: [1, Z, Y, X] };
+}
+
 async function deviceOf(ctx) {
   const plugin = ctx.registry.get('backend', ctx.mainBackend);
   if (!plugin.createDevice) throw new Error(`backend ${ctx.mainBackend} has no device implementation`);
@@ -36,16 +45,20 @@ export async function run(ctx) {
     return [{ case: name, skipped: `${String(e.message).split('\n')[0]}; run npm run build` }];
   }
   const dev = await deviceOf(ctx);
-  const patch = p.cfg.patch_size;
+  // a software GPU (SwiftShader: every shader on the CPU, ~1000x slower) runs the same network on a 16^3 patch, one
+  // batch size, no mirroring: a correctness run of the case, its numbers say nothing about speed
+  const software = dev.adapter?.software === true;
+  const patch = software ? [16, 16, 16] : p.cfg.patch_size;
   const out = [];
-  const rowBase = { backend: dev.info.name, device: dev.info.description, patch };
-  for (const batch of ctx.quick ? [2] : [2, 9]) {
+  const rowBase = { backend: dev.info.name, device: dev.info.description, patch, ...(software ? { scaledFrom: p.cfg.patch_size, softwareAdapter: true } : {}) };
+  if (software) ctx.log(`device-hippocampus: software adapter, patch ${patch.join('x')} instead of ${p.cfg.patch_size.join('x')}, batch 2 only, no mirroring`);
+  for (const batch of ctx.quick || software ? [2] : [2, 9]) {
     const net = buildDeviceUNet(dev, p.arch, 1, p.numClasses, 0);
     const x = rand(batch * patch.reduce((a, b) => a * b, 1), 5);
     const seg = labels(batch, patch);
     const step = () => trainStep(net, x, [batch, 1, ...patch], seg.data, seg.shape, { batchDice: p.cfg.batch_dice ?? true });
     const first = await step();
-    const t = await time(step, { reps: batch > 2 ? 1 : 3, warmup: 0 });
+    const t = await time(step, { reps: batch > 2 || software ? 1 : 3, warmup: 0 });
     out.push({ case: 'unet3d-hippocampus-train-step', path: 'device', batch, ...rowBase, firstLoss: round(first, 4), seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3), rssMB: round(process.memoryUsage().rss / 2 ** 20, 0) });
     ctx.log(`device train step batch ${batch}: ${round(t.median, 3)} s wall, ${round(t.cpu, 3)} CPU-s, first loss ${round(first, 4)}`);
     dev.dispose(net.params.flatMap((q) => [q.value, q.grad, q.mom]));
@@ -59,13 +72,13 @@ export async function run(ctx) {
     dev.endScope();
   };
   await fwd();
-  const tf = await time(fwd, { reps: 5, warmup: 0 });
+  const tf = await time(fwd, { reps: software ? 1 : 5, warmup: 0 });
   out.push({ case: 'unet3d-hippocampus-forward', path: 'device', batch: 1, ...rowBase, seconds: round(tf.median, 3), cpuSeconds: round(tf.cpu, 3) });
   ctx.log(`device forward batch 1: ${round(tf.median, 3)} s`);
-  const img = await testImage(p);
-  for (const mirror of [false, true]) {
+  const img = software ? cropTo(await testImage(p), patch) : await testImage(p);
+  for (const mirror of software ? [false] : [false, true]) {
     let tiles = 0;
-    const t = await time(async () => (tiles = (await slidingWindow(net, img.data, img.shape, patch, { mirror })).tiles), { reps: mirror ? 1 : 3, warmup: 1 });
+    const t = await time(async () => (tiles = (await slidingWindow(net, img.data, img.shape, patch, { mirror })).tiles), { reps: mirror || software ? 1 : 3, warmup: software ? 0 : 1 });
     out.push({ case: `sliding-window${mirror ? '-mirror' : ''}`, path: 'device', ...rowBase, caseId: img.id, shape: img.shape, tiles, seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3) });
     ctx.log(`device sliding window ${img.id} mirror=${mirror}: ${round(t.median, 3)} s (${tiles} tiles)`);
   }
