@@ -35,7 +35,13 @@ prepare() {
   local exclude; exclude=$(git rev-parse --git-path info/exclude)
   mkdir -p "$(dirname "$exclude")"
   grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >>"$exclude"
-  rm -rf "$G" && mkdir -p "$G/gl" "$G/node_modules/webgpu/dist/linux-x64" "$G/build/Release"
+  # the compressed Node binary and the loader package are kept from an earlier prepare when they match
+  local keep; keep=$(mktemp -d)
+  [ -f "$G/node.xz" ] && [ "$(cat "$G/node.version" 2>/dev/null)" = "$(node --version)" ] && mv "$G/node.xz" "$G/node.version" "$keep/"
+  [ -d "$G/gl" ] && ls "$G"/gl/*.deb >/dev/null 2>&1 && mv "$G/gl" "$keep/"
+  rm -rf "$G" && mkdir -p "$G/node_modules/webgpu/dist/linux-x64" "$G/build/Release"
+  mv "$keep"/* "$G/" 2>/dev/null || true
+  mkdir -p "$G/gl"
   node bench/gpu-bundle.mjs "$G/bench"
   local wg; wg=$(node -p "require('path').dirname(require.resolve('webgpu/package.json', {paths: ['packages/backend-webgpu']}))")
   cp "$wg/package.json" "$wg/index.js" "$G/node_modules/webgpu/"
@@ -43,12 +49,12 @@ prepare() {
   local ts; ts=$(node -p "require('path').dirname(require.resolve('tsyringe/package.json', {paths: ['packages/core']}))")
   cp -r "$ts" "$G/node_modules/tsyringe"
   cp "$addon" "$G/build/Release/"
-  xz -T0 -6 -c "$(command -v node)" >"$G/node.xz"
+  [ -f "$G/node.xz" ] || { xz -T0 -6 -c "$(command -v node)" >"$G/node.xz" && node --version >"$G/node.version"; }
   # the Vulkan loader for the GPU machine (its image has the NVIDIA driver's ICD but no libvulkan.so.1)
   local o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
   mkdir -p /tmp/amd64/partial
   # shellcheck disable=SC2086
-  apt-get $o update >/dev/null && (cd "$G/gl" && apt-get $o download libvulkan1 >/dev/null)
+  ls "$G"/gl/*.deb >/dev/null 2>&1 || { apt-get $o update >/dev/null && (cd "$G/gl" && apt-get $o download libvulkan1 >/dev/null); }
   du -sh "$G"; du -sh "$G"/* | sort -h
   echo "carry [\".gpu\"] and run: bash bench/gpu.sh run   (check here first: bash bench/gpu.sh run --swiftshader)"
 }
