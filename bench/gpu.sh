@@ -62,7 +62,7 @@ prepare() {
 # step NAME SECONDS CMD...: runs CMD with a timeout, its stdout to $OUT/NAME.stdout (dropped when it wrote JSON),
 # stderr to the log; records the exit code and seconds in $STEPS.
 step() {
-  local name=$1 limit=$2; shift 2
+  local name=$1 limit=$(($2 * LIMIT_SCALE)); shift 2
   local t0=$SECONDS rc=0
   echo "== $name (limit ${limit}s): $*" | tee -a "$LOG"
   timeout --signal=TERM --kill-after=10 "$limit" "$@" >"$OUTDIR/$name.stdout" 2> >(tee -a "$LOG" >&2) || rc=$?
@@ -88,7 +88,9 @@ run() {
   [ -x "$node" ] || { xz -dc "$G/node.xz" >"$node.tmp" && chmod +x "$node.tmp" && mv "$node.tmp" "$node"; }
   [ -f "$dawn" ] || { xz -dc "$dawn.xz" >"$dawn.tmp" && mv "$dawn.tmp" "$dawn"; }
   local contract=(--software never) bench=(--backend webgpu) torch=()
+  LIMIT_SCALE=1
   if [ $software = 1 ]; then
+    LIMIT_SCALE=6 # SwiftShader runs every shader on the CPU (a shared 2-core machine here)
     local icd=${NNUNET_SWIFTSHADER_ICD:-/usr/lib/chromium/vk_swiftshader_icd.json}
     export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd"
     contract=(--software only) quick=(--quick) torch=(--no-torch)
