@@ -12,6 +12,7 @@ import {
 import { makeContext, parseLabels, type CommonOptions } from './context.js';
 import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
 import { addEnsembleCommand, addExportOnnxCommand } from './interop-commands.js';
+import { addExportWebCommand } from './web-command.js';
 
 /** Where verbs print results (stdout) — injectable for tests. */
 export interface Io {
@@ -82,6 +83,7 @@ export function addCommands(program: Command, io: Io): void {
   addEnsembleCommand(program, common, io);
   addExportOnnxCommand(program, common, io);
   addWorkerCommand(program, common, io);
+  addExportWebCommand(program, common, io);
   addSlurmCommands(program, common, budgetFlags, io);
 }
 

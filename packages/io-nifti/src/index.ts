@@ -7,7 +7,7 @@ import { isGzip, sizeofHdr } from './header.js';
 import { readNifti } from './reader.js';
 import { writeNifti } from './writer.js';
 
-export { readNifti, readNiftiInfo, applyScaling, DEFAULT_MAX_BYTES, type ReadNiftiOptions, type NiftiImage, type NiftiInfo } from './reader.js';
+export { readNifti, readNiftiInfo, applyScaling, decodeNifti, DEFAULT_MAX_BYTES, type ReadNiftiOptions, type NiftiImage, type NiftiInfo } from './reader.js';
 export { writeNifti, encodeNifti, dtypeOf } from './writer.js';
 export { parseHeader, datatypeInfo, effectiveDims, isGzip, sizeofHdr, type NiftiHeader } from './header.js';
 export {

@@ -1,9 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { DataError, type MedicalImage, type VoxelArray } from '@nnunet-ts/core';
-import { datatypeInfo, effectiveDims, isGzip, parseHeader, sizeofHdr, type NiftiHeader } from './header.js';
+import { DataError } from '@nnunet-ts/core';
+import { isGzip, parseHeader, sizeofHdr } from './header.js';
 import { niftiGeometry } from './geometry.js';
+import { DEFAULT_MAX_BYTES, applyScaling, layoutOf, typedView, type Layout, type NiftiImage } from './decode.js';
+
+export { DEFAULT_MAX_BYTES, applyScaling, decodeNifti, type NiftiImage } from './decode.js';
 
 /** Options for `readNifti`. */
 export interface ReadNiftiOptions {
@@ -12,144 +15,6 @@ export interface ReadNiftiOptions {
    * scl_slope/scl_inter apply. Default `DEFAULT_MAX_BYTES`, or `$NNUNET_MAX_IMAGE_BYTES` when set.
    */
   maxBytes?: number;
-}
-
-/** 2 GiB: the practical typed-array / wasm heap ceiling the pipeline is built for (bad-inputs B27). */
-export const DEFAULT_MAX_BYTES = 2 * 1024 ** 3;
-
-/** A NIfTI image: the core image model plus the parsed header (for the writer's `template`). */
-export interface NiftiImage extends MedicalImage {
-  header: NiftiHeader;
-}
-
-const fmtBytes = (n: number): string =>
-  n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${n} B`;
-
-/** Layout decided from the header before any voxel is read. */
-interface Layout {
-  header: NiftiHeader;
-  /** First voxel byte in the (decompressed) stream. */
-  offset: number;
-  /** Voxel bytes to read. */
-  nbytes: number;
-  shape: [number, number, number, number];
-  dtype: { name: string; bytes: number };
-  scaled: boolean;
-  warnings: string[];
-}
-
-function layoutOf(header: NiftiHeader, file: string, maxBytes: number): Layout {
-  const warnings: string[] = [];
-  const dtype = datatypeInfo(header.datatype, file);
-  const [nx, ny, nz, nt, nu, nv, nw] = effectiveDims(header, file) as [number, number, number, number, number, number, number];
-  if (nv > 1 || nw > 1) {
-    throw new DataError(`NIfTI dims 6/7 (${nv}, ${nw}) > 1 are not supported`, {
-      file,
-      hint: 'store one 3D volume per channel (_0000, _0001, ...) or a 4D [x,y,z,channel] image',
-    });
-  }
-  if (nt > 1 && nu > 1) {
-    throw new DataError(`NIfTI image has both a 4th (time, ${nt}) and a 5th (component, ${nu}) dimension`, {
-      file,
-      hint: 'channels must be in dim[4] or (with dim[4] = 1) in dim[5]; split the image into one file per channel',
-    });
-  }
-  for (let i = 1; i <= header.dim[0]!; i++) {
-    if (!(header.dim[i]! > 0)) warnings.push(`dim[${i}] = ${header.dim[i]} (must be >= 1 for i <= dim[0] = ${header.dim[0]}); treated as 1, as nifti1_io does`);
-  }
-  if (header.bitpix !== dtype.bytes * 8) {
-    warnings.push(`bitpix ${header.bitpix} does not match datatype ${dtype.name}; datatype used`);
-  }
-  const c = nt * nu;
-  const nvox = nx * ny * nz * c;
-  const nbytes = nvox * dtype.bytes;
-  const slope = header.sclSlope;
-  const inter = Number.isFinite(header.sclInter) ? header.sclInter : 0;
-  const scaled = Number.isFinite(slope) && slope !== 0 && (slope !== 1 || inter !== 0);
-  const outBytes = scaled ? nvox * (dtype.bytes >= 4 ? 8 : 4) : 0;
-  const need = nbytes + outBytes;
-  if (!Number.isSafeInteger(need) || need > maxBytes) {
-    throw new DataError(
-      `image needs ${need} bytes (${fmtBytes(need)}: ${nx}x${ny}x${nz}${c > 1 ? `x${c}` : ''} ${dtype.name}` +
-        `${scaled ? ' plus the scaled copy' : ''}) but the limit is ${maxBytes} bytes (${fmtBytes(maxBytes)})`,
-      {
-        file,
-        hint: 'crop or downsample the image, or raise the limit with NNUNET_MAX_IMAGE_BYTES if the machine has the memory',
-      },
-    );
-  }
-  const minOffset = header.version === 1 ? 352 : 544;
-  let offset = header.voxOffset;
-  if (!Number.isFinite(offset) || offset < minOffset) {
-    warnings.push(`vox_offset ${offset} is below ${minOffset}; ${minOffset} used`);
-    offset = minOffset;
-  }
-  offset = Math.floor(offset);
-  return { header, offset, nbytes, shape: [c, nz, ny, nx], dtype, scaled, warnings };
-}
-
-/** Typed array of the stored type over `bytes` (byte-swapped in place when the file's endianness differs). */
-function typedView(bytes: Uint8Array, dtype: string, littleEndian: boolean): VoxelArray {
-  const size = { uint8: 1, int8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8 }[dtype]!;
-  const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  if (size > 1 && littleEndian !== hostLE) {
-    for (let i = 0; i < bytes.length; i += size) {
-      for (let a = i, b = i + size - 1; a < b; a++, b--) {
-        const t = bytes[a]!;
-        bytes[a] = bytes[b]!;
-        bytes[b] = t;
-      }
-    }
-  }
-  const { buffer, byteOffset, byteLength } = bytes;
-  switch (dtype) {
-    case 'uint8':
-      return new Uint8Array(buffer, byteOffset, byteLength);
-    case 'int8':
-      return new Int8Array(buffer, byteOffset, byteLength);
-    case 'int16':
-      return new Int16Array(buffer, byteOffset, byteLength / 2);
-    case 'uint16':
-      return new Uint16Array(buffer, byteOffset, byteLength / 2);
-    case 'int32':
-      return new Int32Array(buffer, byteOffset, byteLength / 4);
-    case 'uint32':
-      return new Uint32Array(buffer, byteOffset, byteLength / 4);
-    case 'float32':
-      return new Float32Array(buffer, byteOffset, byteLength / 4);
-    default:
-      return new Float64Array(buffer, byteOffset, byteLength / 8);
-  }
-}
-
-/**
- * Apply scl_slope/scl_inter (NIfTI-1 standard: value = scl_slope * stored + scl_inter; slope 0 or non-finite means no
- * scaling; slope 1 and intercept 0 keep the stored type). Scaled output is Float32, or Float64 when the stored type is
- * 32/64-bit (int32, uint32, float64) and some scaled value is not exactly representable in Float32. Computed in
- * Float64, so unsigned storage with a negative intercept decodes correctly (bad-inputs B13).
- */
-export function applyScaling(stored: VoxelArray, slope: number, inter: number, dtype: string): VoxelArray {
-  const b = Number.isFinite(inter) ? inter : 0;
-  if (!Number.isFinite(slope) || slope === 0 || (slope === 1 && b === 0)) return stored;
-  const n = stored.length;
-  if (dtype === 'int32' || dtype === 'uint32' || dtype === 'float64') {
-    let exact32 = true;
-    for (let i = 0; i < n; i++) {
-      const v = stored[i]! * slope + b;
-      if (Math.fround(v) !== v && Number.isFinite(v)) {
-        exact32 = false;
-        break;
-      }
-    }
-    if (!exact32) {
-      const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) out[i] = stored[i]! * slope + b;
-      return out;
-    }
-  }
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = stored[i]! * slope + b;
-  return out;
 }
 
 /** Read the whole uncompressed file region we need. */

@@ -6,6 +6,7 @@ export * from './planner-v2.js';
 export * from './planner-v1.js';
 export { registerPlanners, allPlanners } from './register.js';
 export * from './plans-io.js';
+export * from './plans-file.js';
 export * from './load-plans.js';
 export * from './v1-plans.js';
 export * from './architecture.js';

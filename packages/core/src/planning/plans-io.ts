@@ -1,15 +1,10 @@
 /**
- * Plans objects: conversion of the legacy v2 configuration format, atomic writing, configuration lookup with
- * `inherits_from` resolution, and dataset.json / fingerprint loading for `planFromFiles`.
- * Reading and validating plans files is `loadPlans` (load-plans.ts), the only reader of plans JSON.
+ * Plans objects: conversion of the legacy v2 configuration format, configuration lookup with `inherits_from`
+ * resolution, dataset.json conversion. No file access (browser-safe): writing plans and `planFromFiles` are in
+ * plans-file.ts; reading and validating plans files is `loadPlans` (load-plans.ts), the only reader of plans JSON.
  */
-import { readFile } from 'node:fs/promises';
-import { writeFileAtomic } from '../util/atomic.js';
-import type { ArchitectureSpec, DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
-import type { Planner, PlannerOptions } from '../contracts/planner.js';
-import type { Registry } from '../registry/registry.js';
+import type { ArchitectureSpec, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import { DataError, NnunetError } from '../util/errors.js';
-import { nnUNetPlanner } from './planner-v2.js';
 import { architectureBlock, featuresPerStage } from './architecture.js';
 
 /** Keys of the legacy (nnU-Net v2 <= 2.2) configuration format that the arch-dict replaced. */
@@ -118,25 +113,6 @@ export function listConfigurations(plans: Plans): string[] {
   return Object.keys(plans.configurations ?? {});
 }
 
-async function readJson(path: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new DataError(`cannot read ${what}`, { file: path, cause: e, hint: 'check the path' });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new DataError(`${what} is not valid JSON (${(e as Error).message})`, { file: path, cause: e });
-  }
-}
-
-/** Write plans JSON atomically (temporary file + rename), indented by 4 like nnU-Net; creates the folder. */
-export async function writePlansFile(path: string, plans: Plans): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(plans, null, 4) + '\n');
-}
-
 /**
  * A dataset.json in v2 form from either a v2 file or an MSD / nnU-Net v1 one: `modality` becomes `channel_names`,
  * value->name labels (`{"0": "background"}`) are inverted to name->value, `file_ending` defaults to `.nii.gz`.
@@ -171,34 +147,3 @@ export function toV2DatasetJson(raw: Record<string, unknown>, where = 'dataset.j
   } as DatasetJson;
 }
 
-/**
- * Plan from files: read an nnU-Net `dataset_fingerprint.json` and a v2 or MSD v1 `dataset.json`, run a planner.
- * @param opts.planner a `Planner`, or a registered planner name (needs `opts.registry`); default `nnUNetPlanner`.
- * @param opts.outputPath when given, the plans are also written there (atomically).
- * @throws DataError for unreadable / malformed inputs; PluginError for an unknown planner name.
- */
-export async function planFromFiles(
-  fingerprintPath: string,
-  datasetJsonPath: string,
-  opts: PlannerOptions & { planner?: Planner | string; registry?: Registry; outputPath?: string } = {},
-): Promise<Plans> {
-  const fp = (await readJson(fingerprintPath, 'dataset fingerprint')) as DatasetFingerprint;
-  if (!fp || !Array.isArray(fp.spacings) || !Array.isArray(fp.shapes_after_crop)) {
-    throw new DataError('not a dataset fingerprint (needs spacings and shapes_after_crop lists)', {
-      file: fingerprintPath,
-      hint: 'run fingerprint extraction first',
-    });
-  }
-  const ds = toV2DatasetJson((await readJson(datasetJsonPath, 'dataset.json')) as Record<string, unknown>, datasetJsonPath);
-  let planner: Planner = nnUNetPlanner;
-  if (typeof opts.planner === 'string') {
-    if (!opts.registry) throw new NnunetError(`planner '${opts.planner}' given by name but no registry passed`);
-    planner = opts.registry.get('planner', opts.planner);
-  } else if (opts.planner) {
-    planner = opts.planner;
-  }
-  const { planner: _p, registry: _r, outputPath, ...plannerOpts } = opts;
-  const plans = planner.plan(fp, ds, plannerOpts);
-  if (outputPath) await writePlansFile(outputPath, plans);
-  return plans;
-}

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { loadRootContainer } from '#tsyringe-container';
 import type { DependencyContainer, FactoryProvider, ValueProvider } from 'tsyringe';
 import { PluginError } from '../util/errors.js';
 import { pluginToken, stageToken, type PluginKind, type PluginKinds } from './tokens.js';
@@ -13,9 +13,11 @@ let root: DependencyContainer | undefined;
  * tsyringe's container, loaded on first use from its module file rather than the package index: the index throws
  * without a global `Reflect.getMetadata` polyfill (`reflect-metadata`), which only decorators need. nnunet-ts
  * registers values and factories under explicit tokens, no decorators, so importing core changes no global.
+ * The `#tsyringe-container` import condition picks the Node loader (CommonJS file through `createRequire`) or the
+ * browser one (the ES module file, bundled).
  */
 function rootContainer(): DependencyContainer {
-  root ??= (createRequire(import.meta.url)('tsyringe/dist/cjs/dependency-container.js') as { instance: DependencyContainer }).instance;
+  root ??= loadRootContainer();
   return root;
 }
 

@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { startResampleWorkers, type ResampleWorker } from '#resample-threads';
 import type { ZJob } from './volume.js';
 
 /**
@@ -12,7 +9,7 @@ import type { ZJob } from './volume.js';
  * Used only when the compiled worker file (`resample-worker.js`) sits beside this module (package build, not the
  * TypeScript sources under vitest) and `NNUNET_TS_RESAMPLE_THREADS` is not `1`. Results are bit-identical to the
  * single-threaded path (same code per plane). Threads: `NNUNET_TS_RESAMPLE_THREADS` or the available parallelism
- * (at most 8).
+ * (at most 8). The workers come from `#resample-threads` (Node: `worker_threads`; browsers: none, single thread).
  */
 
 /** Channels smaller than this many output voxels run on the calling thread only. */
@@ -50,20 +47,11 @@ let pool: Pool | null | undefined;
 export function resamplePool(): Pool | null {
   if (pool !== undefined) return pool;
   pool = null;
-  const env = Number(process.env.NNUNET_TS_RESAMPLE_THREADS ?? '');
-  const threads = Number.isInteger(env) && env > 0 ? env : Math.min(8, availableParallelism());
-  const url = new URL('./resample-worker.js', import.meta.url);
-  if (threads < 2 || url.protocol !== 'file:' || !existsSync(fileURLToPath(url))) return pool;
-  const workers: Worker[] = [];
+  const workers: ResampleWorker[] | null = startResampleWorkers(new URL('./resample-worker.js', import.meta.url));
+  if (!workers) return pool;
   const dead: boolean[] = [];
-  for (let i = 0; i < threads - 1; i++) {
-    const w = new Worker(url);
-    w.unref();
-    // A worker that fails to load or dies is retired; its share is then computed on the calling thread.
-    w.on('error', () => (dead[i] = true));
-    w.on('exit', () => (dead[i] = true));
-    workers.push(w);
-  }
+  // A worker that fails to load or dies is retired; its share is then computed on the calling thread.
+  workers.forEach((w, i) => w.onDeath(() => (dead[i] = true)));
   pool = {
     run(job: ZJob) {
       if (dead.some(Boolean)) {

@@ -1,0 +1,146 @@
+/** NIfTI-1 encoding to bytes in memory. No Node built-in (browser-safe); `writeNifti` adds gzip and the atomic write. */
+import { DataError, spatialSize, type DType, type MedicalImage, type VoxelArray, type WriteOptions } from '@nnunet-ts/core';
+import { geometryToNifti, niftiGeometry } from './geometry.js';
+import type { NiftiHeader } from './header.js';
+
+const CODES: Record<DType, { code: number; bytes: number; min: number; max: number; int: boolean }> = {
+  uint8: { code: 2, bytes: 1, min: 0, max: 255, int: true },
+  int8: { code: 256, bytes: 1, min: -128, max: 127, int: true },
+  int16: { code: 4, bytes: 2, min: -32768, max: 32767, int: true },
+  uint16: { code: 512, bytes: 2, min: 0, max: 65535, int: true },
+  int32: { code: 8, bytes: 4, min: -(2 ** 31), max: 2 ** 31 - 1, int: true },
+  uint32: { code: 768, bytes: 4, min: 0, max: 2 ** 32 - 1, int: true },
+  float32: { code: 16, bytes: 4, min: -Infinity, max: Infinity, int: false },
+  float64: { code: 64, bytes: 8, min: -Infinity, max: Infinity, int: false },
+};
+
+/** DType of a typed array. */
+export function dtypeOf(a: VoxelArray): DType {
+  if (a instanceof Uint8Array) return 'uint8';
+  if (a instanceof Int8Array) return 'int8';
+  if (a instanceof Int16Array) return 'int16';
+  if (a instanceof Uint16Array) return 'uint16';
+  if (a instanceof Int32Array) return 'int32';
+  if (a instanceof Uint32Array) return 'uint32';
+  if (a instanceof Float64Array) return 'float64';
+  return 'float32';
+}
+
+function isNiftiHeader(t: unknown): t is NiftiHeader {
+  return !!t && typeof t === 'object' && (t as NiftiHeader).raw instanceof Uint8Array && Array.isArray((t as NiftiHeader).dim);
+}
+
+/** True when `a` and `b` describe the same grid within `tol` (spacing, origin in mm; direction entries). */
+function sameGeometry(a: MedicalImage, b: { spacing: number[]; origin: number[]; direction: number[] }, tol: number): boolean {
+  const close = (x: number[], y: number[]): boolean => x.length === y.length && x.every((v, i) => Math.abs(v - y[i]!) <= tol);
+  return close(a.spacing, b.spacing) && close(a.origin, b.origin) && close(a.direction, b.direction);
+}
+
+/**
+ * The transform fields of a NIfTI-1 header: the template's bytes when the grid is the template's own (byte-for-byte
+ * outputs), else the image geometry in both qform and sform with code 1 (SCANNER_ANAT). `size` is `[nx, ny, nz]`.
+ */
+function writeGeometry(dv: DataView, image: MedicalImage, tpl: NiftiHeader | null, le: boolean, size: number[]): void {
+  const [nx, ny, nz] = size;
+  let keepGeo = false;
+  if (tpl) {
+    const g = niftiGeometry(tpl);
+    const tplDims = [tpl.dim[1], tpl.dim[2], tpl.dim[3]].map((d) => (d && d > 0 ? d : 1));
+    keepGeo = tplDims[0] === nx && tplDims[1] === ny && tplDims[2] === nz && g.from !== 'none' && g.warnings.length === 0 && sameGeometry(image, g, 1e-6);
+  }
+  if (!keepGeo) {
+    const tr = geometryToNifti(image);
+    dv.setFloat32(76, tr.qfac, le);
+    tr.pixdim.forEach((p, i) => dv.setFloat32(80 + i * 4, p, le));
+    if (!tpl) for (let i = 4; i < 8; i++) dv.setFloat32(76 + i * 4, i === 4 ? 1 : 0, le);
+    dv.setInt16(252, 1, le);
+    dv.setInt16(254, 1, le);
+    tr.quatern.forEach((q, i) => dv.setFloat32(256 + i * 4, q, le));
+    tr.qoffset.forEach((q, i) => dv.setFloat32(268 + i * 4, q, le));
+    tr.srow.forEach((row, r) => row.forEach((v, k) => dv.setFloat32(280 + (r * 4 + k) * 4, v, le)));
+  }
+}
+
+/** Voxels into `body` as `dtype` (`le`: little endian); integer types are rounded and range-checked. @throws DataError naming `file`. */
+function encodeVoxels(body: DataView, src: VoxelArray, dtype: DType, le: boolean, file: string): void {
+  const t = CODES[dtype];
+  const nvox = src.length;
+  const setters: Record<DType, (o: number, v: number) => void> = {
+    uint8: (o, v) => body.setUint8(o, v),
+    int8: (o, v) => body.setInt8(o, v),
+    int16: (o, v) => body.setInt16(o, v, le),
+    uint16: (o, v) => body.setUint16(o, v, le),
+    int32: (o, v) => body.setInt32(o, v, le),
+    uint32: (o, v) => body.setUint32(o, v, le),
+    float32: (o, v) => body.setFloat32(o, v, le),
+    float64: (o, v) => body.setFloat64(o, v, le),
+  };
+  const set = setters[dtype];
+  for (let i = 0; i < nvox; i++) {
+    let v = src[i]!;
+    if (t.int) {
+      if (!Number.isFinite(v)) {
+        throw new DataError(`voxel ${i} is ${v}; it cannot be stored as ${dtype}`, { file, hint: 'write as float32' });
+      }
+      v = Math.round(v);
+      if (v < t.min || v > t.max) {
+        throw new DataError(`voxel value ${v} does not fit ${dtype} (${t.min}..${t.max})`, {
+          file,
+          hint: 'pick a wider dtype (e.g. int16 or float32)',
+        });
+      }
+    }
+    set(i * t.bytes, v);
+  }
+}
+
+/**
+ * Encode a NIfTI-1 file (header + 4 bytes extension flag + voxels) for `image`. See `writeNifti`.
+ */
+export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file = '(memory)'): Uint8Array {
+  const [c, nz, ny, nx] = image.shape;
+  const nvox = spatialSize(image.shape) * c;
+  if (image.data.length !== nvox) {
+    throw new DataError(`image data has ${image.data.length} voxels but shape [${image.shape.join(', ')}] needs ${nvox}`, {
+      file,
+      hint: 'this is a bug in the stage that built the image',
+    });
+  }
+  const dtype = opts.dtype ?? dtypeOf(image.data);
+  const t = CODES[dtype];
+  if (!t) throw new DataError(`unknown dtype '${dtype}' for NIfTI output`, { file });
+  const tpl = isNiftiHeader(opts.template) && opts.template.version === 1 ? opts.template : null;
+  const le = tpl ? tpl.littleEndian : true;
+
+  const hdr = new Uint8Array(352);
+  const dv = new DataView(hdr.buffer);
+  // Template: keep every field of the input header, then overwrite dims/datatype/scaling/vox_offset (B33).
+  if (tpl) hdr.set(tpl.raw.subarray(0, 348));
+  dv.setInt32(0, 348, le);
+  const ndim = c > 1 ? 4 : 3;
+  // Unused dims: 1, or the template's 0/1 so a template header is reproduced byte for byte.
+  const unused = (i: number): number => (tpl && (tpl.dim[i] === 0 || tpl.dim[i] === 1) ? tpl.dim[i]! : 1);
+  const dims = [ndim, nx, ny, nz, ndim >= 4 ? c : unused(4), unused(5), unused(6), unused(7)];
+  dims.forEach((d, i) => dv.setInt16(40 + i * 2, d, le));
+  dv.setInt16(70, t.code, le);
+  dv.setInt16(72, t.bytes * 8, le);
+  dv.setFloat32(108, 352, le);
+  // Scaling: identity. Keep the template's "no scaling" encoding (0/0 or 1/0) when it had one.
+  const keepScl = tpl && ((tpl.sclSlope === 0 || !Number.isFinite(tpl.sclSlope)) ? tpl.sclInter === 0 || !Number.isFinite(tpl.sclInter) : tpl.sclSlope === 1 && tpl.sclInter === 0);
+  if (!keepScl) {
+    dv.setFloat32(112, 1, le);
+    dv.setFloat32(116, 0, le);
+  }
+  writeGeometry(dv, image, tpl, le, [nx, ny, nz]);
+  if (!tpl) {
+    hdr[123] = 2; // xyzt_units: mm
+    hdr.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
+  }
+  hdr.set([0, 0, 0, 0], 348); // no extensions
+
+  const out = new Uint8Array(352 + nvox * t.bytes);
+  out.set(hdr);
+  encodeVoxels(new DataView(out.buffer, 352), image.data, dtype, le, file);
+  return out;
+}
+
