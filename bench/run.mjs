@@ -80,7 +80,7 @@ const ctx = {
 };
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), 'cases');
-const order = ['conv3d.mjs', 'unet-hippocampus.mjs', 'device-hippocampus.mjs', 'sliding-window.mjs', 'resampling.mjs'];
+const order = ['conv3d.mjs', 'unet-hippocampus.mjs', 'device-hippocampus.mjs', 'sliding-window.mjs', 'resampling.mjs', 'browser.mjs'];
 const files = globalThis.__NNUNET_CASES__ ? [] : readdirSync(dir).filter((f) => f.endsWith('.mjs')).sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99));
 const cases = [];
 // the bundled build (bench/gpu.sh) carries its case modules in globalThis.__NNUNET_CASES__ (file name -> module)

@@ -23,7 +23,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'io-nifti', 'io-itk', 'backend-cpu', 'backend-tfjs', 'backend-webgpu', 'loss', 'augment', 'net-unet3d', 'net-unet2d', 'net-cascade', 'queue-bullmq', 'cli'];
+const PACKAGES = ['core', 'io-nifti', 'io-itk', 'backend-cpu', 'backend-tfjs', 'backend-webgpu', 'loss', 'augment', 'net-unet3d', 'net-unet2d', 'net-cascade', 'queue-bullmq', 'web', 'cli'];
 const DEFAULT_ALONE = PACKAGES;
 const NIFTI_DIR = join(root, 'examples', 'Task04_Hippocampus_subset', 'imagesTr');
 
@@ -196,6 +196,13 @@ const CHECKS = {
     const w = list.find((b) => b.name === 'webgpu');
     assert(w, 'webgpu backend not registered: ' + JSON.stringify(list.map((b) => b.name)));
     done({ registered: list.map((b) => b.name) });`,
+  web: `
+    import { existsSync } from 'node:fs';
+    import { join } from 'node:path';
+    import { exportWeb, defaultSiteDir, WEB_MODEL_FORMAT } from '@nnunet-ts/web';
+    assert(typeof exportWeb === 'function' && WEB_MODEL_FORMAT === 'nnunet-ts-web-model', 'exportWeb');
+    for (const f of ['index.html', 'app.js', 'worker.js', 'tfjs/tfjs-backend-wasm-simd.wasm']) assert(existsSync(join(defaultSiteDir(), f)), 'site file missing from the tarball: ' + f);
+    done({ site: defaultSiteDir() });`,
   'queue-bullmq': `
     import { Registry, jobQueueFor } from '@nnunet-ts/core';
     import { registerDefaults, bullmqQueue, parseQueueUrl, BullMqRunner } from '@nnunet-ts/queue-bullmq';
