@@ -307,7 +307,8 @@ function staticCheck(dir) {
   const tests = files.filter((f) => /\.test\.(js|ts|mjs)$/.test(f) || f.includes('__fixtures__'));
   if (tests.length) problems.push(`test files packed: ${tests.slice(0, 5).join(', ')}${tests.length > 5 ? ', ...' : ''}`);
   const undeclared = new Map();
-  for (const f of files.filter((f) => /\.(m?js|cjs)$/.test(f) && !f.startsWith('node_modules/'))) {
+  // dist/site/ is @nnunet-ts/web's prebuilt page: a self-contained browser bundle with no imports to resolve
+  for (const f of files.filter((f) => /\.(m?js|cjs)$/.test(f) && !f.startsWith('node_modules/') && !f.startsWith('dist/site/'))) {
     const src = readFileSync(join(dir, f), 'utf8');
     const re = /(?:^|[;\s}])(?:import|export)\s*(?:[^'"`;]*?\sfrom\s*)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire(?:\.resolve)?\(\s*['"]([^'"]+)['"]\s*\)/g;
     for (const mt of src.matchAll(re)) {
@@ -342,11 +343,12 @@ async function typesCheck(project, pkgs, fail) {
     ...pkgs.map((p) => `import * as ${IDENT(p)} from '@nnunet-ts/${p}';`),
     `const registry: core.Registry = new core.Registry();`,
     `core.registerCoreDefaults(registry);`,
-    `const plugins: core.PluginModule[] = [${pkgs.filter((p) => !['core', 'cli'].includes(p)).map((p) => `${IDENT(p)}.plugin`).join(', ')}];`,
+    `const plugins: core.PluginModule[] = [${pkgs.filter((p) => !['core', 'cli', 'web'].includes(p)).map((p) => `${IDENT(p)}.plugin`).join(', ')}];`,
     `for (const p of plugins) p.register(registry);`,
     ...(pkgs.includes('io-nifti') ? [`const img: Promise<io_nifti.NiftiImage> = io_nifti.readNifti('x.nii.gz');`, `void img;`] : []),
     ...(pkgs.includes('backend-cpu') ? [`const b: Promise<core.ComputeBackend> = backend_cpu.cpuJsPlugin().create();`, `void b;`] : []),
     ...(pkgs.includes('cli') ? [`void cli.createProgram;`] : []),
+    ...(pkgs.includes('web') ? [`const w: typeof web.exportWeb = web.exportWeb;`, `void w;`] : []),
   ].join('\n');
   writeFileSync(join(project, 'types-check.ts'), `${src}\n`);
   const tsconfig = { compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false }, files: ['types-check.ts'] };

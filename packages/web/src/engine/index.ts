@@ -1,5 +1,5 @@
 /**
- * `@nnunet-ts/web/engine`: the page's inference, browser-safe (bundled with core's and io-nifti's `browser`
+ * The page's inference engine, browser-safe (bundled with core's and io-nifti's `browser`
  * entries; no Node built-in). Read picked files, check them against the model, rebuild the model, segment a case,
  * encode the segmentation with the input's header.
  */
