@@ -7,7 +7,7 @@ import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { checkpointKind } from './nnunet-model.js';
 import { loadPlans } from '../planning/load-plans.js';
-import { writePlansFile } from '../planning/plans-io.js';
+import { writePlansFile } from '../planning/plans-file.js';
 import { PickleDevice, PickleFloat, PickleGlobalRef, PickleOrderedDict, PickleTensor, PickleTuple, pickle, type PickleValue } from './pickle-write.js';
 
 /** A named float32 array as our parameter files hold it (`core/nn/checkpoint.ts`, `NNTSPAR1`). */
