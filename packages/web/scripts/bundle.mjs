@@ -2,7 +2,7 @@
  * Bundles the page (src/app/main.ts -> dist/site/app.js) and its inference worker (src/app/worker.ts ->
  * dist/site/worker.js) with esbuild for browsers, and copies index.html, app.css and tfjs-backend-wasm's .wasm files
  * (dist/site/tfjs/). Workspace packages resolve through their `browser` export conditions (core, io-nifti) and
- * `#` import conditions (tsyringe loader, resampler threads, Dawn, CPU model name). The build fails when code of a
+ * `#` import conditions (tsyringe loader, resampler threads, Dawn, backend-tfjs host probes). The build fails when code of a
  * workspace package on the page's path imports a Node built-in, naming the importing file.
  */
 import { build } from 'esbuild';
