@@ -138,6 +138,14 @@ describe('export-web site in headless chromium', () => {
       const r = await runCase(page, files, { mirror: false, timeoutMs: 60_000 });
       expect(r.status, what).toMatch(want);
     }
+    // cancel: the worker is dropped mid-run, the status says so, and the model is loaded again
+    await page.getByTestId('image-input').setInputFiles([CASE]);
+    await page.getByTestId('run').click();
+    await page.waitForFunction(() => /^running/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''));
+    await page.getByTestId('cancel').click();
+    expect(await page.getByTestId('status').textContent()).toMatch(/^(cancelled|loading the model)$/);
+    await page.waitForFunction(() => document.querySelector('[data-testid=status]')?.textContent === 'ready', undefined, { timeout: 120_000 });
+    expect(await page.getByTestId('download').isHidden()).toBe(true);
     await page.close();
   }, 300_000);
 });
