@@ -14,3 +14,4 @@ export { type TrainFoldOptions, type TrainProgress } from './trainer-setup.js';
 export * from './train-fold.js';
 export * from './trainer-settings.js';
 export * from './progress-plot.js';
+export * from './training-log.js';

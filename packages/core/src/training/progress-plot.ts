@@ -1,55 +1,73 @@
 import type { ProgressLog } from './checkpoint.js';
 
-interface Series {
-  name: string;
-  color: string;
-  values: number[];
+type Row = { epoch: number; series: string; value: number | null };
+
+/** Long-form rows `{epoch, series, value}` of the log (non-finite values become gaps). */
+function rows(log: ProgressLog): Row[] {
+  const n = Math.min(log.train_losses.length, log.lrs.length, log.epoch_end_timestamps.length);
+  const val = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v);
+  const out: Row[] = [];
+  for (let e = 0; e < n; e++) {
+    const add = (series: string, v: number | null | undefined) => out.push({ epoch: e, series, value: val(v) });
+    add('loss_tr', log.train_losses[e]);
+    add('loss_val', log.val_losses[e]);
+    add('pseudo dice', log.mean_fg_dice[e]);
+    add('pseudo dice (mov. avg.)', log.ema_fg_dice[e]);
+    add('epoch duration', log.epoch_end_timestamps[e]! - log.epoch_start_timestamps[e]!);
+    add('learning rate', log.lrs[e]);
+  }
+  return out;
 }
 
-function panel(y0: number, title: string, series: Series[], w: number, h: number): string {
-  const all = series.flatMap((s) => s.values).filter((v) => Number.isFinite(v));
-  if (!all.length) return `<text x="60" y="${y0 + 20}" font-size="12">${title}: no data</text>`;
-  let lo = Math.min(...all);
-  let hi = Math.max(...all);
-  if (hi - lo < 1e-12) {
-    lo -= 0.5;
-    hi += 0.5;
-  }
-  const n = Math.max(2, ...series.map((s) => s.values.length));
-  const px = (i: number) => 60 + (i * (w - 80)) / (n - 1);
-  const py = (v: number) => y0 + 20 + (1 - (v - lo) / (hi - lo)) * (h - 40);
-  const lines = series.map((s) => {
-    const pts = s.values.map((v, i) => (Number.isFinite(v) ? `${px(i).toFixed(1)},${py(v).toFixed(1)}` : '')).filter(Boolean).join(' ');
-    return `<polyline fill="none" stroke="${s.color}" stroke-width="1.5" points="${pts}"/>`;
-  });
-  const legend = series.map((s, i) => `<text x="${70 + i * 120}" y="${y0 + 14}" font-size="11" fill="${s.color}">${s.name}</text>`);
-  return [
-    `<rect x="60" y="${y0 + 20}" width="${w - 80}" height="${h - 40}" fill="none" stroke="#999"/>`,
-    `<text x="4" y="${y0 + 24}" font-size="10">${hi.toPrecision(3)}</text>`,
-    `<text x="4" y="${y0 + h - 20}" font-size="10">${lo.toPrecision(3)}</text>`,
-    `<text x="${w - 20}" y="${y0 + h - 6}" font-size="10" text-anchor="end">epoch ${n - 1}</text>`,
-    `<text x="4" y="${y0 + 12}" font-size="12" font-weight="bold">${title}</text>`,
-    ...legend,
-    ...lines,
-  ].join('\n');
+/** One vega-lite line layer over some series, with its own y axis title and legend position. */
+function lines(series: string[], colors: string[], dashes: number[][], yTitle: string, orient: 'left' | 'right', legendX: number, yZero = false) {
+  return {
+    transform: [{ filter: { field: 'series', oneOf: series } }],
+    mark: { type: 'line', strokeWidth: 3 },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 }, scale: { nice: false } },
+      y: { field: 'value', type: 'quantitative', title: yTitle, axis: { orient }, scale: { zero: yZero } },
+      color: { field: 'series', type: 'nominal', scale: { domain: series, range: colors }, legend: { title: null, orient: 'none', legendX, legendY: -40, direction: 'horizontal' } },
+      strokeDash: { field: 'series', type: 'nominal', scale: { domain: series, range: dashes }, legend: null },
+    },
+  };
 }
 
 /**
- * nnU-Net's `progress.png` as a dependency-free SVG (spec 1.15 logging): losses with pseudo Dice and its EMA,
- * epoch duration, learning rate, one panel each, x = epoch.
+ * The vega-lite specification of nnU-Net's `progress.png` (nnunetv2/training/logging/nnunet_logger.py
+ * `plot_progress_png`): three panels over the epochs: train and validation loss (left axis) with the pseudo Dice
+ * (dotted) and its moving average (right axis); epoch duration in seconds (from 0); learning rate.
  */
-export function progressSvg(log: ProgressLog, w = 800, h = 600): string {
-  const ph = h / 3;
-  const durations = log.epoch_end_timestamps.map((t, i) => t - log.epoch_start_timestamps[i]!);
-  const body = [
-    panel(0, 'loss / pseudo Dice', [
-      { name: 'train loss', color: '#1f77b4', values: log.train_losses },
-      { name: 'val loss', color: '#d62728', values: log.val_losses.map((v) => v ?? NaN) },
-      { name: 'pseudo dice', color: '#2ca02c', values: log.mean_fg_dice.map((v) => v ?? NaN) },
-      { name: 'pseudo dice (EMA)', color: '#17becf', values: log.ema_fg_dice.map((v) => v ?? NaN) },
-    ], w, ph),
-    panel(ph, 'epoch duration (s)', [{ name: 'duration', color: '#9467bd', values: durations }], w, ph),
-    panel(2 * ph, 'learning rate', [{ name: 'lr', color: '#ff7f0e', values: log.lrs }], w, ph),
-  ];
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif">\n${body.join('\n')}\n</svg>\n`;
+export function progressSpec(log: ProgressLog, width = 1400, height = 600): Record<string, unknown> {
+  const panel = (layer: unknown[], independent = false) => ({ width, height, layer, ...(independent ? { resolve: { scale: { y: 'independent', color: 'independent', strokeDash: 'independent' } } } : {}) });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    background: 'white',
+    padding: 40,
+    config: { font: 'DejaVu Sans', axis: { labelFontSize: 16, titleFontSize: 18 }, legend: { labelFontSize: 16, labelLimit: 400 } },
+    data: { values: rows(log) },
+    spacing: 90,
+    resolve: { scale: { color: 'independent', strokeDash: 'independent' }, legend: { color: 'independent', strokeDash: 'independent' } },
+    vconcat: [
+      panel([
+        lines(['loss_tr', 'loss_val'], ['#1f4eb4', '#c0282d'], [[1, 0], [1, 0]], 'loss', 'left', 0),
+        lines(['pseudo dice', 'pseudo dice (mov. avg.)'], ['#2a9d3a', '#2a9d3a'], [[2, 4], [1, 0]], 'pseudo dice', 'right', 300),
+      ], true),
+      panel([lines(['epoch duration'], ['#1f4eb4'], [[1, 0]], 'time [s]', 'left', 0, true)]),
+      panel([lines(['learning rate'], ['#1f4eb4'], [[1, 0]], 'learning rate', 'left', 0)]),
+    ],
+  };
+}
+
+/**
+ * nnU-Net's `progress.png` drawn with vega-lite (compiled to vega, rendered to SVG headless) and rasterised with
+ * resvg (system fonts, DejaVu Sans preferred). Both are loaded on first use, so importing core stays light.
+ * @returns PNG bytes
+ */
+export async function progressPng(log: ProgressLog): Promise<Uint8Array> {
+  const [vega, vl, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
+  const view = new vega.View(vega.parse(vl.compile(progressSpec(log) as never, { logger: vega.logger(vega.None) }).spec), { renderer: 'none', logLevel: vega.None });
+  const svg = await view.toSVG();
+  view.finalize();
+  return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
 }

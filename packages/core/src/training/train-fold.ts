@@ -6,7 +6,8 @@ import { writeFileAtomic } from './atomic.js';
 import { defaultCaseSource } from './cache-source.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ProgressLog } from './checkpoint.js';
 import { assembleBatch, type PatchLoader } from './data-loader.js';
-import { progressSvg } from './progress-plot.js';
+import { progressPng } from './progress-plot.js';
+import { NnunetTrainingLog } from './training-log.js';
 import { confusionCounts, downsampleSegTo, pseudoDice, regionConfusionCounts } from './targets.js';
 import { augmentSample, setupTraining, validationSample, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
 
@@ -34,8 +35,8 @@ const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
  * 0.99 nesterov, weight decay 3e-5, exponent 0.9, clip 12, 33% oversampling); `epochs` x `iterationsPerEpoch`
  * batches with the augmentation plugin, then `validationIterations` validation batches (no augmentation) for the
  * pseudo Dice and its EMA.
- * Every epoch writes `checkpoint_latest` (weights, momentum, epoch, RNG states, logs), `progress.json` and
- * `progress.svg`;
+ * Every epoch writes `checkpoint_latest` (weights, momentum, epoch, RNG states, logs), `progress.json`,
+ * `progress.png` (nnU-Net's plot) and appends to `training_log_<date>.txt` (nnU-Net's lines, a new file per start);
  * a new best EMA writes `checkpoint_best`; the end writes `checkpoint_final`. With `resume`, training continues from
  * `checkpoint_latest` and gives the same weights as an uninterrupted run on a deterministic backend.
  * Throws `DataError`/`NnunetError` for unusable inputs (missing configuration, corrupt cache or checkpoint).
@@ -51,10 +52,12 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
     log(`resuming ${ctx.foldName} at epoch ${ctx.epoch}`);
   }
   await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify(debugInfo(ctx), null, 2));
+  const trainingLog = startTrainingLog(ctx, foldDir);
   for (; ctx.epoch < ctx.epochs; ) {
     const t0 = Date.now() / 1000;
     const lr = polyLR(ctx.settings.initialLr, ctx.epoch, ctx.epochs, ctx.settings.polyExponent);
     ctx.optimizer.lr = lr;
+    trainingLog.epochStart(ctx.epoch, lr);
     const trainLoss = await trainEpoch(ctx, lr);
     const val = ctx.valLoader ? await validateEpoch(ctx, ctx.valLoader, lr) : null;
     const l = ctx.logs;
@@ -73,12 +76,27 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
     await saveState(ctx, foldDir, 'latest');
     if (isBest) await saveState(ctx, foldDir, 'best');
     await writeFileAtomic(join(foldDir, 'progress.json'), JSON.stringify(ctx.logs, jsonNaN, 1));
-    await writeFileAtomic(join(foldDir, 'progress.svg'), progressSvg(ctx.logs));
+    trainingLog.epochEnd(ctx.logs, isBest ? ema : null);
+    await writeFileAtomic(join(foldDir, 'progress.png'), await progressPng(ctx.logs));
     o.onProgress?.({ phase: 'epoch', epoch: ctx.epoch - 1, epochs: ctx.epochs, iteration: ctx.iterations, iterations: ctx.iterations, loss: trainLoss, lr, meanFgDice: val?.mean, emaFgDice: ema, valLoss: val?.loss });
     log(`${ctx.foldName} epoch ${ctx.epoch - 1}: train_loss ${trainLoss.toFixed(4)} val_loss ${(val?.loss ?? NaN).toFixed(4)} pseudo dice [${(val?.perClass ?? []).map((d) => d.toFixed(4)).join(', ')}] ema ${ema.toFixed(4)} lr ${lr.toExponential(3)} (${(Date.now() / 1000 - t0).toFixed(1)} s)`);
   }
   await saveState(ctx, foldDir, 'final');
+  trainingLog.print(['Training done.']);
   return { foldDir, epochsCompleted: ctx.epoch, bestEma: ctx.bestEma, logs: ctx.logs, network: ctx.network, mirrorAxes: ctx.da.mirrorAxes };
+}
+
+/** A new `training_log_<date>.txt` in the fold folder with nnU-Net's header (citation, split sizes, plans). */
+function startTrainingLog(ctx: TrainingContext, foldDir: string): NnunetTrainingLog {
+  const o = ctx.o;
+  const split = o.fold === 'all' ? undefined : o.splits[o.fold];
+  const all = o.splits[0] ? [...o.splits[0].train, ...o.splits[0].val] : [];
+  const trainingLog = new NnunetTrainingLog(foldDir);
+  trainingLog.header({
+    doDummy2D: ctx.da.doDummy2D, fold: o.fold, nTrain: split?.train.length ?? all.length, nVal: split?.val.length ?? all.length,
+    configuration: o.configuration, plans: o.plans,
+  });
+  return trainingLog;
 }
 
 /**

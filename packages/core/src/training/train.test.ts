@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -69,6 +69,8 @@ describe('targets and pseudo Dice', () => {
   });
 });
 
+const progress0 = (dir: string) => JSON.parse(readFileSync(join(dir, 'fold_0', 'progress.json'), 'utf8')) as { train_losses: number[] };
+
 function options(dir: string, extra: Partial<TrainFoldOptions> = {}): TrainFoldOptions {
   const registry = new Registry();
   registry.register('network', stubNetwork).register('loss', stubLoss).register('augmentation', { name: 'nnUNetNoDA', create: () => [] });
@@ -86,8 +88,24 @@ describe('trainFold with stub network and loss', () => {
     const a = mkdtempSync(join(tmpdir(), 'train-a-'));
     const resA = await trainFold(options(a));
     expect(resA.epochsCompleted).toBe(3);
-    for (const f of ['checkpoint_final.json', 'checkpoint_final.bin', 'checkpoint_latest.json', 'checkpoint_best.json', 'progress.json', 'progress.svg', 'debug.json'])
+    for (const f of ['checkpoint_final.json', 'checkpoint_final.bin', 'checkpoint_latest.json', 'checkpoint_best.json', 'progress.json', 'progress.png', 'debug.json'])
       expect(existsSync(join(a, 'fold_0', f))).toBe(true);
+    // nnU-Net's progress.png (a PNG of three panels) and training log (one block per epoch, 'Training done.')
+    const png = readFileSync(join(a, 'fold_0', 'progress.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(png.readUInt32BE(16)).toBeGreaterThan(1400); // IHDR width
+    expect(png.readUInt32BE(20)).toBeGreaterThan(3 * 600); // three panels stacked
+    const logs = readdirSync(join(a, 'fold_0')).filter((f) => /^training_log_\d{4}_\d{1,2}_\d{1,2}_\d{2}_\d{2}_\d{2}\.txt$/.test(f));
+    expect(logs.length).toBe(1);
+    const text = readFileSync(join(a, 'fold_0', logs[0]!), 'utf8');
+    const body = text.split('\n').filter((l) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}: /.test(l)).map((l) => l.slice(28));
+    const split = options(a).splits[0]!;
+    expect(body.slice(0, 3)).toEqual(['do_dummy_2d_data_aug: False ', 'Desired fold for training: 0 ', `This split has ${split.train.length} training and ${split.val.length} validation cases. `]);
+    expect(text).toContain("\nThis is the configuration used by this training:\nConfiguration name: 3d_fullres\n {'");
+    expect(body.filter((l) => l.startsWith('Epoch ') && !l.startsWith('Epoch time'))).toEqual(['Epoch 0 ', 'Epoch 1 ', 'Epoch 2 ']);
+    expect(body).toContain('Current learning rate: 0.01 ');
+    expect(body).toContain(`train_loss ${Math.round(1e4 * progress0(a).train_losses[2]) / 1e4} `);
+    expect(body[body.length - 1]).toBe('Training done. ');
     expect(existsSync(join(a, 'plans.json'))).toBe(true);
     const progress = JSON.parse(readFileSync(join(a, 'fold_0', 'progress.json'), 'utf8'));
     expect(progress.train_losses.length).toBe(3);
