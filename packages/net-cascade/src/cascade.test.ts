@@ -132,6 +132,25 @@ describe('low-res seg augmentations', () => {
     expect(out.image.subarray(40, 75).every((v) => v === 1)).toBe(true);
   });
 
+  it("component removal parameters: p 0.2 per sample and p_per_label 0.5 per one-hot channel, as nnU-Net's trainer", () => {
+    const t = removeRandomConnectedComponentTransform({ channels: [-3, -2, -1] });
+    const rng = testRng(11);
+    let ran = 0;
+    let chosen = 0;
+    for (let i = 0; i < 2000; i++) {
+      const p = t.getParameters({ image: new Float32Array(3 * 75), shape: [3, ...shape.slice(1)] }, rng);
+      if (!p) continue;
+      ran++;
+      chosen += p.channels.length;
+      for (const c of p.channels) expect([0, 1, 2]).toContain(c);
+      expect(p.fillWith.every((f) => f === null)).toBe(true);
+    }
+    expect(ran / 2000).toBeGreaterThan(0.17);
+    expect(ran / 2000).toBeLessThan(0.23);
+    expect(chosen / (3 * ran)).toBeGreaterThan(0.43);
+    expect(chosen / (3 * ran)).toBeLessThan(0.57);
+  });
+
   it('cascadeTransforms builds the three in order', () => {
     expect(cascadeTransforms([1, 2]).map((t) => t.name)).toEqual([
       'MoveSegAsOneHotToDataTransform',

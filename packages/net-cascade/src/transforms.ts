@@ -26,7 +26,10 @@ export interface BinaryOperatorOptions {
   channels: number[];
   /** Probability the transform runs on a sample (spec 1.10: 0.4). */
   p?: number;
-  /** Probability per channel (spec 1.10: 0.5; nnU-Net v2's trainer passes 1). */
+  /**
+   * Probability per channel: 0.5 as nnU-Net v2's trainer passes it since v2.7.0
+   * (nnunetv2/training/nnUNetTrainer/nnUNetTrainer.py `get_training_transforms`; v2.4.2 passed 1).
+   */
   pPerLabel?: number;
   /** Inclusive integer radius range of the ball (spec 1.10: 1..8). */
   strelSize?: [number, number];
@@ -82,8 +85,12 @@ export function applyRandomBinaryOperatorTransform(o: BinaryOperatorOptions): Tr
 /** Options of `removeRandomConnectedComponentTransform`. */
 export interface RemoveComponentOptions {
   channels: number[];
-  /** Probability the transform runs on a sample (nnU-Net v2: 0.2). */
+  /** Probability the transform runs on a sample (nnU-Net v2: `RandomTransform(..., apply_probability=0.2)`). */
   p?: number;
+  /**
+   * Probability per one-hot channel: 0.5 as nnU-Net v2's trainer passes it since v2.7.0
+   * (nnunetv2/training/nnUNetTrainer/nnUNetTrainer.py `get_training_transforms`, `p_per_label=0.5`; v2.4.2 passed 1).
+   */
   pPerLabel?: number;
   /** Only components smaller than this fraction of the patch are removed (nnU-Net v2: 0.15). */
   maxFraction?: number;
@@ -99,13 +106,15 @@ export interface RemoveComponentParams {
 }
 
 /**
- * nnU-Net's `RemoveRandomConnectedComponentFromOneHotEncodingTransform` (spec 1.10): with probability `p`, for
- * each one-hot channel (random order, `pPerLabel`) remove one random connected component (full connectivity)
- * among those smaller than `maxFraction` of the patch; optionally paint it into another channel.
+ * nnU-Net's `RemoveRandomConnectedComponentFromOneHotEncodingTransform` (batchgeneratorsv2
+ * transforms/nnunet/remove_connected_components.py; spec 1.10): with probability `p` (0.2), for each one-hot channel
+ * (random order, each with `pPerLabel` 0.5) holding foreground, remove one connected component (full connectivity,
+ * chosen uniformly) among those smaller than `maxFraction` (0.15) of the patch; optionally paint it into another
+ * channel (`fillWithOtherClassP`, 0 in nnU-Net's trainer).
  */
 export function removeRandomConnectedComponentTransform(o: RemoveComponentOptions): Transform<RemoveComponentParams> {
   const p = o.p ?? 0.2;
-  const pl = o.pPerLabel ?? 1;
+  const pl = o.pPerLabel ?? 0.5;
   const maxFraction = o.maxFraction ?? 0.15;
   const fillP = o.fillWithOtherClassP ?? 0;
   return {
