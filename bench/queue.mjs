@@ -65,10 +65,11 @@ async function freePort() {
   });
 }
 
-/** First `active` .. last `completed` of the jobs whose id contains `part`, from the submitter's lines. */
-function phase(lines, part) {
-  const act = lines.filter((x) => x.l.includes(' active ') && x.l.includes(part)).map((x) => x.t);
-  const done = lines.filter((x) => x.l.includes(' completed ') && x.l.includes(part)).map((x) => x.t);
+/** First `active` .. last `completed` of the jobs whose id starts with `prefix` (`pp.`, `predict.`), from the submitter's `[i/n] <state> <job id>` lines. */
+function phase(lines, prefix) {
+  const at = (state) => lines.filter((x) => x.l.includes(` ${state} ${prefix}`)).map((x) => x.t);
+  const act = at('active');
+  const done = at('completed');
   return act.length && done.length ? (Math.max(...done) - Math.min(...act)) / 1000 : null;
 }
 
@@ -88,7 +89,7 @@ async function queued(n, out, url) {
   for (const w of workers) w.child.kill('SIGTERM');
   await Promise.all(workers.map((w) => w.exited));
   if (code !== 0) throw new Error(`queued run with ${n} worker(s) failed:\n${sub.text().slice(-3000)}`);
-  const r = { workers: n, preprocessSeconds: round(phase(sub.lines, '.pp.')), predictSeconds: round(phase(sub.lines, '.predict.')), submitSeconds: round(total), loadavgAtStart: load.map((v) => round(v, 2)) };
+  const r = { workers: n, preprocessSeconds: round(phase(sub.lines, 'pp.')), predictSeconds: round(phase(sub.lines, 'predict.')), submitSeconds: round(total), loadavgAtStart: load.map((v) => round(v, 2)) };
   log(JSON.stringify(r));
   return r;
 }

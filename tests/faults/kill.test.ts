@@ -1,6 +1,6 @@
 /**
  * Interruptions (docs/FAULTS.md, "Interruptions and output folders"): each stage of the CLI (planning,
- * preprocessing, training with its validation export, prediction with its export) is SIGKILLed at random moments
+ * preprocessing, training with its validation export, prediction with its export, export-nnunet) is SIGKILLed at random moments
  * of an uninterrupted run's duration; after every kill nothing partial is visible under a final name, and the same
  * command run again finishes with outputs bitwise equal to the uninterrupted run's (files holding wall-clock times
  * excepted, see NONDETERMINISTIC; training weights, which differ between two uninterrupted runs on the threaded
@@ -30,6 +30,7 @@ const stages: { name: string; args: (run: string) => string[]; presenceOnly?: Re
   { name: 'preprocess', args: (run) => ['preprocess', dataset, '-o', run, '--preset', 'tiny'] },
   { name: 'train (checkpoints, validation export)', args: (run) => ['train', dataset, '-o', run, '--preset', 'tiny', '--epochs', '2', '--iterations-per-epoch', '2'], presenceOnly: TRAINING_WEIGHTS },
   { name: 'predict (export)', args: (run) => ['predict', '-i', join(dataset, 'imagesTs'), '-o', join(run, 'pred'), '-m', runLayout(run).modelDir('3d_fullres'), '--disable-tta'] },
+  { name: 'export-nnunet (checkpoint_final.pth)', args: (run) => ['export-nnunet', '-m', runLayout(run).modelDir('3d_fullres'), '-o', join(run, 'nnunet-export')] },
 ];
 /** Reference: the run folder before each stage and after the last, and each stage's duration. */
 const before: string[] = [];

@@ -67,15 +67,15 @@ export interface DocInput {
   json: JsonMutation[];
   bytes: ByteMutation[];
 }
-const docArb: fc.Arbitrary<DocInput> = fc.record({
+export const docArb: fc.Arbitrary<DocInput> = fc.record({
   json: fc.oneof({ weight: 1, arbitrary: fc.constant([]) }, { weight: 4, arbitrary: fc.array(jsonMutation, { minLength: 1, maxLength: 3 }) }),
   bytes: fc.oneof({ weight: 4, arbitrary: fc.constant([]) }, { weight: 1, arbitrary: fc.array(byteMutation, { minLength: 1, maxLength: 2 }) }),
 });
 
 const enc = new TextEncoder();
-const text = (v: unknown, ms: ByteMutation[]): Uint8Array => applyByteMutations(enc.encode(JSON.stringify(v, null, 1)), ms);
+export const text = (v: unknown, ms: ByteMutation[]): Uint8Array => applyByteMutations(enc.encode(JSON.stringify(v, null, 1)), ms);
 
-async function outcome(file: string, f: () => Promise<unknown>): Promise<Outcome> {
+export async function outcome(file: string, f: () => Promise<unknown>): Promise<Outcome> {
   try {
     await f();
     return { kind: 'ok' };

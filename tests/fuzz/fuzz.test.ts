@@ -11,6 +11,7 @@ import { fuzz, type Target } from './engine.js';
 import { niftiTarget } from './nifti-target.js';
 import { dicomTarget, mhaTarget, nrrdTarget } from './itk-targets.js';
 import { datasetTarget, jsonTargets } from './data-targets.js';
+import { configTarget, dicomSeriesTarget, fingerprintTarget, mhdTarget, modelFolderTarget, nnunetCheckpointTarget } from './more-targets.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261206);
@@ -47,6 +48,25 @@ describe('fuzz (seeded, short)', () => {
     }
     expect(found).toEqual([]);
   });
+});
+
+describe('fuzz (seeded, short): the second set of readers', () => {
+  const cases: [string, string, () => Target<unknown>, number][] = [
+    ['F-Z08', 'readItk on .mhd headers with a detached .raw (header mutated, .raw cut short)', () => mhdTarget(join(dir, 'mhd')) as Target<unknown>, RUNS],
+    ['F-Z09', 'readDicomSeries on folders of 1-4 slices (an odd orientation, size, gap or duplicate position; a mutated slice)', () => dicomSeriesTarget(join(dir, 'dicomseries')) as Target<unknown>, Math.ceil(RUNS / 3)],
+    ['F-Z10', 'checkFingerprintFile + planning on mutated dataset_fingerprint.json', () => fingerprintTarget(join(dir, 'fingerprint')) as Target<unknown>, RUNS],
+    ['F-Z11', 'checkRunConfig + resolveRunOptions on mutated --config files', () => configTarget(join(dir, 'config')) as Target<unknown>, RUNS],
+    ['F-Z12', "readNnunetCheckpoint on mutated nnU-Net checkpoint_final.pth (zip and pickle bytes)", () => nnunetCheckpointTarget(join(dir, 'nnunetpth')) as Target<unknown>, RUNS],
+    ['F-Z13', 'readModelFolder (+ labels, postprocessing) on model folders with a mutated plans.json, dataset.json or postprocessing.json', () => modelFolderTarget(join(dir, 'modelfolder')) as Target<unknown>, RUNS],
+  ];
+  for (const [id, what, make, n] of cases) {
+    it(`${id}: ${what}: ${n} inputs, no crash, no silent result, every error names the file`, async () => {
+      const r = await fuzz(make(), n, SEED, false);
+      expect(r.findings.map((f) => `${f.kind}: ${f.detail} x${f.count}\n${JSON.stringify(f.example)}`)).toEqual([]);
+      expect(r.counts.ok).toBeGreaterThan(n * 0.05);
+      expect(r.counts['user-error']).toBeGreaterThan(n * 0.05);
+    });
+  }
 });
 
 describe('fuzz findings kept as fixtures', () => {

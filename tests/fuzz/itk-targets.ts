@@ -84,7 +84,7 @@ export interface TextImageInput {
   byteMutations: ByteMutation[];
 }
 
-const textArb = fc.record({
+export const textArb = fc.record({
   grid: gridArb,
   type: fc.constantFrom(...(Object.keys(TYPES) as TypeName[])),
   bigEndian: fc.boolean(),

@@ -12,6 +12,7 @@ import { fuzz, type FuzzReport, type Target } from './engine.js';
 import { niftiTarget } from './nifti-target.js';
 import { dicomTarget, mhaTarget, nrrdTarget } from './itk-targets.js';
 import { datasetTarget, jsonTargets } from './data-targets.js';
+import { configTarget, dicomSeriesTarget, fingerprintTarget, mhdTarget, modelFolderTarget, nnunetCheckpointTarget } from './more-targets.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -22,6 +23,8 @@ it('fuzz every reader and validate', async () => {
   const all: Target<unknown>[] = [
     niftiTarget(join(work, 'nifti')), nrrdTarget(join(work, 'nrrd')), mhaTarget(join(work, 'mha')), dicomTarget(join(work, 'dicom')),
     datasetTarget(join(work, 'dataset')), ...jsonTargets(join(work, 'json')),
+    mhdTarget(join(work, 'mhd')), dicomSeriesTarget(join(work, 'dicomseries')), fingerprintTarget(join(work, 'fingerprint')), configTarget(join(work, 'config')),
+    nnunetCheckpointTarget(join(work, 'nnunetpth')), modelFolderTarget(join(work, 'modelfolder')),
   ] as Target<unknown>[];
   const pick = process.env.FUZZ_TARGETS?.split(',');
   const reports: FuzzReport[] = [];

@@ -6,7 +6,7 @@ import {
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
   readModelFolder, runDecathlon, loadPlans, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
-  prepareDataset, exportNnunetModel, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS, jobQueueFor, formatJobEvent,
+  prepareDataset, exportNnunetModel, checkFingerprintFile, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS, jobQueueFor, formatJobEvent,
   type DatasetFingerprint, type DatasetJson, type Plans,
 } from '@nnunet-ts/core';
 import { makeContext, parseLabels, type CommonOptions } from './context.js';
@@ -142,7 +142,8 @@ function addPlanCommand(program: Command, io: Io): void {
         const { normalizeDatasetJson } = await import('@nnunet-ts/core');
         const json = normalizeDatasetJson(readJson(o.datasetJson), o.datasetJson, '.nii.gz').json;
         const out = o.out.endsWith('.json') ? o.out : join(o.out, 'nnUNetPlans.json');
-        runPlan(readJson<DatasetFingerprint>(o.fingerprint), json, ctx.registry, out, { ...popts, datasetName: json.name });
+        const fp = checkFingerprintFile(readJson(o.fingerprint), o.fingerprint, Object.keys(json.channel_names ?? {}).length || undefined);
+        runPlan(fp, json, ctx.registry, out, { ...popts, datasetName: json.name });
         io.out(`wrote ${out}`);
         return;
       }

@@ -1,2 +1,3 @@
 export * from './intensity.js';
 export * from './extract.js';
+export * from './check.js';

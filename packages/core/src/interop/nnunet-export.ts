@@ -72,7 +72,7 @@ function torchShape(shape: number[], dims: 2 | 3): number[] {
 
 /**
  * Write a `torch.save`-compatible zip (`<archive>/data.pkl`, `<archive>/version` = 3, `<archive>/byteorder`,
- * `<archive>/data/<key>` raw float32 LE storages), entries stored uncompressed.
+ * `<archive>/data/<key>` raw float32 LE storages), entries stored uncompressed and dated 1980-01-01 (reproducible bytes).
  */
 export function writeTorchZip(root: PickleValue, storages: Map<string, Float32Array>, archive: string): Uint8Array {
   const files: Record<string, Uint8Array> = {
@@ -81,7 +81,8 @@ export function writeTorchZip(root: PickleValue, storages: Map<string, Float32Ar
   };
   for (const [k, v] of storages) files[`${archive}/data/${k}`] = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   files[`${archive}/version`] = new TextEncoder().encode('3\n');
-  return zipSync(files, { level: 0 });
+  // a fixed entry date (the zip format's earliest, local time as fflate encodes it): the same weights give the same bytes
+  return zipSync(files, { level: 0, mtime: new Date(1980, 0, 1) });
 }
 
 /** The checkpoint dict nnU-Net v2's trainer writes (`save_checkpoint`), from one of our checkpoints. */

@@ -135,7 +135,12 @@ class Machine {
     return v;
   }
   utf8(n: number): string {
-    return new TextDecoder('utf-8', { fatal: true }).decode(this.bytes(n));
+    const b = this.bytes(n);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(b);
+    } catch {
+      return this.fail(`a string of ${n} bytes is not valid UTF-8`);
+    }
   }
   line(): string {
     const end = this.b.indexOf(0x0a, this.pos);

@@ -143,6 +143,16 @@ function storageFrom(pid: PyValue, file: string): TorchStorage {
   return { pyKind: 'torch.storage', key, dtype: t[0], itemSize: t[1], numel };
 }
 
+/** Run `f`; an error about the checkpoint's content that does not name `file` (an allow-listed call given bad arguments) is named. */
+function withFile<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof NnunetError && e.file) throw e;
+    throw new NnunetError(`corrupt checkpoint: ${(e as Error)?.message ?? String(e)}`, { file, hint: 'the checkpoint is truncated or damaged: copy it again, or use another checkpoint', cause: e });
+  }
+}
+
 /**
  * Read a `torch.save` zip checkpoint from bytes without executing anything (see module doc).
  * @param file the file name, for error messages
@@ -164,7 +174,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, file: string, references:
   if (!pkl) throw new NnunetError('the zip has no <archive>/data.pkl: not a torch.save checkpoint', { file });
   const prefix = pkl.slice(0, -'data.pkl'.length);
   const storages = new Map<string, Uint8Array>();
-  const root = unpickle(entries[pkl]!, {
+  const root = withFile(file, () => unpickle(entries[pkl]!, {
     file,
     globals: checkpointGlobals(references),
     persistentLoad: (pid) => {
@@ -175,7 +185,7 @@ export function readTorchCheckpoint(bytes: Uint8Array, file: string, references:
       storages.set(s.key, raw);
       return s;
     },
-  });
+  }));
   return { file, root, storages };
 }
 

@@ -7,16 +7,22 @@ import { loadPlans, parsePlans } from '../planning/load-plans.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import type { Reporter } from './progress.js';
 import { stage } from './stages.js';
+import { checkFingerprintFile } from '../fingerprint/check.js';
 
 /**
  * Fingerprint a dataset (spec 1.2) and write `outFile` atomically; an existing valid file is reused (resume).
- * Cases are streamed one at a time.
+ * Cases are streamed one at a time. An existing file that fails `checkFingerprintFile` is extracted again (said so).
  */
 export async function runFingerprint(ds: Dataset, registry: Registry, outFile: string, rep: Reporter, opts: { force?: boolean } = {}): Promise<DatasetFingerprint> {
   const existing = opts.force ? undefined : readJsonIfValid<DatasetFingerprint>(outFile);
   if (existing?.spacings?.length === ds.cases.length) {
-    rep.log(`fingerprint: reusing ${outFile}`);
-    return existing;
+    try {
+      checkFingerprintFile(existing, outFile, Object.keys(ds.json.channel_names ?? {}).length || undefined);
+      rep.log(`fingerprint: reusing ${outFile}`);
+      return existing;
+    } catch (e) {
+      rep.log(`note: ${(e as Error).message}: extracting it again`);
+    }
   }
   rep.start('fingerprint', ds.cases.length);
   let done = 0;

@@ -6,6 +6,8 @@ import type { PostprocessingPlan } from '../postprocessing/determine.js';
 import { loadPlans } from '../planning/load-plans.js';
 import { readJson, readJsonIfValid, writeJson } from './json-io.js';
 import { readNnunetPostprocessingPkl } from '../interop/postprocessing-pkl.js';
+import { checkPostprocessingPlan } from '../postprocessing/check.js';
+import { normalizeDatasetJson } from '../dataset/dataset-json.js';
 
 /** A trained model folder (`<trainer>__<plans>__<configuration>/`) as `predict` uses it. */
 export interface ModelFolder {
@@ -34,7 +36,8 @@ export function trainedFolds(dir: string): number[] {
  * nnU-Net v2's `postprocessing.pkl`); the
  * configuration comes from the folder name `<trainer>__<plans>__<configuration>` (or `configuration` in plans.json
  * `"configuration"` is not nnU-Net's; the name is).
- * @throws DataError naming the folder when it does not exist or is a file, and the missing file.
+ * dataset.json and postprocessing.json are checked (`normalizeDatasetJson`, `checkPostprocessingPlan`).
+ * @throws DataError naming the folder when it does not exist or is a file, and the missing or invalid file.
  */
 export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
   const hint = 'pass -m <out>/nnUNet_results/<trainer>__<plans>__<configuration> written by `nnunet-ts train` or `decathlon` (or an nnU-Net v2 results folder)';
@@ -56,13 +59,14 @@ export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
     if (!have.includes(f)) throw new DataError(`fold ${f} has no checkpoint`, { file: join(dir, `fold_${f}`), hint: `trained folds: ${have.join(', ') || 'none'}` });
   }
   if (!use.length) throw new DataError('model folder has no trained fold', { file: dir, hint: 'train first (nnunet-ts train)' });
+  const pp = join(dir, 'postprocessing.json');
   return {
     dir,
     configuration,
     plans: loadPlans(join(dir, 'plans.json')),
-    dataset: readJson<DatasetJson>(join(dir, 'dataset.json')),
+    dataset: normalizeDatasetJson(readJson(join(dir, 'dataset.json')), join(dir, 'dataset.json')).json,
     folds: use,
-    postprocessing: readJsonIfValid<PostprocessingPlan>(join(dir, 'postprocessing.json')) ?? nnunetPostprocessing(dir),
+    postprocessing: existsSync(pp) ? checkPostprocessingPlan(readJson(pp), pp) : nnunetPostprocessing(dir),
   };
 }
 

@@ -12,6 +12,7 @@ import { labelManager } from '../dataset/label-manager.js';
 import type { DatasetCase } from '../dataset/types.js';
 import { DataError } from '../util/errors.js';
 import { applyPostprocessing } from '../postprocessing/determine.js';
+import { checkPostprocessingPlan } from '../postprocessing/check.js';
 import { previousStageDir, readModelFolder, trainedFolds, type ModelFolder } from './model-folder.js';
 import type { Reporter } from './progress.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
@@ -149,9 +150,14 @@ export interface LoadedModel {
  * Load the folds' networks once for many predictions (`opts.checkpoint`: final, best, latest or nnU-Net's
  * `checkpoint_best.pth` style name; nnU-Net v2 results folders load from their `.pth` files). A cascade model folder (`previous_stage` in its
  * configuration) also loads its previous stage's model folder (`previous_stage.json`, else the sibling folder).
- * @throws DataError naming the previous stage's folder when it is missing or untrained
+ * The postprocessing steps must name registered postprocessors (`checkPostprocessingPlan`).
+ * @throws DataError naming the previous stage's folder when it is missing or untrained, or an unknown postprocessing step
  */
 export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend, folds = folder.folds, opts: { checkpoint?: string } = {}): Promise<LoadedModel> {
+  if (folder.postprocessing) {
+    const json = join(folder.dir, 'postprocessing.json');
+    checkPostprocessingPlan(folder.postprocessing, existsSync(json) ? json : join(folder.dir, 'postprocessing.pkl'), registry);
+  }
   const models = await stage(registry, 'loadTrainedModel')(folder.dir, folds, registry, backend, opts);
   const prevName = getConfiguration(folder.plans, folder.configuration).previous_stage;
   if (!prevName) return { folder, models };

@@ -32,7 +32,7 @@ export const RUN_CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    preset: { type: 'string' },
+    preset: { type: 'string', enum: Object.keys(PRESETS) },
     configurations: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'string' } }] },
     folds: { anyOf: [{ const: 'all' }, { type: 'array', items: { type: 'integer', minimum: 0 } }] },
     nFolds: { type: 'integer', minimum: 2 },
@@ -69,7 +69,8 @@ function describeError(e: ErrorObject, value: Record<string, unknown>): string {
   const got = path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], value);
   const s = (RUN_CONFIG_SCHEMA.properties as Record<string, { anyOf?: unknown }>)[path[0]!];
   if (s?.anyOf && path.length === 1) return `key '${path[0]}' must be 'all' or a list (got ${JSON.stringify(got)})`;
-  return `key '${path.join('.')}' ${e.message} (got ${JSON.stringify(got)})`;
+  const allowed = e.keyword === 'enum' ? `: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : '';
+  return `key '${path.join('.')}' ${e.message}${allowed} (got ${JSON.stringify(got)})`;
 }
 
 /**

@@ -3,3 +3,4 @@ export * from './plugins.js';
 export * from './determine.js';
 export * from './best.js';
 export * from './ensemble.js';
+export * from './check.js';

@@ -11,7 +11,7 @@ import { readNpy, writeNpy, type NpyArray } from '../interop/npy.js';
 export function writeNpz(file: string, arrays: Record<string, NpyArray>, level: 0 | 1 | 6 | 9 = 6): void {
   const members: Record<string, [Uint8Array, { level: 0 | 1 | 6 | 9 }]> = {};
   for (const [name, a] of Object.entries(arrays)) members[`${name}.npy`] = [writeNpy(a), { level }];
-  writeFileAtomicSync(file, zipSync(members));
+  writeFileAtomicSync(file, zipSync(members, { mtime: new Date(1980, 0, 1) })); // fixed entry dates: reproducible bytes
 }
 
 /**
