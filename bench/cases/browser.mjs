@@ -1,7 +1,8 @@
 // The model in the browser (issue 12): `nnunet-ts export-web` on shared model A (Hippocampus 3d_fullres), the site
 // in headless chromium (SwiftShader where no GPU exists), and per page backend (webgpu, webgl, wasm) the model load
 // time and the time per case (reading to encoded segmentation, in the page's worker), with mirroring TTA.
-// Needs the built packages, chromium and the shared folder ($NNUNET_SHARED or ../shared). --quick: one case.
+// Needs the built packages, chromium and the shared folder ($NNUNET_SHARED or ../shared). --quick: one case, no
+// mirroring. NNUNET_BENCH_PAGE_BACKENDS=wasm,webgpu picks the page backends (default all three).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,8 @@ export async function run(ctx) {
   const browser = await web.mod.launchChromium();
   const rows = [];
   try {
-    for (const backend of ['webgpu', 'webgl', 'wasm']) {
+    const pageBackends = (process.env.NNUNET_BENCH_PAGE_BACKENDS ?? 'webgpu,webgl,wasm').split(',').filter(Boolean);
+    for (const backend of pageBackends) {
       const page = await web.mod.openSite(browser, server.url, backend, { softwareGpu: true });
       const status = await page.getByTestId('status').textContent();
       if (status !== 'ready') {
@@ -44,13 +46,13 @@ export async function run(ctx) {
       const perCase = [];
       let loadMs = NaN;
       for (const c of cases) {
-        const r = await web.mod.runCase(page, [join(images, `${c}.nii.gz`)], { mirror: true, timeoutMs: 1_200_000 });
+        const r = await web.mod.runCase(page, [join(images, `${c}.nii.gz`)], { mirror: !ctx.quick, timeoutMs: 1_200_000 });
         if (r.status !== 'done') throw new Error(`${backend} ${c}: ${r.status}`);
         perCase.push({ case: c, seconds: round(r.caseMs / 1000, 2) });
         loadMs = r.loadMs;
         ctx.log(`browser ${backend} ${c}: ${round(r.caseMs / 1000, 1)} s`);
       }
-      rows.push({ case: name, pageBackend: backend, description, mirroring: true, modelLoadSeconds: round(loadMs / 1000, 2), perCase, meanCaseSeconds: round(perCase.reduce((a, b) => a + b.seconds, 0) / perCase.length, 2) });
+      rows.push({ case: name, pageBackend: backend, description, mirroring: !ctx.quick, modelLoadSeconds: round(loadMs / 1000, 2), perCase, meanCaseSeconds: round(perCase.reduce((a, b) => a + b.seconds, 0) / perCase.length, 2) });
       await page.close();
     }
   } finally {
