@@ -76,13 +76,14 @@ describe('fuzz findings kept as fixtures', () => {
       nifti: niftiTarget(join(dir, 'fx-nifti')) as Target<unknown>, nrrd: nrrdTarget(join(dir, 'fx-nrrd')) as Target<unknown>, mha: mhaTarget(join(dir, 'fx-mha')) as Target<unknown>,
       dicom: dicomTarget(join(dir, 'fx-dicom')) as Target<unknown>, dataset: datasetTarget(join(dir, 'fx-dataset')) as Target<unknown>,
       ...Object.fromEntries(jsonTargets(join(dir, 'fx-json')).map((t) => [t.name, t as Target<unknown>])),
+      modelfolder: modelFolderTarget(join(dir, 'fx-modelfolder')) as Target<unknown>, nnunetpth: nnunetCheckpointTarget(join(dir, 'fx-nnunetpth')) as Target<unknown>,
     };
     const names = readdirSync(fixtures).filter((n) => n.endsWith('.json'));
     expect(names.length).toBeGreaterThan(0);
     const bad: string[] = [];
     for (const n of names) {
       const f = JSON.parse(readFileSync(join(fixtures, n), 'utf8')) as { input: unknown };
-      const target = targets[/^(?:first-run-)?([a-z]+)-/.exec(n)![1]!]!;
+      const target = targets[/^(?:first-run-|second-set-)?([a-z]+)-/.exec(n)![1]!]!;
       const o = await target.run(f.input);
       if (o.kind !== 'ok' && o.kind !== 'user-error') bad.push(`${n}: ${o.kind} ${o.detail}`);
     }
