@@ -327,6 +327,20 @@ void conv_fwd_direct(const float* x, const float* w, const float* bias, float* y
   });
 }
 
+/**
+ * Runs f(task, slot) for task in [0, ntasks): the tasks are split into `nslots` contiguous ranges, each range run in
+ * order by one thread. Per-slot partial sums (weight gradients) then have a fixed summation order for a given thread
+ * count, whichever thread runs which range: training on this backend is reproducible run to run (a per-thread
+ * accumulator, filled by whichever tasks a thread happened to take, made it differ in the last float32 bits).
+ */
+template <class F>
+void slotted_run(Pool& pl, long ntasks, long nslots, const F& f) {
+  nslots = std::max(1L, std::min(nslots, ntasks));
+  pl.run(nslots, [&](long s, int) {
+    for (long t = s * ntasks / nslots, e = (s + 1) * ntasks / nslots; t < e; t++) f(t, s);
+  });
+}
+
 void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Geo& g, bool accumulate) {
   const Kernels& kn = kernels();
   Pool& pl = pool();
@@ -344,8 +358,8 @@ void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Ge
   std::vector<float> zeros(lc + 64, 0.f);
   std::vector<std::vector<float>> acc(T);
   const long P_ = g.P();
-  pl.run(g.n * nch * rsplit, [&](long task, int tid) {
-    std::vector<float>& a = acc[tid];
+  slotted_run(pl, g.n * nch * rsplit, T, [&](long task, long slot) {
+    std::vector<float>& a = acc[slot];
     if (a.empty()) a.assign(Mp * Rp, 0.f);
     const long b = task / (nch * rsplit), c = (task / rsplit) % nch, rs = task % rsplit;
     const long q0 = c * lc, nq = std::min(lc, L - q0), len = rup(nq, vw);
@@ -527,8 +541,8 @@ void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g, b
   const long ntiles = cdiv(P, pt);
   const int T = pl.size();
   std::vector<std::vector<float>> acc(T);
-  pl.run(g.n * ntiles, [&](long task, int tid) {
-    std::vector<float>& a = acc[tid];
+  slotted_run(pl, g.n * ntiles, T, [&](long task, long slot) {
+    std::vector<float>& a = acc[slot];
     if (a.empty()) a.assign(Mp * Rp, 0.f);
     const long b = task / ntiles, p0 = (task % ntiles) * pt, np = std::min(pt, P - p0), npad = rup(np, vw);
     float* B = tl_b.get(Rp * npad);
