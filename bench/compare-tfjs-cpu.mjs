@@ -60,7 +60,7 @@ for (const name of measured ? [] : ['cpu-native', 'tfjs-cpu']) {
   const la = os.loadavg()[0];
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const first = step();
+  const first = await step();
   const seconds = (performance.now() - t0) / 1000;
   const cu = process.cpuUsage(c0);
   const row = { description: backend.info.description, firstStepLoss: first.loss, firstStepCe: first.ce, firstStepDice: first.dice, firstStepSeconds: round(seconds, 2), firstStepCpuSeconds: round((cu.user + cu.system) / 1e6, 2), loadavg1: round(la, 2) };
@@ -69,7 +69,7 @@ for (const name of measured ? [] : ['cpu-native', 'tfjs-cpu']) {
     const ts = [seconds];
     for (let i = 0; i < 2; i++) {
       const t = performance.now();
-      step();
+      await step();
       ts.push((performance.now() - t) / 1000);
     }
     ts.sort((a, b) => a - b);

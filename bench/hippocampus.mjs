@@ -68,29 +68,23 @@ export function labels(batch, patch) {
 }
 
 /**
- * Builds the planned network on `backend` with deep supervision, the loss and SGD, and returns `step()` (one
- * training iteration on a fixed batch, returns the loss and its parts) and the network.
+ * Builds the planned network on `backend` (a device backend, or a compute backend wrapped by `resolveDevice`) with
+ * deep supervision, the loss and SGD, and returns `step()` (async: one training iteration on a fixed batch exactly
+ * as train-fold.ts runs it, resolves to `{ loss }`) and the network.
  */
 export async function trainingStep(p, backend, batch, { seed = 0, inputSeed = 5 } = {}) {
   const net3d = await import('@nnunet-ts/net-unet3d');
   const lossPkg = await import('@nnunet-ts/loss');
   const { core, arch, cfg, numClasses } = p;
-  const net = net3d.buildPlainConvUNet({ architecture: arch, inputChannels: 1, numClasses, deepSupervision: true, backend, seed });
+  const device = core.resolveDevice({ backend });
+  const net = net3d.buildPlainConvUNet({ architecture: arch, inputChannels: 1, numClasses, deepSupervision: true, device, seed });
   const nDs = Math.max(1, arch.arch_kwargs.strides.length - 1);
   const loss = lossPkg.dcAndCeLoss({ batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: core.deepSupervisionWeights(nDs) });
-  const opt = new core.SGD(net.parameters, { lr: 1e-2, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
+  const opt = new core.DeviceSGD(device, net.parameters, { lr: 1e-2, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
   const patch = cfg.patch_size;
   const x = { data: rand(batch * patch.reduce((a, b) => a * b, 1), inputSeed), shape: [batch, 1, ...patch] };
   const seg = labels(batch, patch);
-  const step = () => {
-    opt.zeroGrad();
-    const outputs = net.forward(x, true);
-    const targets = outputs.map((o) => core.downsampleSegTo(seg.data, seg.shape, o.shape.slice(2)));
-    const res = loss.compute({ outputs, targets });
-    net.backward(res.grads);
-    core.clipGradNorm(net.parameters, 12);
-    opt.step();
-    return { loss: res.loss, ...res.parts, outputs: outputs.length };
-  };
+  // the trainer's device step (core trainStep): batch up, loss back, everything else on the device
+  const step = async () => ({ loss: await core.trainStep(net, opt, loss, { x, seg: seg.data, segShape: seg.shape }, undefined) });
   return { step, net };
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   emptyLog, exportNnunetModel, getConfiguration, loadPlans, loadTrainedModel, nnunetStateDictEntries, readNnunetCheckpoint, saveCheckpoint,
-  saveParameters, selectBackend, writeNpy, type Network,
+  forwardHost, saveParameters, selectBackend, writeNpy, type Network,
 } from '@nnunet-ts/core';
 import { createDefaultRegistry } from '@nnunet-ts/cli';
 import { REPO_ROOT, sharedPath } from './helpers/paths.js';
@@ -87,7 +87,7 @@ describe('export-nnunet', () => {
       const spatial = patch.length === 2 ? [1, ...patch] : patch;
       const n = spatial.reduce((a, b) => a * b, 1);
       const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) + 0.1 * Math.cos(i * 0.011));
-      const y = net.forward({ data: x, shape: [1, 1, ...spatial] }, false)[0]!;
+      const y = forwardHost(net, { data: x, shape: [1, 1, ...spatial] }, false)[0]!;
       writeFileSync(join(out, 'input.npy'), writeNpy({ descr: '<f4', shape: [1, 1, ...patch], data: x }));
       writeFileSync(join(out, 'ours.npy'), writeNpy({ descr: '<f4', shape: [1, 3, ...patch], data: y.data }));
       const script = join(REPO_ROOT, 'tests', 'python', 'nnunet_export_check.py');

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadNnunetFold, loadTrainedModel, predictPreprocessed, readNnunetCheckpoint, readNpy, selectBackend, type ComputeBackend, type DatasetJson, type Plans } from '@nnunet-ts/core';
+import { forwardHost, loadNnunetFold, loadTrainedModel, predictPreprocessed, readNnunetCheckpoint, readNpy, selectDevice, type DeviceBackend, type DatasetJson, type Plans } from '@nnunet-ts/core';
 import { createDefaultRegistry } from '@nnunet-ts/cli';
 import { sharedPath } from './helpers/paths.js';
 
@@ -20,10 +20,10 @@ const modelDir = (m: keyof typeof MODELS) => sharedPath('models', 'Dataset004_Hi
 const refFile = (m: keyof typeof MODELS, f: string) => sharedPath('models', 'references', 'Dataset004_Hippocampus', MODELS[m], f);
 const npy = (m: keyof typeof MODELS, f: string) => readNpy(readFileSync(refFile(m, f)), f);
 
-let backend: ComputeBackend | undefined;
+let backend: DeviceBackend | undefined;
 const registry = createDefaultRegistry();
-async function be(): Promise<ComputeBackend> {
-  backend ??= await selectBackend(registry, 'auto', () => {});
+async function be(): Promise<DeviceBackend> {
+  backend ??= await selectDevice(registry, 'auto', () => {});
   return backend;
 }
 
@@ -59,7 +59,7 @@ describe('nnU-Net v2 model folders: single-patch logits equal nnU-Net within 1e-
       const ref = npy(m, 'hippocampus_008_patch_logits.npy');
       const spatial = m === 'C' ? [1, ...input.shape.slice(1)] : input.shape.slice(1);
       expect(model.patchSize).toEqual(m === 'C' ? input.shape.slice(1) : spatial);
-      const out = model.networks[0]!.forward({ data: input.data as Float32Array, shape: [1, input.shape[0]!, ...spatial] }, false)[0]!;
+      const out = forwardHost(model.networks[0]!, { data: input.data as Float32Array, shape: [1, input.shape[0]!, ...spatial] }, false)[0]!;
       expect(out.shape).toEqual([1, 3, ...spatial]);
       const d = maxAbsDiff(out.data, ref.data as Float32Array);
       console.log(`model ${m}: single-patch max |logits - nnU-Net| = ${d.toExponential(3)}`);

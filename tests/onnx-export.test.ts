@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { buildOnnxModel, decodeOnnxModel, loadTrainedModel, readNpy, selectBackend, type ComputeBackend, type TrainedModel } from '@nnunet-ts/core';
+import { buildOnnxModel, decodeOnnxModel, forwardHost, loadTrainedModel, readNpy, selectDevice, type DeviceBackend, type TrainedModel } from '@nnunet-ts/core';
 import { createDefaultRegistry, runCli } from '@nnunet-ts/cli';
 import { sharedPath } from './helpers/paths.js';
 
@@ -22,8 +22,8 @@ const modelDir = (m: M) => sharedPath('models', 'Dataset004_Hippocampus', MODELS
 const refNpy = (m: M, f: string) => readNpy(readFileSync(sharedPath('models', 'references', 'Dataset004_Hippocampus', MODELS[m], f)), f);
 
 const registry = createDefaultRegistry();
-let backend: ComputeBackend | undefined;
-const be = async () => (backend ??= await selectBackend(registry, 'auto', () => {}));
+let backend: DeviceBackend | undefined;
+const be = async () => (backend ??= await selectDevice(registry, 'auto', () => {}));
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -35,7 +35,7 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Our logits for `x` (`[c, ...spatial]`): the network's forward with a batch axis (2D: z = 1). */
 function ourForward(model: TrainedModel, data: Float32Array, spatial: number[]): Float32Array {
   const shape = [1, model.inputChannels, ...(model.dims === 2 ? [1, ...spatial] : spatial)];
-  return Float32Array.from(model.networks[0]!.forward({ data, shape }, false)[0]!.data);
+  return Float32Array.from(forwardHost(model.networks[0]!, { data, shape }, false)[0]!.data);
 }
 
 async function ortForward(file: string, data: Float32Array, shape: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {

@@ -17,7 +17,7 @@ export async function run(ctx) {
   const { core, registry, dataset } = p;
   const net3d = await import('@nnunet-ts/net-unet3d');
   const backend = await ctx.getBackend(ctx.mainBackend);
-  const net = net3d.buildPlainConvUNet({ architecture: p.arch, inputChannels: 1, numClasses: p.numClasses, deepSupervision: false, backend, seed: 0 });
+  const net = net3d.buildPlainConvUNet({ architecture: p.arch, inputChannels: 1, numClasses: p.numClasses, deepSupervision: false, device: core.resolveDevice({ backend }), seed: 0 });
   const model = { networks: [net], patchSize: p.cfg.patch_size, numClasses: p.numClasses, mirrorAxes: [0, 1, 2] };
   const tc = dataset.testCases?.[0] ?? dataset.cases[0];
   const c = await core.readCase(registry, tc);

@@ -24,7 +24,7 @@ export async function run(ctx) {
     const { step } = await trainingStep(p, backend, batch);
     const reps = batch > 2 ? 1 : 2;
     let first;
-    await time(() => (first = step()), { reps: 0, warmup: 1 });
+    await time(async () => (first = await step()), { reps: 0, warmup: 1 });
     stats.seconds = 0;
     const t = await time(step, { reps, warmup: 0 });
     const convSeconds = stats.seconds / reps;
@@ -35,12 +35,13 @@ export async function run(ctx) {
     ctx.log(`train step batch ${batch}: ${round(t.median, 2)} s wall, ${round(t.cpu, 2)} CPU-s (convolutions ${round(convSeconds, 2)} s wall), first loss ${round(first.loss, 4)}`);
   }
   const net3d = await import('@nnunet-ts/net-unet3d');
-  const net = net3d.buildPlainConvUNet({ architecture: p.arch, inputChannels: 1, numClasses: p.numClasses, deepSupervision: false, backend, seed: 0 });
+  const net = net3d.buildPlainConvUNet({ architecture: p.arch, inputChannels: 1, numClasses: p.numClasses, deepSupervision: false, device: p.core.resolveDevice({ backend }), seed: 0 });
+  const fwd = () => p.core.tidy(net.device, () => p.core.forwardHost(net, x1, false));
   const { rand } = await import('../lib.mjs');
   const x1 = { data: rand(PATCH.reduce((a, b) => a * b, 1), 6), shape: [1, 1, ...PATCH] };
-  await time(() => net.forward(x1, false), { reps: 0, warmup: 1 });
+  await time(fwd, { reps: 0, warmup: 1 });
   stats.seconds = 0;
-  const t = await time(() => net.forward(x1, false), { reps: 3, warmup: 0 });
+  const t = await time(fwd, { reps: 3, warmup: 0 });
   out.push({ case: `${name}-forward`, backend: ctx.mainBackend, batch: 1, patch: PATCH, seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3), convSeconds: round(stats.seconds / 3, 3) });
   ctx.log(`forward batch 1: ${round(t.median, 3)} s`);
   return out;

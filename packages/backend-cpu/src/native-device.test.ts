@@ -87,6 +87,10 @@ describe.skipIf(!addon)('cpu-native device against cpu-js on larger shapes (2 th
   });
 
   it('Dice + CE over three deep supervision levels with downsampled targets, batch Dice', async () => {
+    for (const w of [{}, { weightCe: 0.6, weightDice: 1.7 }]) await diceCe(w);
+  });
+
+  async function diceCe(lossWeights: { weightCe?: number; weightDice?: number }): Promise<void> {
     const [nat, js] = await both();
     const shapes = [[2, 3, 20, 28, 20], [2, 3, 10, 14, 10], [2, 3, 5, 7, 5]];
     const seg = Int16Array.from(rand(2 * 20 * 28 * 20, 5, 0, 3), Math.floor);
@@ -94,13 +98,13 @@ describe.skipIf(!addon)('cpu-native device against cpu-js on larger shapes (2 th
       const lab = d.uploadLabels(seg, [2, 1, 20, 28, 20]);
       const targets = shapes.map((s) => (s[2] === 20 ? lab : d.downsampleLabels(lab, [2, 1, ...s.slice(2)])));
       const logits = shapes.map((s, i) => up(d, rand(s.reduce((a, b) => a * b, 1), 10 + i, -4, 4), s));
-      const r = d.dcCeLoss(logits, targets, { weights: [4 / 7, 2 / 7, 1 / 7], batchDice: true, doBackground: false, smooth: 1e-5 });
+      const r = d.dcCeLoss(logits, targets, { weights: [4 / 7, 2 / 7, 1 / 7], batchDice: true, doBackground: false, smooth: 1e-5, ...lossWeights });
       const ts = await Promise.all(targets.slice(1).map(async (t) => Float32Array.from(await d.readInt(t))));
       return [rd(d, r.values), ...r.grads.map((g) => rd(d, g!)), ...ts];
     }));
     // targets: exact; loss values and gradients: float32 sums vs float64
     res[0]!.forEach((v, i) => expect(relErr(v, res[1]![i]!)).toBeLessThan(i === 0 ? 1e-5 : 1e-4));
-  });
+  }
 
   it('flip, tile accumulation and argmax of a sliding window', async () => {
     const [nat, js] = await both();

@@ -281,9 +281,10 @@ export class CpuNativeDevice extends HostDeviceBackend {
       const w = o.weights[l]!;
       if (!w) return null;
       const r = this.dcCeLevel(lg, targets[l]!, o, w * (o.lossScale ?? 1));
-      loss += w * (r.ce + r.dice);
-      ce += w * r.ce;
-      dice += w * r.dice;
+      const [wc, wd] = [(o.weightCe ?? 1) * r.ce, (o.weightDice ?? 1) * r.dice];
+      loss += w * (wc + wd);
+      ce += w * wc;
+      dice += w * wd;
       return r.grad;
     });
     const v = this.out([3]);
@@ -304,10 +305,10 @@ export class CpuNativeDevice extends HostDeviceBackend {
     let counted = 0;
     for (let i = 0; i < n * K; i++) counted += st[i * 3 + 2]!;
     if (counted !== nValid) throw new Error(`dcCeLoss: labels outside [0, ${K}) in the target (${nValid - counted} voxels)`);
-    const { dc, A, B } = diceGradTerms(st, n, K, o, scale);
+    const { dc, A, B } = diceGradTerms(st, n, K, o, scale * (o.weightDice ?? 1));
     const ceMean = nValid > 0 ? st[n * K * 3]! / nValid : 0;
     const grad = this.out(lg.shape);
-    this.addon.dcCeBackward(probs, lab, n, K, s, ignore, A, B, nValid > 0 ? scale / nValid : 0, grad.d);
+    this.addon.dcCeBackward(probs, lab, n, K, s, ignore, A, B, nValid > 0 ? (scale * (o.weightCe ?? 1)) / nValid : 0, grad.d);
     this.pool.give(probs);
     return { ce: ceMean, dice: K > (o.doBackground ? 0 : 1) ? -dc : 0, grad: grad.t };
   }

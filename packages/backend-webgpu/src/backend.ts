@@ -437,6 +437,9 @@ function dcCeLoss(be: WebGpuBackend, logits: readonly T[], targets: readonly T[]
   if (logits.length !== targets.length || logits.length !== o.weights.length) {
     throw new Error(`webgpu.dcCeLoss: ${logits.length} logits, ${targets.length} targets, ${o.weights.length} weights`);
   }
+  if ((o.weightCe ?? 1) !== 1 || (o.weightDice ?? 1) !== 1) {
+    throw new Error(`webgpu.dcCeLoss: weightCe/weightDice other than 1 (${o.weightCe ?? 1}/${o.weightDice ?? 1}) are not implemented in the WGSL loss kernels yet`);
+  }
   const values = be.zeros([3]);
   const vbuf = be.buf(values, 'dcCeLoss');
   const grads: (T | null)[] = [];

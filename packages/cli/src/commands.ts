@@ -179,7 +179,7 @@ function addTrainCommand(program: Command, io: Io): void {
       const ctx = await makeContext(o);
       const { L, ds } = await loadPrepared(dataset, o.out, ctx);
       const plans = readPlansOf(L.plans);
-      const backend = await stage(ctx.registry, 'selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
+      const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), ctx.budget.nFolds, ctx.registry);
       const folds = foldsToRun(ctx.budget.folds, splits, L.splits);
       const configs = configurationsToRun(plans, ctx.budget.configurations, ctx.rep);
@@ -224,7 +224,7 @@ function addPredictCommand(program: Command, io: Io): void {
       const ctx = await makeContext(o);
       const folds = o.folds ? o.folds.split(',').map(Number) : undefined;
       const folder = readModelFolder(resolve(o.model), folds);
-      const backend = await stage(ctx.registry, 'selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
+      const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const model = await loadModel(folder, ctx.registry, backend, folder.folds, { checkpoint: o.checkpoint });
       const ids = await predictFolder(model, resolve(o.input), resolve(o.output), ctx.registry, ctx.rep, {
         stepSize: step,

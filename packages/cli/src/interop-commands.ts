@@ -31,7 +31,7 @@ export function addExportOnnxCommand(program: Command, common: (c: Command) => C
       const fold = o.fold === undefined ? undefined : o.fold === 'all' ? 'all' : Number(o.fold);
       if (typeof fold === 'number' && !Number.isInteger(fold)) throw new DataError(`bad fold '${o.fold}'`, { hint: 'use -f 0 (one fold: an ONNX file holds one network)' });
       const ctx = await makeContext(o);
-      const backend = await stage(ctx.registry, 'selectBackend')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
+      const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const done = await exportOnnxModel(resolve(o.model), resolve(o.output), ctx.registry, backend, { fold, checkpoint: o.checkpoint });
       io.out(`wrote ${resolve(o.output)} (fold ${done}, ONNX opset 17)`);
     });

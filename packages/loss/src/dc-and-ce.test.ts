@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InitRng, Registry, gradCheck, type Tensor } from '@nnunet-ts/core';
-import { dcAndCeLoss, registerDefaults } from './index.js';
+import { HostDeviceBackend, InitRng, Registry, gradCheck, referenceBackend, type Tensor } from '@nnunet-ts/core';
+import { dcAndBceLoss, dcAndCeLoss, registerDefaults } from './index.js';
 
 function rand(shape: number[], seed: number): Tensor {
   const r = new InitRng(seed);
@@ -32,6 +32,26 @@ describe('DC_and_CE_loss (spec 1.16)', () => {
     expect(out.loss).toBeCloseTo(2 * base.parts!.ce! + 0.5 * base.parts!.dice!, 6);
     const g = Float32Array.from(out.grads[0]!.data);
     expect(gradCheck(() => w.compute(inp).loss, x.data, g, Array.from({ length: 24 }, (_, i) => i * 3), 1e-3, 1e-3)).toBeLessThan(1e-2);
+  });
+
+  it("the device form (contract dcCeLoss on a host device) equals compute, weights, deep supervision and regions included", async () => {
+    const dev = new HostDeviceBackend(referenceBackend(), { name: 'cpu-js' });
+    const xs = [rand([2, 3, 2, 2, 4], 7), rand([2, 3, 1, 1, 2], 8)];
+    const ts = [labels(32, 3, 9), labels(4, 3, 10)];
+    const inp = { outputs: xs, targets: [{ data: ts[0]!, shape: [2, 1, 2, 2, 4] }, { data: ts[1]!, shape: [2, 1, 1, 1, 2] }] };
+    for (const l of [
+      dcAndCeLoss({ batchDice: true, weightCe: 0.7, weightDice: 1.3, deepSupervisionWeights: [2 / 3, 1 / 3] }),
+      dcAndBceLoss({ batchDice: false, weightCe: 1.5, weightDice: 0.25, deepSupervisionWeights: [2 / 3, 1 / 3], regions: [[1, 2], [2]] }),
+    ]) {
+      const xs2 = l.name === 'DC_and_BCE_loss' ? xs.map((x) => ({ data: x.data.subarray(0, (x.data.length * 2) / 3), shape: [2, 2, ...x.shape.slice(2)] })) : xs;
+      const host = l.compute({ ...inp, outputs: xs2 });
+      const r = dev.dcCeLoss(xs2.map((x) => dev.upload(x.data, x.shape)), inp.targets.map((t) => dev.uploadLabels(t.data, t.shape)), l.device!);
+      const [loss, ce, dice] = await dev.read(r.values);
+      expect(loss).toBeCloseTo(host.loss, 5);
+      expect(ce).toBeCloseTo(host.parts!.ce!, 5);
+      expect(dice).toBeCloseTo(host.parts!.dice!, 5);
+      for (let i = 0; i < 2; i++) expect(Array.from(await dev.read(r.grads[i]!))).toEqual(Array.from(host.grads[i]!.data));
+    }
   });
 
   it('near-perfect prediction gives about -1 (negative Dice term)', () => {

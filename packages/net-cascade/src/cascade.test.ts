@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InitRng, Registry, referenceBackend, type Rng, type Sample } from '@nnunet-ts/core';
+import { InitRng, Registry, forwardHost, referenceBackend, type Rng, type Sample } from '@nnunet-ts/core';
 import { archSpec } from '@nnunet-ts/net-unet3d';
 import {
   applyRandomBinaryOperatorTransform,
@@ -183,7 +183,7 @@ describe('PlainConvUNetCascade', () => {
       backend: referenceBackend(),
     });
     expect(net.parameters[0]!.shape).toEqual([2, 3, 3, 3, 3]);
-    const out = net.forward({ data: new Float32Array(3 * 64).fill(0.5), shape: [1, 3, 4, 4, 4] }, false);
+    const out = forwardHost(net, { data: new Float32Array(3 * 64).fill(0.5), shape: [1, 3, 4, 4, 4] }, false);
     expect(out[0]!.shape).toEqual([1, 3, 4, 4, 4]);
   });
 });

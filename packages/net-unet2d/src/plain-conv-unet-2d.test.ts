@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Registry, referenceBackend, type ArchitectureSpec, type Plans, type Tensor } from '@nnunet-ts/core';
+import { Registry, backwardHost, forwardHost, referenceBackend, type ArchitectureSpec, type Plans, type Tensor } from '@nnunet-ts/core';
 import { registerDefaults as register3d } from '@nnunet-ts/net-unet3d';
 import { buildPlainConvUNet2d, registerDefaults } from './index.js';
 
@@ -55,7 +55,7 @@ describe('PlainConvUNet (2D)', () => {
     const tiny: ArchitectureSpec = { ...arch2d, arch_kwargs: { ...arch2d.arch_kwargs, features_per_stage: [1, 1, 1, 1, 1, 1] } };
     const net = buildPlainConvUNet2d({ architecture: tiny, inputChannels: 1, numClasses: 2, deepSupervision: true, backend: be });
     const x: Tensor = { data: new Float32Array(160 * 224).map((_, i) => Math.sin(i)), shape: [1, 1, 1, 160, 224] };
-    expect(net.forward(x, false).map((o) => o.shape)).toEqual([
+    expect(forwardHost(net, x, false).map((o) => o.shape)).toEqual([
       [1, 2, 1, 160, 224],
       [1, 2, 1, 80, 112],
       [1, 2, 1, 40, 56],
@@ -73,10 +73,10 @@ describe('PlainConvUNet (2D)', () => {
     const net = buildPlainConvUNet2d({ architecture: aniso, inputChannels: 2, numClasses: 3, deepSupervision: true, backend: be });
     expect(net.parameters.reduce((s, p) => s + p.value.length, 0)).toBe(expectedCount(aniso.arch_kwargs, 2, 3));
     const x: Tensor = { data: new Float32Array(2 * 2 * 12 * 8).map((_, i) => Math.cos(i)), shape: [2, 2, 1, 12, 8] };
-    const outs = net.forward(x, true);
+    const outs = forwardHost(net, x, true);
     expect(outs.map((o) => o.shape)).toEqual([[2, 3, 1, 12, 8], [2, 3, 1, 6, 8], [2, 3, 1, 3, 4]]);
     expect(net.parameters.find((p) => p.name === 'decoder.transpconvs.0.weight')!.shape).toEqual([5, 4, 1, 1, 2]);
-    net.backward(outs.map((o) => ({ data: new Float32Array(o.data.length).fill(0.1), shape: o.shape })));
+    backwardHost(net, outs.map((o) => ({ data: new Float32Array(o.data.length).fill(0.1), shape: o.shape })));
     expect(net.parameters.every((p) => p.grad.every((v) => Number.isFinite(v)))).toBe(true);
   });
 
@@ -87,7 +87,7 @@ describe('PlainConvUNet (2D)', () => {
     const net = reg2d().get('network', a.network_class_name, 2).create({ architecture: small, inputChannels: 1, numClasses: 2, deepSupervision: false, backend: be });
     expect(net.parameters[0]!.name).toBe('encoder.stem.convs.0.conv.weight');
     const x: Tensor = { data: new Float32Array(32 * 32).map((_, i) => Math.cos(i)), shape: [1, 1, 1, 32, 32] };
-    expect(net.forward(x, false).map((o) => o.shape)).toEqual([[1, 2, 1, 32, 32]]);
+    expect(forwardHost(net, x, false).map((o) => o.shape)).toEqual([[1, 2, 1, 32, 32]]);
   });
 
   it('registers next to the 3D network and rejects 3D blocks', () => {

@@ -1,4 +1,4 @@
-import { Conv, InstanceNorm, InitRng, Sequential, type ComputeBackend, type Module } from '@nnunet-ts/core';
+import { Conv, InstanceNorm, InitRng, Sequential, type DeviceBackend, type Module } from '@nnunet-ts/core';
 import type { ResolvedArch } from './arch.js';
 
 type Triple = [number, number, number];
@@ -8,7 +8,7 @@ type Triple = [number, number, number];
  * and nonlinearity fused in one layer. Parameters `<name>.conv.*`, `<name>.norm.*` (PyTorch names).
  */
 export function convNormAct(
-  backend: ComputeBackend,
+  device: DeviceBackend,
   a: ResolvedArch,
   name: string,
   cin: number,
@@ -19,9 +19,9 @@ export function convNormAct(
   needsInputGrad = true,
   withAct = true,
 ): Sequential {
-  return new Sequential([
-    new Conv(backend, { name: `${name}.conv`, inChannels: cin, outChannels: cout, kernel, stride, bias: a.convBias, rng, needsInputGrad }),
-    new InstanceNorm({ name: `${name}.norm`, channels: cout, eps: a.normEps, affine: a.normAffine, leakySlope: withAct ? a.slope : undefined }),
+  return new Sequential(device, [
+    new Conv(device, { name: `${name}.conv`, inChannels: cin, outChannels: cout, kernel, stride, bias: a.convBias, rng, needsInputGrad }),
+    new InstanceNorm(device, { name: `${name}.norm`, channels: cout, eps: a.normEps, affine: a.normAffine, leakySlope: withAct ? a.slope : undefined }),
   ]);
 }
 
@@ -30,7 +30,7 @@ export function convNormAct(
  * `cout -> cout` stride 1 (`<name>.convs.<i>`).
  */
 export function stackedConvBlocks(
-  backend: ComputeBackend,
+  device: DeviceBackend,
   a: ResolvedArch,
   name: string,
   n: number,
@@ -43,6 +43,6 @@ export function stackedConvBlocks(
 ): Module {
   const blocks: Module[] = [];
   for (let i = 0; i < n; i++)
-    blocks.push(convNormAct(backend, a, `${name}.convs.${i}`, i === 0 ? cin : cout, cout, kernel, i === 0 ? stride : [1, 1, 1], rng, i > 0 || firstNeedsInputGrad));
-  return new Sequential(blocks);
+    blocks.push(convNormAct(device, a, `${name}.convs.${i}`, i === 0 ? cin : cout, cout, kernel, i === 0 ? stride : [1, 1, 1], rng, i > 0 || firstNeedsInputGrad));
+  return new Sequential(device, blocks);
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { InitRng, Registry, gradCheck, referenceBackend, type ArchitectureSpec, type Plans, type Tensor } from '@nnunet-ts/core';
+import { InitRng, Registry, backwardHost, forwardHost, gradCheck, referenceBackend, type ArchitectureSpec, type Plans, type Tensor } from '@nnunet-ts/core';
 import { buildPlainConvUNet, registerDefaults } from './index.js';
 import { archSpec } from './arch-spec.js';
 
@@ -33,14 +33,14 @@ describe('PlainConvUNet (3D)', () => {
   it('Hippocampus 3d_fullres patch 40x56x40: output shapes (tiny features, batch 1)', () => {
     const net = buildPlainConvUNet({ architecture: archSpec([2, 2, 2, 2], [k3, k3, k3, k3], hippoStrides), inputChannels: 1, numClasses: 3, deepSupervision: true, backend: be, seed: 1 });
     const x: Tensor = { data: new Float32Array(40 * 56 * 40).map((_, i) => Math.sin(i)), shape: [1, 1, 40, 56, 40] };
-    const outs = net.forward(x, false);
+    const outs = forwardHost(net, x, false);
     expect(outs.map((o) => o.shape)).toEqual([
       [1, 3, 40, 56, 40],
       [1, 3, 20, 28, 20],
       [1, 3, 10, 14, 10],
     ]);
     net.setDeepSupervision(false);
-    expect(net.forward(x, false).map((o) => o.shape)).toEqual([[1, 3, 40, 56, 40]]);
+    expect(forwardHost(net, x, false).map((o) => o.shape)).toEqual([[1, 3, 40, 56, 40]]);
     expect(outs[0]!.data.every((v) => Number.isFinite(v))).toBe(true);
   });
 
@@ -52,7 +52,7 @@ describe('PlainConvUNet (3D)', () => {
     expect(net.parameters.find((p) => p.name === 'decoder.transpconvs.4.weight')!.shape).toEqual([1, 1, 1, 2, 2]);
     expect(net.parameters[0]!.shape).toEqual([1, 1, 1, 3, 3]);
     const x: Tensor = { data: new Float32Array(8 * 32 * 32).map((_, i) => Math.sin(i)), shape: [1, 1, 8, 32, 32] };
-    expect(net.forward(x, false).map((o) => o.shape)).toEqual([
+    expect(forwardHost(net, x, false).map((o) => o.shape)).toEqual([
       [1, 2, 8, 32, 32],
       [1, 2, 8, 16, 16],
       [1, 2, 8, 8, 8],
@@ -89,16 +89,17 @@ describe('PlainConvUNet (3D)', () => {
     });
     const rng = new InitRng(11);
     const x: Tensor = { data: Float32Array.from({ length: 4 * 8 * 8 * 2 }, () => rng.normal()), shape: [2, 1, 4, 8, 8] };
-    const outs0 = net.forward(x, true);
+    const outs0 = forwardHost(net, x, true);
     expect(outs0.map((o) => o.shape)).toEqual([[2, 2, 4, 8, 8], [2, 2, 4, 4, 4]]);
     const rs = outs0.map((o) => Float64Array.from({ length: o.data.length }, () => rng.normal()));
     const f = (): number => {
-      const outs = net.forward(x, false);
+      net.pushParameters();
+      const outs = forwardHost(net, x, false);
       let s = 0;
       outs.forEach((o, l) => o.data.forEach((v, i) => (s += rs[l]![i]! * v)));
       return s;
     };
-    net.backward(rs.map((r, l) => ({ data: Float32Array.from(r), shape: outs0[l]!.shape })));
+    backwardHost(net, rs.map((r, l) => ({ data: Float32Array.from(r), shape: outs0[l]!.shape })));
     let worst = 0;
     let checked = 0;
     for (const p of net.parameters) {
@@ -121,15 +122,15 @@ describe('PlainConvUNet (3D)', () => {
     const a = mk(true);
     const b = mk(false);
     const x: Tensor = { data: Float32Array.from({ length: 2 * 4 * 4 * 4 }, (_, i) => Math.cos(i * 0.7)), shape: [1, 2, 4, 4, 4] };
-    const oa = a.forward(x, true);
-    const ob = b.forward(x, true);
+    const oa = forwardHost(a, x, true);
+    const ob = forwardHost(b, x, true);
     expect(oa.length).toBe(2);
     expect(ob.length).toBe(1);
     expect(Array.from(ob[0]!.data)).toEqual(Array.from(oa[0]!.data));
     const g = { data: Float32Array.from({ length: oa[0]!.data.length }, (_, i) => Math.sin(i)), shape: oa[0]!.shape };
-    a.backward([g, null]);
-    b.backward([g]);
+    backwardHost(a, [g, null]);
+    backwardHost(b, [g]);
     a.parameters.forEach((p, i) => expect(Array.from(p.grad)).toEqual(Array.from(b.parameters[i]!.grad)));
-    expect(() => b.backward([g])).toThrow(/forward/);
+    expect(() => backwardHost(b, [g])).toThrow(/forward/);
   });
 });

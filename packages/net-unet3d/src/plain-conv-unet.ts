@@ -1,4 +1,4 @@
-import { InitRng, type Module, type NetworkBuildInput, type NetworkFactory } from '@nnunet-ts/core';
+import { InitRng, resolveDevice, type Module, type NetworkBuildInput, type NetworkFactory } from '@nnunet-ts/core';
 import { resolveArchitecture } from './arch.js';
 import { stackedConvBlocks } from './blocks.js';
 import { UNet } from './unet.js';
@@ -14,13 +14,14 @@ import { UNet } from './unet.js';
 export function buildPlainConvUNet(input: NetworkBuildInput, dims: 2 | 3 = 3): UNet {
   const a = resolveArchitecture(input.architecture, dims);
   const rng = new InitRng(input.seed ?? 0);
+  const device = resolveDevice(input);
   const encoder: Module[] = [];
   let cin = input.inputChannels;
   for (let s = 0; s < a.nStages; s++) {
-    encoder.push(stackedConvBlocks(input.backend, a, `encoder.stages.${s}.0`, a.nConvPerStage[s]!, cin, a.features[s]!, a.kernels[s]!, a.strides[s]!, rng, s > 0));
+    encoder.push(stackedConvBlocks(device, a, `encoder.stages.${s}.0`, a.nConvPerStage[s]!, cin, a.features[s]!, a.kernels[s]!, a.strides[s]!, rng, s > 0));
     cin = a.features[s]!;
   }
-  return new UNet(input.backend, a, encoder, input.numClasses, input.deepSupervision, rng);
+  return new UNet(device, a, encoder, input.numClasses, input.deepSupervision, rng);
 }
 
 /** Network plugin `PlainConvUNet` (3D). */

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { InitRng, Registry, gradCheck, referenceBackend, type ArchitectureSpec, type Plans, type Tensor } from '@nnunet-ts/core';
+import { HostDeviceBackend, InitRng, Registry, backwardHost, forwardHost, gradCheck, hostModule, referenceBackend, type ArchitectureSpec, type Plans, type Tensor } from '@nnunet-ts/core';
 import { AvgPool, buildResidualEncoderUNet, registerDefaults } from './index.js';
 
+const dev = new HostDeviceBackend(referenceBackend(), { name: 'reference' });
 const SHARED = process.env.NNUNET_SHARED ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'shared');
 const be = referenceBackend();
 
@@ -47,7 +48,7 @@ describe('ResidualEncoderUNet', () => {
     expect(names).toContain('encoder.stages.5.blocks.5.conv2.norm.bias');
     expect(names).not.toContain('encoder.stages.5.blocks.0.skip.1.conv.weight'); // 20 -> 20: pool only
     const x: Tensor = { data: new Float32Array(32 * 32 * 32).map((_, i) => Math.sin(i * 0.3)), shape: [1, 1, 32, 32, 32] };
-    expect(net.forward(x, false).map((o) => o.shape)).toEqual([
+    expect(forwardHost(net, x, false).map((o) => o.shape)).toEqual([
       [1, 2, 32, 32, 32],
       [1, 2, 16, 16, 16],
       [1, 2, 8, 8, 8],
@@ -57,11 +58,11 @@ describe('ResidualEncoderUNet', () => {
   });
 
   it('avg pool (kernel = stride) forward and backward', () => {
-    const p = new AvgPool([1, 2, 2]);
-    const y = p.forward({ data: Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), shape: [1, 1, 1, 2, 4] });
+    const p = hostModule(dev, new AvgPool(dev, [1, 2, 2]));
+    const y = p.forward({ data: Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), shape: [1, 1, 1, 2, 4] }, true);
     expect(y.shape).toEqual([1, 1, 1, 1, 2]);
     expect(Array.from(y.data)).toEqual([3.5, 5.5]);
-    expect(Array.from(p.backward({ data: Float32Array.of(4, 8), shape: y.shape }).data)).toEqual([1, 1, 2, 2, 1, 1, 2, 2]);
+    expect(Array.from(p.backward({ data: Float32Array.of(4, 8), shape: y.shape })!.data)).toEqual([1, 1, 2, 2, 1, 1, 2, 2]);
   });
 
   it('tiny ResEnc: analytic gradients match finite differences (slope 1, strided + projected and identity blocks)', () => {
@@ -81,14 +82,15 @@ describe('ResidualEncoderUNet', () => {
     const net = buildResidualEncoderUNet({ architecture: arch, inputChannels: 1, numClasses: 2, deepSupervision: true, backend: be, seed: 2 });
     const rng = new InitRng(4);
     const x: Tensor = { data: Float32Array.from({ length: 2 * 4 * 8 * 8 }, () => rng.normal()), shape: [2, 1, 4, 8, 8] };
-    const outs0 = net.forward(x, true);
+    const outs0 = forwardHost(net, x, true);
     const rs = outs0.map((o) => Float64Array.from({ length: o.data.length }, () => rng.normal()));
     const f = (): number => {
       let s = 0;
-      net.forward(x, false).forEach((o, l) => o.data.forEach((v, i) => (s += rs[l]![i]! * v)));
+      net.pushParameters();
+      forwardHost(net, x, false).forEach((o, l) => o.data.forEach((v, i) => (s += rs[l]![i]! * v)));
       return s;
     };
-    net.backward(rs.map((r, l) => ({ data: Float32Array.from(r), shape: outs0[l]!.shape })));
+    backwardHost(net, rs.map((r, l) => ({ data: Float32Array.from(r), shape: outs0[l]!.shape })));
     let worst = 0;
     for (const p of net.parameters) {
       const g = Float32Array.from(p.grad);

@@ -2,68 +2,38 @@ import {
   InitRng,
   LeakyReLU,
   Sequential,
-  ensureBuffer,
-  type ComputeBackend,
+  resolveDevice,
+  type DeviceBackend,
+  type DeviceTensor,
   type Module,
   type NetworkBuildInput,
   type NetworkFactory,
   type Parameter,
-  type Tensor,
 } from '@nnunet-ts/core';
 import { resolveArchitecture, type ResolvedArch } from './arch.js';
 import { convNormAct, stackedConvBlocks } from './blocks.js';
-import { addInPlace } from './channels.js';
 import { UNet } from './unet.js';
 
 type Triple = [number, number, number];
 
 /**
  * Average pooling with kernel = stride (no padding, floor mode): `[n, c, z, y, x] -> [n, c, z/sz, y/sy, x/sx]`.
- * Used on the skip path of a strided residual block. Output/gradient buffers are layer-owned.
+ * Used on the skip path of a strided residual block (device ops `avgPool` / `avgPoolBackward`).
  */
 export class AvgPool implements Module {
   readonly parameters: Parameter[] = [];
-  private out: Float32Array | null = null;
-  private dx: Float32Array | null = null;
-  private xShape: number[] = [];
+  private xShape: readonly number[] | null = null;
 
-  constructor(readonly k: Triple) {}
+  constructor(private readonly device: DeviceBackend, readonly k: Triple) {}
 
-  forward(x: Tensor): Tensor {
-    const [n, c, D, H, W] = x.shape as [number, number, number, number, number];
-    const [kd, kh, kw] = this.k;
-    const [od, oh, ow] = [Math.floor(D / kd), Math.floor(H / kh), Math.floor(W / kw)];
-    const out = (this.out = ensureBuffer(this.out, n * c * od * oh * ow));
-    out.fill(0);
-    const inv = 1 / (kd * kh * kw);
-    const xd = x.data;
-    for (let b = 0; b < n * c; b++)
-      for (let z = 0; z < od * kd; z++)
-        for (let y = 0; y < oh * kh; y++) {
-          const src = ((b * D + z) * H + y) * W;
-          const dst = ((b * od + Math.floor(z / kd)) * oh + Math.floor(y / kh)) * ow;
-          for (let xx = 0; xx < ow * kw; xx++) out[dst + Math.floor(xx / kw)]! += xd[src + xx]! * inv;
-        }
-    this.xShape = x.shape.slice();
-    return { data: out, shape: [n, c, od, oh, ow] };
+  forward(x: DeviceTensor, training = false): DeviceTensor {
+    this.xShape = training ? x.shape : null;
+    return this.device.avgPool(x, this.k);
   }
 
-  backward(dy: Tensor): Tensor {
-    const [n, c, D, H, W] = this.xShape as [number, number, number, number, number];
-    const [kd, kh, kw] = this.k;
-    const [, , od, oh, ow] = dy.shape as [number, number, number, number, number];
-    const dx = (this.dx = ensureBuffer(this.dx, n * c * D * H * W));
-    dx.fill(0);
-    const inv = 1 / (kd * kh * kw);
-    const g = dy.data;
-    for (let b = 0; b < n * c; b++)
-      for (let z = 0; z < od * kd; z++)
-        for (let y = 0; y < oh * kh; y++) {
-          const dst = ((b * D + z) * H + y) * W;
-          const src = ((b * od + Math.floor(z / kd)) * oh + Math.floor(y / kh)) * ow;
-          for (let xx = 0; xx < ow * kw; xx++) dx[dst + xx] = g[src + Math.floor(xx / kw)]! * inv;
-        }
-    return { data: dx, shape: this.xShape };
+  backward(dy: DeviceTensor): DeviceTensor {
+    if (!this.xShape) throw new Error('AvgPool: backward without a training forward');
+    return this.device.avgPoolBackward(dy, this.k, this.xShape);
   }
 }
 
@@ -80,38 +50,43 @@ export class BasicBlockD implements Module {
   private readonly pool: AvgPool | null;
   private readonly proj: Module | null;
   private readonly act: LeakyReLU;
-  private sum: Float32Array | null = null;
 
-  constructor(backend: ComputeBackend, a: ResolvedArch, name: string, cin: number, cout: number, kernel: Triple, stride: Triple, rng: InitRng, needsInputGrad = true) {
-    this.conv1 = convNormAct(backend, a, `${name}.conv1`, cin, cout, kernel, stride, rng, needsInputGrad);
-    this.conv2 = convNormAct(backend, a, `${name}.conv2`, cout, cout, kernel, [1, 1, 1], rng, true, false);
+  constructor(private readonly device: DeviceBackend, a: ResolvedArch, name: string, cin: number, cout: number, kernel: Triple, stride: Triple, rng: InitRng, needsInputGrad = true) {
+    this.conv1 = convNormAct(device, a, `${name}.conv1`, cin, cout, kernel, stride, rng, needsInputGrad);
+    this.conv2 = convNormAct(device, a, `${name}.conv2`, cout, cout, kernel, [1, 1, 1], rng, true, false);
     const strided = stride.some((s) => s !== 1);
-    this.pool = strided ? new AvgPool(stride) : null;
+    this.pool = strided ? new AvgPool(device, stride) : null;
     const projArch = { ...a, convBias: false };
-    this.proj = cin !== cout ? convNormAct(backend, projArch, `${name}.skip.${strided ? 1 : 0}`, cin, cout, [1, 1, 1], [1, 1, 1], rng, needsInputGrad, false) : null;
-    this.act = new LeakyReLU(a.slope);
+    this.proj = cin !== cout ? convNormAct(device, projArch, `${name}.skip.${strided ? 1 : 0}`, cin, cout, [1, 1, 1], [1, 1, 1], rng, needsInputGrad, false) : null;
+    this.act = new LeakyReLU(device, a.slope);
     this.parameters = [...this.conv1.parameters, ...this.conv2.parameters, ...(this.proj?.parameters ?? [])];
   }
 
-  forward(x: Tensor, training: boolean): Tensor {
+  forward(x: DeviceTensor, training: boolean): DeviceTensor {
     let r = x;
-    if (this.pool) r = this.pool.forward(r);
+    if (this.pool) r = this.pool.forward(r, training);
     if (this.proj) r = this.proj.forward(r, training);
     const main = this.conv2.forward(this.conv1.forward(x, training), training);
-    const sum = (this.sum = ensureBuffer(this.sum, main.data.length));
-    sum.set(main.data);
-    addInPlace(sum, r.data);
-    return this.act.forward({ data: sum, shape: main.shape }, training);
+    const sum = this.device.add(main, r);
+    return this.act.forward(sum, training);
   }
 
-  backward(dy: Tensor): Tensor | null {
+  backward(dy: DeviceTensor): DeviceTensor | null {
+    const dev = this.device;
     const ds = this.act.backward(dy);
-    const dx = this.conv1.backward(this.conv2.backward(ds)!);
-    let dr: Tensor | null = ds;
-    if (this.proj) dr = this.proj.backward(dr);
-    if (dr && this.pool) dr = this.pool.backward(dr);
-    if (!dx) return null;
-    if (dr) addInPlace(dx.data, dr.data);
+    const d2 = this.conv2.backward(ds)!;
+    const dx = this.conv1.backward(d2);
+    dev.dispose(d2);
+    let dr: DeviceTensor | null = ds;
+    if (this.proj) dr = this.proj.backward(ds);
+    if (dr && this.pool) {
+      const p = this.pool.backward(dr);
+      if (dr !== ds) dev.dispose(dr);
+      dr = p;
+    }
+    if (dx && dr) dev.axpy(1, dr, dx);
+    if (dr && dr !== ds) dev.dispose(dr);
+    dev.dispose(ds);
     return dx;
   }
 }
@@ -124,7 +99,7 @@ export class BasicBlockD implements Module {
 export function buildResidualEncoderUNet(input: NetworkBuildInput, dims: 2 | 3 = 3): UNet {
   const a = resolveArchitecture(input.architecture, dims, 'n_blocks_per_stage');
   const rng = new InitRng(input.seed ?? 0);
-  const be = input.backend;
+  const be = resolveDevice(input);
   const stem = stackedConvBlocks(be, a, 'encoder.stem', 1, input.inputChannels, a.features[0]!, a.kernels[0]!, [1, 1, 1], rng, false);
   const encoder: Module[] = [];
   let cin = a.features[0]!;
@@ -132,7 +107,7 @@ export function buildResidualEncoderUNet(input: NetworkBuildInput, dims: 2 | 3 =
     const blocks: Module[] = [];
     for (let i = 0; i < a.nConvPerStage[s]!; i++)
       blocks.push(new BasicBlockD(be, a, `encoder.stages.${s}.blocks.${i}`, i === 0 ? cin : a.features[s]!, a.features[s]!, a.kernels[s]!, i === 0 ? a.strides[s]! : [1, 1, 1], rng));
-    encoder.push(s === 0 ? new Sequential([stem, ...blocks]) : new Sequential(blocks));
+    encoder.push(s === 0 ? new Sequential(be, [stem, ...blocks]) : new Sequential(be, blocks));
     cin = a.features[s]!;
   }
   return new UNet(be, a, encoder, input.numClasses, input.deepSupervision, rng);

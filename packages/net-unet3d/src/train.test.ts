@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InitRng, SGD, clipGradNorm, deepSupervisionWeights, downsampleSegForDeepSupervision, deepSupervisionScales, referenceBackend, type Tensor } from '@nnunet-ts/core';
+import { DeviceSGD, InitRng, deepSupervisionWeights, referenceBackend, trainStep, type Tensor } from '@nnunet-ts/core';
 import { dcAndCeLoss } from '@nnunet-ts/loss';
 import { buildPlainConvUNet } from './index.js';
 import { archSpec } from './arch-spec.js';
@@ -25,24 +25,16 @@ function toyBatch(rng: InitRng, n: number, shape: [number, number, number]): { x
 }
 
 describe('training a tiny PlainConvUNet', () => {
-  it('50 SGD steps (nesterov, momentum 0.99, wd 3e-5, clip 12) with deep supervision reduce DC_and_CE a lot', () => {
+  it('50 device training steps (SGD nesterov, momentum 0.99, wd 3e-5, clip 12) with deep supervision reduce DC_and_CE a lot', async () => {
     const strides = [[1, 1, 1], [1, 2, 2], [1, 2, 2]];
     const net = buildPlainConvUNet({ architecture: archSpec([4, 8, 8], [[1, 3, 3], [1, 3, 3], [1, 3, 3]], strides), inputChannels: 1, numClasses: 3, deepSupervision: true, backend: referenceBackend(), seed: 0 });
     const loss = dcAndCeLoss({ batchDice: true, deepSupervisionWeights: deepSupervisionWeights(2) });
-    const opt = new SGD(net.parameters, { lr: 1e-2, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
+    const opt = new DeviceSGD(net.device, net.parameters, { lr: 1e-2, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
     const rng = new InitRng(1);
-    const scales = deepSupervisionScales(strides);
     const losses: number[] = [];
     for (let step = 0; step < 50; step++) {
       const { x, seg } = toyBatch(rng, 2, [1, 8, 8]);
-      const targets = downsampleSegForDeepSupervision(seg, [2, 1, 1, 8, 8], scales);
-      opt.zeroGrad();
-      const outs = net.forward(x, true);
-      const r = loss.compute({ outputs: outs, targets });
-      net.backward(r.grads);
-      clipGradNorm(net.parameters, 12);
-      opt.step();
-      losses.push(r.loss);
+      losses.push(await trainStep(net, opt, loss, { x, seg, segShape: [2, 1, 1, 8, 8] }, undefined));
     }
     const first = (losses[0]! + losses[1]! + losses[2]!) / 3;
     const last = (losses[47]! + losses[48]! + losses[49]!) / 3;

@@ -2,27 +2,24 @@ import {
   ConvTranspose,
   SegHead,
   InitRng,
-  ensureBuffer,
-  type ComputeBackend,
+  pullParameters,
+  pushParameters,
+  type DeviceBackend,
+  type DeviceTensor,
   type Module,
   type Network,
   type Parameter,
-  type Tensor,
 } from '@nnunet-ts/core';
 import type { ResolvedArch } from './arch.js';
 import { stackedConvBlocks } from './blocks.js';
-import { addInPlace, concatChannels, splitChannels } from './channels.js';
 
 /** One decoder stage: transposed conv up, concat with the skip, conv blocks, seg head. */
 interface DecoderStage {
   up: ConvTranspose;
   convs: Module;
   seg: SegHead;
-  cat: Float32Array | null;
-  dUp: Float32Array | null;
-  dSkip: Float32Array | null;
-  upShape: number[];
-  skipShape: number[];
+  /** Channels of the upsampled tensor and of the skip (the concat's split). */
+  split: [number, number];
 }
 
 /**
@@ -32,19 +29,18 @@ interface DecoderStage {
  * 1x1 seg head. Outputs highest resolution first; with deep supervision one per decoder stage, else only the last.
  * Parameter order and names follow PyTorch's `named_parameters()` of dynamic_network_architectures.
  *
- * Activation buffers are layer-owned and reused between calls; tensors returned by `forward` are fresh
- * (seg head outputs come from the backend). Not re-entrant: one forward/backward at a time.
+ * Runs on a device backend (contracts/device.ts): activations stay on the device, parameters are uploaded once
+ * (`pushParameters`). Not re-entrant: one forward/backward at a time.
  */
 export class UNet implements Network {
   readonly parameters: Parameter[];
   private readonly dec: DecoderStage[] = [];
   private ds: boolean;
-  private skips: Tensor[] = [];
   private outStages: number[] = [];
   private trained = false;
 
   constructor(
-    readonly backend: ComputeBackend,
+    readonly device: DeviceBackend,
     readonly arch: ResolvedArch,
     readonly encoder: Module[],
     readonly numClasses: number,
@@ -61,47 +57,55 @@ export class UNet implements Network {
       const below = a.features[n - 1 - s]!;
       const skip = a.features[n - 2 - s]!;
       const st = a.strides[n - 1 - s]!;
-      stages.push(stackedConvBlocks(backend, a, `decoder.stages.${s}`, a.nConvPerStageDecoder[s]!, 2 * skip, skip, a.kernels[n - 2 - s]!, [1, 1, 1], rng));
-      ups.push(new ConvTranspose(backend, { name: `decoder.transpconvs.${s}`, inChannels: below, outChannels: skip, kernel: st, stride: st, bias: a.convBias, rng }));
-      segs.push(new SegHead(backend, { name: `decoder.seg_layers.${s}`, inChannels: skip, numClasses, rng }));
+      stages.push(stackedConvBlocks(device, a, `decoder.stages.${s}`, a.nConvPerStageDecoder[s]!, 2 * skip, skip, a.kernels[n - 2 - s]!, [1, 1, 1], rng));
+      ups.push(new ConvTranspose(device, { name: `decoder.transpconvs.${s}`, inChannels: below, outChannels: skip, kernel: st, stride: st, bias: a.convBias, rng }));
+      segs.push(new SegHead(device, { name: `decoder.seg_layers.${s}`, inChannels: skip, numClasses, rng }));
+      this.dec.push({ up: ups[s]!, convs: stages[s]!, seg: segs[s]!, split: [skip, skip] });
     }
-    for (let s = 0; s < n - 1; s++) this.dec.push({ up: ups[s]!, convs: stages[s]!, seg: segs[s]!, cat: null, dUp: null, dSkip: null, upShape: [], skipShape: [] });
     this.parameters = [
       ...encoder.flatMap((m) => m.parameters),
       ...stages.flatMap((m) => m.parameters),
       ...ups.flatMap((m) => m.parameters),
       ...segs.flatMap((m) => m.parameters),
     ];
+    pushParameters(device, this.parameters);
   }
 
   setDeepSupervision(on: boolean): void {
     this.ds = on;
   }
 
+  pushParameters(): void {
+    pushParameters(this.device, this.parameters);
+  }
+
+  pullParameters(): Promise<void> {
+    return pullParameters(this.device, this.parameters);
+  }
+
   /** `x`: `[n, inputChannels, z, y, x]` float32 (2D: z = 1). Returns logits `[n, numClasses, ...]` per level. */
-  forward(x: Tensor, training: boolean): Tensor[] {
+  forward(x: DeviceTensor, training: boolean): DeviceTensor[] {
     if (x.shape.length !== 5) throw new Error(`UNet.forward: input must be [n, c, z, y, x], got [${x.shape}]`);
-    const skips: Tensor[] = [];
+    const skips: DeviceTensor[] = [];
     let h = x;
     for (const stage of this.encoder) skips.push((h = stage.forward(h, training)));
-    const outs: Tensor[] = [];
+    const outs: DeviceTensor[] = [];
     const outStages: number[] = [];
     const nDec = this.dec.length;
     for (let s = 0; s < nDec; s++) {
       const d = this.dec[s]!;
       const up = d.up.forward(h, training);
       const skip = skips[nDec - 1 - s]!;
-      d.cat = ensureBuffer(d.cat, up.data.length + skip.data.length);
-      const catShape = concatChannels(up.data, up.shape, skip.data, skip.shape, d.cat);
-      d.upShape = up.shape;
-      d.skipShape = skip.shape;
-      h = d.convs.forward({ data: d.cat, shape: catShape }, training);
+      if (up.shape.slice(2).join() !== skip.shape.slice(2).join())
+        throw new Error(`UNet: decoder stage ${s} upsampled to [${up.shape}] but the skip is [${skip.shape}] (patch not divisible by the strides?)`);
+      const cat = this.device.concatChannels([up, skip]);
+      this.device.dispose(up); // the concat copied it; its backward needs neither input
+      h = d.convs.forward(cat, training);
       if (this.ds || s === nDec - 1) {
         outs.push(d.seg.forward(h, training));
         outStages.push(s);
       }
     }
-    this.skips = training ? skips : [];
     this.outStages = outStages.reverse();
     this.trained = training;
     return outs.reverse();
@@ -109,43 +113,56 @@ export class UNet implements Network {
 
   /**
    * Backward from dL/d(outputs) (same order as `forward`'s result; null = no gradient for that level).
-   * Accumulates into each `Parameter.grad`. Throws `Error` without a preceding training forward.
+   * Adds into each parameter's `gradTensor`. Throws `Error` without a preceding training forward.
    */
-  backward(gradOutputs: (Tensor | null)[]): void {
+  backward(gradOutputs: (DeviceTensor | null)[]): void {
     if (!this.trained) throw new Error('UNet.backward: call forward(x, true) first');
     if (gradOutputs.length !== this.outStages.length) throw new Error(`UNet.backward: ${gradOutputs.length} gradients for ${this.outStages.length} outputs`);
-    const segGrad = new Map<number, Tensor | null>();
+    const dev = this.device;
+    const segGrad = new Map<number, DeviceTensor | null>();
     this.outStages.forEach((s, i) => segGrad.set(s, gradOutputs[i] ?? null));
     const nDec = this.dec.length;
-    const skipGrads: (Float32Array | null)[] = new Array(nDec).fill(null);
-    let g: Tensor | null = null;
+    const skipGrads: (DeviceTensor | null)[] = new Array(nDec).fill(null);
+    let g: DeviceTensor | null = null;
     for (let s = nDec - 1; s >= 0; s--) {
       const d = this.dec[s]!;
       const sg = segGrad.get(s) ?? null;
       if (sg) {
         const gh = d.seg.backward(sg)!;
-        if (g) addInPlace(g.data, gh.data);
-        else g = gh;
+        if (g) {
+          dev.axpy(1, gh, g);
+          dev.dispose(gh);
+        } else g = gh;
       }
       if (!g) continue;
       const dcat = d.convs.backward(g)!;
-      const n = d.upShape[0]!;
-      d.dUp = ensureBuffer(d.dUp, d.upShape.reduce((p, v) => p * v, 1));
-      d.dSkip = ensureBuffer(d.dSkip, d.skipShape.reduce((p, v) => p * v, 1));
-      splitChannels(dcat.data, n, d.dUp, d.dSkip);
-      skipGrads[nDec - 1 - s] = d.dSkip;
-      g = d.up.backward({ data: d.dUp, shape: d.upShape });
+      dev.dispose(g);
+      const [dUp, dSkip] = dev.splitChannels(dcat, d.split);
+      dev.dispose(dcat);
+      skipGrads[nDec - 1 - s] = dSkip!;
+      g = d.up.backward(dUp!);
+      dev.dispose(dUp!);
     }
+    this.backwardEncoder(g, skipGrads);
+    this.trained = false;
+  }
+
+  private backwardEncoder(gTop: DeviceTensor | null, skipGrads: (DeviceTensor | null)[]): void {
+    const dev = this.device;
+    let g = gTop;
     for (let s = this.encoder.length - 1; s >= 0; s--) {
-      const sk = s < nDec ? skipGrads[s] : null;
+      const sk = s < skipGrads.length ? skipGrads[s] : null;
       if (sk) {
-        if (g) addInPlace(g.data, sk);
-        else g = { data: sk, shape: this.skips[s]!.shape };
+        if (g) {
+          dev.axpy(1, sk, g);
+          dev.dispose(sk);
+        } else g = sk;
       }
       if (!g) continue;
-      g = this.encoder[s]!.backward(g);
+      const next = this.encoder[s]!.backward(g);
+      dev.dispose(g);
+      g = next;
     }
-    this.skips = [];
-    this.trained = false;
+    if (g) dev.dispose(g);
   }
 }

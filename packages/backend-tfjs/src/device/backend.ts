@@ -128,7 +128,7 @@ export class TfjsDeviceBackend extends TfjsDeviceBase implements DeviceBackend {
     const grads = logits.map((l, i) => {
       const w = o.weights[i]!;
       if (w === 0) return null;
-      const lv = { batchDice: o.batchDice, doBackground: o.doBackground, smooth: o.smooth, ignoreLabel: o.ignoreLabel, regions: o.regions, scale: w * (o.lossScale ?? 1) };
+      const lv = { batchDice: o.batchDice, doBackground: o.doBackground, smooth: o.smooth, ignoreLabel: o.ignoreLabel, regions: o.regions, scale: w * (o.lossScale ?? 1), weightCe: o.weightCe, weightDice: o.weightDice };
       const r = dcCeLevel(tf, this.t(l, 'dcCeLoss'), this.t(targets[i]!, 'dcCeLoss'), lv);
       const next = tf.tidy(() => tf.add(total, tf.mul(r.values, w)));
       total.dispose();

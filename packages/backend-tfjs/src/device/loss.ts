@@ -15,9 +15,12 @@ export interface TfLevel {
   regions: number[][] | undefined;
   /** Deep supervision weight times loss scale, multiplies the gradient. */
   scale: number;
+  /** nnU-Net `weight_ce` / `weight_dice` (default 1 each). */
+  weightCe?: number;
+  weightDice?: number;
 }
 
-/** `[loss, ce, dice]` (float32 `[3]`) and the logit gradient of one level; logits `[n, K, ...]`, labels `[n, 1, ...]` int32. */
+/** `[loss, ce, dice]` (float32 `[3]`, ce and dice weighted) and the logit gradient of one level; logits `[n, K, ...]`, labels `[n, 1, ...]` int32. */
 export function dcCeLevel(tf: Tf, logits: TfTensor, labels: TfTensor, o: TfLevel): { values: TfTensor; grad: TfTensor } {
   return tf.tidy(() => {
     const [n, K] = [logits.shape[0]!, logits.shape[1]!];
@@ -49,9 +52,10 @@ export function dcCeLevel(tf: Tf, logits: TfTensor, labels: TfTensor, o: TfLevel
     const gp = mul(add(mul(A, y), B), mask);
     const ceGrad = div(mul(sub(p, y), mask), ceDen);
     const diceGrad = o.regions ? mul(mul(gp, p), sub(1, p)) : mul(p, sub(gp, sum(mul(p, gp), 1, true)));
-    const grad = tf.reshape(mul(add(ceGrad, diceGrad), o.scale), logits.shape);
-    const dice = tf.neg(dc);
-    return { values: tf.stack([add(ce, dice), ce, dice]), grad };
+    const [wCe, wDice] = [o.weightCe ?? 1, o.weightDice ?? 1];
+    const grad = tf.reshape(mul(add(mul(ceGrad, wCe), mul(diceGrad, wDice)), o.scale), logits.shape);
+    const [ceW, diceW] = [mul(ce, wCe), mul(tf.neg(dc), wDice)];
+    return { values: tf.stack([add(ceW, diceW), ceW, diceW]), grad };
   });
 }
 

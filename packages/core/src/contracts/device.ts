@@ -158,6 +158,12 @@ export interface DcCeLossOptions {
   regions?: number[][];
   /** Loss scale of mixed precision: gradients are multiplied by it (the returned loss is not). Default 1. */
   lossScale?: number;
+  /**
+   * nnU-Net `DC_and_CE_loss(weight_ce, weight_dice)` (both default 1): each level's loss is
+   * `weightCe * ce + weightDice * dice`, its gradient weighted alike; `values` reports `ce` and `dice` weighted too.
+   */
+  weightCe?: number;
+  weightDice?: number;
 }
 
 /**
@@ -298,8 +304,8 @@ export interface DeviceBackend {
    * or half; computed in float32), `targets[l]` int32 `[n, 1, z, y, x]` of the same spatial shape. Per level,
    * softmax CE is the mean over voxels (masked mean with an ignore label), Dice per channel is
    * `(2 tp + smooth) / max(2 tp + fp + fn + smooth, 1e-8)` with soft tp/fp/fn, averaged over the included channels
-   * (and samples without batch Dice), loss = ce - dice; total = sum_l weights[l] loss_l (nnU-Net's
-   * `DC_and_CE_loss(weight_ce=1, weight_dice=1)` and `MemoryEfficientSoftDiceLoss`).
+   * (and samples without batch Dice), loss = weightCe ce - weightDice dice; total = sum_l weights[l] loss_l (nnU-Net's
+   * `DC_and_CE_loss(weight_ce, weight_dice)`, default 1 and 1, and `MemoryEfficientSoftDiceLoss`).
    */
   dcCeLoss(logits: readonly DeviceTensor[], targets: readonly DeviceTensor[], o: DcCeLossOptions): DcCeLossResult;
 

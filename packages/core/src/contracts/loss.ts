@@ -1,4 +1,5 @@
 import type { Tensor } from './backend.js';
+import type { DcCeLossOptions } from './device.js';
 
 /** Loss inputs: network outputs (logits, deep supervision order) and targets at matching resolutions. */
 export interface LossInput {
@@ -22,6 +23,12 @@ export interface LossOutput {
 export interface Loss {
   name: string;
   compute(input: LossInput): LossOutput;
+  /**
+   * The same loss as the device contract's fused `dcCeLoss` options, when it is one (nnU-Net's DC_and_CE_loss /
+   * DC_and_BCE_loss): the trainer then computes it on the device. Absent: the trainer reads the logits back and
+   * calls `compute` (correct, slower).
+   */
+  readonly device?: Omit<DcCeLossOptions, 'lossScale'>;
 }
 
 export interface LossOptions {

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, homedir, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { Network } from '../contracts/network.js';
 import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
@@ -69,14 +70,14 @@ export function machineId(): string {
 }
 
 /** The cache key of a configuration on a backend. */
-export function calibrationKey(backend: ComputeBackend, cfg: PlansConfiguration, batchSize: number, inputChannels: number, numClasses: number): string {
+export function calibrationKey(backend: ComputeBackend | DeviceBackend, cfg: PlansConfiguration, batchSize: number, inputChannels: number, numClasses: number): string {
   return JSON.stringify([machineId(), backend.info.name, backend.info.description, cfg.patch_size, batchSize, inputChannels, numClasses, cfg.architecture?.arch_kwargs]);
 }
 
 /** Options of {@link calibrate}. */
 export interface CalibrateOptions {
   registry: Registry;
-  backend: ComputeBackend;
+  backend: ComputeBackend | DeviceBackend;
   plans: Plans;
   configuration: string;
   dataset: DatasetJson;

@@ -19,6 +19,7 @@ import { freemem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { DatasetFingerprint, DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { labelSetup } from '../training/configuration.js';
@@ -31,7 +32,7 @@ import { trainingUnits } from './network-cost.js';
 /** Inputs of {@link planForTimeBudget}. */
 export interface TimeBudgetOptions {
   registry: Registry;
-  backend: ComputeBackend;
+  backend: ComputeBackend | DeviceBackend;
   fingerprint: DatasetFingerprint;
   dataset: DatasetJson;
   /** Planner plugin (default `nnUNetPlanner`). */
@@ -98,11 +99,12 @@ interface Candidate {
 /**
  * Memory available to a run on `backend`, bytes. CPU backends: the machine's available memory (Linux
  * `/proc/meminfo` MemAvailable, else `os.freemem`) plus this process's own. GPU backends: the device memory the backend
- * reports (`info.memoryBytes`), else the first NVIDIA GPU's total memory from `nvidia-smi` when present, else 8 GiB
- * (the GPU nnU-Net's default plans assume).
+ * reports (`info.memoryBytes`, a device backend's `info.capabilities.memoryBytes`), else the first NVIDIA GPU's total
+ * memory from `nvidia-smi` when present, else 8 GiB (the GPU nnU-Net's default plans assume).
  */
-export function availableMemory(backend: ComputeBackend): number {
-  if (backend.info.gpu) return backend.info.memoryBytes ?? nvidiaGpuMemory() ?? 8 * 2 ** 30;
+export function availableMemory(backend: ComputeBackend | DeviceBackend): number {
+  const reported = 'capabilities' in backend.info ? backend.info.capabilities.memoryBytes : backend.info.memoryBytes;
+  if (backend.info.gpu) return reported ?? nvidiaGpuMemory() ?? 8 * 2 ** 30;
   try {
     const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
     if (m) return Number(m[1]) * 1024 + process.memoryUsage().rss;

@@ -21,6 +21,32 @@ import { accumulateTile, argmaxChannels, copyWindow, flipSpatial, normalizeWindo
 const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 const same = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
 
+/**
+ * Per-channel sums of `[n, c, ...]` over n and space in float64, four independent accumulators per channel
+ * (the summation order of the layers this backend replaced, so gradients stay bit-identical).
+ */
+function channelSums(d: Float32Array, n: number, c: number): Float64Array {
+  const sp = d.length / (n * c);
+  const out = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    let [s0, s1, s2, s3] = [0, 0, 0, 0];
+    for (let b = 0; b < n; b++) {
+      const o = (b * c + ch) * sp;
+      const end = o + sp;
+      let i = o;
+      for (; i + 3 < end; i += 4) {
+        s0 += d[i]!;
+        s1 += d[i + 1]!;
+        s2 += d[i + 2]!;
+        s3 += d[i + 3]!;
+      }
+      for (; i < end; i++) s0 += d[i]!;
+    }
+    out[ch] = s0 + s1 + s2 + s3;
+  }
+  return out;
+}
+
 /** Options of `HostDeviceBackend`. */
 export interface HostDeviceOptions {
   /** Registry name, e.g. `cpu-js`, `cpu-native`, `tfjs-cpu`. */
@@ -207,16 +233,8 @@ export class HostDeviceBackend implements DeviceBackend {
   }
 
   biasGrad(dy: DeviceTensor, grad: DeviceTensor, accumulate: boolean): void {
-    const d = this.f(dy, 'biasGrad');
     const [n, c] = dy.shape as [number, number];
-    const sp = d.length / (n * c);
-    const s = new Float64Array(c);
-    for (let nc = 0; nc < n * c; nc++) {
-      let acc = 0;
-      for (let i = nc * sp; i < (nc + 1) * sp; i++) acc += d[i]!;
-      s[nc % c] += acc;
-    }
-    this.writeGrad(s, grad, accumulate, 'biasGrad');
+    this.writeGrad(channelSums(this.f(dy, 'biasGrad'), n, c), grad, accumulate, 'biasGrad');
   }
 
   // ------------------------------------------------------------ normalisation and activation
@@ -353,13 +371,13 @@ export class HostDeviceBackend implements DeviceBackend {
       const t = targets[l]!;
       if (t.shape[0] !== lg.shape[0] || !same(t.shape.slice(2), lg.shape.slice(2))) throw new Error(`dcCeLoss: target [${t.shape}] does not match logits [${lg.shape}] at level ${l}`);
       const g = new Float32Array(lg.size);
-      const lo = { batchDice: o.batchDice, doBackground: o.doBackground, smooth: o.smooth, ignoreLabel: o.ignoreLabel, scale: w * (o.lossScale ?? 1) };
+      const lo = { batchDice: o.batchDice, doBackground: o.doBackground, smooth: o.smooth, ignoreLabel: o.ignoreLabel, scale: w * (o.lossScale ?? 1), weightCe: o.weightCe, weightDice: o.weightDice };
       const x = this.f(lg, 'dcCeLoss');
       const ti = this.t(t, 'dcCeLoss', 'int32').data as Int32Array;
       const r = o.regions ? sigmoidDcBceLevel(x, ti, lg.shape[0]!, o.regions, lo, g) : softmaxDcCeLevel(x, ti, lg.shape[0]!, lg.shape[1]!, lo, g);
       loss += w * r.loss;
-      ce += w * r.ce;
-      dice += w * r.dice;
+      ce += w * (o.weightCe ?? 1) * r.ce;
+      dice += w * (o.weightDice ?? 1) * r.dice;
       return this.wrap(g, lg.shape);
     });
     v.set([loss, ce, dice]);

@@ -1,6 +1,7 @@
 /**
- * Host kernels of the contract's `dcCeLoss`: nnU-Net's `DC_and_CE_loss` / `DC_and_BCE_loss` per deep supervision
- * level (spec 1.15-1.16), the same arithmetic as `@nnunet-ts/loss` (float64 sums, stable softmax).
+ * Host kernels of nnU-Net's `DC_and_CE_loss` / `DC_and_BCE_loss` per deep supervision level (spec 1.15-1.16;
+ * nnunetv2/training/loss/compound_losses.py, dice.py `MemoryEfficientSoftDiceLoss`): float64 sums, stable softmax.
+ * The one implementation behind the contract's `dcCeLoss` on host memory and the `compute` of `@nnunet-ts/loss`.
  */
 
 const DENOM_MIN = 1e-8;
@@ -13,6 +14,19 @@ export interface LevelOptions {
   ignoreLabel: number | undefined;
   /** Multiplies the written gradient (deep supervision weight times loss scale). */
   scale: number;
+  /** nnU-Net `weight_ce` / `weight_dice` (default 1 each): the level's loss is `weightCe * ce + weightDice * dice`. */
+  weightCe?: number;
+  weightDice?: number;
+}
+
+/** Integer labels of a level, `[n, 1, ...]` flattened. */
+type Labels = Int16Array | Int32Array | Uint8Array;
+
+/** What one level returns: the weighted loss, and the unweighted CE (BCE) and negative mean soft Dice. */
+export interface LevelLoss {
+  loss: number;
+  ce: number;
+  dice: number;
 }
 
 /** Dice terms from the per-(sample|batch, channel) sums: mean Dice and its derivatives w.r.t. tp and sum(pred). */
@@ -35,7 +49,7 @@ function diceTerms(inter: Float64Array, sPred: Float64Array, sGt: Float64Array, 
 }
 
 /** Softmax per voxel into `p`, CE sum, and the Dice sums; returns `[ceSum, nValid]`. */
-function softmaxSums(x: Float32Array, t: Int32Array, n: number, K: number, o: LevelOptions, p: Float32Array, inter: Float64Array, sPred: Float64Array, sGt: Float64Array): [number, number] {
+function softmaxSums(x: Float32Array, t: Labels, n: number, K: number, o: LevelOptions, p: Float32Array, inter: Float64Array, sPred: Float64Array, sGt: Float64Array): [number, number] {
   const sp = x.length / (n * K);
   const k0 = o.doBackground ? 0 : 1;
   let ceSum = 0;
@@ -46,7 +60,7 @@ function softmaxSums(x: Float32Array, t: Int32Array, n: number, K: number, o: Le
     for (let v = 0; v < sp; v++) {
       const lab = t[b * sp + v]!;
       const valid = o.ignoreLabel === undefined || lab !== o.ignoreLabel;
-      if (valid && (lab < 0 || lab >= K)) throw new Error(`dcCeLoss: label ${lab} outside [0, ${K})`);
+      if (valid && (lab < 0 || lab >= K)) throw new Error(`DC_and_CE_loss: label ${lab} outside [0, ${K})`);
       let m = -Infinity;
       for (let k = 0; k < K; k++) m = Math.max(m, x[base + k * sp + v]!);
       let z = 0;
@@ -74,10 +88,12 @@ function softmaxSums(x: Float32Array, t: Int32Array, n: number, K: number, o: Le
 }
 
 /**
- * One softmax level: logits `x` `[n, K, ...]`, labels `t` `[n, 1, ...]`. Writes `scale * dL/dx` into `grad`;
- * returns `{loss, ce, dice}` with dice the negative mean soft Dice.
+ * One softmax level (`DC_and_CE_loss`): logits `x` `[n, K, ...]`, labels `t` `[n, 1, ...]` in [0, K) or the ignore
+ * label. CE is the mean over annotated voxels (0 when none), Dice per channel (background excluded unless
+ * `doBackground`) over the batch or per sample. Writes `scale * dL/dx` into `grad` (skipped when null); returns the
+ * weighted loss and the unweighted parts. Throws `Error` for a label outside [0, K).
  */
-export function softmaxDcCeLevel(x: Float32Array, t: Int32Array, n: number, K: number, o: LevelOptions, grad: Float32Array): { loss: number; ce: number; dice: number } {
+export function softmaxDcCeLevel(x: Float32Array, t: Labels, n: number, K: number, o: LevelOptions, grad: Float32Array | null): LevelLoss {
   const sp = x.length / (n * K);
   const k0 = o.doBackground ? 0 : 1;
   const nd = o.batchDice ? 1 : n;
@@ -87,7 +103,11 @@ export function softmaxDcCeLevel(x: Float32Array, t: Int32Array, n: number, K: n
   const ce = nValid > 0 ? ceSum / nValid : 0;
   const { dc, dI, dS } = diceTerms(inter, sPred, sGt, nd, K, k0, o.smooth);
   const dice = K > k0 ? -dc : 0;
-  const ceScale = nValid > 0 ? o.scale / nValid : 0;
+  const [wCe, wDice] = [o.weightCe ?? 1, o.weightDice ?? 1];
+  const loss = wCe * ce + wDice * dice;
+  if (!grad) return { loss, ce, dice };
+  const ceScale = nValid > 0 ? (wCe * o.scale) / nValid : 0;
+  const diceScale = wDice * o.scale;
   for (let b = 0; b < n; b++) {
     const base = b * K * sp;
     const di = (o.batchDice ? 0 : b) * K;
@@ -102,15 +122,15 @@ export function softmaxDcCeLevel(x: Float32Array, t: Int32Array, n: number, K: n
       for (let k = 0; k < K; k++) {
         const pk = p[base + k * sp + v]!;
         const gk = k < k0 ? 0 : dS[di + k]! + (k === lab ? dI[di + k]! : 0);
-        grad[base + k * sp + v] = o.scale * pk * (gk - pg) + ceScale * (pk - (k === lab ? 1 : 0));
+        grad[base + k * sp + v] = diceScale * pk * (gk - pg) + ceScale * (pk - (k === lab ? 1 : 0));
       }
     }
   }
-  return { loss: ce + dice, ce, dice };
+  return { loss, ce, dice };
 }
 
 /** BCE + Dice sums of the region level; returns `[bceSum, nValid]`. */
-function sigmoidSums(x: Float32Array, t: Int32Array, n: number, sets: Set<number>[], o: LevelOptions, inter: Float64Array, sPred: Float64Array, sGt: Float64Array): [number, number] {
+function sigmoidSums(x: Float32Array, t: Labels, n: number, sets: Set<number>[], o: LevelOptions, inter: Float64Array, sPred: Float64Array, sGt: Float64Array): [number, number] {
   const R = sets.length;
   const sp = x.length / (n * R);
   let bce = 0;
@@ -138,9 +158,11 @@ function sigmoidSums(x: Float32Array, t: Int32Array, n: number, sets: Set<number
 
 /**
  * One region level (`DC_and_BCE_loss`, do_bg true): logits `[n, R, ...]`, channel r against `label in regions[r]`.
- * BCE is the mean over all elements, or the masked mean over annotated voxels with an ignore label.
+ * BCE is the mean over all elements, or with an ignore label nnU-Net's masked form `sum(bce mask) / sum(mask)` over
+ * annotated voxels (summed over the R channels); the Dice sums are masked likewise. Writes `scale * dL/dx` into
+ * `grad` (skipped when null); returns the weighted loss and the unweighted parts.
  */
-export function sigmoidDcBceLevel(x: Float32Array, t: Int32Array, n: number, regions: number[][], o: LevelOptions, grad: Float32Array): { loss: number; ce: number; dice: number } {
+export function sigmoidDcBceLevel(x: Float32Array, t: Labels, n: number, regions: number[][], o: LevelOptions, grad: Float32Array | null): LevelLoss {
   const R = regions.length;
   const sp = x.length / (n * R);
   const sets = regions.map((r) => new Set(r));
@@ -151,6 +173,9 @@ export function sigmoidDcBceLevel(x: Float32Array, t: Int32Array, n: number, reg
   const bceDen = masked ? Math.max(nValid, DENOM_MIN) : n * R * sp;
   const ce = masked && nValid === 0 ? 0 : bce / bceDen;
   const { dc, dI, dS } = diceTerms(inter, sPred, sGt, nd, R, 0, o.smooth);
+  const [wCe, wDice] = [o.weightCe ?? 1, o.weightDice ?? 1];
+  const loss = wCe * ce - wDice * dc;
+  if (!grad) return { loss, ce, dice: -dc };
   for (let b = 0; b < n; b++)
     for (let v = 0; v < sp; v++) {
       const lab = t[b * sp + v]!;
@@ -165,10 +190,10 @@ export function sigmoidDcBceLevel(x: Float32Array, t: Int32Array, n: number, reg
         const pr = 1 / (1 + Math.exp(-x[i]!));
         const y = sets[r]!.has(lab) ? 1 : 0;
         const gp = dS[di + r]! + (y ? dI[di + r]! : 0);
-        grad[i] = o.scale * ((pr - y) / bceDen + gp * pr * (1 - pr));
+        grad[i] = o.scale * ((wCe * (pr - y)) / bceDen + wDice * gp * pr * (1 - pr));
       }
     }
-  return { loss: ce - dc, ce, dice: -dc };
+  return { loss, ce, dice: -dc };
 }
 
 /** Nearest-exact source indices `min(n - 1, floor((i + 0.5) n / out))` (nnU-Net `DownsampleSegForDSTransform`). */

@@ -11,7 +11,7 @@ import { toFloat16 } from './gaussian.js';
  * outputs agree to float32); it is the `nnunet-fp16` accumulation of `predictPreprocessed`, not our default.
  */
 
-/** What the accumulation needs from the sliding window: tiles, and how to gather and predict them. */
+/** What the accumulation needs from the sliding window: tiles, and how to predict them. */
 export interface Fp16WindowJob<N> {
   networks: N[];
   /** Tile lower corners `[z, y, x]` in the padded volume, in accumulation order. */
@@ -26,15 +26,13 @@ export interface Fp16WindowJob<N> {
   tileBatch: number;
   /** Mirror passes per tile (the float32 sum is divided by this). */
   nPasses: number;
-  /** Input `[n, C, ...patch]` of a batch of tiles. */
-  gather: (batch: [number, number, number][]) => Float32Array;
-  /** Float32 sum over the mirror passes of one network: `[n, K, ...patch]`. */
-  predict: (net: N, input: Float32Array, n: number) => Float32Array;
+  /** Float32 sum over the mirror passes of one network for the tiles at `batch` (lower corners): `[n, K, ...patch]`. */
+  predict: (net: N, batch: [number, number, number][]) => Promise<Float32Array>;
   onProgress?: (done: number, total: number) => void;
 }
 
 /** One network's half-precision sliding window over the padded grid: logits `[K, ...padded]` (float16 values). */
-function windowOneNetwork<N>(job: Fp16WindowJob<N>, net: N, progress: (n: number) => void): Float32Array {
+async function windowOneNetwork<N>(job: Fp16WindowJob<N>, net: N, progress: (n: number) => void): Promise<Float32Array> {
   const [Zp, Yp, Xp] = job.padded;
   const [pz, py, px] = job.patch;
   const NP = Zp * Yp * Xp;
@@ -44,7 +42,7 @@ function windowOneNetwork<N>(job: Fp16WindowJob<N>, net: N, progress: (n: number
   const f = Math.fround;
   for (let t0 = 0; t0 < job.tiles.length; t0 += job.tileBatch) {
     const batch = job.tiles.slice(t0, t0 + job.tileBatch);
-    const out = job.predict(net, job.gather(batch), batch.length);
+    const out = await job.predict(net, batch);
     batch.forEach(([z0, y0, x0], b) => {
       for (let z = 0; z < pz; z++)
         for (let y = 0; y < py; y++) {
@@ -71,7 +69,7 @@ function windowOneNetwork<N>(job: Fp16WindowJob<N>, net: N, progress: (n: number
  * Run nnU-Net's float16 sliding-window accumulation (see module doc) for every network and combine the folds as
  * nnU-Net does. Returns logits `[K, ...padded]` (float16 values in a Float32Array), not yet cropped.
  */
-export function accumulateFp16<N>(job: Fp16WindowJob<N>): Float32Array {
+export async function accumulateFp16<N>(job: Fp16WindowJob<N>): Promise<Float32Array> {
   let total: Float32Array | null = null;
   let done = 0;
   const all = job.tiles.length * job.networks.length;
@@ -80,7 +78,7 @@ export function accumulateFp16<N>(job: Fp16WindowJob<N>): Float32Array {
     job.onProgress?.(done, all);
   };
   for (const net of job.networks) {
-    const logits = windowOneNetwork(job, net, progress);
+    const logits = await windowOneNetwork(job, net, progress);
     if (!total) total = logits;
     else for (let i = 0; i < total.length; i++) total[i] = toFloat16(Math.fround(total[i]! + logits[i]!));
   }

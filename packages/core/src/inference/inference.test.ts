@@ -1,19 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import type { Network, Tensor } from '../contracts/index.js';
+import { HostDeviceBackend } from '../device/host-backend.js';
+import { hostNetwork } from '../nn/host.js';
+import { referenceBackend } from '../nn/reference-backend.js';
 import { mirrorCombinations } from './flip.js';
+
+const device = new HostDeviceBackend(referenceBackend(), { name: 'reference' });
 import { computeGaussian, toFloat16 } from './gaussian.js';
 import { predictPreprocessed } from './sliding-window.js';
 import { computeSteps, padAmounts } from './steps.js';
 
 /** Stub network: `fn(n, c, z, y, x, value)` per output channel; counts forward calls. */
 function stub(K: number, fn: (k: number, v: number, z: number, y: number, x: number) => number): Network & { calls: number } {
-  return {
-    calls: 0,
+  const counter = { calls: 0 };
+  const net = hostNetwork(device, {
     parameters: [],
-    setDeepSupervision() {},
     backward() {},
     forward(t: Tensor) {
-      this.calls++;
+      counter.calls++;
       const [n, C, Z, Y, X] = t.shape as [number, number, number, number, number];
       const N = Z * Y * X;
       const out = new Float32Array(n * K * N);
@@ -27,7 +31,8 @@ function stub(K: number, fn: (k: number, v: number, z: number, y: number, x: num
           }
       return [{ data: out, shape: [n, K, Z, Y, X] }];
     },
-  };
+  });
+  return Object.defineProperty(net, 'calls', { get: () => counter.calls }) as Network & { calls: number };
 }
 
 describe('sliding-window steps (spec 1.18)', () => {

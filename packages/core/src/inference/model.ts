@@ -1,9 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { Network } from '../contracts/network.js';
 import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
-import { loadParameters } from '../nn/index.js';
+import { loadParameters, resolveDevice } from '../nn/index.js';
 import type { Registry } from '../registry/registry.js';
 import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
 import { getConfiguration } from '../planning/plans-io.js';
@@ -103,7 +104,7 @@ export async function loadTrainedModel(
   modelDir: string,
   folds: (number | 'all')[] | undefined,
   registry: Registry,
-  backend: ComputeBackend,
+  backend: ComputeBackend | DeviceBackend,
   opts: { checkpoint?: string } = {},
 ): Promise<TrainedModel> {
   const kind = checkpointKind(opts.checkpoint);
@@ -157,7 +158,7 @@ async function missingCheckpoint(foldDir: string, kind: string): Promise<DataErr
   });
 }
 
-async function loadFold(foldDir: string, kind: string, plans: Plans, dataset: DatasetJson, registry: Registry, backend: ComputeBackend, folderConfiguration?: string): Promise<FoldLoad> {
+async function loadFold(foldDir: string, kind: string, plans: Plans, dataset: DatasetJson, registry: Registry, backend: ComputeBackend | DeviceBackend, folderConfiguration?: string): Promise<FoldLoad> {
   const pth = join(foldDir, `checkpoint_${kind}.pth`);
   const exists = (f: string) => fs.access(f).then(() => true, () => false);
   const ours = await exists(join(foldDir, `checkpoint_${kind}.json`));
@@ -172,9 +173,10 @@ async function loadFold(foldDir: string, kind: string, plans: Plans, dataset: Da
   if (!config.architecture) throw new NnunetError(`configuration '${m.configuration}' has no architecture`, { file: join(foldDir, '..', 'plans.json') });
   checkCheckpointAgainstPlans(m, plans, config, join(foldDir, `checkpoint_${kind}.json`));
   const network = registry.get('network', config.architecture.network_class_name, m.dims).create({
-    architecture: config.architecture, inputChannels: m.input_channels, numClasses: m.num_classes, deepSupervision: false, backend,
+    architecture: config.architecture, inputChannels: m.input_channels, numClasses: m.num_classes, deepSupervision: false, device: resolveDevice({ backend }),
   });
   loadParameters(network.parameters, ck.parameters);
+  network.pushParameters();
   network.setDeepSupervision(false);
   return {
     network, configuration: m.configuration, config, dims: m.dims, inputChannels: m.input_channels, numClasses: m.num_classes,

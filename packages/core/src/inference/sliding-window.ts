@@ -1,6 +1,7 @@
+import type { DeviceTensor } from '../contracts/device.js';
 import type { Network } from '../contracts/network.js';
 import { NnunetError } from '../util/errors.js';
-import { flipZYX, mirrorCombinations } from './flip.js';
+import { mirrorCombinations } from './flip.js';
 import { accumulateFp16 } from './fp16-window.js';
 import { computeGaussian } from './gaussian.js';
 import { computeSteps, padAmounts } from './steps.js';
@@ -77,27 +78,11 @@ export async function predictPreprocessed(
   }
   const axes = [...new Set(patchAxes)].map((a) => (is2d ? a + 1 : a));
   const combos = mirrorCombinations([...axes].sort((a, b) => a - b));
-  const NP = Zp * Yp * Xp;
   const tb = Math.max(1, opts.tileBatch ?? 4);
   const grid: Grid = { C, K, padded: [Zp, Yp, Xp], patch: patch as [number, number, number] };
-  if (opts.accumulation === 'nnunet-fp16') {
-    const logits = accumulateFp16({
-      networks, tiles, padded: grid.padded, patch: grid.patch, K, gauss, tileBatch: tb, nPasses: combos.length, onProgress: opts.onProgress,
-      gather: (batch) => gatherTiles(padded, grid, batch),
-      predict: (net, input, n) => predictTiles([net], combos, input, n, grid),
-    });
-    return cropAndNormalize(logits, new Float32Array(NP).fill(1), grid, [Z, Y, X], pads.map((p) => p[0]));
-  }
-  const acc = new Float32Array(K * NP);
-  const wsum = new Float32Array(NP);
-  for (let t0 = 0; t0 < tiles.length; t0 += tb) {
-    const batch = tiles.slice(t0, t0 + tb);
-    const input = gatherTiles(padded, grid, batch);
-    const out = predictTiles(networks, combos, input, batch.length, grid);
-    scatterTiles(out, 1 / (networks.length * combos.length), gauss, batch, grid, acc, wsum);
-    opts.onProgress?.(Math.min(t0 + tb, tiles.length), tiles.length);
-  }
-  return cropAndNormalize(acc, wsum, grid, [Z, Y, X], pads.map((p) => p[0]));
+  const out = { size: [Z, Y, X], lo: pads.map((p) => p[0]) };
+  if (opts.accumulation === 'nnunet-fp16') return accumulateFp16OnDevice(networks, combos, padded, gauss, tiles, grid, tb, out, opts.onProgress);
+  return accumulateOnDevice(networks, combos, padded, gauss, tiles, grid, tb, out, opts.onProgress);
 }
 
 /** Sizes shared by the tile helpers: channels in/out, padded volume `[z, y, x]`, tile `[z, y, x]`. */
@@ -108,75 +93,97 @@ interface Grid {
   patch: [number, number, number];
 }
 
-/** Copy tiles (lower corners `batch`) of the padded `[C, ...padded]` volume into `[n, C, ...patch]`. */
-function gatherTiles(padded: Float32Array, g: Grid, batch: [number, number, number][]): Float32Array {
-  const [, Yp, Xp] = g.padded;
-  const [pz, py, px] = g.patch;
-  const input = new Float32Array(batch.length * g.C * pz * py * px);
-  batch.forEach(([z0, y0, x0], b) => {
-    for (let c = 0; c < g.C; c++)
-      for (let z = 0; z < pz; z++)
-        for (let y = 0; y < py; y++) {
-          const src = ((c * g.padded[0] + z0 + z) * Yp + y0 + y) * Xp + x0;
-          input.set(padded.subarray(src, src + px), ((b * g.C + c) * pz + z) * py * px + y * px);
-        }
-  });
-  return input;
-}
-
-/** Sum of the logits `[n, K, ...patch]` of every network under every mirror combination (flipped back). */
-function predictTiles(networks: Network[], combos: number[][], input: Float32Array, n: number, g: Grid): Float32Array {
-  const [pz, py, px] = g.patch;
-  const want = [n, g.K, pz, py, px].join(',');
-  const out = new Float32Array(n * g.K * pz * py * px);
-  for (const net of networks) {
-    for (const comb of combos) {
-      const [fz, fy, fx] = [comb.includes(0), comb.includes(1), comb.includes(2)];
-      const x = comb.length ? flipZYX(input, n * g.C, pz, py, px, fz, fy, fx) : input;
-      const y = net.forward({ data: x, shape: [n, g.C, pz, py, px] }, false)[0];
-      if (!y || y.shape.join(',') !== want) throw new NnunetError(`network output shape [${y?.shape}] != expected [${want}]`);
-      const yd = comb.length ? flipZYX(y.data, n * g.K, pz, py, px, fz, fy, fx) : y.data;
-      for (let i = 0; i < out.length; i++) out[i]! += yd[i]!;
-    }
-  }
-  return out;
-}
-
-/** Add `scale * out * gauss` of each tile into `acc` (`[K, ...padded]`) and `gauss` into `wsum`. */
-function scatterTiles(out: Float32Array, scale: number, gauss: Float32Array, batch: [number, number, number][], g: Grid, acc: Float32Array, wsum: Float32Array): void {
-  const [Zp, Yp, Xp] = g.padded;
-  const [pz, py, px] = g.patch;
-  const NP = Zp * Yp * Xp;
-  const tileN = pz * py * px;
-  batch.forEach(([z0, y0, x0], b) => {
-    for (let z = 0; z < pz; z++)
-      for (let y = 0; y < py; y++) {
-        const g0 = (z * py + y) * px;
-        const dst0 = ((z0 + z) * Yp + y0 + y) * Xp + x0;
-        for (let x = 0; x < px; x++) wsum[dst0 + x]! += gauss[g0 + x]!;
-        for (let k = 0; k < g.K; k++) {
-          const src = (b * g.K + k) * tileN + g0;
-          const dst = k * NP + dst0;
-          for (let x = 0; x < px; x++) acc[dst + x]! += out[src + x]! * scale * gauss[g0 + x]!;
-        }
+/**
+ * The sliding window on the networks' device: the padded image and the Gaussian go up once, tiles are cut on the
+ * device (`crop`), predicted, and accumulated into a device accumulator (`accumulateTiles`); only the normalised,
+ * cropped logits `[K, ...out.size]` come back.
+ */
+async function accumulateOnDevice(networks: Network[], combos: number[][], padded: Float32Array, gauss: Float32Array, tiles: [number, number, number][], g: Grid, tb: number, out: { size: number[]; lo: number[] }, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
+  const dev = networks[0]!.device;
+  if (networks.some((n) => n.device !== dev)) throw new NnunetError('all fold networks must live on one device');
+  dev.beginScope();
+  try {
+    const img = dev.upload(padded, [1, g.C, ...g.padded]);
+    const gaussT = dev.upload(gauss, g.patch);
+    const acc = dev.zeros([g.K, ...g.padded]);
+    const wsum = dev.zeros([1, ...g.padded]);
+    for (let t0 = 0; t0 < tiles.length; t0 += tb) {
+      const batch = tiles.slice(t0, t0 + tb);
+      dev.beginScope();
+      try {
+        const sum = predictTiles(networks, combos, dev.crop(img, batch, g.patch), batch.length, g);
+        dev.accumulateTiles(acc, wsum, sum, gaussT, batch, 1 / (networks.length * combos.length));
+      } finally {
+        dev.endScope();
       }
-  });
+      onProgress?.(Math.min(t0 + tb, tiles.length), tiles.length);
+    }
+    return await dev.read(dev.normalizeAccumulator(acc, wsum, out.lo, out.size));
+  } finally {
+    dev.endScope();
+  }
 }
 
-/** `acc / wsum` cropped from the padded grid back to `size` (`[z, y, x]`), padding below `lo`: `[K, ...size]`. */
-function cropAndNormalize(acc: Float32Array, wsum: Float32Array, g: Grid, size: number[], lo: number[]): Float32Array {
+/**
+ * nnU-Net's float16 accumulation (`fp16-window.ts`): tiles are cut and predicted on the networks' device (mirror
+ * passes summed there in float32, in nnU-Net's order), each network's tile sums read back and accumulated on the host
+ * in float16 steps; returns the cropped logits `[K, ...out.size]`.
+ */
+async function accumulateFp16OnDevice(networks: Network[], combos: number[][], padded: Float32Array, gauss: Float32Array, tiles: [number, number, number][], g: Grid, tb: number, out: { size: number[]; lo: number[] }, onProgress?: (done: number, total: number) => void): Promise<Float32Array> {
+  const dev = networks[0]!.device;
+  if (networks.some((n) => n.device !== dev)) throw new NnunetError('all fold networks must live on one device');
+  dev.beginScope();
+  try {
+    const img = dev.upload(padded, [1, g.C, ...g.padded]);
+    const logits = await accumulateFp16({
+      networks, tiles, padded: g.padded, patch: g.patch, K: g.K, gauss, tileBatch: tb, nPasses: combos.length, onProgress,
+      predict: async (net, batch) => {
+        dev.beginScope();
+        try {
+          return await dev.read(predictTiles([net], combos, dev.crop(img, batch, g.patch), batch.length, g));
+        } finally {
+          dev.endScope();
+        }
+      },
+    });
+    return cropHost(logits, g, out.size, out.lo);
+  } finally {
+    dev.endScope();
+  }
+}
+
+/** `[K, ...padded]` cropped to `size` (`[z, y, x]`) with the padding below `lo` cut away: `[K, ...size]`. */
+function cropHost(a: Float32Array, g: Grid, size: number[], lo: number[]): Float32Array {
   const [Z, Y, X] = size as [number, number, number];
   const [Zp, Yp, Xp] = g.padded;
-  const NP = Zp * Yp * Xp;
   const result = new Float32Array(g.K * Z * Y * X);
   for (let k = 0; k < g.K; k++)
     for (let z = 0; z < Z; z++)
       for (let y = 0; y < Y; y++) {
-        const src = ((z + lo[0]!) * Yp + y + lo[1]!) * Xp + lo[2]!;
-        const dst = ((k * Z + z) * Y + y) * X;
-        for (let x = 0; x < X; x++) result[dst + x] = acc[k * NP + src + x]! / wsum[src + x]!;
+        const src = ((k * Zp + z + lo[0]!) * Yp + y + lo[1]!) * Xp + lo[2]!;
+        result.set(a.subarray(src, src + X), ((k * Z + z) * Y + y) * X);
       }
   return result;
+}
+
+/** Sum (device tensor `[n, K, ...patch]`) of the logits of every network under every mirror combination, flipped back. */
+function predictTiles(networks: Network[], combos: number[][], input: DeviceTensor, n: number, g: Grid): DeviceTensor {
+  const dev = networks[0]!.device;
+  const want = [n, g.K, ...g.patch].join(',');
+  const sum = dev.zeros([n, g.K, ...g.patch]);
+  for (const net of networks)
+    for (const comb of combos) {
+      dev.beginScope();
+      try {
+        const x = comb.length ? dev.flip(input, comb) : input;
+        const y = net.forward(x, false)[0];
+        if (!y || y.shape.join(',') !== want) throw new NnunetError(`network output shape [${y?.shape}] != expected [${want}]`);
+        dev.axpy(1, comb.length ? dev.flip(y, comb) : y, sum);
+      } finally {
+        dev.endScope();
+      }
+    }
+  return sum;
 }
 
 /** Constant-0 padding of `[C, z, y, x]` by `pads` (`[below, above]` per spatial axis). */

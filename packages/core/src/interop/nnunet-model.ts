@@ -1,5 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
+import { resolveDevice } from '../nn/host.js';
 import type { Network } from '../contracts/network.js';
 import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
@@ -58,7 +60,7 @@ export async function loadNnunetFold(
   dataset: DatasetJson,
   configuration: string,
   registry: Registry,
-  backend: ComputeBackend,
+  backend: ComputeBackend | DeviceBackend,
 ): Promise<NnunetFold> {
   let bytes: Uint8Array;
   try {
@@ -74,9 +76,10 @@ export async function loadNnunetFold(
   const inputChannels = nnunetInputChannels(dataset, config);
   const numClasses = nnunetNumHeads(dataset);
   const network = registry.get('network', config.architecture.network_class_name, dims).create({
-    architecture: config.architecture, inputChannels, numClasses, deepSupervision: false, backend,
+    architecture: config.architecture, inputChannels, numClasses, deepSupervision: false, device: resolveDevice({ backend }),
   });
   mapNetworkWeights(network.parameters, ck);
+  network.pushParameters();
   network.setDeepSupervision(false);
   const { raw: _raw, weights: _w, ...summary } = ck;
   void _raw;

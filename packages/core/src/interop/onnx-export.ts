@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { Parameter } from '../contracts/network.js';
 import type { ArchitectureSpec } from '../contracts/plans.js';
 import { loadTrainedModel } from '../inference/model.js';
@@ -217,7 +218,7 @@ export interface ExportOnnxOptions {
  * @returns the fold exported
  * @throws DataError / NnunetError from loading the model folder, or for a network the exporter does not support
  */
-export async function exportOnnxModel(modelDir: string, outFile: string, registry: Registry, backend: ComputeBackend, opts: ExportOnnxOptions = {}): Promise<number | 'all'> {
+export async function exportOnnxModel(modelDir: string, outFile: string, registry: Registry, backend: ComputeBackend | DeviceBackend, opts: ExportOnnxOptions = {}): Promise<number | 'all'> {
   const m = await loadTrainedModel(modelDir, opts.fold === undefined ? undefined : [opts.fold], registry, backend, { checkpoint: opts.checkpoint });
   const fold = m.folds[0]!;
   if (!m.config.architecture) throw new NnunetError(`configuration '${m.configuration}' has no architecture block`, { file: modelDir });

@@ -14,3 +14,4 @@ export * from './sgd.js';
 export * from './checkpoint.js';
 export * from './deep-supervision.js';
 export * from './testing.js';
+export * from './host.js';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Tensor } from '../contracts/backend.js';
+import { HostDeviceBackend } from '../device/host-backend.js';
+import { hostModule, type HostModule } from './host.js';
 import type { Module } from './module.js';
 import { Conv, ConvTranspose } from './conv.js';
 import { InstanceNorm } from './norm.js';
@@ -8,7 +10,8 @@ import { referenceBackend } from './reference-backend.js';
 import { InitRng } from './rng.js';
 import { gradCheck } from './testing.js';
 
-const be = referenceBackend();
+const dev = new HostDeviceBackend(referenceBackend(), { name: 'reference' });
+const H = <M extends Module>(m: M) => hostModule(dev, m);
 
 function randTensor(shape: number[], rng: InitRng, scale = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -16,7 +19,7 @@ function randTensor(shape: number[], rng: InitRng, scale = 1): Tensor {
 }
 
 /** Checks dL/dx and dL/dparams of L = sum(r * layer(x)) against central differences. */
-function checkModule(m: Module, x: Tensor, seed = 7, eps = 1e-2): { dx: number; dp: number } {
+function checkModule(m: HostModule, x: Tensor, seed = 7, eps = 1e-2): { dx: number; dp: number } {
   const rng = new InitRng(seed);
   const y0 = m.forward(x, true);
   const r = Float64Array.from({ length: y0.data.length }, () => rng.normal());
@@ -40,7 +43,7 @@ function checkModule(m: Module, x: Tensor, seed = 7, eps = 1e-2): { dx: number; 
 describe('nn layers: finite-difference gradient checks on the reference backend', () => {
   it('Conv 3x3x3, stride 2, bias', () => {
     const rng = new InitRng(1);
-    const conv = new Conv(be, { name: 'c', inChannels: 2, outChannels: 3, kernel: [3, 3, 3], stride: [2, 2, 2], rng });
+    const conv = H(new Conv(dev, { name: 'c', inChannels: 2, outChannels: 3, kernel: [3, 3, 3], stride: [2, 2, 2], rng }));
     conv.bias!.value.set([0.1, -0.2, 0.3]);
     const e = checkModule(conv, randTensor([2, 2, 5, 4, 5], rng));
     expect(e.dx).toBeLessThan(2e-3);
@@ -49,7 +52,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
 
   it('Conv 2D-as-3D (1x3x3, anisotropic stride [1,2,1])', () => {
     const rng = new InitRng(2);
-    const conv = new Conv(be, { name: 'c', inChannels: 2, outChannels: 2, kernel: [1, 3, 3], stride: [1, 2, 1], rng });
+    const conv = H(new Conv(dev, { name: 'c', inChannels: 2, outChannels: 2, kernel: [1, 3, 3], stride: [1, 2, 1], rng }));
     expect(conv.params.padding).toEqual([0, 1, 1]);
     const x = randTensor([1, 2, 1, 6, 5], rng);
     expect(conv.forward(x, false).shape).toEqual([1, 2, 1, 3, 5]);
@@ -60,7 +63,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
 
   it('ConvTranspose kernel = stride doubles the grid and has correct gradients', () => {
     const rng = new InitRng(3);
-    const ct = new ConvTranspose(be, { name: 't', inChannels: 3, outChannels: 2, kernel: [2, 2, 1], rng });
+    const ct = H(new ConvTranspose(dev, { name: 't', inChannels: 3, outChannels: 2, kernel: [2, 2, 1], rng }));
     ct.bias!.value.set([0.5, -1]);
     expect(ct.weight.shape).toEqual([3, 2, 2, 2, 1]);
     const x = randTensor([2, 3, 2, 3, 2], rng);
@@ -79,7 +82,7 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
 
   it('InstanceNorm (affine) normalises per sample and channel and has correct gradients', () => {
     const rng = new InitRng(4);
-    const norm = new InstanceNorm({ name: 'n', channels: 2, eps: 1e-5 });
+    const norm = H(new InstanceNorm(dev, { name: 'n', channels: 2, eps: 1e-5 }));
     const x = randTensor([2, 2, 2, 3, 3], rng, 3);
     for (let i = 0; i < 18; i++) x.data[i]! += 5;
     const y = norm.forward(x, false);
@@ -98,9 +101,9 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
 
   it('InstanceNorm with fused LeakyReLU equals norm followed by LeakyReLU, and gradients match', () => {
     const rng = new InitRng(5);
-    const fused = new InstanceNorm({ name: 'n', channels: 3, leakySlope: 0.01 });
-    const plain = new InstanceNorm({ name: 'n', channels: 3 });
-    const act = new LeakyReLU(0.01);
+    const fused = H(new InstanceNorm(dev, { name: 'n', channels: 3, leakySlope: 0.01 }));
+    const plain = H(new InstanceNorm(dev, { name: 'n', channels: 3 }));
+    const act = H(new LeakyReLU(dev, 0.01));
     const x = randTensor([1, 3, 2, 2, 3], rng);
     for (const n of [fused, plain]) {
       n.weight!.value.set([1, 0.5, -2]);
@@ -118,26 +121,26 @@ describe('nn layers: finite-difference gradient checks on the reference backend'
   it('LeakyReLU gradient', () => {
     const rng = new InitRng(6);
     const x = randTensor([1, 2, 1, 3, 3], rng);
-    const act = new LeakyReLU(0.01);
+    const act = H(new LeakyReLU(dev, 0.01));
     expect(act.forward({ data: Float32Array.of(-2, 3), shape: [2] }, false).data).toEqual(Float32Array.of(-0.02, 3));
     expect(checkModule(act, x).dx).toBeLessThan(1e-3);
   });
 
   it('keeps activations only for a training forward', () => {
     const rng = new InitRng(8);
-    const conv = new Conv(be, { name: 'c', inChannels: 1, outChannels: 1, kernel: [1, 1, 3], rng });
-    const norm = new InstanceNorm({ name: 'n', channels: 1, leakySlope: 0.01 });
+    const conv = H(new Conv(dev, { name: 'c', inChannels: 1, outChannels: 1, kernel: [1, 1, 3], rng }));
+    const norm = H(new InstanceNorm(dev, { name: 'n', channels: 1, leakySlope: 0.01 }));
     const x = randTensor([1, 1, 1, 1, 4], rng);
     const y = conv.forward(x, false);
     expect(() => conv.backward(y)).toThrow(/training forward/);
     norm.forward(y, false);
     expect(() => norm.backward(y)).toThrow(/training forward/);
     norm.forward(y, true);
-    expect(norm.backward(y).shape).toEqual([1, 1, 1, 1, 4]);
+    expect(norm.backward(y)!.shape).toEqual([1, 1, 1, 1, 4]);
   });
 
   it('He init has std sqrt(2/(1+a^2))/sqrt(fanIn)', () => {
-    const conv = new Conv(be, { name: 'c', inChannels: 16, outChannels: 32, kernel: [3, 3, 3], rng: new InitRng(9) });
+    const conv = H(new Conv(dev, { name: 'c', inChannels: 16, outChannels: 32, kernel: [3, 3, 3], rng: new InitRng(9) }));
     const w = conv.weight.value;
     let s2 = 0;
     for (const v of w) s2 += v * v;

@@ -1,42 +1,49 @@
 import { describe, expect, it } from 'vitest';
 import { createParameter } from './parameter.js';
-import { SGD, clipGradNorm, polyLR } from './sgd.js';
+import { DeviceSGD, polyLR } from './sgd.js';
+import { pullParameters, pushParameters } from './module.js';
+import { HostDeviceBackend } from '../device/host-backend.js';
 import { loadParameters, saveParameters } from './checkpoint.js';
 import { deepSupervisionScales, deepSupervisionWeights, downsampleSegForDeepSupervision } from './deep-supervision.js';
 import { referenceBackend } from './reference-backend.js';
 
 describe('SGD / clip / poly', () => {
-  it('nesterov SGD with weight decay follows the PyTorch update', () => {
+  const dev = new HostDeviceBackend(referenceBackend(), { name: 'cpu-js' });
+  it('nesterov SGD with weight decay follows the PyTorch update', async () => {
     const p = createParameter('p', [2]);
     p.value.set([1, -2]);
-    const opt = new SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 });
-    p.grad.set([0.5, 0.25]);
+    pushParameters(dev, [p]);
+    const opt = new DeviceSGD(dev, [p], { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 });
+    const setGrad = (g: number[]) => dev.copy(dev.upload(Float32Array.from(g), [2]), p.gradTensor!);
+    setGrad([0.5, 0.25]);
     opt.step();
+    await pullParameters(dev, [p]);
     // g = 0.5 + 0.01*1 = 0.51; buf = 0.51; p = 1 - 0.1*(0.51 + 0.9*0.51) = 0.9031
     expect(p.value[0]).toBeCloseTo(0.9031, 6);
     // g = 0.25 - 0.02 = 0.23; p = -2 - 0.1*0.23*1.9 = -2.0437
     expect(p.value[1]).toBeCloseTo(-2.0437, 5);
-    p.grad.set([0.5, 0.25]);
     opt.step();
+    await pullParameters(dev, [p]);
     // g = 0.5 + 0.009031 = 0.509031; buf = 0.9*0.51 + 0.509031 = 0.968031; p -= 0.1*(0.509031 + 0.9*0.968031)
     expect(p.value[0]).toBeCloseTo(0.9031 - 0.1 * (0.509031 + 0.9 * 0.968031), 5);
-    expect(opt.state()[0]![0]).toBeCloseTo(0.968031, 5);
-    const opt2 = new SGD([p], { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 });
-    opt2.loadState(opt.state());
-    expect(opt2.state()[0]![0]).toBeCloseTo(0.968031, 5);
+    const state = await opt.state();
+    expect(state[0]![0]).toBeCloseTo(0.968031, 5);
+    const opt2 = new DeviceSGD(dev, [p], { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 });
+    opt2.loadState(state);
+    expect((await opt2.state())[0]![0]).toBeCloseTo(0.968031, 5);
+    expect(() => opt2.loadState([new Float32Array(3)])).toThrow(/buffer 0 \(p\) has length 3, expected 2/);
     opt.zeroGrad();
+    await pullParameters(dev, [p]);
     expect(Array.from(p.grad)).toEqual([0, 0]);
   });
 
-  it('clipGradNorm returns the norm and scales down only when above max', () => {
-    const a = createParameter('a', [2]);
-    const b = createParameter('b', [1]);
-    a.grad.set([3, 0]);
-    b.grad.set([4]);
-    expect(clipGradNorm([a, b], 12)).toBeCloseTo(5, 6);
-    expect(b.grad[0]).toBe(4);
-    expect(clipGradNorm([a, b], 1)).toBeCloseTo(5, 6);
-    expect(b.grad[0]).toBeCloseTo(0.8, 5);
+  it('clipGradNorm returns the norm and scales down only when above max', async () => {
+    const a = dev.upload(Float32Array.of(3, 0), [2]);
+    const b = dev.upload(Float32Array.of(4), [1]);
+    expect((await dev.read(dev.clipGradNorm([a, b], 12, 1)))[0]).toBeCloseTo(5, 6);
+    expect((await dev.read(b))[0]).toBe(4);
+    expect(Array.from(await dev.read(dev.clipGradNorm([a, b], 1, 1)))).toEqual([5, 1]);
+    expect((await dev.read(b))[0]).toBeCloseTo(0.8, 5);
   });
 
   it('polyLR', () => {

@@ -1,4 +1,6 @@
+import type { DeviceBackend, DeviceTensor } from '../contracts/device.js';
 import type { Parameter } from '../contracts/network.js';
+import { gradOf, valueOf } from './module.js';
 
 /** SGD options (spec 1.15 defaults: lr 1e-2, momentum 0.99, nesterov, weight decay 3e-5). */
 export interface SgdOptions {
@@ -14,76 +16,53 @@ export const NNUNET_SGD_DEFAULTS: Readonly<SgdOptions> = Object.freeze({ lr: 1e-
 /** nnU-Net v2's gradient clipping norm (spec 1.15). */
 export const NNUNET_GRAD_CLIP_NORM = 12;
 
-/**
- * Stochastic gradient descent with PyTorch's update rule: `g = grad + wd * p` (L2 added to the gradient, for
- * parameters with `decay`), `buf = momentum * buf + g` (the first step sets `buf = g`, which a zero buffer gives),
- * `p -= lr * (nesterov ? g + momentum * buf : buf)`. Momentum buffers are float32, one per parameter.
- */
-export class SGD {
-  lr: number;
-  private readonly bufs: Float32Array[];
-
-  constructor(readonly params: Parameter[], readonly o: SgdOptions) {
-    this.lr = o.lr;
-    this.bufs = params.map((p) => new Float32Array(p.value.length));
-  }
-
-  /** One update of every parameter from its `grad`. */
-  step(): void {
-    const { momentum: mu, nesterov, weightDecay } = this.o;
-    const lr = this.lr;
-    for (let k = 0; k < this.params.length; k++) {
-      const p = this.params[k]!;
-      const buf = this.bufs[k]!;
-      const v = p.value;
-      const gr = p.grad;
-      const wd = p.decay ? weightDecay : 0;
-      for (let i = 0; i < v.length; i++) {
-        const g = gr[i]! + wd * v[i]!;
-        const b = mu * buf[i]! + g;
-        buf[i] = b;
-        v[i]! -= lr * (nesterov ? g + mu * b : b);
-      }
-    }
-  }
-
-  /** Sets every gradient to 0. */
-  zeroGrad(): void {
-    for (const p of this.params) p.grad.fill(0);
-  }
-
-  /** Momentum buffers (live references, parameter order), for checkpoints. */
-  state(): Float32Array[] {
-    return this.bufs;
-  }
-
-  /** Restores momentum buffers (copies). Throws `Error` when the count or a length differs. */
-  loadState(s: Float32Array[]): void {
-    if (s.length !== this.bufs.length) throw new Error(`SGD.loadState: ${s.length} buffers, expected ${this.bufs.length}`);
-    s.forEach((b, i) => {
-      if (b.length !== this.bufs[i]!.length) throw new Error(`SGD.loadState: buffer ${i} (${this.params[i]!.name}) has length ${b.length}, expected ${this.bufs[i]!.length}`);
-      this.bufs[i]!.set(b);
-    });
-  }
-}
-
-/**
- * Clips the global L2 norm of all gradients to `maxNorm` (spec 1.15: 12) like `torch.nn.utils.clip_grad_norm_`:
- * scale = maxNorm / (norm + 1e-6) when below 1. Returns the norm before clipping (float64 sum of squares).
- */
-export function clipGradNorm(params: Parameter[], maxNorm: number): number {
-  let s = 0;
-  for (const p of params) {
-    const g = p.grad;
-    for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
-  }
-  const norm = Math.sqrt(s);
-  const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) for (const p of params) for (let i = 0; i < p.grad.length; i++) p.grad[i]! *= coef;
-  return norm;
-}
-
 /** Polynomial learning rate `initialLr * (1 - epoch / maxEpochs) ^ exponent` (spec 1.15, stepped per epoch). */
 export function polyLR(initialLr: number, epoch: number, maxEpochs: number, exponent = 0.9): number {
   return initialLr * Math.pow(Math.max(0, 1 - epoch / maxEpochs), exponent);
+}
+
+/**
+ * Stochastic gradient descent with PyTorch's update rule (`torch.optim.SGD`, spec 1.15), run by the device's
+ * `sgdStep`: `g = grad + wd * p` (L2 added to the gradient, for parameters with `decay`), `buf = momentum * buf + g`
+ * (the first step sets `buf = g`, which a zero buffer gives), `p -= lr * (nesterov ? g + momentum * buf : buf)`.
+ * Momentum buffers are float32 device tensors, gradients each parameter's `gradTensor`; parameters must be on
+ * `device` (`Network.pushParameters`).
+ */
+export class DeviceSGD {
+  lr: number;
+  private momenta: DeviceTensor[];
+
+  constructor(readonly device: DeviceBackend, readonly params: Parameter[], readonly o: SgdOptions) {
+    this.lr = o.lr;
+    this.momenta = params.map((p) => device.zeros(p.shape));
+  }
+
+  /** One update of every parameter; with `guard` (a `clipGradNorm` result) skipped when the gradients are not finite. */
+  step(guard?: DeviceTensor): void {
+    const { momentum, nesterov, weightDecay } = this.o;
+    this.device.sgdStep(this.params.map(valueOf), this.params.map(gradOf), this.momenta, this.params.map((p) => p.decay), { lr: this.lr, momentum, nesterov, weightDecay }, guard);
+  }
+
+  /** Sets every device gradient to 0. */
+  zeroGrad(): void {
+    for (const p of this.params) this.device.fill(gradOf(p), 0);
+  }
+
+  /** Momentum buffers read back (parameter order), for checkpoints. */
+  async state(): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const m of this.momenta) out.push(await this.device.read(m));
+    return out;
+  }
+
+  /** Restores momentum buffers (uploads copies). Throws `Error` when the count or a length differs. */
+  loadState(s: Float32Array[]): void {
+    if (s.length !== this.momenta.length) throw new Error(`SGD.loadState: ${s.length} buffers, expected ${this.momenta.length}`);
+    s.forEach((b, i) => {
+      const p = this.params[i]!;
+      if (b.length !== this.momenta[i]!.size) throw new Error(`SGD.loadState: buffer ${i} (${p.name}) has length ${b.length}, expected ${this.momenta[i]!.size}`);
+    });
+    this.device.dispose(this.momenta);
+    this.momenta = s.map((b, i) => this.device.upload(b, this.params[i]!.shape));
+  }
 }

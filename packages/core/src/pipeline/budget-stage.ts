@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { DatasetFingerprint, Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import type { Dataset } from '../dataset/types.js';
@@ -33,7 +34,7 @@ export interface CostStageInput {
   folds: number[];
   L: RunLayout;
   registry: Registry;
-  backend: ComputeBackend;
+  backend: ComputeBackend | DeviceBackend;
   budget: Budget;
   rep: Reporter;
   planner?: string;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { JobEvent, JobGraph, JobRunner, RunSpec } from '../contracts/jobs.js';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { DatasetFingerprint, Plans, Splits } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { convertMsd, v2DatasetName } from '../dataset/convert.js';
@@ -140,7 +141,7 @@ export interface PreparedRun {
  * `backend`), estimates (in-process runs, `estimate`), and the job graph of the rest (`decathlonJobGraph`). Writes
  * `run.json`, the v2 dataset.json and the job graph (`jobs.json`) into the run folder.
  */
-export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend, estimate = false, startedAt = performance.now()): Promise<PreparedRun> {
+export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend | DeviceBackend, estimate = false, startedAt = performance.now()): Promise<PreparedRun> {
   const L = runLayout(o.out);
   const { registry, rep } = o;
   let budget = o.budget;
@@ -204,7 +205,7 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   let runner = o.runner;
   // a queued run selects a backend here only to plan a time budget; its workers select their own
   const needBackend = !runner || !!o.budget.timeBudgetSeconds;
-  const backend = needBackend ? await stage(registry, 'selectBackend')(registry, o.backend ?? 'auto', (s) => o.rep.log(s)) : undefined;
+  const backend = needBackend ? await stage(registry, 'selectDevice')(registry, o.backend ?? 'auto', (s) => o.rep.log(s)) : undefined;
   if (!runner) runner = new InProcessRunner(createJobExecutor({ registry, backend }), o.rep);
   const { ds, graph } = await prepareRun({ ...o, registry }, backend, !o.runner, started);
   const timer = stageTimer(L, o.onJobEvent);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
 import { pickWriter } from '../dataset/convert.js';
@@ -153,7 +154,7 @@ export interface LoadedModel {
  * The postprocessing steps must name registered postprocessors (`checkPostprocessingPlan`).
  * @throws DataError naming the previous stage's folder when it is missing or untrained, or an unknown postprocessing step
  */
-export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend, folds = folder.folds, opts: { checkpoint?: string } = {}): Promise<LoadedModel> {
+export async function loadModel(folder: ModelFolder, registry: Registry, backend: ComputeBackend | DeviceBackend, folds = folder.folds, opts: { checkpoint?: string } = {}): Promise<LoadedModel> {
   if (folder.postprocessing) {
     const json = join(folder.dir, 'postprocessing.json');
     checkPostprocessingPlan(folder.postprocessing, existsSync(json) ? json : join(folder.dir, 'postprocessing.pkl'), registry);

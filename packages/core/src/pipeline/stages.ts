@@ -24,6 +24,7 @@ export type StageCascadeTransforms = training.CascadeTransforms;
 /** The stage functions, imported directly so the compiler checks every call against the real signatures. */
 const STAGES = {
   selectBackend: compute.selectBackend,
+  selectDevice: compute.selectDevice,
   extractFingerprint: fingerprint.extractFingerprint,
   preprocessCase: preprocessing.preprocessCase,
   exportPrediction: preprocessing.exportPrediction,

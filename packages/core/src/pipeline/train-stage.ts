@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { DatasetJson, Plans, Splits } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { foregroundClasses, ignoreLabelOf } from '../dataset/dataset-json.js';
@@ -57,7 +58,7 @@ export interface TrainStageInput {
   plans: Plans;
   configuration: string;
   registry: Registry;
-  backend: ComputeBackend;
+  backend: ComputeBackend | DeviceBackend;
   preprocessedDir: string;
   modelDir: string;
   splits: Splits;

@@ -15,3 +15,4 @@ export * from './train-fold.js';
 export * from './trainer-settings.js';
 export * from './progress-plot.js';
 export * from './training-log.js';
+export * from './train-step.js';

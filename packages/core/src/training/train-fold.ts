@@ -1,14 +1,14 @@
 import { join } from 'node:path';
-import type { Tensor } from '../contracts/backend.js';
 import type { Network } from '../contracts/network.js';
-import { clipGradNorm, loadParameters, polyLR, saveParameters } from '../nn/index.js';
+import { loadParameters, polyLR, saveParameters } from '../nn/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { defaultCaseSource } from './cache-source.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ProgressLog } from './checkpoint.js';
 import { assembleBatch, type PatchLoader } from './data-loader.js';
 import { progressPng } from './progress-plot.js';
 import { NnunetTrainingLog } from './training-log.js';
-import { confusionCounts, downsampleSegTo, pseudoDice, regionConfusionCounts } from './targets.js';
+import { confusionCounts, pseudoDice, regionConfusionCounts } from './targets.js';
+import { trainStep, validationStep, type HostBatch } from './train-step.js';
 import { augmentSample, setupTraining, validationSample, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
 
 /** Result of {@link trainFold}. */
@@ -53,12 +53,14 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
   }
   await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify(debugInfo(ctx), null, 2));
   const trainingLog = startTrainingLog(ctx, foldDir);
+  const timing: EpochTiming[] = [];
   for (; ctx.epoch < ctx.epochs; ) {
     const t0 = Date.now() / 1000;
     const lr = polyLR(ctx.settings.initialLr, ctx.epoch, ctx.epochs, ctx.settings.polyExponent);
     ctx.optimizer.lr = lr;
     trainingLog.epochStart(ctx.epoch, lr);
-    const trainLoss = await trainEpoch(ctx, lr);
+    const { loss: trainLoss, dataSeconds, stepSeconds } = await trainEpoch(ctx, lr);
+    timing.push({ epoch: ctx.epoch, data_seconds: dataSeconds, step_seconds: stepSeconds, data_wait_fraction: dataSeconds / Math.max(1e-9, dataSeconds + stepSeconds) });
     const val = ctx.valLoader ? await validateEpoch(ctx, ctx.valLoader, lr) : null;
     const l = ctx.logs;
     const ema = nextEma(l.ema_fg_dice, val?.mean ?? NaN, ctx.settings.pseudoDiceEmaAlpha);
@@ -78,7 +80,8 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
     await writeFileAtomic(join(foldDir, 'progress.json'), JSON.stringify(ctx.logs, jsonNaN, 1));
     trainingLog.epochEnd(ctx.logs, isBest ? ema : null);
     await writeFileAtomic(join(foldDir, 'progress.png'), await progressPng(ctx.logs));
-    o.onProgress?.({ phase: 'epoch', epoch: ctx.epoch - 1, epochs: ctx.epochs, iteration: ctx.iterations, iterations: ctx.iterations, loss: trainLoss, lr, meanFgDice: val?.mean, emaFgDice: ema, valLoss: val?.loss });
+    await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify({ ...debugInfo(ctx), timing }, null, 2));
+    o.onProgress?.({ phase: 'epoch', epoch: ctx.epoch - 1, epochs: ctx.epochs, iteration: ctx.iterations, iterations: ctx.iterations, loss: trainLoss, lr, meanFgDice: val?.mean, emaFgDice: ema, valLoss: val?.loss, dataWaitFraction: timing[timing.length - 1]!.data_wait_fraction });
     log(`${ctx.foldName} epoch ${ctx.epoch - 1}: train_loss ${trainLoss.toFixed(4)} val_loss ${(val?.loss ?? NaN).toFixed(4)} pseudo dice [${(val?.perClass ?? []).map((d) => d.toFixed(4)).join(', ')}] ema ${ema.toFixed(4)} lr ${lr.toExponential(3)} (${(Date.now() / 1000 - t0).toFixed(1)} s)`);
   }
   await saveState(ctx, foldDir, 'final');
@@ -115,33 +118,39 @@ function jsonNaN(_k: string, v: unknown): unknown {
   return typeof v === 'number' && !Number.isFinite(v) ? null : v;
 }
 
-async function batchTensors(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean) {
+async function nextBatch(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean): Promise<HostBatch> {
   const { samples } = await loader.nextBatch(rng);
   const b = assembleBatch(samples.map((s) => (augment ? augmentSample(ctx, s) : validationSample(ctx, s))));
-  const x: Tensor = { data: b.data, shape: b.shape };
-  return { x, seg: b.seg, segShape: b.segShape };
+  return { x: { data: b.data, shape: b.shape }, seg: b.seg, segShape: b.segShape };
 }
 
-function targetsFor(outputs: Tensor[], seg: Int16Array, segShape: number[]) {
-  return outputs.map((out) => downsampleSegTo(seg, segShape, out.shape.slice(2)));
+/**
+ * Wall time of one epoch's training iterations: loading + augmenting batches (`data_seconds`, the time the device
+ * waits for data while loading runs on the training thread) and the device steps; written to debug.json.
+ */
+interface EpochTiming {
+  epoch: number;
+  data_seconds: number;
+  step_seconds: number;
+  data_wait_fraction: number;
 }
 
-async function trainEpoch(ctx: TrainingContext, lr: number): Promise<number> {
-  const { network, optimizer, loss } = ctx;
+async function trainEpoch(ctx: TrainingContext, lr: number): Promise<{ loss: number; dataSeconds: number; stepSeconds: number }> {
   let sum = 0;
+  let dataSeconds = 0;
+  let stepSeconds = 0;
   for (let it = 0; it < ctx.iterations; it++) {
-    const { x, seg, segShape } = await batchTensors(ctx, ctx.trainLoader, ctx.rngs.train, true);
-    optimizer.zeroGrad();
-    const outputs = network.forward(x, true);
-    const res = loss.compute({ outputs, targets: targetsFor(outputs, seg, segShape), ignoreLabel: ctx.ignoreLabel });
-    network.backward(res.grads);
-    clipGradNorm(network.parameters, ctx.settings.gradClipNorm);
-    optimizer.step();
-    sum += res.loss;
-    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss: res.loss, lr });
+    const t0 = performance.now();
+    const batch = await nextBatch(ctx, ctx.trainLoader, ctx.rngs.train, true);
+    const t1 = performance.now();
+    const loss = await trainStep(ctx.network, ctx.optimizer, ctx.loss, batch, ctx.ignoreLabel, ctx.settings.gradClipNorm);
+    dataSeconds += (t1 - t0) / 1000;
+    stepSeconds += (performance.now() - t1) / 1000;
+    sum += loss;
+    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss, lr });
     await yieldLoop();
   }
-  return sum / Math.max(1, ctx.iterations);
+  return { loss: sum / Math.max(1, ctx.iterations), dataSeconds, stepSeconds };
 }
 
 async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: number): Promise<{ loss: number; mean: number; perClass: number[] }> {
@@ -149,21 +158,18 @@ async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: numb
   const acc = { tp: new Array<number>(K).fill(0), fp: new Array<number>(K).fill(0), fn: new Array<number>(K).fill(0) };
   let sum = 0;
   for (let it = 0; it < ctx.valIterations; it++) {
-    const { x, seg, segShape } = await batchTensors(ctx, loader, ctx.rngs.val, false);
-    const outputs = ctx.network.forward(x, false);
-    const targets = targetsFor(outputs, seg, segShape);
-    // counts first: a loss may reuse its input buffers
+    const batch = await nextBatch(ctx, loader, ctx.rngs.val, false);
+    const r = await validationStep(ctx.network, ctx.loss, batch, ctx.ignoreLabel);
     const c = ctx.regions
-      ? regionConfusionCounts(outputs[0]!.data, outputs[0]!.shape, targets[0]!.data, ctx.regions, ctx.ignoreLabel)
-      : confusionCounts(outputs[0]!.data, outputs[0]!.shape, targets[0]!.data, ctx.ignoreLabel);
-    const res = ctx.loss.compute({ outputs, targets, ignoreLabel: ctx.ignoreLabel });
+      ? regionConfusionCounts(r.logits.data, r.logits.shape, r.seg, ctx.regions, ctx.ignoreLabel)
+      : confusionCounts(r.logits.data, r.logits.shape, r.seg, ctx.ignoreLabel);
     for (let k = 0; k < K; k++) {
       acc.tp[k]! += c.tp[k]!;
       acc.fp[k]! += c.fp[k]!;
       acc.fn[k]! += c.fn[k]!;
     }
-    sum += res.loss;
-    ctx.o.onProgress?.({ phase: 'val', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.valIterations, loss: res.loss, lr });
+    sum += r.loss;
+    ctx.o.onProgress?.({ phase: 'val', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.valIterations, loss: r.loss, lr });
     await yieldLoop();
   }
   const d = pseudoDice(acc);
@@ -186,12 +192,14 @@ function metaOf(ctx: TrainingContext): Omit<CheckpointMeta, 'blobs' | 'bin_bytes
 }
 
 async function saveState(ctx: TrainingContext, foldDir: string, kind: string): Promise<void> {
-  await saveCheckpoint(foldDir, kind, { meta: metaOf(ctx), parameters: saveParameters(ctx.network.parameters), optimizer: ctx.optimizer.state() });
+  await ctx.network.pullParameters();
+  await saveCheckpoint(foldDir, kind, { meta: metaOf(ctx), parameters: saveParameters(ctx.network.parameters), optimizer: await ctx.optimizer.state() });
 }
 
 async function restore(ctx: TrainingContext, foldDir: string): Promise<void> {
   const ck = await loadCheckpoint(foldDir, 'latest');
   loadParameters(ctx.network.parameters, ck.parameters);
+  ctx.network.pushParameters();
   ctx.optimizer.loadState(ck.optimizer);
   ctx.epoch = ck.meta.current_epoch;
   ctx.bestEma = ck.meta.best_ema;
@@ -201,7 +209,7 @@ async function restore(ctx: TrainingContext, foldDir: string): Promise<void> {
 
 function debugInfo(ctx: TrainingContext): Record<string, unknown> {
   return {
-    configuration: ctx.o.configuration, fold: ctx.o.fold, plans_name: ctx.o.plans.plans_name, backend: ctx.o.backend.info.name,
+    configuration: ctx.o.configuration, fold: ctx.o.fold, plans_name: ctx.o.plans.plans_name, backend: ctx.network.device.info.name,
     network_class_name: ctx.arch.network_class_name, dims: ctx.dims, patch_size: ctx.patchSize, initial_patch_size: ctx.da.initialPatchSize,
     batch_size: ctx.batchSize, num_epochs: ctx.epochs, num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations,
     initial_lr: ctx.settings.initialLr, weight_decay: ctx.settings.weightDecay, momentum: ctx.settings.momentum, grad_clip: ctx.settings.gradClipNorm, oversample_foreground_percent: ctx.settings.oversampleForegroundPercent,

@@ -112,6 +112,12 @@ describe('trainFold with stub network and loss', () => {
     expect(progress.lrs[0]).toBe(0.01);
     expect(progress.lrs[1]).toBeCloseTo(0.01 * Math.pow(2 / 3, 0.9), 10);
     expect(progress.train_losses[2]).toBeLessThan(progress.train_losses[0]);
+    const timing = JSON.parse(readFileSync(join(a, 'fold_0', 'debug.json'), 'utf8')).timing as { epoch: number; data_seconds: number; step_seconds: number; data_wait_fraction: number }[];
+    expect(timing.map((t) => t.epoch)).toEqual([0, 1, 2]);
+    for (const t of timing) {
+      expect(t.data_seconds).toBeGreaterThan(0);
+      expect(t.data_wait_fraction).toBeCloseTo(t.data_seconds / (t.data_seconds + t.step_seconds), 10);
+    }
 
     const b = mkdtempSync(join(tmpdir(), 'train-b-'));
     await expect(
@@ -145,7 +151,7 @@ describe('trainFold on a 2d configuration', () => {
     const net2d = { ...stubNetwork, dims: 2 as const, create: (i: Parameters<typeof stubNetwork.create>[0]) => {
       const n = stubNetwork.create(i);
       const fwd = n.forward.bind(n);
-      n.forward = (x, t) => (shapes.push(x.shape), fwd(x, t));
+      n.forward = (x, t) => (shapes.push([...x.shape]), fwd(x, t));
       return n;
     } };
     o.registry.register('network', net2d);

@@ -1,10 +1,11 @@
 import { transformTargets, type AugmentationOptions, type Sample, type Transform } from '../contracts/augmentation.js';
 import { annotatedKey, labelManager, locationClasses } from '../dataset/label-manager.js';
 import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
 import type { Loss, LossOptions } from '../contracts/loss.js';
 import type { Network } from '../contracts/network.js';
 import type { ArchitectureSpec, DatasetJson, Plans, Splits } from '../contracts/plans.js';
-import { deepSupervisionWeights, SGD } from '../nn/index.js';
+import { deepSupervisionWeights, DeviceSGD, resolveDevice } from '../nn/index.js';
 import type { Registry } from '../registry/registry.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import type { CaseSource, PreprocessedCaseData } from './case-source.js';
@@ -36,12 +37,17 @@ export interface TrainProgress {
   meanFgDice?: number;
   emaFgDice?: number;
   valLoss?: number;
+  /** Phase epoch only: fraction of the training iterations' wall time spent loading/augmenting (device waiting). */
+  dataWaitFraction?: number;
 }
 
 /** Options of `trainFold` (docs/INTERFACES.md). */
 export interface TrainFoldOptions {
   registry: Registry;
-  backend: ComputeBackend;
+  /** The device the network trains on (`selectDevice`); without it, `backend` inside a `HostDeviceBackend`. */
+  device?: DeviceBackend;
+  /** Used when `device` is absent: a device backend or a legacy compute backend (wrapped, see `resolveDevice`). */
+  backend?: ComputeBackend | DeviceBackend;
   plans: Plans;
   configuration: string;
   dataset: DatasetJson;
@@ -108,7 +114,7 @@ export interface TrainingContext {
   da: DaSettings;
   network: Network;
   loss: Loss;
-  optimizer: SGD;
+  optimizer: DeviceSGD;
   transforms: Transform[];
   trainLoader: PatchLoader;
   valLoader: PatchLoader | null;
@@ -165,13 +171,14 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const cascade = o.previousStage ? cascadeTransformsFrom(o.registry, o.dataset, augOpts) : null;
   // the cascade's network is PlainConvUNet (the plans' class) with image + one-hot channels (cascadeInputChannels)
   const inputChannels = imageChannels + (cascade?.labels.length ?? 0);
+  const device = resolveDevice(o);
   const network = o.registry.get('network', arch.network_class_name, dims).create({
-    architecture: arch, inputChannels, numClasses, deepSupervision: true, backend: o.backend, seed: deriveSeed(seed, fi),
+    architecture: arch, inputChannels, numClasses, deepSupervision: true, device, seed: deriveSeed(seed, fi),
   });
   network.setDeepSupervision(true);
   const nDs = Math.max(1, arch.arch_kwargs.strides.length - 1);
   const loss = createLoss(o.registry, settings.loss, { weightCe: settings.lossWeightCe, weightDice: settings.lossWeightDice, batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: deepSupervisionWeights(nDs), ignoreLabel }, regions);
-  const optimizer = new SGD(network.parameters, { lr: settings.initialLr, momentum: settings.momentum, nesterov: settings.nesterov, weightDecay: settings.weightDecay });
+  const optimizer = new DeviceSGD(network.device, network.parameters, { lr: settings.initialLr, momentum: settings.momentum, nesterov: settings.nesterov, weightDecay: settings.weightDecay });
   const transforms = o.registry.get('augmentation', o.augmentation ?? 'nnUNetDefault').create(augOpts);
   const spatial = transforms.some((t) => t.cropsToPatchSize === true);
   const da = spatial ? da0 : { ...da0, initialPatchSize: [...patchSize] };

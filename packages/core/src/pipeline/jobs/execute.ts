@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComputeBackend } from '../../contracts/backend.js';
+import type { DeviceBackend } from '../../contracts/device.js';
 import type { JobExecutor, JobSpec, RunSpec } from '../../contracts/jobs.js';
 import type { Plans, Splits } from '../../contracts/plans.js';
 import type { Registry } from '../../registry/registry.js';
@@ -49,7 +50,7 @@ interface RunState {
 /** The job's environment: plugins, compute backend (an instance, or a name to select; default: the run's). */
 export interface JobEnvironment {
   registry: Registry;
-  backend?: ComputeBackend | string;
+  backend?: ComputeBackend | DeviceBackend | string;
   log?: (s: string) => void;
 }
 
@@ -77,7 +78,7 @@ export function checkRunFolderVisible(run: RunSpec): void {
  */
 export function createJobExecutor(env: JobEnvironment): JobExecutor {
   const runs = new Map<string, Promise<RunState>>();
-  const backends = new Map<string, Promise<ComputeBackend>>();
+  const backends = new Map<string, Promise<DeviceBackend>>();
   const models = new Map<string, Promise<LoadedModel[]>>();
   const runState = (run: RunSpec): Promise<RunState> => {
     const L = runLayout(run.out);
@@ -85,10 +86,10 @@ export function createJobExecutor(env: JobEnvironment): JobExecutor {
     if (!runs.has(key)) runs.set(key, loadRunState(run, L, env.registry));
     return runs.get(key)!;
   };
-  const backendFor = (run: RunSpec): Promise<ComputeBackend> => {
+  const backendFor = (run: RunSpec): Promise<ComputeBackend | DeviceBackend> => {
     if (env.backend && typeof env.backend !== 'string') return Promise.resolve(env.backend);
     const name = env.backend ?? run.backend;
-    if (!backends.has(name)) backends.set(name, stage(env.registry, 'selectBackend')(env.registry, name, env.log ?? (() => {})));
+    if (!backends.has(name)) backends.set(name, stage(env.registry, 'selectDevice')(env.registry, name, env.log ?? (() => {})));
     return backends.get(name)!;
   };
   return async (job, run, rep) => {
@@ -110,7 +111,7 @@ interface JobContext {
   rep: Reporter;
   s: RunState;
   registry: Registry;
-  backend: () => Promise<ComputeBackend>;
+  backend: () => Promise<ComputeBackend | DeviceBackend>;
   models: Map<string, Promise<LoadedModel[]>>;
 }
 

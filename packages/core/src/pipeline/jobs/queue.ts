@@ -53,7 +53,7 @@ export async function startQueueWorker(registry: Registry, url: string, o: Queue
  */
 export async function runStoredJobs(o: { out: string; ids: string[]; registry: Registry; rep: Reporter; backend?: string }): Promise<number> {
   const graph = selectJobs(readJobGraph(o.out), o.ids);
-  const backend = await stage(o.registry, 'selectBackend')(o.registry, o.backend ?? graph.run.backend, (s) => o.rep.log(s));
+  const backend = await stage(o.registry, 'selectDevice')(o.registry, o.backend ?? graph.run.backend, (s) => o.rep.log(s));
   await new InProcessRunner(createJobExecutor({ registry: o.registry, backend }), o.rep).run(graph);
   return graph.waves.flat().length;
 }

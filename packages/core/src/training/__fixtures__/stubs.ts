@@ -1,5 +1,6 @@
 /** Tiny stand-ins (a 1x1-conv network and softmax cross-entropy) for trainer unit tests. Not exported by the package. */
 import type { LossFactory, NetworkFactory, Parameter, Tensor } from '../../contracts/index.js';
+import { hostNetwork, resolveDevice } from '../../nn/host.js';
 import type { Plans } from '../../contracts/plans.js';
 import type { PreprocessedCaseData } from '../case-source.js';
 import { createRng } from '../rng.js';
@@ -7,14 +8,14 @@ import { createRng } from '../rng.js';
 export const stubNetwork: NetworkFactory = {
   name: 'StubNet',
   dims: 3,
-  create({ inputChannels: C, numClasses: K, seed }) {
+  create(input) {
+    const { inputChannels: C, numClasses: K, seed } = input;
     const r = createRng(seed ?? 1);
     const w: Parameter = { name: 'w', shape: [K, C], value: Float32Array.from({ length: K * C }, () => r.normal() * 0.1), grad: new Float32Array(K * C), decay: true };
     const b: Parameter = { name: 'b', shape: [K], value: new Float32Array(K), grad: new Float32Array(K), decay: true };
     let last: Tensor | null = null;
-    return {
+    return hostNetwork(resolveDevice(input), {
       parameters: [w, b],
-      setDeepSupervision() {},
       forward(x: Tensor) {
         last = x;
         const [n, , ...sp] = x.shape as number[];
@@ -42,7 +43,7 @@ export const stubNetwork: NetworkFactory = {
               for (let c = 0; c < C; c++) w.grad[k * C + c]! += d * x.data[(i * C + c) * N + v]!;
             }
       },
-    };
+    });
   },
 };
 
