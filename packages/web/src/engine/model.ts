@@ -51,9 +51,10 @@ export async function loadWebModel(manifest: WebModelManifest, fetchFile: ModelF
       inputChannels: manifest.inputChannels,
       numClasses: manifest.numClasses,
       deepSupervision: false,
-      backend: backend as ComputeBackend,
+      backend,
     });
     loadParameters(network.parameters, await fetchFile(w.file));
+    network.pushParameters();
     network.setDeepSupervision(false);
     networks.push(network);
   }
