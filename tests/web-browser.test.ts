@@ -2,7 +2,8 @@
  * The model in the browser (issue 12): `nnunet-ts export-web` on a real Hippocampus model (shared model A, nnU-Net
  * v2's PlainConvUNet 3d_fullres), the site served on 127.0.0.1 and driven in headless chromium (Playwright core,
  * Debian's chromium, SwiftShader for WebGL / WebGPU). Checks: a case segmented in the page on wasm (mirroring on)
- * against `nnunet-ts predict` in Node (voxel counts and Dice per label; the output's geometry equals the input's),
+ * and on WebGPU (SwiftShader, mirroring off: one forward pass, since a software GPU is slow) against
+ * `nnunet-ts predict` in Node (voxel counts and Dice per label; the output's geometry equals the input's),
  * the overlay's colour in a screenshot of the viewer, and the `error:` status of each bad input.
  * Needs chromium (`apt-get install chromium`; `.ci/run` installs it) and the shared folder (`NNUNET_SHARED`).
  */
@@ -69,6 +70,7 @@ async function overlayPixels(page: Page): Promise<number> {
 let browser: Browser | undefined;
 let server: Awaited<ReturnType<typeof serveStatic>> | undefined;
 let node: NiftiImage;
+let nodeNoTta: NiftiImage;
 
 beforeAll(async () => {
   const out = cli(['export-web', '-m', MODEL, '-o', site]);
@@ -77,6 +79,8 @@ beforeAll(async () => {
   copyFileSync(CASE, join(tmp, 'in', 'hippocampus_008.nii.gz'));
   cli(['predict', '-i', join(tmp, 'in'), '-o', join(tmp, 'node'), '-m', MODEL, '-q']);
   node = readNii(readFileSync(join(tmp, 'node', 'hippocampus_008.nii.gz')), 'node prediction');
+  cli(['predict', '-i', join(tmp, 'in'), '-o', join(tmp, 'node-notta'), '-m', MODEL, '--disable-tta', '-q']);
+  nodeNoTta = readNii(readFileSync(join(tmp, 'node-notta', 'hippocampus_008.nii.gz')), 'node prediction without TTA');
   server = await serveStatic(site);
   browser = await launchChromium();
 }, 900_000);
@@ -116,6 +120,24 @@ describe('export-web site in headless chromium', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 900_000);
+
+  it('segments hippocampus_008 on webgpu (SwiftShader) without mirroring as `nnunet-ts predict --disable-tta` does', async () => {
+    const page = await openSite(browser!, server!.url, 'webgpu', { softwareGpu: true });
+    expect(await page.getByTestId('status').textContent()).toBe('ready');
+    const r = await runCase(page, [CASE], { mirror: false, timeoutMs: 1_500_000 });
+    expect(r.status).toBe('done');
+    expect(r.backend).toBe('webgpu');
+    expect(r.backendText).toMatch(/navigator\.gpu/);
+    const web = readNii(r.seg!, r.fileName!);
+    expect(web.shape).toEqual(nodeNoTta.shape);
+    const a = agreement(web.data, nodeNoTta.data, [1, 2]);
+    console.log(`webgpu vs Node (hippocampus_008, no mirroring): ${a.differ} of ${web.data.length} voxels differ; Dice label 1 ${a.dice[1]!.toFixed(5)}, label 2 ${a.dice[2]!.toFixed(5)}; case ${(r.caseMs! / 1000).toFixed(1)} s, model load ${(r.loadMs / 1000).toFixed(1)} s`);
+    // same tolerance as wasm: float32 tree sums on the GPU vs the Node kernels' order (packages/web/README.md)
+    expect(a.differ).toBeLessThanOrEqual(Math.ceil(web.data.length * 5e-4));
+    expect(a.dice[1]).toBeGreaterThanOrEqual(0.995);
+    expect(a.dice[2]).toBeGreaterThanOrEqual(0.995);
+    await page.close();
+  }, 1_600_000);
 
   it('gives a readable error status for each bad input', async () => {
     const page = await openSite(browser!, server!.url, 'wasm');

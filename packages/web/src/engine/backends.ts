@@ -22,10 +22,10 @@ export interface WebBackendOptions {
 }
 
 /**
- * Networks run on device backends (`DeviceBackend`) once the trainer and sliding window are on the device contract
- * (issue 9); until then WebGPU, whose backend implements only the device contract, cannot run them.
+ * Networks run on device backends (`DeviceBackend`, issue 9), so WebGPU (device contract only) runs them; host-memory
+ * backends (tfjs wasm / WebGL convolutions) are wrapped in core's `HostDeviceBackend`.
  */
-export const NETWORKS_ON_DEVICE = false;
+export const NETWORKS_ON_DEVICE = true;
 
 type Tf = TfApi & { setBackend(n: string): Promise<boolean>; env(): { getBool(f: string): boolean } };
 
