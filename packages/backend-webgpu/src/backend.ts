@@ -437,9 +437,6 @@ function dcCeLoss(be: WebGpuBackend, logits: readonly T[], targets: readonly T[]
   if (logits.length !== targets.length || logits.length !== o.weights.length) {
     throw new Error(`webgpu.dcCeLoss: ${logits.length} logits, ${targets.length} targets, ${o.weights.length} weights`);
   }
-  if ((o.weightCe ?? 1) !== 1 || (o.weightDice ?? 1) !== 1) {
-    throw new Error(`webgpu.dcCeLoss: weightCe/weightDice other than 1 (${o.weightCe ?? 1}/${o.weightDice ?? 1}) are not implemented in the WGSL loss kernels yet`);
-  }
   const values = be.zeros([3]);
   const vbuf = be.buf(values, 'dcCeLoss');
   const grads: (T | null)[] = [];
@@ -459,6 +456,7 @@ function dcCeLoss(be: WebGpuBackend, logits: readonly T[], targets: readonly T[]
     dcCeLevel(be.engine, {
       n, k, vol: vol(spatial(l.shape)), weight: w, lossScale: o.lossScale ?? 1, batchDice: o.batchDice, doBackground: o.doBackground,
       smooth: o.smooth, ignoreLabel: o.ignoreLabel, regions, bcePerChannel: o.ignoreLabel === undefined,
+      weightCe: o.weightCe ?? 1, weightDice: o.weightDice ?? 1,
     }, be.buf(l, 'dcCeLoss'), be.buf(t, 'dcCeLoss'), vbuf, be.buf(g, 'dcCeLoss'), false);
     grads.push(g);
   });

@@ -1,6 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { webgpuPlugin } from './plugin.js';
 import type { WebGpuBackend } from './backend.js';
+import type { DeviceBackend } from '@nnunet-ts/core';
+import { createCpuJsDevice } from '@nnunet-ts/backend-cpu';
 
 const be: WebGpuBackend = await webgpuPlugin({ software: 'only' }).createWebGpu();
 afterAll(() => be.destroy());
@@ -43,6 +45,19 @@ describe('webgpu ops compile and run', () => {
     expect((await be.read(p)).every(Number.isFinite)).toBe(true);
     const regions = be.dcCeLoss([l], [t], { weights: [1], batchDice: true, doBackground: true, smooth: 1e-5, regions: [[1, 2], [2], [1]] });
     expect((await be.read(regions.values)).every(Number.isFinite)).toBe(true);
+  });
+  it('weightCe / weightDice (DC_and_CE_loss(weight_ce, weight_dice)): values and gradients as the float64-checked host loss', async () => {
+    const host = createCpuJsDevice();
+    const o = { weights: [0.7, 0.3], batchDice: true, doBackground: false, smooth: 1e-5, weightCe: 0.5, weightDice: 2 };
+    const shapes = [[2, 3, 2, 2, 4], [2, 3, 1, 1, 2]];
+    const run = async (d: DeviceBackend): Promise<number[][]> => {
+      const ls = shapes.map((s, i) => d.upload(r(s.reduce((a, b) => a * b, 1), i + 3), s));
+      const ts = shapes.map((s, i) => d.uploadLabels(Int32Array.from({ length: s[0]! * s.slice(2).reduce((a, b) => a * b, 1) }, (_, j) => (j * (i + 2)) % 3), [s[0]!, 1, ...s.slice(2)]));
+      const res = d.dcCeLoss(ls, ts, o);
+      return [Array.from(await d.read(res.values)), ...(await Promise.all(res.grads.map(async (g) => Array.from(await d.read(g!)))))];
+    };
+    const [a, b] = [await run(be), await run(host)];
+    a.forEach((row, i) => row.forEach((v, j) => expect(v, `${i}/${j}`).toBeCloseTo(b[i]![j]!, 5)));
   });
   it('window ops', async () => {
     const x = be.upload(r(2 * 4 * 5 * 6), [1, 2, 4, 5, 6]);

@@ -5,7 +5,7 @@
  * Three dispatches per level: (1) per-sample partial sums over voxel chunks of soft tp (`I`), sum of
  * probabilities (`P`), sum of one-hot (`G`) per channel, the CE/BCE sum and the voxel count; (2) one workgroup
  * reduces them, writes the level's `[loss, ce, dice]` (weighted, added over levels) and the per-(sample, channel)
- * coefficients of the Dice gradient `dL/dp = A y + B`; (3) the logit gradient per voxel,
+ * coefficients of the Dice gradient `dL/dp = A y + B` (scaled by weightDice; the CE part by weightCe); (3) the logit gradient per voxel,
  * softmax: `w s ((p - y) / count + p (g - sum_j p_j g_j))`, regions: `w s ((q - y) / count + q (1 - q) g)`.
  */
 import { type Engine, type KernelSource, WG } from '../engine.js';
@@ -29,6 +29,9 @@ export interface LevelLoss {
   regions: { table: GPUBuffer; labels: number } | null;
   /** Divisor of the BCE sum: voxels times channels (true) or voxels only (false). */
   bcePerChannel: boolean;
+  /** nnU-Net `DC_and_CE_loss(weight_ce, weight_dice)`: loss = weightCe ce + weightDice dice (both 1 by default). */
+  weightCe: number;
+  weightDice: number;
 }
 
 // per-voxel code shared by the statistics and gradient passes: fills prob[c], y[c], contributes ce
@@ -95,7 +98,7 @@ function finishKernel(k: number): KernelSource {
   const q = 3 * k + 2;
   return {
     key: `dcce-finish-${k}`,
-    code: `${header(['n', 'chunks', 'batchDice', 'c0', 'first', 'cePerChannel', 'smth: f32', 'w: f32'], [
+    code: `${header(['n', 'chunks', 'batchDice', 'c0', 'first', 'cePerChannel', 'smth: f32', 'w: f32', 'wce: f32', 'wdice: f32'], [
       { name: 'PS' }, { name: 'TOT', write: true }, { name: 'CO', write: true }, { name: 'V', write: true },
     ])}
 @compute @workgroup_size(${WG})
@@ -132,8 +135,8 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         A = -2.0 / (terms * den);
         if (raw >= 1e-8) { B = num / (terms * den * den); }
       }
-      CO[(b * ${k}u + c) * 2u] = A;
-      CO[(b * ${k}u + c) * 2u + 1u] = B;
+      CO[(b * ${k}u + c) * 2u] = p.wdice * A;
+      CO[(b * ${k}u + c) * 2u + 1u] = p.wdice * B;
     }
   }
   var denom = count;
@@ -141,12 +144,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   var ce = 0.0;
   var cinv = 0.0;
   if (denom > 0.0) { ce = ceSum / denom; cinv = 1.0 / denom; }
-  CO[p.n * ${k}u * 2u] = cinv;
+  CO[p.n * ${k}u * 2u] = p.wce * cinv;
   let dice = -dsum / terms;
   if (p.first != 0u) { V[0] = 0.0; V[1] = 0.0; V[2] = 0.0; }
-  V[0] += p.w * (ce + dice);
-  V[1] += p.w * ce;
-  V[2] += p.w * dice;
+  V[0] += p.w * (p.wce * ce + p.wdice * dice);
+  V[1] += p.w * p.wce * ce;
+  V[2] += p.w * p.wdice * dice;
 }`,
   };
 }
@@ -204,7 +207,7 @@ export function dcCeLevel(e: Engine, o: LevelLoss, logits: GPUBuffer, targets: G
   e.dispatch(statsKernel(o.k, regions), [logits, targets, rt, ps], [u(o.vol), u(ign === undefined ? 0 : 1), { i: ign ?? 0 }, u(labels), u(chunks)], [chunks, o.n]);
   const c0 = regions || o.doBackground ? 0 : 1;
   const cePerChannel = regions && o.bcePerChannel ? 1 : 0;
-  e.dispatch(finishKernel(o.k), [ps, tot, co, values], [u(o.n), u(chunks), u(o.batchDice ? 1 : 0), u(c0), u(first ? 1 : 0), u(cePerChannel), f(o.smooth), f(o.weight)], [1]);
+  e.dispatch(finishKernel(o.k), [ps, tot, co, values], [u(o.n), u(chunks), u(o.batchDice ? 1 : 0), u(c0), u(first ? 1 : 0), u(cePerChannel), f(o.smooth), f(o.weight), f(o.weightCe), f(o.weightDice)], [1]);
   if (grad) {
     const n = o.n * o.vol;
     const groups = Math.max(1, Math.ceil(n / WG));
