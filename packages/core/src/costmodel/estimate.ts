@@ -193,7 +193,7 @@ export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: Confi
     stage: `train ${r.configuration}`,
     seconds: perFold * r.folds,
     peakBytes: baseBytes + cost.trainingBytes,
-    detail: `${r.folds} fold(s) x ${r.epochs} x ${r.iterationsPerEpoch} iterations at ${cost.secondsPerIteration.toFixed(2)} s (patch ${cfg.patch_size!.join('x')}, batch ${r.batchSize})`,
+    detail: `${r.folds} fold(s) x ${r.epochs} x (${r.iterationsPerEpoch} iterations at ${cost.secondsPerIteration.toFixed(2)} s + ${r.validationIterations} validation iterations at ${valIter.toFixed(2)} s) (patch ${cfg.patch_size!.join('x')}, batch ${r.batchSize})`,
   });
   const perCase = predictCaseSeconds(r, cfg, cost.secondsPerTile, 1);
   out.push({ stage: 'validation', seconds: perCase * r.validationCases * r.folds, detail: `${r.validationCases * r.folds} case(s) at ${perCase.toFixed(1)} s` });

@@ -268,6 +268,7 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
       { hint: `give a budget of at least ${formatDuration(Math.ceil(smallest))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
     );
   }
+  explainChoice(left(), list[0]!, best, costOf(list[0]!), exact.has(list[0]!));
   return decide(left(), best, costOf(best.c), cals[cals.length - 1]!, memory, o.budgetSeconds);
 }
 
@@ -305,6 +306,24 @@ function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib
   const spent = userBudget - o.budgetSeconds;
   o.log?.(`time budget ${formatDuration(userBudget)} on ${o.backend.info.name} (${formatDuration(o.budgetSeconds)} left after ${formatDuration(spent)} of validation, fingerprint and calibration; memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
   return decision;
+}
+
+/** Training iterations per fold below which a budget's model is warned about (nnU-Net trains 1000 x 250). */
+const FEW_ITERATIONS = 250;
+
+/** Say why nnU-Net's own plan was passed over, and warn when the budget buys too few iterations for a usable model. */
+function explainChoice(o: TimeBudgetOptions, own: Candidate, best: Pick, ownCost: ConfigurationCost, measured: boolean): void {
+  if (best.c !== own) {
+    const f = fit(o, own, ownCost, false);
+    const need = (f.fixed + (o.minIterations ?? 50) * f.perIteration * o.folds) / (1 - MARGIN);
+    o.log?.(
+      `time budget: nnU-Net's own plan (${own.configuration}, patch ${own.cfg.patch_size!.join('x')}, batch ${own.cfg.batch_size}) needs about ${formatDuration(need)} ` +
+        `(${ownCost.secondsPerIteration.toFixed(2)} s per iteration, ${measured ? 'measured' : 'estimated'}), more than the ${formatDuration(o.budgetSeconds)} left: a smaller plan is used`,
+    );
+  }
+  if (best.iterations < FEW_ITERATIONS) {
+    o.log?.(`warning: this budget buys only ${best.iterations} training iterations per fold (nnU-Net trains 250,000; the quick preset at least 480): expect a poor model, or give a larger --time-budget`);
+  }
 }
 
 /** One line: what the budget planner chose. */
