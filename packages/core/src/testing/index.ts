@@ -8,3 +8,4 @@ export * from './backend-suite.js';
 export * from './device-suite.js';
 export * from './device-reference.js';
 export * from './plugin-suites.js';
+export * from './planner-suite.js';
