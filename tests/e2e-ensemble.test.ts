@@ -1,5 +1,5 @@
 /**
- * Ensembling in find-best (spec 1.20) without training: two fake configurations with stored validation
+ * Ensembling in find-best (RULES.md §20) without training: two fake configurations with stored validation
  * probabilities; the pair's averaged probabilities are scored, and findBestConfiguration ranks it.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';

@@ -60,7 +60,7 @@ export function convolveAxis(a: Float32Array, shape: [number, number, number], a
 }
 
 /**
- * Gaussian blur (bg2 `GaussianBlurTransform`, spec 1.17): p 0.2; each channel with p 0.5; a sigma per axis and per
+ * Gaussian blur (bg2 `GaussianBlurTransform`, RULES.md §17): p 0.2; each channel with p 0.5; a sigma per axis and per
  * channel uniform in (0.5, 1.0); separable, kernel size `~6 sigma` ({@link gaussianKernel1d}), reflect border.
  * Singleton axes (2D samples) are not blurred.
  */

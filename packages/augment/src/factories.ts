@@ -5,7 +5,7 @@ import { simulateLowResolution } from './lowres.js';
 import { spatialTransform } from './spatial.js';
 
 /**
- * nnU-Net v2's default training transforms (spec 1.17, `get_training_transforms`), in nnU-Net's order:
+ * nnU-Net v2's default training transforms (RULES.md §17, `get_training_transforms`), in nnU-Net's order:
  * spatial (rot p 0.2, isotropic scale 0.7-1.4 p 0.2, no elastic), Gaussian noise (p 0.1), Gaussian blur (p 0.2),
  * multiplicative brightness (p 0.15), contrast (p 0.15), simulated low resolution (p 0.25), inverted gamma (p 0.1),
  * gamma (p 0.3), mirror (allowed axes, p 0.5 each), masking of `useMaskForNorm` channels outside the nonzero mask,

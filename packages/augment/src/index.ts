@@ -1,5 +1,5 @@
 /**
- * @nnunet-ts/augment: nnU-Net's training augmentations (spec 1.17) as `Transform`s, the `nnUNetDefault`,
+ * @nnunet-ts/augment: nnU-Net's training augmentations (RULES.md §17) as `Transform`s, the `nnUNetDefault`,
  * `nnUNetNoDA` and `mirrorOnly` augmentation plugins, and the seeded `Rng` (`createRng`, re-exported from core).
  */
 import type { PluginModule, Registry } from '@nnunet-ts/core';

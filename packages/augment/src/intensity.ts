@@ -8,7 +8,7 @@ export interface NoiseParams {
 }
 
 /**
- * Additive Gaussian noise (bg2 `GaussianNoiseTransform`, spec 1.17): p 0.1, one std for all channels drawn
+ * Additive Gaussian noise (bg2 `GaussianNoiseTransform`, RULES.md §17): p 0.1, one std for all channels drawn
  * uniformly from `variance` = (0, 0.1) (bg2 uses the drawn value as the standard deviation), independent noise per voxel.
  */
 export function gaussianNoise(o: { p?: number; variance?: [number, number] } = {}): Transform<NoiseParams> {
@@ -36,7 +36,7 @@ export interface ChannelFactors {
 }
 
 /**
- * Multiplicative brightness (bg2 `MultiplicativeBrightnessTransform`, spec 1.17; multiplicative, not additive):
+ * Multiplicative brightness (bg2 `MultiplicativeBrightnessTransform`, RULES.md §17; multiplicative, not additive):
  * p 0.15, each channel multiplied by its own factor from (0.75, 1.25) with `BGContrast` sampling (half the time below 1).
  */
 export function multiplicativeBrightness(o: { p?: number; range?: [number, number] } = {}): Transform<ChannelFactors> {
@@ -61,7 +61,7 @@ export function multiplicativeBrightness(o: { p?: number; range?: [number, numbe
 }
 
 /**
- * Contrast (bg2 `ContrastTransform`, spec 1.17): p 0.15, per channel factor f from (0.75, 1.25) (`BGContrast`
+ * Contrast (bg2 `ContrastTransform`, RULES.md §17): p 0.15, per channel factor f from (0.75, 1.25) (`BGContrast`
  * sampling), `x <- (x - mean) * f + mean`, clipped to the channel's original [min, max] (preserve range).
  */
 export function contrast(o: { p?: number; range?: [number, number] } = {}): Transform<ChannelFactors> {
@@ -91,7 +91,7 @@ export function contrast(o: { p?: number; range?: [number, number] } = {}): Tran
 }
 
 /**
- * Gamma (bg2 `GammaTransform`, spec 1.17): per channel gamma from (0.7, 1.5) (`BGContrast` sampling), optional
+ * Gamma (bg2 `GammaTransform`, RULES.md §17): per channel gamma from (0.7, 1.5) (`BGContrast` sampling), optional
  * inversion (`x <- -x` before and after), statistics retained: the channel is scaled to [0, 1] by its range, raised
  * to gamma, scaled back, then shifted and scaled to its original mean and std. nnU-Net uses two instances:
  * inverted with p 0.1 and plain with p 0.3.
@@ -126,7 +126,7 @@ export function gamma(o: { p: number; invert: boolean; range?: [number, number] 
 
 /**
  * Set voxels outside the nonzero mask (seg < 0) to 0 in the given channels (bg2 `MaskImageTransform`), used by nnU-Net
- * for channels normalized with `use_mask_for_norm` (spec 1.12, 1.17). Must run before seg -1 -> 0.
+ * for channels normalized with `use_mask_for_norm` (RULES.md §12, §17). Must run before seg -1 -> 0.
  */
 export function maskImage(channels: number[]): Transform<true> {
   return {
@@ -145,7 +145,7 @@ export function maskImage(channels: number[]): Transform<true> {
   };
 }
 
-/** Replace one seg value by another (bg2 `RemoveLabelTansform`); nnU-Net maps -1 (outside / padding) to 0 (spec 1.17). */
+/** Replace one seg value by another (bg2 `RemoveLabelTansform`); nnU-Net maps -1 (outside / padding) to 0 (RULES.md §17). */
 export function removeLabel(from = -1, to = 0): Transform<true> {
   return {
     name: 'RemoveLabelTransform',
@@ -160,7 +160,7 @@ export function removeLabel(from = -1, to = 0): Transform<true> {
 }
 
 /**
- * Mirror (bg2 `MirrorTransform`, spec 1.17): each allowed axis flipped independently with p 0.5, image and seg together.
+ * Mirror (bg2 `MirrorTransform`, RULES.md §17): each allowed axis flipped independently with p 0.5, image and seg together.
  * `axes` index the patch (`[z, y, x]`; 2D: `[y, x]`, i.e. sample axes + 1). Lateralized axes must be left out (B35).
  */
 export function mirror(o: { axes: number[]; dims: 2 | 3; p?: number }): Transform<{ axes: number[] }> {

@@ -35,7 +35,7 @@ function resizeAxis(a: Float32Array, shape: number[], axis: number, m: number, l
 }
 
 /**
- * Simulated low resolution (bg2 `SimulateLowResolutionTransform`, spec 1.17): p 0.25; each channel with p 0.5 is
+ * Simulated low resolution (bg2 `SimulateLowResolutionTransform`, RULES.md §17): p 0.25; each channel with p 0.5 is
  * downsampled by a factor in (0.5, 1) (same for all axes, new size `round(n * f)`) with nearest neighbour and
  * upsampled back linearly. `ignoreAxes` (`[0]` for dummy-2D) and singleton axes keep their resolution.
  */

@@ -39,7 +39,7 @@ export function minMax(a: Float32Array): { min: number; max: number } {
 
 /**
  * batchgeneratorsv2 `BGContrast` sampling for a range `[lo, hi]` around 1: with probability 0.5 (and `lo < 1`)
- * uniform in `[lo, 1)`, else uniform in `[max(lo, 1), hi)`. Used by contrast and gamma (spec 1.17).
+ * uniform in `[lo, 1)`, else uniform in `[max(lo, 1), hi)`. Used by contrast and gamma (RULES.md §17).
  */
 export function sampleAroundOne(r: { uniform(lo: number, hi: number): number; next(): number }, lo: number, hi: number): number {
   if (r.next() < 0.5 && lo < 1) return r.uniform(lo, 1);

@@ -1,7 +1,7 @@
 import type { Rng, Sample, Transform } from '@nnunet-ts/core';
 import { segLinearArgmax, segNearest } from './seg-sampling.js';
 
-/** Options of {@link spatialTransform} (spec 1.17, v2 column). */
+/** Options of {@link spatialTransform} (RULES.md §17, v2 column). */
 export interface SpatialOptions {
   /** Output patch `[z, y, x]` (2D: `[1, y, x]`). */
   patchSize: number[];
@@ -39,7 +39,7 @@ function rotations(az: number, ay: number, ax: number): number[] {
 }
 
 /**
- * nnU-Net's spatial transform (batchgeneratorsv2 `SpatialTransform` as configured in v2, spec 1.17): with p 0.2 a
+ * nnU-Net's spatial transform (batchgeneratorsv2 `SpatialTransform` as configured in v2, RULES.md §17): with p 0.2 a
  * rotation (every axis in 3D, in-plane for 2D/dummy-2D, each angle uniform in `rotation`), with p 0.2 one isotropic
  * scale factor in (0.7, 1.4) (> 1 samples a larger region, objects get smaller), no elastic deformation, centre crop
  * to `patchSize` (no random crop). Data is resampled linearly with 0 outside; the seg as one-hot channels

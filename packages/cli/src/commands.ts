@@ -114,9 +114,9 @@ function addConvertMsdCommand(program: Command, io: Io): void {
     });
 }
 
-/** `fingerprint`: extract the dataset fingerprint (spec 1.2). */
+/** `fingerprint`: extract the dataset fingerprint (RULES.md §2). */
 function addFingerprintCommand(program: Command, io: Io): void {
-  common(program.command('fingerprint <dataset>').description('extract the dataset fingerprint (spec 1.2)'))
+  common(program.command('fingerprint <dataset>').description('extract the dataset fingerprint (RULES.md §2)'))
     .requiredOption('-o, --out <dir>', 'run folder; writes nnUNet_preprocessed/dataset_fingerprint.json')
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
@@ -284,9 +284,9 @@ function addEvaluateCommand(program: Command, io: Io): void {
     });
 }
 
-/** `find-best`: pick the best configuration or pair ensemble from cross-validation (spec 1.20) and determine its postprocessing (spec 1.19). */
+/** `find-best`: pick the best configuration or pair ensemble from cross-validation (RULES.md §20) and determine its postprocessing (RULES.md §19). */
 function addFindBestCommand(program: Command, io: Io): void {
-  common(program.command('find-best').description('pick the best configuration or pair ensemble from cross-validation (spec 1.20) and determine its postprocessing (spec 1.19)'))
+  common(program.command('find-best').description('pick the best configuration or pair ensemble from cross-validation (RULES.md §20) and determine its postprocessing (RULES.md §19)'))
     .requiredOption('-o, --out <dir>', 'run folder')
     .option('--dataset <folder>', 'dataset with the training labels (default: the one recorded in <run>/run.json)')
     .option('--no-ensemble', 'do not score ensembles of configuration pairs')

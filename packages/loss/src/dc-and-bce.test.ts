@@ -7,7 +7,7 @@ function rand(shape: number[], seed: number): Tensor {
   return { data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r.normal() * 2), shape };
 }
 
-describe('DC_and_BCE_loss (regions, spec 1.16)', () => {
+describe('DC_and_BCE_loss (regions, RULES.md §16)', () => {
   const regions = [[1, 2, 3], [2, 3], [3]]; // BraTS-like nested regions
 
   it('hand value: zero logits, one voxel of label 2', () => {

@@ -4,12 +4,12 @@ const SMOOTH = 1e-5;
 
 /** Options of `DC_and_BCE_loss`: the contract's options plus the regions (label sets) of region-based training. */
 export interface RegionLossOptions extends LossOptions {
-  /** Region i = voxels whose label is in `regions[i]` (dataset.json labels given as lists; spec 1.16). */
+  /** Region i = voxels whose label is in `regions[i]` (dataset.json labels given as lists; RULES.md §16). */
   regions?: number[][];
 }
 
 /**
- * One level of `DC_and_BCE_loss` (region-based training, spec 1.16): sigmoid BCE-with-logits plus the negative
+ * One level of `DC_and_BCE_loss` (region-based training, RULES.md §16): sigmoid BCE-with-logits plus the negative
  * soft Dice over all region channels (`do_bg` true). Logits `[n, R, z, y, x]`, labels `[n, 1, z, y, x]` turned into
  * region masks. Without an ignore label BCE is the mean over all `n*R*voxels` elements; with one, nnU-Net's masked
  * form `sum(bce * mask) / sum(mask)` over annotated voxels (summed over the R channels, as nnU-Net does) and the

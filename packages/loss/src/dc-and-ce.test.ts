@@ -11,7 +11,7 @@ function labels(n: number, K: number, seed: number): Int16Array {
   return Int16Array.from({ length: n }, () => Math.floor(r.next() * K));
 }
 
-describe('DC_and_CE_loss (spec 1.16)', () => {
+describe('DC_and_CE_loss (RULES.md §16)', () => {
   it('hand value: one voxel, two classes, zero logits', () => {
     const loss = dcAndCeLoss({ batchDice: false });
     const out = loss.compute({ outputs: [{ data: new Float32Array(2), shape: [1, 2, 1, 1, 1] }], targets: [{ data: Int16Array.of(1), shape: [1, 1, 1, 1, 1] }] });

@@ -1,6 +1,6 @@
 import { softmaxDcCeLevel, type LevelLoss, type Loss, type LossFactory, type LossInput, type LossOptions, type LossOutput, type Tensor } from '@nnunet-ts/core';
 
-/** Soft Dice smoothing and denominator floor (spec 1.16: `MemoryEfficientSoftDiceLoss`). */
+/** Soft Dice smoothing and denominator floor (RULES.md §16: `MemoryEfficientSoftDiceLoss`). */
 const SMOOTH = 1e-5;
 
 /**
@@ -8,7 +8,7 @@ const SMOOTH = 1e-5;
  * Dice over foreground classes. Logits `[n, K, z, y, x]`, target `[n, 1, z, y, x]` int labels in [0, K)
  * (or `ignoreLabel`). Returns the level's loss and writes `scale * dL/dlogits` into `grad` (skipped when null).
  * Batch Dice sums intersections and sums over the batch axis before the ratio; otherwise per sample and class,
- * then averaged. With an ignore label both terms are masked; CE is 0 when no voxel is annotated (spec 1.16).
+ * then averaged. With an ignore label both terms are masked; CE is 0 when no voxel is annotated (RULES.md §16).
  * `weights` scale the two terms (nnU-Net `weight_ce`, `weight_dice`, both 1 by default); `ce` and `dice` are returned
  * unweighted. The arithmetic is core's `softmaxDcCeLevel`, the same the host device backends run for the device
  * contract's `dcCeLoss`. Throws `Error` on shape mismatch or a label outside [0, K).
@@ -22,7 +22,7 @@ export function dcAndCeLevel(logits: Tensor, target: { data: Int16Array; shape: 
 }
 
 /**
- * nnU-Net's `DC_and_CE_loss` (`weightCe`, `weightDice`, default 1 and 1) with deep supervision (spec 1.15-1.16): the loss is
+ * nnU-Net's `DC_and_CE_loss` (`weightCe`, `weightDice`, default 1 and 1) with deep supervision (RULES.md §15-§16): the loss is
  * `sum_l w_l * (CE_l + Dice_l)` over levels (`deepSupervisionWeights`, highest resolution first; default all
  * weight on level 0), and `grads[l]` is dL/dlogits of level l, null for weight-0 levels.
  * `parts` reports the weighted `ce` and `dice`.

@@ -1,4 +1,4 @@
-/** @nnunet-ts/loss: nnU-Net's compound losses `DC_and_CE_loss` and (regions) `DC_and_BCE_loss` with deep supervision (spec 1.15-1.16). */
+/** @nnunet-ts/loss: nnU-Net's compound losses `DC_and_CE_loss` and (regions) `DC_and_BCE_loss` with deep supervision (RULES.md §15-§16). */
 import type { PluginModule, Registry } from '@nnunet-ts/core';
 import { dcAndCeLossFactory } from './dc-and-ce.js';
 import { dcAndBceLossFactory } from './dc-and-bce.js';

@@ -42,7 +42,7 @@ function brute(mask: Uint8Array, [D, H, W]: number[], r: number, dilate: boolean
   return out;
 }
 
-describe('one-hot previous stage (spec 1.10)', () => {
+describe('one-hot previous stage (RULES.md §10)', () => {
   it('encodes each foreground label as a channel', () => {
     const oh = oneHotPreviousStage(Int16Array.of(0, 1, 2, 2), [1, 2, 2], [1, 2]);
     expect(Array.from(oh)).toEqual([0, 1, 0, 0, 0, 0, 1, 1]);

@@ -1,5 +1,5 @@
 /**
- * @nnunet-ts/net-cascade: what nnU-Net's 3d_cascade_fullres adds to the 3D U-Net (spec 1.10): the one-hot
+ * @nnunet-ts/net-cascade: what nnU-Net's 3d_cascade_fullres adds to the 3D U-Net (RULES.md §10): the one-hot
  * previous-stage input channels, the two low-res segmentation augmentations, and a `PlainConvUNetCascade` plugin.
  */
 import type { AugmentationFactory, PluginModule, Registry } from '@nnunet-ts/core';

@@ -1,6 +1,6 @@
 /**
  * One-hot encoding of the previous stage's segmentation, as nnU-Net appends it to the cascade's input
- * (`MoveSegAsOneHotToData`, spec 1.10): channel i is 1 where `seg == foregroundLabels[i]`, else 0.
+ * (`MoveSegAsOneHotToData`, RULES.md §10): channel i is 1 where `seg == foregroundLabels[i]`, else 0.
  * `seg`: int16 labels over `spatialShape` (`[z, y, x]`, x fastest). Returns float32 `[L, z, y, x]`,
  * L = `foregroundLabels.length`. Throws `Error` when `seg.length` does not match `spatialShape`.
  */
@@ -19,7 +19,7 @@ export function oneHotPreviousStage(seg: Int16Array, spatialShape: number[], for
 
 /**
  * Input channels of the 3d_cascade_fullres network: image channels plus one per foreground label
- * (nnU-Net's `determine_num_input_channels`, spec 1.10).
+ * (nnU-Net's `determine_num_input_channels`, RULES.md §10).
  */
 export function cascadeInputChannels(nImageChannels: number, foregroundLabels: number[]): number {
   return nImageChannels + foregroundLabels.length;

@@ -24,14 +24,14 @@ function shuffled<T>(a: T[], rng: Rng): T[] {
 export interface BinaryOperatorOptions {
   /** Image channels holding the one-hot previous-stage seg (negative = from the end), e.g. `[-2, -1]`. */
   channels: number[];
-  /** Probability the transform runs on a sample (spec 1.10: 0.4). */
+  /** Probability the transform runs on a sample (RULES.md §10: 0.4). */
   p?: number;
   /**
    * Probability per channel: 0.5 as nnU-Net v2's trainer passes it since v2.7.0
    * (nnunetv2/training/nnUNetTrainer/nnUNetTrainer.py `get_training_transforms`; v2.4.2 passed 1).
    */
   pPerLabel?: number;
-  /** Inclusive integer radius range of the ball (spec 1.10: 1..8). */
+  /** Inclusive integer radius range of the ball (RULES.md §10: 1..8). */
   strelSize?: [number, number];
 }
 
@@ -43,7 +43,7 @@ export interface BinaryOperatorParams {
 }
 
 /**
- * nnU-Net's `ApplyRandomBinaryOperatorTransform` for the cascade (spec 1.10): with probability `p`, for each
+ * nnU-Net's `ApplyRandomBinaryOperatorTransform` for the cascade (RULES.md §10): with probability `p`, for each
  * one-hot channel (random order, each with `pPerLabel`) apply dilation, erosion, closing or opening with a
  * ball / disk of random integer radius in `strelSize`; voxels the operation added are removed from the other
  * one-hot channels so the encoding stays exclusive. Radii are integers (nnU-Net samples a float radius; the
@@ -107,7 +107,7 @@ export interface RemoveComponentParams {
 
 /**
  * nnU-Net's `RemoveRandomConnectedComponentFromOneHotEncodingTransform` (batchgeneratorsv2
- * transforms/nnunet/remove_connected_components.py; spec 1.10): with probability `p` (0.2), for each one-hot channel
+ * transforms/nnunet/remove_connected_components.py; RULES.md §10): with probability `p` (0.2), for each one-hot channel
  * (random order, each with `pPerLabel` 0.5) holding foreground, remove one connected component (full connectivity,
  * chosen uniformly) among those smaller than `maxFraction` (0.15) of the patch; optionally paint it into another
  * channel (`fillWithOtherClassP`, 0 in nnU-Net's trainer).

@@ -1,7 +1,7 @@
 import type { ArchitectureSpec } from '@nnunet-ts/core';
 
 /**
- * A PlainConvUNet `architecture` block in nnU-Net's arch-dict format (spec 1.7 defaults: 2 convs per stage,
+ * A PlainConvUNet `architecture` block in nnU-Net's arch-dict format (RULES.md §7 defaults: 2 convs per stage,
  * conv bias, InstanceNorm eps 1e-5 affine, LeakyReLU), for tests and hand-made plans. `kernels`/`strides` per
  * stage with 3 entries (`Conv3d`) or 2 (`Conv2d`); `slope` sets `nonlin_kwargs.negative_slope` when given.
  */

@@ -25,7 +25,7 @@ function toTriple(v: number[], dims: 2 | 3, what: string): Triple {
 }
 
 /**
- * Reads and validates a plans `architecture` block (arch-dict format, spec 1.7) for a `dims`-D network.
+ * Reads and validates a plans `architecture` block (arch-dict format, RULES.md §7) for a `dims`-D network.
  * Defaults: eps 1e-5, affine true, LeakyReLU slope 0.01. Throws `NnunetError` on inconsistent lists,
  * a conv_op of the other dimensionality, or a norm/nonlin other than InstanceNorm / LeakyReLU / ReLU.
  */

@@ -4,7 +4,7 @@ import { stackedConvBlocks } from './blocks.js';
 import { UNet } from './unet.js';
 
 /**
- * Builds nnU-Net's `PlainConvUNet` (dynamic_network_architectures, spec 1.7) from a plans `architecture` block:
+ * Builds nnU-Net's `PlainConvUNet` (dynamic_network_architectures, RULES.md §7) from a plans `architecture` block:
  * encoder stage s = `n_conv_per_stage[s]` conv-InstanceNorm-LeakyReLU blocks, the first carrying `strides[s]`;
  * decoder as in `UNet`. He init (a = 1e-2, biases 0) from `input.seed` (default 0).
  * `dims` 2 maps `[ky, kx]` / `[sy, sx]` onto 3D kernels with kz = 1, stride z = 1; inputs then have z = 1.

@@ -92,7 +92,7 @@ export class BasicBlockD implements Module {
 }
 
 /**
- * Builds dynamic_network_architectures' `ResidualEncoderUNet` (nnU-Net ResEnc presets, spec 1.21): stem (one
+ * Builds dynamic_network_architectures' `ResidualEncoderUNet` (nnU-Net ResEnc presets, RULES.md §21): stem (one
  * conv-norm-nonlin to `features[0]`), encoder stages of `n_blocks_per_stage[s]` `BasicBlockD`s (the first with
  * `strides[s]`), and the plain `UNet` decoder. `dims` as in `buildPlainConvUNet`. Throws `NnunetError` on a bad block.
  */

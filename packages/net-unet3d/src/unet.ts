@@ -24,7 +24,7 @@ interface DecoderStage {
 
 /**
  * U-Net with an arbitrary encoder (one module per stage, its output being the skip) and nnU-Net's `UNetDecoder`
- * (spec 1.7): for decoder stage s (lowest resolution first) a transposed conv with kernel = stride of encoder
+ * (RULES.md §7): for decoder stage s (lowest resolution first) a transposed conv with kernel = stride of encoder
  * stage `n-s`, `features[n-1-s]` channels, concat `[upsampled, skip]`, `n_conv_per_stage_decoder[s]` conv blocks,
  * 1x1 seg head. Outputs highest resolution first; with deep supervision one per decoder stage, else only the last.
  * Parameter order and names follow PyTorch's `named_parameters()` of dynamic_network_architectures.

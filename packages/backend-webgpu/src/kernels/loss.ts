@@ -1,6 +1,6 @@
 /**
  * Dice + cross-entropy (softmax) or Dice + BCE (regions) of one deep-supervision level, fused on the device:
- * nnU-Net's `DC_and_CE_loss` / `DC_and_BCE_loss` with `MemoryEfficientSoftDiceLoss` (spec 1.15-1.16).
+ * nnU-Net's `DC_and_CE_loss` / `DC_and_BCE_loss` with `MemoryEfficientSoftDiceLoss` (RULES.md §15-§16).
  *
  * Three dispatches per level: (1) per-sample partial sums over voxel chunks of soft tp (`I`), sum of
  * probabilities (`P`), sum of one-hot (`G`) per channel, the CE/BCE sum and the voxel count; (2) one workgroup

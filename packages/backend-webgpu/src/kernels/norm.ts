@@ -1,7 +1,7 @@
 /**
  * Per-plane reductions: instance norm forward/backward (one workgroup per `(n, c)` plane, two passes over the
  * plane for a centred variance) and per-channel sums (bias gradient, gamma/beta gradients).
- * nnU-Net: `InstanceNorm3d(eps=1e-5, affine=True)` followed by `LeakyReLU(0.01)` (spec 1.7).
+ * nnU-Net: `InstanceNorm3d(eps=1e-5, affine=True)` followed by `LeakyReLU(0.01)` (RULES.md §7).
  */
 import { type Engine, type KernelSource, WG } from '../engine.js';
 import { header, f, u, WG_REDUCE } from './util.js';

@@ -41,7 +41,7 @@ export interface Transform<P = unknown> {
   apply(sample: Sample, params: P): Sample;
 }
 
-/** Options from the plans and trainer used to build nnU-Net's training transforms (spec 1.17). */
+/** Options from the plans and trainer used to build nnU-Net's training transforms (RULES.md §17). */
 export interface AugmentationOptions {
   patchSize: number[];
   /** 2 or 3 (2D networks augment per slice). */

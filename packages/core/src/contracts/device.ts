@@ -108,7 +108,7 @@ export interface DeviceMemory {
   bytes: number;
 }
 
-/** Options of `instanceNorm` (nnU-Net: `InstanceNorm3d(eps=1e-5, affine=True)`, spec 1.7). */
+/** Options of `instanceNorm` (nnU-Net: `InstanceNorm3d(eps=1e-5, affine=True)`, RULES.md §7). */
 export interface DeviceInstanceNormOptions {
   /** Added to the biased variance; nnU-Net: 1e-5. */
   eps: number;
@@ -138,7 +138,7 @@ export interface ParamGrads {
 
 /**
  * Options of the fused Dice + cross-entropy loss with deep supervision (nnU-Net `DC_and_CE_loss` wrapped in
- * `DeepSupervisionWrapper`, spec 1.15-1.16; region-based `DC_and_BCE_loss` when `regions` is set).
+ * `DeepSupervisionWrapper`, RULES.md §15-§16; region-based `DC_and_BCE_loss` when `regions` is set).
  */
 export interface DcCeLossOptions {
   /**

@@ -19,7 +19,7 @@ export interface LossOutput {
   parts?: Record<string, number>;
 }
 
-/** Loss plugin, e.g. `DC_and_CE_loss` with deep supervision (spec 1.15-1.16). */
+/** Loss plugin, e.g. `DC_and_CE_loss` with deep supervision (RULES.md §15-§16). */
 export interface Loss {
   name: string;
   compute(input: LossInput): LossOutput;

@@ -1,4 +1,4 @@
-/** Foreground intensity statistics of one channel, as in dataset_fingerprint.json (spec 1.2). */
+/** Foreground intensity statistics of one channel, as in dataset_fingerprint.json (RULES.md §2). */
 export interface IntensityProperties {
   mean: number;
   median: number;
@@ -13,9 +13,9 @@ export interface IntensityProperties {
 export interface NormalizeInput {
   /** One channel `[z, y, x]`, modified in place and returned. */
   data: Float32Array;
-  /** Segmentation after cropping, `[z, y, x]`, where -1 marks outside the nonzero mask (spec 1.3). */
+  /** Segmentation after cropping, `[z, y, x]`, where -1 marks outside the nonzero mask (RULES.md §3). */
   seg?: Int16Array;
-  /** Whether statistics and changes are restricted to `seg >= 0` (spec 1.12). */
+  /** Whether statistics and changes are restricted to `seg >= 0` (RULES.md §12). */
   useMaskForNorm: boolean;
   /** Fingerprint statistics of this channel (needed by CTNormalization). */
   intensityProperties?: IntensityProperties;

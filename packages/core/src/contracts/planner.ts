@@ -1,6 +1,6 @@
 import type { DatasetFingerprint, DatasetJson, Plans } from './plans.js';
 
-/** Options common to planners (spec 1.8, 1.9). */
+/** Options common to planners (RULES.md §8, §9). */
 export interface PlannerOptions {
   /** GPU memory target in GB (v2 `gpu_memory_target_in_gb`, default 8). */
   gpuMemoryTargetGb?: number;
@@ -10,7 +10,7 @@ export interface PlannerOptions {
   datasetName?: string;
   /** Force 3d_fullres target spacing `[sz, sy, sx]` (nnU-Net `-overwrite_target_spacing`). */
   overwriteTargetSpacing?: number[];
-  /** Disable the transpose (spec 1.5 `suppress_transpose`). */
+  /** Disable the transpose (RULES.md §5 `suppress_transpose`). */
   suppressTranspose?: boolean;
 }
 

@@ -5,7 +5,7 @@ import type { IntensityProperties } from './normalizer.js';
  * All spatial lists are in the `[z, y, x]` order of the image model (nnU-Net's order too).
  */
 
-/** dataset_fingerprint.json (spec 1.2). */
+/** dataset_fingerprint.json (RULES.md §2). */
 export interface DatasetFingerprint {
   foreground_intensity_properties_per_channel: Record<string, IntensityProperties>;
   median_relative_size_after_cropping: number;

@@ -1,5 +1,5 @@
 /**
- * Resampler contract (nnU-Net `default_resampling.py`, spec 1.13).
+ * Resampler contract (nnU-Net `default_resampling.py`, RULES.md §13).
  * Arrays are one channel `[z, y, x]` (x fastest) unless stated; shapes are `[z, y, x]` voxels.
  */
 export interface ResampleOptions {
@@ -20,7 +20,7 @@ export interface Resampler {
   resampleData(data: Float32Array, shape: number[], newShape: number[], opts: ResampleOptions): Float32Array;
   /**
    * Resample a label map `[z, y, x]` to `newShape` by one-hot interpolation per class and a 0.5 threshold
-   * (spec 1.13). The output contains only values present in the input. Returns Int16.
+   * (RULES.md §13). The output contains only values present in the input. Returns Int16.
    */
   resampleSeg(seg: Int16Array, shape: number[], newShape: number[], opts: ResampleOptions): Int16Array;
 }

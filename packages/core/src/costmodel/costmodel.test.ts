@@ -44,7 +44,7 @@ describe('networkCost', () => {
 });
 
 describe('estimates', () => {
-  it('tiles follow the step rule of spec 1.18', () => {
+  it('tiles follow the step rule of RULES.md §18', () => {
     expect(tilesFor([40, 56, 40], [40, 56, 40], 0.5)).toBe(1);
     // 450 with patch 256, step 128: ceil(194 / 128) + 1 = 3 steps per in-plane axis
     expect(tilesFor([24, 450, 450], [24, 256, 256], 0.5)).toBe(9);

@@ -57,7 +57,7 @@ export function shapeAtConfiguration(plans: Plans, cfg: PlansConfiguration, spac
   return sh.map((n, i) => (i < off ? n : Math.max(1, Math.round((n * sp[i]!) / target[i - off]!))));
 }
 
-/** Number of network evaluations (tiles) of the sliding window on a case of `shape` (spec 1.18 step rule). */
+/** Number of network evaluations (tiles) of the sliding window on a case of `shape` (RULES.md §18 step rule). */
 export function tilesFor(shape: readonly number[], patch: readonly number[], stepSize: number): number {
   if (patch.length === 2) {
     const [z, y, x] = shape as [number, number, number];

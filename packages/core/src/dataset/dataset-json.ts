@@ -8,7 +8,7 @@ export interface ParsedDatasetJson {
   json: DatasetJson;
   /** The file as written (untouched). */
   raw: Record<string, unknown>;
-  /** Legacy keys mapped to v2 keys, and other conversions, one line each (spec 1.1, bad input B43). */
+  /** Legacy keys mapped to v2 keys, and other conversions, one line each (RULES.md §1, bad input B43). */
   notes: string[];
 }
 
@@ -61,7 +61,7 @@ function isIntLike(v: unknown): boolean {
 }
 
 /**
- * Types of the required keys (spec 1.1): channel_names an object of index -> non-empty name, numTraining a
+ * Types of the required keys (RULES.md §1): channel_names an object of index -> non-empty name, numTraining a
  * non-negative integer, file_ending a string starting with '.', optional regions_class_order a list of integers.
  * @throws DataError naming the key, the value found and the expected form.
  */
@@ -83,7 +83,7 @@ function checkTypes(channels: unknown, numTraining: unknown, fileEnding: unknown
 /**
  * Convert a parsed dataset.json (v2, MSD v1, or a mix) to the v2 form.
  *
- * Rules (spec 1.1, B43): `modality` is accepted for `channel_names`; labels written value->name
+ * Rules (RULES.md §1, B43): `modality` is accepted for `channel_names`; labels written value->name
  * (`{"0": "background"}`, v1) are inverted to name->value; a missing `file_ending` is taken from `inferredEnding`
  * (the ending of the listed/found image files); a missing `numTraining` from the `training` list.
  * Every conversion is recorded in `notes`.
@@ -205,7 +205,7 @@ export function foregroundClasses(json: DatasetJson): (number | number[])[] {
   return out;
 }
 
-/** The ignore label value (spec 1.1: named `ignore`), if declared. */
+/** The ignore label value (RULES.md §1: named `ignore`), if declared. */
 export function ignoreLabelOf(json: DatasetJson): number | undefined {
   const v = json.labels.ignore;
   return typeof v === 'number' ? v : undefined;

@@ -280,7 +280,7 @@ export async function validateDataset(
   const sorted = [...declared];
   if (sorted[0] !== 0 || sorted.some((v, i) => v !== i)) {
     const regions = Object.values(ds.json.labels).some(Array.isArray);
-    if (!regions) problems.push({ caseId: null, file: jsonFile, message: `declared label values {${sorted.join(', ')}} are not consecutive integers 0..K (spec 1.1)` });
+    if (!regions) problems.push({ caseId: null, file: jsonFile, message: `declared label values {${sorted.join(', ')}} are not consecutive integers 0..K (RULES.md §1)` });
   }
   if (ds.cases.length !== ds.json.numTraining) {
     problems.push({ caseId: null, file: jsonFile, message: `found ${ds.cases.length} training case(s) but numTraining = ${ds.json.numTraining}` });

@@ -1,5 +1,5 @@
 /**
- * Host kernels of nnU-Net's `DC_and_CE_loss` / `DC_and_BCE_loss` per deep supervision level (spec 1.15-1.16;
+ * Host kernels of nnU-Net's `DC_and_CE_loss` / `DC_and_BCE_loss` per deep supervision level (RULES.md §15-§16;
  * nnunetv2/training/loss/compound_losses.py, dice.py `MemoryEfficientSoftDiceLoss`): float64 sums, stable softmax.
  * The one implementation behind the contract's `dcCeLoss` on host memory and the `compute` of `@nnunet-ts/loss`.
  */

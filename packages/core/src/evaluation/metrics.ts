@@ -1,5 +1,5 @@
 /**
- * Segmentation metrics as nnU-Net computes them (spec 1.20, `evaluate_predictions.py`): per class (a label value or
+ * Segmentation metrics as nnU-Net computes them (RULES.md §20, `evaluate_predictions.py`): per class (a label value or
  * a region = set of values), confusion counts over voxels outside the ignore mask, Dice = 2TP/(2TP+FP+FN),
  * IoU = TP/(TP+FP+FN), both NaN when TP+FP+FN == 0; means use nanmean.
  */

@@ -14,7 +14,7 @@ const intensity = {
 };
 
 /**
- * JSON schema of `dataset_fingerprint.json` (nnU-Net v2's `DatasetFingerprintExtractor` output, spec 1.2): the keys the
+ * JSON schema of `dataset_fingerprint.json` (nnU-Net v2's `DatasetFingerprintExtractor` output, RULES.md §2): the keys the
  * planners read. `spacings` and `shapes_after_crop` are per case, `[z, y, x]` in mm and voxels.
  */
 export const FINGERPRINT_SCHEMA = {

@@ -15,7 +15,7 @@ export interface LoadedCase {
 export interface FingerprintOptions {
   /** Number of cases (needed up front for `num_samples`; known for arrays, else cases are buffered). */
   numCases?: number;
-  /** Total foreground samples per channel over the dataset (nnU-Net `10e7`, spec 1.2). */
+  /** Total foreground samples per channel over the dataset (nnU-Net `10e7`, RULES.md §2). */
   totalForegroundSamples?: number;
   /** Seed of each case's `RandomState` (nnU-Net 1234). */
   seed?: number;
@@ -25,7 +25,7 @@ export interface FingerprintOptions {
   onCase?: (id: string, index: number) => void;
 }
 
-/** nnU-Net's `num_foreground_voxels_for_intensitystats` = 10e7 (spec 1.2). */
+/** nnU-Net's `num_foreground_voxels_for_intensitystats` = 10e7 (RULES.md §2). */
 export const FOREGROUND_SAMPLES_TOTAL = 10e7;
 
 interface CaseRecord {
@@ -37,7 +37,7 @@ interface CaseRecord {
 }
 
 /**
- * `DatasetFingerprintExtractor` (spec 1.2) for cases in memory or streamed: per case crop to nonzero (spec 1.3),
+ * `DatasetFingerprintExtractor` (RULES.md §2) for cases in memory or streamed: per case crop to nonzero (RULES.md §3),
  * record spacing, shape after crop and relative size, and sample `int(10e7 // num_cases)` foreground (`seg > 0`)
  * intensities per channel with replacement from a fresh `RandomState(1234)` (numpy-identical draws); pool the samples
  * of all cases and compute mean/median/std/min/max/0.5/99.5 percentiles per channel. NaN/Inf voxels are counted,

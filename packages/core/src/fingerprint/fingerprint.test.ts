@@ -24,7 +24,7 @@ function loadCases(): LoadedCase[] {
   }));
 }
 
-describe('extractFingerprint (spec 1.2) against the numpy reference', () => {
+describe('extractFingerprint (RULES.md §2) against the numpy reference', () => {
   it('matches field by field (same RandomState(1234) draws)', async () => {
     const fp = await extractFingerprint(loadCases(), { totalForegroundSamples: ref.total });
     const want = ref.fingerprint;

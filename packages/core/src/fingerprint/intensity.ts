@@ -108,7 +108,7 @@ export function mergeAll(list: WeightedSamples[]): WeightedSamples {
 }
 
 /**
- * Sample `numSamples` of `fg` with replacement as `RandomState.choice(fg, numSamples, replace=True)` (spec 1.2),
+ * Sample `numSamples` of `fg` with replacement as `RandomState.choice(fg, numSamples, replace=True)` (RULES.md §2),
  * returned as a weighted multiset. `rs` is advanced exactly as numpy's would be.
  */
 export function sampleWithReplacement(fg: Float32Array, numSamples: number, rs: RandomState): WeightedSamples {
@@ -141,7 +141,7 @@ export function weightedPercentile(s: WeightedSamples, q: number): number {
 }
 
 /**
- * `foreground_intensity_properties_per_channel` entry (spec 1.2): mean, median, std (ddof 0), min, max and the
+ * `foreground_intensity_properties_per_channel` entry (RULES.md §2): mean, median, std (ddof 0), min, max and the
  * 0.5 / 99.5 percentiles (numpy linear) of the pooled samples, in float64. Empty input gives zeros.
  */
 export function intensityProperties(s: WeightedSamples): IntensityProperties {

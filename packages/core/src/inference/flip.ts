@@ -1,5 +1,5 @@
 /**
- * Test-time mirroring passes in nnU-Net's order (spec 1.18): the identity, then every non-empty combination of
+ * Test-time mirroring passes in nnU-Net's order (RULES.md §18): the identity, then every non-empty combination of
  * `axes` in `itertools.combinations` order (singles, pairs, ...): 8 passes for 3 axes, 4 for 2.
  */
 export function mirrorCombinations(axes: number[]): number[][] {

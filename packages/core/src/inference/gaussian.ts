@@ -14,7 +14,7 @@ export function toFloat16(x: number): number {
 }
 
 /**
- * Gaussian importance map of a tile (spec 1.18, nnU-Net `compute_gaussian`): a delta at `floor(P/2)` per axis blurred
+ * Gaussian importance map of a tile (RULES.md §18, nnU-Net `compute_gaussian`): a delta at `floor(P/2)` per axis blurred
  * with `sigma = P * sigmaScale` (1/8; scipy truncation radius `int(4 sigma + 0.5)`), scaled so the maximum is
  * `valueScale` (10), rounded to float16 like v2 (which stores it in half precision), zeros (float16 underflow at the
  * corners) replaced by the smallest non-zero value. Returns float32 `[...tile]` (C order, last axis fastest).

@@ -35,7 +35,7 @@ function stub(K: number, fn: (k: number, v: number, z: number, y: number, x: num
   return Object.defineProperty(net, 'calls', { get: () => counter.calls }) as Network & { calls: number };
 }
 
-describe('sliding-window steps (spec 1.18)', () => {
+describe('sliding-window steps (RULES.md §18)', () => {
   it('follows n = ceil((S-P)/(P/2)) + 1 and rounded positions', () => {
     expect(computeSteps(64, 64)).toEqual([0]);
     expect(computeSteps(100, 64)).toEqual([0, 18, 36]);

@@ -92,7 +92,7 @@ export async function availableFolds(modelDir: string, checkpoint = 'final'): Pr
 
 /**
  * Load a trained model folder for prediction: plans.json, dataset.json and one network per fold from
- * `fold_<k>/checkpoint_<checkpoint>` (default `final`, spec 1.18), deep supervision off. `folds` empty or undefined
+ * `fold_<k>/checkpoint_<checkpoint>` (default `final`, RULES.md §18), deep supervision off. `folds` empty or undefined
  * means every fold present. Networks come from the registry by the plans' `network_class_name` and the checkpoint's dims.
  * A fold holding nnU-Net v2's `checkpoint_<checkpoint>.pth` (and no `.json` of ours) is read as nnU-Net's predictor
  * does (`interop/nnunet-model.ts`): configuration from `init_args`, mirror axes from the checkpoint.

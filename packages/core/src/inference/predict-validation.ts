@@ -2,7 +2,7 @@ import type { CaseSource, PreprocessedCaseData } from '../training/case-source.j
 import { predictPreprocessed, type PredictOptions, type PredictorModel } from './sliding-window.js';
 
 /**
- * Predict a fold's validation cases in preprocessed space (spec 1.18 sliding window with TTA) and hand each result to
+ * Predict a fold's validation cases in preprocessed space (RULES.md §18 sliding window with TTA) and hand each result to
  * `onCase` (the pipeline exports it to the original grid with `exportPrediction(logits, [K, ...shape], properties, ...)`
  * and evaluates it). Cases run one after another in the given order; logits are `[K, z, y, x]` float32.
  */

@@ -20,7 +20,7 @@ export interface PredictorModel {
 
 /** Options of {@link predictPreprocessed}. */
 export interface PredictOptions {
-  /** Tile step as a fraction of the patch (spec 1.18 default 0.5). */
+  /** Tile step as a fraction of the patch (RULES.md §18 default 0.5). */
   stepSize?: number;
   /** Mirroring test-time augmentation (default true). */
   mirror?: boolean;
@@ -40,7 +40,7 @@ export interface PredictOptions {
 }
 
 /**
- * Sliding-window prediction in preprocessed space (spec 1.18). `data` is `[c, z, y, x]` float32 (`shape`); it is
+ * Sliding-window prediction in preprocessed space (RULES.md §18). `data` is `[c, z, y, x]` float32 (`shape`); it is
  * padded with 0 to at least the patch (centred, as `pad_nd_image`), tiled with {@link computeSteps} (fixed z, y, x
  * order: deterministic, B46), each tile predicted by every fold network under every mirroring combination, the
  * logits averaged over TTA and folds, weighted by the Gaussian importance map, accumulated, divided by the summed

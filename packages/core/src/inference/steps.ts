@@ -1,7 +1,7 @@
 import { roundHalfEven } from '../training/rng.js';
 
 /**
- * Sliding-window start positions along one axis (spec 1.18, nnU-Net `compute_steps_for_sliding_window`):
+ * Sliding-window start positions along one axis (RULES.md §18, nnU-Net `compute_steps_for_sliding_window`):
  * `n = ceil((S - P) / (P * stepSize)) + 1` windows, positions `round(i * (S - P) / (n - 1))` with numpy's
  * round-half-to-even; a single window at 0 when `S == P`. Repeated positions (possible for tiny patches, e.g.
  * P = 1, B21) are dropped: a repeated window adds the same prediction with the same weight, so the result is the same.

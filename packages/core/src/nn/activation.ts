@@ -2,7 +2,7 @@ import type { DeviceBackend, DeviceTensor } from '../contracts/device.js';
 import type { Parameter } from '../contracts/network.js';
 import type { Module } from './module.js';
 
-/** LeakyReLU `y = x > 0 ? x : slope * x` (spec 1.7: slope 0.01) on the device; backward from the saved output. */
+/** LeakyReLU `y = x > 0 ? x : slope * x` (RULES.md §7: slope 0.01) on the device; backward from the saved output. */
 export class LeakyReLU implements Module {
   readonly parameters: Parameter[] = [];
   private y: DeviceTensor | null = null;

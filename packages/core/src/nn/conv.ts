@@ -18,7 +18,7 @@ export interface ConvOptions {
   bias?: boolean;
   /** When false, `backward` skips dL/dx and returns null (first layer of a network). */
   needsInputGrad?: boolean;
-  /** He-normal initialisation (spec 1.7) of the weight when given; bias starts at 0. */
+  /** He-normal initialisation (RULES.md §7) of the weight when given; bias starts at 0. */
   rng?: InitRng;
 }
 

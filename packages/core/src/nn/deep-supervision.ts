@@ -1,5 +1,5 @@
 /**
- * Deep supervision loss weights (spec 1.15): `1 / 2^i` for level i (0 = highest resolution), the lowest
+ * Deep supervision loss weights (RULES.md §15): `1 / 2^i` for level i (0 = highest resolution), the lowest
  * resolution level set to 0, normalised to sum 1. One level gives `[1]`.
  */
 export function deepSupervisionWeights(nLevels: number): number[] {
@@ -12,7 +12,7 @@ export function deepSupervisionWeights(nLevels: number): number[] {
 }
 
 /**
- * Deep supervision target scales (spec 1.15): `1 / cumprod(strides)` per axis, all but the last stage, so
+ * Deep supervision target scales (RULES.md §15): `1 / cumprod(strides)` per axis, all but the last stage, so
  * `strides.length - 1` entries, the first being all ones. `strides`: per stage, `[z, y, x]` (or `[y, x]`).
  */
 export function deepSupervisionScales(strides: number[][]): number[][] {

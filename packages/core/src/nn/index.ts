@@ -1,7 +1,7 @@
 /**
  * Neural-network building blocks with explicit forward and backward passes over a `ComputeBackend`
  * (NCDHW float32; 2D = z 1 with kz 1), the optimiser and schedule, checkpoints of parameters and the deep
- * supervision helpers (spec 1.7, 1.15).
+ * supervision helpers (RULES.md §7, §15).
  */
 export * from './rng.js';
 export * from './reference-backend.js';

@@ -8,9 +8,9 @@ export interface InstanceNormOptions {
   /** Parameter name prefix, e.g. `encoder.stages.0.0.convs.0.norm`. */
   name: string;
   channels: number;
-  /** Added to the variance (spec 1.7: 1e-5). */
+  /** Added to the variance (RULES.md §7: 1e-5). */
   eps?: number;
-  /** Learnable per-channel scale (init 1) and shift (init 0) (spec 1.7: true). */
+  /** Learnable per-channel scale (init 1) and shift (init 0) (RULES.md §7: true). */
   affine?: boolean;
   /**
    * When set, a LeakyReLU with this negative slope is fused after the norm (nnU-Net's norm -> nonlin pair,

@@ -72,7 +72,7 @@ describe('parameter checkpoints', () => {
   });
 });
 
-describe('deep supervision helpers (spec 1.15)', () => {
+describe('deep supervision helpers (RULES.md §15)', () => {
   it('weights: 1/2^i, lowest 0, normalised', () => {
     const w = deepSupervisionWeights(4);
     expect(w[0]).toBeCloseTo(1 / 1.75, 10);

@@ -10,7 +10,7 @@ export function createParameter(name: string, shape: number[], decay = true): Pa
 /**
  * He (Kaiming) normal initialisation as nnU-Net's `InitWeights_He(1e-2)` uses it: fan-in mode, leaky-ReLU gain
  * `sqrt(2 / (1 + a^2))`, std = gain / sqrt(fanIn), where `fanIn = shape[1] * prod(shape[2:])` (PyTorch's
- * definition: for a transposed conv weight `[cIn, cOut, k...]` this is `cOut * prod(k)`). Spec 1.7.
+ * definition: for a transposed conv weight `[cIn, cOut, k...]` this is `cOut * prod(k)`). RULES.md §7.
  */
 export function heNormalInit(p: Parameter, rng: InitRng, a = 1e-2): void {
   const fanIn = p.shape.slice(1).reduce((x, y) => x * y, 1);

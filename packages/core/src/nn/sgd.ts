@@ -2,7 +2,7 @@ import type { DeviceBackend, DeviceTensor } from '../contracts/device.js';
 import type { Parameter } from '../contracts/network.js';
 import { gradOf, valueOf } from './module.js';
 
-/** SGD options (spec 1.15 defaults: lr 1e-2, momentum 0.99, nesterov, weight decay 3e-5). */
+/** SGD options (RULES.md §15 defaults: lr 1e-2, momentum 0.99, nesterov, weight decay 3e-5). */
 export interface SgdOptions {
   lr: number;
   momentum: number;
@@ -10,19 +10,19 @@ export interface SgdOptions {
   weightDecay: number;
 }
 
-/** nnU-Net v2's optimiser settings (spec 1.15): SGD lr 1e-2, momentum 0.99, nesterov, weight decay 3e-5. */
+/** nnU-Net v2's optimiser settings (RULES.md §15): SGD lr 1e-2, momentum 0.99, nesterov, weight decay 3e-5. */
 export const NNUNET_SGD_DEFAULTS: Readonly<SgdOptions> = Object.freeze({ lr: 1e-2, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
 
-/** nnU-Net v2's gradient clipping norm (spec 1.15). */
+/** nnU-Net v2's gradient clipping norm (RULES.md §15). */
 export const NNUNET_GRAD_CLIP_NORM = 12;
 
-/** Polynomial learning rate `initialLr * (1 - epoch / maxEpochs) ^ exponent` (spec 1.15, stepped per epoch). */
+/** Polynomial learning rate `initialLr * (1 - epoch / maxEpochs) ^ exponent` (RULES.md §15, stepped per epoch). */
 export function polyLR(initialLr: number, epoch: number, maxEpochs: number, exponent = 0.9): number {
   return initialLr * Math.pow(Math.max(0, 1 - epoch / maxEpochs), exponent);
 }
 
 /**
- * Stochastic gradient descent with PyTorch's update rule (`torch.optim.SGD`, spec 1.15), run by the device's
+ * Stochastic gradient descent with PyTorch's update rule (`torch.optim.SGD`, RULES.md §15), run by the device's
  * `sgdStep`: `g = grad + wd * p` (L2 added to the gradient, for parameters with `decay`), `buf = momentum * buf + g`
  * (the first step sets `buf = g`, which a zero buffer gives), `p -= lr * (nesterov ? g + momentum * buf : buf)`.
  * Momentum buffers are float32 device tensors, gradients each parameter's `gradTensor`; parameters must be on

@@ -189,8 +189,8 @@ function stageTimer(L: RunLayout, onEvent?: (e: JobEvent) => void) {
 
 /**
  * The whole nnU-Net pipeline on one task: validate -> convert (MSD) -> fingerprint -> plan -> preprocess ->
- * train (each configuration x fold, with validation predictions) -> find best (spec 1.20) -> determine
- * postprocessing (spec 1.19) -> predict the test images -> evaluate against labelsTs when present.
+ * train (each configuration x fold, with validation predictions) -> find best (RULES.md §20) -> determine
+ * postprocessing (RULES.md §19) -> predict the test images -> evaluate against labelsTs when present.
  * The steps after planning are jobs (`decathlonJobGraph`) run by `o.runner`: by default in this process
  * (`InProcessRunner`), or spread over workers by a job-queue plugin. Every job reuses valid outputs of an earlier
  * (killed) run in `out`.
@@ -224,7 +224,7 @@ export function ensembleDir(L: RunLayout, members: string[]): string {
   return join(L.results, 'ensembles', `ensemble__${members.join('__')}`);
 }
 
-/** Score every pair of trained configurations as an ensemble (spec 1.20). */
+/** Score every pair of trained configurations as an ensemble (RULES.md §20). */
 export async function scoreEnsembles(ds: Dataset, configs: string[], folds: number[], L: RunLayout, registry: Registry, rep: Reporter): Promise<BestCandidate[]> {
   const out: BestCandidate[] = [];
   for (const [a, b] of configurationPairs(configs)) {

@@ -53,7 +53,7 @@ export function argmaxProbabilities(probabilities: Float32Array, shape: number[]
 }
 
 /**
- * Score the ensemble of two configurations on cross-validation (spec 1.20: average the exported probabilities of
+ * Score the ensemble of two configurations on cross-validation (RULES.md §20: average the exported probabilities of
  * each validation case): writes `<ensDir>/validation/<id><ending>` and `<ensDir>/validation/summary.json`.
  * Returns undefined when a member lacks validation probabilities.
  */

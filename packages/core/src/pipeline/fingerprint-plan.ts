@@ -10,7 +10,7 @@ import { stage } from './stages.js';
 import { checkFingerprintFile } from '../fingerprint/check.js';
 
 /**
- * Fingerprint a dataset (spec 1.2) and write `outFile` atomically; an existing valid file is reused (resume).
+ * Fingerprint a dataset (RULES.md §2) and write `outFile` atomically; an existing valid file is reused (resume).
  * Cases are streamed one at a time. An existing file that fails `checkFingerprintFile` is extracted again (said so).
  */
 export async function runFingerprint(ds: Dataset, registry: Registry, outFile: string, rep: Reporter, opts: { force?: boolean } = {}): Promise<DatasetFingerprint> {
@@ -48,7 +48,7 @@ export interface PlanOptions {
 }
 
 /**
- * Plan every configuration from a fingerprint and dataset.json (spec 1.4-1.11) and write the plans atomically.
+ * Plan every configuration from a fingerprint and dataset.json (RULES.md §4-§11) and write the plans atomically.
  * The planner's output goes through the same checks as a plans file (`parsePlans`), so a plugin planner cannot
  * write plans the pipeline would refuse. @throws DataError naming the planner and each problem.
  */

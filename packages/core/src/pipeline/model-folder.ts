@@ -76,7 +76,7 @@ function nnunetPostprocessing(dir: string): PostprocessingPlan | undefined {
   return existsSync(f) ? readNnunetPostprocessingPkl(readFileSync(f), f) : undefined;
 }
 
-/** `previous_stage.json` of a cascade model folder: which configuration and model folder run first (spec 1.10). */
+/** `previous_stage.json` of a cascade model folder: which configuration and model folder run first (RULES.md §10). */
 export interface PreviousStageInfo {
   previous_stage: string;
   /** The previous stage's model folder, relative to the cascade's model folder (nnU-Net style sibling folders). */

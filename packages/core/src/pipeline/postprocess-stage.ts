@@ -15,7 +15,7 @@ export function foldSummaryFiles(modelDir: string, folds: number[]): string[] {
 }
 
 /**
- * Determine postprocessing (spec 1.19) on cross-validation predictions (the cases listed in `summaryFiles`, e.g.
+ * Determine postprocessing (RULES.md §19) on cross-validation predictions (the cases listed in `summaryFiles`, e.g.
  * `foldSummaryFiles(modelDir, folds)`) against the training labels, and write `<outDir>/postprocessing.json`
  * (reused when present).
  */

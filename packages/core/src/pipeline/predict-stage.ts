@@ -22,7 +22,7 @@ import { writeNnunetOutputJsons, writeNnunetProbabilities } from './save-probabi
 import { stage, type StageCascadeTransforms, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
 import { estimatePrediction } from './budget-stage.js';
 
-/** Inference options (spec 1.18). */
+/** Inference options (RULES.md §18). */
 export interface PipelinePredictOptions {
   stepSize?: number;
   mirror?: boolean;
@@ -176,7 +176,7 @@ export async function loadModel(folder: ModelFolder, registry: Registry, backend
 
 /**
  * Append the previous stage's segmentation (ORIGINAL grid of the case, `[z, y, x]`) to a preprocessed case as one-hot
- * channels (cascade models; spec 1.10): resampled onto the case's preprocessed grid first.
+ * channels (cascade models; RULES.md §10): resampled onto the case's preprocessed grid first.
  */
 export function withPreviousStage(m: LoadedModel, pp: StagePreprocessedCase, seg: Int16Array, registry: Registry): StagePreprocessedCase {
   if (!m.previous) return pp;
@@ -186,7 +186,7 @@ export function withPreviousStage(m: LoadedModel, pp: StagePreprocessedCase, seg
 }
 
 /**
- * Segment a preprocessed case and walk back to the original grid (spec 1.14 export): sliding window, resample,
+ * Segment a preprocessed case and walk back to the original grid (RULES.md §14 export): sliding window, resample,
  * argmax, paste into the crop box, transpose back. Returns the label map `[z, y, x]` of the original image and, with
  * `returnProbabilities`, the softmax probabilities `[K, z, y, x]` there (for ensembling).
  */

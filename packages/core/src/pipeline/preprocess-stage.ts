@@ -40,7 +40,7 @@ async function intactCases(registry: Registry, dir: string, rep: Reporter): Prom
 }
 
 /**
- * Preprocess every training case for one configuration into `dir` (crop, normalize, resample; spec 1.3, 1.12-1.14),
+ * Preprocess every training case for one configuration into `dir` (crop, normalize, resample; RULES.md §3, §12-§14),
  * with class locations for foreground oversampling. Cases already in `dir` that read back intact are skipped
  * (resume); corrupt ones are redone. A case that fails with a user error (unreadable, over the memory limit of
  * `NNUNET_MAX_MEMORY_BYTES`) does not stop the others.

@@ -23,9 +23,9 @@ export interface Budget {
   stepSize: number;
   /** Mirroring test-time augmentation (nnU-Net: on). */
   mirror: boolean;
-  /** Determine and apply postprocessing (spec 1.19). */
+  /** Determine and apply postprocessing (RULES.md §19). */
   postprocessing: boolean;
-  /** Score ensembles of configuration pairs in find-best (spec 1.20; needs validation probabilities on disk). */
+  /** Score ensembles of configuration pairs in find-best (RULES.md §20; needs validation probabilities on disk). */
   ensemble: boolean;
   /**
    * Wall-time budget of the whole run, seconds (`--time-budget 30m`). When set, the decathlon plans for this
@@ -44,7 +44,7 @@ export interface Budget {
   trainer: TrainerSettings;
 }
 
-/** nnU-Net defaults (spec 1.15, 1.18). */
+/** nnU-Net defaults (RULES.md §15, §18). */
 export const DEFAULT_BUDGET: Budget = {
   configurations: 'all',
   folds: 'all',

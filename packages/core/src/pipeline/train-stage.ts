@@ -21,7 +21,7 @@ import { getConfiguration } from '../planning/plans-io.js';
 import { stage } from './stages.js';
 import { lateralizedMirrorExclusion } from './lateral.js';
 
-/** Splits from `file` when present (user-supplied splits override, spec 1.1), else new KFold splits written there. */
+/** Splits from `file` when present (user-supplied splits override, RULES.md §1), else new KFold splits written there. */
 export async function ensureSplits(file: string, caseIds: string[], nFolds: number, registry: Registry): Promise<Splits> {
   if (existsSync(file)) return stage(registry, 'readSplits')(file);
   const splits = stage(registry, 'createSplits')(caseIds, Math.min(nFolds, caseIds.length));
@@ -65,7 +65,7 @@ export interface TrainStageInput {
   folds: number[];
   budget: Budget;
   rep: Reporter;
-  /** Also store each validation case's probabilities (`<id>.probs.*`) for scoring ensembles (spec 1.20). */
+  /** Also store each validation case's probabilities (`<id>.probs.*`) for scoring ensembles (RULES.md §20). */
   saveProbabilities?: boolean;
   /** Train only; the validation predictions are made later by `validateConfigurationFold` (job runners). */
   skipValidation?: boolean;
@@ -154,7 +154,7 @@ export async function validateConfigurationFold(t: TrainStageInput, fold: number
 }
 
 /**
- * The previous stage's segmentation of every training case, on the original grid, for the cascade (spec 1.10): as
+ * The previous stage's segmentation of every training case, on the original grid, for the cascade (RULES.md §10): as
  * nnU-Net, each case's cross-validation prediction (`<previous>/fold_k/validation/<id>`, k = the fold where the case
  * was validation). Cases whose fold of the previous stage was not trained (a budget with fewer folds) are predicted
  * with the previous stage's trained folds into `<previous>/predicted_next_stage/<configuration>/` (those folds saw

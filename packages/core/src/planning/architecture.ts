@@ -1,6 +1,6 @@
 import type { ArchitectureSpec } from '../contracts/plans.js';
 
-/** What varies between the architecture blocks planners and converters write (spec 1.7). */
+/** What varies between the architecture blocks planners and converters write (RULES.md §7). */
 export interface ArchitectureBlockInput {
   /** `network_class_name`; a short name gets the `dynamic_network_architectures.architectures.unet.` prefix. */
   className: string;
@@ -19,7 +19,7 @@ export interface ArchitectureBlockInput {
 }
 
 /**
- * nnU-Net v2's `architecture` block (plans format >= v2.3.1) with the fixed parts of spec 1.7: conv bias,
+ * nnU-Net v2's `architecture` block (plans format >= v2.3.1) with the fixed parts of RULES.md §7: conv bias,
  * InstanceNorm (eps 1e-5, affine), no dropout, LeakyReLU (inplace; PyTorch's default slope 0.01), and the
  * `_kw_requires_import` list. The dimensionality (Conv2d/Conv3d, InstanceNorm2d/3d) follows the kernel length.
  */
@@ -47,7 +47,7 @@ export function architectureBlock(a: ArchitectureBlockInput): ArchitectureSpec {
   };
 }
 
-/** Features per stage `min(maxFeatures, base * 2^i)` for `nStages` stages (spec 1.7). */
+/** Features per stage `min(maxFeatures, base * 2^i)` for `nStages` stages (RULES.md §7). */
 export function featuresPerStage(nStages: number, base: number, maxFeatures: number): number[] {
   return Array.from({ length: nStages }, (_, i) => Math.min(maxFeatures, base * 2 ** i));
 }

@@ -1,16 +1,16 @@
 /**
- * The individual planning decisions (spec 1.4, 1.5, 1.11, 1.12, 1.13), each a small pure function, so that a
+ * The individual planning decisions (RULES.md §4, §5, §11, §12, §13), each a small pure function, so that a
  * planner variant replaces one decision instead of copying a whole planning method.
  */
 import type { DatasetFingerprint, DatasetJson } from '../contracts/plans.js';
 import { DataError } from '../util/errors.js';
 import { argmax, median, percentile, perAxis, roundHalfEven } from './math.js';
 
-/** nnU-Net's `ANISO_THRESHOLD` (spec 1.4, nnunetv2/configuration.py). */
+/** nnU-Net's `ANISO_THRESHOLD` (RULES.md §4, nnunetv2/configuration.py). */
 const ANISO_THRESHOLD = 3;
 
 /**
- * Full-resolution target spacing (spec 1.4): per-axis median of the case spacings; when the coarsest axis is both
+ * Full-resolution target spacing (RULES.md §4): per-axis median of the case spacings; when the coarsest axis is both
  * more than 3x coarser than the others and has fewer than a third of their voxels (median ORIGINAL shapes), it gets
  * the 10th percentile of that axis' spacings instead, but at least `max(other axes) + 1e-5`.
  * @param spacings per case, mm, original axis order `[z, y, x]`.
@@ -60,7 +60,7 @@ export function singletonAxis(shapes: readonly (readonly number[])[]): number | 
 }
 
 /**
- * Transpose (spec 1.5): the coarsest axis of the target spacing first (first one on ties), the others in order.
+ * Transpose (RULES.md §5): the coarsest axis of the target spacing first (first one on ties), the others in order.
  * `suppress` gives the identity. Returns `forward` and its inverse `backward`.
  * Deviation from nnU-Net (bad input B22, nnU-Net #2463): when `shapes` is given and one axis has a single voxel in
  * every case, that axis goes first whatever its spacing, so 2D data stored with the singleton axis elsewhere is
@@ -85,7 +85,7 @@ export function transposeList<T>(values: readonly T[], forward: readonly number[
   return forward.map((i) => values[i]!);
 }
 
-/** Normalization schemes per channel name (spec 1.12), case-insensitive; anything else is z-score. */
+/** Normalization schemes per channel name (RULES.md §12), case-insensitive; anything else is z-score. */
 const SCHEME_BY_CHANNEL: Record<string, string> = {
   ct: 'CTNormalization',
   nonorm: 'NoNormalization',
@@ -94,7 +94,7 @@ const SCHEME_BY_CHANNEL: Record<string, string> = {
   rgb_to_0_1: 'RGBTo01Normalization',
 };
 
-/** Schemes whose `leaves_pixels_outside_mask_at_zero_if_use_mask_for_norm_is_true` is True (spec 1.12). */
+/** Schemes whose `leaves_pixels_outside_mask_at_zero_if_use_mask_for_norm_is_true` is True (RULES.md §12). */
 const MASKABLE = new Set(['ZScoreNormalization']);
 
 /** Channel names of a dataset.json in channel order (`channel_names`, or the v1 `modality` key). */
@@ -113,7 +113,7 @@ export function channelNamesOf(dataset: DatasetJson): string[] {
 }
 
 /**
- * v2 normalization (spec 1.12): scheme per channel from its name; `use_mask_for_norm` is true for maskable schemes
+ * v2 normalization (RULES.md §12): scheme per channel from its name; `use_mask_for_norm` is true for maskable schemes
  * (ZScore only) when `median_relative_size_after_cropping < 0.75` or dataset.json sets `use_mask_for_norm: true`.
  */
 export function determineNormalization(
@@ -127,7 +127,7 @@ export function determineNormalization(
 }
 
 /**
- * v1 normalization (spec 1.12 v1): `CT`/`ct` -> CT (written as `CTNormalization`), `noNorm` -> NoNormalization,
+ * v1 normalization (RULES.md §12 v1): `CT`/`ct` -> CT (written as `CTNormalization`), `noNorm` -> NoNormalization,
  * else nonCT (`ZScoreNormalization`); the mask is used for a channel whose name does not CONTAIN "CT" when the
  * median size reduction by cropping is < 3/4.
  */
@@ -144,7 +144,7 @@ export function determineNormalizationV1(
 }
 
 /**
- * batch_dice rule (spec 1.11, identical in v1 and v2): 2d true; 3d_fullres true iff a 3d_lowres exists;
+ * batch_dice rule (RULES.md §11, identical in v1 and v2): 2d true; 3d_fullres true iff a 3d_lowres exists;
  * 3d_lowres false.
  */
 export function determineBatchDice(configuration: '2d' | '3d_fullres' | '3d_lowres', hasLowres: boolean): boolean {
@@ -153,7 +153,7 @@ export function determineBatchDice(configuration: '2d' | '3d_fullres' | '3d_lowr
   return hasLowres;
 }
 
-/** Resampling functions and kwargs as nnU-Net v2 writes them (spec 1.13). */
+/** Resampling functions and kwargs as nnU-Net v2 writes them (RULES.md §13). */
 export function determineResampling(): {
   resampling_fn_data: string;
   resampling_fn_seg: string;
@@ -174,7 +174,7 @@ export function determineResampling(): {
 }
 
 /**
- * Shape after resampling one case (v2 `compute_new_shape`, spec 1.13 "Shapes"): `round(old_spacing / new_spacing *
+ * Shape after resampling one case (v2 `compute_new_shape`, RULES.md §13 "Shapes"): `round(old_spacing / new_spacing *
  * old_shape)` per axis with Python's half-to-even rounding.
  */
 export function resampledShape(shape: readonly number[], spacing: readonly number[], newSpacing: readonly number[]): number[] {
@@ -192,7 +192,7 @@ export function medianResampledShape(
 }
 
 /**
- * Reader/writer class name nnU-Net would pick for a file ending (spec 1.1 "Readers"), honouring
+ * Reader/writer class name nnU-Net would pick for a file ending (RULES.md §1 "Readers"), honouring
  * `overwrite_image_reader_writer`.
  */
 export function determineReaderWriter(dataset: DatasetJson): string {

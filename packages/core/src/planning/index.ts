@@ -1,4 +1,4 @@
-/** Experiment planning (spec 1.4-1.11, 1.21): planners, topology / memory rules, plans files. */
+/** Experiment planning (RULES.md §4-§11, §21): planners, topology / memory rules, plans files. */
 export * from './decisions.js';
 export { getPoolAndConvProps, getPoolAndConvPropsV1, getPoolAndConvPropsPoolLate, v1PoolKernels, type Topology } from './topology.js';
 export { computeVramEstimate, computeVramEstimateV1, type VramArch } from './vram.js';

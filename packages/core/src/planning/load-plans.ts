@@ -236,7 +236,7 @@ function configurationTypeProblems(c: PlansConfiguration): string[] {
 /**
  * Structural checks of a plans object (after `inherits_from` resolution): every configuration with an architecture
  * has consistent stage counts (`n_stages` == strides == kernel_sizes == features_per_stage, decoder n_stages - 1)
- * and a patch divisible by the product of its strides per axis (spec 1.6: 2^pools), a batch size >= 1, and spacing,
+ * and a patch divisible by the product of its strides per axis (RULES.md §6: 2^pools), a batch size >= 1, and spacing,
  * patch and median shape of the same dimensionality. Returns the list of problems (empty when valid).
  */
 export function validatePlans(plans: Plans): string[] {

@@ -1,4 +1,4 @@
-/** One v2 configuration from a request, and the 3d_lowres search (spec 1.10). */
+/** One v2 configuration from a request, and the 3d_lowres search (RULES.md §10). */
 import type { PlansConfiguration } from '../contracts/plans.js';
 import { determineResampling } from './decisions.js';
 import { prod, roundHalfEven } from './math.js';
@@ -22,7 +22,7 @@ export function configurationFor(ctx: PlanningContext, name: string, req: Config
 }
 
 /**
- * v2 3d_lowres search (spec 1.10): grow the spacing by `spacingIncreaseFactor` (first only the axes more than 2x
+ * v2 3d_lowres search (RULES.md §10): grow the spacing by `spacingIncreaseFactor` (first only the axes more than 2x
  * finer than the coarsest) until the lowres patch covers >= `lowresCreationThreshold` of the lowres median image;
  * dropped when the lowres median image is not at least 2x smaller than the fullres one. Returns undefined when none.
  */

@@ -1,4 +1,4 @@
-/** Patch and batch size search of one v2 configuration (spec 1.7-1.9) and the architecture block it writes. */
+/** Patch and batch size search of one v2 configuration (RULES.md §7-§9) and the architecture block it writes. */
 import type { ArchitectureSpec } from '../contracts/plans.js';
 import { DataError } from '../util/errors.js';
 import { argsortLast, prod, roundHalfEven } from './math.js';
@@ -7,7 +7,7 @@ import type { ConfigurationRequest, PatchAndBatch, V2PlannerSettings } from './v
 import { computeVramEstimate } from './vram.js';
 import { architectureBlock, featuresPerStage } from './architecture.js';
 
-/** The estimate used by v2 planners: spec 1.8 on the architecture block. */
+/** The estimate used by v2 planners: RULES.md §8 on the architecture block. */
 export function estimateFromArchitecture(patch: readonly number[], arch: ArchitectureSpec, numClasses: number): number {
   const k = arch.arch_kwargs;
   return computeVramEstimate(
@@ -23,7 +23,7 @@ export function estimateFromArchitecture(patch: readonly number[], arch: Archite
   );
 }
 
-/** The architecture block (spec 1.7) for a topology. */
+/** The architecture block (RULES.md §7) for a topology. */
 export function buildArchitecture(s: V2PlannerSettings, topo: Topology, dim: number): ArchitectureSpec {
   const nStages = topo.strides.length;
   return architectureBlock({
@@ -38,7 +38,7 @@ export function buildArchitecture(s: V2PlannerSettings, topo: Topology, dim: num
 }
 
 /**
- * Patch and batch size search (spec 1.9): initial patch of the volume of 256^3 (3D) / 2048^2 (2D) with aspect
+ * Patch and batch size search (RULES.md §9): initial patch of the volume of 256^3 (3D) / 2048^2 (2D) with aspect
  * 1/spacing, clipped to the median shape, padded by the topology; shrink the axis largest relative to the median
  * shape until the estimate fits; `bs = round(ref / estimate * ref_bs)`, capped so a batch covers at most
  * `maxDatasetCovered` of the dataset's voxels, at least `minBatchSize`.

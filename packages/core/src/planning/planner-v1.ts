@@ -61,7 +61,7 @@ function shrinkLoop(
 }
 
 /**
- * v1 3D stage (`get_properties_for_stage`, spec 1.9 v1): median shape at this spacing (rounded half-even), initial
+ * v1 3D stage (`get_properties_for_stage`, RULES.md §9 v1): median shape at this spacing (rounded half-even), initial
  * patch, shrink while the v1 estimate exceeds the reference, `bs = floor(max(ref/here, 1) * 2)` capped at 5% of the
  * dataset's voxels (cap at least 2), at least 1.
  * @param currentSpacing spacing of this stage, transposed (mm); @param originalSpacing / originalShape the fullres
@@ -89,7 +89,7 @@ export function planStageV1(
 }
 
 /**
- * v1 2D stage (`ExperimentPlanner2D_v21`, spec 1.9 v1 2D): patch = in-plane median shape, padded; the first
+ * v1 2D stage (`ExperimentPlanner2D_v21`, RULES.md §9 v1 2D): patch = in-plane median shape, padded; the first
  * estimate uses `estimate2dFeatures.first` base features, the shrink loop `estimate2dFeatures.loop`;
  * `bs = floor(ref / here) * 2`, 5% cap, at least 1.
  */
@@ -124,7 +124,7 @@ export interface V1Plan3d {
 }
 
 /**
- * v1 3D planning (`plan_experiment`, spec 1.10 v1): fullres at the target spacing; if the median image has >= 4x the
+ * v1 3D planning (`plan_experiment`, RULES.md §10 v1): fullres at the target spacing; if the median image has >= 4x the
  * patch's voxels, grow the spacing by 1.01 per step (first the axes more than 2x finer than the coarsest) until the
  * median image has <= 4x the lowres patch's voxels; keep lowres if its median image is < half of the fullres one.
  */

@@ -1,5 +1,5 @@
 /**
- * nnU-Net v2 planners (spec 1.4-1.11, 1.21): the default `nnUNetPlanner` (nnU-Net's `ExperimentPlanner`) and the
+ * nnU-Net v2 planners (RULES.md §4-§11, §21): the default `nnUNetPlanner` (nnU-Net's `ExperimentPlanner`) and the
  * residual-encoder presets. Built from the decision functions in `decisions.ts`, `topology.ts`, `vram.ts`; a variant
  * is a `V2PlannerSettings` object with one or more decisions replaced.
  */
@@ -26,7 +26,7 @@ export type { ConfigurationRequest, PatchAndBatch, PlanningContext, V2PlannerSet
 export { buildArchitecture, determinePatchAndBatch, estimateFromArchitecture } from './patch-and-batch.js';
 export { configurationFor, planLowres } from './lowres.js';
 
-/** nnU-Net v2.8.1 `ExperimentPlanner` defaults (spec 1.7-1.10). */
+/** nnU-Net v2.8.1 `ExperimentPlanner` defaults (RULES.md §7-§10). */
 export const V2_DEFAULTS: V2PlannerSettings = {
   name: 'nnUNetPlanner',
   experimentPlannerUsed: 'ExperimentPlanner',
@@ -69,12 +69,12 @@ const RESENC_BASE: Partial<V2PlannerSettings> = {
   blocksPerStageEncoder: [1, 3, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6],
   blocksPerStageDecoder: new Array<number>(12).fill(1),
   maxDatasetCovered: 1,
-  // ResEnc presets share the default planner's preprocessed 2d / 3d_fullres data (spec 1.21, resenc_presets.md)
+  // ResEnc presets share the default planner's preprocessed 2d / 3d_fullres data (RULES.md §21, resenc_presets.md)
   dataIdentifier: (plansName, configuration) =>
     configuration === '2d' || configuration === '3d_fullres' ? `nnUNetPlans_${configuration}` : `${plansName}_${configuration}`,
 };
 
-/** Spec 1.21 `nnUNetPlannerResEncM`: references 680e6 / 135e6 at 8 GB, no 5% cap. */
+/** RULES.md §21 `nnUNetPlannerResEncM`: references 680e6 / 135e6 at 8 GB, no 5% cap. */
 export const RESENC_M: V2PlannerSettings = {
   ...V2_DEFAULTS,
   ...RESENC_BASE,
@@ -86,7 +86,7 @@ export const RESENC_M: V2PlannerSettings = {
   referenceValCorrespGb: 8,
   defaultGpuMemoryTargetGb: 8,
 };
-/** Spec 1.21 `nnUNetPlannerResEncL`: 2.1e9 / 380e6 at 24 GB. */
+/** RULES.md §21 `nnUNetPlannerResEncL`: 2.1e9 / 380e6 at 24 GB. */
 export const RESENC_L: V2PlannerSettings = {
   ...RESENC_M,
   name: 'nnUNetPlannerResEncL',
@@ -97,7 +97,7 @@ export const RESENC_L: V2PlannerSettings = {
   referenceValCorrespGb: 24,
   defaultGpuMemoryTargetGb: 24,
 };
-/** Spec 1.21 `nnUNetPlannerResEncXL`: 3.6e9 / 560e6 at 40 GB. */
+/** RULES.md §21 `nnUNetPlannerResEncXL`: 3.6e9 / 560e6 at 40 GB. */
 export const RESENC_XL: V2PlannerSettings = {
   ...RESENC_M,
   name: 'nnUNetPlannerResEncXL',
@@ -135,7 +135,7 @@ export function checkFingerprint(fp: DatasetFingerprint): void {
 }
 
 /**
- * Run a v2-style planner (spec 1.4-1.11): target spacing, transpose, resampled median shape, `3d_fullres` (3D data
+ * Run a v2-style planner (RULES.md §4-§11): target spacing, transpose, resampled median shape, `3d_fullres` (3D data
  * only), `3d_lowres` + `3d_cascade_fullres` when the fullres patch covers less than 25% of the median image and the
  * lowres image is at least 2x smaller, and `2d`. Output in nnU-Net v2's arch-dict plans schema.
  * @throws DataError for an unusable fingerprint / dataset.json.
@@ -158,7 +158,7 @@ export function planV2(s: V2PlannerSettings, fingerprint: DatasetFingerprint, da
   };
   const { spacings, shapes_after_crop: shapes } = fingerprint;
   // nnU-Net's determine_fullres_target_spacing returns the overwrite when given, so the transpose, the resampled
-  // median shape, 3d_lowres and 2d all follow it (spec 1.4 "overwrite_target_spacing")
+  // median shape, 3d_lowres and 2d all follow it (RULES.md §4 "overwrite_target_spacing")
   const fullresSpacing = opts.overwriteTargetSpacing ? [...opts.overwriteTargetSpacing] : s.decide.targetSpacing(spacings, shapes);
   const { forward, backward } = s.decide.transpose(fullresSpacing, opts.suppressTranspose, shapes);
   const fullresSpacingT = transposeList(fullresSpacing, forward);
@@ -216,16 +216,16 @@ export function makeV2Planner(settings: V2PlannerSettings): Planner & { settings
   };
 }
 
-/** nnU-Net v2 default planner (`ExperimentPlanner`, spec 1.4-1.11). */
+/** nnU-Net v2 default planner (`ExperimentPlanner`, RULES.md §4-§11). */
 export const nnUNetPlanner = makeV2Planner(V2_DEFAULTS);
-/** ResEnc presets (spec 1.21). */
+/** ResEnc presets (RULES.md §21). */
 export const nnUNetPlannerResEncM = makeV2Planner(RESENC_M);
 export const nnUNetPlannerResEncL = makeV2Planner(RESENC_L);
 export const nnUNetPlannerResEncXL = makeV2Planner(RESENC_XL);
 
 /**
  * `nnUNetPlannerLegacy`: the default planner with the shrink loop of nnU-Net v2 releases before v2.8
- * (`while estimate > reference`, spec 1.9 note): identical 3D plans, larger 2D patches get shrunk more. Reproduces
+ * (`while estimate > reference`, RULES.md §9 note): identical 3D plans, larger 2D patches get shrunk more. Reproduces
  * plans files written in the legacy (pre-2024) format.
  */
 export const nnUNetPlannerLegacy = makeV2Planner({ ...V2_DEFAULTS, name: 'nnUNetPlannerLegacy', shrinkRule: 'legacy' });

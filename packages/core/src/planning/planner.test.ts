@@ -1,4 +1,4 @@
-/** Unit tests of the planning decisions, the spec 1.22 synthetic fingerprints, plans IO and registration. */
+/** Unit tests of the planning decisions, the RULES.md §22 synthetic fingerprints, plans IO and registration. */
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -38,7 +38,7 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '
 const SHARED = process.env.NNUNET_SHARED ?? resolve(REPO_ROOT, '..', 'shared');
 const PLANS_DIR = resolve(SHARED, 'reference', 'plans');
 
-/** A fingerprint of n cases with per-case spacing `sp(i)` and one shape (spec 1.22 synthetic inputs). */
+/** A fingerprint of n cases with per-case spacing `sp(i)` and one shape (RULES.md §22 synthetic inputs). */
 function synthetic(n: number, sp: (i: number) => number[], shape: number[], relSize = 1): DatasetFingerprint {
   return {
     foreground_intensity_properties_per_channel: {},
@@ -70,7 +70,7 @@ describe('numpy / Python semantics', () => {
 });
 
 describe('decisions', () => {
-  it('target spacing: median, or the 10th percentile for anisotropic data (spec 1.4)', () => {
+  it('target spacing: median, or the 10th percentile for anisotropic data (RULES.md §4)', () => {
     expect(determineTargetSpacing([[1, 1, 1], [2, 1, 1], [3, 1, 1]], [[10, 10, 10], [10, 10, 10], [10, 10, 10]])).toEqual([2, 1, 1]);
     const sp = Array.from({ length: 100 }, (_, i) => [5 + (5 * i) / 99, 1.5, 1.5]);
     const t = determineTargetSpacing(sp, sp.map(() => [10, 220, 250]));
@@ -81,12 +81,12 @@ describe('decisions', () => {
     // too many voxels along the coarse axis -> plain median
     expect(determineTargetSpacing(sp2, sp2.map(() => [100, 300, 300]))).toEqual([4, 1, 1]);
   });
-  it('transpose puts the coarsest axis first (spec 1.5)', () => {
+  it('transpose puts the coarsest axis first (RULES.md §5)', () => {
     expect(determineTranspose([0.86, 0.86, 0.8600001])).toEqual({ forward: [2, 0, 1], backward: [1, 2, 0] });
     expect(determineTranspose([0.9999, 1, 1])).toEqual({ forward: [1, 0, 2], backward: [1, 0, 2] });
     expect(determineTranspose([5, 1, 1], true).forward).toEqual([0, 1, 2]);
   });
-  it('normalization per channel name, mask only for z-score when cropping shrank the images (spec 1.12)', () => {
+  it('normalization per channel name, mask only for z-score when cropping shrank the images (RULES.md §12)', () => {
     const ds = dataset(['CT', 'T2', 'noNorm', 'rescale_to_0_1', 'zscore'], 2, 10);
     expect(determineNormalization(ds, { median_relative_size_after_cropping: 0.5 })).toEqual({
       schemes: ['CTNormalization', 'ZScoreNormalization', 'NoNormalization', 'RescaleTo01Normalization', 'ZScoreNormalization'],
@@ -95,7 +95,7 @@ describe('decisions', () => {
     expect(determineNormalization(ds, { median_relative_size_after_cropping: 0.8 }).useMaskForNorm).toEqual([false, false, false, false, false]);
     expect(determineNormalization({ ...ds, use_mask_for_norm: true }, { median_relative_size_after_cropping: 0.8 }).useMaskForNorm).toEqual([false, true, false, false, true]);
   });
-  it('v2 topology: Hippocampus 3 pools per axis; Prostate anisotropic strides and sticky kernels (spec 1.6)', () => {
+  it('v2 topology: Hippocampus 3 pools per axis; Prostate anisotropic strides and sticky kernels (RULES.md §6)', () => {
     const h = getPoolAndConvProps([1, 1, 1], [36, 50, 35]);
     expect(h.patchSize).toEqual([40, 56, 40]);
     expect(h.strides).toEqual([[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]]);
@@ -107,16 +107,16 @@ describe('decisions', () => {
       [1, 2, 2], [1, 2, 2], [2, 2, 2], [2, 2, 2], [1, 2, 2], [1, 2, 2],
     ]);
   });
-  it('v2 estimate of the Hippocampus plan is 19,174,400 feature-map elements (spec 1.8, 1.22)', () => {
+  it('v2 estimate of the Hippocampus plan is 19,174,400 feature-map elements (RULES.md §8, §22)', () => {
     const e = computeVramEstimate([40, 56, 40], { featuresPerStage: [32, 64, 128, 256], strides: [[1, 1, 1], [2, 2, 2], [2, 2, 2], [2, 2, 2]], nConvPerStageDecoder: [2, 2, 2] }, 3);
     expect(e).toBe(19_174_400);
   });
-  it('v1 estimate (spec 1.8 v1): hand-computed 2D Hippocampus value with 30 base features', () => {
+  it('v1 estimate (RULES.md §8 v1): hand-computed 2D Hippocampus value with 30 base features', () => {
     expect(computeVramEstimateV1([56, 40], [[2, 2], [2, 2], [2, 2]], 30, 512, 1, 3)).toBe(613_760);
   });
 });
 
-describe('spec 1.22 synthetic fingerprints (nnUNetPlanner)', () => {
+describe('RULES.md §22 synthetic fingerprints (nnUNetPlanner)', () => {
   it('Hippocampus-like: 3d_fullres 40,56,40 bs 9 (vram 58 / cap 9); 2d 56,40 bs 366; no lowres', () => {
     const p = nnUNetPlanner.plan(synthetic(260, () => [1, 1, 1], [36, 50, 35]), dataset(['MRI'], 3, 260));
     const f = p.configurations['3d_fullres']!;

@@ -168,7 +168,7 @@ describe('v2 reference pairs (fingerprint + dataset.json -> nnUNetPlans.json)', 
   }
 
   it('amos22 / flare23 2d: the v2.8 shrink rule (nnUNetPlanner) does NOT reproduce legacy-era 2D plans (expected mismatch)', () => {
-    // nnU-Net v2.8 shrinks while estimate / 12 * 2 > 85e6 (2D), older releases while estimate > 85e6 (spec 1.9).
+    // nnU-Net v2.8 shrinks while estimate / 12 * 2 > 85e6 (2D), older releases while estimate > 85e6 (RULES.md §9).
     const cases = [
       { dir: 'amos22_ct_jonasbckr', ours: { patch: [640, 640], bs: 8 }, ref: { patch: [512, 448], bs: 14 } },
       { dir: 'flare23_abdomen_ct', ours: { patch: [512, 512], bs: 12 }, ref: { patch: [448, 512], bs: 14 } },
@@ -315,7 +315,7 @@ describe('v1 reference pairs (derived fingerprint -> plans.pkl as JSON)', () => 
         } else {
           expect(ours.configurations['3d_lowres']).toBeUndefined();
         }
-        // spec 1.11 (v1 default_configuration): batch_dice from the number of stages
+        // RULES.md §11 (v1 default_configuration): batch_dice from the number of stages
         expect(ours.configurations['3d_fullres']!.batch_dice).toBe(stages.length === 2);
       } else {
         expect(ours.configurations['3d_fullres']).toBeUndefined(); // 2D data (z = 1)

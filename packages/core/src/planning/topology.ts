@@ -19,7 +19,7 @@ export interface Topology {
 
 /**
  * nnU-Net's `pad_shape`: round every axis UP to the next multiple of its divisor (an exact multiple stays).
- * Spec 1.6 last line.
+ * RULES.md §6 last line.
  */
 export function padShape(shape: readonly number[], divisor: readonly number[]): number[] {
   return shape.map((s, i) => {
@@ -29,7 +29,7 @@ export function padShape(shape: readonly number[], divisor: readonly number[]): 
 }
 
 /**
- * v2 `get_pool_and_conv_props` (spec 1.6): stage 0 never downsamples; an axis pools while it has >= 2*minFeatureMapSize
+ * v2 `get_pool_and_conv_props` (RULES.md §6): stage 0 never downsamples; an axis pools while it has >= 2*minFeatureMapSize
  * voxels and its spacing is within 2x of the finest poolable spacing; a single remaining axis needs
  * >= 3*minFeatureMapSize voxels; kernels become 3 once an axis is within 2x of the finest spacing and stay 3 (sticky);
  * the bottleneck gets an all-3 kernel. The patch is padded up to a multiple of 2**pools.
@@ -70,7 +70,7 @@ export function getPoolAndConvProps(
 }
 
 /**
- * v1 `get_pool_and_conv_props` used by the v2.1 planners (spec 1.6 v1 variant): no stem entry in the raw v1
+ * v1 `get_pool_and_conv_props` used by the v2.1 planners (RULES.md §6 v1 variant): no stem entry in the raw v1
  * output (this function prepends `[1,..]` to `strides` so the result is in the v2 schema; `v1PoolKernels()` strips it);
  * pool axes are those with `spacing / min(all spacings) < 2` and `size >= 2*minFeatureMapSize`; the kernel is 3 on the
  * largest group of axes whose spacings are mutually within 2x (recomputed per stage, not sticky); no single-axis rule.
@@ -144,7 +144,7 @@ export function v1PoolKernels(t: Topology): number[][] {
 
 /**
  * One pooling stage: stride 2 on the `valid` axes (1 elsewhere); updates the running pool counts, spacings (x2) and
- * sizes (ceil /2) in place and returns the stride (spec 1.6).
+ * sizes (ceil /2) in place and returns the stride (RULES.md §6).
  */
 function poolAxes(valid: number[], numPool: number[], curSpacing: number[], curSize: number[]): number[] {
   const stride = new Array<number>(curSpacing.length).fill(1);
@@ -157,7 +157,7 @@ function poolAxes(valid: number[], numPool: number[], curSpacing: number[], curS
   return stride;
 }
 
-/** Appends the 3x3(x3) bottleneck kernel and pads the patch to a multiple of `2^pools` per axis (spec 1.6). */
+/** Appends the 3x3(x3) bottleneck kernel and pads the patch to a multiple of `2^pools` per axis (RULES.md §6). */
 function finishTopology(numPool: number[], strides: number[][], kernelSizes: number[][], patchSize: readonly number[]): Topology {
   kernelSizes.push(new Array<number>(numPool.length).fill(3));
   const mustBeDivisibleBy = numPool.map((n) => 2 ** n);

@@ -44,7 +44,7 @@ const V1_SCHEME: Record<string, string> = { CT: 'CTNormalization', nonCT: 'ZScor
 
 function v1Config(p: V1PlansJson, st: V1StageJson, dim: 2 | 3, dataIdentifier: string, batchDice: boolean): PlansConfiguration {
   const n = st.pool_op_kernel_sizes.length + 1;
-  const maxF = dim === 2 ? 480 : 320; // v1 Generic_UNet MAX_FILTERS_2D / MAX_NUM_FILTERS_3D (spec 1.7)
+  const maxF = dim === 2 ? 480 : 320; // v1 Generic_UNet MAX_FILTERS_2D / MAX_NUM_FILTERS_3D (RULES.md §7)
   const cps = p.conv_per_stage ?? 2;
   const channels = Object.keys(p.modalities).sort((a, b) => Number(a) - Number(b));
   return {
@@ -77,7 +77,7 @@ function isV1(x: unknown): x is V1PlansJson {
  * Convert v1 plans (3D and/or 2D files, JSON form of the pickles) to one v2 arch-dict plans object: the last 3D
  * stage becomes `3d_fullres`, stage 0 of a 2-stage file `3d_lowres` (+ `3d_cascade_fullres`), the 2D file `2d`.
  * v1 pool kernels get the stem stage prepended; `nonCT` -> ZScoreNormalization, `CT` -> CTNormalization; features per
- * stage follow v1's Generic_UNet (base, cap 320 3D / 480 2D); batch_dice by spec 1.11. Data identifiers become the
+ * stage follow v1's Generic_UNet (base, cap 320 3D / 480 2D); batch_dice by RULES.md §11. Data identifiers become the
  * v1 stage folders (`<data_identifier>_stage<k>`).
  * @throws DataError when neither argument is a v1 plans object.
  */

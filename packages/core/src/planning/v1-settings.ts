@@ -1,4 +1,4 @@
-/** Settings and presets of the v1-style planners (spec 1.6-1.10 v1 variants, 2018 paper rules). */
+/** Settings and presets of the v1-style planners (RULES.md §6-§10 v1 variants, 2018 paper rules). */
 import {
   determineNormalizationV1,
   determineTargetSpacing,
@@ -24,7 +24,7 @@ export interface V1PlannerSettings {
   /** v1 data identifiers (the stage folders become `<id>_stage<k>`). */
   dataIdentifier3d: string;
   dataIdentifier2d: string;
-  /** Spec 1.7: 32 for the v2.1 planners, 30 for the 2019/2018 ones. */
+  /** RULES.md §7: 32 for the v2.1 planners, 30 for the 2019/2018 ones. */
   baseFeatures: number;
   maxFeatures3d: number;
   /** Cap used in the 2D estimate (v1 2D planner: 512) and in the written 2D architecture (Generic_UNet: 480). */
@@ -35,7 +35,7 @@ export interface V1PlannerSettings {
   maxDatasetCovered: number;
   featuremapMinEdgeLength: number;
   maxNumPool: number;
-  /** Spec 1.10 v1: lowres only when median >= 4x patch; spacing grows 1.01 per step. */
+  /** RULES.md §10 v1: lowres only when median >= 4x patch; spacing grows 1.01 per step. */
   lowresMinRatio: number;
   lowresSpacingFactor: number;
   decide: {
@@ -45,7 +45,7 @@ export interface V1PlannerSettings {
     topology: (spacing: readonly number[], patch: readonly number[], minEdge: number, maxPool: number) => Topology;
     /** Initial 3D patch before clipping to the median shape (voxels). */
     initialPatch3d: (spacing: readonly number[], medianShape: readonly number[]) => number[];
-    /** 3D reference (spec 1.8 v1 units) for a stage. */
+    /** 3D reference (RULES.md §8 v1 units) for a stage. */
     reference3d: (ctx: V1StageContext, spacing: readonly number[]) => number;
     batchSize3d: (reference: number, estimate: number) => number;
     /** 2D: reference, base features of the first estimate and of those in the shrink loop, batch rule. */
@@ -55,7 +55,7 @@ export interface V1PlannerSettings {
   };
 }
 
-/** v1 initial 3D patch (spec 1.9 v1): 1/spacing normalised so the smallest entry is 512, rounded half-even. */
+/** v1 initial 3D patch (RULES.md §9 v1): 1/spacing normalised so the smallest entry is 512, rounded half-even. */
 export function initialPatchV1(spacing: readonly number[]): number[] {
   let p = spacing.map((s) => 1 / s);
   const mean = p.reduce((a, b) => a + b, 0) / p.length;
@@ -64,7 +64,7 @@ export function initialPatchV1(spacing: readonly number[]): number[] {
   return p.map((v) => roundHalfEven(v * f));
 }
 
-/** Spec 1.6-1.10 v1 defaults: `ExperimentPlanner3D_v21` / `ExperimentPlanner2D_v21`. */
+/** RULES.md §6-§10 v1 defaults: `ExperimentPlanner3D_v21` / `ExperimentPlanner2D_v21`. */
 export const V1_DEFAULTS: V1PlannerSettings = {
   name: 'nnUNetPlannerV1',
   experimentPlannerUsed: 'ExperimentPlanner3D_v21',
@@ -88,10 +88,10 @@ export const V1_DEFAULTS: V1PlannerSettings = {
     normalization: determineNormalizationV1,
     topology: getPoolAndConvPropsV1,
     initialPatch3d: (spacing) => initialPatchV1(spacing),
-    // 520e6 * 32 / 30: Generic_UNet's 3D reference rescaled to 32 base features (spec 1.8 v1)
+    // 520e6 * 32 / 30: Generic_UNet's 3D reference rescaled to 32 base features (RULES.md §8 v1)
     reference3d: () => (520_000_000 * 32) / 30,
     batchSize3d: (ref, here) => Math.floor(Math.max(ref / here, 1) * 2),
-    // 19,739,648 * 50 / 2 (spec 1.8 v1 2D reference)
+    // 19,739,648 * 50 / 2 (RULES.md §8 v1 2D reference)
     reference2d: () => (19_739_648 * 50) / 2,
     estimate2dFeatures: { first: 30, loop: 32 },
     batchSize2d: (ref, here) => Math.floor(ref / here) * 2,
@@ -117,7 +117,7 @@ export const V1_ORIGINAL: V1PlannerSettings = {
 };
 
 /**
- * 2018 paper rules (PAPER_TABLES.md, spec 1.7 "The 2018 paper used 30 base features"): 30 base features; 3D patch
+ * 2018 paper rules (PAPER_TABLES.md, RULES.md §7 "The 2018 paper used 30 base features"): 30 base features; 3D patch
  * starts at the median shape and shrinks (keeping its aspect ratio) until it fits the memory of a 128^3 patch at
  * batch 2; 2D patch fits 256x256 at batch 42; an axis pools while the result stays >= 8 voxels, at most 5 times
  * (pool-late); a cascade when the median image is >= 4x the patch.

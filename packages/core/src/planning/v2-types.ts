@@ -18,7 +18,7 @@ export interface V2PlannerSettings {
   networkClassName: string;
   /** ResidualEncoderUNet-style arch kwargs (`n_blocks_per_stage`) instead of PlainConvUNet (`n_conv_per_stage`). */
   residualEncoder: boolean;
-  /** Spec 1.7: base features 32, cap 320 (3D) / 512 (2D). */
+  /** RULES.md §7: base features 32, cap 320 (3D) / 512 (2D). */
   baseFeatures: number;
   maxFeatures3d: number;
   maxFeatures2d: number;
@@ -26,7 +26,7 @@ export interface V2PlannerSettings {
   blocksPerStageEncoder: readonly number[];
   /** Decoder convs per stage. */
   blocksPerStageDecoder: readonly number[];
-  /** Spec 1.8 reference values (feature-map elements) and the GB / batch sizes they correspond to. */
+  /** RULES.md §8 reference values (feature-map elements) and the GB / batch sizes they correspond to. */
   referenceVal3d: number;
   referenceVal2d: number;
   referenceValCorrespGb: number;
@@ -34,17 +34,17 @@ export interface V2PlannerSettings {
   refBatchSize2d: number;
   /** Default `gpu_memory_target_in_gb`. */
   defaultGpuMemoryTargetGb: number;
-  /** Spec 1.9: at most this fraction of the dataset's voxels per batch (0.05; 1 for ResEnc presets). */
+  /** RULES.md §9: at most this fraction of the dataset's voxels per batch (0.05; 1 for ResEnc presets). */
   maxDatasetCovered: number;
   /** `UNet_min_batch_size` = 2. */
   minBatchSize: number;
   /** `UNet_featuremap_min_edge_length` = 4. */
   featuremapMinEdgeLength: number;
-  /** Spec 1.10: 0.25 and 1.03. */
+  /** RULES.md §10: 0.25 and 1.03. */
   lowresCreationThreshold: number;
   spacingIncreaseFactor: number;
   /**
-   * Shrink-loop condition (spec 1.9): 'v2.8' shrinks while `estimate / ref_bs * 2 > reference` (v2.8.1);
+   * Shrink-loop condition (RULES.md §9): 'v2.8' shrinks while `estimate / ref_bs * 2 > reference` (v2.8.1);
    * 'legacy' while `estimate > reference` (nnU-Net v2 up to at least 2.4; identical for 3D where ref_bs = 2,
    * different for 2D where ref_bs = 12).
    */
@@ -59,9 +59,9 @@ export interface V2PlannerSettings {
     topology: (spacing: readonly number[], patch: readonly number[], minEdge: number, maxPool: number) => Topology;
     vramEstimate: (patch: readonly number[], arch: ArchitectureSpec, numClasses: number) => number;
     batchDice: typeof determineBatchDice;
-    /** Patch / batch search of one configuration (spec 1.9). */
+    /** Patch / batch search of one configuration (RULES.md §9). */
     patchAndBatch: (s: V2PlannerSettings, req: ConfigurationRequest) => PatchAndBatch;
-    /** 3d_lowres creation (spec 1.10); undefined when no lowres configuration is made. */
+    /** 3d_lowres creation (RULES.md §10); undefined when no lowres configuration is made. */
     lowres: (
       ctx: PlanningContext,
       fullres: PlansConfiguration,
@@ -91,7 +91,7 @@ export interface PatchAndBatch {
   batchSize: number;
   topology: Topology;
   architecture: ArchitectureSpec;
-  /** Final estimate (spec 1.8 units). */
+  /** Final estimate (RULES.md §8 units). */
   estimate: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * Memory estimates the planners size patches with (spec 1.8). The v2 numbers are counts of conv OUTPUT
+ * Memory estimates the planners size patches with (RULES.md §8). The v2 numbers are counts of conv OUTPUT
  * feature-map elements (not bytes), exactly as dynamic_network_architectures' `compute_conv_feature_map_size`;
  * batch size and input channels are not included.
  */
@@ -21,7 +21,7 @@ export interface VramArch {
 const floorDiv = (a: readonly number[], b: readonly number[]): number[] => a.map((v, i) => Math.floor(v / b[i]!));
 
 /**
- * v2 estimate (spec 1.8): `net.compute_conv_feature_map_size(patch_size)` for a PlainConvUNet (or, with
+ * v2 estimate (RULES.md §8): `net.compute_conv_feature_map_size(patch_size)` for a PlainConvUNet (or, with
  * `nBlocksPerStage`, a ResidualEncoderUNet: a 1-conv stem at full resolution, two convs per BasicBlockD plus a
  * projection skip when channels or size change) with `deep_supervision=False`.
  * - encoder: per stage, per conv, `C_out * prod(size // stride)`; the next stage starts from `size // stride`;
@@ -80,7 +80,7 @@ export function computeVramEstimate(patchSize: readonly number[], arch: VramArch
 }
 
 /**
- * v1 `Generic_UNet.compute_approx_vram_consumption` (spec 1.8 v1):
+ * v1 `Generic_UNet.compute_approx_vram_consumption` (RULES.md §8 v1):
  * `(2*cps+1)*prod(patch)*base + inCh*prod(patch) + nCls*prod(patch)`, then per pooling p (map floor-divided by
  * its kernel, features doubled up to `maxFeatures`) `((2*cps+1) if p < npool-1 else cps) * prod(map) * f`.
  * @param patchSize voxels; @param poolKernels v1 kernels WITHOUT the stem stage.

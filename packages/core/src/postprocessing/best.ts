@@ -15,7 +15,7 @@ export interface BestConfiguration {
 }
 
 /**
- * Pick the best configuration (spec 1.20): candidates are single configurations (`2d`, `3d_fullres`,
+ * Pick the best configuration (RULES.md §20): candidates are single configurations (`2d`, `3d_fullres`,
  * `3d_lowres`, `3d_cascade_fullres`; missing ones allowed) and, when given, ensembles of pairs; the highest
  * cross-validation mean foreground Dice wins, and on a tie a single model beats an ensemble (then the earlier
  * candidate wins).

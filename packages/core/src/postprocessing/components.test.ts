@@ -39,7 +39,7 @@ describe('connectedComponents', () => {
   });
 });
 
-describe('determinePostprocessing (spec 1.19)', () => {
+describe('determinePostprocessing (RULES.md §19)', () => {
   it('accepts keep-largest when a spurious blob lowers Dice', () => {
     const reg = new Registry();
     for (const p of corePostprocessors()) reg.register('postprocessor', p);
@@ -63,7 +63,7 @@ describe('determinePostprocessing (spec 1.19)', () => {
   });
 });
 
-describe('findBestConfiguration (spec 1.20)', () => {
+describe('findBestConfiguration (RULES.md §20)', () => {
   it('picks the highest CV Dice; a single model wins a tie against an ensemble', () => {
     const r = findBestConfiguration(
       [{ name: '2d', members: ['2d'], foregroundDice: 0.8 }, { name: '3d_fullres', members: ['3d_fullres'], foregroundDice: 0.85 }],

@@ -40,7 +40,7 @@ function meanDice(preds: Int16Array[], cases: PostprocessingCase[], classes: (nu
 }
 
 /**
- * Decide postprocessing on cross-validation predictions (spec 1.19):
+ * Decide postprocessing on cross-validation predictions (RULES.md §19):
  * 1. keep the largest component of the union of all foreground; accept if the foreground mean Dice improves and
  *    no class gets worse;
  * 2. then per class in dataset.json order, on top of the accepted state: keep that class's largest component;

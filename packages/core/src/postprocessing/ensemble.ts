@@ -10,7 +10,7 @@ export interface EnsembleMember {
 
 /**
  * Average the probabilities of several models (nnU-Net `ensemble_crossvalidations` averages the exported
- * probabilities, spec 1.20). Classes are matched by label **name**, never by index: members whose label sets differ
+ * probabilities, RULES.md §20). Classes are matched by label **name**, never by index: members whose label sets differ
  * are refused, and members listing the same labels in another order are re-ordered to the first member's order
  * (bad input B47). Output labels and channel order are the first member's.
  * @throws DataError naming the members and the labels that differ, or when spatial shapes differ.

@@ -1,7 +1,7 @@
 import type { Postprocessor } from '../contracts/postprocessor.js';
 import { keepLargestComponent } from './components.js';
 
-/** nnU-Net's name of the "keep largest component" postprocessing function (spec 1.19). */
+/** nnU-Net's name of the "keep largest component" postprocessing function (RULES.md §19). */
 export const KEEP_LARGEST = 'remove_all_but_largest_component_from_segmentation';
 
 /** Options of the keep-largest postprocessor (as stored in postprocessing.json `kwargs`). */

@@ -1,7 +1,7 @@
 import { locationKey, type ClassOrRegion } from '../dataset/label-manager.js';
 import { RandomState } from '../util/random-state.js';
 
-/** nnU-Net `_sample_foreground_locations` constants (spec 1.14). */
+/** nnU-Net `_sample_foreground_locations` constants (RULES.md §14). */
 export const CLASS_LOCATIONS_SEED = 1234;
 export const CLASS_LOCATIONS_MIN_SAMPLES = 10000;
 export const CLASS_LOCATIONS_MIN_COVERAGE = 0.01;
@@ -9,7 +9,7 @@ export const CLASS_LOCATIONS_MIN_COVERAGE = 0.01;
 export const CLASS_LOCATIONS_MAX_FOREGROUND = 1e7;
 
 /**
- * Samples voxel locations per foreground class (or region) for oversampling, as nnU-Net v2 (spec 1.14,
+ * Samples voxel locations per foreground class (or region) for oversampling, as nnU-Net v2 (RULES.md §14,
  * `DefaultPreprocessor._sample_foreground_locations`): for labels, foreground is `seg != 0` (the -1 outside marker
  * included, as upstream), thinned to every `floor(n / 1e7)`-th voxel above 1e7; a region (a list of values, from
  * region-based labels or the ignore label's annotated union `[-1, ...all labels]`) takes every voxel whose value is in

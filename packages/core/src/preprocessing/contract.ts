@@ -8,7 +8,7 @@ import type { Resampler } from '../contracts/resampler.js';
 
 const props = { mean: 10, std: 4, median: 10, min: 0, max: 20, percentile_00_5: 1, percentile_99_5: 19 };
 
-/** Normalizer contract (spec 1.12): in place, returns `data`, finite output for constant input (B15), named. */
+/** Normalizer contract (RULES.md §12): in place, returns `data`, finite output for constant input (B15), named. */
 export function checkNormalizerContract(n: Normalizer): string[] {
   const bad: string[] = [];
   if (!n.name) bad.push('name is empty');
@@ -31,7 +31,7 @@ export function checkNormalizerContract(n: Normalizer): string[] {
   return bad;
 }
 
-/** Resampler contract (spec 1.13): output sizes, identity at equal shapes, labels only from the input (B08). */
+/** Resampler contract (RULES.md §13): output sizes, identity at equal shapes, labels only from the input (B08). */
 export function checkResamplerContract(r: Resampler): string[] {
   const bad: string[] = [];
   if (!r.name) bad.push('name is empty');

@@ -32,7 +32,7 @@ export interface ExportResult {
 }
 
 /**
- * nnU-Net v2 `convert_predicted_logits_to_segmentation_with_correct_shape` (spec 1.14 export order): resample the
+ * nnU-Net v2 `convert_predicted_logits_to_segmentation_with_correct_shape` (RULES.md §14 export order): resample the
  * logits `[K, ...preprocessed]` to `shape_after_cropping_and_before_resampling` with the plans'
  * `resampling_fn_probabilities_kwargs` (default order 1, order_z 0, see `ExportOptions.orderZ`; separate z decided from the configuration
  * spacing and the case spacing), softmax, argmax (first maximum wins, as numpy) (or, for region-based models,

@@ -15,7 +15,7 @@ registerPreprocessingDefaults(registry);
 const dirs: string[] = [];
 afterAll(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
 
-describe('preprocessCase (spec 1.14)', () => {
+describe('preprocessCase (RULES.md §14)', () => {
   it('crops, z-scores inside the mask, keeps the grid at equal spacing, samples class locations', () => {
     const c = makeCase();
     const r = preprocessCase(c, makePlans(), '3d_fullres', registry);
@@ -90,7 +90,7 @@ describe('preprocessCase guards', () => {
   });
 });
 
-describe('exportPrediction (spec 1.14)', () => {
+describe('exportPrediction (RULES.md §14)', () => {
   it('walks back to the original grid: resample, argmax, bbox paste, transpose_backward', () => {
     const c = makeCase();
     const plans = makePlans({ transpose_forward: [2, 0, 1], transpose_backward: [1, 2, 0] }, [1, 2, 1]);

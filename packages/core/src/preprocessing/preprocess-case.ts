@@ -67,8 +67,8 @@ export function estimatePreprocessBytes(channels: number, spatial: readonly numb
 }
 
 /**
- * nnU-Net v2 `DefaultPreprocessor.run_case_npy` (spec 1.14): transpose_forward on the spatial axes, crop to the
- * nonzero mask (seg -1 outside, spec 1.3), normalize per channel with the plans' schemes (before resampling, spec
+ * nnU-Net v2 `DefaultPreprocessor.run_case_npy` (RULES.md §14): transpose_forward on the spatial axes, crop to the
+ * nonzero mask (seg -1 outside, RULES.md §3), normalize per channel with the plans' schemes (before resampling, spec
  * 1.12), resample data (plans `resampling_fn_data_kwargs`, default order 3 / order_z 0) and seg (one-hot order 1) to
  * the configuration spacing (2D configurations keep axis 0), then sample class locations (seed 1234).
  * NaN/Inf voxels are set to 0 first (reported through `onWarning`), so none reach the cache (B15).

@@ -8,7 +8,7 @@ import { makeCase, makePlans } from './__fixtures__/small-case.js';
 const registry = new Registry();
 registerPreprocessingDefaults(registry);
 
-describe('previousStageToGrid (cascade input, spec 1.10)', () => {
+describe('previousStageToGrid (cascade input, RULES.md §10)', () => {
   for (const [tf, spacing] of [[[0, 1, 2], [2, 1, 1]], [[0, 1, 2], [1, 0.5, 0.5]], [[2, 0, 1], [1, 0.5, 0.5]]] as [number[], number[]][]) {
     it(`puts an original-grid segmentation where preprocessing puts the label (transpose ${tf}, spacing ${spacing})`, () => {
       const tb = [0, 1, 2].map((i) => tf.indexOf(i));

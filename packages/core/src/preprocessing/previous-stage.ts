@@ -9,7 +9,7 @@ import type { CaseProperties } from './types.js';
  * A previous stage's segmentation on the ORIGINAL grid (reader axis order, `[z, y, x]` of the input image) brought
  * onto a preprocessed case's grid: transpose_forward, crop to the case's `bbox_used_for_cropping`, resample with the
  * configuration's seg resampler to `spatialShape` (the preprocessed `[z, y, x]`). This is what nnU-Net's
- * preprocessor does to `seg_from_prev_stage` before appending it to the cascade's input (spec 1.10, 1.14).
+ * preprocessor does to `seg_from_prev_stage` before appending it to the cascade's input (RULES.md §10, §14).
  * @throws RangeError when `seg` does not have `shape_before_cropping` voxels
  */
 export function previousStageToGrid(seg: Int16Array, properties: CaseProperties, spatialShape: number[], plans: Plans,

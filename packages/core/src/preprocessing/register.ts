@@ -4,7 +4,7 @@ import { defaultResampler } from './resampling/default-resampler.js';
 
 /**
  * Registers the preprocessing defaults: normalizers `CTNormalization`, `ZScoreNormalization`, `NoNormalization`,
- * `RescaleTo01Normalization`, `RGBTo0_1Normalization` (spec 1.12) and the resampler `default` (spec 1.13).
+ * `RescaleTo01Normalization`, `RGBTo0_1Normalization` (RULES.md §12) and the resampler `default` (RULES.md §13).
  * @throws PluginError on a duplicate name unless `override`
  */
 export function registerPreprocessingDefaults(registry: Registry, opts: { override?: boolean } = {}): void {

@@ -24,7 +24,7 @@ export function resolveResampler(registry: Registry, fnName: string | undefined)
 
 /**
  * Resample options from a plans kwargs block (`resampling_fn_*_kwargs`: `order`, `order_z`, `force_separate_z`,
- * `separate_z_anisotropy_threshold`), deciding separate z from the current and target spacings (spec 1.13).
+ * `separate_z_anisotropy_threshold`), deciding separate z from the current and target spacings (RULES.md §13).
  */
 export function resampleOptionsFromKwargs(kwargs: Record<string, unknown> | undefined, currentSpacing: readonly number[],
   newSpacing: readonly number[], defaultOrder: number): ResampleOptions {
@@ -46,7 +46,7 @@ export function resampleOptionsFromKwargs(kwargs: Record<string, unknown> | unde
 
 /**
  * Target spacing of a configuration in the transposed frame: the plans' `spacing`, with axis 0 kept at the
- * case's own spacing for 2D configurations (2 entries), as nnU-Net's preprocessor does (spec 1.14).
+ * case's own spacing for 2D configurations (2 entries), as nnU-Net's preprocessor does (RULES.md §14).
  */
 export function targetSpacingFor(configSpacing: readonly number[] | undefined, transposedSpacing: readonly number[]): number[] {
   if (!configSpacing) throw new RangeError('configuration has no spacing');

@@ -1,5 +1,5 @@
 /**
- * Spatial transposition (nnU-Net `transpose_forward` / `transpose_backward`, spec 1.5): output spatial axis `i` is
+ * Spatial transposition (nnU-Net `transpose_forward` / `transpose_backward`, RULES.md §5): output spatial axis `i` is
  * input spatial axis `perm[i]`. Works on `[c, z, y, x]` arrays of any typed-array kind; returns the input itself for
  * the identity permutation.
  */

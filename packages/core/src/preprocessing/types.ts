@@ -1,4 +1,4 @@
-/** Properties saved with a preprocessed case (nnU-Net names; everything export needs to walk back, spec 1.14). */
+/** Properties saved with a preprocessed case (nnU-Net names; everything export needs to walk back, RULES.md §14). */
 export interface CaseProperties {
   /** Original spacing `[sz, sy, sx]` (mm) in the input's axis order (before transpose_forward). */
   spacing: number[];

@@ -8,7 +8,7 @@ import { labelSetup } from './configuration.js';
  * Name of the augmentation plugin that provides the cascade's previous-stage transforms (registered by
  * `@nnunet-ts/net-cascade`): `create({ ...opts, foregroundLabels })` returns nnU-Net's `MoveSegAsOneHotToData`
  * (reads `sample.properties.previousStageSeg`, appends one one-hot channel per foreground label), then the random
- * binary operator and connected-component removal on those channels (spec 1.10).
+ * binary operator and connected-component removal on those channels (RULES.md §10).
  */
 export const CASCADE_AUGMENTATION = 'nnUNetCascadePreviousStage';
 /** Name of the one-hot transform inside that plugin's list (the only one used for validation and prediction). */

@@ -8,11 +8,11 @@ export interface PreprocessedCaseData {
   shape: number[];
   /**
    * Cascade only: the previous stage's segmentation resampled to this grid (`[z, y, x]` int16), appended by the
-   * trainer as one-hot channels (spec 1.10).
+   * trainer as one-hot channels (RULES.md §10).
    */
   previousStageSeg?: Int16Array | null;
   properties: {
-    /** Sampled foreground voxel indices `[z, y, x]` per label (string keys), for oversampling (spec 1.14, 1.15). */
+    /** Sampled foreground voxel indices `[z, y, x]` per label (string keys), for oversampling (RULES.md §14, §15). */
     class_locations?: Record<string, number[][]>;
     [key: string]: unknown;
   };

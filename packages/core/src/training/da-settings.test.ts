@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { daSettings, getPatchSize, isDummy2D, rotationRange } from './da-settings.js';
 
-describe('augmentation settings (spec 1.17)', () => {
+describe('augmentation settings (RULES.md §17)', () => {
   it('initial patch sizes equal batchgenerators get_patch_size (values from numpy)', () => {
     const r30 = (30 / 180) * Math.PI;
     expect(getPatchSize([40, 56, 40], r30, [0.85, 1.25])).toEqual([73, 80, 64]);

@@ -1,5 +1,5 @@
 /**
- * Trainer-side augmentation settings (spec 1.17, nnU-Net v2 `configure_rotation_dummyDA_mirroring_and_inital_patch_size`):
+ * Trainer-side augmentation settings (RULES.md §17, nnU-Net v2 `configure_rotation_dummyDA_mirroring_and_inital_patch_size`):
  * rotation range, dummy-2D switch, mirror axes and the larger initial patch the loader samples so that rotation and
  * scaling do not pull in border. Shared by the data loader (core) and the `nnUNetDefault` augmentation (augment).
  */
@@ -18,7 +18,7 @@ export interface DaSettings {
 
 const DEG = Math.PI / 180;
 
-/** Rotation range (radians) per spec 1.17: 3D +-30 deg; 2D +-180 deg, or +-15 deg if `max/min patch > 1.5`; dummy-2D +-180 deg. */
+/** Rotation range (radians) per RULES.md §17: 3D +-30 deg; 2D +-180 deg, or +-15 deg if `max/min patch > 1.5`; dummy-2D +-180 deg. */
 export function rotationRange(patchSize: number[], doDummy2D: boolean): [number, number] {
   const a = patchSize.length === 2
     ? Math.max(...patchSize) / Math.min(...patchSize) > 1.5 ? 15 : 180
@@ -26,7 +26,7 @@ export function rotationRange(patchSize: number[], doDummy2D: boolean): [number,
   return [-a * DEG, a * DEG];
 }
 
-/** nnU-Net's dummy-2D rule (spec 1.17): 3D patches with `max(patch) / patch[0] > 3`. Always false for 2D patches. */
+/** nnU-Net's dummy-2D rule (RULES.md §17): 3D patches with `max(patch) / patch[0] > 3`. Always false for 2D patches. */
 export function isDummy2D(patchSize: number[]): boolean {
   return patchSize.length === 3 && Math.max(...patchSize) / patchSize[0]! > 3;
 }
@@ -61,7 +61,7 @@ export function getPatchSize(patch: number[], rot: number, scaleRange: [number, 
 }
 
 /**
- * All augmentation settings for a patch (spec 1.17). `excludedMirrorAxes` (axes of the patch) are never mirrored,
+ * All augmentation settings for a patch (RULES.md §17). `excludedMirrorAxes` (axes of the patch) are never mirrored,
  * e.g. the left-right axis of a dataset with lateralized labels (B35). `spatial: false` (no spatial transform, e.g.
  * `nnUNetNoDA`) samples the final patch directly.
  */
@@ -73,7 +73,7 @@ export function daSettings(patchSize: number[], opts: { excludedMirrorAxes?: num
   const mirrorAxes = patchSize.map((_, i) => i).filter((a) => !excluded.has(a));
   let initialPatchSize = [...patchSize];
   if (opts.spatial !== false) {
-    // nnU-Net passes the scale range (0.85, 1.25) here although the transform uses (0.7, 1.4) (spec 1.17 note).
+    // nnU-Net passes the scale range (0.85, 1.25) here although the transform uses (0.7, 1.4) (RULES.md §17 note).
     initialPatchSize = doDummy2D
       ? [patchSize[0]!, ...getPatchSize(patchSize.slice(1), rotation[1], [0.85, 1.25])]
       : getPatchSize(patchSize, rotation[1], [0.85, 1.25]);

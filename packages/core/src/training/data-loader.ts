@@ -12,7 +12,7 @@ export interface PatchLoaderOptions {
   /** Window the loader cuts (>= patch; larger when the spatial transform rotates/scales), same axes. */
   initialPatchSize: number[];
   batchSize: number;
-  /** Foreground oversampling fraction (spec 1.15: 0.33). */
+  /** Foreground oversampling fraction (RULES.md §15: 0.33). */
   oversampleForeground?: number;
   /**
    * Classes or regions to locate when a case has no stored `class_locations` (`locationClasses` of the label
@@ -27,7 +27,7 @@ export interface PatchLoaderOptions {
 }
 
 /**
- * nnU-Net's training data loader (v2 `nnUNetDataLoader3D/2D`, spec 1.15): each batch draws `batchSize` cases with
+ * nnU-Net's training data loader (v2 `nnUNetDataLoader3D/2D`, RULES.md §15): each batch draws `batchSize` cases with
  * replacement; sample j is forced to contain foreground when `j >= round(bs * (1 - 0.33))` (a random foreground label
  * of the case, then a random stored voxel of it as the window centre); other windows are uniform over the allowed
  * range, or, with an ignore label, centred on a random annotated voxel. 2d configurations first pick a slice along axis 0 (one containing the chosen label when forced).

@@ -11,7 +11,7 @@ function pyRound(x: number): number {
 }
 
 /**
- * nnU-Net's foreground oversampling rule (spec 1.15, `data_loader.py`): sample `j` of a batch is forced to contain
+ * nnU-Net's foreground oversampling rule (RULES.md §15, `data_loader.py`): sample `j` of a batch is forced to contain
  * foreground when `j >= round(batchSize * (1 - p))` (Python rounding), p = 0.33 by default.
  */
 export function forceForeground(j: number, batchSize: number, p = 0.33): boolean {

@@ -18,7 +18,7 @@ export function compareCodePoints(a: string, b: string): number {
 }
 
 /**
- * Cross-validation splits as nnU-Net makes them (spec 1.1): case ids sorted (by code point, like `np.sort`),
+ * Cross-validation splits as nnU-Net makes them (RULES.md §1): case ids sorted (by code point, like `np.sort`),
  * then scikit-learn `KFold(n_splits=nFolds, shuffle=True, random_state=seed)`: a numpy `RandomState(seed)` shuffle of
  * the indices, consecutive test chunks of size `n // nFolds` (the first `n % nFolds` one larger), train = the rest.
  * Both lists of each fold are in sorted order. Output equals nnU-Net's `splits_final.json` for the same ids.

@@ -34,7 +34,7 @@ export async function deviceLoss(device: DeviceBackend, loss: Loss, outputs: Dev
 }
 
 /**
- * One training iteration entirely on the device (spec 1.15): upload the batch and labels, zero the gradients,
+ * One training iteration entirely on the device (RULES.md §15): upload the batch and labels, zero the gradients,
  * forward, deep-supervision targets, loss, backward, gradient norm clipped to `clipNorm` (12), SGD step; the only
  * transfer back is the loss value. Every temporary is disposed by a device scope. Returns the loss.
  */

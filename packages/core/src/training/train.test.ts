@@ -15,7 +15,7 @@ import { confusionCounts, downsampleSegTo, pseudoDice } from './targets.js';
 import { trainFold } from './train-fold.js';
 import type { TrainFoldOptions } from './trainer-setup.js';
 
-describe('foreground oversampling (spec 1.15)', () => {
+describe('foreground oversampling (RULES.md §15)', () => {
   it('forces samples j >= round(bs * 0.67)', () => {
     const forced = (bs: number) => Array.from({ length: bs }, (_, j) => forceForeground(j, bs)).filter(Boolean).length;
     expect([1, 2, 3, 4, 5, 9, 12].map(forced)).toEqual([0, 1, 1, 1, 2, 3, 4]);

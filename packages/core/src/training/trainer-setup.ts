@@ -57,7 +57,7 @@ export interface TrainFoldOptions {
   fold: number | 'all';
   /** Model folder `<model>`; the fold writes `<model>/fold_<f>/` (plans.json and dataset.json go to `<model>`). */
   outputDir: string;
-  /** Epochs (spec 1.15 default 1000). */
+  /** Epochs (RULES.md §15 default 1000). */
   epochs?: number;
   /** Training iterations per epoch (default 250). */
   iterationsPerEpoch?: number;
@@ -74,7 +74,7 @@ export interface TrainFoldOptions {
   /** Optimizer, schedule, loss, oversampling and seed; unset fields take nnU-Net's defaults (`DEFAULT_TRAINER_SETTINGS`). */
   settings?: Partial<TrainerSettings>;
   /**
-   * Cascade (`3d_cascade_fullres`, spec 1.10): the previous stage's configuration name. Every case must then carry
+   * Cascade (`3d_cascade_fullres`, RULES.md §10): the previous stage's configuration name. Every case must then carry
    * `previousStageSeg` (the pipeline attaches the previous stage's cross-validation predictions, resampled to this
    * grid); the network gets one extra one-hot input channel per foreground label, and training applies the
    * registered `nnUNetCascadePreviousStage` transforms (validation batches only the one-hot).
@@ -152,7 +152,7 @@ function createLoss(registry: Registry, name: string, opts: LossOptions, regions
   return registry.get('loss', name).create(opts);
 }
 
-/** Build network, loss, optimizer, augmentation and loaders for a fold (spec 1.15 defaults). */
+/** Build network, loss, optimizer, augmentation and loaders for a fold (RULES.md §15 defaults). */
 export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Promise<TrainingContext> {
   const cfg = getConfiguration(o.plans, o.configuration);
   const arch = cfg.architecture;
@@ -219,7 +219,7 @@ export function augmentSample(ctx: TrainingContext, s: Sample): Sample {
   if (!ctx.cascade) return cur;
   if (!prev) throw new NnunetError('cascade sample without its previous-stage segmentation');
   cur = { ...cur, properties: { ...cur.properties, [PREVIOUS_STAGE_KEY]: prev.seg } };
-  // nnU-Net order: one-hot move, random binary operator, connected-component removal (spec 1.10)
+  // nnU-Net order: one-hot move, random binary operator, connected-component removal (RULES.md §10)
   for (const t of ctx.cascade.train) {
     const p = t.getParameters(cur, ctx.rngs.augment);
     if (p !== null) cur = t.apply(cur, p);

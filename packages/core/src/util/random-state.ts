@@ -1,7 +1,7 @@
 /**
  * numpy's legacy `RandomState` (MT19937), ported so that seeded sampling picks the same voxels and cases as
- * nnU-Net (fingerprint intensity sampling, spec 1.2; class-location sampling, spec 1.14; the
- * `KFold(shuffle=True, random_state=12345)` cross-validation splits, spec 1.1): `RandomState(seed)` seeds with
+ * nnU-Net (fingerprint intensity sampling, RULES.md §2; class-location sampling, RULES.md §14; the
+ * `KFold(shuffle=True, random_state=12345)` cross-validation splits, RULES.md §1): `RandomState(seed)` seeds with
  * `init_genrand`, `randint(0, n)` / `choice(n, replace=True)` draw masked 32-bit values with rejection, and
  * `permutation(n)` / `choice(n, replace=False)` run a Fisher-Yates shuffle with the same bounded draws.
  */

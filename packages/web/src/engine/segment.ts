@@ -12,7 +12,7 @@ import type { WebModel } from './model.js';
 export interface SegmentOptions {
   /** Mirroring test-time augmentation (default true, as `nnunet-ts predict`). */
   mirror?: boolean;
-  /** Tile step as a fraction of the patch (default 0.5, spec 1.18). */
+  /** Tile step as a fraction of the patch (default 0.5, RULES.md §18). */
   stepSize?: number;
   /** Called with a stage name and, during the sliding window, tiles done / total. */
   onProgress?: (stage: 'preprocess' | 'predict' | 'export', done: number, total: number) => void;

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Fingerprint reference (spec 1.2) computed the way nnU-Net v2's DatasetFingerprintExtractor does, with numpy:
+"""Fingerprint reference (RULES.md §2) computed the way nnU-Net v2's DatasetFingerprintExtractor does, with numpy:
 crop to nonzero (scipy binary_fill_holes), foreground = seg > 0 of the cropped case, per case a fresh
 RandomState(1234) and rs.choice(fg, num_samples, replace=True) per channel, pooled statistics with
 np.percentile((0.5, 50, 99.5)). num_samples = int(total // num_cases) with total = 1000 here (10e7 upstream).

@@ -149,7 +149,7 @@ async function validateJob(c: JobContext): Promise<void> {
   await validateConfigurationFold(await trainInput(c), c.job.fold!);
 }
 
-/** Find-best (spec 1.20) over the run's configurations and pair ensembles, then postprocessing of the winner (spec 1.19). */
+/** Find-best (RULES.md §20) over the run's configurations and pair ensembles, then postprocessing of the winner (RULES.md §19). */
 async function findBestJob({ run, rep, s, registry }: JobContext): Promise<void> {
   const classes = foregroundClasses(s.ds.json);
   const singles: BestCandidate[] = run.configurations.map((configuration) => {

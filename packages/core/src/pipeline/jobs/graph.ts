@@ -24,7 +24,7 @@ export function runKeyOf(run: RunSpec): string {
 
 /**
  * Training depth of each configuration: 0 without a previous stage among `configurations`, else one more than its
- * previous stage (the cascade trains after every fold of `3d_lowres` is validated, spec 1.10).
+ * previous stage (the cascade trains after every fold of `3d_lowres` is validated, RULES.md §10).
  */
 function trainingDepths(plans: Plans, configurations: string[]): Map<string, number> {
   const depth = new Map<string, number>();

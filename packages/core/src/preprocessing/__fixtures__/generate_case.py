@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """End-to-end preprocessing reference: one anisotropic two-channel case run through the steps of nnU-Net v2's
-DefaultPreprocessor.run_case_npy (spec 1.3, 1.12-1.14), re-implemented here with numpy / scipy / skimage:
+DefaultPreprocessor.run_case_npy (RULES.md §3, §12-§14), re-implemented here with numpy / scipy / skimage:
 crop_to_nonzero (binary_fill_holes), ZScore with mask on channel 0, CT on channel 1, compute_new_shape,
 resample_data_or_seg with the separate-z rule (in-plane skimage resize per slice, then map_coordinates order 0
 along z), resize_segmentation (order 1), and _sample_foreground_locations with RandomState(1234).
@@ -90,7 +90,7 @@ with open(os.path.join(HERE, 'case.json'), 'w') as f:
     json.dump(dict(shape=[2, Z, Y, X], spacing=spacing, target=target, ct=ct_props, bbox=bbox,
                    shape_after_crop=list(shape), new_shape=new_shape, class_locations=locs), f)
 
-# export (spec 1.14): random logits on the preprocessed grid -> resample to the cropped shape with order 1
+# export (RULES.md §14): random logits on the preprocessed grid -> resample to the cropped shape with order 1
 # (current spacing = target 2.5/0.8 is anisotropic > 3 -> separate z: in-plane order 1 per slice, nearest along z),
 # softmax, argmax, paste into the bbox of the original shape (0 outside).
 K = 3

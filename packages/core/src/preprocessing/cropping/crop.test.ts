@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cropToNonzero } from './crop.js';
 import { fillHoles3d } from './fill-holes.js';
 
-describe('cropToNonzero (spec 1.3)', () => {
+describe('cropToNonzero (RULES.md §3)', () => {
   it('crops to the hole-filled nonzero bbox and marks outside background -1 (B28a)', () => {
     const Z = 8, Y = 9, X = 10;
     const data = new Float32Array(2 * Z * Y * X);

@@ -5,7 +5,7 @@ import { fillHoles3d } from './fill-holes.js';
 export interface CropResult {
   /** Cropped image `[c, z', y', x']` float32 (the input array itself when nothing is cropped). */
   data: Float32Array;
-  /** Cropped label map `[z', y', x']` Int16; -1 marks background outside the nonzero mask (spec 1.3). */
+  /** Cropped label map `[z', y', x']` Int16; -1 marks background outside the nonzero mask (RULES.md §3). */
   seg: Int16Array;
   /** `[c, z', y', x']`. */
   shape: number[];
@@ -13,11 +13,11 @@ export interface CropResult {
   bbox: [number, number][];
 }
 
-/** The label nnU-Net writes outside the nonzero mask (spec 1.3). */
+/** The label nnU-Net writes outside the nonzero mask (RULES.md §3). */
 export const OUTSIDE_LABEL = -1;
 
 /**
- * Nonzero mask of a multi-channel image: `OR_c (data[c] != 0)`, then 3D hole filling (spec 1.3 steps 1-2).
+ * Nonzero mask of a multi-channel image: `OR_c (data[c] != 0)`, then 3D hole filling (RULES.md §3 steps 1-2).
  * NaN counts as nonzero (as in numpy). Returns Uint8 `[z, y, x]`.
  */
 export function createNonzeroMask(data: Float32Array, shape: readonly number[]): Uint8Array {
@@ -81,7 +81,7 @@ export function cropArray<T extends Float32Array | Int16Array | Uint8Array>(arr:
 }
 
 /**
- * nnU-Net's `crop_to_nonzero` (spec 1.3): nonzero mask over channels, hole filling, crop to its bbox, and in the
+ * nnU-Net's `crop_to_nonzero` (RULES.md §3): nonzero mask over channels, hole filling, crop to its bbox, and in the
  * label map set `seg == 0` voxels outside the mask to -1. Without a label map, one is made: 0 inside the mask,
  * -1 outside. When the bbox is the whole volume the input `data` is returned as is (no copy).
  * Note (bad-inputs B28): an image whose background is not exactly 0 (CT at -1024) is not cropped; exact zeros

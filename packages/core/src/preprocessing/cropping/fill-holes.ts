@@ -1,6 +1,6 @@
 /**
  * Binary hole filling of a 3D mask `[z, y, x]` (x fastest), as `scipy.ndimage.binary_fill_holes` with its default
- * structure (spec 1.3): background voxels 6-connected to the volume border stay background, every other voxel
+ * structure (RULES.md §3): background voxels 6-connected to the volume border stay background, every other voxel
  * becomes foreground. Linear time: one breadth-first flood fill from the border. The FIFO is a growable ring
  * buffer; a BFS front is about a surface, so it stays far below the volume size (unlike a depth-first stack).
  * @param mask Uint8 0/1, modified in place and returned

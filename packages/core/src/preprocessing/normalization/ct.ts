@@ -3,7 +3,7 @@ import { NnunetError } from '../../util/errors.js';
 import { STD_EPSILON } from './stats.js';
 
 /**
- * `CTNormalization` (spec 1.12): clip to the fingerprint's foreground `[percentile_00_5, percentile_99_5]`, then
+ * `CTNormalization` (RULES.md §12): clip to the fingerprint's foreground `[percentile_00_5, percentile_99_5]`, then
  * `(x - mean) / max(std, 1e-8)` with the fingerprint's global foreground mean/std. Never uses the mask. Arithmetic
  * in float64 per voxel, stored float32 (no int16 overflow, B48: outliers are clipped away).
  * @throws NnunetError when `intensityProperties` is missing (the plans lack foreground_intensity_properties_per_channel)

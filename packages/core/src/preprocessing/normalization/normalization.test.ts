@@ -4,7 +4,7 @@ import { normalizationSchemeForChannel } from './scheme.js';
 import { noNormalization, rescaleTo01Normalization, rgbTo01Normalization } from './simple.js';
 import { zScoreNormalization } from './zscore.js';
 
-describe('normalizers (spec 1.12)', () => {
+describe('normalizers (RULES.md §12)', () => {
   it('ZScore without mask: zero mean, unit std (float64 stats)', () => {
     const d = Float32Array.from([1, 2, 3, 4, 10]);
     zScoreNormalization().normalize({ data: d, useMaskForNorm: false });

@@ -3,7 +3,7 @@ import { ctNormalization } from './ct.js';
 import { noNormalization, rescaleTo01Normalization, rgbTo01Normalization } from './simple.js';
 import { zScoreNormalization } from './zscore.js';
 
-/** nnU-Net's `channel_name_to_normalization_mapping` (spec 1.12), keys lower case. */
+/** nnU-Net's `channel_name_to_normalization_mapping` (RULES.md §12), keys lower case. */
 export const CHANNEL_NAME_TO_SCHEME: Readonly<Record<string, string>> = {
   ct: 'CTNormalization',
   nonorm: 'NoNormalization',
@@ -12,7 +12,7 @@ export const CHANNEL_NAME_TO_SCHEME: Readonly<Record<string, string>> = {
   rgb_to_0_1: 'RGBTo0_1Normalization',
 };
 
-/** Scheme for a dataset.json channel name, case-insensitive; anything else is `ZScoreNormalization` (spec 1.12). */
+/** Scheme for a dataset.json channel name, case-insensitive; anything else is `ZScoreNormalization` (RULES.md §12). */
 export function normalizationSchemeForChannel(channelName: string): string {
   return CHANNEL_NAME_TO_SCHEME[channelName.toLowerCase()] ?? 'ZScoreNormalization';
 }

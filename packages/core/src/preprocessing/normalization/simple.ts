@@ -2,12 +2,12 @@ import type { Normalizer } from '../../contracts/normalizer.js';
 import { DataError } from '../../util/errors.js';
 import { finiteRange, STD_EPSILON } from './stats.js';
 
-/** `NoNormalization` (spec 1.12): values unchanged (already float32). */
+/** `NoNormalization` (RULES.md §12): values unchanged (already float32). */
 export function noNormalization(): Normalizer {
   return { name: 'NoNormalization', leavesOutsideMaskAtZero: false, normalize: ({ data }) => data };
 }
 
-/** `RescaleTo01Normalization` (spec 1.12): `x - min`, then divide by `max(max, 1e-8)`. Constant input gives 0. */
+/** `RescaleTo01Normalization` (RULES.md §12): `x - min`, then divide by `max(max, 1e-8)`. Constant input gives 0. */
 export function rescaleTo01Normalization(): Normalizer {
   return {
     name: 'RescaleTo01Normalization',
@@ -23,7 +23,7 @@ export function rescaleTo01Normalization(): Normalizer {
 }
 
 /**
- * `RGBTo0_1Normalization` (spec 1.12): divide by 255.
+ * `RGBTo0_1Normalization` (RULES.md §12): divide by 255.
  * @throws DataError when values lie outside [0, 255] (nnU-Net asserts the same)
  */
 export function rgbTo01Normalization(): Normalizer {

@@ -42,5 +42,5 @@ export function finiteRange(data: Float32Array): [number, number] {
   return [lo, hi];
 }
 
-/** nnU-Net's lower bound on the divisor of every normalization (spec 1.12). */
+/** nnU-Net's lower bound on the divisor of every normalization (RULES.md §12). */
 export const STD_EPSILON = 1e-8;

@@ -2,7 +2,7 @@ import type { Normalizer } from '../../contracts/normalizer.js';
 import { momentStats, STD_EPSILON } from './stats.js';
 
 /**
- * `ZScoreNormalization` (spec 1.12): `(x - mean) / max(std, 1e-8)` with per-image float64 statistics. With
+ * `ZScoreNormalization` (RULES.md §12): `(x - mean) / max(std, 1e-8)` with per-image float64 statistics. With
  * `useMaskForNorm`, statistics come from `seg >= 0` only and only those voxels change (outside stays as is, i.e. 0
  * after cropping). A constant channel maps to 0 (B15). With an empty mask the data is returned unchanged.
  */

@@ -29,7 +29,7 @@ function checkShapes(shape: readonly number[], newShape: readonly number[], chan
 
 /**
  * Resample a multi-channel image `[c, z, y, x]` (float32) to spatial `newShape` `[z, y, x]`, channel by channel,
- * as nnU-Net's `resample_data_or_seg(is_seg=False)` (spec 1.13): scikit-image `resize(order, mode='edge',
+ * as nnU-Net's `resample_data_or_seg(is_seg=False)` (RULES.md §13): scikit-image `resize(order, mode='edge',
  * anti_aliasing=False)` equivalent, or separate-z (in-plane `order`, then `orderZ` along `separateZAxis`).
  * @returns new Float32Array `[c, ...newShape]`
  * @throws RangeError on inconsistent shapes or an order outside 0..5
@@ -67,7 +67,7 @@ function permute(s: readonly number[], axis: number): number[] {
 
 /**
  * Resample a label map `[z, y, x]` (Int16) to `newShape` by one-hot interpolation (nnU-Net `resize_segmentation`,
- * spec 1.13), separate-z as `resample_data_or_seg(is_seg=True)`. Output values come from the input (B08).
+ * RULES.md §13), separate-z as `resample_data_or_seg(is_seg=True)`. Output values come from the input (B08).
  */
 export function resampleSeg(seg: Int16Array, shape: readonly number[], newShape: readonly number[],
   opts: ResampleOptions): Int16Array {
@@ -75,7 +75,7 @@ export function resampleSeg(seg: Int16Array, shape: readonly number[], newShape:
   return resampleSegmentation(seg, shape, newShape, opts.order, opts.orderZ, opts.separateZAxis);
 }
 
-/** The `default` resampler plugin (spec 1.13): spline orders 0..5, edge mode, one-hot seg, separate z. */
+/** The `default` resampler plugin (RULES.md §13): spline orders 0..5, edge mode, one-hot seg, separate z. */
 export function defaultResampler(opts: DefaultResamplerOptions = {}): Resampler {
   return {
     name: opts.name ?? 'default',

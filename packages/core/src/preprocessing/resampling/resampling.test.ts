@@ -69,7 +69,7 @@ describe('label resampling never invents labels (B08)', () => {
   });
 });
 
-describe('shapes and separate-z rule (spec 1.13)', () => {
+describe('shapes and separate-z rule (RULES.md §13)', () => {
   it('rounds like Python round() and ignores float32 spacing noise (ghost slice, B25)', () => {
     expect(computeNewShape([3, 3, 3], [Math.fround(0.45), 1, 1], [0.45, 1, 1])).toEqual([3, 3, 3]);
     expect(computeNewShape([3, 3, 3], [0.45, 1, 1], [Math.fround(0.45), 1, 1])).toEqual([3, 3, 3]);

@@ -3,7 +3,7 @@ import { resampleChannel } from './volume.js';
 
 /**
  * Label-map resizing as nnU-Net's `resize_segmentation` (batchgenerators) and the separate-z branch of
- * `resample_data_or_seg` (spec 1.13).
+ * `resample_data_or_seg` (RULES.md §13).
  *
  * Orders 0/1 use a gather formulation that is exact for one-hot interpolation: the order-1 value of class `c` at an
  * output voxel is the sum of the interpolation weights of the input neighbours labelled `c`, so every class is

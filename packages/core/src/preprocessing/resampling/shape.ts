@@ -1,8 +1,8 @@
 /**
- * Output shapes and the separate-z decision (spec 1.13, nnU-Net `default_resampling.py`).
+ * Output shapes and the separate-z decision (RULES.md §13, nnU-Net `default_resampling.py`).
  */
 
-/** nnU-Net's `ANISO_THRESHOLD`: separate z when max(spacing)/min(spacing) > 3 (spec 1.13). */
+/** nnU-Net's `ANISO_THRESHOLD`: separate z when max(spacing)/min(spacing) > 3 (RULES.md §13). */
 export const ANISO_THRESHOLD = 3;
 
 /** Relative tolerance under which two spacings count as equal (float32 header noise is ~6e-8 relative). */
@@ -24,7 +24,7 @@ export function roundShapeValue(v: number): number {
 }
 
 /**
- * `compute_new_shape`: `round(old_spacing / new_spacing * old_shape)` per axis (spec 1.13), at least 1.
+ * `compute_new_shape`: `round(old_spacing / new_spacing * old_shape)` per axis (RULES.md §13), at least 1.
  * @param shape spatial shape `[z, y, x]` in voxels
  * @param spacing current spacing `[sz, sy, sx]` (mm)
  * @param newSpacing target spacing `[sz, sy, sx]` (mm)
@@ -43,7 +43,7 @@ export function computeNewShape(shape: readonly number[], spacing: readonly numb
   });
 }
 
-/** `get_do_separate_z`: max(spacing)/min(spacing) > threshold (spec 1.13). */
+/** `get_do_separate_z`: max(spacing)/min(spacing) > threshold (RULES.md §13). */
 export function getDoSeparateZ(spacing: readonly number[], threshold = ANISO_THRESHOLD): boolean {
   return Math.max(...spacing) / Math.min(...spacing) > threshold;
 }
@@ -55,7 +55,7 @@ export function getLowresAxes(spacing: readonly number[]): number[] {
 }
 
 /**
- * `determine_do_sep_z_and_axis` with `force_separate_z=None` (spec 1.13): check the current spacing first, then the
+ * `determine_do_sep_z_and_axis` with `force_separate_z=None` (RULES.md §13): check the current spacing first, then the
  * target; the low-resolution axis is the one with the largest spacing; two or three tied axes mean no separate z.
  * @returns the separate axis (0..2) or null
  */

@@ -1,5 +1,5 @@
 /**
- * One-dimensional B-spline machinery behind the resampler (spec 1.13), written to reproduce
+ * One-dimensional B-spline machinery behind the resampler (RULES.md §13), written to reproduce
  * `scipy.ndimage.zoom(..., mode='nearest', grid_mode=True)`, which is what scikit-image's
  * `resize(order, mode='edge', anti_aliasing=False)` calls (skimage >= 0.19 with scipy >= 1.6):
  *

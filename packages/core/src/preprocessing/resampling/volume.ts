@@ -9,7 +9,7 @@ import { prefilterAxis0 } from './zfilter.js';
  *
  * - `separate = false` (nnU-Net without separate z): one tensor-product spline of `order` on all three axes, then the
  *   result is clipped to the input's [min, max] (scikit-image `resize(..., clip=True)`).
- * - `separate = true` (spec 1.13 separate-z, axis 0 here): every z slice is resized in-plane with `order` and
+ * - `separate = true` (RULES.md §13 separate-z, axis 0 here): every z slice is resized in-plane with `order` and
  *   clipped to that slice's [min, max] (one skimage call per slice), then axis 0 is interpolated with `orderZ`
  *   (`map_coordinates(mode='nearest')`, no clipping).
  *
