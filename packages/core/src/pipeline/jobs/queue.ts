@@ -42,7 +42,13 @@ export async function startQueueWorker(registry: Registry, url: string, o: Queue
   if (o.concurrency !== undefined && !(Number.isInteger(o.concurrency) && o.concurrency >= 1)) throw new NnunetError(`--concurrency must be a positive integer, got ${o.concurrency}`);
   const execute = o.execute ?? createJobExecutor({ registry, backend: o.backend, log });
   const w = q.worker(url, { ...o, execute, log });
-  await w.ready();
+  try {
+    await w.ready();
+  } catch (e) {
+    // a queue that cannot be reached: close the worker's connections, or their retries keep the process alive
+    await w.close(true);
+    throw e;
+  }
   return w;
 }
 
