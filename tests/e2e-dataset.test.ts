@@ -128,3 +128,20 @@ describe('convertMsd', () => {
     expect(c1.image.data[n + 100]).toBeCloseTo(2 * c1.image.data[100]!, 4);
   });
 });
+
+describe('validate names the folder a missing channel file belongs in', () => {
+  it('a test case missing its _0001 file is reported under imagesTs, a training case under imagesTr', async () => {
+    const out = join(tempDir(), 'Dataset004_Hippocampus_subset');
+    await convertMsd(EXAMPLE_TASK, out, registry());
+    const json = JSON.parse(readFileSync(join(out, 'dataset.json'), 'utf8'));
+    writeFileSync(join(out, 'dataset.json'), JSON.stringify({ ...json, channel_names: { '0': 'MRI', '1': 'MRI2' } }));
+    // every training case but one gets its second channel; no test case does
+    const train = readdirSync(join(out, 'imagesTr')).filter((n) => n.endsWith('_0000.nii.gz')).sort();
+    for (const n of train.slice(1)) cpSync(join(out, 'imagesTr', n), join(out, 'imagesTr', n.replace('_0000', '_0001')));
+    const report = await validateDataset(await loadDataset(out), registry());
+    const missing = report.problems.filter((p) => /channel file for channel 1 .* is missing/.test(p.message)).map((p) => p.file);
+    expect(missing).toContain(join(out, 'imagesTr', train[0]!.replace('_0000', '_0001')));
+    expect(missing).toContain(join(out, 'imagesTs', 'hippocampus_008_0001.nii.gz'));
+    expect(missing.filter((f) => f.includes(`${join(out, 'imagesTr')}/hippocampus_008`))).toEqual([]);
+  });
+});

@@ -6,7 +6,7 @@ import { compareGrids, type GridTolerance } from './geometry.js';
 import { readImage } from './read.js';
 import { listFiles, stripEnding } from './files.js';
 import type { Dataset, DatasetCase, DatasetProblem } from './types.js';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 
 /** Outcome of `validateDataset`: every problem of every case, plus notes (conversions, ignored files). */
@@ -135,7 +135,9 @@ function checkChannelFiles(st: CheckState, c: DatasetCase, imgs: (MedicalImage |
   });
   for (let k = 0; k < nCh; k++) {
     if (!c.channelIndices.includes(k)) {
-      problems.push({ caseId: c.id, file: join(ds.root, 'imagesTr', `${c.id}_${String(k).padStart(4, '0')}${ending}`), message: `channel file for channel ${k} (${ds.json.channel_names[String(k)]}) is missing` });
+      // the folder the case's other channel files are in (imagesTr, or imagesTs for a test case)
+      const dir = c.images[0] ? dirname(c.images[0]) : join(ds.root, 'imagesTr');
+      problems.push({ caseId: c.id, file: join(dir, `${c.id}_${String(k).padStart(4, '0')}${ending}`), message: `channel file for channel ${k} (${ds.json.channel_names[String(k)]}) is missing` });
     }
   }
   imgs.forEach((im, i) => {
