@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ComputeBackend, Network, Tensor } from '@nnunet-ts/core';
+import { HostDeviceBackend, hostNetwork, referenceBackend, type ComputeBackend, type HostNetworkImpl, type Network, type Tensor } from '@nnunet-ts/core';
 import { cleanupTemp, parseNiftiHeader, rng, tempDir, vol, writeNiftiFile } from './generate.js';
 import { core, makeRegistry, need, niftiReader, niftiWriter } from './harness.js';
 
@@ -17,9 +17,13 @@ afterAll(cleanupTemp);
 
 type AnyFn = (...args: any[]) => any;
 
+/** Host-array stub networks on the reference device (the sliding window runs on a network's device). */
+const stubDevice = new HostDeviceBackend(referenceBackend(), { name: 'reference' });
+const onDevice = (impl: HostNetworkImpl): Network => hostNetwork(stubDevice, impl);
+
 /** A pointwise 2-class "network": logits (-x, x) of channel 0, recording every input it sees. */
 function pointwiseNet(seen?: Tensor[]): Network {
-  return {
+  return onDevice({
     parameters: [],
     forward(x: Tensor): Tensor[] {
       seen?.push({ data: new Float32Array(x.data), shape: [...x.shape] });
@@ -37,7 +41,7 @@ function pointwiseNet(seen?: Tensor[]): Network {
     },
     backward() {},
     setDeepSupervision() {},
-  };
+  });
 }
 
 const predictPreprocessed = () => need<AnyFn>(core as never, 'predictPreprocessed');
@@ -69,7 +73,7 @@ describe('predict rows', () => {
     const [Z, Y, X] = [9, 32, 40];
     const data = new Float32Array(Z * Y * X).fill(1);
     let calls = 0;
-    const constNet: Network = {
+    const constNet: Network = onDevice({
       parameters: [],
       forward(x: Tensor) {
         calls += x.shape[0]!;
@@ -81,7 +85,7 @@ describe('predict rows', () => {
       },
       backward() {},
       setDeepSupervision() {},
-    };
+    });
     const model = { networks: [constNet], patchSize: [1, 16, 16], numClasses: 2, mirrorAxes: [] as number[] };
     const out: Float32Array = await predictPreprocessed()(model, data, [1, Z, Y, X], { stepSize: 0.75, mirror: false });
     const N = Z * Y * X;
