@@ -47,8 +47,14 @@ export function listTree(dir: string): string[] {
   return out.sort();
 }
 
-/** Files whose content legitimately differs between two runs (wall-clock times), not compared bitwise. */
-export const NONDETERMINISTIC = [/estimates\.json$/, /progress\.json$/, /progress\.svg$/, /debug\.json$/, /checkpoint_\w+\.json$/, /run\.json$/, /\.log$/];
+/**
+ * Files whose content legitimately differs between two runs (wall-clock times), not compared bitwise. nnU-Net's
+ * `training_log_<start time>.txt` is named after the time a run (or a resumed run) started, and `progress.png`
+ * plots epoch durations.
+ */
+export const NONDETERMINISTIC = [
+  /estimates\.json$/, /progress\.json$/, /progress\.svg$/, /progress\.png$/, /training_log_[\d_]+\.txt$/, /debug\.json$/, /checkpoint_\w+\.json$/, /run\.json$/, /\.log$/,
+];
 
 const isTemp = (rel: string): boolean => core.isTempName(rel.split('/').pop()!) || rel.endsWith(core.LOCK_FILE) || rel.endsWith(`${core.LOCK_FILE}.takeover`);
 

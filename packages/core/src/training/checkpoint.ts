@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../util/errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFilesAtomic } from '../util/atomic.js';
 import type { RngState } from './rng.js';
 
 /** Per-epoch training log, nnU-Net logger names (`nnunet_logger.py`), one entry per completed epoch. */
@@ -70,8 +70,8 @@ export function checkpointPaths(foldDir: string, kind: string): { json: string; 
 }
 
 /**
- * Write a checkpoint atomically: the `.bin` (parameters + optimizer buffers) first, then the `.json` holding its
- * size and SHA-256, each through temp file + rename. `meta.blobs`, `bin_bytes` and `bin_sha256` are filled in here.
+ * Write a checkpoint atomically: the `.bin` (parameters + optimizer buffers) and the `.json` holding its size and
+ * SHA-256 both go to flushed temporary files, then are renamed back to back (`writeFilesAtomic`). `meta.blobs`, `bin_bytes` and `bin_sha256` are filled in here.
  */
 export async function saveCheckpoint(foldDir: string, kind: string, ck: Omit<Checkpoint, 'meta'> & { meta: Omit<CheckpointMeta, 'blobs' | 'bin_bytes' | 'bin_sha256'> }): Promise<void> {
   const parts: { name: string; bytes: Uint8Array }[] = [{ name: 'parameters', bytes: ck.parameters }];
@@ -86,9 +86,9 @@ export async function saveCheckpoint(foldDir: string, kind: string, ck: Omit<Che
   parts.forEach((p, i) => bin.set(p.bytes, blobs[i]!.offset));
   const sha = createHash('sha256').update(bin).digest('hex');
   const paths = checkpointPaths(foldDir, kind);
-  await writeFileAtomic(paths.bin, bin);
   const meta: CheckpointMeta = { ...ck.meta, blobs, bin_bytes: bin.length, bin_sha256: sha };
-  await writeFileAtomic(paths.json, JSON.stringify(meta, null, 1));
+  // both written and flushed before either is renamed, so a kill never leaves a new .bin next to an old .json
+  await writeFilesAtomic([{ path: paths.bin, data: bin }, { path: paths.json, data: JSON.stringify(meta, null, 1) }]);
 }
 
 function floatBytes(a: Float32Array): Uint8Array {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Network } from '../contracts/network.js';
 import { loadParameters, polyLR, saveParameters } from '../nn/index.js';
@@ -45,8 +46,11 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
   const log = o.log ?? (() => {});
   const ctx = await setupTraining(o, o.cases ?? (await defaultCaseSource(o.preprocessedDir)));
   const foldDir = join(o.outputDir, ctx.foldName);
-  await writeFileAtomic(join(o.outputDir, 'plans.json'), JSON.stringify(o.plans, null, 4));
-  await writeFileAtomic(join(o.outputDir, 'dataset.json'), JSON.stringify(o.dataset, null, 4));
+  // nnU-Net's trainer writes plans.json and dataset.json into its output folder; a pipeline that wrote them already
+  // (`writeModelFiles`) keeps its copies, so a resumed run leaves the same bytes as an uninterrupted one
+  for (const [name, value] of [['plans.json', o.plans], ['dataset.json', o.dataset]] as const) {
+    if (!existsSync(join(o.outputDir, name))) await writeFileAtomic(join(o.outputDir, name), JSON.stringify(value, null, 4));
+  }
   if (o.resume && (await hasCheckpoint(foldDir, 'latest'))) {
     await restore(ctx, foldDir);
     log(`resuming ${ctx.foldName} at epoch ${ctx.epoch}`);

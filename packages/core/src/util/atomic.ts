@@ -58,6 +58,33 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   }
 }
 
+/**
+ * Write files that belong together (a checkpoint's `.bin` and the `.json` holding its checksum): every file goes to
+ * its temporary sibling and is flushed first, then all are renamed over their paths back to back, in order, with no
+ * await between the renames. A kill while writing leaves every old file in place; only a kill between two
+ * consecutive rename calls (microseconds) can leave a mixed set, which a checksum in the last file detects.
+ * Errors as {@link writeFileAtomic}.
+ */
+export async function writeFilesAtomic(files: { path: string; data: string | Uint8Array }[]): Promise<void> {
+  const tmps = files.map((f) => tempSibling(f.path));
+  try {
+    for (const [i, f] of files.entries()) {
+      await fs.mkdir(dirname(f.path), { recursive: true });
+      const fh = await fs.open(tmps[i]!, 'w');
+      try {
+        await fh.writeFile(f.data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    files.forEach((f, i) => renameSync(tmps[i]!, f.path));
+  } catch (e) {
+    await Promise.all(tmps.map((t) => fs.rm(t, { force: true }).catch(() => undefined)));
+    throw writeError(e, files[0]?.path ?? '');
+  }
+}
+
 /** Synchronous `writeFileAtomic` (same guarantees and errors). */
 export function writeFileAtomicSync(path: string, data: string | Uint8Array): void {
   const tmp = tempSibling(path);
