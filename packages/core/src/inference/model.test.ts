@@ -42,6 +42,6 @@ describe('loadTrainedModel', () => {
       },
     });
     expect(seen).toEqual(splits[0]!.val);
-    await expect(loadTrainedModel(join(dir, 'nope'), [0], registry, referenceBackend())).rejects.toThrow(/plans\.json/);
+    await expect(loadTrainedModel(join(dir, 'nope'), [0], registry, referenceBackend())).rejects.toThrow(/nope: model folder does not exist/);
   });
 });

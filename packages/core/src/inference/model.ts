@@ -7,8 +7,7 @@ import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.
 import { loadParameters, resolveDevice } from '../nn/index.js';
 import type { Registry } from '../registry/registry.js';
 import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
-import { getConfiguration } from '../planning/plans-io.js';
-import { loadPlans } from '../planning/load-plans.js';
+import { checkModelFolds, modelConfiguration, readModelFolderFiles, trainedFolds } from '../pipeline/model-folder.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { checkpointKind, loadNnunetFold, type NnunetFold } from '../interop/nnunet-model.js';
 import type { PredictorModel } from './sliding-window.js';
@@ -35,18 +34,6 @@ export interface TrainedModel extends PredictorModel {
   checkpoints: CheckpointMeta[];
   /** nnU-Net v2 folds (`fold_<k>/checkpoint_<kind>.pth`) per fold, when the folder is nnU-Net's own. */
   nnunetCheckpoints?: NnunetFold['checkpoint'][];
-}
-
-async function readDatasetJson(path: string): Promise<DatasetJson> {
-  try {
-    return JSON.parse(await fs.readFile(path, 'utf8')) as DatasetJson;
-  } catch (e) {
-    throw new DataError(`cannot read ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? '(missing file)' : (e as Error).message}`, {
-      file: path,
-      hint: 'point to a trained model folder (<model>/plans.json, dataset.json, fold_<k>/checkpoint_final.*)',
-      cause: e,
-    });
-  }
 }
 
 const shortName = (n: string) => n.slice(n.lastIndexOf('.') + 1);
@@ -108,9 +95,9 @@ export async function loadTrainedModel(
   opts: { checkpoint?: string } = {},
 ): Promise<TrainedModel> {
   const kind = checkpointKind(opts.checkpoint);
-  const plans = loadPlans(join(modelDir, 'plans.json'));
-  const dataset = await readDatasetJson(join(modelDir, 'dataset.json'));
+  const { plans, dataset } = readModelFolderFiles(modelDir);
   const use = folds && folds.length ? folds : await availableFolds(modelDir, kind);
+  if (!use.length && !trainedFolds(modelDir).length) checkModelFolds(modelDir);
   if (!use.length) throw new DataError(`no fold_<k>/checkpoint_${kind}.json (or .pth) in the model folder`, { file: modelDir, hint: 'train at least one fold first' });
   const loaded: FoldLoad[] = [];
   for (const f of use) {
@@ -169,7 +156,7 @@ async function loadFold(foldDir: string, kind: string, plans: Plans, dataset: Da
   }
   const ck = await loadCheckpoint(foldDir, kind);
   const m = ck.meta;
-  const config = getConfiguration(plans, m.configuration);
+  const config = modelConfiguration(join(foldDir, '..'), plans, m.configuration, `the checkpoint ${join(foldDir, `checkpoint_${kind}.json`)}`);
   if (!config.architecture) throw new NnunetError(`configuration '${m.configuration}' has no architecture`, { file: join(foldDir, '..', 'plans.json') });
   checkCheckpointAgainstPlans(m, plans, config, join(foldDir, `checkpoint_${kind}.json`));
   const network = registry.get('network', config.architecture.network_class_name, m.dims).create({

@@ -6,7 +6,7 @@ import { availableFolds } from '../inference/model.js';
 import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { checkpointKind } from './nnunet-model.js';
-import { loadPlans } from '../planning/load-plans.js';
+import { checkModelFolds, readModelFolderFiles, trainedFolds } from '../pipeline/model-folder.js';
 import { writePlansFile } from '../planning/plans-file.js';
 import { PickleDevice, PickleFloat, PickleGlobalRef, PickleOrderedDict, PickleTensor, PickleTuple, pickle, type PickleValue } from './pickle-write.js';
 
@@ -121,10 +121,11 @@ function nnunetCheckpointDict(meta: CheckpointMeta, params: NamedArray[], plans:
  */
 export async function exportNnunetModel(modelDir: string, outDir: string, opts: { folds?: (number | 'all')[]; checkpoint?: string } = {}): Promise<(number | 'all')[]> {
   const kind = checkpointKind(opts.checkpoint);
+  const { plans } = readModelFolderFiles(modelDir);
   const folds = opts.folds?.length ? opts.folds : await availableFolds(modelDir, kind);
+  if (!folds.length && !trainedFolds(modelDir).length) checkModelFolds(modelDir);
   if (!folds.length) throw new DataError(`no fold_<k>/checkpoint_${kind}.json to export`, { file: modelDir, hint: 'pass -m <model folder> written by nnunet-ts train (…/nnUNet_results/<trainer>__<plans>__<configuration>)' });
   const readText = (f: string) => fs.readFile(join(modelDir, f), 'utf8').catch((e: Error) => { throw new DataError(`cannot read ${f}: ${e.message}`, { file: join(modelDir, f) }); });
-  const plans = loadPlans(join(modelDir, 'plans.json'));
   const datasetText = await readText('dataset.json');
   const dataset = JSON.parse(datasetText) as unknown;
   await fs.mkdir(outDir, { recursive: true });

@@ -1,11 +1,12 @@
 import { promises as fs } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
 import { resolveDevice } from '../nn/host.js';
 import type { Network } from '../contracts/network.js';
 import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
-import { getConfiguration } from '../planning/plans-io.js';
+import { modelConfiguration } from '../pipeline/model-folder.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { mapNetworkWeights, readNnunetCheckpoint, type NnunetCheckpoint } from './nnunet-checkpoint.js';
 
@@ -70,7 +71,7 @@ export async function loadNnunetFold(
   }
   const ck = readNnunetCheckpoint(bytes, checkpointFile);
   const name = ck.configuration ?? configuration;
-  const config = getConfiguration(plans, name);
+  const config = modelConfiguration(dirname(dirname(checkpointFile)), plans, name, `the checkpoint ${checkpointFile}`);
   if (!config.architecture || !config.patch_size) throw new NnunetError(`configuration '${name}' has no architecture or patch_size in plans.json`, { file: checkpointFile, hint: 'use plans written by nnU-Net >= 2.3 (architecture block)' });
   const dims = config.patch_size.length === 2 ? 2 : 3;
   const inputChannels = nnunetInputChannels(dataset, config);

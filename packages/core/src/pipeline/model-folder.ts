@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import type { DatasetJson, Plans } from '../contracts/plans.js';
-import { DataError } from '../util/errors.js';
+import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
+import { DataError, NnunetError } from '../util/errors.js';
+import { getConfiguration } from '../planning/plans-io.js';
 import type { PostprocessingPlan } from '../postprocessing/determine.js';
 import { loadPlans } from '../planning/load-plans.js';
 import { readJson, readJsonIfValid, writeJson } from './json-io.js';
@@ -31,40 +32,152 @@ export function trainedFolds(dir: string): number[] {
     .sort((a, b) => a - b);
 }
 
+const MODEL_HINT = 'pass -m <out>/nnUNet_results/<trainer>__<plans>__<configuration> written by `nnunet-ts train` or `decathlon` (or an nnU-Net v2 results folder)';
+
+/** Subfolders of `dir` that look like model folders (`a__b__c` holding plans.json), for "did you mean" hints. */
+function nestedModelFolders(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, depth: number) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const p = join(d, e.name);
+      if (e.name.split('__').length === 3 && existsSync(join(p, 'plans.json'))) out.push(p);
+      else if (depth > 0) walk(p, depth - 1);
+    }
+  };
+  try {
+    walk(dir, 2);
+  } catch {
+    /* unreadable subfolder: no suggestion */
+  }
+  return out.sort();
+}
+
+/**
+ * The checked `plans.json` and `dataset.json` of a model folder (shared by `readModelFolder`, `loadTrainedModel`
+ * and `exportNnunetModel`): the folder must exist and hold both files; plans are validated by `loadPlans`, the
+ * dataset.json by `normalizeDatasetJson` (labels decide the output classes).
+ * @throws DataError naming the missing or invalid FILE, with the fix (and the model folders found below `dir` when
+ *   the user passed a results or dataset folder instead of a model folder)
+ */
+export function readModelFolderFiles(dir: string): { plans: Plans; dataset: DatasetJson } {
+  if (!existsSync(dir)) throw new DataError('model folder does not exist', { file: dir, hint: MODEL_HINT });
+  if (!statSync(dir).isDirectory()) throw new DataError('the model path is a file, not a model folder', { file: dir, hint: MODEL_HINT });
+  for (const f of ['plans.json', 'dataset.json']) {
+    if (existsSync(join(dir, f))) continue;
+    const nested = nestedModelFolders(dir);
+    throw new DataError(`not a trained model folder: ${f} missing`, {
+      file: join(dir, f),
+      hint: nested.length
+        ? `this folder holds model folders: pass one of them with -m: ${nested.slice(0, 6).join(', ')}${nested.length > 6 ? ', ...' : ''}`
+        : `a model folder holds plans.json and dataset.json beside fold_<k>/: copy ${f} from the run the model was trained in (<run>/nnUNet_results/<trainer>__<plans>__<configuration>/${f}), or ${MODEL_HINT}`,
+    });
+  }
+  const plans = loadPlans(join(dir, 'plans.json'));
+  const file = join(dir, 'dataset.json');
+  try {
+    return { plans, dataset: normalizeDatasetJson(readJson(file), file).json };
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    throw new DataError(e.message, {
+      file,
+      hint: "a model folder needs the dataset.json it was trained with (channel_names, labels name->value, file_ending; the labels decide the output classes): copy it from the training run's model folder or the dataset's raw folder",
+      cause: e,
+    });
+  }
+}
+
+/**
+ * The fold folders of `dir` that hold no checkpoint, with what they do hold (for the error when none is trained).
+ */
+function untrainedFoldNote(dir: string): string {
+  const folds = readdirSync(dir).filter((n) => /^fold_(\d+|all)$/.test(n)).sort();
+  if (!folds.length) return 'there is no fold_<k>/ folder';
+  return folds.map((f) => `${f}/ holds ${listOf(join(dir, f))}`).join('; ');
+}
+
+function listOf(dir: string): string {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return 'nothing readable';
+  }
+  return names.length ? names.slice(0, 8).join(', ') + (names.length > 8 ? ', ...' : '') : 'nothing';
+}
+
+const CHECKPOINT_FILES = 'checkpoint_final.json + checkpoint_final.bin (nnunet-ts) or checkpoint_final.pth (nnU-Net v2)';
+
+/**
+ * Check the requested folds of a model folder: each must be a `fold_<k>/` holding a checkpoint (`trainedFolds`).
+ * @returns the folds to use (`folds`, or every trained fold)
+ * @throws DataError naming the fold folder (or the checkpoint file it lacks) with the trained folds and the fix
+ */
+export function checkModelFolds(dir: string, folds?: number[]): number[] {
+  const have = trainedFolds(dir);
+  const trained = `trained folds: ${have.join(', ') || 'none'}`;
+  for (const f of folds ?? []) {
+    if (have.includes(f)) continue;
+    const foldDir = join(dir, `fold_${f}`);
+    const pass = have.length ? `pass -f ${have.join(',')} (or leave -f out for every trained fold)` : 'train it';
+    if (!existsSync(foldDir)) {
+      throw new DataError(`fold ${f} is not in the model folder (no fold_${f}/)`, { file: foldDir, hint: `${trained}: ${pass}, or train fold ${f} (nnunet-ts train <dataset> -o <run> -f ${f})` });
+    }
+    throw new DataError(`fold ${f} has no checkpoint: expected ${CHECKPOINT_FILES}; fold_${f}/ holds ${listOf(foldDir)}`, {
+      file: join(foldDir, 'checkpoint_final.json'),
+      hint: `copy the fold's checkpoint files into ${foldDir}, train it (nnunet-ts train <dataset> -o <run> -f ${f}; a killed training resumes), or ${have.length ? `pass -f ${have.join(',')} (${trained})` : 'train the other folds too: no fold of this folder is trained'}`,
+    });
+  }
+  const use = folds ?? have;
+  if (!use.length) {
+    throw new DataError(`model folder has no trained fold: no fold_<k>/ holds ${CHECKPOINT_FILES} (${untrainedFoldNote(dir)})`, {
+      file: dir,
+      hint: 'copy the checkpoints of the trained folds into fold_<k>/, or train first (nnunet-ts train <dataset> -o <run>)',
+    });
+  }
+  return use;
+}
+
+/**
+ * The configuration `name` of a model folder's plans (inheritance resolved), for the folder name or a checkpoint.
+ * @param why what asks for the configuration ("the folder name ...", "the checkpoint ..."), for the message
+ * @throws DataError naming plans.json, the configurations it holds and the fix, when it has no such configuration
+ */
+export function modelConfiguration(dir: string, plans: Plans, name: string, why: string): PlansConfiguration {
+  try {
+    return getConfiguration(plans, name);
+  } catch (e) {
+    if (!(e instanceof NnunetError)) throw e;
+    const avail = Object.keys(plans.configurations ?? {});
+    throw new DataError(`${e.message}, which ${why} asks for`, {
+      file: join(dir, 'plans.json'),
+      hint: `plans.json holds ${avail.join(', ') || 'no configuration'}: use the plans.json this model was trained with (copy it from the training run's model folder); if the folder was renamed, give it back its name <trainer>__<plans>__<configuration>`,
+      cause: e,
+    });
+  }
+}
+
 /**
  * Open a model folder: `plans.json`, `dataset.json`, `fold_x/` checkpoints, optional `postprocessing.json` (or
  * nnU-Net v2's `postprocessing.pkl`); the
- * configuration comes from the folder name `<trainer>__<plans>__<configuration>` (or `configuration` in plans.json
- * `"configuration"` is not nnU-Net's; the name is).
+ * configuration comes from the folder name `<trainer>__<plans>__<configuration>` (or `configuration` in model.json;
+ * `"configuration"` is not nnU-Net's; the name is) and must be one of plans.json's configurations.
  * dataset.json and postprocessing.json are checked (`normalizeDatasetJson`, `checkPostprocessingPlan`).
- * @throws DataError naming the folder when it does not exist or is a file, and the missing or invalid file.
+ * @throws DataError naming the folder when it does not exist or is a file, and the missing or invalid file (plans.json
+ *   without the configuration, a fold without a checkpoint, dataset.json without labels), each with the fix.
  */
 export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
-  const hint = 'pass -m <out>/nnUNet_results/<trainer>__<plans>__<configuration> written by `nnunet-ts train` or `decathlon` (or an nnU-Net v2 results folder)';
-  if (!existsSync(dir)) throw new DataError('model folder does not exist', { file: dir, hint });
-  if (!statSync(dir).isDirectory()) throw new DataError('the model path is a file, not a model folder', { file: dir, hint });
-  for (const f of ['plans.json', 'dataset.json']) {
-    if (!existsSync(join(dir, f))) {
-      throw new DataError(`not a trained model folder: ${f} missing`, {
-        file: dir,
-        hint,
-      });
-    }
-  }
+  const { plans, dataset } = readModelFolderFiles(dir);
   const parts = basename(dir).split('__');
   const configuration = parts.length === 3 ? parts[2]! : (readJsonIfValid<{ configuration?: string }>(join(dir, 'model.json'))?.configuration ?? '3d_fullres');
-  const have = trainedFolds(dir);
-  const use = folds ?? have;
-  for (const f of use) {
-    if (!have.includes(f)) throw new DataError(`fold ${f} has no checkpoint`, { file: join(dir, `fold_${f}`), hint: `trained folds: ${have.join(', ') || 'none'}` });
-  }
-  if (!use.length) throw new DataError('model folder has no trained fold', { file: dir, hint: 'train first (nnunet-ts train)' });
+  modelConfiguration(dir, plans, configuration, parts.length === 3 ? `the folder name ${basename(dir)}` : 'the model folder (model.json, default 3d_fullres)');
+  const use = checkModelFolds(dir, folds);
   const pp = join(dir, 'postprocessing.json');
   return {
     dir,
     configuration,
-    plans: loadPlans(join(dir, 'plans.json')),
-    dataset: normalizeDatasetJson(readJson(join(dir, 'dataset.json')), join(dir, 'dataset.json')).json,
+    plans,
+    dataset,
     folds: use,
     postprocessing: existsSync(pp) ? checkPostprocessingPlan(readJson(pp), pp) : nnunetPostprocessing(dir),
   };

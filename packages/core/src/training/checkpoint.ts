@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 import type { RngState } from './rng.js';
@@ -148,7 +148,12 @@ export async function loadCheckpoint(foldDir: string, kind: string): Promise<Che
   try {
     bin = new Uint8Array(await fs.readFile(p.bin));
   } catch (e) {
-    throw new DataError(`cannot read checkpoint weights: ${(e as Error).message}`, { file: p.bin, hint: 'train this fold (again)', cause: e });
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new DataError(missing ? `checkpoint weights missing: ${basename(p.json)} is here but ${basename(p.bin)} is not (the .json holds only the metadata)` : `cannot read checkpoint weights: ${(e as Error).message}`, {
+      file: p.bin,
+      hint: missing ? `copy ${basename(p.bin)} together with ${basename(p.json)} (a checkpoint is both files), or train this fold again` : 'train this fold (again)',
+      cause: e,
+    });
   }
   if (bin.length !== meta.bin_bytes || createHash('sha256').update(bin).digest('hex') !== meta.bin_sha256) {
     throw new DataError(`checkpoint weights are corrupt (${bin.length} bytes, expected ${meta.bin_bytes}, checksum ${bin.length === meta.bin_bytes ? 'differs' : 'not checked'})`, {
