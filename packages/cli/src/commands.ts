@@ -2,12 +2,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  DataError, NnunetError, checkOutputFolder, convertMsd, foldsToRun, crossValidationSummary, evaluateFolder, findBestConfiguration, foregroundClasses, formatDice,
-  formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson, readJsonIfValid,
-  readModelFolder, runDecathlon, loadPlans, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
-  trainConfiguration, trainedFolds, ensureSplits, v2DatasetName, validateDataset, writeJson, writeModelFiles,
-  prepareDataset, exportNnunetModel, checkFingerprintFile, configurationsToRun, estimateRun, runDeterminePostprocessing, foldSummaryFiles, scoreEnsembles, ensembleDir, PRESETS, jobQueueFor, formatJobEvent,
-  type DatasetFingerprint, type DatasetJson, type Plans,
+  DataError, checkOutputFolder, convertMsd, evaluateFolder, foregroundClasses, formatDice,
+  formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson,
+  readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
+  v2DatasetName, validateDataset, writeJson, prepareDataset, exportNnunetModel, checkFingerprintFile, configurationsToRun, PRESETS, jobQueueFor, formatJobEvent,
+  loadRunPlans, runTraining, runFindBest,
+  type DatasetJson,
 } from '@nnunet-ts/core';
 import { makeContext, parseLabels, type CommonOptions } from './context.js';
 import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
@@ -46,17 +46,6 @@ function budgetFlags(cmd: Command): Command {
 function parseOrderZ(v: string): number {
   if (v !== '0' && v !== '1') throw new InvalidArgumentError(`--export-order-z must be 0 (nearest, nnU-Net) or 1 (linear), got '${v}'`);
   return Number(v);
-}
-
-/** The run's nnUNetPlans.json, or an error saying which verb writes it. */
-function readPlansOf(file: string): Plans {
-  if (!existsSync(file)) {
-    throw new DataError('nnUNetPlans.json not found: this run folder has not been planned yet', {
-      file,
-      hint: 'run `nnunet-ts plan <dataset> -o <run>` (then `preprocess`) first, or `nnunet-ts decathlon <task> -o <run>` for the whole pipeline',
-    });
-  }
-  return loadPlans(file);
 }
 
 async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnType<typeof makeContext>>) {
@@ -162,7 +151,7 @@ function addPreprocessCommand(program: Command, io: Io): void {
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
       const { L, ds } = await loadPrepared(dataset, o.out, ctx);
-      const plans = readPlansOf(L.plans);
+      const plans = loadRunPlans(L.plans);
       for (const c of configurationsToRun(plans, ctx.budget.configurations, ctx.rep)) {
         const dc = dataConfiguration(plans, c);
         await runPreprocess(ds, plans, dc, ctx.registry, L.configurationData(dc), ctx.rep);
@@ -177,25 +166,9 @@ function addTrainCommand(program: Command, io: Io): void {
     .requiredOption('-o, --out <dir>', 'run folder (after plan and preprocess)')
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
-      const { L, ds } = await loadPrepared(dataset, o.out, ctx);
-      const plans = readPlansOf(L.plans);
-      const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
-      const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), ctx.budget.nFolds, ctx.registry);
-      const folds = foldsToRun(ctx.budget.folds, splits, L.splits);
-      const configs = configurationsToRun(plans, ctx.budget.configurations, ctx.rep);
-      const fingerprint = readJson<DatasetFingerprint>(L.fingerprint);
-      await estimateRun({ ds, fingerprint, plans, splits, folds, L, registry: ctx.registry, backend, budget: ctx.budget, rep: ctx.rep }, configs);
-      for (const configuration of configs) {
-        const ppDir = L.configurationData(dataConfiguration(plans, configuration));
-        await runPreprocess(ds, plans, dataConfiguration(plans, configuration), ctx.registry, ppDir, ctx.rep);
-        const modelDir = L.modelDir(configuration);
-        writeModelFiles(modelDir, plans, ds.json, L.fingerprint);
-        await trainConfiguration({
-          ds, plans, configuration, registry: ctx.registry, backend, preprocessedDir: ppDir, modelDir, splits, folds, budget: ctx.budget, rep: ctx.rep,
-          saveProbabilities: ctx.budget.ensemble && configs.length > 1,
-        });
-        const cv = crossValidationSummary(modelDir, folds, foregroundClasses(ds.json));
-        io.out(`${configuration}: model ${modelDir}; validation foreground Dice ${cv?.foreground_mean.Dice?.toFixed(4) ?? 'n/a'}`);
+      const trained = await runTraining({ dataset, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend });
+      for (const t of trained) {
+        io.out(`${t.configuration}: model ${t.modelDir}; validation foreground Dice ${t.crossValidation?.foreground_mean.Dice?.toFixed(4) ?? 'n/a'}`);
       }
     });
 }
@@ -209,27 +182,25 @@ function addPredictCommand(program: Command, io: Io): void {
     .option('-f, --folds <folds...>', "folds to ensemble: '0,1' or nnU-Net's '0 1' (default: all trained)")
     .option('--checkpoint <name>', "checkpoint per fold, nnU-Net's -chk: final, best, or a file name like checkpoint_best.pth", 'final')
     .option('--nnunet-compat-fp16', "accumulate the sliding window in float16 as nnU-Net v2 does (reproduces its logits); default: float32")
-    .option('--step-size <x>', 'sliding-window step as a fraction of the patch', '0.5')
+    .option('--step-size <x>', 'sliding-window step as a fraction of the patch (default 0.5)')
     .option('--disable-tta', 'no mirroring at test time (about 8x faster in 3D)')
     .option('--no-postprocessing', "ignore the model's postprocessing.json")
     .option('--continue', "keep outputs that already exist (nnU-Net's --continue_prediction); default: overwrite them")
     .option('--export-order-z <n>', "interpolation order along a separate low-resolution axis when going back to the original grid: 0 nearest (nnU-Net, default from the plans) or 1 linear (ours, opt-in)", parseOrderZ)
     .option('--save-probabilities', "also write nnU-Net's <case>.npz (probabilities) and <case>.pkl (properties) for ensembling")
-    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; stepSize: string; disableTta?: boolean; postprocessing: boolean; continue?: boolean; exportOrderZ?: number; nnunetCompatFp16?: boolean; saveProbabilities?: boolean }) => {
+    .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; continue?: boolean; exportOrderZ?: number; nnunetCompatFp16?: boolean; saveProbabilities?: boolean }) => {
       if (Array.isArray(o.folds)) o.folds = o.folds.join(',');
-      const step = Number(o.stepSize);
-      if (!(step > 0 && step <= 1)) throw new NnunetError(`--step-size must be a fraction of the patch in (0, 1], got '${o.stepSize}'`, { hint: "nnU-Net's default is 0.5" });
+      const ctx = await makeContext(o);
       if (!existsSync(o.input)) throw new DataError('input folder not found', { file: resolve(o.input), hint: 'pass -i <folder> with the images to segment (CASE_0000.nii.gz, ... or plain names for 1-channel models)' });
       checkOutputFolder(o.input, o.output);
-      const ctx = await makeContext(o);
       const folds = o.folds ? o.folds.split(',').map(Number) : undefined;
       const folder = readModelFolder(resolve(o.model), folds);
       const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const model = await loadModel(folder, ctx.registry, backend, folder.folds, { checkpoint: o.checkpoint });
       const ids = await predictFolder(model, resolve(o.input), resolve(o.output), ctx.registry, ctx.rep, {
-        stepSize: step,
-        mirror: !o.disableTta,
-        postprocessing: o.postprocessing,
+        stepSize: ctx.options.stepSize,
+        mirror: ctx.options.mirror,
+        postprocessing: ctx.options.postprocessing,
         existing: o.continue ? 'continue' : 'overwrite',
         exportOrderZ: o.exportOrderZ,
         accumulation: o.nnunetCompatFp16 ? 'nnunet-fp16' : 'float32',
@@ -292,39 +263,11 @@ function addFindBestCommand(program: Command, io: Io): void {
     .option('--no-ensemble', 'do not score ensembles of configuration pairs')
     .action(async (o: CommonOptions & { out: string; dataset?: string; ensemble: boolean }) => {
       const ctx = await makeContext(o);
-      const L = runLayout(o.out);
-      if (!existsSync(o.out)) throw new DataError('run folder not found', { file: resolve(o.out), hint: 'pass -o <run> of an earlier `nnunet-ts train` or `decathlon`' });
-      if (!existsSync(L.datasetJson) && !existsSync(L.results)) {
-        throw new DataError('not a run folder: it has no trained configurations (no nnUNet_results)', { file: resolve(o.out), hint: 'train first: nnunet-ts train <dataset> -o <run> (or decathlon)' });
-      }
-      const dsFolder = o.dataset ?? readJsonIfValid<{ dataset?: string }>(L.runInfo)?.dataset;
-      const ds = dsFolder && existsSync(dsFolder) ? await loadDataset(dsFolder) : undefined;
-      const json = ds?.json ?? readJson<DatasetJson>(L.datasetJson);
-      const classes = foregroundClasses(json);
-      const singles = [];
-      let folds: number[] = [];
-      for (const c of ['2d', '3d_fullres', '3d_lowres', '3d_cascade_fullres']) {
-        const dir = L.modelDir(c);
-        const f = trainedFolds(dir);
-        const cv = f.length ? crossValidationSummary(dir, f, classes) : undefined;
-        if (cv) {
-          singles.push({ name: c, members: [c], foregroundDice: cv.foreground_mean.Dice! });
-          folds = f;
-        }
-      }
-      if (!singles.length) throw new DataError('no trained configuration with validation results in this run folder', { file: L.results, hint: 'train first: nnunet-ts train <dataset> -o <run> (or decathlon)' });
-      const ensembles = ds && o.ensemble && singles.length > 1 ? await scoreEnsembles(ds, singles.map((s) => s.name), folds, L, ctx.registry, ctx.rep) : [];
-      const best = findBestConfiguration(singles, ensembles);
-      writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds });
-      for (const r of best.ranking) io.out(`${r.name}: CV foreground Dice ${r.foregroundDice.toFixed(4)}`);
-      const isEnsemble = best.best.members.length > 1;
-      const dir = isEnsemble ? ensembleDir(L, best.best.members) : L.modelDir(best.best.name);
-      io.out(`best: ${best.best.name} -> ${dir}`);
-      if (ds) {
-        const summaries = isEnsemble ? [join(dir, 'validation', 'summary.json')] : foldSummaryFiles(dir, trainedFolds(dir));
-        const plan = await runDeterminePostprocessing(ds, dir, summaries, ctx.registry, ctx.rep);
-        io.out(`postprocessing: ${plan.postprocessing_fns.length} step(s) -> ${join(dir, 'postprocessing.json')}`);
-      } else io.out('postprocessing not determined: pass --dataset <folder> with the training labels');
+      const r = await runFindBest({ out: o.out, dataset: o.dataset, registry: ctx.registry, rep: ctx.rep, ensemble: o.ensemble });
+      for (const c of r.ranking) io.out(`${c.name}: CV foreground Dice ${c.foregroundDice.toFixed(4)}`);
+      io.out(`best: ${r.best.name} -> ${r.dir}`);
+      if (r.postprocessing) io.out(`postprocessing: ${r.postprocessing.postprocessing_fns.length} step(s) -> ${join(r.dir, 'postprocessing.json')}`);
+      else io.out('postprocessing not determined: pass --dataset <folder> with the training labels');
     });
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BUDGET, PRESETS } from '@nnunet-ts/core';
-import { makeContext, parseFolds, parseTimeBudget } from './context.js';
+import { flagLayer, makeContext, parseFolds, parseTimeBudget, type CommonOptions } from './context.js';
 import { runCli } from './program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnunet-ctx-'));
@@ -32,6 +32,48 @@ describe('budget resolution', () => {
     expect(c.options).toMatchObject({ planner: 'nnUNetPlanner', gpuMemoryGb: 8 });
     expect(c.budget.trainer).toMatchObject({ initialLr: 0.02, momentum: 0.99 });
     expect((await makeContext({ quiet: true })).options).toMatchObject({ planner: 'nnUNetPlanner', gpuMemoryGb: 8, backend: 'auto' });
+  });
+  it('every flag beats the config file, which beats the preset and the default', async () => {
+    // [CLI option, run option, flag value, parsed flag value, config file value]
+    const table: [keyof CommonOptions, string, unknown, unknown, unknown][] = [
+      ['backend', 'backend', 'cpu-js', 'cpu-js', 'cpu-native'],
+      ['planner', 'planner', 'nnUNetPlannerResEncM', 'nnUNetPlannerResEncM', 'nnUNetPlannerV1'],
+      ['gpuMemoryGb', 'gpuMemoryGb', '12', 12, 24],
+      ['configurations', 'configurations', '2d', ['2d'], ['3d_lowres']],
+      ['folds', 'folds', '1,2', [1, 2], [3]],
+      ['epochs', 'epochs', '3', 3, 9],
+      ['iterationsPerEpoch', 'iterationsPerEpoch', '4', 4, 8],
+      ['timeBudget', 'timeBudgetSeconds', '2m', 120, 600],
+      ['stepSize', 'stepSize', '0.25', 0.25, 0.75],
+      ['disableTta', 'mirror', true, false, true],
+      ['postprocessing', 'postprocessing', false, false, true],
+      ['plugin', 'plugins', [], [], []],
+      ['preset', 'preset', 'tiny', 'tiny', 'quick'],
+    ];
+    const layerKeys = Object.keys(flagLayer({})).sort();
+    expect(table.map((r) => r[1]).sort()).toEqual(layerKeys);
+    const cfg = join(dir, 'all.json');
+    const config = Object.fromEntries(table.filter((r) => r[1] !== 'plugins').map((r) => [r[1], r[4]]));
+    config.mirror = false;
+    config.postprocessing = false;
+    writeFileSync(cfg, JSON.stringify(config));
+    const fromConfig = (await makeContext({ config: cfg, quiet: true })).options as unknown as Record<string, unknown>;
+    for (const [, key, , , c] of table) if (!['preset', 'plugins', 'mirror', 'postprocessing'].includes(key)) expect(fromConfig[key], key).toEqual(c);
+    expect(fromConfig).toMatchObject({ mirror: false, postprocessing: false, epochs: 9 });
+    for (const [flag, key, value, parsed] of table) {
+      if (['preset', 'plugins'].includes(key)) continue;
+      const withFlag = (await makeContext({ config: cfg, quiet: true, [flag]: value })).options as unknown as Record<string, unknown>;
+      if (key === 'mirror' || key === 'postprocessing') {
+        // a switch that only turns nnU-Net's default off: the config's false stays false, the default true is overridden
+        expect(withFlag[key], key).toBe(false);
+        expect(((await makeContext({ quiet: true, [flag]: value })).options as unknown as Record<string, unknown>)[key], key).toBe(false);
+        expect(((await makeContext({ quiet: true })).options as unknown as Record<string, unknown>)[key], key).toBe(true);
+      } else expect(withFlag[key], key).toEqual(parsed);
+    }
+    // --preset beats the config file's preset; the config's own keys still beat the preset
+    const p = await makeContext({ config: cfg, preset: 'tiny', quiet: true });
+    expect(p.budget).toMatchObject({ epochs: 9, iterationsPerEpoch: 8 });
+    expect((await makeContext({ preset: 'tiny', quiet: true })).budget).toMatchObject({ epochs: PRESETS.tiny!.epochs });
   });
   it('bad flags are user errors with the flag named', async () => {
     expect(() => parseFolds('0,x')).toThrow("--folds must be 'all' or a list like 0,1,2, got '0,x'");

@@ -19,6 +19,12 @@ export interface CommonOptions {
   timeBudget?: string;
   planner?: string;
   gpuMemoryGb?: string;
+  /** `predict --step-size`. */
+  stepSize?: string;
+  /** `predict --disable-tta`. */
+  disableTta?: boolean;
+  /** `predict --no-postprocessing` (false only when given). */
+  postprocessing?: boolean;
   quiet?: boolean;
 }
 
@@ -86,6 +92,14 @@ function numOpt(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
+/** `--step-size`: a fraction of the patch in (0, 1]. */
+function stepOpt(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(n > 0 && n <= 1)) throw new NnunetError(`--step-size must be a fraction of the patch in (0, 1], got '${v}'`, { hint: "nnU-Net's default is 0.5" });
+  return n;
+}
+
 /** The options given as flags (undefined where a flag is absent, so the config file, preset or default apply). */
 export function flagLayer(o: CommonOptions): RunOptionsLayer {
   return {
@@ -99,6 +113,9 @@ export function flagLayer(o: CommonOptions): RunOptionsLayer {
     epochs: intOpt('epochs', o.epochs),
     iterationsPerEpoch: intOpt('iterations-per-epoch', o.iterationsPerEpoch),
     timeBudgetSeconds: parseTimeBudget(o.timeBudget),
+    stepSize: stepOpt(o.stepSize),
+    mirror: o.disableTta ? false : undefined,
+    postprocessing: o.postprocessing === false ? false : undefined,
   };
 }
 

@@ -18,3 +18,5 @@ export * from './budget-stage.js';
 export * from './save-probabilities.js';
 export * from './jobs/index.js';
 export * from './ensemble-folders.js';
+export * from './training-run.js';
+export * from './find-best-run.js';

@@ -16,10 +16,14 @@ export function jobIdPart(name: string): string {
   return safe === name ? name : `${safe}_${createHash('sha1').update(name).digest('hex').slice(0, 6)}`;
 }
 
-/** Deterministic key of a run: a hash of the run folder, the dataset, the budget, configurations and folds. */
-export function runKeyOf(run: RunSpec): string {
+/**
+ * Deterministic key of a run: a hash of the run folder, the dataset, the budget, configurations and folds (and of
+ * the graph's kind when it is not the decathlon's).
+ */
+export function runKeyOf(run: RunSpec, graph: 'decathlon' | 'training' = 'decathlon'): string {
   const { out, dataset, budget, configurations, folds } = run;
-  return createHash('sha256').update(JSON.stringify({ out, dataset, budget, configurations, folds })).digest('hex').slice(0, 16);
+  const key = { out, dataset, budget, configurations, folds, ...(graph === 'decathlon' ? {} : { graph }) };
+  return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
 }
 
 /**
@@ -40,13 +44,15 @@ function trainingDepths(plans: Plans, configurations: string[]): Map<string, num
 }
 
 /**
- * The decathlon as waves of jobs (`JobGraph`): preprocessing by (data configuration, training case); per training
- * depth, training by (configuration, fold) then validation by (configuration, fold); find-best with
- * postprocessing once all folds are in; prediction by test case; evaluation when every test case has a label.
- * Job ids: `pp.<configuration>.<case>`, `train.<configuration>.<fold>`, `val.<configuration>.<fold>`, `find-best`,
- * `predict.<case>`, `evaluate`.
+ * The training part of the decathlon (what `nnunet-ts train` runs): preprocessing by (data configuration, training
+ * case), then per training depth training by (configuration, fold) and validation by (configuration, fold). Same job
+ * ids as `decathlonJobGraph`; its `runKey` differs from the decathlon's of the same run.
  */
-export function decathlonJobGraph(run: RunSpec, ds: Dataset, plans: Plans): JobGraph {
+export function trainingJobGraph(run: RunSpec, ds: Dataset, plans: Plans): JobGraph {
+  return { runKey: runKeyOf(run, 'training'), run, waves: trainingWaves(run, ds, plans) };
+}
+
+function trainingWaves(run: RunSpec, ds: Dataset, plans: Plans): JobSpec[][] {
   const waves: JobSpec[][] = [];
   const dataConfigs = [...new Set(run.configurations.map((c) => dataConfiguration(plans, c)))];
   waves.push(dataConfigs.flatMap((dc) => ds.cases.map((c): JobSpec => ({ id: `pp.${jobIdPart(dc)}.${jobIdPart(c.id)}`, kind: 'preprocess', configuration: dc, caseId: c.id }))));
@@ -58,6 +64,18 @@ export function decathlonJobGraph(run: RunSpec, ds: Dataset, plans: Plans): JobG
     waves.push(pairs.map(([c, f]): JobSpec => ({ id: `train.${jobIdPart(c)}.${f}`, kind: 'train', configuration: c, fold: f })));
     waves.push(pairs.map(([c, f]): JobSpec => ({ id: `val.${jobIdPart(c)}.${f}`, kind: 'validate', configuration: c, fold: f })));
   }
+  return waves;
+}
+
+/**
+ * The decathlon as waves of jobs (`JobGraph`): preprocessing by (data configuration, training case); per training
+ * depth, training by (configuration, fold) then validation by (configuration, fold); find-best with
+ * postprocessing once all folds are in; prediction by test case; evaluation when every test case has a label.
+ * Job ids: `pp.<configuration>.<case>`, `train.<configuration>.<fold>`, `val.<configuration>.<fold>`, `find-best`,
+ * `predict.<case>`, `evaluate`.
+ */
+export function decathlonJobGraph(run: RunSpec, ds: Dataset, plans: Plans): JobGraph {
+  const waves = trainingWaves(run, ds, plans);
   waves.push([{ id: 'find-best', kind: 'find-best' }]);
   if (ds.testCases.length) {
     waves.push(ds.testCases.map((c): JobSpec => ({ id: `predict.${jobIdPart(c.id)}`, kind: 'predict', caseId: c.id })));
