@@ -3,7 +3,7 @@ import type { DeviceBackend, DeviceTensor } from '../contracts/device.js';
 import type { Network, Parameter } from '../contracts/network.js';
 import { HostDeviceBackend } from '../device/host-backend.js';
 import type { Module } from './module.js';
-import { pushParameters } from './module.js';
+import { pullParameters, pushParameters } from './module.js';
 
 const wrapped = new WeakMap<ComputeBackend, DeviceBackend>();
 
@@ -107,9 +107,7 @@ export function hostNetwork(device: DeviceBackend, impl: HostNetworkImpl): Netwo
     parameters: params,
     setDeepSupervision: (on) => impl.setDeepSupervision?.(on),
     pushParameters: () => pushParameters(device, params),
-    pullParameters: async () => {
-      for (const p of params) p.value.set(await device.read(p.tensor!));
-    },
+    pullParameters: () => pullParameters(device, params),
     forward(x: DeviceTensor, training: boolean): DeviceTensor[] {
       for (const p of params) p.value.set(readSync(device, p.tensor!).data);
       return impl.forward(readSync(device, x), training).map((y) => device.upload(y.data, y.shape));

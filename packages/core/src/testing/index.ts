@@ -9,3 +9,4 @@ export * from './device-suite.js';
 export * from './device-reference.js';
 export * from './plugin-suites.js';
 export * from './planner-suite.js';
+export * from './network-suite.js';
