@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { DataError, ensembleFolders, exportOnnxModel, stage } from '@nnunet-ts/core';
+import { checkpointKind, DataError, ensembleFolders, exportOnnxModel, readModelFolderFiles, stage } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 
@@ -30,6 +30,9 @@ export function addExportOnnxCommand(program: Command, common: (c: Command) => C
     .action(async (o: CommonOptions & { model: string; output: string; fold?: string; checkpoint: string }) => {
       const fold = o.fold === undefined ? undefined : o.fold === 'all' ? 'all' : Number(o.fold);
       if (typeof fold === 'number' && !Number.isInteger(fold)) throw new DataError(`bad fold '${o.fold}'`, { hint: 'use -f 0 (one fold: an ONNX file holds one network)' });
+      // the model folder and the checkpoint choice are checked before a compute backend is picked
+      checkpointKind(o.checkpoint);
+      readModelFolderFiles(resolve(o.model));
       const ctx = await makeContext(o);
       const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const done = await exportOnnxModel(resolve(o.model), resolve(o.output), ctx.registry, backend, { fold, checkpoint: o.checkpoint });

@@ -77,6 +77,20 @@ export async function availableFolds(modelDir: string, checkpoint = 'final'): Pr
   return out.sort((a, b) => (a === 'all' ? 1 : b === 'all' ? -1 : a - b));
 }
 
+/** The error for a model folder with no fold holding `checkpoint_<kind>`: names the checkpoints the folds do hold. */
+async function noCheckpointError(modelDir: string, kind: string): Promise<DataError> {
+  const held: string[] = [];
+  for (const e of (await fs.readdir(modelDir).catch(() => [] as string[])).filter((n) => /^fold_(\d+|all)$/.test(n)).sort()) {
+    const files = await fs.readdir(join(modelDir, e)).catch(() => [] as string[]);
+    for (const f of files.filter((n) => /^checkpoint_[A-Za-z0-9]+\.(json|pth)$/.test(n)).sort()) held.push(`${e}/${f}`);
+  }
+  const kinds = [...new Set(held.map((h) => /checkpoint_([A-Za-z0-9]+)\./.exec(h)![1]!))];
+  return new DataError(`no fold_<k>/checkpoint_${kind}.json (or .pth) in the model folder${held.length ? `; it holds ${held.join(', ')}` : ''}`, {
+    file: modelDir,
+    hint: kinds.length ? `use --checkpoint ${kinds.join(' or ')}` : 'train at least one fold first (nnunet-ts train)',
+  });
+}
+
 /**
  * Load a trained model folder for prediction: plans.json, dataset.json and one network per fold from
  * `fold_<k>/checkpoint_<checkpoint>` (default `final`, RULES.md §18), deep supervision off. `folds` empty or undefined
@@ -98,7 +112,7 @@ export async function loadTrainedModel(
   const { plans, dataset } = readModelFolderFiles(modelDir);
   const use = folds && folds.length ? folds : await availableFolds(modelDir, kind);
   if (!use.length && !trainedFolds(modelDir).length) checkModelFolds(modelDir);
-  if (!use.length) throw new DataError(`no fold_<k>/checkpoint_${kind}.json (or .pth) in the model folder`, { file: modelDir, hint: 'train at least one fold first' });
+  if (!use.length) throw await noCheckpointError(modelDir, kind);
   const loaded: FoldLoad[] = [];
   for (const f of use) {
     const l = await loadFold(join(modelDir, `fold_${f}`), kind, plans, dataset, registry, backend, basename(modelDir).split('__')[2]);

@@ -88,14 +88,19 @@ export async function loadNnunetFold(
   return { network, configuration: name, config, dims, inputChannels, numClasses, patchSize: [...config.patch_size], mirrorAxes: ck.mirrorAxes, checkpoint: summary };
 }
 
+/** The checkpoint kinds a fold folder holds (`checkpoint_<kind>`, RULES.md §18). */
+export const CHECKPOINT_KINDS = ['final', 'best', 'latest'];
+
 /**
- * Normalise a checkpoint choice: `final`, `best`, `latest`, or nnU-Net's `-chk` file name
- * (`checkpoint_final.pth`, `checkpoint_best.pth`, ...) to its kind.
- * @throws NnunetError for anything else
+ * Normalise a checkpoint choice: `final`, `best`, `latest`, or a checkpoint file name as nnU-Net's `-chk` takes it
+ * (`checkpoint_final.pth`, `checkpoint_best.pth`, any `checkpoint_<name>.pth` or ours `.json`) to its kind.
+ * @throws DataError naming the choice and the accepted ones for anything else (a bare word that is not a kind)
  */
 export function checkpointKind(chk: string | undefined): string {
   if (!chk) return 'final';
-  const m = /^(?:checkpoint_)?([A-Za-z0-9]+)(?:\.pth|\.json)?$/.exec(chk);
-  if (!m) throw new NnunetError(`unknown checkpoint '${chk}'`, { hint: 'use final, best, latest or a file name such as checkpoint_best.pth' });
-  return m[1]!;
+  const hint = `use --checkpoint ${CHECKPOINT_KINDS.join(', ')}, or a file name such as checkpoint_best.pth (nnU-Net's -chk)`;
+  const file = /^checkpoint_([A-Za-z0-9]+)(?:\.pth|\.json)?$/.exec(chk);
+  if (file) return file[1]!;
+  if (CHECKPOINT_KINDS.includes(chk)) return chk;
+  throw new DataError(`unknown checkpoint '${chk}'`, { hint });
 }
