@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readImage, readPreprocessedCase, runLayout, parseJsonWithNaN, type EvaluationSummary } from '@nnunet-ts/core';
+import { loadModel, predictPreprocessed, readImage, readModelFolder, readNpy, readPreprocessedCase, resampleLogitsForNextStage, runLayout, parseJsonWithNaN, selectDevice, type EvaluationSummary } from '@nnunet-ts/core';
 import { createDefaultRegistry, runCli } from '@nnunet-ts/cli';
 import { cascadeInputChannels } from '@nnunet-ts/net-cascade';
 import { makeSphereTask } from './fixtures/synthetic.js';
@@ -74,6 +74,29 @@ describe('3D cascade on a synthetic sphere task', () => {
       previous_stage_model: '../nnUNetTrainer__nnUNetPlans__3d_lowres',
       foreground_labels: [1],
     });
+    // the cascade's input, as nnU-Net's lowres trainer writes it: each case's lowres logits (the fold where it was
+    // validation) resampled ONCE onto the 3d_fullres grid and argmaxed, in predicted_next_stage/3d_cascade_fullres
+    const splits = JSON.parse(readFileSync(L.splits, 'utf8')) as { val: string[] }[];
+    const backend = await selectDevice(reg, 'auto', () => {});
+    for (const id of ['sphere_000', 'sphere_001', 'sphere_002', 'sphere_003']) {
+      const file = join(lowresDir, 'predicted_next_stage', '3d_cascade_fullres', `${id}.npy`);
+      const stored = readNpy(readFileSync(file), file);
+      expect(stored.descr).toBe('<i2');
+      expect(stored.shape).toEqual([40, 40, 40]);
+      const k = splits.findIndex((s) => s.val.includes(id));
+      const model = await loadModel(readModelFolder(lowresDir, [k]), reg, backend);
+      const low = await readPreprocessedCase(L.configurationData('3d_lowres'), id);
+      const logits = await predictPreprocessed(model.models, low.data, low.shape, { stepSize: 0.5, mirror: false });
+      const expected = resampleLogitsForNextStage(logits, [2, 29, 29, 29], [40, 40, 40], low.properties, plans, '3d_lowres', reg);
+      let differ = 0;
+      let fg = 0;
+      for (let i = 0; i < expected.length; i++) {
+        if (stored.data[i] !== expected[i]) differ++;
+        if (expected[i]! > 0) fg++;
+      }
+      expect(differ).toBe(0);
+      expect(fg).toBeGreaterThan(1000);
+    }
     const ranking = JSON.parse(readFileSync(L.bestModel, 'utf8')).ranking.map((r: { name: string }) => r.name);
     expect(ranking).toEqual(expect.arrayContaining(['3d_lowres', '3d_cascade_fullres']));
     const cv = parseJsonWithNaN(readFileSync(join(cascadeDir, 'crossval_summary.json'), 'utf8')) as EvaluationSummary;

@@ -29,6 +29,7 @@ const STAGES = {
   preprocessCase: preprocessing.preprocessCase,
   exportPrediction: preprocessing.exportPrediction,
   previousStageToGrid: preprocessing.previousStageToGrid,
+  resampleLogitsForNextStage: preprocessing.resampleLogitsForNextStage,
   writePreprocessedCase: preprocessing.writePreprocessedCase,
   readPreprocessedCase: preprocessing.readPreprocessedCase,
   listPreprocessedCases: preprocessing.listPreprocessedCases,

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
@@ -11,8 +11,11 @@ import { computeMetrics } from '../evaluation/metrics.js';
 import { summarize, type EvaluationSummary } from '../evaluation/summary.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import { readModelFolder, siblingModelDir, trainedFolds, writePreviousStageInfo } from './model-folder.js';
-import { loadModel, segmentImage, segmentPreprocessedFull, withPreviousStage, writeSegmentation } from './predict-stage.js';
-import { readCase } from '../dataset/read.js';
+import { loadModel, segmentPreprocessedFull, writeSegmentation } from './predict-stage.js';
+import { labelManager } from '../dataset/label-manager.js';
+import { readNpy, writeNpy } from '../interop/npy.js';
+import { writeFileAtomicSync } from '../util/atomic.js';
+import { dataConfiguration, runPreprocess } from './preprocess-stage.js';
 import { DataError } from '../util/errors.js';
 import { writeProbabilities } from './ensemble-stage.js';
 import type { Budget } from './presets.js';
@@ -154,11 +157,15 @@ export async function validateConfigurationFold(t: TrainStageInput, fold: number
 }
 
 /**
- * The previous stage's segmentation of every training case, on the original grid, for the cascade (RULES.md §10): as
- * nnU-Net, each case's cross-validation prediction (`<previous>/fold_k/validation/<id>`, k = the fold where the case
- * was validation). Cases whose fold of the previous stage was not trained (a budget with fewer folds) are predicted
- * with the previous stage's trained folds into `<previous>/predicted_next_stage/<configuration>/` (those folds saw
- * them in training, so these are optimistic; the log says so). Writes the cascade's `previous_stage.json`.
+ * The previous stage's segmentation of every training case on the cascade's preprocessed grid (RULES.md §10), made
+ * as nnU-Net's previous-stage trainer makes it (`nnUNetTrainer.perform_actual_validation` ->
+ * `export_prediction.resample_and_save`): the logits of the previous stage's fold where the case was validation, on
+ * the previous stage's preprocessed grid, resampled ONCE onto the cascade's preprocessed grid and argmaxed
+ * (`resampleLogitsForNextStage`); stored as int16 `.npy` in nnU-Net's folder
+ * `<previous>/predicted_next_stage/<configuration>/<id>.npy` and reused from there. Cases whose fold of the previous
+ * stage was not trained (a budget with fewer folds) are predicted by every trained fold, which saw them in training
+ * (optimistic input; the log says so). Writes the cascade's `previous_stage.json`.
+ * @returns case id -> its `.npy` file
  * @throws DataError naming the previous stage's folder and the command to run first when it has no trained fold
  */
 export async function previousStageSegmentations(t: TrainStageInput, prevName: string): Promise<Map<string, string>> {
@@ -171,53 +178,80 @@ export async function previousStageSegmentations(t: TrainStageInput, prevName: s
       hint: `run first: nnunet-ts train ${t.ds.root} -o ${run} -c ${prevName}${t.folds.length ? ` -f ${t.folds.join(',')}` : ''} (every fold, for nnU-Net's cross-validation predictions)`,
     });
   }
-  const ending = t.ds.json.file_ending;
+  const dir = join(prevDir, 'predicted_next_stage', t.configuration);
   const out = new Map<string, string>();
-  const missing: string[] = [];
+  const todo = new Map<string, string[]>();
   for (const c of t.ds.cases) {
+    const file = join(dir, `${c.id}.npy`);
+    out.set(c.id, file);
+    if (existsSync(file)) continue;
     const k = t.splits.findIndex((s) => s.val.includes(c.id));
-    const cv = join(prevDir, `fold_${k}`, 'validation', `${c.id}${ending}`);
-    if (k >= 0 && existsSync(cv)) out.set(c.id, cv);
-    else missing.push(c.id);
+    const key = trained.includes(k) ? String(k) : 'all';
+    todo.set(key, [...(todo.get(key) ?? []), c.id]);
   }
-  if (missing.length) {
-    const dir = join(prevDir, 'predicted_next_stage', t.configuration);
-    t.rep.log(`${t.configuration}: ${missing.length} of ${t.ds.cases.length} case(s) have no ${prevName} cross-validation prediction (folds not trained); ` +
+  const optimistic = todo.get('all')?.length ?? 0;
+  if (optimistic) {
+    t.rep.log(`${t.configuration}: ${optimistic} of ${t.ds.cases.length} case(s) have no trained ${prevName} fold that validated them; ` +
       `predicting them with ${prevName} fold(s) ${trained.join(', ')}, which saw them in training (optimistic input; nnU-Net trains every ${prevName} fold first) -> ${dir}`);
-    const model = await loadModel(readModelFolder(prevDir, trained), t.registry, t.backend);
-    const byId = new Map(t.ds.cases.map((c) => [c.id, c]));
-    t.rep.start(`predict ${prevName} for ${t.configuration}`, missing.length);
-    for (const [i, id] of missing.entries()) {
-      const file = join(dir, `${id}${ending}`);
-      if (!existsSync(file)) {
-        const { image } = await readCase(t.registry, byId.get(id)!);
-        const seg = await segmentImage(model, image, t.registry, { stepSize: t.budget.stepSize, mirror: t.budget.mirror, postprocessing: false });
-        await writeSegmentation(t.registry, file, seg, image, ending);
-      }
-      out.set(id, file);
-      t.rep.update(i + 1, id);
-    }
-    t.rep.stop();
   }
+  await predictForNextStage(t, prevName, prevDir, trained, todo, dir);
   writePreviousStageInfo(t.modelDir, prevName, prevDir, stage(t.registry, 'cascadeForegroundLabels')(t.ds.json));
   return out;
 }
 
-/** Read a previous stage's segmentation (original grid) as int16. */
-async function readPreviousSeg(registry: Registry, file: string): Promise<Int16Array> {
-  const img = await readImage(registry, file);
-  return img.data instanceof Int16Array ? img.data : Int16Array.from(img.data as ArrayLike<number>);
+/**
+ * Predict the previous stage's logits of the cases in `todo` (fold -> ids; `all` = every trained fold) on its
+ * preprocessed data (preprocessed first when its folder is missing) and write each once-resampled segmentation to
+ * `<dir>/<id>.npy` (atomic).
+ */
+async function predictForNextStage(t: TrainStageInput, prevName: string, prevDir: string, trained: number[], todo: Map<string, string[]>, dir: string): Promise<void> {
+  const total = [...todo.values()].reduce((a, ids) => a + ids.length, 0);
+  if (!total) return;
+  const prevConfig = dataConfiguration(t.plans, prevName);
+  const prevData = join(dirname(t.preprocessedDir), prevConfig);
+  if (!existsSync(prevData)) await runPreprocess(t.ds, t.plans, prevConfig, t.registry, prevData, t.rep);
+  mkdirSync(dir, { recursive: true });
+  t.rep.start(`predict ${prevName} for ${t.configuration}`, total);
+  let done = 0;
+  for (const [key, ids] of todo) {
+    const model = await loadModel(readModelFolder(prevDir, key === 'all' ? trained : [Number(key)]), t.registry, t.backend);
+    const regions = labelManager(model.folder.dataset, join(prevDir, 'dataset.json')).regionsClassOrder ?? undefined;
+    for (const id of ids) {
+      const low = await stage(t.registry, 'readPreprocessedCase')(prevData, id);
+      const logits = await stage(t.registry, 'predictPreprocessed')(model.models, low.data, low.shape, { stepSize: t.budget.stepSize, mirror: t.budget.mirror });
+      const sp = low.shape.slice(1);
+      const target = (await stage(t.registry, 'readPreprocessedCase')(t.preprocessedDir, id)).shape.slice(1);
+      const seg = stage(t.registry, 'resampleLogitsForNextStage')(logits, [logits.length / (sp[0]! * sp[1]! * sp[2]!), ...sp], target, low.properties, t.plans, prevName, t.registry, regions);
+      writeFileAtomicSync(join(dir, `${id}.npy`), writeNpy({ descr: '<i2', shape: target, data: seg }));
+      t.rep.update(++done, id);
+    }
+  }
+  t.rep.stop();
 }
 
-/** Preprocessed cases of the cascade with the previous stage's segmentation resampled onto their grid. */
+/**
+ * Read a previous stage's segmentation on the cascade's preprocessed grid (`previousStageSegmentations`).
+ * @throws DataError naming the file when it is not int16 of the case's preprocessed `[z, y, x]` (a stale file)
+ */
+function readNextStageSeg(file: string, spatialShape: number[]): Int16Array {
+  const a = readNpy(readFileSync(file), file);
+  if (!(a.data instanceof Int16Array) || a.shape.join() !== spatialShape.join()) {
+    throw new DataError(`previous-stage segmentation is ${a.descr} [${a.shape}], the case's preprocessed grid is [${spatialShape}]`, {
+      file,
+      hint: `delete ${dirname(file)}; the next train run predicts it again`,
+    });
+  }
+  return a.data;
+}
+
+/** Preprocessed cases of the cascade with the previous stage's segmentation on their grid. */
 function cascadeCaseSource(t: TrainStageInput, previous: Map<string, string>) {
   return {
     async load(id: string) {
       const pp = await stage(t.registry, 'readPreprocessedCase')(t.preprocessedDir, id);
       const file = previous.get(id);
       if (!file) throw new DataError(`no previous-stage segmentation for case '${id}'`, { file: t.modelDir });
-      const seg = await readPreviousSeg(t.registry, file);
-      return { ...pp, previousStageSeg: stage(t.registry, 'previousStageToGrid')(seg, pp.properties, pp.shape.slice(1), t.plans, t.configuration, t.registry) };
+      return { ...pp, previousStageSeg: readNextStageSeg(file, pp.shape.slice(1)) };
     },
   };
 }
@@ -247,7 +281,8 @@ export async function validateFold(t: TrainStageInput, fold: number, previous?: 
       const prev = previous?.get(id);
       if (model.previous) {
         if (!prev) throw new DataError(`no previous-stage segmentation for validation case '${id}'`, { file: t.modelDir });
-        pp = withPreviousStage(model, pp, await readPreviousSeg(t.registry, prev), t.registry);
+        const r = stage(t.registry, 'appendPreviousStage')(model.previous.cascade, pp.data, pp.shape, readNextStageSeg(prev, pp.shape.slice(1)));
+        pp = { ...pp, data: r.data, shape: r.shape };
       }
       const r = await segmentPreprocessedFull(model, pp, t.registry, { stepSize: t.budget.stepSize, mirror: t.budget.mirror, returnProbabilities: t.saveProbabilities });
       if (t.saveProbabilities && r.probabilities) writeProbabilities(join(dir, id), r.probabilities, [r.probabilities.length / r.seg.length, ...ref.shape.slice(1)]);

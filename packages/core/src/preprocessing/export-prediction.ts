@@ -159,3 +159,44 @@ export function pasteIntoBbox<T extends Int16Array | Float32Array>(src: T, cropS
   }
   return out;
 }
+
+/**
+ * The previous stage's prediction for the next stage of a cascade, resampled ONCE from its logits (nnU-Net v2
+ * `nnUNetTrainer.perform_actual_validation` -> `export_prediction.resample_and_save`): the logits `[K, ...sp]` of the
+ * previous stage (e.g. `3d_lowres`) on its preprocessed grid are resampled to `targetShape`, the next stage's
+ * preprocessed `[z, y, x]` of the same case (same crop box), with the previous configuration's
+ * `resampling_fn_probabilities` and its kwargs; as in nnU-Net, the previous configuration's spacing is both the
+ * current and the target spacing (it decides the separate-z axis). Then argmax (first maximum wins; region-based
+ * models: `regionsClassOrder` where the region logit is > 0, i.e. sigmoid > 0.5). No softmax is needed: it keeps the
+ * argmax, so the classes are resampled one at a time with a running argmax.
+ * @param logits `[K, z, y, x]` float32 on the previous stage's preprocessed grid
+ * @param shape `[K, z, y, x]`
+ * @param targetShape the next stage's preprocessed `[z, y, x]`
+ * @returns the label map `[z, y, x]` on `targetShape`, Int16
+ * @throws RangeError when `logits` does not have `shape`'s size or `regionsClassOrder` does not have K entries
+ */
+export function resampleLogitsForNextStage(logits: Float32Array, shape: number[], targetShape: number[], properties: CaseProperties,
+  plans: Plans, configuration: string, registry: Registry, regionsClassOrder?: number[]): Int16Array {
+  const cfg = getConfiguration(plans, configuration);
+  const [K, ...sp] = shape as [number, number, number, number];
+  const n = sp[0]! * sp[1]! * sp[2]!;
+  if (logits.length !== K * n) throw new RangeError(`resampleLogitsForNextStage: logits length ${logits.length} != shape ${shape}`);
+  if (regionsClassOrder && regionsClassOrder.length !== K) throw new RangeError(`resampleLogitsForNextStage: ${K} outputs for ${regionsClassOrder.length} regions`);
+  const spacing = targetSpacingFor(cfg.spacing, permuteList(properties.spacing, plans.transpose_forward));
+  const resampler = resolveResampler(registry, cfg.resampling_fn_probabilities);
+  const ropts = resampleOptionsFromKwargs(cfg.resampling_fn_probabilities_kwargs, spacing, spacing, 1);
+  const same = sp.every((s, i) => s === targetShape[i]);
+  const resample = (k: number): Float32Array => {
+    const ch = logits.subarray(k * n, (k + 1) * n);
+    return same ? ch : resampler.resampleData(ch, [1, ...sp], targetShape, ropts);
+  };
+  const m = targetShape[0]! * targetShape[1]! * targetShape[2]!;
+  const label = new Int16Array(m);
+  if (regionsClassOrder) {
+    for (let k = 0; k < K; k++) {
+      const ch = resample(k);
+      for (let i = 0; i < m; i++) if (ch[i]! > 0) label[i] = regionsClassOrder[k]!;
+    }
+  } else runningArgmax(K, m, resample, label);
+  return label;
+}
