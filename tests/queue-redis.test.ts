@@ -1,8 +1,9 @@
 /**
- * The decathlon on a job queue (BullMQ on a private redis-server, persistence off) with 3 worker processes on
- * loopback: one worker is SIGKILLed mid-training and another takes its job over from checkpoint_latest; then Redis
+ * The decathlon on a job queue (BullMQ on a private redis-server, persistence off): a worker is SIGKILLed in the
+ * middle of a preprocessing job and another takes the job over; then 3 worker processes on loopback: one worker is
+ * SIGKILLed mid-training and another takes its job over from checkpoint_latest; then Redis
  * restarts (the queue is lost), the submitter submits again and nothing written is redone; a second submit of the
- * same run attaches to it; the result equals the in-process run (splits and plans exactly; per-fold validation Dice
+ * same run attaches to it; the result equals the in-process run (preprocessed files byte for byte, splits and plans exactly; per-fold validation Dice
  * and test Dice within 0.01: training on the 2-thread CPU backend is not bitwise reproducible). A data error fails its job once, without retries.
  * Needs `redis-server` on the PATH (`.ci/run` installs Debian's); skipped without it unless NNUNET_REQUIRE_REDIS=1.
  */
@@ -37,6 +38,8 @@ describe.runIf(run)('decathlon on a BullMQ queue (real redis-server)', () => {
   let parent: string;
   let root: string;
   const procs: Proc[] = [];
+  /** Job processes stopped by a test (SIGSTOP): killed at the end whatever happens. */
+  const frozen: number[] = [];
   beforeAll(async () => {
     redis = await startRedis();
     parent = mkdtempSync(join(tmpdir(), 'nnunet-queue-'));
@@ -45,22 +48,43 @@ describe.runIf(run)('decathlon on a BullMQ queue (real redis-server)', () => {
   });
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    for (const pid of frozen) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     await redis?.stop();
     if (parent) rmSync(parent, { recursive: true, force: true });
   });
 
-  it('3 workers, one SIGKILLed mid-training, Redis restarting, a second submit attaching: same splits, plans and Dice as in-process', { timeout: 1_500_000 }, async () => {
+  it('a worker SIGKILLed mid-preprocessing, 3 workers, one SIGKILLed mid-training, Redis restarting, a second submit attaching: same splits, plans and Dice as in-process', { timeout: 1_500_000 }, async () => {
     const ref = join(parent, 'in-process');
     const errs: string[] = [];
     expect(await runCli(['decathlon', root, '-o', ref, ...BUDGET, '-q'], { out: () => {} }, (s) => errs.push(s)), errs.join('\n')).toBe(0);
 
-    const workers = [0, 1, 2].map(() => spawnCli(['worker', '--queue', redis.url, ...WORKER_FLAGS]));
-    procs.push(...workers);
-    await Promise.all(workers.map((w) => w.waitFor(/serving queue 'nnunet-ts'/, 120_000)));
+    // a worker killed mid-preprocessing-job: it serves the queue alone with its job process frozen (SIGSTOP), so the
+    // preprocessing job it takes cannot finish; then worker and job process are SIGKILLed and 3 workers start
+    const first = spawnCli(['worker', '--queue', redis.url, ...WORKER_FLAGS]);
+    procs.push(first);
+    const jobPid = Number((await first.waitFor(/job process (\d+) ready/, 120_000))[1]);
+    frozen.push(jobPid);
+    await first.waitFor(/serving queue 'nnunet-ts'/, 120_000);
+    process.kill(jobPid, 'SIGSTOP');
     const out = join(parent, 'queued');
     const L = runLayout(out);
     const submit = spawnCli(['decathlon', root, '-o', out, ...BUDGET, '--queue', redis.url]);
     procs.push(submit);
+    const ppJob = (await first.waitFor(/\.(pp\.3d_fullres\.sphere_\d+)\] started/, 600_000))[1]!;
+    first.child.kill('SIGKILL');
+    process.kill(jobPid, 'SIGKILL');
+    await first.exited;
+    expect(first.output()).not.toMatch(new RegExp(`\\.${ppJob.replace(/\./g, '\\.')}\\] done`));
+
+    const workers = [0, 1, 2].map(() => spawnCli(['worker', '--queue', redis.url, ...WORKER_FLAGS]));
+    procs.push(...workers);
+    await Promise.all(workers.map((w) => w.waitFor(/serving queue 'nnunet-ts'/, 120_000)));
 
     // the worker that trains fold 0 is killed once its first epoch's checkpoint is written
     let victim: Proc | undefined;
@@ -82,6 +106,8 @@ describe.runIf(run)('decathlon on a BullMQ queue (real redis-server)', () => {
 
     expect(await submit.exited, submit.output().slice(-4000)).toBe(0);
     expect(await again.exited, again.output().slice(-4000)).toBe(0);
+    // the killed worker's preprocessing job was taken over (stalled: its lock expired) and run by another worker
+    expect(workers.map((w) => w.output()).join('\n')).toMatch(new RegExp(`\\.${ppJob.replace(/\./g, '\\.')}\\] done in`));
     const logs = others.map((w) => w.output()).join('\n');
     expect(logs).toMatch(/\.train\.3d_fullres\.0\] started \(attempt \d\)/);
     // the worker training when Redis restarted lost its lock and stopped (the resubmitted job ran elsewhere)
@@ -91,6 +117,11 @@ describe.runIf(run)('decathlon on a BullMQ queue (real redis-server)', () => {
     expect(stamps()).toEqual(before);
 
     const R = runLayout(ref);
+    // preprocessing spread over workers, one killed mid-job, writes the same bytes as the single-process run
+    const refPp = R.configurationData('3d_fullres');
+    expect(readdirSync(ppDir).sort()).toEqual(readdirSync(refPp).sort());
+    expect(readdirSync(ppDir).length).toBeGreaterThanOrEqual(6);
+    for (const f of readdirSync(ppDir)) expect(readFileSync(join(ppDir, f)).equals(readFileSync(join(refPp, f))), `${f} differs`).toBe(true);
     expect(readFileSync(L.splits, 'utf8')).toBe(readFileSync(R.splits, 'utf8'));
     expect(json(L.plans)).toEqual(json(R.plans));
     const val = (l: typeof L) => json(join(l.modelDir('3d_fullres'), 'fold_0', 'validation', 'summary.json')) as unknown as EvaluationSummary;

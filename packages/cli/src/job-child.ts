@@ -2,7 +2,7 @@
  * The job process of `nnunet-ts worker` (forked by job-process.ts): builds a registry with the worker's plugins,
  * then runs the jobs it is sent with core's `createJobExecutor`, reporting over IPC. Exits when the worker goes.
  */
-import { NnunetError, createJobExecutor, type JobExecutor, type Reporter } from '@nnunet-ts/core';
+import { NnunetError, createJobExecutor, prepareJobProcess, type JobExecutor, type Reporter } from '@nnunet-ts/core';
 import type { ChildMessage, ParentMessage } from './job-process.js';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 
@@ -17,14 +17,23 @@ const reporter: Reporter = {
 
 let executor: Promise<JobExecutor> | undefined;
 
+/** A failure as the worker's queue needs it: user errors (NnunetError) keep message and hint, others their stack. */
+function failure(e: unknown): ChildMessage {
+  const user = e instanceof NnunetError;
+  return { type: 'failed', name: (e as Error)?.name ?? 'Error', message: user ? e.message : ((e as Error)?.stack ?? String(e)), hint: user ? e.hint : undefined, user };
+}
+
 process.on('disconnect', () => process.exit(0));
 process.on('message', (m: ParentMessage) => {
   if (m.type === 'init') {
     executor = (async () => {
       const registry = createDefaultRegistry();
       await loadPlugins(registry, m.init.plugins);
+      prepareJobProcess();
       return createJobExecutor({ registry, backend: m.init.backend, log: (message) => send({ type: 'log', message }) });
     })();
+    // loaded: the worker may give jobs (a job sent before then waits for the executor)
+    executor.then(() => send({ type: 'ready' }), (e: unknown) => send(failure(e)));
     return;
   }
   void (async () => {
@@ -32,8 +41,7 @@ process.on('message', (m: ParentMessage) => {
       await (await executor!)(m.job, m.run, reporter);
       send({ type: 'done' });
     } catch (e) {
-      const user = e instanceof NnunetError;
-      send({ type: 'failed', name: (e as Error)?.name ?? 'Error', message: user ? e.message : ((e as Error)?.stack ?? String(e)), hint: user ? e.hint : undefined, user });
+      send(failure(e));
     }
   })();
 });

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
-import { NnunetError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type SbatchSettings } from '@nnunet-ts/core';
+import { NnunetError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type JobWorker, type SbatchSettings } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 import { processExecutor } from './job-process.js';
@@ -30,14 +30,25 @@ export function addWorkerCommand(program: Command, common: (c: Command) => Comma
       const backend = o.backend ?? (ctx.options.backend === 'auto' ? undefined : ctx.options.backend);
       // jobs run in a child process: this one stays responsive and keeps the queue's locks on its jobs renewed
       const execute = processExecutor({ plugins: [...new Set([...ctx.options.plugins, ...(o.plugin ?? [])])], backend });
-      const w = await startQueueWorker(ctx.registry, o.queue, {
+      const opts = {
         execute,
         concurrency: positiveInt('concurrency', o.concurrency),
         lockDurationMs: positiveInt('lock-duration', o.lockDuration),
         stalledIntervalMs: positiveInt('stalled-interval', o.stalledInterval),
         backend,
-        log: (s) => ctx.rep.log(s),
-      });
+        log: (s: string) => ctx.rep.log(s),
+      };
+      let w: JobWorker;
+      try {
+        // the job processes start (and load their plugins) before the worker takes a job: no job pays a process start
+        const pids = await execute.warm(opts.concurrency ?? 1);
+        ctx.rep.log(`worker: job process${pids.length > 1 ? 'es' : ''} ${pids.join(', ')} ready`);
+        w = await startQueueWorker(ctx.registry, o.queue, opts);
+      } catch (e) {
+        // job processes left running would keep this process alive
+        execute.close();
+        throw e;
+      }
       const signal = await untilStopped();
       io.out(`worker: ${signal}, finishing the active job(s) (signal again to abandon them: another worker takes them over)`);
       void untilStopped().then(() => {

@@ -9,7 +9,7 @@ import { foregroundClasses, ignoreLabelOf } from '../../dataset/dataset-json.js'
 import { loadDataset } from '../../dataset/load.js';
 import type { Dataset, DatasetCase } from '../../dataset/types.js';
 import { evaluateFolder } from '../../evaluation/summary.js';
-import { loadPlans } from '../../planning/load-plans.js';
+import { compiledPlansValidators, loadPlans } from '../../planning/load-plans.js';
 import { findBestConfiguration, type BestCandidate } from '../../postprocessing/best.js';
 import type { PostprocessingPlan } from '../../postprocessing/determine.js';
 import { DataError, NnunetError } from '../../util/errors.js';
@@ -98,6 +98,15 @@ export function createJobExecutor(env: JobEnvironment): JobExecutor {
     const ctx: JobContext = { job, run, rep, s, registry: env.registry, backend: () => backendFor(run), models };
     await HANDLERS[job.kind](ctx);
   };
+}
+
+/**
+ * One-time work of a process that will run jobs (a queue worker's job process), done before it takes its first job
+ * so that no job pays it: the plans schema is compiled (every job reads the run's plans). Run-specific state
+ * (dataset, plans, splits) is still read by the first job of each run.
+ */
+export function prepareJobProcess(): void {
+  compiledPlansValidators();
 }
 
 async function loadRunState(run: RunSpec, L: RunLayout, registry: Registry): Promise<RunState> {
