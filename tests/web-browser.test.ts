@@ -10,16 +10,21 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { decodeNifti, encodeNifti, type NiftiImage } from '@nnunet-ts/io-nifti';
+import { readItk, writeItk } from '@nnunet-ts/io-itk';
+import type { MedicalImage } from '@nnunet-ts/core';
 import { launchChromium, openSite, runCase, serveStatic } from '@nnunet-ts/web/testing';
 import { CLI_BIN } from './helpers/processes.js';
 import { EXAMPLE_TASK, sharedPath } from './helpers/paths.js';
 
-const MODEL = sharedPath('models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
+/** Shared model A; `NNUNET_WEB_MODEL` names another Hippocampus model folder (e.g. the one README command 1 trains). */
+const MODEL = process.env.NNUNET_WEB_MODEL ?? sharedPath('models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
+/** The page with the segmentation, saved by the wasm case: `NNUNET_WEB_SCREENSHOT=docs/web-page.png` makes the README's picture. */
+const SCREENSHOT = process.env.NNUNET_WEB_SCREENSHOT;
 const CASE = join(EXAMPLE_TASK, 'imagesTs', 'hippocampus_008.nii.gz');
 const tmp = mkdtempSync(join(tmpdir(), 'nnunet-web-'));
 const site = join(tmp, 'site');
@@ -74,7 +79,8 @@ let nodeNoTta: NiftiImage;
 
 beforeAll(async () => {
   const out = cli(['export-web', '-m', MODEL, '-o', site]);
-  expect(out).toMatch(/wrote .*site: nnUNetTrainer_16x30__nnUNetPlans__3d_fullres \(3d_fullres, folds 0/);
+  expect(out).toContain(`site: ${basename(MODEL)} (`);
+  expect(out).toMatch(/\((2d|3d_fullres|3d_lowres), folds? 0/);
   mkdirSync(join(tmp, 'in'));
   copyFileSync(CASE, join(tmp, 'in', 'hippocampus_008.nii.gz'));
   cli(['predict', '-i', join(tmp, 'in'), '-o', join(tmp, 'node'), '-m', MODEL, '-q']);
@@ -117,6 +123,7 @@ describe('export-web site in headless chromium', () => {
     expect(a.dice[2]).toBeGreaterThanOrEqual(0.995);
     await page.waitForTimeout(1500);
     expect(await overlayPixels(page)).toBeGreaterThan(200);
+    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT });
     expect(errors).toEqual([]);
     await page.close();
   }, 900_000);
@@ -139,19 +146,66 @@ describe('export-web site in headless chromium', () => {
     await page.close();
   }, 1_600_000);
 
+  it('reads NRRD, MetaImage (.mha) and a .mhd + .zraw pair with their geometry and writes the segmentation in that format', async () => {
+    // hippocampus_008 with an oblique direction and an origin away from 0 (LPS), written by io-itk in Node
+    const input = readNii(readFileSync(CASE), 'input');
+    const [a, b] = [(30 * Math.PI) / 180, (20 * Math.PI) / 180];
+    const rz = [Math.cos(a), -Math.sin(a), 0, Math.sin(a), Math.cos(a), 0, 0, 0, 1];
+    const rx = [1, 0, 0, 0, Math.cos(b), -Math.sin(b), 0, Math.sin(b), Math.cos(b)];
+    const direction = [0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => [0, 1, 2].reduce((s, k) => s + rz[r * 3 + k]! * rx[k * 3 + c]!, 0)));
+    const oblique: MedicalImage = { data: input.data, shape: input.shape, spacing: input.spacing, origin: [12.5, -40.25, 7.75], direction };
+    const dir = join(tmp, 'formats');
+    mkdirSync(dir);
+    const page = await openSite(browser!, server!.url, 'wasm');
+    const cases: [string, string[], string][] = [
+      ['h008.nrrd', ['h008.nrrd'], 'h008_seg.nrrd'],
+      ['h008.mha', ['h008.mha'], 'h008_seg.mha'],
+      ['h008.mhd', ['h008.mhd', 'h008.zraw'], 'h008_seg.mha'],
+    ];
+    for (const [name, files, segName] of cases) {
+      await writeItk(join(dir, name), oblique);
+      const written = await readItk(join(dir, name));
+      const r = await runCase(page, files.map((f) => join(dir, f)), { mirror: false, timeoutMs: 600_000 });
+      expect(r.status, name).toBe('done');
+      expect(r.fileName, name).toBe(segName);
+      writeFileSync(join(dir, segName), r.seg!);
+      const seg = await readItk(join(dir, segName));
+      expect(seg.data, name).toBeInstanceOf(Uint8Array);
+      expect(seg.shape, name).toEqual([1, ...written.shape.slice(1)]);
+      for (const k of ['spacing', 'origin', 'direction'] as const) {
+        expect(seg[k].map((v, i) => Math.abs(v - written[k][i]!)).every((d) => d < 1e-5), `${name} ${k}: ${seg[k].join(', ')} vs ${written[k].join(', ')}`).toBe(true);
+      }
+      expect(written.direction.map((v, i) => Math.abs(v - direction[i]!)).every((d) => d < 1e-6), `${name} direction as written`).toBe(true);
+      // nnU-Net's inference uses the voxel grid and spacing, not the direction: same voxels as the NIfTI case
+      const ag = agreement(seg.data, nodeNoTta.data, [1, 2]);
+      console.log(`${name} on wasm vs Node (no mirroring): ${ag.differ} of ${seg.data.length} voxels differ; case ${(r.caseMs! / 1000).toFixed(1)} s`);
+      expect(ag.differ, name).toBeLessThanOrEqual(Math.ceil(seg.data.length * 5e-4));
+      expect(Math.min(ag.dice[1]!, ag.dice[2]!), name).toBeGreaterThanOrEqual(0.995);
+    }
+    await page.close();
+  }, 900_000);
+
   it('gives a readable error status for each bad input', async () => {
     const page = await openSite(browser!, server!.url, 'wasm');
     const input = readNii(readFileSync(CASE), 'input');
     const [, z, y, x] = input.shape;
     const four = encodeNifti({ ...input, data: new Float32Array(2 * z * y * x), shape: [2, z, y, x] }, {}, '4d');
     const bad: [string, string[], RegExp][] = [
-      ['not an image', [join(tmp, 'notes.txt')], /^error: notes\.txt is not a NIfTI image/],
+      ['not an image', [join(tmp, 'notes.txt')], /^error: notes\.txt is not an image the page reads/],
+      ['a .mhd header without its data file', [join(tmp, 'alone.mhd')], /^error: alone\.mhd keeps its voxels in alone\.raw, which was not picked \(pick or drop alone\.mhd and alone\.raw together\)/],
+      ['a .raw data file without its header', [join(tmp, 'alone.raw')], /^error: alone\.raw is voxel data without its header/],
+      ['a NRRD file cut short', [join(tmp, 'cut.nrrd')], /^error: itk-wasm could not read cut\.nrrd/],
       ['wrong channel count (2 files for a 1-channel model)', [CASE, join(tmp, 'in', 'hippocampus_008.nii.gz')], /^error: the model takes 1 channel \(MRI\), one 3D file per channel; got 2 files/],
       ['a 4D file for the 3D one-channel model', [join(tmp, 'four_d.nii.gz')], /^error: four_d\.nii\.gz is 4D \(2 volumes\) but the model takes 1 channel/],
       ['a truncated gzip file', [join(tmp, 'cut.nii.gz')], /^error: cut\.nii\.gz: corrupt or truncated gzip data/],
       ['a NIfTI header with fewer voxels than declared', [join(tmp, 'short.nii')], /^error: truncated NIfTI file short\.nii/],
     ];
     writeFileSync(join(tmp, 'notes.txt'), 'patient notes, not an image\n');
+    writeFileSync(join(tmp, 'alone.mhd'), `ObjectType = Image\nNDims = 3\nDimSize = ${x} ${y} ${z}\nElementType = MET_FLOAT\nElementDataFile = alone.raw\n`);
+    writeFileSync(join(tmp, 'alone.raw'), new Uint8Array(64));
+    await writeItk(join(tmp, 'whole.nrrd'), input);
+    const nrrd = readFileSync(join(tmp, 'whole.nrrd'));
+    writeFileSync(join(tmp, 'cut.nrrd'), nrrd.subarray(0, nrrd.length >> 1));
     writeFileSync(join(tmp, 'four_d.nii.gz'), gzipSync(four));
     const whole = readFileSync(CASE);
     writeFileSync(join(tmp, 'cut.nii.gz'), whole.subarray(0, whole.length >> 1));

@@ -1,7 +1,7 @@
 /**
  * Bundles the page (src/app/main.ts -> dist/site/app.js) and its inference worker (src/app/worker.ts ->
- * dist/site/worker.js) with esbuild for browsers, and copies index.html, app.css and tfjs-backend-wasm's .wasm files
- * (dist/site/tfjs/). Workspace packages resolve through their `browser` export conditions (core, io-nifti) and
+ * dist/site/worker.js) with esbuild for browsers, and copies index.html, app.css, tfjs-backend-wasm's .wasm files
+ * (dist/site/tfjs/) and itk-wasm's NRRD / MetaImage read and write pipelines (dist/site/itk/). Workspace packages resolve through their `browser` export conditions (core, io-nifti) and
  * `#` import conditions (tsyringe loader, resampler threads, Dawn, backend-tfjs host probes). The build fails when code of a
  * workspace package on the page's path imports a Node built-in, naming the importing file.
  */
@@ -47,6 +47,13 @@ const result = await build({
 });
 const wasmDir = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
 for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) copyFileSync(join(wasmDir, f), join(out, 'tfjs', f));
+// itk-wasm's NRRD and MetaImage pipelines (io-itk's in-memory reader and writer), served with the site (not a CDN)
+const imageIo = createRequire(require.resolve('@nnunet-ts/io-itk')).resolve('@itk-wasm/image-io');
+const pipelines = join(dirname(imageIo), 'pipelines');
+mkdirSync(join(out, 'itk'), { recursive: true });
+for (const p of ['nrrd-read-image', 'nrrd-write-image', 'meta-read-image', 'meta-write-image']) {
+  for (const ext of ['.js', '.wasm.zst']) copyFileSync(join(pipelines, p + ext), join(out, 'itk', p + ext));
+}
 for (const f of ['index.html', 'app.css']) copyFileSync(join(root, 'src/app', f), join(out, f));
 const sizes = Object.fromEntries(Object.entries(result.metafile.outputs).filter(([k]) => k.endsWith('.js')).map(([k, v]) => [relative(out, k), v.bytes]));
 writeFileSync(join(out, 'build.json'), JSON.stringify({ bundler: `esbuild ${(await import('esbuild')).version}`, sizes }, null, 1) + '\n');

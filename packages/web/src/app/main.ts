@@ -110,8 +110,13 @@ async function pick(files: File[]): Promise<void> {
   ui.counts.textContent = '';
   setStatus(model ? 'ready' : ui.status.textContent ?? '');
   refresh();
-  const first = [...files].sort((a, b) => a.name.localeCompare(b.name))[0];
-  if (first) await viewer.showImage(await first.arrayBuffer(), first.name).catch(() => undefined);
+  // the first image by name (channel 0), with its data file when it is a detached header (.mhd + .raw)
+  const first = [...files].filter((f) => !/\.(z?raw|raw\.gz)$/i.test(f.name)).sort((a, b) => a.name.localeCompare(b.name))[0];
+  if (!first) return;
+  const header = /\.(mhd|nhdr)$/i.test(first.name) ? new TextDecoder().decode(await first.slice(0, 65536).arrayBuffer()) : '';
+  const dataName = /^\s*(?:ElementDataFile\s*=|data ?file:)\s*(.*?)\s*$/m.exec(header)?.[1];
+  const data = files.find((f) => f.name === dataName);
+  await viewer.showImage(await first.arrayBuffer(), first.name, await data?.arrayBuffer()).catch(() => undefined);
 }
 
 async function run(): Promise<void> {
@@ -122,7 +127,7 @@ async function run(): Promise<void> {
   setStatus('running: reading');
   refresh();
   const files = await Promise.all(picked.map(async (f) => ({ name: f.name, bytes: await f.arrayBuffer() })));
-  const msg: ToWorker = { type: 'run', id: runId, files, mirror: ui.tta.checked };
+  const msg: ToWorker = { type: 'run', id: runId, files, mirror: ui.tta.checked, itkPrefix: './itk/' };
   worker.postMessage(msg, files.map((f) => f.bytes));
 }
 

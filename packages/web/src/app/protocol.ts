@@ -3,7 +3,7 @@ import type { WebBackendName } from '../engine/backends.js';
 /** Messages from the page to its inference worker. */
 export type ToWorker =
   | { type: 'load'; modelUrl: string; wasmPrefix: string; backend: WebBackendName | 'auto'; allowSoftwareGpu: boolean }
-  | { type: 'run'; id: number; files: { name: string; bytes: ArrayBuffer }[]; mirror: boolean };
+  | { type: 'run'; id: number; files: { name: string; bytes: ArrayBuffer }[]; mirror: boolean; itkPrefix: string };
 
 /** What the model is, for the page's header. */
 export interface ModelSummary {

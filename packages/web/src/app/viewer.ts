@@ -14,15 +14,20 @@ export class Viewer {
     this.ready = this.nv.attachToCanvas(canvas).then(() => this.nv.setSliceType(this.nv.sliceTypeMultiplanar));
   }
 
-  /** Shows `bytes` (a NIfTI file named `name`) alone. */
-  async showImage(bytes: ArrayBuffer, name: string): Promise<void> {
+  /**
+   * Shows `bytes` (an image file named `name`: NIfTI, NRRD or MetaImage, read by niivue by its ending) alone;
+   * `pairedData` is the data file of a detached header (`.mhd` + `.raw`, `.nhdr` + data).
+   */
+  async showImage(bytes: ArrayBuffer, name: string, pairedData?: ArrayBuffer): Promise<void> {
     await this.ready;
     for (const v of [...this.nv.volumes]) this.nv.removeVolume(v);
     const url = URL.createObjectURL(new Blob([bytes]));
+    const urlImgData = pairedData ? URL.createObjectURL(new Blob([pairedData])) : undefined;
     try {
-      this.nv.addVolume(await NVImage.loadFromUrl({ url, name, colormap: 'gray' }));
+      this.nv.addVolume(await NVImage.loadFromUrl({ url, name, colormap: 'gray', ...(urlImgData ? { urlImgData } : {}) }));
     } finally {
       URL.revokeObjectURL(url);
+      if (urlImgData) URL.revokeObjectURL(urlImgData);
     }
   }
 

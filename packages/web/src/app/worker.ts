@@ -5,10 +5,10 @@
  */
 import {
   caseFromImages,
-  encodeSegmentation,
+  encodeSegmentationAs,
   loadWebModel,
   orderChannelFiles,
-  readImageFile,
+  readImageFiles,
   readManifest,
   segmentCase,
   selectWebBackend,
@@ -60,10 +60,11 @@ async function run(m: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const { manifest } = model;
   const maxBytes = manifest.maxVoxels * 8 * manifest.inputChannels + 65536; // float64 voxels of every channel plus a header
   post({ type: 'progress', id: m.id, stage: 'read', done: 0, total: m.files.length });
-  const files = orderChannelFiles(m.files);
-  const images = [];
-  for (const f of files) images.push(await readImageFile({ name: f.name, bytes: new Uint8Array(f.bytes) }, maxBytes));
-  const image = caseFromImages(images, { inputChannels: manifest.inputChannels, channelNames: Object.values(manifest.dataset.channel_names), maxVoxels: manifest.maxVoxels });
+  const itkPipelinesUrl = new URL(m.itkPrefix, self.location.href).href;
+  const files = m.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
+  const read = await readImageFiles(files, { maxBytes, maxVoxels: manifest.maxVoxels, itkPipelinesUrl });
+  const picked = orderChannelFiles(read.map((p) => ({ ...p, name: p.file.name }))); // CASE_0000, CASE_0001, ...
+  const image = caseFromImages(picked.map((p) => p.image), { inputChannels: manifest.inputChannels, channelNames: Object.values(manifest.dataset.channel_names), maxVoxels: manifest.maxVoxels });
   const seg = await segmentCase(model, image, {
     mirror: m.mirror,
     onProgress: (stage, done, total) => post({ type: 'progress', id: m.id, stage, done, total }),
@@ -71,11 +72,12 @@ async function run(m: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   post({ type: 'progress', id: m.id, stage: 'write', done: 0, total: 1 });
   const counts: Record<string, number> = {};
   for (let i = 0; i < seg.length; i++) counts[seg[i]!] = (counts[seg[i]!] ?? 0) + 1;
-  const gz = /\.gz$/i.test(files[0]!.name);
-  const bytes = await encodeSegmentation(seg, image, gz);
-  const caseId = files[0]!.name.replace(/(_\d{4})?\.nii(\.gz)?$/i, '');
+  const first = picked[0]!;
+  const out = first.format === 'nifti' ? { format: 'nifti' as const, gz: /\.gz$/i.test(first.name) } : { format: first.format, itkPipelinesUrl };
+  const { bytes, ending } = await encodeSegmentationAs(seg, image, out);
+  const caseId = first.name.replace(/(_\d{4})?\.(nii(\.gz)?|nrrd|nhdr|mha|mhd)$/i, '');
   const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  post({ type: 'done', id: m.id, seg: buf, fileName: `${caseId}_seg.nii${gz ? '.gz' : ''}`, ms: performance.now() - t0, counts }, [buf]);
+  post({ type: 'done', id: m.id, seg: buf, fileName: `${caseId}_seg${ending}`, ms: performance.now() - t0, counts }, [buf]);
 }
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {

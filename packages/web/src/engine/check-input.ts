@@ -1,5 +1,4 @@
 import { DataError, compareGrids, spatialSize, type MedicalImage } from '@nnunet-ts/core';
-import type { NiftiImage } from '@nnunet-ts/io-nifti';
 
 /** What the input check needs of the model. */
 export interface InputSpec {
@@ -31,7 +30,7 @@ const describe = (s: InputSpec): string =>
  * @throws DataError with a message for the page's status: no file, wrong file count, a 4D file where one 3D file
  * per channel is expected, channels on different grids, an image over the memory bound.
  */
-export function caseFromImages(images: NiftiImage[], spec: InputSpec): MedicalImage {
+export function caseFromImages(images: MedicalImage[], spec: InputSpec): MedicalImage {
   if (!images.length) throw new DataError('no image chosen', { hint: `pick ${describe(spec)}` });
   const first = images[0]!;
   const name = (im: MedicalImage): string => im.source ?? 'image';
