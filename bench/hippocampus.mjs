@@ -70,9 +70,10 @@ export function labels(batch, patch) {
 /**
  * Builds the planned network on `backend` (a device backend, or a compute backend wrapped by `resolveDevice`) with
  * deep supervision, the loss and SGD, and returns `step()` (async: one training iteration on a fixed batch exactly
- * as train-fold.ts runs it, resolves to `{ loss }`) and the network.
+ * as train-fold.ts runs it, resolves to `{ loss }`) and the network. `patch` defaults to the plan's (a software GPU
+ * adapter runs a smaller one).
  */
-export async function trainingStep(p, backend, batch, { seed = 0, inputSeed = 5 } = {}) {
+export async function trainingStep(p, backend, batch, { seed = 0, inputSeed = 5, patch = p.cfg.patch_size } = {}) {
   const net3d = await import('@nnunet-ts/net-unet3d');
   const lossPkg = await import('@nnunet-ts/loss');
   const { core, arch, cfg, numClasses } = p;
@@ -81,7 +82,6 @@ export async function trainingStep(p, backend, batch, { seed = 0, inputSeed = 5 
   const nDs = Math.max(1, arch.arch_kwargs.strides.length - 1);
   const loss = lossPkg.dcAndCeLoss({ batchDice: cfg.batch_dice ?? true, deepSupervisionWeights: core.deepSupervisionWeights(nDs) });
   const opt = new core.DeviceSGD(device, net.parameters, { lr: 1e-2, momentum: 0.99, nesterov: true, weightDecay: 3e-5 });
-  const patch = cfg.patch_size;
   const x = { data: rand(batch * patch.reduce((a, b) => a * b, 1), inputSeed), shape: [batch, 1, ...patch] };
   const seg = labels(batch, patch);
   // the trainer's device step (core trainStep): batch up, loss back, everything else on the device

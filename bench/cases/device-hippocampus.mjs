@@ -1,10 +1,10 @@
-// The Hippocampus 3d_fullres network on the device contract (bench/device-unet.mjs) on the main backend's device
-// implementation (`cpu-native`: every op native): the training iteration at batch 2 (the plan's) and 9, one
-// inference forward at batch 1, and the sliding window over the real test case without / with mirroring. These are
-// the rows bench/run.mjs compares with PyTorch (bench/torch_hippocampus.py) in the same run.
+// The Hippocampus 3d_fullres network of the trainer on the main backend's device implementation (`cpu-native`: every
+// op native): net-unet3d's PlainConvUNet and core's trainStep (what `trainFold` runs: batch up, forward with deep
+// supervision, DC_and_CE_loss, backward, clip, SGD, loss back) at batch 2 (the plan's) and 9, one inference forward
+// at batch 1, and core's predictPreprocessed sliding window over the real test case without / with mirroring. These
+// are the rows bench/run.mjs compares with PyTorch (bench/torch_hippocampus.py) in the same run.
 import { rand, round, time } from '../lib.mjs';
-import { hippocampusPlan, labels } from '../hippocampus.mjs';
-import { buildDeviceUNet, predictTile, slidingWindow, trainStep } from '../device-unet.mjs';
+import { hippocampusPlan, trainingStep } from '../hippocampus.mjs';
 
 export const name = 'device-hippocampus';
 
@@ -53,34 +53,33 @@ export async function run(ctx) {
   const rowBase = { backend: dev.info.name, device: dev.info.description, patch, ...(software ? { scaledFrom: p.cfg.patch_size, softwareAdapter: true } : {}) };
   if (software) ctx.log(`device-hippocampus: software adapter, patch ${patch.join('x')} instead of ${p.cfg.patch_size.join('x')}, batch 2 only, no mirroring`);
   for (const batch of ctx.quick || software ? [2] : [2, 9]) {
-    const net = buildDeviceUNet(dev, p.arch, 1, p.numClasses, 0);
-    const x = rand(batch * patch.reduce((a, b) => a * b, 1), 5);
-    const seg = labels(batch, patch);
-    const step = () => trainStep(net, x, [batch, 1, ...patch], seg.data, seg.shape, { batchDice: p.cfg.batch_dice ?? true });
-    const first = await step();
+    const { step } = await trainingStep(p, dev, batch, { patch });
+    const first = (await step()).loss;
     const t = await time(step, { reps: batch > 2 || software ? 1 : 3, warmup: 0 });
-    out.push({ case: 'unet3d-hippocampus-train-step', path: 'device', batch, ...rowBase, firstLoss: round(first, 4), seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3), rssMB: round(process.memoryUsage().rss / 2 ** 20, 0) });
+    out.push({ case: 'unet3d-hippocampus-train-step', path: 'device', network: 'net-unet3d PlainConvUNet + core trainStep', batch, ...rowBase, firstLoss: round(first, 4), seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3), rssMB: round(process.memoryUsage().rss / 2 ** 20, 0) });
     ctx.log(`device train step batch ${batch}: ${round(t.median, 3)} s wall, ${round(t.cpu, 3)} CPU-s, first loss ${round(first, 4)}`);
-    dev.dispose(net.params.flatMap((q) => [q.value, q.grad, q.mom]));
   }
-  const net = buildDeviceUNet(dev, p.arch, 1, p.numClasses, 0);
+  const net3d = await import('@nnunet-ts/net-unet3d');
+  const net = net3d.buildPlainConvUNet({ architecture: p.arch, inputChannels: 1, numClasses: p.numClasses, deepSupervision: false, device: dev, seed: 0 });
   const x1 = rand(patch.reduce((a, b) => a * b, 1), 6);
   const fwd = async () => {
     dev.beginScope();
-    const y = predictTile(net, dev.upload(x1, [1, 1, ...patch]));
-    await dev.read(y);
-    dev.endScope();
+    try {
+      await dev.read(net.forward(dev.upload(x1, [1, 1, ...patch]), false)[0]);
+    } finally {
+      dev.endScope();
+    }
   };
   await fwd();
   const tf = await time(fwd, { reps: software ? 1 : 5, warmup: 0 });
   out.push({ case: 'unet3d-hippocampus-forward', path: 'device', batch: 1, ...rowBase, seconds: round(tf.median, 3), cpuSeconds: round(tf.cpu, 3) });
   ctx.log(`device forward batch 1: ${round(tf.median, 3)} s`);
   const img = software ? cropTo(await testImage(p), patch) : await testImage(p);
+  const model = { networks: [net], patchSize: patch, numClasses: p.numClasses, mirrorAxes: [0, 1, 2] };
   for (const mirror of software ? [false] : [false, true]) {
-    let tiles = 0;
-    const t = await time(async () => (tiles = (await slidingWindow(net, img.data, img.shape, patch, { mirror })).tiles), { reps: mirror || software ? 1 : 3, warmup: software ? 0 : 1 });
-    out.push({ case: `sliding-window${mirror ? '-mirror' : ''}`, path: 'device', ...rowBase, caseId: img.id, shape: img.shape, tiles, seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3) });
-    ctx.log(`device sliding window ${img.id} mirror=${mirror}: ${round(t.median, 3)} s (${tiles} tiles)`);
+    const t = await time(() => p.core.predictPreprocessed(model, img.data, img.shape, { mirror, stepSize: 0.5 }), { reps: mirror || software ? 1 : 3, warmup: software ? 0 : 1 });
+    out.push({ case: `sliding-window${mirror ? '-mirror' : ''}`, path: 'device', ...rowBase, caseId: img.id, shape: img.shape, stepSize: 0.5, seconds: round(t.median, 3), cpuSeconds: round(t.cpu, 3) });
+    ctx.log(`device sliding window ${img.id} mirror=${mirror}: ${round(t.median, 3)} s`);
   }
   // device memory where the backend reports it (webgpu: peak bytes of live tensors, and every buffer held incl. the pool)
   if (dev.engine) out.push({ case: 'device-peak-memory', backend: dev.info.name, peakLiveMB: round(dev.engine.peakBytes / 2 ** 20, 1), heldMB: round(dev.engine.heldBytes / 2 ** 20, 1) });

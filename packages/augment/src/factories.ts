@@ -35,15 +35,19 @@ export function nnUNetDefaultTransforms(o: AugmentationOptions & { useMaskForNor
   return list;
 }
 
+/** What the trainer's data-loading workers import to register these factories (this package's `registerDefaults`). */
+const WORKER_MODULE = '@nnunet-ts/augment';
+
 /** `nnUNetDefault`: {@link nnUNetDefaultTransforms}. */
-export const nnUNetDefault: AugmentationFactory = { name: 'nnUNetDefault', create: (o) => nnUNetDefaultTransforms(o) };
+export const nnUNetDefault: AugmentationFactory = { name: 'nnUNetDefault', create: (o) => nnUNetDefaultTransforms(o), workerModule: WORKER_MODULE };
 
 /** `nnUNetNoDA`: no augmentation, only seg -1 -> 0 (nnU-Net's `nnUNetTrainerNoDA`). */
-export const nnUNetNoDA: AugmentationFactory = { name: 'nnUNetNoDA', create: () => [removeLabel(-1, 0) as Transform] };
+export const nnUNetNoDA: AugmentationFactory = { name: 'nnUNetNoDA', create: () => [removeLabel(-1, 0) as Transform], workerModule: WORKER_MODULE };
 
 /** `mirrorOnly`: mirroring over the allowed axes plus seg -1 -> 0, for quick runs. */
 export const mirrorOnly: AugmentationFactory = {
   name: 'mirrorOnly',
+  workerModule: WORKER_MODULE,
   create: (o) => [
     ...(o.mirrorAxes.length ? [mirror({ axes: o.mirrorAxes, dims: o.dims }) as Transform] : []),
     removeLabel(-1, 0) as Transform,

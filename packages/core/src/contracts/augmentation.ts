@@ -65,4 +65,10 @@ export function transformTargets(t: Transform): readonly TransformTarget[] {
 export interface AugmentationFactory {
   name: string;
   create(opts: AugmentationOptions): Transform[];
+  /**
+   * Module the trainer's data-loading workers import to build this augmentation in their own thread: a package name
+   * or file URL whose `registerDefaults(registry)` (or PluginModule `plugin`) registers a factory of the same
+   * `name` with the same behaviour. Absent: batches are loaded and augmented on the training thread.
+   */
+  workerModule?: string;
 }

@@ -5,12 +5,12 @@ import { loadParameters, polyLR, saveParameters } from '../nn/index.js';
 import { writeFileAtomic } from './atomic.js';
 import { defaultCaseSource } from './cache-source.js';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type CheckpointMeta, type ProgressLog } from './checkpoint.js';
-import { assembleBatch, type PatchLoader } from './data-loader.js';
+import { upcomingBatches } from './batch-queue.js';
 import { progressPng } from './progress-plot.js';
 import { NnunetTrainingLog } from './training-log.js';
 import { confusionCounts, pseudoDice, regionConfusionCounts } from './targets.js';
-import { trainStep, validationStep, type HostBatch } from './train-step.js';
-import { augmentSample, setupTraining, validationSample, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
+import { trainStep, validationStep } from './train-step.js';
+import { setupTraining, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
 
 /** Result of {@link trainFold}. */
 export interface TrainResult {
@@ -35,7 +35,9 @@ const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
  * oversampling, all from `o.settings` over nnU-Net's defaults (`DEFAULT_TRAINER_SETTINGS`: lr 1e-2, momentum
  * 0.99 nesterov, weight decay 3e-5, exponent 0.9, clip 12, 33% oversampling); `epochs` x `iterationsPerEpoch`
  * batches with the augmentation plugin, then `validationIterations` validation batches (no augmentation) for the
- * pseudo Dice and its EMA.
+ * pseudo Dice and its EMA. Batches are loaded and augmented by `o.dataWorkers` worker threads ahead of the loop
+ * (nnU-Net's background augmenter; 0: on the training thread), each from its own seed (`batchSeed`), so the run
+ * does not depend on the number of workers.
  * Every epoch writes `checkpoint_latest` (weights, momentum, epoch, RNG states, logs), `progress.json`,
  * `progress.png` (nnU-Net's plot) and appends to `training_log_<date>.txt` (nnU-Net's lines, a new file per start);
  * a new best EMA writes `checkpoint_best`; the end writes `checkpoint_final`. With `resume`, training continues from
@@ -43,8 +45,17 @@ const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
  * Throws `DataError`/`NnunetError` for unusable inputs (missing configuration, corrupt cache or checkpoint).
  */
 export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
-  const log = o.log ?? (() => {});
   const ctx = await setupTraining(o, o.cases ?? (await defaultCaseSource(o.preprocessedDir)));
+  try {
+    return await runFold(ctx);
+  } finally {
+    await ctx.batches.close();
+  }
+}
+
+async function runFold(ctx: TrainingContext): Promise<TrainResult> {
+  const o = ctx.o;
+  const log = o.log ?? (() => {});
   const foldDir = join(o.outputDir, ctx.foldName);
   // nnU-Net's trainer writes plans.json and dataset.json into its output folder; a pipeline that wrote them already
   // (`writeModelFiles`) keeps its copies, so a resumed run leaves the same bytes as an uninterrupted one
@@ -65,7 +76,7 @@ export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
     trainingLog.epochStart(ctx.epoch, lr);
     const { loss: trainLoss, dataSeconds, stepSeconds } = await trainEpoch(ctx, lr);
     timing.push({ epoch: ctx.epoch, data_seconds: dataSeconds, step_seconds: stepSeconds, data_wait_fraction: dataSeconds / Math.max(1e-9, dataSeconds + stepSeconds) });
-    const val = ctx.valLoader ? await validateEpoch(ctx, ctx.valLoader, lr) : null;
+    const val = ctx.valLoader ? await validateEpoch(ctx, lr) : null;
     const l = ctx.logs;
     const ema = nextEma(l.ema_fg_dice, val?.mean ?? NaN, ctx.settings.pseudoDiceEmaAlpha);
     l.train_losses.push(trainLoss);
@@ -122,15 +133,9 @@ function jsonNaN(_k: string, v: unknown): unknown {
   return typeof v === 'number' && !Number.isFinite(v) ? null : v;
 }
 
-async function nextBatch(ctx: TrainingContext, loader: PatchLoader, rng: TrainingContext['rngs']['train'], augment: boolean): Promise<HostBatch> {
-  const { samples } = await loader.nextBatch(rng);
-  const b = assembleBatch(samples.map((s) => (augment ? augmentSample(ctx, s) : validationSample(ctx, s))));
-  return { x: { data: b.data, shape: b.shape }, seg: b.seg, segShape: b.segShape };
-}
-
 /**
- * Wall time of one epoch's training iterations: loading + augmenting batches (`data_seconds`, the time the device
- * waits for data while loading runs on the training thread) and the device steps; written to debug.json.
+ * Wall time of one epoch's training iterations: waiting for batches (`data_seconds`: loading + augmenting on the
+ * training thread, or waiting for the data-loading workers) and the device steps; written to debug.json.
  */
 interface EpochTiming {
   epoch: number;
@@ -145,7 +150,8 @@ async function trainEpoch(ctx: TrainingContext, lr: number): Promise<{ loss: num
   let stepSeconds = 0;
   for (let it = 0; it < ctx.iterations; it++) {
     const t0 = performance.now();
-    const batch = await nextBatch(ctx, ctx.trainLoader, ctx.rngs.train, true);
+    const r = { phase: 'train', epoch: ctx.epoch, iteration: it } as const;
+    const batch = await ctx.batches.get(r, upcomingBatches(r, ctx.iterations, ctx.iterations));
     const t1 = performance.now();
     const loss = await trainStep(ctx.network, ctx.optimizer, ctx.loss, batch, ctx.ignoreLabel, ctx.settings.gradClipNorm);
     dataSeconds += (t1 - t0) / 1000;
@@ -157,12 +163,13 @@ async function trainEpoch(ctx: TrainingContext, lr: number): Promise<{ loss: num
   return { loss: sum / Math.max(1, ctx.iterations), dataSeconds, stepSeconds };
 }
 
-async function validateEpoch(ctx: TrainingContext, loader: PatchLoader, lr: number): Promise<{ loss: number; mean: number; perClass: number[] }> {
+async function validateEpoch(ctx: TrainingContext, lr: number): Promise<{ loss: number; mean: number; perClass: number[] }> {
   const K = ctx.regions ? ctx.regions.length : ctx.numClasses - 1; // counted classes: regions, or labels but background
   const acc = { tp: new Array<number>(K).fill(0), fp: new Array<number>(K).fill(0), fn: new Array<number>(K).fill(0) };
   let sum = 0;
   for (let it = 0; it < ctx.valIterations; it++) {
-    const batch = await nextBatch(ctx, loader, ctx.rngs.val, false);
+    const req = { phase: 'val', epoch: ctx.epoch, iteration: it } as const;
+    const batch = await ctx.batches.get(req, upcomingBatches(req, ctx.valIterations, ctx.valIterations));
     const r = await validationStep(ctx.network, ctx.loss, batch, ctx.ignoreLabel);
     const c = ctx.regions
       ? regionConfusionCounts(r.logits.data, r.logits.shape, r.seg, ctx.regions, ctx.ignoreLabel)
@@ -215,7 +222,7 @@ function debugInfo(ctx: TrainingContext): Record<string, unknown> {
   return {
     configuration: ctx.o.configuration, fold: ctx.o.fold, plans_name: ctx.o.plans.plans_name, backend: ctx.network.device.info.name,
     network_class_name: ctx.arch.network_class_name, dims: ctx.dims, patch_size: ctx.patchSize, initial_patch_size: ctx.da.initialPatchSize,
-    batch_size: ctx.batchSize, num_epochs: ctx.epochs, num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations,
+    batch_size: ctx.batchSize, data_workers: ctx.batches.workers, num_epochs: ctx.epochs, num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations,
     initial_lr: ctx.settings.initialLr, weight_decay: ctx.settings.weightDecay, momentum: ctx.settings.momentum, grad_clip: ctx.settings.gradClipNorm, oversample_foreground_percent: ctx.settings.oversampleForegroundPercent,
     trainer_settings: ctx.settings,
     rotation_for_DA: ctx.da.rotation, do_dummy_2d_data_aug: ctx.da.doDummy2D, mirror_axes: ctx.da.mirrorAxes,

@@ -1,4 +1,4 @@
-import { transformTargets, type AugmentationOptions, type Sample, type Transform } from '../contracts/augmentation.js';
+import { transformTargets, type AugmentationOptions, type Rng, type Sample, type Transform } from '../contracts/augmentation.js';
 import { annotatedKey, labelManager, locationClasses } from '../dataset/label-manager.js';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
@@ -16,7 +16,9 @@ import { getConfiguration } from '../planning/plans-io.js';
 import { labelSetup } from './configuration.js';
 import { daSettings, type DaSettings } from './da-settings.js';
 import { resolveTrainerSettings, type TrainerSettings } from './trainer-settings.js';
-import { PatchLoader } from './data-loader.js';
+import { PatchLoader, type PatchLoaderOptions } from './data-loader.js';
+import { BatchQueue, defaultDataWorkers } from './batch-queue.js';
+import { makeBatch, type BatchEnv } from './batches.js';
 import { cropWithPadding } from './patch-sampler.js';
 import { createRng, deriveSeed, type SeededRng } from './rng.js';
 import { foldCases } from './splits.js';
@@ -84,6 +86,13 @@ export interface TrainFoldOptions {
   cases?: CaseSource;
   /** Bytes of case data kept in memory (default 2 GiB); larger datasets are re-read from the cache on demand. */
   cacheBytes?: number;
+  /**
+   * Data-loading worker threads that load and augment batches ahead of the training loop (nnU-Net's background
+   * augmenter); 0 loads them on the training thread. Default `defaultDataWorkers()` (env `nnUNet_n_proc_DA`, else
+   * the cores less one). The batches do not depend on it. A custom `cases` source, the cascade and augmentations
+   * without a `workerModule` always load on the training thread.
+   */
+  dataWorkers?: number;
   log?: (line: string) => void;
   onProgress?: (p: TrainProgress) => void;
 }
@@ -119,6 +128,10 @@ export interface TrainingContext {
   trainLoader: PatchLoader;
   valLoader: PatchLoader | null;
   rngs: { train: SeededRng; augment: SeededRng; val: SeededRng };
+  /** Base seeds of the per-batch generators (`batchSeed`): batches depend on (seed, fold, epoch, iteration) only. */
+  batchSeeds: { train: number; val: number };
+  /** Where batches come from (this thread or the data-loading workers); closed by `trainFold`. */
+  batches: BatchQueue;
   epoch: number;
   bestEma: number | null;
   logs: ProgressLog;
@@ -186,24 +199,56 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const cases = await openCases(source, [...new Set([...train, ...val])], imageChannels, o.cacheBytes, cascade !== null);
   const lm = labelManager(o.dataset);
   const lo = { patchSize, batchSize, oversampleForeground: settings.oversampleForegroundPercent, locationClasses: locationClasses(lm), annotatedKey: annotatedKey(lm) };
-  return {
+  const loaders = { train: { ids: train, loader: { ...lo, initialPatchSize: da.initialPatchSize } }, val: val.length ? { ids: val, loader: { ...lo, initialPatchSize: patchSize } } : null };
+  const ctx: Omit<TrainingContext, 'batches'> = {
     o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, cascade, numClasses, ignoreLabel, regions: regions ?? null,
     batchSize, epochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, settings, da,
     network, loss, optimizer, transforms,
-    trainLoader: new PatchLoader(cases, train, { ...lo, initialPatchSize: da.initialPatchSize }),
-    valLoader: val.length ? new PatchLoader(cases, val, { ...lo, initialPatchSize: patchSize }) : null,
+    trainLoader: new PatchLoader(cases, train, loaders.train.loader),
+    valLoader: loaders.val ? new PatchLoader(cases, val, loaders.val.loader) : null,
     rngs: { train: createRng(deriveSeed(seed, 1000 + fi)), augment: createRng(deriveSeed(seed, 2000 + fi)), val: createRng(deriveSeed(seed, 3000 + fi)) },
+    batchSeeds: { train: deriveSeed(seed, 4000 + fi), val: deriveSeed(seed, 5000 + fi) },
     epoch: 0, bestEma: null, logs: emptyLog(),
   };
+  return { ...ctx, batches: batchQueue(ctx, augOpts, loaders) };
 }
 
-/** Run the augmentation on a sample and make sure it ends at the patch size (centre crop / pad otherwise). */
-export function augmentSample(ctx: TrainingContext, s: Sample): Sample {
+/**
+ * The fold's batch queue: `o.dataWorkers` (default `defaultDataWorkers()`) Piscina workers, each building the
+ * loaders from the preprocessed cache and the augmentation from its plugin's `workerModule`; on the training thread
+ * when there are none, or when the cases come from a custom source, for the cascade, or when the augmentation has
+ * no `workerModule` (logged). Either way a batch is `makeBatch` of its own seed.
+ */
+function batchQueue(ctx: Omit<TrainingContext, 'batches'>, options: AugmentationOptions, loaders: { train: { ids: string[]; loader: PatchLoaderOptions }; val: { ids: string[]; loader: PatchLoaderOptions } | null }): BatchQueue {
+  const o = ctx.o;
+  const name = o.augmentation ?? 'nnUNetDefault';
+  const module = o.registry.get('augmentation', name).workerModule;
+  let workers = o.dataWorkers ?? defaultDataWorkers();
+  const why = o.cases ? 'the cases come from a custom source' : ctx.cascade ? 'the cascade appends the previous stage on this thread' : !module ? `augmentation '${name}' declares no workerModule` : null;
+  if (workers > 0 && why) {
+    o.log?.(`data loading on the training thread: ${why}`);
+    workers = 0;
+  }
+  const env: BatchEnv = ctx;
+  const local = (r: Parameters<BatchQueue['get']>[0]) => makeBatch(env, r, (s, rng) => augmentSample(ctx, s, rng), (s) => validationSample(ctx, s));
+  const setup = workers > 0 ? { preprocessedDir: o.preprocessedDir, cacheBytes: Math.floor((o.cacheBytes ?? 2 * 1024 ** 3) / workers), ...loaders, augmentation: { module: module!, name, options }, patch3: ctx.patch3, batchSeeds: ctx.batchSeeds } : null;
+  return new BatchQueue(local, workers, setup);
+}
+
+/** What `augmentSample` / `validationSample` use of a fold. */
+export type AugmentEnv = Pick<TrainingContext, 'transforms' | 'cascade' | 'patch3'> & { rngs?: { augment: Rng } };
+
+/**
+ * Run the augmentation on a sample with `rng` (default the fold's augmentation generator) and make sure it ends at
+ * the patch size (centre crop / pad otherwise).
+ */
+export function augmentSample(ctx: AugmentEnv, s: Sample, rng: Rng | undefined = ctx.rngs?.augment): Sample {
+  if (!rng) throw new Error('augmentSample: no random generator');
   let cur = s;
   const prevSeg = ctx.cascade ? s.properties?.[PREVIOUS_STAGE_KEY] : undefined;
   let prev = prevSeg instanceof Int16Array ? previousStageProxy(prevSeg, s.shape.slice(1)) : null;
   for (const t of ctx.transforms) {
-    const p = t.getParameters(cur, ctx.rngs.augment);
+    const p = t.getParameters(cur, rng);
     if (p === null) continue;
     cur = t.apply(cur, p);
     // the previous stage's seg moves with the image (same parameters, resampled as a seg)
@@ -221,14 +266,14 @@ export function augmentSample(ctx: TrainingContext, s: Sample): Sample {
   cur = { ...cur, properties: { ...cur.properties, [PREVIOUS_STAGE_KEY]: prev.seg } };
   // nnU-Net order: one-hot move, random binary operator, connected-component removal (RULES.md §10)
   for (const t of ctx.cascade.train) {
-    const p = t.getParameters(cur, ctx.rngs.augment);
+    const p = t.getParameters(cur, rng);
     if (p !== null) cur = t.apply(cur, p);
   }
   return cur;
 }
 
 /** A validation sample of the cascade: the previous stage's one-hot appended (no augmentation). */
-export function validationSample(ctx: TrainingContext, s: Sample): Sample {
+export function validationSample(ctx: AugmentEnv, s: Sample): Sample {
   if (!ctx.cascade) return s;
   const prev = s.properties?.[PREVIOUS_STAGE_KEY];
   if (!(prev instanceof Int16Array)) throw new NnunetError('cascade sample without its previous-stage segmentation');
