@@ -3,7 +3,7 @@
 // augmentation) for one epoch of `--iterations` iterations per worker count; prints per count the seconds per
 // training iteration, CPU seconds per iteration and debug.json's data_wait_fraction (time the loop waited for
 // batches). `node bench/data-workers.mjs <run folder> [--workers 0,1] [--iterations 12]` (after npm run build).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuUsage } from 'node:process';
@@ -18,6 +18,8 @@ const { createDefaultRegistry } = await import('@nnunet-ts/cli');
 const core = await import('@nnunet-ts/core');
 const { createCpuNativeDevice } = await import('@nnunet-ts/backend-cpu');
 const iterations = Number(opt('--iterations', 12));
+// nnU-Net's 5-fold split of the preprocessed cases when the run has not trained yet (no splits_final.json)
+const splits = existsSync(join(pre, 'splits_final.json')) ? json('splits_final.json') : core.createSplits(await core.listPreprocessedCases(join(pre, '3d_fullres')));
 const rows = [];
 for (const workers of opt('--workers', '0,1').split(',').map(Number)) {
   const out = mkdtempSync(join(tmpdir(), 'nnunet-ts-dw-'));
@@ -28,7 +30,7 @@ for (const workers of opt('--workers', '0,1').split(',').map(Number)) {
   try {
     await core.trainFold({
       registry: createDefaultRegistry(), device, plans: json('nnUNetPlans.json'), configuration: '3d_fullres', dataset: json('dataset.json'),
-      preprocessedDir: join(pre, '3d_fullres'), splits: json('splits_final.json'), fold: 0, outputDir: out, epochs: 1, iterationsPerEpoch: iterations,
+      preprocessedDir: join(pre, '3d_fullres'), splits, fold: 0, outputDir: out, epochs: 1, iterationsPerEpoch: iterations,
       validationIterations: 1, dataWorkers: workers, onProgress: (p) => p.phase === 'train' && t.push(performance.now()),
     });
     const c = cpuUsage(c0);
