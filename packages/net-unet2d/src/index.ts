@@ -1,7 +1,7 @@
 /**
- * @nnunet-ts/net-unet2d: nnU-Net's PlainConvUNet for 2d configurations. Same building blocks as the 3D network
- * (net-unet3d) with `[ky, kx]` kernels mapped to `[1, ky, kx]`, strides to `[1, sy, sx]`, and tensors
- * `[n, c, 1, y, x]`.
+ * @nnunet-ts/net-unet2d: nnU-Net's PlainConvUNet for 2d configurations (RULES.md §7: dynamic_network_architectures
+ * `PlainConvUNet` with `Conv2d`). Same building blocks as the 3D network (net-unet3d) with `[ky, kx]` kernels mapped
+ * to `[1, ky, kx]`, strides to `[1, sy, sx]`, and tensors `[n, c, 1, y, x]`.
  */
 import { type NetworkFactory, type PluginModule, type Registry } from '@nnunet-ts/core';
 import { buildPlainConvUNet, buildResidualEncoderUNet } from '@nnunet-ts/net-unet3d';

@@ -2,15 +2,15 @@ import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
-import type { Network } from '../contracts/network.js';
 import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
-import { loadParameters, resolveDevice } from '../nn/index.js';
+import { loadParameters } from '../nn/index.js';
 import type { Registry } from '../registry/registry.js';
 import { loadCheckpoint, type CheckpointMeta } from '../training/checkpoint.js';
-import { checkModelFolds, modelConfiguration, readModelFolderFiles, trainedFolds } from '../pipeline/model-folder.js';
+import { checkModelFolds, foldsHolding, modelConfiguration, readModelFolderFiles, trainedFolds } from '../pipeline/model-folder.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { checkpointKind, loadNnunetFold, type NnunetFold } from '../interop/nnunet-model.js';
 import type { PredictorModel } from './sliding-window.js';
+import { buildFoldNetwork, type LoadedFold } from './fold-network.js';
 
 /**
  * A trained model folder, nnU-Net style (one configuration per folder):
@@ -64,17 +64,8 @@ export function checkCheckpointAgainstPlans(m: CheckpointMeta, plans: Plans, con
  * Folds present in a model folder (`fold_<k>` with the given checkpoint: ours `.json`, or nnU-Net's `.pth`), numeric
  * ones sorted, then `all`.
  */
-export async function availableFolds(modelDir: string, checkpoint = 'final'): Promise<(number | 'all')[]> {
-  const entries = await fs.readdir(modelDir).catch(() => [] as string[]);
-  const out: (number | 'all')[] = [];
-  for (const e of entries) {
-    const m = /^fold_(\d+|all)$/.exec(e);
-    if (!m) continue;
-    const has = (ext: string) => fs.access(join(modelDir, e, `checkpoint_${checkpoint}${ext}`)).then(() => true, () => false);
-    const ok = (await has('.json')) || (await has('.pth'));
-    if (ok) out.push(m[1] === 'all' ? 'all' : Number(m[1]));
-  }
-  return out.sort((a, b) => (a === 'all' ? 1 : b === 'all' ? -1 : a - b));
+export function availableFolds(modelDir: string, checkpoint = 'final'): Promise<(number | 'all')[]> {
+  return Promise.resolve(foldsHolding(modelDir, [`checkpoint_${checkpoint}.json`, `checkpoint_${checkpoint}.pth`]));
 }
 
 /** The error for a model folder with no fold holding `checkpoint_<kind>`: names the checkpoints the folds do hold. */
@@ -131,19 +122,8 @@ export async function loadTrainedModel(
   };
 }
 
-/** One fold's network and what prediction needs of its checkpoint (ours or nnU-Net's). */
-interface FoldLoad {
-  network: Network;
-  configuration: string;
-  config: PlansConfiguration;
-  dims: 2 | 3;
-  inputChannels: number;
-  numClasses: number;
-  patchSize: number[];
-  mirrorAxes: number[];
-  meta?: CheckpointMeta;
-  nnunet?: NnunetFold['checkpoint'];
-}
+/** One fold's network and what prediction needs of its checkpoint: ours (`meta`) or nnU-Net's (`nnunet`). */
+type FoldLoad = LoadedFold & { meta?: CheckpointMeta; nnunet?: NnunetFold['checkpoint'] };
 
 /**
  * The error for a fold without checkpoint `kind` in either form (nnU-Net's `.pth`, ours `.json` + `.bin`): names the
@@ -170,15 +150,13 @@ async function loadFold(foldDir: string, kind: string, plans: Plans, dataset: Da
   }
   const ck = await loadCheckpoint(foldDir, kind);
   const m = ck.meta;
-  const config = modelConfiguration(join(foldDir, '..'), plans, m.configuration, `the checkpoint ${join(foldDir, `checkpoint_${kind}.json`)}`);
-  if (!config.architecture) throw new NnunetError(`configuration '${m.configuration}' has no architecture`, { file: join(foldDir, '..', 'plans.json') });
-  checkCheckpointAgainstPlans(m, plans, config, join(foldDir, `checkpoint_${kind}.json`));
-  const network = registry.get('network', config.architecture.network_class_name, m.dims).create({
-    architecture: config.architecture, inputChannels: m.input_channels, numClasses: m.num_classes, deepSupervision: false, device: resolveDevice({ backend }),
+  const file = join(foldDir, `checkpoint_${kind}.json`);
+  const config = modelConfiguration(join(foldDir, '..'), plans, m.configuration, `the checkpoint ${file}`);
+  checkCheckpointAgainstPlans(m, plans, config, file);
+  const network = buildFoldNetwork({
+    registry, backend, configuration: m.configuration, config, dims: m.dims, inputChannels: m.input_channels, numClasses: m.num_classes, file,
+    loadWeights: (params) => loadParameters(params, ck.parameters),
   });
-  loadParameters(network.parameters, ck.parameters);
-  network.pushParameters();
-  network.setDeepSupervision(false);
   return {
     network, configuration: m.configuration, config, dims: m.dims, inputChannels: m.input_channels, numClasses: m.num_classes,
     patchSize: m.patch_size, mirrorAxes: m.inference_allowed_mirroring_axes, meta: m,

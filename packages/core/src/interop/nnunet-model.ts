@@ -2,26 +2,15 @@ import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
-import { resolveDevice } from '../nn/host.js';
-import type { Network } from '../contracts/network.js';
 import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { modelConfiguration } from '../pipeline/model-folder.js';
 import { DataError, NnunetError } from '../util/errors.js';
+import { buildFoldNetwork, type LoadedFold } from '../inference/fold-network.js';
 import { mapNetworkWeights, readNnunetCheckpoint, type NnunetCheckpoint } from './nnunet-checkpoint.js';
 
 /** What a loaded nnU-Net v2 fold contributes to prediction (the checkpoint's tensors are dropped once mapped). */
-export interface NnunetFold {
-  network: Network;
-  configuration: string;
-  config: PlansConfiguration;
-  dims: 2 | 3;
-  inputChannels: number;
-  numClasses: number;
-  patchSize: number[];
-  mirrorAxes: number[];
-  checkpoint: Omit<NnunetCheckpoint, 'raw' | 'weights'>;
-}
+export type NnunetFold = LoadedFold & { checkpoint: Omit<NnunetCheckpoint, 'raw' | 'weights'> };
 
 /**
  * Network input channels as nnU-Net's `determine_num_input_channels`: the dataset's channels, plus one per
@@ -76,12 +65,9 @@ export async function loadNnunetFold(
   const dims = config.patch_size.length === 2 ? 2 : 3;
   const inputChannels = nnunetInputChannels(dataset, config);
   const numClasses = nnunetNumHeads(dataset);
-  const network = registry.get('network', config.architecture.network_class_name, dims).create({
-    architecture: config.architecture, inputChannels, numClasses, deepSupervision: false, device: resolveDevice({ backend }),
+  const network = buildFoldNetwork({
+    registry, backend, configuration: name, config, dims, inputChannels, numClasses, file: checkpointFile, loadWeights: (params) => mapNetworkWeights(params, ck),
   });
-  mapNetworkWeights(network.parameters, ck);
-  network.pushParameters();
-  network.setDeepSupervision(false);
   const { raw: _raw, weights: _w, ...summary } = ck;
   void _raw;
   void _w;

@@ -21,15 +21,23 @@ export interface ModelFolder {
   postprocessing?: PostprocessingPlan;
 }
 
-/** Folds of a model folder that hold a checkpoint (ours, or nnU-Net v2's `checkpoint_final.pth`). */
-export function trainedFolds(dir: string): number[] {
-  if (!existsSync(dir)) return [];
+/**
+ * The `fold_<k>` and `fold_all` folders of a model folder holding at least one of `files` (checkpoint file names),
+ * numeric folds sorted, then `all`; empty when `dir` does not exist. The one fold scanner of our and nnU-Net v2's
+ * model folders (`trainedFolds`, `availableFolds`).
+ */
+export function foldsHolding(dir: string, files: readonly string[]): (number | 'all')[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
   return readdirSync(dir)
-    .map((n) => /^fold_(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => Number(m[1]))
-    .filter((f) => ['checkpoint_final.json', 'checkpoint_latest.json', 'checkpoint_final.pth'].some((c) => existsSync(join(dir, `fold_${f}`, c))))
-    .sort((a, b) => a - b);
+    .map((n) => /^fold_(\d+|all)$/.exec(n))
+    .filter((m): m is RegExpExecArray => !!m && files.some((c) => existsSync(join(dir, m[0], c))))
+    .map((m): number | 'all' => (m[1] === 'all' ? 'all' : Number(m[1])))
+    .sort((a, b) => (a === 'all' ? 1 : b === 'all' ? -1 : a - b));
+}
+
+/** Numeric folds of a model folder that hold a checkpoint (ours final or latest, or nnU-Net v2's `checkpoint_final.pth`). */
+export function trainedFolds(dir: string): number[] {
+  return foldsHolding(dir, ['checkpoint_final.json', 'checkpoint_latest.json', 'checkpoint_final.pth']).filter((f): f is number => f !== 'all');
 }
 
 const MODEL_HINT = 'pass -m <out>/nnUNet_results/<trainer>__<plans>__<configuration> written by `nnunet-ts train` or `decathlon` (or an nnU-Net v2 results folder)';
@@ -76,7 +84,8 @@ export function readModelFolderFiles(dir: string): { plans: Plans; dataset: Data
   const plans = loadPlans(join(dir, 'plans.json'));
   const file = join(dir, 'dataset.json');
   try {
-    return { plans, dataset: normalizeDatasetJson(readJson(file), file).json };
+    const dataset = normalizeDatasetJson(readJson(file), file).json;
+    return { plans, dataset };
   } catch (e) {
     if (!(e instanceof DataError)) throw e;
     throw new DataError(e.message, {

@@ -29,8 +29,8 @@ export interface TrainResult {
 const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
- * Train one fold the nnU-Net v2 way (nnunetv2/training/nnUNetTrainer/nnUNetTrainer.py): network from the registry
- * by `network_class_name` and dims (2 for 2d patches), the settings' loss (`DC_and_CE_loss`) with the plans'
+ * Train one fold the nnU-Net v2 way (RULES.md §15, §16; nnunetv2/training/nnUNetTrainer/nnUNetTrainer.py): network
+ * from the registry by `network_class_name` and dims (2 for 2d patches), the settings' loss (`DC_and_CE_loss`) with the plans'
  * `batch_dice` and deep supervision weights, SGD and poly lr stepped per epoch, gradient norm clipping, foreground
  * oversampling, all from `o.settings` over nnU-Net's defaults (`DEFAULT_TRAINER_SETTINGS`: lr 1e-2, momentum
  * 0.99 nesterov, weight decay 3e-5, exponent 0.9, clip 12, 33% oversampling); `epochs` x `iterationsPerEpoch`
