@@ -1,7 +1,7 @@
 /**
  * Convolutions as implicit GEMM in WGSL: one tiled matrix-multiply kernel (64x64 output tile per workgroup of
- * 16x16 threads, 4x4 outputs per thread, K in steps of 16 staged through workgroup memory), with the operand
- * gathers generated per pass, so no im2col buffer is ever written:
+ * 16x16 threads, 4x4 outputs per thread, K in steps of 16 staged through workgroup memory; 16x256 and 4x512 tiles
+ * when M is small, see `Tile`), with the operand gathers generated per pass, so no im2col buffer is ever written:
  *
  * | pass | C = A . B | M | K | N |
  * |---|---|---|---|---|
@@ -27,9 +27,34 @@ export interface ConvGeometry {
   pad: [number, number, number];
 }
 
-const TM = 64;
-const TN = 64;
-const TK = 16;
+/**
+ * Output tile shapes. Every thread computes 4x4 outputs (four `vec4` accumulators): rows `lid.y + ty * i`, columns
+ * `lid.x + tx * j`, so a tile is `4 ty` x `4 tx` (M x N), and `tk` values of K are staged per step
+ * (`tk * (tm + tn)` floats, at most 8 KiB of workgroup memory). Rows and columns of a tile past M and N are
+ * computed and thrown away, so each GEMM takes the tile with the least padded work (`tileFor`): the square tile for
+ * wide layers, flat ones when M is small (the segmentation heads' 2-3 classes, backward data into 1-4 input channels,
+ * small networks), narrow ones when N is small (backward filter of 1x1x1 and few-channel layers). Measured on
+ * SwiftShader in the package README.
+ */
+interface Tile {
+  name: string;
+  tx: number;
+  ty: number;
+  tk: number;
+}
+const TILES: readonly Tile[] = [
+  { name: 'sq', tx: 16, ty: 16, tk: 16 }, // 64 x 64, 256 threads
+  { name: 'wide', tx: 64, ty: 4, tk: 8 }, // 16 x 256, 256 threads
+  { name: 'flat', tx: 128, ty: 1, tk: 4 }, // 4 x 512, 128 threads
+  { name: 'tall', tx: 4, ty: 16, tk: 16 }, // 64 x 16, 64 threads
+  { name: 'small', tx: 32, ty: 1, tk: 8 }, // 4 x 128, 32 threads
+];
+
+/** The tile with the least padded work `ceil(M / tm) tm * ceil(N / tn) tn` for an M x N output (ties: the earlier one). */
+function tileFor(M: number, N: number): Tile {
+  const padded = (t: Tile): number => Math.ceil(M / (4 * t.ty)) * 4 * t.ty * Math.ceil(N / (4 * t.tx)) * 4 * t.tx;
+  return TILES.reduce((best, t) => (padded(t) < padded(best) ? t : best));
+}
 
 /**
  * The geometry, as WGSL pipeline-overridable constants `g_<name>` (`p.<name>` in the code below is rewritten to
@@ -139,62 +164,52 @@ fn store(m: u32, n: u32, v: f32, z: u32) { DW[(z * p.M + m) * p.N + n] = v; }`,
 
 type Pass = keyof typeof PASSES;
 
-/** The tiled GEMM body; `kMajor` loads tiles with k fastest across threads (coalesced when k walks memory). */
-function gemmKernel(pass: Pass, kMajor: boolean): KernelSource {
-  const loadIdx = (tile: number): string =>
-    kMajor ? `let kk = idx % ${TK}u; let mm = idx / ${TK}u;` : `let kk = idx / ${tile}u; let mm = idx % ${tile}u;`;
+/** The tiled GEMM body for tile `t`; `kMajor` loads tiles with k fastest across threads (coalesced when k walks memory). */
+function gemmKernel(pass: Pass, kMajor: boolean, t: Tile): KernelSource {
+  const [tm, tn, tk, threads] = [4 * t.ty, 4 * t.tx, t.tk, t.tx * t.ty];
+  const load = (tile: number, name: string, bound: string, guard: string, fn: string, store: string): string => `
+    for (var idx = tid; idx < ${tk * tile}u; idx += ${threads}u) {
+      ${kMajor ? `let kk = idx % ${tk}u; let ${name} = idx / ${tk}u;` : `let kk = idx / ${tile}u; let ${name} = idx % ${tile}u;`}
+      let ${bound} = ${bound}0 + ${name};
+      let k = kt + kk;
+      var v = 0.0;
+      if (${guard} && k < k1) { v = ${fn}; }
+      ${store}[kk * ${tile}u + ${name}] = v;
+    }`;
   const code = /* wgsl */ `${PARAMS}
 ${PASSES[pass]}
 fn storeRow(m: u32, n: u32, v: vec4<f32>, z: u32) {
   if (m >= p.M) { return; }
   for (var j = 0u; j < 4u; j++) {
-    if (n + 16u * j < p.N) { store(m, n + 16u * j, v[j], z); }
+    if (n + ${t.tx}u * j < p.N) { store(m, n + ${t.tx}u * j, v[j], z); }
   }
 }
-var<workgroup> As: array<f32, ${TK * TM}>;
-var<workgroup> Bs: array<f32, ${TK * TN}>;
-@compute @workgroup_size(16, 16, 1)
+var<workgroup> As: array<f32, ${tk * tm}>;
+var<workgroup> Bs: array<f32, ${tk * tn}>;
+@compute @workgroup_size(${t.tx}, ${t.ty}, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let tid = lid.y * 16u + lid.x;
-  let m0 = wg.y * ${TM}u;
-  let n0 = wg.x * ${TN}u;
+  let tid = lid.y * ${t.tx}u + lid.x;
+  let m0 = wg.y * ${tm}u;
+  let n0 = wg.x * ${tn}u;
   let k0 = wg.z * p.kchunk;
   let k1 = min(p.K, k0 + p.kchunk);
   var acc0 = vec4<f32>();
   var acc1 = vec4<f32>();
   var acc2 = vec4<f32>();
   var acc3 = vec4<f32>();
-  for (var kt = k0; kt < k1; kt += ${TK}u) {
-    for (var e = 0u; e < ${(TK * TM) / 256}u; e++) {
-      let idx = tid + e * 256u;
-      ${loadIdx(TM)}
-      let m = m0 + mm;
-      let k = kt + kk;
-      var v = 0.0;
-      if (m < p.M && k < k1) { v = loadA(m, k); }
-      As[kk * ${TM}u + mm] = v;
-    }
-    for (var e = 0u; e < ${(TK * TN) / 256}u; e++) {
-      let idx = tid + e * 256u;
-      ${loadIdx(TN).replace(/mm/g, 'nn')}
-      let n = n0 + nn;
-      let k = kt + kk;
-      var v = 0.0;
-      if (n < p.N && k < k1) { v = loadB(k, n); }
-      Bs[kk * ${TN}u + nn] = v;
-    }
+  for (var kt = k0; kt < k1; kt += ${tk}u) {${load(tm, 'mm', 'm', 'm < p.M', 'loadA(m, k)', 'As')}${load(tn, 'nn', 'n', 'n < p.N', 'loadB(k, n)', 'Bs')}
     workgroupBarrier();
-    for (var kk = 0u; kk < ${TK}u; kk++) {
-      let a = vec4<f32>(${[0, 1, 2, 3].map((i) => `As[kk * ${TM}u + lid.y + ${16 * i}u]`).join(', ')});
-      let b = vec4<f32>(${[0, 1, 2, 3].map((j) => `Bs[kk * ${TN}u + lid.x + ${16 * j}u]`).join(', ')});
+    for (var kk = 0u; kk < ${tk}u; kk++) {
+      let a = vec4<f32>(${[0, 1, 2, 3].map((i) => `As[kk * ${tm}u + lid.y + ${t.ty * i}u]`).join(', ')});
+      let b = vec4<f32>(${[0, 1, 2, 3].map((j) => `Bs[kk * ${tn}u + lid.x + ${t.tx * j}u]`).join(', ')});
 ${[0, 1, 2, 3].map((i) => `      acc${i} = fma(vec4<f32>(a[${i}]), b, acc${i});`).join('\n')}
     }
     workgroupBarrier();
   }
-${[0, 1, 2, 3].map((i) => `  storeRow(m0 + lid.y + ${16 * i}u, n0 + lid.x, acc${i}, wg.z);`).join('\n')}
+${[0, 1, 2, 3].map((i) => `  storeRow(m0 + lid.y + ${t.ty * i}u, n0 + lid.x, acc${i}, wg.z);`).join('\n')}
 }`;
   const geo = new RegExp(`\\bp\\.(${GEOMETRY.join('|')})\\b`, 'g');
-  return { key: `conv-${pass}-${kMajor ? 'k' : 'm'}`, code: code.replace(geo, 'g_$1') };
+  return { key: `conv-${pass}-${kMajor ? 'k' : 'm'}-${t.name}`, code: code.replace(geo, 'g_$1') };
 }
 
 const SPLIT_SUM: KernelSource = {
@@ -222,14 +237,14 @@ function uniforms(M: number, N: number, K: number, kchunk: number, hasBias: bool
 const sources = new Map<string, KernelSource>();
 
 /** The kernel specialised on the geometry `g` (override constants). */
-function specialised(pass: Pass, kMajor: boolean, g: ConvGeometry): KernelSource {
+function specialised(pass: Pass, kMajor: boolean, t: Tile, g: ConvGeometry): KernelSource {
   const v = [g.n, g.cIn, ...g.inS, g.cOut, ...g.k, ...g.outS, ...g.stride, ...g.pad];
-  const id = `${pass}-${kMajor}`;
-  if (!sources.has(id)) sources.set(id, gemmKernel(pass, kMajor));
+  const id = `${pass}-${kMajor}-${t.name}`;
+  if (!sources.has(id)) sources.set(id, gemmKernel(pass, kMajor, t));
   return { ...sources.get(id)!, constants: Object.fromEntries(GEOMETRY.map((name, i) => [`g_${name}`, v[i]!])) };
 }
 
-const tiles = (M: number, N: number): [number, number] => [Math.ceil(N / TN), Math.ceil(M / TM)];
+const tiles = (t: Tile, M: number, N: number): [number, number] => [Math.ceil(N / (4 * t.tx)), Math.ceil(M / (4 * t.ty))];
 const vol = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 
 /** y = conv(x, w) + bias into `y` (`[n, cOut, ...outS]`). `bias` null: no bias (a dummy buffer is bound). */
@@ -237,8 +252,9 @@ export function convForward(e: Engine, g: ConvGeometry, x: GPUBuffer, w: GPUBuff
   const M = g.cOut;
   const K = g.cIn * vol(g.k);
   const N = g.n * vol(g.outS);
-  const [gx, gy] = tiles(M, N);
-  e.dispatch(specialised('forward', false, g), [w, x, y, bias ?? e.dummy()], uniforms(M, N, K, K, bias != null), [gx, gy, 1]);
+  const t = tileFor(M, N);
+  const [gx, gy] = tiles(t, M, N);
+  e.dispatch(specialised('forward', false, t, g), [w, x, y, bias ?? e.dummy()], uniforms(M, N, K, K, bias != null), [gx, gy, 1]);
 }
 
 /** dx of `convForward` into `dx` (`[n, cIn, ...inS]`). */
@@ -246,8 +262,9 @@ export function convBackwardData(e: Engine, g: ConvGeometry, dy: GPUBuffer, w: G
   const M = g.cIn;
   const K = g.cOut * vol(g.k);
   const N = g.n * vol(g.inS);
-  const [gx, gy] = tiles(M, N);
-  e.dispatch(specialised('backwardData', false, g), [w, dy, dx], uniforms(M, N, K, K, false), [gx, gy, 1]);
+  const t = tileFor(M, N);
+  const [gx, gy] = tiles(t, M, N);
+  e.dispatch(specialised('backwardData', false, t, g), [w, dy, dx], uniforms(M, N, K, K, false), [gx, gy, 1]);
 }
 
 /**
@@ -258,17 +275,18 @@ export function convBackwardFilter(e: Engine, g: ConvGeometry, x: GPUBuffer, dy:
   const M = g.cOut;
   const N = g.cIn * vol(g.k);
   const K = g.n * vol(g.outS);
-  const [gx, gy] = tiles(M, N);
+  const t = tileFor(M, N);
+  const [gx, gy] = tiles(t, M, N);
   const maxParts = Math.max(1, Math.floor(e.limits.maxStorageBufferBindingSize / (M * N * 4)));
   const parts = Math.max(1, Math.min(64, maxParts, Math.ceil(K / 2048)));
-  const kchunk = Math.ceil(K / parts / TK) * TK;
+  const kchunk = Math.ceil(K / parts / t.tk) * t.tk;
   const used = Math.ceil(K / kchunk);
   if (used === 1) {
-    e.dispatch(specialised('backwardFilter', true, g), [dy, x, dw], uniforms(M, N, K, kchunk, false), [gx, gy, 1]);
+    e.dispatch(specialised('backwardFilter', true, t, g), [dy, x, dw], uniforms(M, N, K, kchunk, false), [gx, gy, 1]);
     return;
   }
   const tmp = e.alloc(used * M * N * 4);
-  e.dispatch(specialised('backwardFilter', true, g), [dy, x, tmp], uniforms(M, N, K, kchunk, false), [gx, gy, used]);
+  e.dispatch(specialised('backwardFilter', true, t, g), [dy, x, tmp], uniforms(M, N, K, kchunk, false), [gx, gy, used]);
   e.dispatch(SPLIT_SUM, [tmp, dw], [{ u: M * N }, { u: used }], grid1d(M * N));
   e.release(tmp);
 }
