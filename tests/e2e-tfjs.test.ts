@@ -10,10 +10,11 @@
  *
  * Tolerances, and why: float32 on both sides, the same initial weights, batches and augmentation (host RNG, seed
  * 12345); summation orders differ (~1e-7 relative per op) and SGD with momentum 0.99 carries that forward.
- * Measured (16:58 UTC, load ~22): `tensorflow` at most 5.0e-7 relative over the 20 iterations, `tfjs-wasm` 3.6e-6;
- * same-weight predictions 0 voxels apart, probabilities 7.2e-7 and logits 3.2e-6 apart. Bounds: 1e-4 relative for
- * the losses (tighter than issue 10's 1e-3, 25x the largest measured drift), at most 1e-3 of the voxels, 1e-4
- * absolute for probabilities and logits. Took 428 s at load ~22 (tfjs-cpu 125 s, tfjs-wasm 190 s of it).
+ * Measured (16:58 and 17:20 UTC, load ~22): `tensorflow` at most 5.0e-7 relative over the 20 iterations, `tfjs-wasm`
+ * up to 2.7e-5 (its emulated backward convolutions sum in another order; the relative difference grows as the loss
+ * falls to ~0.03); same-weight predictions 0 voxels apart, probabilities 7.2e-7 and logits 3.2e-6 apart. Bounds:
+ * 1e-4 relative for the `tensorflow` losses (tighter than issue 10's 1e-3, 200x the measured drift), issue 10's
+ * 1e-3 for `tfjs-wasm`, at most 1e-3 of the voxels, 1e-4 absolute for probabilities and logits. Took 428 s at load ~22 (tfjs-cpu 125 s, tfjs-wasm 190 s of it).
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +54,6 @@ describe('tfjs backends through the CLI follow cpu-native', () => {
     const wasm = await trainOn(task, 'tfjs-wasm');
     const relWasm = relativeDiffs(cpu.losses, wasm.losses);
     console.log(`loss rel cpu-native vs tfjs-wasm: ${relWasm.map((r) => r.toExponential(1)).join(' ')}; train seconds ${wasm.seconds.toFixed(1)}`);
-    relWasm.forEach((r, i) => expect(r, `tfjs-wasm iteration ${i}`).toBeLessThan(1e-4));
+    relWasm.forEach((r, i) => expect(r, `tfjs-wasm iteration ${i}`).toBeLessThan(1e-3));
   });
 });
