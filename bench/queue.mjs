@@ -89,7 +89,7 @@ async function queued(n, out, url) {
   for (const w of workers) w.child.kill('SIGTERM');
   await Promise.all(workers.map((w) => w.exited));
   if (code !== 0) throw new Error(`queued run with ${n} worker(s) failed:\n${sub.text().slice(-3000)}`);
-  const r = { workers: n, preprocessSeconds: round(phase(sub.lines, 'pp.')), predictSeconds: round(phase(sub.lines, 'predict.')), submitSeconds: round(total), loadavgAtStart: load.map((v) => round(v, 2)) };
+  const r = { workers: n, preprocessSeconds: round(phase(sub.lines, 'pp.')), predictSeconds: round(phase(sub.lines, 'predict.')), submitSeconds: round(total), loadavgAtStart: load.map((v) => round(v, 2)), loadavgAtEnd: os.loadavg().map((v) => round(v, 2)) };
   log(JSON.stringify(r));
   return r;
 }
