@@ -5,7 +5,7 @@
  * - per model: single-patch logits max |diff| and sliding-window logits (hippocampus_008, mirroring off and on)
  *   max |diff| and argmax disagreements;
  * - per reference case: segmentation voxels that differ from nnU-Net's .nii.gz, next to the manifest's count of
- *   near-ties (top-2 probability gap below 1e-3 and 1e-2).
+ *   near-ties (top-2 probability gap below 1e-3 and 1e-2), and the Dice of each label against nnU-Net's.
  * Uses the built packages (npm run build first). Usage:
  *   NNUNET_SHARED=/path/to/shared node scripts/nnunet-reference-check.mjs [--models A,B,C] [--cases N] [--out report.json]
  */
@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadTrainedModel, predictPreprocessed, readNpy, selectBackend, readModelFolder, loadModel, predictFolder, silentReporter } from '@nnunet-ts/core';
+import { forwardHost, loadTrainedModel, predictPreprocessed, readNpy, selectDevice, readModelFolder, loadModel, predictFolder, silentReporter } from '@nnunet-ts/core';
 import { createDefaultRegistry } from '@nnunet-ts/cli';
 
 const { values } = parseArgs({ options: { models: { type: 'string', default: 'A,B,C' }, cases: { type: 'string', default: '99' }, out: { type: 'string' } } });
@@ -24,7 +24,7 @@ const NAMES = {
   C: 'nnUNetTrainer_1x5__nnUNetPlans__2d',
 };
 const registry = createDefaultRegistry();
-const backend = await selectBackend(registry, 'auto', () => {});
+const backend = await selectDevice(registry, 'auto', () => {});
 const reader = registry.get('reader', 'nifti');
 
 const maxAbs = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -42,13 +42,26 @@ function argmaxDiffs(a, b, K) {
   return d;
 }
 
+/** Dice of each foreground label present in either segmentation, ours against nnU-Net's (1 when both are empty). */
+function dicePerLabel(a, b) {
+  const labels = new Set();
+  for (let i = 0; i < a.length; i++) { if (a[i] > 0) labels.add(a[i]); if (b[i] > 0) labels.add(b[i]); }
+  const res = {};
+  for (const l of [...labels].sort((x, y) => x - y)) {
+    let inter = 0, na = 0, nb = 0;
+    for (let i = 0; i < a.length; i++) { const x = a[i] === l, y = b[i] === l; if (x) na++; if (y) nb++; if (x && y) inter++; }
+    res[l] = na + nb ? (2 * inter) / (na + nb) : 1;
+  }
+  return res;
+}
+
 async function logitsChecks(m) {
   const dir = join(SHARED, 'models', 'Dataset004_Hippocampus', NAMES[m]);
   const ref = (f) => readNpy(readFileSync(join(SHARED, 'models', 'references', 'Dataset004_Hippocampus', NAMES[m], f)), f);
   const model = await loadTrainedModel(dir, [0], registry, backend);
   const pin = ref('hippocampus_008_patch_input.npy');
   const spatial = pin.shape.length === 3 ? [1, ...pin.shape.slice(1)] : pin.shape.slice(1);
-  const out = model.networks[0].forward({ data: pin.data, shape: [1, pin.shape[0], ...spatial] }, false)[0];
+  const out = forwardHost(model.networks[0], { data: pin.data, shape: [1, pin.shape[0], ...spatial] }, false)[0];
   const res = { patch_logits_max_abs: maxAbs(out.data, ref('hippocampus_008_patch_logits.npy').data) };
   const input = ref('hippocampus_008_preprocessed_input.npy');
   for (const mirror of [false, true]) {
@@ -86,6 +99,7 @@ async function segmentationChecks(m, nCases) {
       for (let i = 0; i < ours.data.length; i++) if (ours.data[i] !== theirs.data[i]) d++;
       out[c.case] ??= { near_ties_below_1e3: c.probabilities['voxels_with_top2_margin_below_1e-3'], near_ties_below_1e2: c.probabilities['voxels_with_top2_margin_below_1e-2'] };
       out[c.case][`differing_voxels_${accumulation}`] = d;
+      out[c.case][`dice_vs_nnunet_${accumulation}`] = dicePerLabel(ours.data, theirs.data);
     }
     out[`seconds_${accumulation}`] = seconds;
   }
@@ -97,7 +111,7 @@ const report = { backend: backend.info.name, started: new Date().toISOString(), 
 for (const m of values.models.split(',')) {
   report.models[m] = { folder: NAMES[m], logits: await logitsChecks(m), segmentations: await segmentationChecks(m, Number(values.cases)) };
   console.error(`model ${m} done`);
+  // written after each model, so a long run that is stopped keeps the models it finished
+  if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 1));
 }
-const text = JSON.stringify(report, null, 1);
-if (values.out) writeFileSync(values.out, text);
-console.log(text);
+console.log(JSON.stringify(report, null, 1));
