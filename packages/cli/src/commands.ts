@@ -2,12 +2,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
-  DataError, checkOutputFolder, convertMsd, evaluateFolder, foregroundClasses, formatDice,
+  DataError, UsageError, checkOutputFolder, convertMsd, evaluateFolder, foregroundClasses, formatDice,
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson,
   readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   v2DatasetName, validateDataset, writeJson, prepareDataset, exportNnunetModel, checkFingerprintFile, configurationsToRun, PRESETS, jobQueueFor, formatJobEvent,
   loadRunPlans, runTraining, runFindBest,
-  type DatasetJson,
+  checkpointKind, type DatasetJson,
 } from '@nnunet-ts/core';
 import { makeContext, parseLabels, type CommonOptions } from './context.js';
 import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
@@ -40,6 +40,14 @@ function budgetFlags(cmd: Command): Command {
     .option('--epochs <n>', 'epochs per fold')
     .option('--iterations-per-epoch <n>', 'training iterations per epoch')
     .option('--time-budget <duration>', 'plan for this machine within a wall-time budget (30m, 1h30m): picks the configuration, patch, batch, mirroring and epochs that fit (quick = 30m)');
+}
+
+/** `predict -f 0,1`: fold numbers, or undefined for every trained fold. @throws UsageError for anything else */
+function parseFoldList(v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  const folds = v.split(',').filter(Boolean).map(Number);
+  if (!folds.length || folds.some((f) => !Number.isInteger(f) || f < 0)) throw new UsageError(`bad fold list '${v}'`, { hint: "use -f 0 1 or -f 0,1 (fold numbers of the model folder's fold_<k>/)" });
+  return folds;
 }
 
 /** `--export-order-z`: 0 (nearest, nnU-Net) or 1 (linear). */
@@ -127,7 +135,7 @@ function addPlanCommand(program: Command, io: Io): void {
       const ctx = await makeContext(o);
       const popts = { planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb };
       if (o.fingerprint || o.datasetJson) {
-        if (!o.fingerprint || !o.datasetJson) throw new DataError('--fingerprint and --dataset-json go together');
+        if (!o.fingerprint || !o.datasetJson) throw new UsageError('--fingerprint and --dataset-json go together', { hint: 'plan --fingerprint <dataset_fingerprint.json> --dataset-json <dataset.json> -o <plans.json>' });
         const { normalizeDatasetJson } = await import('@nnunet-ts/core');
         const json = normalizeDatasetJson(readJson(o.datasetJson), o.datasetJson, '.nii.gz').json;
         const out = o.out.endsWith('.json') ? o.out : join(o.out, 'nnUNetPlans.json');
@@ -136,7 +144,7 @@ function addPlanCommand(program: Command, io: Io): void {
         io.out(`wrote ${out}`);
         return;
       }
-      if (!dataset) throw new DataError('plan needs <dataset> or --fingerprint with --dataset-json');
+      if (!dataset) throw new UsageError('plan needs <dataset> or --fingerprint with --dataset-json');
       const { L, ds } = await loadPrepared(dataset, o.out, ctx);
       const fp = await runFingerprint(ds, ctx.registry, L.fingerprint, ctx.rep);
       const plans = runPlan(fp, ds.json, ctx.registry, L.plans, { ...popts, datasetName: ds.json.name });
@@ -190,10 +198,11 @@ function addPredictCommand(program: Command, io: Io): void {
     .option('--save-probabilities', "also write nnU-Net's <case>.npz (probabilities) and <case>.pkl (properties) for ensembling")
     .action(async (o: CommonOptions & { input: string; output: string; model: string; folds?: string | string[]; checkpoint: string; continue?: boolean; exportOrderZ?: number; nnunetCompatFp16?: boolean; saveProbabilities?: boolean }) => {
       if (Array.isArray(o.folds)) o.folds = o.folds.join(',');
+      checkpointKind(o.checkpoint);
+      const folds = parseFoldList(o.folds);
       const ctx = await makeContext(o);
       if (!existsSync(o.input)) throw new DataError('input folder not found', { file: resolve(o.input), hint: 'pass -i <folder> with the images to segment (CASE_0000.nii.gz, ... or plain names for 1-channel models)' });
       checkOutputFolder(o.input, o.output);
-      const folds = o.folds ? o.folds.split(',').map(Number) : undefined;
       const folder = readModelFolder(resolve(o.model), folds);
       const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const model = await loadModel(folder, ctx.registry, backend, folder.folds, { checkpoint: o.checkpoint });
@@ -219,7 +228,7 @@ function addExportNnunetCommand(program: Command, io: Io): void {
     .option('--checkpoint <name>', 'which checkpoint of ours: final, best, latest', 'final')
     .action(async (o: { model: string; output: string; folds?: string[]; checkpoint: string }) => {
       const folds = o.folds?.join(',').split(',').filter(Boolean).map((f) => (f === 'all' ? 'all' : Number(f)));
-      if (folds?.some((f) => f !== 'all' && !Number.isInteger(f))) throw new DataError(`bad fold list '${o.folds!.join(' ')}'`, { hint: 'use -f 0 1 or -f 0,1' });
+      if (folds?.some((f) => f !== 'all' && !Number.isInteger(f))) throw new UsageError(`bad fold list '${o.folds!.join(' ')}'`, { hint: 'use -f 0 1 or -f 0,1' });
       const written = await exportNnunetModel(resolve(o.model), resolve(o.output), { folds, checkpoint: o.checkpoint });
       io.out(`wrote nnU-Net v2 model folder ${resolve(o.output)} (folds ${written.join(', ')})`);
     });
@@ -243,7 +252,7 @@ function addEvaluateCommand(program: Command, io: Io): void {
         json = normalizeDatasetJson(readJson(o.datasetJson), o.datasetJson, o.fileEnding).json;
       }
       const classes = json ? foregroundClasses(json) : o.labels !== undefined ? parseLabels(o.labels) : null;
-      if (!classes) throw new DataError('evaluate needs --dataset-json or --labels');
+      if (!classes) throw new UsageError('evaluate needs --dataset-json or --labels', { hint: 'pass -d <dataset.json> (labels and file ending) or -l 1,2 (the foreground labels)' });
       const s = await evaluateFolder(resolve(o.pred), resolve(o.ref), classes, ctx.registry, {
         fileEnding: json?.file_ending ?? o.fileEnding,
         ignoreLabel: json ? ignoreLabelOf(json) : undefined,

@@ -93,7 +93,7 @@ describe('budget resolution', () => {
     expect(t.budget).toMatchObject({ timeBudgetSeconds: 600, maxIterations: 4 * 30 });
     expect((await makeContext({ quiet: true })).budget.timeBudgetSeconds).toBeUndefined();
     const errs: string[] = [];
-    expect(await runCli(['predict', '-i', dir, '-o', join(dir, 'out'), '-m', dir, '--step-size', '0', '-q'], { out: () => {} }, (s) => errs.push(s))).toBe(1);
+    expect(await runCli(['predict', '-i', dir, '-o', join(dir, 'out'), '-m', dir, '--step-size', '0', '-q'], { out: () => {} }, (s) => errs.push(s))).toBe(2);
     expect(errs.join('\n')).toContain("--step-size must be a fraction of the patch in (0, 1], got '0'");
   });
   it('a config file with a trailing comma is reported with line and column, exit code 1', async () => {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import parseDuration from 'parse-duration';
 import {
-  NnunetError, PluginError, checkRunConfig, parseJsonFile, resolveRunOptions, type Budget, type Registry, type Reporter, type RunOptions, type RunOptionsLayer,
+  NnunetError, PluginError, UsageError, checkRunConfig, parseJsonFile, resolveRunOptions, type Budget, type Registry, type Reporter, type RunOptions, type RunOptionsLayer,
 } from '@nnunet-ts/core';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 import { terminalReporter } from './reporter.js';
@@ -44,7 +44,7 @@ const list = (s: string | undefined): string[] | undefined => (s === undefined ?
 function intOpt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new NnunetError(`--${name} must be a positive integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${v}'`);
   return n;
 }
 
@@ -56,7 +56,7 @@ export function parseTimeBudget(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const ms = /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) * 60_000 : parseDuration(v);
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
-    throw new NnunetError(`--time-budget must be a duration like 30m, 1h30m or 90s, got '${v}'`);
+    throw new UsageError(`--time-budget must be a duration like 30m, 1h30m or 90s, got '${v}'`);
   }
   return ms / 1000;
 }
@@ -66,7 +66,7 @@ export function parseFolds(v: string | undefined): number[] | 'all' | undefined 
   if (v === undefined) return undefined;
   if (v === 'all') return 'all';
   const f = list(v)!.map(Number);
-  if (f.some((x) => !Number.isInteger(x) || x < 0)) throw new NnunetError(`--folds must be 'all' or a list like 0,1,2, got '${v}'`);
+  if (f.some((x) => !Number.isInteger(x) || x < 0)) throw new UsageError(`--folds must be 'all' or a list like 0,1,2, got '${v}'`);
   return f;
 }
 
@@ -78,7 +78,7 @@ export function parseLabels(v: string): number[] {
   const items = list(v)!;
   const bad = items.filter((x) => !/^\d+$/.test(x));
   if (!items.length || bad.length) {
-    throw new NnunetError(`--labels must be integer label values separated by commas, like 1,2, got '${v}'${bad.length ? ` ('${bad.join("', '")}' ${bad.length > 1 ? 'are' : 'is'} not a label value)` : ''}`, {
+    throw new UsageError(`--labels must be integer label values separated by commas, like 1,2, got '${v}'${bad.length ? ` ('${bad.join("', '")}' ${bad.length > 1 ? 'are' : 'is'} not a label value)` : ''}`, {
       hint: 'pass the foreground label values of the segmentations, or --dataset-json with their dataset.json',
     });
   }
@@ -88,7 +88,7 @@ export function parseLabels(v: string): number[] {
 function numOpt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!(n > 0)) throw new NnunetError(`--${name} must be a positive number, got '${v}'`);
+  if (!(n > 0)) throw new UsageError(`--${name} must be a positive number, got '${v}'`);
   return n;
 }
 
@@ -96,7 +96,7 @@ function numOpt(name: string, v: string | undefined): number | undefined {
 function stepOpt(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!(n > 0 && n <= 1)) throw new NnunetError(`--step-size must be a fraction of the patch in (0, 1], got '${v}'`, { hint: "nnU-Net's default is 0.5" });
+  if (!(n > 0 && n <= 1)) throw new UsageError(`--step-size must be a fraction of the patch in (0, 1], got '${v}'`, { hint: "nnU-Net's default is 0.5" });
   return n;
 }
 

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { checkpointKind, DataError, ensembleFolders, exportOnnxModel, readModelFolderFiles, stage } from '@nnunet-ts/core';
+import { checkpointKind, UsageError, ensembleFolders, exportOnnxModel, readModelFolderFiles, stage } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 
@@ -29,7 +29,7 @@ export function addExportOnnxCommand(program: Command, common: (c: Command) => C
     .option('--checkpoint <name>', "final, best, or nnU-Net's -chk file name", 'final')
     .action(async (o: CommonOptions & { model: string; output: string; fold?: string; checkpoint: string }) => {
       const fold = o.fold === undefined ? undefined : o.fold === 'all' ? 'all' : Number(o.fold);
-      if (typeof fold === 'number' && !Number.isInteger(fold)) throw new DataError(`bad fold '${o.fold}'`, { hint: 'use -f 0 (one fold: an ONNX file holds one network)' });
+      if (typeof fold === 'number' && !Number.isInteger(fold)) throw new UsageError(`bad fold '${o.fold}'`, { hint: 'use -f 0 (one fold: an ONNX file holds one network)' });
       // the model folder and the checkpoint choice are checked before a compute backend is picked
       checkpointKind(o.checkpoint);
       readModelFolderFiles(resolve(o.model));

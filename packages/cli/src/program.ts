@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { NnunetError, acquireFolderLock, type FolderLock } from '@nnunet-ts/core';
+import { NnunetError, UsageError, acquireFolderLock, type FolderLock } from '@nnunet-ts/core';
 import { addCommands, type Io } from './commands.js';
 
 /** The `nnunet-ts` command line (commander), verbs in `commands.ts`. */
@@ -35,10 +35,19 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
   });
 }
 
+/** Where the options of the verb in `argv` are listed, for a usage error (commander prints the help itself). */
+function usageOf(argv: string[]): string {
+  const verb = argv.find((a) => !a.startsWith('-'));
+  return `see: nnunet-ts ${verb ?? ''}${verb ? ' ' : ''}--help`;
+}
+
 /**
- * Run the CLI with `argv` (without `node` and the script), returning the exit code instead of exiting:
- * 0 on success, 1 for errors a user can fix (`NnunetError`: one message with its hint, no stack trace),
- * 2 for bad command lines, 3 for internal errors (printed with their stack).
+ * Run the CLI with `argv` (without `node` and the script), returning the exit code instead of exiting (the codes are
+ * listed in packages/cli/README.md): 0 on success; 2 for a wrong command line, the same for every verb: commander's
+ * unknown verb or flag, missing argument or required option, and `UsageError` (an option value outside its form or
+ * set, options that go together), each checked before any work; 1 for every other error a user can fix
+ * (`NnunetError`: files, data, the run folder, locks, disk; one message with its hint, no stack trace);
+ * 3 for internal errors (printed with their stack).
  */
 export async function runCli(argv: string[], io?: Io, err: (s: string) => void = (s) => process.stderr.write(s + '\n')): Promise<number> {
   const program = createProgram(io);
@@ -53,7 +62,8 @@ export async function runCli(argv: string[], io?: Io, err: (s: string) => void =
     if (e instanceof NnunetError) {
       err(`error: ${e.message}`);
       if (e.hint) err(`hint: ${e.hint}`);
-      return 1;
+      if (e instanceof UsageError) err(`(${usageOf(argv)})`);
+      return e instanceof UsageError ? 2 : 1;
     }
     err(`internal error: ${(e as Error)?.stack ?? String(e)}`);
     return 3;

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
-import { NnunetError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type JobWorker, type SbatchSettings } from '@nnunet-ts/core';
+import { NnunetError, UsageError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type JobWorker, type SbatchSettings } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 import { processExecutor } from './job-process.js';
@@ -8,7 +8,7 @@ import { processExecutor } from './job-process.js';
 const positiveInt = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new NnunetError(`--${name} must be a positive integer, got '${v}'`);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer, got '${v}'`);
   return n;
 };
 
@@ -92,7 +92,7 @@ export function addSlurmCommands(program: Command, common: (c: Command) => Comma
     .requiredOption('-o, --out <dir>', 'run folder')
     .action(async (ids: string[], o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
-      if (!ids.length) throw new NnunetError('no job ids given', { hint: `the ids are listed in ${o.out}/jobs.json (e.g. pp.3d_fullres.<case>, train.3d_fullres.0, find-best)` });
+      if (!ids.length) throw new UsageError('no job ids given', { hint: `the ids are listed in ${o.out}/jobs.json (e.g. pp.3d_fullres.<case>, train.3d_fullres.0, find-best)` });
       const n = await runStoredJobs({ out: o.out, ids, registry: ctx.registry, rep: ctx.rep, backend: o.backend ?? (ctx.options.backend === 'auto' ? undefined : ctx.options.backend) });
       io.out(`ran ${n} job(s)`);
     });

@@ -38,12 +38,12 @@ async function image(folder: string, values: number[], dtype: 'uint8' | 'int16' 
 }
 
 describe('evaluate', () => {
-  it('-l abc is an error naming the bad value (exit 1), not Dice NaN', async () => {
+  it('-l abc is a usage error naming the bad value (exit 2), not Dice NaN', async () => {
     const ref = join(dir, 'l-ref');
     await image(ref, [0, 1], 'uint8');
     for (const l of ['abc', '1,x', '1.5', '']) {
       const r = await cli('evaluate', '-p', ref, '-r', ref, '-l', l, '-q');
-      expect(r.code, l).toBe(1);
+      expect(r.code, l).toBe(2);
       expect(r.err).toContain(`error: --labels must be integer label values separated by commas, like 1,2, got '${l}'`);
       expect(r.out).not.toContain('NaN');
     }
@@ -121,7 +121,7 @@ describe('decathlon: bad folds and configurations are refused before any work', 
   it('-f 7 names the valid folds; nothing is fingerprinted', async () => {
     const out = join(dir, 'run-f');
     const r = await cli('decathlon', EXAMPLE, '-o', out, '-f', '0,7', '-q');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toContain('error: fold 7 does not exist: a run with 5 folds has folds 0-4');
     expect(r.err).toContain("hint: pass -f with folds in 0-4, or 'all'");
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
@@ -130,7 +130,7 @@ describe('decathlon: bad folds and configurations are refused before any work', 
   it('-c 4d names the configurations the planner writes; a planner that does not exist is named', async () => {
     const out = join(dir, 'run-c');
     let r = await cli('decathlon', EXAMPLE, '-o', out, '-c', '3d_fullres,4d', '-q');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toContain("error: unknown configuration '4d': the planner nnUNetPlanner writes 2d, 3d_fullres, 3d_lowres, 3d_cascade_fullres");
     expect(r.err).toContain('hint: pass -c with some of 2d, 3d_fullres, 3d_lowres, 3d_cascade_fullres (comma-separated), or all');
     expect(existsSync(join(out, 'nnUNet_preprocessed'))).toBe(false);

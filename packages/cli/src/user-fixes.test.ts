@@ -130,6 +130,35 @@ describe('evaluate: references without a prediction', () => {
     expect(a.out[0]).toBe('warning: 1 reference(s) have no prediction and are not evaluated: c4.nii.gz');
     expect(a.out.join('\n')).toContain('foreground mean: Dice 1.0000 over 3 cases');
   });
+  it('a prediction without a reference (extra file): error naming it; --allow-missing skips it with a warning naming it (fresh-user finding)', async () => {
+    const ref = join(dir, 'ex_ref');
+    const pred = join(dir, 'ex_pred');
+    mkdirSync(ref);
+    mkdirSync(pred);
+    for (const id of ['c1', 'c2', 'c3']) await seg(join(ref, `${id}.nii.gz`), 1);
+    for (const id of ['c1', 'c2', 'c3', 'extra_9']) await seg(join(pred, `${id}.nii.gz`), 1);
+    writeFileSync(join(pred, 'notes.txt'), 'not an image: ignored');
+    const r = await cli('evaluate', '-p', pred, '-r', ref, '-l', '1', '-q');
+    expect(r.code).toBe(1);
+    expect(r.err.join('\n')).toContain(`1 prediction(s) in ${pred} have no reference in ${ref}: extra_9.nii.gz`);
+    expect(r.err.join('\n')).toContain('remove them from the prediction folder, or pass --allow-missing');
+    const a = await cli('evaluate', '-p', pred, '-r', ref, '-l', '1', '-q', '--allow-missing');
+    expect(a.code, a.err.join('\n')).toBe(0);
+    expect(a.out[0]).toBe(`warning: 1 prediction(s) have no reference in ${ref} and are not evaluated: extra_9.nii.gz`);
+    expect(a.out.join('\n')).toContain('foreground mean: Dice 1.0000 over 3 cases');
+    // both at once: a reference without a prediction and an extra prediction
+    await seg(join(ref, 'c4.nii.gz'), 1);
+    const b = await cli('evaluate', '-p', pred, '-r', ref, '-l', '1', '-q', '--allow-missing');
+    expect(b.code).toBe(0);
+    expect(b.out.slice(0, 2)).toEqual(['warning: 1 reference(s) have no prediction and are not evaluated: c4.nii.gz', `warning: 1 prediction(s) have no reference in ${ref} and are not evaluated: extra_9.nii.gz`]);
+    // nothing in common
+    const other = join(dir, 'ex_other');
+    mkdirSync(other);
+    await seg(join(other, 'zz.nii.gz'), 1);
+    const c = await cli('evaluate', '-p', other, '-r', ref, '-l', '1', '-q', '--allow-missing');
+    expect(c.code).toBe(1);
+    expect(c.err.join('\n')).toContain(`no prediction in ${other} has a reference of the same name in ${ref}`);
+  });
   it('a missing reference folder is named', async () => {
     const r = await cli('evaluate', '-p', dir, '-r', '/tmp/nope-nnunet-ref', '-l', '1', '-q');
     expect(r.code).toBe(1);

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DataError, selectBackend } from '@nnunet-ts/core';
+import { UsageError, selectBackend } from '@nnunet-ts/core';
 import { exportWeb } from '@nnunet-ts/web';
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
@@ -15,9 +15,9 @@ export function addExportWebCommand(program: Command, common: (c: Command) => Co
     .option('--max-voxels <n>', 'largest image the page accepts, voxels per channel (default 256^3 = 16777216)')
     .action(async (o: CommonOptions & { model: string; output: string; folds?: string[]; checkpoint: string; maxVoxels?: string }) => {
       const folds = o.folds?.join(',').split(',').filter(Boolean).map((f) => (f === 'all' ? 'all' : Number(f)));
-      if (folds?.some((f) => f !== 'all' && !Number.isInteger(f))) throw new DataError(`bad fold list '${o.folds!.join(' ')}'`, { hint: 'use -f 0 1 or -f 0,1' });
+      if (folds?.some((f) => f !== 'all' && !Number.isInteger(f))) throw new UsageError(`bad fold list '${o.folds!.join(' ')}'`, { hint: 'use -f 0 1 or -f 0,1' });
       const maxVoxels = o.maxVoxels === undefined ? undefined : Number(o.maxVoxels);
-      if (maxVoxels !== undefined && !(Number.isInteger(maxVoxels) && maxVoxels > 0)) throw new DataError(`--max-voxels must be a positive integer, got '${o.maxVoxels}'`);
+      if (maxVoxels !== undefined && !(Number.isInteger(maxVoxels) && maxVoxels > 0)) throw new UsageError(`--max-voxels must be a positive integer, got '${o.maxVoxels}'`);
       const ctx = await makeContext({ ...o, quiet: true });
       // the weights are only read here: the pure-JavaScript backend builds the networks without probing any GPU
       const backend = await selectBackend(ctx.registry, 'cpu-js');

@@ -198,7 +198,8 @@ async function readGzip(path: string, maxBytes: number, warnings: string[], head
  * scl_slope/scl_inter apply (`applyScaling`). Header extensions are skipped via vox_offset. `header` keeps the parsed
  * header and raw header bytes for `writeNifti`'s `template`.
  *
- * Throws `DataError` naming the file: missing file; "not a NIfTI or gzip file"; RGB/complex/64-bit integer datatypes;
+ * Throws `DataError` naming the file: missing file; an empty (0-byte) or shorter-than-4-byte file ("the file is
+ * empty", "truncated"); "not a NIfTI or gzip file" (noting a file that starts with zeros); RGB/complex/64-bit integer datatypes;
  * more than one non-channel extra dimension; bytes needed above `maxBytes` (checked before allocating, B27);
  * "truncated gzip stream in <file> (got N of M expected voxel bytes)" (B37); a corrupt gzip stream.
  */
@@ -226,6 +227,27 @@ export async function readNiftiInfo(path: string): Promise<NiftiInfo> {
   return (await load(path, Infinity, true)) as NiftiInfo;
 }
 
+/**
+ * The first 4 bytes of a NIfTI file of `size` bytes (gzip magic or sizeof_hdr).
+ * @throws DataError naming the file when it is empty (0 bytes) or shorter than 4 bytes (a failed copy)
+ */
+async function firstBytes(path: string, size: number): Promise<Uint8Array> {
+  if (size < 4) {
+    throw new DataError(size === 0 ? 'the file is empty (0 bytes)' : `the file is truncated: it holds only ${size} byte(s), less than any NIfTI header`, {
+      file: path,
+      hint: 'an interrupted or failed copy, download or export leaves such a file: copy or export the image again',
+    });
+  }
+  const head = new Uint8Array(4);
+  const fh = await open(path, 'r');
+  try {
+    await fh.read(head, 0, 4, 0);
+  } finally {
+    await fh.close();
+  }
+  return head;
+}
+
 async function load(path: string, maxBytes: number, headerOnly: boolean): Promise<NiftiImage | NiftiInfo> {
   let size: number;
   try {
@@ -240,15 +262,7 @@ async function load(path: string, maxBytes: number, headerOnly: boolean): Promis
       cause: e,
     });
   }
-  const head = new Uint8Array(4);
-  if (size >= 4) {
-    const fh = await open(path, 'r');
-    try {
-      await fh.read(head, 0, 4, 0);
-    } finally {
-      await fh.close();
-    }
-  }
+  const head = await firstBytes(path, size);
   const warnings: string[] = [];
   const lower = path.toLowerCase();
   let result: { layout: Layout; voxels: Uint8Array };
@@ -261,9 +275,12 @@ async function load(path: string, maxBytes: number, headerOnly: boolean): Promis
     }
     result = await readRaw(path, maxBytes, warnings, headerOnly);
   } else {
-    throw new DataError(`not a NIfTI or gzip file: ${path}`, {
+    const zeros = head.every((b) => b === 0);
+    throw new DataError(`not a NIfTI or gzip file: ${path}${zeros ? ` (it starts with zero bytes: a preallocated or incompletely written file of ${size} bytes)` : ''}`, {
       file: path,
-      hint: 'the first bytes are neither the gzip magic 1f 8b nor a NIfTI sizeof_hdr of 348/540',
+      hint: zeros
+        ? 'an interrupted copy or export can leave a file of zeros: copy or export the image again'
+        : 'the first bytes are neither the gzip magic 1f 8b nor a NIfTI sizeof_hdr of 348/540',
     });
   }
   const { layout, voxels } = result;

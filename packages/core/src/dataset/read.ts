@@ -1,5 +1,5 @@
 import { resampleOntoGrid } from './align.js';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ImageReader } from '../contracts/image-io.js';
 import type { MedicalImage } from '../image/image.js';
@@ -51,9 +51,13 @@ export async function pickReader(registry: Registry, path: string): Promise<Imag
 
 /**
  * Read one image through the registry (see `pickReader`). Output follows the image model (`[c, z, y, x]`).
- * @throws DataError from `pickReader` or the reader.
+ * @throws DataError "the file is empty (0 bytes)" for any format (a failed copy), else from `pickReader` or the reader.
  */
 export async function readImage(registry: Registry, path: string): Promise<MedicalImage> {
+  const st = await stat(path).catch(() => undefined);
+  if (st?.isFile() && st.size === 0) {
+    throw new DataError('the file is empty (0 bytes)', { file: path, hint: 'an interrupted or failed copy, download or export leaves an empty file: copy or export the image again' });
+  }
   const reader = await pickReader(registry, path);
   return reader.read(path);
 }

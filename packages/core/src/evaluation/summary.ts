@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Registry } from '../registry/registry.js';
 import { DataError } from '../util/errors.js';
 import { listFiles, stripEnding } from '../dataset/files.js';
@@ -82,7 +82,11 @@ export { writeFileAtomicSync };
 /**
  * Evaluate every prediction in `predDir` against the same-named file in `refDir` (files ending in `fileEnding`).
  * Writes `outFile` (default `<predDir>/summary.json`) atomically and returns the summary.
- * @throws DataError when a reference is missing or a prediction's grid differs from its reference.
+ * Every reference needs a prediction and every prediction its reference (as nnU-Net); `allowMissing` evaluates the
+ * cases both folders hold and warns, naming the references without a prediction and the predictions without a
+ * reference (extra files).
+ * @throws DataError naming the files when a reference or prediction is unmatched (without `allowMissing`), no case
+ *   is in both folders, or a prediction's grid differs from its reference.
  */
 export async function evaluateFolder(
   predDir: string,
@@ -97,20 +101,30 @@ export async function evaluateFolder(
   const images = (dir: string) => listFiles(dir).filter((n) => !n.startsWith('.') && stripEnding(n, ending) && !stripEnding(n, ending)!.alt);
   const preds = images(predDir);
   if (!preds.length) throw new DataError(`no predictions ending in '${ending}' found`, { file: predDir });
+  const refs = images(refDir);
+  const list = (names: string[]) => `${names.slice(0, 20).join(', ')}${names.length > 20 ? `, ... (${names.length - 20} more)` : ''}`;
   // as nnU-Net: every reference needs a prediction (unless allowMissing, which warns)
-  const missing = images(refDir).filter((n) => !preds.includes(n));
+  const missing = refs.filter((n) => !preds.includes(n));
   if (missing.length) {
-    const list = `${missing.slice(0, 20).join(', ')}${missing.length > 20 ? `, ... (${missing.length - 20} more)` : ''}`;
     if (!opts.allowMissing) {
-      throw new DataError(`${missing.length} reference(s) in ${refDir} have no prediction: ${list}`, { file: predDir, hint: 'predict them, or pass --allow-missing to evaluate only the cases predicted' });
+      throw new DataError(`${missing.length} reference(s) in ${refDir} have no prediction: ${list(missing)}`, { file: predDir, hint: 'predict them, or pass --allow-missing to evaluate only the cases predicted' });
     }
-    opts.warn?.(`warning: ${missing.length} reference(s) have no prediction and are not evaluated: ${list}`);
+    opts.warn?.(`warning: ${missing.length} reference(s) have no prediction and are not evaluated: ${list(missing)}`);
   }
+  // a prediction needs its reference (nnU-Net: FileNotFoundError); allowMissing evaluates the cases both folders hold
+  const extra = preds.filter((n) => !refs.includes(n));
+  if (extra.length) {
+    if (!opts.allowMissing) {
+      throw new DataError(`${extra.length} prediction(s) in ${predDir} have no reference in ${refDir}: ${list(extra)}`, { file: join(refDir, extra[0]!), hint: 'remove them from the prediction folder, or pass --allow-missing to evaluate only the cases both folders hold (the others are listed as a warning)' });
+    }
+    opts.warn?.(`warning: ${extra.length} prediction(s) have no reference in ${refDir} and are not evaluated: ${list(extra)}`);
+  }
+  const evaluated = preds.filter((n) => refs.includes(n));
+  if (!evaluated.length) throw new DataError(`no prediction in ${predDir} has a reference of the same name in ${refDir}`, { file: predDir, hint: `the file names must match (CASE${ending} in both folders)` });
   const perCase: EvaluationSummary['metric_per_case'] = [];
-  for (const name of preds) {
+  for (const name of evaluated) {
     const predFile = join(predDir, name);
     const refFile = join(refDir, name);
-    if (!existsSync(refFile)) throw new DataError(`reference for ${basename(predFile)} not found`, { file: refFile });
     const [p, r] = [await readImage(registry, predFile), await readImage(registry, refFile)];
     checkLabelMap(p, predFile, 'prediction', classes, opts);
     checkLabelMap(r, refFile, 'reference', classes, opts);

@@ -5,7 +5,7 @@ import type { DeviceBackend } from '../contracts/device.js';
 import type { DatasetJson, Plans, PlansConfiguration } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { modelConfiguration } from '../pipeline/model-folder.js';
-import { DataError, NnunetError } from '../util/errors.js';
+import { DataError, NnunetError, UsageError } from '../util/errors.js';
 import { buildFoldNetwork, type LoadedFold } from '../inference/fold-network.js';
 import { mapNetworkWeights, readNnunetCheckpoint, type NnunetCheckpoint } from './nnunet-checkpoint.js';
 
@@ -80,7 +80,7 @@ export const CHECKPOINT_KINDS = ['final', 'best', 'latest'];
 /**
  * Normalise a checkpoint choice: `final`, `best`, `latest`, or a checkpoint file name as nnU-Net's `-chk` takes it
  * (`checkpoint_final.pth`, `checkpoint_best.pth`, any `checkpoint_<name>.pth` or ours `.json`) to its kind.
- * @throws DataError naming the choice and the accepted ones for anything else (a bare word that is not a kind)
+ * @throws UsageError naming the choice and the accepted ones for anything else (a bare word that is not a kind)
  */
 export function checkpointKind(chk: string | undefined): string {
   if (!chk) return 'final';
@@ -88,5 +88,5 @@ export function checkpointKind(chk: string | undefined): string {
   const file = /^checkpoint_([A-Za-z0-9]+)(?:\.pth|\.json)?$/.exec(chk);
   if (file) return file[1]!;
   if (CHECKPOINT_KINDS.includes(chk)) return chk;
-  throw new DataError(`unknown checkpoint '${chk}'`, { hint });
+  throw new UsageError(`unknown checkpoint '${chk}'`, { hint });
 }

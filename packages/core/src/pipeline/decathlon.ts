@@ -10,7 +10,7 @@ import type { Dataset } from '../dataset/types.js';
 import { formatValidationReport, validateDataset } from '../dataset/validate.js';
 import type { EvaluationSummary } from '../evaluation/summary.js';
 import { configurationPairs, type BestCandidate, type BestConfiguration } from '../postprocessing/best.js';
-import { DataError, NnunetError } from '../util/errors.js';
+import { DataError, UsageError } from '../util/errors.js';
 import { allPlanners } from '../planning/register.js';
 import { planOrReuse, runFingerprint } from './fingerprint-plan.js';
 import { readJson, readJsonIfValid, writeJson } from './json-io.js';
@@ -102,7 +102,7 @@ export const NNUNET_CONFIGURATIONS = ['2d', '3d_fullres', '3d_lowres', '3d_casca
  * minutes on a real dataset): folds against `<run>/splits_final.json` when it exists, else against 0..nFolds-1;
  * configuration names against those nnU-Net's planners write, when the planner is a built-in one. A planner plugin
  * may write other configurations: their names are checked after planning (said so at once).
- * @throws PluginError for an unknown planner, NnunetError naming the bad fold or configuration and the valid values
+ * @throws PluginError for an unknown planner, UsageError naming the bad fold or configuration and the valid values
  */
 export function checkRunRequest(o: Pick<DecathlonOptions, 'out' | 'budget' | 'planner' | 'registry' | 'rep'>): void {
   const L = runLayout(o.out);
@@ -113,7 +113,7 @@ export function checkRunRequest(o: Pick<DecathlonOptions, 'out' | 'budget' | 'pl
     const n = o.budget.nFolds;
     const bad = o.budget.folds.filter((f) => f >= n);
     if (!Array.isArray(splits) && bad.length) {
-      throw new NnunetError(`fold ${bad.join(', ')} does not exist: a run with ${n} folds has folds 0-${n - 1}`, { hint: `pass -f with folds in 0-${n - 1}, or 'all'` });
+      throw new UsageError(`fold ${bad.join(', ')} does not exist: a run with ${n} folds has folds 0-${n - 1}`, { hint: `pass -f with folds in 0-${n - 1}, or 'all'` });
     }
   }
   const unknown = o.budget.configurations === 'all' ? [] : o.budget.configurations.filter((c) => !NNUNET_CONFIGURATIONS.includes(c));
@@ -121,7 +121,7 @@ export function checkRunRequest(o: Pick<DecathlonOptions, 'out' | 'budget' | 'pl
   const builtIn = allPlanners().some((p) => p.plan === planner.plan);
   const names = `'${unknown.join("', '")}'`;
   if (builtIn) {
-    throw new NnunetError(`unknown configuration ${names}: the planner ${planner.name} writes ${NNUNET_CONFIGURATIONS.join(', ')}`, {
+    throw new UsageError(`unknown configuration ${names}: the planner ${planner.name} writes ${NNUNET_CONFIGURATIONS.join(', ')}`, {
       hint: `pass -c with some of ${NNUNET_CONFIGURATIONS.join(', ')} (comma-separated), or all`,
     });
   }

@@ -5,7 +5,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { TRAINER_SETTINGS_SCHEMA, resolveTrainerSettings, type TrainerSettings } from '../training/trainer-settings.js';
-import { NnunetError } from '../util/errors.js';
+import { NnunetError, UsageError } from '../util/errors.js';
 import { DEFAULT_BUDGET, PRESETS, resolveBudget, type Budget } from './presets.js';
 
 /** Everything a run is configured by: the budget plus backend, planner, GPU memory target and plugins. */
@@ -98,7 +98,7 @@ const defined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Objec
  * Resolve a run's options: nnU-Net's defaults < the preset (`flags.preset`, else the config file's) < the config
  * file < explicit flags / API values, key by key (trainer settings field by field). Plugins of the config file
  * and the flags are both loaded (config first).
- * @throws NnunetError for an unknown preset or an invalid trainer setting.
+ * @throws UsageError for an unknown `flags.preset`, NnunetError for an unknown config preset or an invalid trainer setting.
  */
 export function resolveRunOptions(layers: { config?: RunOptionsLayer; flags?: RunOptionsLayer }): RunOptions {
   const config = defined(layers.config ?? {});
@@ -108,7 +108,9 @@ export function resolveRunOptions(layers: { config?: RunOptionsLayer; flags?: Ru
   try {
     budget = resolveBudget(presetName, {});
   } catch (e) {
-    throw new NnunetError((e as Error).message, { hint: `presets: ${Object.keys(PRESETS).join(', ')}` });
+    // a bad --preset flag is a command-line error (exit 2); a config file's preset is checked by checkRunConfig
+    const Err = flags.preset !== undefined ? UsageError : NnunetError;
+    throw new Err((e as Error).message, { hint: `presets: ${Object.keys(PRESETS).join(', ')}` });
   }
   const { preset: _p1, trainer: cfgTrainer, plugins: cfgPlugins, ...cfgRest } = config;
   const { preset: _p2, trainer: flagTrainer, plugins: flagPlugins, ...flagRest } = flags;

@@ -23,6 +23,18 @@ export class DataError extends NnunetError {
   }
 }
 
+/**
+ * The command line itself is wrong: an option value outside its allowed form or set, options that must go together,
+ * a missing choice. Checked before any work and independent of the files; the CLI exits with code 2 for it (as for
+ * commander's unknown flags and missing arguments), 1 for every other `NnunetError`.
+ */
+export class UsageError extends NnunetError {
+  constructor(message: string, opts: { hint?: string } = {}) {
+    super(message, opts);
+    this.name = 'UsageError';
+  }
+}
+
 /** A plugin was asked for by name and is not registered, or was registered twice. */
 export class PluginError extends NnunetError {
   constructor(message: string, opts: { hint?: string } = {}) {
