@@ -299,13 +299,13 @@ describe('bad files (B27, B37)', () => {
     expect(Number(m?.[2])).toBeLessThan(32 * 32 * 16 * 4);
   });
 
-  it('B37c: 1000 zero bytes named .nii.gz -> "not a NIfTI or gzip file"', async () => {
+  it('B37c: 1000 zero bytes named .nii.gz -> "not a NIfTI or gzip file (it starts with zero bytes...)"; 0 bytes -> "the file is empty"', async () => {
     const p = join(dir, 'zeros.nii.gz');
     writeFileSync(p, new Uint8Array(1000));
-    await expect(readNifti(p)).rejects.toThrow(`not a NIfTI or gzip file: ${p}`);
+    await expect(readNifti(p)).rejects.toThrow(`not a NIfTI or gzip file: ${p} (it starts with zero bytes: a preallocated or incompletely written file of 1000 bytes)`);
     const e = join(dir, 'empty.nii');
     writeFileSync(e, new Uint8Array(0));
-    await expect(readNifti(e)).rejects.toThrow(/not a NIfTI or gzip file/);
+    await expect(readNifti(e)).rejects.toThrow(`${e}: the file is empty (0 bytes)`);
   });
 
   it('gzip of something that is not NIfTI', async () => {
