@@ -54,8 +54,9 @@ describe('export-onnx: bad model folder or checkpoint give one clear error', () 
 
   it('an unknown checkpoint kind: names it and the accepted ones', async () => {
     const r = await exportOnnx('-m', MODEL_C(), '--checkpoint', 'weird');
-    expect(r.code).toBe(1);
-    expectOneError(r.err, "unknown checkpoint 'weird'", /^hint: use --checkpoint final, best, latest, or a file name such as checkpoint_best\.pth \(nnU-Net's -chk\)$/);
+    expect(r.code).toBe(2); // a command-line value outside its set: usage error (packages/cli/README.md)
+    expect(r.err.at(-1)).toBe('(see: nnunet-ts export-onnx --help)');
+    expectOneError(r.err.slice(0, -1), "unknown checkpoint 'weird'", /^hint: use --checkpoint final, best, latest, or a file name such as checkpoint_best\.pth \(nnU-Net's -chk\)$/);
   });
 
   it('a checkpoint kind no fold holds: names the folder and the checkpoints it does hold', async () => {

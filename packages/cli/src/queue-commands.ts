@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
-import { NnunetError, UsageError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type JobWorker, type SbatchSettings } from '@nnunet-ts/core';
+import { UsageError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type JobWorker, type SbatchSettings } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 import { processExecutor } from './job-process.js';
