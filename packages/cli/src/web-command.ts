@@ -24,6 +24,7 @@ export function addExportWebCommand(program: Command, common: (c: Command) => Co
       const r = await exportWeb({ modelDir: resolve(o.model), outDir: resolve(o.output), folds, checkpoint: o.checkpoint, registry: ctx.registry, backend, maxVoxels });
       io.out(
         `wrote ${resolve(o.output)}: ${r.manifest.name} (${r.manifest.configuration}, folds ${r.manifest.weights.map((w) => w.fold).join(', ')}, ` +
+          (r.manifest.previousStage ? `after its previous stage ${r.manifest.previousStage.configuration}, ` : '') +
           `model ${(r.modelBytes / 2 ** 20).toFixed(1)} MiB); serve the folder with any static file server and open index.html`,
       );
     });

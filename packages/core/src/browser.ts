@@ -2,7 +2,8 @@
  * @nnunet-ts/core for browsers and bundlers (the `browser` condition of the package's `.` export): the Node-free
  * part of core, from the same sources as the Node entry (`index.ts`). It holds what a page needs to run a trained
  * model: the image model, contracts, registry, plans lookup, label handling, preprocessing (crop, normalise,
- * resample), the networks' building blocks, the sliding window, export to the input grid and postprocessing.
+ * resample), the cascade's previous-stage input (its segmentation on the case's grid as one-hot channels), the
+ * networks' building blocks, the sliding window, export to the input grid and postprocessing.
  * Nothing here imports a Node built-in (the registry's tsyringe loader and the resampler's threads come through
  * the `#tsyringe-container` / `#resample-threads` import conditions); `@nnunet-ts/web`'s bundle build fails if
  * one does. Reading and writing files, training, planning from disk and the pipeline stay Node-only.
@@ -25,6 +26,8 @@ export * from './preprocessing/resample-config.js';
 export * from './preprocessing/preprocess-case.js';
 export * from './preprocessing/export-prediction.js';
 export * from './preprocessing/register.js';
+export * from './preprocessing/previous-stage.js';
+export * from './training/cascade.js';
 export * from './nn/index.js';
 export * from './compute/select.js';
 export * from './compute/reference.js';

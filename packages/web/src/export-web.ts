@@ -6,7 +6,9 @@ import {
   DataError,
   getConfiguration,
   loadTrainedModel,
+  previousStageDir,
   readModelFolder,
+  trainedFolds,
   saveParameters,
   type ComputeBackend,
   type Registry,
@@ -51,10 +53,12 @@ export function defaultSiteDir(): string {
  * package's prebuilt app (bundled by esbuild at build time) plus `model/`: `manifest.json` (plans, dataset.json,
  * postprocessing, shapes), one `fold_<k>.params` per fold (core's parameter file), and copies of the model folder's
  * plans.json, dataset.json and postprocessing.json. The networks are rebuilt from the plans in the page, so any
- * folder `nnunet-ts predict -m` reads (ours, or nnU-Net v2's with `.pth` checkpoints) exports.
+ * folder `nnunet-ts predict -m` reads (ours, or nnU-Net v2's with `.pth` checkpoints) exports. A cascade stage
+ * (`3d_cascade_fullres`) brings its previous stage (`previous_stage.json`, else the sibling `3d_lowres` folder, as
+ * `predict` finds it) into `model/previous/`, every trained fold of it.
  * Written to a temporary sibling folder first, then renamed (a killed export leaves no half site).
- * @throws DataError naming the folder: not a model folder, a cascade model (not supported in the page), an output
- * folder that holds something other than an earlier export, or a missing app build.
+ * @throws DataError naming the folder: not a model folder, a cascade whose previous stage is missing or untrained,
+ * an output folder that holds something other than an earlier export, or a missing app build.
  */
 export async function exportWeb(opts: ExportWebOptions): Promise<ExportWebResult> {
   const siteDir = opts.siteDir ?? defaultSiteDir();
@@ -62,31 +66,64 @@ export async function exportWeb(opts: ExportWebOptions): Promise<ExportWebResult
     throw new DataError('the web app is not built', { file: siteDir, hint: 'run `npm run build` (it bundles packages/web/dist/site)' });
   }
   const folder = readModelFolder(opts.modelDir);
-  if (getConfiguration(folder.plans, folder.configuration).previous_stage) {
-    throw new DataError(`configuration '${folder.configuration}' is a cascade stage: export-web supports single-stage models (2d, 3d_fullres, 3d_lowres)`, {
+  const previous = getConfiguration(folder.plans, folder.configuration).previous_stage;
+  const previousDir = previous ? previousStageDir(folder, previous) : undefined;
+  if (previous && previousDir && !trainedFolds(previousDir).length) {
+    throw new DataError(`the cascade stage '${folder.configuration}' needs its previous stage '${previous}', which has no trained fold in ${previousDir}`, {
       file: opts.modelDir,
-      hint: 'export the 3d_fullres or 2d model folder instead',
+      hint: `keep the ${previous} model folder next to the cascade's (or fix previous_stage.json), trained with: nnunet-ts train <dataset> -o <run> -c ${previous}`,
     });
   }
   await checkOutDir(opts.outDir);
-  const model = await loadTrainedModel(opts.modelDir, opts.folds, opts.registry, opts.backend, { checkpoint: opts.checkpoint });
   const tmp = join(dirname(resolve(opts.outDir)), `.${basename(opts.outDir)}.${process.pid}.tmp`);
   await rm(tmp, { recursive: true, force: true });
   await cp(siteDir, tmp, { recursive: true });
   const modelDir = join(tmp, WEB_MODEL_DIR);
-  await mkdir(modelDir, { recursive: true });
+  let written: Awaited<ReturnType<typeof writeWebModel>>;
+  let modelBytes: number;
+  try {
+    written = await writeWebModel(modelDir, opts.modelDir, folder, opts, opts.folds, opts.checkpoint);
+    modelBytes = written.modelBytes;
+    if (previous && previousDir) {
+      // nnU-Net predicts the previous stage with every trained fold of its folder (as `loadModel` in Node)
+      const prev = await writeWebModel(join(modelDir, PREVIOUS_STAGE_DIR), previousDir, readModelFolder(previousDir), opts, undefined, undefined);
+      modelBytes += prev.modelBytes;
+      written.manifest.previousStage = { configuration: prev.manifest.configuration, dir: `${PREVIOUS_STAGE_DIR}/` };
+      await writeFile(join(modelDir, 'manifest.json'), JSON.stringify(written.manifest, null, 1));
+    }
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  await rm(opts.outDir, { recursive: true, force: true });
+  await rename(tmp, opts.outDir);
+  return { outDir: opts.outDir, manifest: written.manifest, modelBytes };
+}
+
+/** Folder of a cascade's previous stage inside the site's `model/`. */
+const PREVIOUS_STAGE_DIR = 'previous';
+
+/**
+ * Writes one model folder's web model into `dir`: `fold_<k>.params` per fold (core's parameter file), `manifest.json`,
+ * and copies of plans.json, dataset.json and postprocessing.json. Returns the manifest and the bytes written.
+ */
+async function writeWebModel(
+  dir: string, modelDir: string, folder: ReturnType<typeof readModelFolder>, opts: ExportWebOptions, folds: ExportWebOptions['folds'], checkpoint: string | undefined,
+): Promise<{ manifest: WebModelManifest; modelBytes: number }> {
+  const model = await loadTrainedModel(modelDir, folds, opts.registry, opts.backend, { checkpoint });
+  await mkdir(dir, { recursive: true });
   let modelBytes = 0;
   const weights = [];
   for (const [i, fold] of model.folds.entries()) {
     const bytes = saveParameters(model.networks[i]!.parameters);
-    await writeFile(join(modelDir, `fold_${fold}.params`), bytes);
+    await writeFile(join(dir, `fold_${fold}.params`), bytes);
     weights.push({ fold, file: `fold_${fold}.params`, bytes: bytes.length });
     modelBytes += bytes.length;
   }
   const manifest: WebModelManifest = {
     format: WEB_MODEL_FORMAT,
     version: 1,
-    name: basename(resolve(opts.modelDir)),
+    name: basename(resolve(modelDir)),
     configuration: model.configuration,
     dims: model.dims,
     inputChannels: model.inputChannels,
@@ -104,12 +141,10 @@ export async function exportWeb(opts: ExportWebOptions): Promise<ExportWebResult
   if (folder.postprocessing) files.push(['postprocessing.json', folder.postprocessing]);
   for (const [name, value] of files) {
     const text = JSON.stringify(value, null, 1);
-    await writeFile(join(modelDir, name), text);
+    await writeFile(join(dir, name), text);
     modelBytes += text.length;
   }
-  await rm(opts.outDir, { recursive: true, force: true });
-  await rename(tmp, opts.outDir);
-  return { outDir: opts.outDir, manifest, modelBytes };
+  return { manifest, modelBytes };
 }
 
 /** The output folder may be absent, empty, or an earlier export (index.html + model/manifest.json). */

@@ -25,7 +25,10 @@ export interface WebModelManifest {
   name: string;
   configuration: string;
   dims: 2 | 3;
-  /** Image channels the network takes = files per case (`channel_names` of dataset.json). */
+  /**
+   * Channels the network takes: the image channels (`channel_names` of dataset.json, one file each), plus for a
+   * cascade stage one one-hot channel per foreground label of the previous stage's segmentation.
+   */
   inputChannels: number;
   /** Output channels K (labels or regions, background included). */
   numClasses: number;
@@ -39,6 +42,14 @@ export interface WebModelManifest {
   weights: WebModelWeights[];
   /** Largest image the page accepts, in voxels per channel (the memory bound; see the README). */
   maxVoxels: number;
+  /**
+   * Cascade stages (`3d_cascade_fullres`): the previous stage (`3d_lowres`), exported beside as a web model of its
+   * own in `dir` (relative to this manifest's folder: `previous/manifest.json`, its `fold_<k>.params`). The page
+   * segments the image with it first (every fold, no postprocessing), brings that segmentation onto this stage's
+   * preprocessed grid and appends it as one-hot channels, one per foreground label (`inputChannels` counts them),
+   * as `nnunet-ts predict` does (RULES.md §10). Absent for single-stage models.
+   */
+  previousStage?: { configuration: string; dir: string };
   exported: { by: string; at: string };
 }
 

@@ -69,12 +69,16 @@ function onMessage(m: FromWorker): void {
     ui.backend.textContent = `${m.backend} (${m.description})`;
     ui.backend.dataset.name = m.backend;
     const labels = Object.entries(m.model.labels).filter(([, v]) => v !== 0).map(([k]) => k);
-    ui.model.textContent = `${m.model.name}: ${m.model.configuration}, channels ${m.model.channels.join(', ')}, labels ${labels.join(', ')}, folds ${m.model.folds.join(', ')} (model loaded in ${(m.loadMs / 1000).toFixed(1)} s)`;
+    const stages = m.model.previousStage ? `${m.model.configuration} after ${m.model.previousStage} (cascade)` : m.model.configuration;
+    ui.model.textContent = `${m.model.name}: ${stages}, channels ${m.model.channels.join(', ')}, labels ${labels.join(', ')}, folds ${m.model.folds.join(', ')} (model loaded in ${(m.loadMs / 1000).toFixed(1)} s)`;
     setStatus('ready');
   } else if (m.type === 'progress' && m.id === runId) {
-    const frac = m.stage === 'predict' && m.total ? 0.1 + (0.8 * m.done) / m.total : { read: 0, preprocess: 0.05, predict: 0.1, export: 0.9, write: 0.95 }[m.stage];
+    let frac = m.stage === 'predict' && m.total ? 0.1 + (0.8 * m.done) / m.total : { read: 0, preprocess: 0.05, predict: 0.1, export: 0.9, write: 0.95 }[m.stage];
+    // a cascade: the previous stage fills the first half of the bar, the cascade stage the second
+    if (model?.previousStage && m.stage !== 'read' && m.stage !== 'write') frac = m.configuration === model.previousStage ? frac / 2 : 0.5 + frac / 2;
     ui.progress.value = frac;
-    setStatus(m.stage === 'predict' ? `running: sliding window ${m.done}/${m.total} tiles` : `running: ${m.stage}`);
+    const which = model?.previousStage && m.configuration ? `${m.configuration} ` : '';
+    setStatus(m.stage === 'predict' ? `running: ${which}sliding window ${m.done}/${m.total} tiles` : `running: ${which}${m.stage}`);
   } else if (m.type === 'done' && m.id === runId) {
     void finish(m);
   } else if (m.type === 'error' && (m.id === undefined || m.id === runId)) {

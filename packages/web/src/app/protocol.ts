@@ -9,6 +9,8 @@ export type ToWorker =
 export interface ModelSummary {
   name: string;
   configuration: string;
+  /** A cascade stage's previous stage (`3d_lowres`), run first. */
+  previousStage?: string;
   channels: string[];
   labels: Record<string, number | number[]>;
   folds: (number | 'all')[];
@@ -18,6 +20,6 @@ export interface ModelSummary {
 /** Messages from the worker to the page. */
 export type FromWorker =
   | { type: 'ready'; backend: WebBackendName; description: string; loadMs: number; model: ModelSummary }
-  | { type: 'progress'; id: number; stage: 'read' | 'preprocess' | 'predict' | 'export' | 'write'; done: number; total: number }
+  | { type: 'progress'; id: number; stage: 'read' | 'preprocess' | 'predict' | 'export' | 'write'; done: number; total: number; configuration?: string }
   | { type: 'done'; id: number; seg: ArrayBuffer; fileName: string; ms: number; counts: Record<string, number> }
   | { type: 'error'; id?: number; message: string };

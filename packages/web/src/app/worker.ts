@@ -46,6 +46,7 @@ async function load(m: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     model: {
       name: manifest.name,
       configuration: manifest.configuration,
+      previousStage: manifest.previousStage?.configuration,
       channels: Object.values(manifest.dataset.channel_names),
       labels: manifest.dataset.labels,
       folds: manifest.weights.map((w) => w.fold),
@@ -58,16 +59,17 @@ async function run(m: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   if (!model) throw new Error('the model is not loaded yet');
   const t0 = performance.now();
   const { manifest } = model;
-  const maxBytes = manifest.maxVoxels * 8 * manifest.inputChannels + 65536; // float64 voxels of every channel plus a header
+  const channelNames = Object.values(manifest.dataset.channel_names); // image channels (a cascade's one-hot ones come from its previous stage)
+  const maxBytes = manifest.maxVoxels * 8 * channelNames.length + 65536; // float64 voxels of every channel plus a header
   post({ type: 'progress', id: m.id, stage: 'read', done: 0, total: m.files.length });
   const itkPipelinesUrl = new URL(m.itkPrefix, self.location.href).href;
   const files = m.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) }));
   const read = await readImageFiles(files, { maxBytes, maxVoxels: manifest.maxVoxels, itkPipelinesUrl });
   const picked = orderChannelFiles(read.map((p) => ({ ...p, name: p.file.name }))); // CASE_0000, CASE_0001, ...
-  const image = caseFromImages(picked.map((p) => p.image), { inputChannels: manifest.inputChannels, channelNames: Object.values(manifest.dataset.channel_names), maxVoxels: manifest.maxVoxels });
+  const image = caseFromImages(picked.map((p) => p.image), { inputChannels: channelNames.length, channelNames, maxVoxels: manifest.maxVoxels });
   const seg = await segmentCase(model, image, {
     mirror: m.mirror,
-    onProgress: (stage, done, total) => post({ type: 'progress', id: m.id, stage, done, total }),
+    onProgress: (stage, done, total, configuration) => post({ type: 'progress', id: m.id, stage, done, total, configuration }),
   });
   post({ type: 'progress', id: m.id, stage: 'write', done: 0, total: 1 });
   const counts: Record<string, number> = {};

@@ -11,10 +11,14 @@ import {
 import { WEB_MODEL_FORMAT, type WebModelManifest } from '../model-format.js';
 import { createWebRegistry } from './registry.js';
 
-/** A model loaded in the page: the manifest, one network per fold, and the registry the case runs through. */
+/**
+ * A model loaded in the page: the manifest, one network per fold, the registry the case runs through, and for a
+ * cascade stage its previous stage (loaded the same way from `manifest.previousStage.dir`).
+ */
 export interface WebModel extends PredictorModel {
   manifest: WebModelManifest;
   registry: Registry;
+  previous?: WebModel;
 }
 
 /** Fetches one file of the exported model folder (`manifest.json`, `fold_<k>.params`) as bytes. */
@@ -37,7 +41,8 @@ export async function readManifest(fetchFile: ModelFetch): Promise<WebModelManif
 /**
  * Rebuilds the exported model in the page: for each fold the network named by the plans (`network_class_name`,
  * from the registry, deep supervision off) on `backend`, with the fold's weights (core's parameter file, checked
- * name by name and shape by shape by `loadParameters`). Same construction as `loadTrainedModel` in Node.
+ * name by name and shape by shape by `loadParameters`). Same construction as `loadTrainedModel` in Node. A cascade
+ * stage also loads its previous stage (as `loadModel` in Node).
  * @throws NnunetError when a weights file does not fit the network.
  */
 export async function loadWebModel(manifest: WebModelManifest, fetchFile: ModelFetch, backend: ComputeBackend | DeviceBackend): Promise<WebModel> {
@@ -58,5 +63,11 @@ export async function loadWebModel(manifest: WebModelManifest, fetchFile: ModelF
     network.setDeepSupervision(false);
     networks.push(network);
   }
-  return { manifest, registry, networks, patchSize: manifest.patchSize, numClasses: manifest.numClasses, mirrorAxes: manifest.mirrorAxes };
+  let previous: WebModel | undefined;
+  if (manifest.previousStage) {
+    const dir = manifest.previousStage.dir;
+    const fetchPrevious: ModelFetch = (f) => fetchFile(`${dir}${f}`);
+    previous = await loadWebModel(await readManifest(fetchPrevious), fetchPrevious, backend);
+  }
+  return { manifest, registry, networks, patchSize: manifest.patchSize, numClasses: manifest.numClasses, mirrorAxes: manifest.mirrorAxes, previous };
 }
