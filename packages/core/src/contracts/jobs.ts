@@ -35,6 +35,11 @@ export interface RunSpec {
   /** Configurations trained, in training order (a cascade after its previous stage). */
   configurations: string[];
   folds: number[];
+  /**
+   * Time budget only: wall-clock time (`Date.now()`, ms) by which every fold's training should end, so that
+   * validation and test prediction still fit the budget (`trainingDeadline` in the pipeline); folds share what is left.
+   */
+  trainingEndsAt?: number;
 }
 
 /**

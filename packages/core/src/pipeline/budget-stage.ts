@@ -80,6 +80,26 @@ export async function applyTimeBudget(c: CostStageInput): Promise<{ plans: Plans
   return { plans, budget: budgetFrom(b, record) };
 }
 
+/** Share of the budget kept after the estimated validation and test prediction (find-best, evaluation, writing). */
+const RESERVE_SHARE = 0.04;
+/** Factor on the estimated validation and test prediction times kept free after training (their estimates run low under load). */
+const RESERVE_FACTOR = 1.5;
+
+/**
+ * When every fold's training should end (`Date.now()` ms) for a run under a time budget to end within it: the
+ * budget counted from the run's start, less 1.5x the estimated validation and test prediction (the `time_budget`
+ * record's estimates) and 4% of the budget. Null without a time budget record.
+ * @param record the plans' `time_budget` record (`decisionRecord`)
+ * @param runStartedAt the run's start (`Date.now()` ms)
+ */
+export function trainingDeadline(record: Record<string, unknown> | undefined, runStartedAt: number): number | null {
+  const budget = Number(record?.budget_seconds);
+  if (!record || !Number.isFinite(budget) || budget <= 0) return null;
+  const estimates = Array.isArray(record.estimates) ? (record.estimates as { stage: string; seconds: number }[]) : [];
+  const after = estimates.filter((e) => /^(validation|predict test)\b/.test(e.stage)).reduce((a, e) => a + (Number(e.seconds) || 0), 0);
+  return runStartedAt + 1000 * (budget * (1 - RESERVE_SHARE) - RESERVE_FACTOR * after);
+}
+
 function budgetFrom(b: Budget, r: Record<string, unknown>): Budget {
   return { ...b, configurations: [String(r.configuration)], epochs: Number(r.epochs), iterationsPerEpoch: Number(r.iterations_per_epoch), mirror: Boolean(r.mirror) };
 }

@@ -19,7 +19,7 @@ import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
 import { scoreEnsemble } from './ensemble-stage.js';
 import { stage } from './stages.js';
-import { applyTimeBudget, estimateRun, recordMeasured, reportEstimates } from './budget-stage.js';
+import { applyTimeBudget, estimateRun, recordMeasured, reportEstimates, trainingDeadline } from './budget-stage.js';
 import { ensureSplits, foldsToRun } from './train-stage.js';
 import { createJobExecutor } from './jobs/execute.js';
 import { decathlonJobGraph } from './jobs/graph.js';
@@ -157,6 +157,8 @@ export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend |
   const configurations = configurationsToRun(plans, budget.configurations, rep);
   if (cost && estimate) await estimateRun({ ...cost, plans, budget }, configurations);
   const run: RunSpec = { out: L.root, dataset: ds.root, budget, backend: o.backend ?? 'auto', configurations, folds };
+  const endsAt = budget.timeBudgetSeconds ? trainingDeadline(plans.time_budget as Record<string, unknown> | undefined, Date.now() - (performance.now() - startedAt)) : null;
+  if (endsAt !== null) run.trainingEndsAt = endsAt;
   const graph = decathlonJobGraph(run, ds, plans);
   writeJobGraph(graph);
   return { ds, plans, graph };

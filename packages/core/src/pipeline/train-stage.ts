@@ -23,6 +23,7 @@ import type { Reporter } from './progress.js';
 import { getConfiguration } from '../planning/plans-io.js';
 import { stage } from './stages.js';
 import { lateralizedMirrorExclusion } from './lateral.js';
+import { foldDeadline, type TrainingDeadline } from '../training/deadline.js';
 
 /** Splits from `file` when present (user-supplied splits override, RULES.md §1), else new KFold splits written there. */
 export async function ensureSplits(file: string, caseIds: string[], nFolds: number, registry: Registry): Promise<Splits> {
@@ -72,6 +73,10 @@ export interface TrainStageInput {
   saveProbabilities?: boolean;
   /** Train only; the validation predictions are made later by `validateConfigurationFold` (job runners). */
   skipValidation?: boolean;
+  /** Time budget: when every fold's training should end (`RunSpec.trainingEndsAt`, `Date.now()` ms). */
+  trainingEndsAt?: number;
+  /** The run's folds that share `trainingEndsAt` (default `folds`). */
+  runFolds?: number[];
 }
 
 /** Progress label while training: the epoch being trained (0-based `epoch`), 1-based, and the last epoch's status. */
@@ -131,6 +136,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
         cases,
         excludedMirrorAxes,
         resume: true,
+        deadline: foldDeadlineOf(t),
         log: (s) => t.rep.log(s),
         onProgress: (p) => {
           const epoch = Number(p.epoch ?? 0);
@@ -144,6 +150,18 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
     } else t.rep.log(`train ${t.configuration} fold ${fold}: checkpoint_final present, skipped`);
     if (!t.skipValidation) await validateFold(t, fold, previous);
   }
+}
+
+/**
+ * Under a time budget, this fold's share of the training time left (`foldDeadline`: the folds of the run without
+ * `checkpoint_final` split it), with the budget's `minIterations` as the floor (1 when the user gave none: the
+ * deadline wins over the planning minimum).
+ */
+function foldDeadlineOf(t: TrainStageInput): TrainingDeadline | undefined {
+  if (!t.trainingEndsAt) return undefined;
+  const folds = t.runFolds ?? t.folds;
+  const left = folds.filter((f) => !existsSync(join(t.modelDir, `fold_${f}`, 'checkpoint_final.json'))).length;
+  return { endsAt: foldDeadline(t.trainingEndsAt, left), minIterations: Math.max(1, t.budget.minIterations ?? 1) };
 }
 
 /**

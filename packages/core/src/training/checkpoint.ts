@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { writeFilesAtomic } from '../util/atomic.js';
 import type { RngState } from './rng.js';
+import type { DeadlineStop } from './deadline.js';
 
 /** Per-epoch training log, nnU-Net logger names (`nnunet_logger.py`), one entry per completed epoch. */
 export interface ProgressLog {
@@ -49,6 +50,8 @@ export interface CheckpointMeta {
   /** Cascade only: the previous stage's configuration and the labels whose one-hot channels are inputs. */
   previous_stage?: string;
   previous_stage_labels?: number[];
+  /** Time budget only: the shorter schedule the deadline imposed (`DeadlineClock`); absent when the plan ran whole. */
+  time_budget_stop?: DeadlineStop;
   rng: Record<string, RngState>;
   logging: ProgressLog;
   /** Byte ranges in the `.bin`: `parameters` (nn `saveParameters` bytes), then `optimizer.<i>` float32 LE buffers. */

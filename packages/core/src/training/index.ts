@@ -18,3 +18,4 @@ export * from './trainer-settings.js';
 export * from './progress-plot.js';
 export * from './training-log.js';
 export * from './train-step.js';
+export * from './deadline.js';

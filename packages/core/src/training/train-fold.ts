@@ -11,6 +11,7 @@ import { NnunetTrainingLog } from './training-log.js';
 import { confusionCounts, pseudoDice, regionConfusionCounts } from './targets.js';
 import { trainStep, validationStep } from './train-step.js';
 import { setupTraining, type TrainFoldOptions, type TrainingContext } from './trainer-setup.js';
+import { DeadlineClock } from './deadline.js';
 
 /** Result of {@link trainFold}. */
 export interface TrainResult {
@@ -42,6 +43,8 @@ const yieldLoop = () => new Promise<void>((r) => setImmediate(r));
  * `progress.png` (nnU-Net's plot) and appends to `training_log_<date>.txt` (nnU-Net's lines, a new file per start);
  * a new best EMA writes `checkpoint_best`; the end writes `checkpoint_final`. With `resume`, training continues from
  * `checkpoint_latest` and gives the same weights as an uninterrupted run on a deterministic backend.
+ * With `o.deadline` (a time budget), the schedule is shortened when the wall clock says the rest would end late
+ * (`DeadlineClock`; the checkpoints record it as `time_budget_stop`).
  * Throws `DataError`/`NnunetError` for unusable inputs (missing configuration, corrupt cache or checkpoint).
  */
 export async function trainFold(o: TrainFoldOptions): Promise<TrainResult> {
@@ -69,12 +72,18 @@ async function runFold(ctx: TrainingContext): Promise<TrainResult> {
   await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify(debugInfo(ctx), null, 2));
   const trainingLog = startTrainingLog(ctx, foldDir);
   const timing: EpochTiming[] = [];
+  const clock = new DeadlineClock(o.deadline, ctx.iterations, ctx.epoch * ctx.iterations);
+  let previous: { start: number; training: number } | null = null;
   for (; ctx.epoch < ctx.epochs; ) {
     const t0 = Date.now() / 1000;
+    if (previous) clock.epochDone(t0 - previous.start, previous.training);
+    shortenSchedule(ctx, clock, log);
     const lr = polyLR(ctx.settings.initialLr, ctx.epoch, ctx.epochs, ctx.settings.polyExponent);
     ctx.optimizer.lr = lr;
     trainingLog.epochStart(ctx.epoch, lr);
-    const { loss: trainLoss, dataSeconds, stepSeconds } = await trainEpoch(ctx, lr);
+    const { loss: trainLoss, dataSeconds, stepSeconds, iterations: ran } = await trainEpoch(ctx, lr, clock);
+    previous = { start: t0, training: dataSeconds + stepSeconds };
+    if (ran < ctx.iterations) stopEpochEarly(ctx, clock, ran, log);
     timing.push({ epoch: ctx.epoch, data_seconds: dataSeconds, step_seconds: stepSeconds, data_wait_fraction: dataSeconds / Math.max(1e-9, dataSeconds + stepSeconds) });
     const val = ctx.valLoader ? await validateEpoch(ctx, lr) : null;
     const l = ctx.logs;
@@ -144,11 +153,13 @@ interface EpochTiming {
   data_wait_fraction: number;
 }
 
-async function trainEpoch(ctx: TrainingContext, lr: number): Promise<{ loss: number; dataSeconds: number; stepSeconds: number }> {
+async function trainEpoch(ctx: TrainingContext, lr: number, clock: DeadlineClock): Promise<{ loss: number; dataSeconds: number; stepSeconds: number; iterations: number }> {
   let sum = 0;
   let dataSeconds = 0;
   let stepSeconds = 0;
-  for (let it = 0; it < ctx.iterations; it++) {
+  let it = 0;
+  for (; it < ctx.iterations; it++) {
+    if (clock.stopBeforeNextIteration()) break;
     const t0 = performance.now();
     const r = { phase: 'train', epoch: ctx.epoch, iteration: it } as const;
     const batch = await ctx.batches.get(r, upcomingBatches(r, ctx.iterations, ctx.iterations));
@@ -156,11 +167,31 @@ async function trainEpoch(ctx: TrainingContext, lr: number): Promise<{ loss: num
     const loss = await trainStep(ctx.network, ctx.optimizer, ctx.loss, batch, ctx.ignoreLabel, ctx.settings.gradClipNorm);
     dataSeconds += (t1 - t0) / 1000;
     stepSeconds += (performance.now() - t1) / 1000;
+    clock.iterationDone((performance.now() - t0) / 1000);
     sum += loss;
     ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss, lr });
     await yieldLoop();
   }
-  return { loss: sum / Math.max(1, ctx.iterations), dataSeconds, stepSeconds };
+  return { loss: sum / Math.max(1, it), dataSeconds, stepSeconds, iterations: it };
+}
+
+/** Under a deadline: fewer epochs when the rest of the schedule would end after it (logged once per change). */
+function shortenSchedule(ctx: TrainingContext, clock: DeadlineClock, log: (s: string) => void): void {
+  const fit = clock.epochsThatFit(ctx.epoch, ctx.epochs);
+  if (fit >= ctx.epochs) return;
+  log(`time budget: ${ctx.foldName} runs ${fit} of the ${ctx.epochs} epochs left in its schedule (${ctx.plannedEpochs} planned), to end by ` +
+    `${new Date(clock.deadline!.endsAt).toISOString().slice(11, 19)} UTC: this machine runs slower than calibrated; the poly learning rate decays over the shorter schedule`);
+  ctx.epochs = fit;
+  ctx.stop = { epochs: fit, lastEpochIterations: ctx.iterations, iterations: fit * ctx.iterations, plannedIterations: ctx.plannedEpochs * ctx.iterations };
+}
+
+/** Under a deadline: the epoch stopped after `ran` iterations is the last one. */
+function stopEpochEarly(ctx: TrainingContext, clock: DeadlineClock, ran: number, log: (s: string) => void): void {
+  ctx.epochs = ctx.epoch + 1;
+  const planned = ctx.plannedEpochs * ctx.iterations;
+  ctx.stop = { epochs: ctx.epochs, lastEpochIterations: ran, iterations: clock.iterationsDone, plannedIterations: planned };
+  log(`time budget: ${ctx.foldName} stops after ${clock.iterationsDone} of ${planned} training iterations (epoch ${ctx.epoch} ran ${ran} of ${ctx.iterations}) to keep the budget; ` +
+    'the model is trained less than planned: give a larger --time-budget for the full schedule');
 }
 
 async function validateEpoch(ctx: TrainingContext, lr: number): Promise<{ loss: number; mean: number; perClass: number[] }> {
@@ -193,12 +224,13 @@ function metaOf(ctx: TrainingContext): Omit<CheckpointMeta, 'blobs' | 'bin_bytes
     format: 'nnunet-ts-checkpoint/1', trainer_name: 'nnUNetTrainer', configuration: o.configuration, fold: o.fold,
     plans_name: o.plans.plans_name, dataset_name: o.plans.dataset_name, network_class_name: ctx.arch.network_class_name,
     dims: ctx.dims, input_channels: ctx.inputChannels, num_classes: ctx.numClasses, patch_size: ctx.patchSize,
-    inference_allowed_mirroring_axes: ctx.da.mirrorAxes, current_epoch: ctx.epoch, num_epochs: ctx.epochs,
+    inference_allowed_mirroring_axes: ctx.da.mirrorAxes, current_epoch: ctx.epoch, num_epochs: ctx.plannedEpochs,
     num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations, batch_size: ctx.batchSize,
     seed: ctx.seed, augmentation: o.augmentation ?? 'nnUNetDefault', best_ema: ctx.bestEma,
     ...(o.previousStage ? { previous_stage: o.previousStage, previous_stage_labels: ctx.cascade!.labels } : {}),
     rng: { train: ctx.rngs.train.getState(), augment: ctx.rngs.augment.getState(), val: ctx.rngs.val.getState() },
     logging: ctx.logs,
+    ...(ctx.stop ? { time_budget_stop: ctx.stop } : {}),
   };
 }
 
@@ -215,6 +247,10 @@ async function restore(ctx: TrainingContext, foldDir: string): Promise<void> {
   ctx.epoch = ck.meta.current_epoch;
   ctx.bestEma = ck.meta.best_ema;
   ctx.logs = ck.meta.logging;
+  if (ck.meta.time_budget_stop) {
+    ctx.stop = ck.meta.time_budget_stop;
+    ctx.epochs = ck.meta.time_budget_stop.epochs;
+  }
   for (const k of ['train', 'augment', 'val'] as const) if (ck.meta.rng[k]) ctx.rngs[k].setState(ck.meta.rng[k]);
 }
 
@@ -222,7 +258,7 @@ function debugInfo(ctx: TrainingContext): Record<string, unknown> {
   return {
     configuration: ctx.o.configuration, fold: ctx.o.fold, plans_name: ctx.o.plans.plans_name, backend: ctx.network.device.info.name,
     network_class_name: ctx.arch.network_class_name, dims: ctx.dims, patch_size: ctx.patchSize, initial_patch_size: ctx.da.initialPatchSize,
-    batch_size: ctx.batchSize, data_workers: ctx.batches.workers, num_epochs: ctx.epochs, num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations,
+    batch_size: ctx.batchSize, data_workers: ctx.batches.workers, num_epochs: ctx.plannedEpochs, num_iterations_per_epoch: ctx.iterations, num_val_iterations_per_epoch: ctx.valIterations,
     initial_lr: ctx.settings.initialLr, weight_decay: ctx.settings.weightDecay, momentum: ctx.settings.momentum, grad_clip: ctx.settings.gradClipNorm, oversample_foreground_percent: ctx.settings.oversampleForegroundPercent,
     trainer_settings: ctx.settings,
     rotation_for_DA: ctx.da.rotation, do_dummy_2d_data_aug: ctx.da.doDummy2D, mirror_axes: ctx.da.mirrorAxes,

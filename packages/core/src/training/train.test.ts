@@ -132,6 +132,33 @@ describe('trainFold with stub network and loss', () => {
     expect(fa.meta.inference_allowed_mirroring_axes).toEqual([0, 1, 2]);
   });
 
+  it('a time budget deadline already passed stops the fold after minIterations, in a short last epoch, and says so', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'train-deadline-'));
+    const lines: string[] = [];
+    const res = await trainFold(options(d, { epochs: 4, iterationsPerEpoch: 5, deadline: { endsAt: Date.now() - 1000, minIterations: 3 }, log: (s) => lines.push(s) }));
+    expect(res.epochsCompleted).toBe(1);
+    expect(res.logs.train_losses).toHaveLength(1);
+    const final = await loadCheckpoint(join(d, 'fold_0'), 'final');
+    // the plans' schedule stays in num_epochs (a rerun with the same budget is not refused); the cut is recorded
+    expect(final.meta.num_epochs).toBe(4);
+    expect(final.meta.time_budget_stop).toEqual({ epochs: 1, lastEpochIterations: 3, iterations: 3, plannedIterations: 20 });
+    expect(lines.join('\n')).toMatch(/time budget: fold_0 stops after 3 of 20 training iterations \(epoch 0 ran 3 of 5\) to keep the budget/);
+    // a second call finds checkpoint_latest at the end of the shortened schedule: nothing more is trained
+    const again = await trainFold(options(d, { epochs: 4, iterationsPerEpoch: 5, resume: true, deadline: { endsAt: Date.now() + 3_600_000, minIterations: 3 } }));
+    expect(again.epochsCompleted).toBe(1);
+  });
+
+  it('a deadline far away changes nothing: same weights as a run without one', async () => {
+    const a = mkdtempSync(join(tmpdir(), 'train-nodl-'));
+    const b = mkdtempSync(join(tmpdir(), 'train-farDl-'));
+    await trainFold(options(a, { epochs: 2, iterationsPerEpoch: 2, validationIterations: 1 }));
+    await trainFold(options(b, { epochs: 2, iterationsPerEpoch: 2, validationIterations: 1, deadline: { endsAt: Date.now() + 3_600_000, minIterations: 1 } }));
+    const fa = await loadCheckpoint(join(a, 'fold_0'), 'final');
+    const fb = await loadCheckpoint(join(b, 'fold_0'), 'final');
+    expect(fb.parameters).toEqual(fa.parameters);
+    expect(fb.meta.time_budget_stop).toBeUndefined();
+  });
+
   it('reports a corrupt checkpoint by file name (B45)', async () => {
     const d = mkdtempSync(join(tmpdir(), 'train-c-'));
     await trainFold(options(d, { epochs: 1, iterationsPerEpoch: 1, validationIterations: 1 }));

@@ -22,6 +22,7 @@ import { makeBatch, type BatchEnv } from './batches.js';
 import { cropWithPadding } from './patch-sampler.js';
 import { createRng, deriveSeed, type SeededRng } from './rng.js';
 import { foldCases } from './splits.js';
+import type { DeadlineStop, TrainingDeadline } from './deadline.js';
 
 /** Progress report passed to `onProgress` (the CLI draws its bar from it). */
 export interface TrainProgress {
@@ -69,6 +70,8 @@ export interface TrainFoldOptions {
   batchSize?: number;
   /** Continue from `checkpoint_latest` when it exists. */
   resume?: boolean;
+  /** A time budget's wall-clock limit for this fold (`DeadlineClock`); absent: the whole schedule runs (nnU-Net). */
+  deadline?: TrainingDeadline;
   /** Augmentation plugin name (default `nnUNetDefault`; `nnUNetNoDA`, `mirrorOnly` for quick runs). */
   augmentation?: string;
   /** Patch axes never mirrored, in training and later in TTA (lateralized labels, B35). */
@@ -114,7 +117,12 @@ export interface TrainingContext {
   /** Region-based training: the foreground regions (one sigmoid output each), else null. */
   regions: number[][] | null;
   batchSize: number;
+  /** Epochs of the schedule: `plannedEpochs`, or fewer when a time budget's deadline shortened it. */
   epochs: number;
+  /** Epochs asked for (`o.epochs`, default 1000): the checkpoints' `num_epochs`. */
+  plannedEpochs: number;
+  /** Set when a deadline shortened the schedule. */
+  stop?: DeadlineStop;
   iterations: number;
   valIterations: number;
   seed: number;
@@ -202,7 +210,7 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
   const loaders = { train: { ids: train, loader: { ...lo, initialPatchSize: da.initialPatchSize } }, val: val.length ? { ids: val, loader: { ...lo, initialPatchSize: patchSize } } : null };
   const ctx: Omit<TrainingContext, 'batches'> = {
     o, foldName: `fold_${o.fold}`, arch, dims, patchSize, patch3: dims === 2 ? [1, ...patchSize] : [...patchSize], inputChannels, cascade, numClasses, ignoreLabel, regions: regions ?? null,
-    batchSize, epochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, settings, da,
+    batchSize, epochs: o.epochs ?? 1000, plannedEpochs: o.epochs ?? 1000, iterations: o.iterationsPerEpoch ?? 250, valIterations: o.validationIterations ?? 50, seed, settings, da,
     network, loss, optimizer, transforms,
     trainLoader: new PatchLoader(cases, train, loaders.train.loader),
     valLoader: loaders.val ? new PatchLoader(cases, val, loaders.val.loader) : null,

@@ -144,6 +144,7 @@ async function trainInput(c: JobContext): Promise<TrainStageInput> {
     ds: s.ds, plans: s.plans, configuration, registry: c.registry, backend: await c.backend(),
     preprocessedDir: s.L.configurationData(dataConfiguration(s.plans, configuration)), modelDir: s.L.modelDir(configuration),
     splits: s.splits, folds: [job.fold!], budget: run.budget, rep,
+    ...(run.trainingEndsAt ? { trainingEndsAt: run.trainingEndsAt, runFolds: run.folds } : {}),
     saveProbabilities: run.budget.ensemble && run.configurations.length > 1, skipValidation: true,
   };
 }

@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DeadlineClock, foldDeadline } from './deadline.js';
+
+const NOW = Date.UTC(2026, 11, 6, 12, 0, 0);
+afterEach(() => vi.useRealTimers());
+
+describe('DeadlineClock', () => {
+  it('without a deadline every answer is "go on"', () => {
+    const c = new DeadlineClock(undefined, 10, 0);
+    c.iterationDone(100);
+    expect(c.stopBeforeNextIteration()).toBe(false);
+    expect(c.epochsThatFit(1, 50)).toBe(50);
+  });
+
+  it('shortens the schedule to the epochs that fit, iterations and measured overhead counted, never below the floor', () => {
+    vi.useFakeTimers({ now: NOW });
+    const c = new DeadlineClock({ endsAt: NOW + 20_000, minIterations: 1 }, 5, 0);
+    for (let i = 0; i < 5; i++) c.iterationDone(1); // 1 s per iteration
+    c.epochDone(7, 5); // 2 s of validation and checkpoints
+    // 20 s left, 7 s per epoch: 2 more epochs
+    expect(c.epochsThatFit(1, 10)).toBe(3);
+    // the whole schedule fits: unchanged
+    expect(c.epochsThatFit(1, 3)).toBe(3);
+    // the floor: 30 iterations = 6 epochs of 5, 5 done: at least 5 more epochs
+    const floor = new DeadlineClock({ endsAt: NOW + 20_000, minIterations: 30 }, 5, 0);
+    for (let i = 0; i < 5; i++) floor.iterationDone(1);
+    floor.epochDone(7, 5);
+    expect(floor.epochsThatFit(1, 10)).toBe(6);
+    // no time left: one more (short) epoch, so the run ends at the schedule's lowest learning rate
+    vi.setSystemTime(NOW + 60_000);
+    expect(c.epochsThatFit(1, 10)).toBe(2);
+  });
+
+  it('stops before an iteration that would end after the deadline, once minIterations ran', () => {
+    vi.useFakeTimers({ now: NOW });
+    const c = new DeadlineClock({ endsAt: NOW + 10_000, minIterations: 4 }, 100, 0);
+    expect(c.stopBeforeNextIteration()).toBe(false); // nothing timed yet
+    for (let i = 0; i < 3; i++) c.iterationDone(2);
+    vi.setSystemTime(NOW + 9_000);
+    expect(c.stopBeforeNextIteration()).toBe(false); // 3 < minIterations 4
+    c.iterationDone(2);
+    expect(c.stopBeforeNextIteration()).toBe(true); // 2 s + an estimated 20 s of epoch end > 1 s left
+    vi.setSystemTime(NOW - 100_000);
+    expect(c.stopBeforeNextIteration()).toBe(false);
+  });
+
+  it('folds left share the time evenly', () => {
+    expect(foldDeadline(NOW + 300_000, 3, NOW)).toBe(NOW + 100_000);
+    expect(foldDeadline(NOW - 5_000, 2, NOW)).toBe(NOW);
+    expect(foldDeadline(NOW + 10_000, 0, NOW)).toBe(NOW + 10_000);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Keeping a fold's training inside a time budget (`--time-budget`, the `quick` preset) while it runs.
+ *
+ * The plan made under a time budget (`costmodel/time-budget.ts`) rests on a calibration taken before training; a
+ * machine whose load rises afterwards (a shared CI runner, a laptop doing other work) runs slower than calibrated,
+ * and the run would end late. With a deadline, the trainer watches the wall clock: after each epoch it shortens the
+ * schedule to the epochs that still fit (the poly learning rate then decays over the shorter schedule), and within
+ * the last epoch it stops before an iteration that would end after the deadline. It never goes below
+ * `minIterations` training iterations. nnU-Net has no time budget; without a deadline nothing changes (nnU-Net's
+ * fixed `num_epochs` x `num_iterations_per_epoch`). An extension of nnunet-ts.
+ */
+
+/** The wall-clock limit of one fold's training. */
+export interface TrainingDeadline {
+  /** Wall-clock time (`Date.now()`, ms) by which the fold's training, its validation iterations and checkpoints included, should end. */
+  endsAt: number;
+  /** Fewest training iterations the fold runs whatever the clock says (the budget's `minIterations`), >= 1. */
+  minIterations: number;
+}
+
+/** What the clock decided, written into the checkpoints (`time_budget_stop`) and the log. */
+export interface DeadlineStop {
+  /** Epochs of the shortened schedule (the plans' `num_epochs` is kept in the checkpoint). */
+  epochs: number;
+  /** Training iterations run in the last epoch when it was cut short, else the epoch's full count. */
+  lastEpochIterations: number;
+  /** Training iterations run in all, over the planned epochs x iterations. */
+  iterations: number;
+  plannedIterations: number;
+}
+
+/**
+ * Wall-time bookkeeping of a fold's training against a {@link TrainingDeadline}: seconds per training iteration and
+ * per epoch overhead (validation iterations, checkpoints, plots) as measured in this process.
+ */
+export class DeadlineClock {
+  private iterationSeconds = 0;
+  private iterationsTimed = 0;
+  private overheadSeconds: number | null = null;
+
+  /**
+   * @param deadline the limit; undefined: every query answers "go on"
+   * @param iterationsPerEpoch training iterations of a full epoch
+   * @param iterationsDone training iterations already run (a resumed fold)
+   */
+  constructor(
+    readonly deadline: TrainingDeadline | undefined,
+    private readonly iterationsPerEpoch: number,
+    public iterationsDone: number,
+  ) {}
+
+  /** One training iteration (batch loading and augmentation included) took `seconds`. */
+  iterationDone(seconds: number): void {
+    this.iterationSeconds += seconds;
+    this.iterationsTimed++;
+    this.iterationsDone++;
+  }
+
+  /** An epoch took `epochSeconds` in all, `trainingSeconds` of it in training iterations. */
+  epochDone(epochSeconds: number, trainingSeconds: number): void {
+    const overhead = Math.max(0, epochSeconds - trainingSeconds);
+    this.overheadSeconds = this.overheadSeconds === null ? overhead : Math.max(overhead, 0.5 * (this.overheadSeconds + overhead));
+  }
+
+  private secondsLeft(now = Date.now()): number {
+    return this.deadline ? (this.deadline.endsAt - now) / 1000 : Infinity;
+  }
+
+  private perIteration(): number {
+    return this.iterationsTimed ? this.iterationSeconds / this.iterationsTimed : 0;
+  }
+
+  /**
+   * True when one more training iteration plus the end of the epoch (its validation and checkpoints, as measured, or
+   * a tenth of the epoch before any was measured) would end after the deadline, and the floor is reached.
+   */
+  stopBeforeNextIteration(): boolean {
+    if (!this.deadline || !this.iterationsTimed || this.iterationsDone < this.deadline.minIterations) return false;
+    const overhead = this.overheadSeconds ?? 0.1 * this.iterationsPerEpoch * this.perIteration();
+    return this.perIteration() + overhead > this.secondsLeft();
+  }
+
+  /**
+   * The number of epochs of the schedule after `epochsDone` epochs of `epochs`: unchanged when the rest fits,
+   * else `epochsDone` + the epochs that fit (at least one more when any remains, so the run ends on a short last
+   * epoch rather than without its lowest learning rate), never below the floor of `minIterations`.
+   */
+  epochsThatFit(epochsDone: number, epochs: number): number {
+    if (!this.deadline || epochsDone >= epochs || !this.iterationsTimed) return epochs;
+    const perEpoch = this.iterationsPerEpoch * this.perIteration() + (this.overheadSeconds ?? 0);
+    const fit = Math.floor(this.secondsLeft() / Math.max(perEpoch, 1e-9));
+    const floor = Math.ceil(Math.max(0, this.deadline.minIterations - this.iterationsDone) / this.iterationsPerEpoch);
+    return Math.min(epochs, epochsDone + Math.max(1, fit, floor));
+  }
+}
+
+/**
+ * Each fold's share of the time left for training: the folds still to train split it evenly (a queued run whose
+ * workers train folds side by side gives each less than it could use, never more).
+ * @param endsAt when every fold's training should end (`Date.now()` ms)
+ * @param foldsLeft folds of the run without `checkpoint_final`, this one included (>= 1)
+ */
+export function foldDeadline(endsAt: number, foldsLeft: number, now = Date.now()): number {
+  return now + Math.max(0, endsAt - now) / Math.max(1, foldsLeft);
+}
