@@ -82,6 +82,8 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     const voxels = (cfg.patch_size as number[]).reduce((a, b) => a * b, 1) * (cfg.batch_size as number);
     expect(voxels).toBeLessThan(2 * 24 * 256 * 256);
     expect(Number(tb.epochs)).toBeGreaterThanOrEqual(1);
+    // validation iterations keep nnU-Net's 50 per 250 when the epoch is shortened
+    expect(tb.validation_iterations_per_epoch).toBe(Math.min(50, Math.max(1, Math.round((50 * Number(tb.iterations_per_epoch)) / 250))));
     expect(Number(tb.seconds_before_stages)).toBeGreaterThan(0);
     expect(Number(tb.seconds_before_stages)).toBeLessThan(budgetSeconds / 2);
     const est = JSON.parse(readFileSync(join(out, 'estimates.json'), 'utf8')) as { estimated: { stage: string; seconds: number }[]; measured: Record<string, number> };

@@ -3,7 +3,7 @@ import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
 import { formatDuration, hostCpuShare, hostVoxelsPerSecond, mirrorFactor, scaleCalibration, shapeAtConfiguration, tilesFor } from './estimate.js';
 import { calibrationCurrent, type Calibration } from './calibrate.js';
-import { availableMemory, nvidiaGpuMemory } from './time-budget.js';
+import { availableMemory, nvidiaGpuMemory, scaledValidationIterations } from './time-budget.js';
 import type { ComputeBackend } from '../contracts/backend.js';
 import { totalmem } from 'node:os';
 
@@ -116,5 +116,16 @@ describe('host speed', () => {
     expect(share).toBeGreaterThan(0);
     expect(share).toBeLessThanOrEqual(1);
     expect(hostVoxelsPerSecond()).toBeCloseTo(25e6 * share, 0);
+  });
+});
+
+describe('validation iterations under a time budget', () => {
+  it("keep nnU-Net's 50 per 250 ratio when an epoch is shortened, at least 1, never more than the budget's", () => {
+    expect(scaledValidationIterations(50, 250, 250)).toBe(50);
+    expect(scaledValidationIterations(50, 250, 62)).toBe(12);
+    expect(scaledValidationIterations(50, 250, 2)).toBe(1);
+    // the quick preset: 2 per 30
+    expect(scaledValidationIterations(2, 30, 30)).toBe(2);
+    expect(scaledValidationIterations(2, 30, 20)).toBe(1);
   });
 });

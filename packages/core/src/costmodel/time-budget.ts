@@ -68,6 +68,11 @@ export interface TimeBudgetDecision {
   configuration: string;
   epochs: number;
   iterationsPerEpoch: number;
+  /**
+   * Validation iterations per epoch (pseudo Dice): the budget's, scaled with the iterations per epoch when an epoch is
+   * shortened, so they keep nnU-Net's ratio (50 per 250) that the fit assumed; at least 1.
+   */
+  validationIterations: number;
   mirror: boolean;
   gpuMemoryTargetGb: number;
   /** Factor applied to the planner's fine axes of the target spacing (1 = nnU-Net's spacing). */
@@ -295,10 +300,11 @@ function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib
   // fewer iterations than one epoch holds: one shorter epoch (never round up to a whole epoch past the budget)
   const ipe = Math.max(1, Math.min(o.iterationsPerEpoch, best.iterations));
   const epochs = Math.max(1, Math.floor(best.iterations / ipe));
-  const shape = { ...runShape({ ...o, iterationsPerEpoch: ipe }, c, best.mirror, epochs * ipe), epochs };
+  const validationIterations = scaledValidationIterations(o.validationIterations, o.iterationsPerEpoch, ipe);
+  const shape = { ...runShape({ ...o, iterationsPerEpoch: ipe, validationIterations }, c, best.mirror, epochs * ipe), epochs };
   const estimates = estimateStages(shape, c.cfg, cost, process.memoryUsage().rss);
   const decision: TimeBudgetDecision = {
-    plans: c.plans, configuration: c.configuration, epochs, iterationsPerEpoch: ipe, mirror: best.mirror, gpuMemoryTargetGb: c.target,
+    plans: c.plans, configuration: c.configuration, epochs, iterationsPerEpoch: ipe, validationIterations, mirror: best.mirror, gpuMemoryTargetGb: c.target,
     spacingFactor: c.factor, patchSize: [...c.cfg.patch_size!], batchSize: c.cfg.batch_size ?? 2, budgetSeconds: userBudget,
     secondsBeforeStages: userBudget - o.budgetSeconds, estimates,
     calibration: { ...calib, secondsPerIteration: cost.secondsPerIteration, secondsPerTile: cost.secondsPerTile },
@@ -306,6 +312,14 @@ function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib
   const spent = userBudget - o.budgetSeconds;
   o.log?.(`time budget ${formatDuration(userBudget)} on ${o.backend.info.name} (${formatDuration(o.budgetSeconds)} left after ${formatDuration(spent)} of validation, fingerprint and calibration; memory available ${formatBytes(memory)}): ${describeDecision(decision)}`);
   return decision;
+}
+
+/**
+ * Validation iterations per epoch for an epoch shortened to `iterationsPerEpoch`: the budget's `validation` per
+ * `budgetIterationsPerEpoch` kept in ratio (nnU-Net: 50 per 250), rounded, at least 1, at most the budget's.
+ */
+export function scaledValidationIterations(validation: number, budgetIterationsPerEpoch: number, iterationsPerEpoch: number): number {
+  return Math.min(validation, Math.max(1, Math.round((validation * iterationsPerEpoch) / Math.max(1, budgetIterationsPerEpoch))));
 }
 
 /** Training iterations per fold below which a budget's model is warned about (nnU-Net trains 1000 x 250). */
@@ -330,14 +344,15 @@ function explainChoice(o: TimeBudgetOptions, own: Candidate, best: Pick, ownCost
 export function describeDecision(d: TimeBudgetDecision): string {
   const cfg = d.plans.configurations[d.configuration]!;
   return `${d.configuration}, spacing [${(cfg.spacing ?? []).map((v) => v.toFixed(3)).join(', ')}]${d.spacingFactor !== 1 ? ` (nnU-Net's fine axes x${d.spacingFactor})` : ''}, ` +
-    `patch ${d.patchSize.join('x')}, batch ${d.batchSize} (memory target ${d.gpuMemoryTargetGb} GB), ${d.epochs} x ${d.iterationsPerEpoch} iterations, ` +
+    `patch ${d.patchSize.join('x')}, batch ${d.batchSize} (memory target ${d.gpuMemoryTargetGb} GB), ${d.epochs} x ${d.iterationsPerEpoch} iterations (+ ${d.validationIterations} validation), ` +
     `mirroring TTA ${d.mirror ? 'on' : 'off'}`;
 }
 
 /** The record written into the plans (`time_budget`) and run.json. */
 export function decisionRecord(d: TimeBudgetDecision): Record<string, unknown> {
   return {
-    budget_seconds: d.budgetSeconds, seconds_before_stages: Math.round(d.secondsBeforeStages), configuration: d.configuration, epochs: d.epochs, iterations_per_epoch: d.iterationsPerEpoch, mirror: d.mirror,
+    budget_seconds: d.budgetSeconds, seconds_before_stages: Math.round(d.secondsBeforeStages), configuration: d.configuration, epochs: d.epochs, iterations_per_epoch: d.iterationsPerEpoch,
+    validation_iterations_per_epoch: d.validationIterations, mirror: d.mirror,
     gpu_memory_target_gb: d.gpuMemoryTargetGb, spacing_factor: d.spacingFactor, patch_size: d.patchSize, batch_size: d.batchSize,
     seconds_per_iteration: d.calibration.secondsPerIteration, seconds_per_tile: d.calibration.secondsPerTile, backend: d.calibration.backend,
     estimates: d.estimates.map((e) => ({ stage: e.stage, seconds: Math.round(e.seconds), peak_bytes: e.peakBytes })),

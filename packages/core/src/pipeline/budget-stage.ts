@@ -101,7 +101,9 @@ export function trainingDeadline(record: Record<string, unknown> | undefined, ru
 }
 
 function budgetFrom(b: Budget, r: Record<string, unknown>): Budget {
-  return { ...b, configurations: [String(r.configuration)], epochs: Number(r.epochs), iterationsPerEpoch: Number(r.iterations_per_epoch), mirror: Boolean(r.mirror) };
+  // records written before validation_iterations_per_epoch existed keep the budget's
+  const validationIterations = Number.isInteger(r.validation_iterations_per_epoch) ? Number(r.validation_iterations_per_epoch) : b.validationIterations;
+  return { ...b, configurations: [String(r.configuration)], epochs: Number(r.epochs), iterationsPerEpoch: Number(r.iterations_per_epoch), validationIterations, mirror: Boolean(r.mirror) };
 }
 
 /**

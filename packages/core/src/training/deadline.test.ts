@@ -33,14 +33,21 @@ describe('DeadlineClock', () => {
 
   it('stops before an iteration that would end after the deadline, once minIterations ran', () => {
     vi.useFakeTimers({ now: NOW });
-    const c = new DeadlineClock({ endsAt: NOW + 10_000, minIterations: 4 }, 100, 0);
+    const c = new DeadlineClock({ endsAt: NOW + 10_000, minIterations: 4 }, 100, 0, 20);
     expect(c.stopBeforeNextIteration()).toBe(false); // nothing timed yet
     for (let i = 0; i < 3; i++) c.iterationDone(2);
     vi.setSystemTime(NOW + 9_000);
     expect(c.stopBeforeNextIteration()).toBe(false); // 3 < minIterations 4
     c.iterationDone(2);
-    expect(c.stopBeforeNextIteration()).toBe(true); // 2 s + an estimated 20 s of epoch end > 1 s left
-    vi.setSystemTime(NOW - 100_000);
+    expect(c.stopBeforeNextIteration()).toBe(true); // 2 s + an estimated 24 s of epoch end > 1 s left
+    // 20 validation iterations at half a training iteration + 2% of the epoch: 24 s; 2 s for the iteration
+    vi.setSystemTime(NOW + 10_000 - 26_500);
+    expect(c.stopBeforeNextIteration()).toBe(false);
+    vi.setSystemTime(NOW + 10_000 - 25_500);
+    expect(c.stopBeforeNextIteration()).toBe(true);
+    // once an epoch end was measured (3 s), that is used
+    c.epochDone(10, 7);
+    vi.setSystemTime(NOW + 10_000 - 5_500);
     expect(c.stopBeforeNextIteration()).toBe(false);
   });
 

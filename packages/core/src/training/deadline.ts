@@ -42,11 +42,14 @@ export class DeadlineClock {
    * @param deadline the limit; undefined: every query answers "go on"
    * @param iterationsPerEpoch training iterations of a full epoch
    * @param iterationsDone training iterations already run (a resumed fold)
+   * @param validationIterations validation iterations at the end of each epoch: until an epoch end is measured, each
+   *   is taken to cost half a training iteration (a forward pass without the backward one, its batch loaded)
    */
   constructor(
     readonly deadline: TrainingDeadline | undefined,
     private readonly iterationsPerEpoch: number,
     public iterationsDone: number,
+    private readonly validationIterations = 0,
   ) {}
 
   /** One training iteration (batch loading and augmentation included) took `seconds`. */
@@ -70,14 +73,18 @@ export class DeadlineClock {
     return this.iterationsTimed ? this.iterationSeconds / this.iterationsTimed : 0;
   }
 
+  /** The end of an epoch (validation iterations, checkpoints, plots), s: as measured, else estimated. */
+  private overhead(): number {
+    return this.overheadSeconds ?? (0.5 * this.validationIterations + 0.02 * this.iterationsPerEpoch) * this.perIteration();
+  }
+
   /**
-   * True when one more training iteration plus the end of the epoch (its validation and checkpoints, as measured, or
-   * a tenth of the epoch before any was measured) would end after the deadline, and the floor is reached.
+   * True when one more training iteration plus the end of the epoch (its validation and checkpoints) would end after
+   * the deadline, and the floor is reached.
    */
   stopBeforeNextIteration(): boolean {
     if (!this.deadline || !this.iterationsTimed || this.iterationsDone < this.deadline.minIterations) return false;
-    const overhead = this.overheadSeconds ?? 0.1 * this.iterationsPerEpoch * this.perIteration();
-    return this.perIteration() + overhead > this.secondsLeft();
+    return this.perIteration() + this.overhead() > this.secondsLeft();
   }
 
   /**
@@ -87,7 +94,7 @@ export class DeadlineClock {
    */
   epochsThatFit(epochsDone: number, epochs: number): number {
     if (!this.deadline || epochsDone >= epochs || !this.iterationsTimed) return epochs;
-    const perEpoch = this.iterationsPerEpoch * this.perIteration() + (this.overheadSeconds ?? 0);
+    const perEpoch = this.iterationsPerEpoch * this.perIteration() + this.overhead();
     const fit = Math.floor(this.secondsLeft() / Math.max(perEpoch, 1e-9));
     const floor = Math.ceil(Math.max(0, this.deadline.minIterations - this.iterationsDone) / this.iterationsPerEpoch);
     return Math.min(epochs, epochsDone + Math.max(1, fit, floor));

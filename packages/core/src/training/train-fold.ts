@@ -72,7 +72,7 @@ async function runFold(ctx: TrainingContext): Promise<TrainResult> {
   await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify(debugInfo(ctx), null, 2));
   const trainingLog = startTrainingLog(ctx, foldDir);
   const timing: EpochTiming[] = [];
-  const clock = new DeadlineClock(o.deadline, ctx.iterations, ctx.epoch * ctx.iterations);
+  const clock = new DeadlineClock(o.deadline, ctx.iterations, ctx.epoch * ctx.iterations, ctx.valLoader ? ctx.valIterations : 0);
   let previous: { start: number; training: number } | null = null;
   for (; ctx.epoch < ctx.epochs; ) {
     const t0 = Date.now() / 1000;
