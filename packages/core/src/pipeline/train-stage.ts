@@ -115,6 +115,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
       const iters = t.budget.iterationsPerEpoch;
       const total = t.budget.epochs * iters;
       let status = '';
+      let done = 0;
       t.rep.start(`train ${t.configuration} fold ${fold}`, total);
       await stage(t.registry, 'trainFold')({
         registry: t.registry,
@@ -143,7 +144,10 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
           const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : '-');
           // 'epoch' reports the epoch just finished; the label names the epoch being trained, then the last finished one's loss
           if (p.phase === 'epoch') status = `last loss ${num(p.loss)} ema dice ${num(p.emaFgDice)}`;
-          else t.rep.update(Math.min(total, epoch * iters + Number(p.iteration ?? 0)), trainingLabel(epoch, t.budget.epochs, status));
+          else if (p.phase === 'train') {
+            done = Math.min(total, epoch * iters + Number(p.iteration ?? 0));
+            t.rep.update(done, trainingLabel(epoch, t.budget.epochs, status));
+          } else t.rep.update(done, trainingLabel(epoch, t.budget.epochs, `validation ${p.iteration}/${p.iterations}`));
         },
       });
       t.rep.stop();
