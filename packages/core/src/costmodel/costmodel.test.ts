@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
-import { formatDuration, hostCpuShare, hostVoxelsPerSecond, mirrorFactor, scaleCalibration, shapeAtConfiguration, tilesFor } from './estimate.js';
+import { formatDuration, hostCpuShare, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
 import { calibrationCurrent, type Calibration } from './calibrate.js';
 import { availableMemory, nvidiaGpuMemory, scaledValidationIterations } from './time-budget.js';
 import type { ComputeBackend } from '../contracts/backend.js';
@@ -76,6 +76,19 @@ describe('estimates', () => {
     expect(s.secondsPerIteration).toBeCloseTo(0.5 * 8 * 2, 10);
     expect(s.secondsPerTile).toBeCloseTo(0.1 * 8, 10);
     expect(s.trainingBytes).toBeCloseTo(1000 * 8 * 2, 6);
+  });
+
+  it('a case costs the mean tiles of the dataset, not the tiles of its median shape', () => {
+    const plans = { transpose_forward: [0, 1, 2] } as unknown as Plans;
+    const cfg = { spacing: [1, 1, 1], patch_size: [40, 56, 40] };
+    // two cases of the patch size, one 10 slices longer: 1, 1 and 2 tiles; the median shape has 1
+    const fingerprint = { spacings: [[1, 1, 1], [1, 1, 1], [1, 1, 1]], shapes_after_crop: [[40, 56, 40], [40, 56, 40], [50, 56, 40]] };
+    const r = { plans, fingerprint, channels: 1, numClasses: 3, mirror: true, stepSize: 0.5 } as unknown as RunShape;
+    const withTiles = predictCaseSeconds(r, cfg, 1, 1);
+    const hostOnly = predictCaseSeconds(r, cfg, 0, 1);
+    // 4/3 tiles x 8 mirror combinations x 1 s; host time cancels (within its CPU-share probe's drift)
+    expect(withTiles - hostOnly).toBeCloseTo((4 / 3) * 8, 1);
+    expect(predictCaseSeconds(r, cfg, 1, 5) - predictCaseSeconds(r, cfg, 0, 5)).toBeCloseTo((4 / 3) * 8 * 5, 1);
   });
 
   it('formats durations', () => {

@@ -166,11 +166,18 @@ export function medianShapes(r: RunShape, cfg: PlansConfiguration): { atConfigur
   return { atConfiguration, originalVoxels };
 }
 
-/** Seconds to predict one case with `folds` networks: tiles x mirrors x folds x tile time + host work. */
+/**
+ * Seconds to predict one case with `folds` networks, on average over the fingerprint's cases: tiles x mirrors x folds x
+ * tile time + host work. The tiles are averaged over the cases, not taken at the median shape: a case a few voxels
+ * larger than the patch on one axis takes twice the tiles, so the median shape undercounts.
+ */
 export function predictCaseSeconds(r: RunShape, cfg: PlansConfiguration, secondsPerTile: number, folds: number): number {
-  const { atConfiguration, originalVoxels } = medianShapes(r, cfg);
-  const tiles = tilesFor(atConfiguration, cfg.patch_size!, r.stepSize);
-  const host = ((r.channels + r.numClasses) * (originalVoxels + atConfiguration.reduce((a, b) => a * b, 1))) / hostVoxelsPerSecond();
+  const fp = r.fingerprint;
+  const shapes = fp.spacings.map((sp, i) => shapeAtConfiguration(r.plans, cfg, sp, fp.shapes_after_crop[i]!));
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+  const tiles = mean(shapes.map((s) => tilesFor(s, cfg.patch_size!, r.stepSize)));
+  const voxels = mean(shapes.map((s, i) => s.reduce((a, b) => a * b, 1) + fp.shapes_after_crop[i]!.reduce((a, b) => a * b, 1)));
+  const host = ((r.channels + r.numClasses) * voxels) / hostVoxelsPerSecond();
   return tiles * mirrorFactor(cfg.patch_size!, r.mirror) * folds * secondsPerTile + host;
 }
 
