@@ -1,4 +1,5 @@
 import { NnunetError, sigmoidDcBceLevel, type LevelLoss, type Loss, type LossFactory, type LossInput, type LossOptions, type LossOutput, type Tensor } from '@nnunet-ts/core';
+import { deepSupervisedLoss } from './deep-supervision.js';
 
 const SMOOTH = 1e-5;
 
@@ -38,28 +39,8 @@ export function dcAndBceLoss(opts: RegionLossOptions): Loss {
     name: 'DC_and_BCE_loss',
     device: { weights: opts.deepSupervisionWeights ?? [1, ...new Array<number>(15).fill(0)], batchDice: opts.batchDice, doBackground: true, smooth: SMOOTH, ignoreLabel: opts.ignoreLabel, regions, weightCe: weights.ce, weightDice: weights.dice },
     compute(input: LossInput): LossOutput {
-      const L = input.outputs.length;
-      if (input.targets.length !== L) throw new Error(`DC_and_BCE_loss: ${L} outputs but ${input.targets.length} targets`);
-      const w = opts.deepSupervisionWeights ?? [1, ...new Array<number>(L - 1).fill(0)];
       const ignore = input.ignoreLabel ?? opts.ignoreLabel;
-      let loss = 0;
-      let ce = 0;
-      let dice = 0;
-      const grads: (Tensor | null)[] = [];
-      for (let l = 0; l < L; l++) {
-        const o = input.outputs[l]!;
-        if (!w[l]) {
-          grads.push(null);
-          continue;
-        }
-        const g = new Float32Array(o.data.length);
-        const r = dcAndBceLevel(o, input.targets[l]!, regions, opts.batchDice, ignore, w[l]!, g, weights);
-        loss += w[l]! * r.loss;
-        ce += w[l]! * weights.ce * r.ce;
-        dice += w[l]! * weights.dice * r.dice;
-        grads.push({ data: g, shape: o.shape.slice() });
-      }
-      return { loss, grads, parts: { ce, dice } };
+      return deepSupervisedLoss('DC_and_BCE_loss', input, opts.deepSupervisionWeights, weights, (o, t, scale, g) => dcAndBceLevel(o, t, regions, opts.batchDice, ignore, scale, g, weights));
     },
   };
 }

@@ -1,4 +1,5 @@
 import { softmaxDcCeLevel, type LevelLoss, type Loss, type LossFactory, type LossInput, type LossOptions, type LossOutput, type Tensor } from '@nnunet-ts/core';
+import { deepSupervisedLoss } from './deep-supervision.js';
 
 /** Soft Dice smoothing and denominator floor (RULES.md §16: `MemoryEfficientSoftDiceLoss`). */
 const SMOOTH = 1e-5;
@@ -34,29 +35,8 @@ export function dcAndCeLoss(opts: LossOptions): Loss {
     // the same loss as the device contract's fused dcCeLoss (without deep supervision weights: level 0 only, as compute)
     device: { weights: opts.deepSupervisionWeights ?? [1, ...new Array<number>(15).fill(0)], batchDice: opts.batchDice, doBackground: false, smooth: SMOOTH, ignoreLabel: opts.ignoreLabel, weightCe: weights.ce, weightDice: weights.dice },
     compute(input: LossInput): LossOutput {
-      const L = input.outputs.length;
-      if (input.targets.length !== L) throw new Error(`DC_and_CE_loss: ${L} outputs but ${input.targets.length} targets`);
-      const w = opts.deepSupervisionWeights ?? [1, ...new Array<number>(L - 1).fill(0)];
-      if (w.length < L) throw new Error(`DC_and_CE_loss: ${w.length} deep supervision weights for ${L} outputs`);
       const ignore = input.ignoreLabel ?? opts.ignoreLabel;
-      let loss = 0;
-      let ce = 0;
-      let dice = 0;
-      const grads: (Tensor | null)[] = [];
-      for (let l = 0; l < L; l++) {
-        const o = input.outputs[l]!;
-        if (!w[l]) {
-          grads.push(null);
-          continue;
-        }
-        const g = new Float32Array(o.data.length);
-        const r = dcAndCeLevel(o, input.targets[l]!, opts.batchDice, ignore, w[l]!, g, weights);
-        loss += w[l]! * r.loss;
-        ce += w[l]! * weights.ce * r.ce;
-        dice += w[l]! * weights.dice * r.dice;
-        grads.push({ data: g, shape: o.shape.slice() });
-      }
-      return { loss, grads, parts: { ce, dice } };
+      return deepSupervisedLoss('DC_and_CE_loss', input, opts.deepSupervisionWeights, weights, (o, t, scale, g) => dcAndCeLevel(o, t, opts.batchDice, ignore, scale, g, weights));
     },
   };
 }

@@ -138,6 +138,19 @@ function schemaProblems(errors: ErrorObject[] | null | undefined, prefix: string
   });
 }
 
+/** Every configuration of `plans` resolved (`inherits_from` applied); one that cannot be is a problem pushed to `problems`. */
+function resolvedConfigurations(plans: Plans, problems: string[]): [string, PlansConfiguration][] {
+  const out: [string, PlansConfiguration][] = [];
+  for (const name of listConfigurations(plans)) {
+    try {
+      out.push([name, getConfiguration(plans, name)]);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
 /**
  * Every problem of a parsed plans object: schema violations of the file, of each resolved configuration (missing
  * fields), inheritance errors and `validatePlans`' structural rules. Empty when the plans are usable.
@@ -146,14 +159,7 @@ export function plansProblems(plans: Plans): string[] {
   const v = compiledPlansValidators();
   if (!v.plans(plans)) return schemaProblems(v.plans.errors, '');
   const problems: string[] = [];
-  for (const name of listConfigurations(plans)) {
-    let c: PlansConfiguration;
-    try {
-      c = getConfiguration(plans, name);
-    } catch (e) {
-      problems.push(`${name}: ${(e as Error).message}`);
-      continue;
-    }
+  for (const [name, c] of resolvedConfigurations(plans, problems)) {
     if (!v.config(c)) problems.push(...schemaProblems(v.config.errors, `configuration '${name}' `));
   }
   return problems.length ? problems : validatePlans(plans);
@@ -245,14 +251,7 @@ function configurationTypeProblems(c: PlansConfiguration): string[] {
  */
 export function validatePlans(plans: Plans): string[] {
   const problems: string[] = [];
-  for (const name of listConfigurations(plans)) {
-    let c: PlansConfiguration;
-    try {
-      c = getConfiguration(plans, name);
-    } catch (e) {
-      problems.push(`${name}: ${(e as Error).message}`);
-      continue;
-    }
+  for (const [name, c] of resolvedConfigurations(plans, problems)) {
     const a = c.architecture?.arch_kwargs;
     const patch = c.patch_size;
     if (!a || !patch) {
