@@ -104,6 +104,10 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     const again: string[] = [];
     expect(await runCli(['decathlon', root, '-o', out, '--time-budget', budget, '-f', '0'], { out: (s) => again.push(s) }, (s) => errs.push(s)), errs.join('\n')).toBe(0);
     expect(JSON.parse(readFileSync(L.plans, 'utf8')).time_budget).toEqual(tb);
+    // the resumed run found every stage done: nothing left to estimate, the first run's measurements are kept
+    const after = JSON.parse(readFileSync(join(out, 'estimates.json'), 'utf8')) as typeof est;
+    expect(after.estimated.map((e) => e.stage).filter((s) => /^(train|validation|predict test)/.test(s))).toEqual([]);
+    expect(after.measured).toEqual(est.measured);
     console.log(`time budget ${budgetSeconds}s: wall ${wall.toFixed(0)}s; decisions ${JSON.stringify(tb)}; measured ${JSON.stringify(est.measured)}`);
   });
 });

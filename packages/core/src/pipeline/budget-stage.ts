@@ -107,6 +107,29 @@ function budgetFrom(b: Budget, r: Record<string, unknown>): Budget {
 }
 
 /**
+ * Share of each stage of `configuration` still to do in a run folder that may hold an earlier run's outputs: training
+ * (folds without `checkpoint_final`, a fold with `checkpoint_latest` counted by its epochs left), validation (folds
+ * without `validation/summary.json`) and test prediction (test cases without a segmentation).
+ */
+function workLeft(c: CostStageInput, configuration: string): { train: number; validation: number; test: number } {
+  const dir = c.L.modelDir(configuration);
+  const n = Math.max(1, c.folds.length);
+  let train = 0;
+  let validation = 0;
+  for (const f of c.folds) {
+    const fold = join(dir, `fold_${f}`);
+    if (!existsSync(join(fold, 'checkpoint_final.json'))) {
+      const latest = readJsonIfValid<{ current_epoch?: number; num_epochs?: number }>(join(fold, 'checkpoint_latest.json'));
+      train += latest?.num_epochs ? Math.max(0, 1 - Number(latest.current_epoch ?? 0) / latest.num_epochs) : 1;
+    }
+    if (!existsSync(join(fold, 'validation', 'summary.json'))) validation++;
+  }
+  const tests = c.ds.testCases;
+  const predicted = tests.filter((t) => existsSync(join(c.L.predictions, `${t.id}${c.ds.json.file_ending}`))).length;
+  return { train: train / n, validation: validation / n, test: tests.length ? (tests.length - predicted) / tests.length : 0 };
+}
+
+/**
  * Print the expected time and peak memory of each remaining stage of each configuration (a short calibration at the
  * planned patch, cached per machine and backend) and write them to `<run>/estimates.json`.
  * @throws DataError when the estimated peak memory exceeds what the machine has, before any work, with the fix.
@@ -134,10 +157,16 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
         hint: 'give a --time-budget (it plans a smaller patch for this machine), lower --gpu-memory-gb when planning, or free memory',
       });
     }
-    all.push(...est.map((e) => ({ ...e, stage: e.stage.startsWith('train') ? e.stage : `${e.stage} ${configuration}` })));
+    const left = workLeft(c, configuration);
+    for (const e of est) {
+      const share = e.stage.startsWith('train') ? left.train : e.stage === 'validation' ? left.validation : e.stage === 'predict test' ? left.test : 1;
+      if (share > 0) all.push({ ...e, seconds: e.seconds * share, stage: e.stage.startsWith('train') ? e.stage : `${e.stage} ${configuration}` });
+    }
   }
   c.rep.log(`estimates on ${c.backend.info.name} (calibrated on this machine):\n${formatEstimates(all)}`);
-  writeJson(estimatesFile(c.L), { estimated: all.map((e) => ({ stage: e.stage, seconds: e.seconds, peak_bytes: e.peakBytes ?? null, detail: e.detail })), measured: {} });
+  // stages an earlier (killed or finished) run measured keep their measurement until this run measures them again
+  const measured = readJsonIfValid<{ measured?: Record<string, number> }>(estimatesFile(c.L))?.measured ?? {};
+  writeJson(estimatesFile(c.L), { estimated: all.map((e) => ({ stage: e.stage, seconds: e.seconds, peak_bytes: e.peakBytes ?? null, detail: e.detail })), measured });
   return all;
 }
 
@@ -175,8 +204,9 @@ export async function estimatePrediction(m: LoadedModel, nCases: number, opts: {
 
 /** Add a measured stage time to `<run>/estimates.json` (no-op when the file is absent). */
 export function recordMeasured(L: RunLayout, stage: string, seconds: number): void {
-  const f = readJsonIfValid<{ estimated: unknown[]; measured: Record<string, number> }>(estimatesFile(L));
-  if (!f) return;
+  const f = readJsonIfValid<{ estimated: { stage: string }[]; measured: Record<string, number> }>(estimatesFile(L));
+  // a stage this run found done (resumed) was not estimated: its few seconds of checks are not a measurement
+  if (!f || !f.estimated.some((e) => e.stage === stage || (stage === 'predict test' && e.stage.startsWith('predict test')))) return;
   f.measured[stage] = seconds;
   writeJson(estimatesFile(L), f);
 }
@@ -189,8 +219,12 @@ export function recordMeasured(L: RunLayout, stage: string, seconds: number): vo
 export function reportEstimates(L: RunLayout, rep: Reporter): void {
   const f = readJsonIfValid<{ estimated: { stage: string; seconds: number }[]; measured: Record<string, number> }>(estimatesFile(L));
   if (!f || !Object.keys(f.measured).length) return;
-  const lines = Object.entries(f.measured).map(([stage, measured]) => {
-    const e = f.estimated.find((x) => x.stage === stage || (stage === 'predict test' && x.stage.startsWith('predict test')));
+  const estimateOf = (stage: string) => f.estimated.find((x) => x.stage === stage || (stage === 'predict test' && x.stage.startsWith('predict test')));
+  // stages this run estimated (the work it found left), each against its measurement
+  const measuredHere = Object.entries(f.measured).filter(([stage]) => estimateOf(stage));
+  if (!measuredHere.length) return;
+  const lines = measuredHere.map(([stage, measured]) => {
+    const e = estimateOf(stage);
     const ratio = e && e.seconds > 0 ? ` (measured/estimated ${(measured / e.seconds).toFixed(2)})` : '';
     return `  ${stage.padEnd(22)} estimated ${e ? formatDuration(e.seconds).padStart(8) : '       -'}  measured ${formatDuration(measured).padStart(8)}${ratio}`;
   });
