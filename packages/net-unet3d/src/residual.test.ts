@@ -47,6 +47,12 @@ describe('ResidualEncoderUNet', () => {
     expect(names).not.toContain('encoder.stages.1.blocks.0.skip.1.conv.bias');
     expect(names).toContain('encoder.stages.5.blocks.5.conv2.norm.bias');
     expect(names).not.toContain('encoder.stages.5.blocks.0.skip.1.conv.weight'); // 20 -> 20: pool only
+    // init_last_bn_before_add_to_0: every block's conv2 norm starts at 0 (weight and bias); conv1's weight at 1
+    const byName = new Map(net.parameters.map((p) => [p.name, p.value]));
+    const conv2 = names.filter((n) => /blocks\.\d+\.conv2\.norm\.(weight|bias)$/.test(n));
+    expect(conv2).toHaveLength(2 * (a3.arch_kwargs.n_blocks_per_stage as number[]).reduce((s, v) => s + v, 0));
+    for (const n of conv2) expect(Array.from(byName.get(n)!).every((v) => v === 0), n).toBe(true);
+    expect(Array.from(byName.get('encoder.stages.0.blocks.0.conv1.norm.weight')!).every((v) => v === 1)).toBe(true);
     const x: Tensor = { data: new Float32Array(32 * 32 * 32).map((_, i) => Math.sin(i * 0.3)), shape: [1, 1, 32, 32, 32] };
     expect(forwardHost(net, x, false).map((o) => o.shape)).toEqual([
       [1, 2, 32, 32, 32],

@@ -54,6 +54,9 @@ export class BasicBlockD implements Module {
   constructor(private readonly device: DeviceBackend, a: ResolvedArch, name: string, cin: number, cout: number, kernel: Triple, stride: Triple, rng: InitRng, needsInputGrad = true) {
     this.conv1 = convNormAct(device, a, `${name}.conv1`, cin, cout, kernel, stride, rng, needsInputGrad);
     this.conv2 = convNormAct(device, a, `${name}.conv2`, cout, cout, kernel, [1, 1, 1], rng, true, false);
+    // ResidualEncoderUNet.initialize: He init, then init_last_bn_before_add_to_0 (dynamic_network_architectures
+    // initialization/weight_init.py): conv2's norm starts at weight 0 and bias 0, so each block begins as its skip
+    for (const p of this.conv2.parameters) if (p.name === `${name}.conv2.norm.weight` || p.name === `${name}.conv2.norm.bias`) p.value.fill(0);
     const strided = stride.some((s) => s !== 1);
     this.pool = strided ? new AvgPool(device, stride) : null;
     const projArch = { ...a, convBias: false };
