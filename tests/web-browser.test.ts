@@ -8,7 +8,7 @@
  * Needs chromium (`apt-get install chromium`; `.ci/run` installs it) and the shared folder (`NNUNET_SHARED`).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -97,7 +97,30 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** `NNUNET_WEB_ALL_CASES=1`: also segment every embedded test case in the page (slow: for a model check, not CI). */
+const ALL_CASES = !!process.env.NNUNET_WEB_ALL_CASES;
+
 describe('export-web site in headless chromium', () => {
+  it.runIf(ALL_CASES)('segments every embedded test case on wasm with mirroring as `nnunet-ts predict` does', async () => {
+    const dir = join(EXAMPLE_TASK, 'imagesTs');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.nii.gz')).sort();
+    cli(['predict', '-i', dir, '-o', join(tmp, 'node-all'), '-m', MODEL, '-q']);
+    const page = await openSite(browser!, server!.url, 'wasm');
+    const lines: string[] = [];
+    for (const f of files) {
+      const r = await runCase(page, [join(dir, f)], { mirror: true });
+      expect(r.status, f).toBe('done');
+      const web = readNii(r.seg!, r.fileName!);
+      const ref = readNii(readFileSync(join(tmp, 'node-all', f)), `node ${f}`);
+      const a = agreement(web.data, ref.data, [1, 2]);
+      lines.push(`${f}: ${a.differ} of ${web.data.length} voxels differ, Dice ${a.dice[1]!.toFixed(5)} / ${a.dice[2]!.toFixed(5)}, ${(r.caseMs! / 1000).toFixed(1)} s`);
+      expect(a.differ, f).toBeLessThanOrEqual(Math.ceil(web.data.length * 5e-4));
+    }
+    console.log(`every embedded test case, wasm vs Node (${basename(MODEL)}):\n${lines.join('\n')}`);
+    expect(lines).toHaveLength(files.length);
+    await page.close();
+  }, 3_600_000);
+
   it('segments hippocampus_008 on wasm with mirroring as `nnunet-ts predict` does, overlay shown', async () => {
     const page = await openSite(browser!, server!.url, 'wasm');
     const errors: string[] = [];
