@@ -23,6 +23,7 @@ import { DataError } from '../util/errors.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import type { RunLayout } from './layout.js';
 import type { Budget } from './presets.js';
+import { dataConfiguration } from './preprocess-stage.js';
 import type { Reporter } from './progress.js';
 
 /** What {@link applyTimeBudget} and {@link estimateRun} need of a run. */
@@ -149,7 +150,7 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
       plans: c.plans, configuration, fingerprint: c.fingerprint, channels, numClasses, folds: c.folds.length, epochs: c.budget.epochs,
       iterationsPerEpoch: c.budget.iterationsPerEpoch, validationIterations: c.budget.validationIterations, batchSize: cal.batchSize, mirror: c.budget.mirror,
       stepSize: c.budget.stepSize, validationCases: c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0, testCases: c.ds.testCases.length,
-      preprocess: !existsSync(c.L.configurationData(String(cfg.data_identifier ?? configuration))),
+      preprocess: !existsSync(c.L.configurationData(dataConfiguration(c.plans, configuration))),
     }, resolved, costFrom([cal], resolved, cal.batchSize, channels, numClasses), process.memoryUsage().rss);
     const peak = Math.max(...est.map((e) => e.peakBytes ?? 0));
     if (peak > memory) {
