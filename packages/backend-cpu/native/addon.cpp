@@ -344,7 +344,7 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), nnunet::set_isa(info[0].As<Napi::String>().Utf8Value().c_str()));
 }
 
-// setPath("auto" | "direct" | "im2col") -> boolean
+// setPath("auto" | "direct" | "im2col" | "winograd") -> boolean
 Napi::Value SetPath(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), nnunet::set_path(info[0].As<Napi::String>().Utf8Value().c_str()));
 }

@@ -215,6 +215,8 @@ struct Padded {
 // no driver pads twice at once). Reusing it spares a fresh zero-filled allocation per call (84 MB per 32-channel
 // 40x56x40 layer at batch 9: page faults plus a memset); pad_input writes every element itself.
 Buf g_pad;
+// The Winograd weight gradient's split output gradient (beside g_pad's split input).
+Buf g_pad2;
 
 void pad_input(const float* x, const Geo& g, Padded& P) {
   const long nph = g.sd * g.sh * g.sw;
@@ -390,7 +392,261 @@ void conv_bwd_filter_direct(const float* x, const float* dy, float* dw, const Ge
     }
 }
 
-int g_path = 0;  // 0 auto, 1 direct whenever stride 1, 2 always im2col
+// ---- Winograd path for 3x3x3, stride 1, pad 1 (the convolutions of every nnU-Net stage after its first):
+// F(2x2x2, 3x3x3), each axis F(2, 3) (Lavin & Gray 2016). Output tiles of 2x2x2 read 4x4x4 input tiles; per tile
+// and channel the 64 transformed values V = B^T d B enter 64 independent GEMMs M[pos] = U[pos] (cOut x cIn, the
+// transformed weights G g G^T) * V[pos] (cIn x tiles), and y = A^T M A. 64 instead of 216 multiply-adds per output
+// pair of channels (3.4x fewer); the transforms only add and subtract (G has halves), so the results differ from
+// the direct sum by float rounding only. Tasks own (sample, block of tiles): no reduction across threads.
+
+/** Input of the Winograd path: zero-padded by 1, x split into even / odd columns: [n][c][Zp][Yp][2][Wh]. */
+struct WinoInput {
+  long TZ, TY, TX;   // tiles per axis (output size / 2, rounded up)
+  long Zp, Yp, Wh;   // padded rows, and the length of one even or odd half row (TX + 16: vector over-reads)
+  long chan() const { return Zp * Yp * 2 * Wh; }
+};
+
+void wino_split_input(const float* x, const Geo& g, const WinoInput& I, float* dst) {
+  pool().run(g.n * g.ci, [&](long t, int) {
+    const float* src = x + t * g.S();
+    float* o = dst + t * I.chan();
+    for (long zz = 0; zz < I.Zp; zz++)
+      for (long yy = 0; yy < I.Yp; yy++) {
+        float* e = o + (zz * I.Yp + yy) * 2 * I.Wh;
+        float* od = e + I.Wh;
+        const long z = zz - 1, y = yy - 1;
+        if (z < 0 || z >= g.d || y < 0 || y >= g.h) {
+          std::memset(e, 0, 2 * I.Wh * 4);
+          continue;
+        }
+        const float* r = src + (z * g.h + y) * g.w;
+        // padded column 2j is x = 2j - 1 (even half), 2j + 1 is x = 2j (odd half)
+        std::memset(e, 0, 2 * I.Wh * 4);
+        for (long xx = 1; xx < g.w; xx += 2) e[(xx + 1) / 2] = r[xx];
+        for (long xx = 0; xx < g.w; xx += 2) od[xx / 2] = r[xx];
+      }
+  });
+}
+
+/** U[pos][Mp/mr][ci][mr] (zero rows up to Mp) = G w[o][c] G^T per axis, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]. */
+void wino_weights(const float* w, long co, long ci, long Mp, int mr, float* U) {
+  pool().run(Mp, [&](long o, int) {
+    for (long c = 0; c < ci; c++) {
+      float u[64];
+      if (o >= co) {
+        std::fill(u, u + 64, 0.f);
+      } else {
+        const float* k = w + (o * ci + c) * 27;
+        float a[3][3][4], b[3][4][4];
+        for (int z = 0; z < 3; z++)
+          for (int y = 0; y < 3; y++) {
+            const float* r = k + (z * 3 + y) * 3;
+            a[z][y][0] = r[0], a[z][y][1] = 0.5f * (r[0] + r[1] + r[2]), a[z][y][2] = 0.5f * (r[0] - r[1] + r[2]);
+            a[z][y][3] = r[2];
+          }
+        for (int z = 0; z < 3; z++)
+          for (int x = 0; x < 4; x++) {
+            const float r0 = a[z][0][x], r1 = a[z][1][x], r2 = a[z][2][x];
+            b[z][0][x] = r0, b[z][1][x] = 0.5f * (r0 + r1 + r2), b[z][2][x] = 0.5f * (r0 - r1 + r2), b[z][3][x] = r2;
+          }
+        for (int y = 0; y < 4; y++)
+          for (int x = 0; x < 4; x++) {
+            const float r0 = b[0][y][x], r1 = b[1][y][x], r2 = b[2][y][x];
+            u[(0 * 4 + y) * 4 + x] = r0, u[(1 * 4 + y) * 4 + x] = 0.5f * (r0 + r1 + r2);
+            u[(2 * 4 + y) * 4 + x] = 0.5f * (r0 - r1 + r2), u[(3 * 4 + y) * 4 + x] = r2;
+          }
+      }
+      for (int pos = 0; pos < 64; pos++) U[pos * Mp * ci + (o / mr) * ci * mr + c * mr + o % mr] = u[pos];
+    }
+  });
+}
+
+/**
+ * A stride of at least n floats that is an odd multiple of 16 floats (64 bytes): the transforms touch 64 rows at
+ * this stride at once, and a power-of-two-ish stride maps them all onto a few L1 sets (measured 2-3x slower).
+ */
+long odd_stride(long n) {
+  const long s = rup(n, 16);
+  return (s / 16) % 2 ? s : s + 16;
+}
+
+/** Calls f(tz, ty, tx, n, off) for each run of tiles along x inside tiles [t0, t0 + nt) of one sample. */
+template <class F>
+void tile_runs(const WinoInput& I, long t0, long nt, F&& f) {
+  for (long t = t0; t < t0 + nt;) {
+    const long tz = t / (I.TY * I.TX), r = t % (I.TY * I.TX), ty = r / I.TX, tx = r % I.TX;
+    const long n = std::min(I.TX - tx, t0 + nt - t);
+    f(tz, ty, tx, n, t - t0);
+    t += n;
+  }
+}
+
+WinoInput wino_input(const Geo& g) {
+  WinoInput I;
+  I.TZ = cdiv(g.od, 2), I.TY = cdiv(g.oh, 2), I.TX = cdiv(g.ow, 2);
+  I.Zp = 2 * I.TZ + 2, I.Yp = 2 * I.TY + 2, I.Wh = I.TX + 16;
+  return I;
+}
+
+void conv_fwd_winograd(const float* x, const float* w, const float* bias, float* y, const Geo& g) {
+  const Kernels& kn = kernels();
+  const long M = g.co, ci = g.ci, nr = kn.nr, mr = kn.mr, Mp = rup(M, mr), P = g.P();
+  const WinoInput I = wino_input(g);
+  float* X = g_pad.get(static_cast<size_t>(g.n * ci * I.chan() + 64));
+  std::memset(X + g.n * ci * I.chan(), 0, 64 * 4);
+  wino_split_input(x, g, I, X);
+  std::vector<float> U(64 * Mp * ci + 16);
+  wino_weights(w, M, ci, Mp, kn.mr, U.data());
+  // tiles per task: V and M of one block (64 * (ci + Mp) * nt floats) near L2's size, at least one nr-wide panel
+  const long T = I.TZ * I.TY * I.TX;
+  long ntp = std::max(nr, (3072 / (ci + Mp)) / nr * nr);
+  ntp = std::min(ntp, rup(cdiv(T * g.n, 2L * pool().size()), nr));
+  const long nblk = cdiv(T, ntp), vrs = ntp + 16, vps = odd_stride(ci * vrs), cps = odd_stride(Mp * ntp);
+  std::vector<long> off(ci);
+  for (long k = 0; k < ci; k++) off[k] = k * vrs;
+  pool().run(g.n * nblk, [&](long task, int) {
+    const long b = task / nblk, t0 = (task % nblk) * ntp, nt = std::min(ntp, T - t0);
+    float* V = tl_a.get(64 * vps + 16);
+    const float* Xb = X + b * ci * I.chan();
+    for (long c = 0; c < ci; c++)
+      tile_runs(I, t0, nt, [&](long tz, long ty, long tx, long n, long o) {
+        kn.wi(n, Xb + c * I.chan() + (2 * tz * I.Yp + 2 * ty) * 2 * I.Wh + tx, I.Yp * 2 * I.Wh, 2 * I.Wh, I.Wh,
+              V + c * vrs + o, vps, 1);
+      });
+    float* C = tl_c.get(64 * cps + 16);
+    for (long pos = 0; pos < 64; pos++) {
+      const float* A = U.data() + pos * Mp * ci;
+      const float* B = V + pos * vps;
+      float* Cp = C + pos * cps;
+      for (long j0 = 0; j0 < ntp; j0 += nr)
+        for (long i0 = 0; i0 < Mp; i0 += mr) kn.nni(ci, A + i0 * ci, off.data(), B + j0, Cp + i0 * ntp + j0, ntp, 0);
+    }
+    for (long o = 0; o < M; o++) {
+      float* yo = y + (b * M + o) * P;
+      tile_runs(I, t0, nt, [&](long tz, long ty, long tx, long n, long off0) {
+        kn.wo(n, C + o * ntp + off0, cps, yo + (2 * tz * g.oh + 2 * ty) * g.ow + 2 * tx, g.oh * g.ow, g.ow,
+              static_cast<int>(std::min(2L, g.od - 2 * tz)), static_cast<int>(std::min(2L, g.oh - 2 * ty)),
+              g.ow - 2 * tx, bias ? bias[o] : 0.f);
+      });
+    }
+  });
+}
+
+/** dy split into even / odd x like the input: [n][co][2 TZ][2 TY][2][Wh], zero beyond the output. */
+void wino_split_dy(const float* dy, const Geo& g, const WinoInput& I, float* D) {
+  const long Zd = 2 * I.TZ, Yd = 2 * I.TY, dchan = Zd * Yd * 2 * I.Wh, P = g.P();
+  pool().run(g.n * g.co, [&](long t, int) {
+    const float* src = dy + t * P;
+    float* o = D + t * dchan;
+    for (long z = 0; z < Zd; z++)
+      for (long y = 0; y < Yd; y++) {
+        float* e = o + (z * Yd + y) * 2 * I.Wh;
+        float* od = e + I.Wh;
+        if (z >= g.od || y >= g.oh) {
+          std::memset(e, 0, 2 * I.Wh * 4);
+          continue;
+        }
+        const float* r = src + (z * g.oh + y) * g.ow;
+        std::memset(e, 0, 2 * I.Wh * 4);
+        for (long xx = 0; xx < g.ow; xx += 2) e[xx / 2] = r[xx];
+        for (long xx = 1; xx < g.ow; xx += 2) od[xx / 2] = r[xx];
+      }
+  });
+}
+
+/**
+ * dw[o][c] (= or +=) G^T Q G per axis, Q[pos] = the slots' sums (slot order), slot layout [64][Mp][Np]; G^T maps
+ * (q0, q1, q2, q3) to (q0 + (q1 + q2)/2, (q1 - q2)/2, (q1 + q2)/2 + q3).
+ */
+void wino_weight_grad(const std::vector<std::vector<float>>& acc, long M, long ci, long Mp, long Np, float* dw,
+                      bool accumulate) {
+  pool().run(M, [&](long o, int) {
+    for (long c = 0; c < ci; c++) {
+      float q[64];
+      for (int pos = 0; pos < 64; pos++) {
+        float s = 0.f;
+        for (const auto& a : acc)
+          if (!a.empty()) s += a[(pos * Mp + o) * Np + c];
+        q[pos] = s;
+      }
+      float a[4][4][3], b[4][3][3];
+      for (int z = 0; z < 4; z++)
+        for (int y = 0; y < 4; y++) {
+          const float* r = q + (z * 4 + y) * 4;
+          const float h = 0.5f * (r[1] + r[2]);
+          a[z][y][0] = r[0] + h, a[z][y][1] = 0.5f * (r[1] - r[2]), a[z][y][2] = h + r[3];
+        }
+      for (int z = 0; z < 4; z++)
+        for (int x = 0; x < 3; x++) {
+          const float h = 0.5f * (a[z][1][x] + a[z][2][x]);
+          b[z][0][x] = a[z][0][x] + h, b[z][1][x] = 0.5f * (a[z][1][x] - a[z][2][x]), b[z][2][x] = h + a[z][3][x];
+        }
+      float* d = dw + (o * ci + c) * 27;
+      for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 3; x++) {
+          const float h = 0.5f * (b[1][y][x] + b[2][y][x]);
+          const float v[3] = {b[0][y][x] + h, 0.5f * (b[1][y][x] - b[2][y][x]), h + b[3][y][x]};
+          for (int z = 0; z < 3; z++) d[(z * 3 + y) * 3 + x] = accumulate ? d[(z * 3 + y) * 3 + x] + v[z] : v[z];
+        }
+    }
+  });
+}
+
+/**
+ * Weight gradient on the Winograd path: dW = G^T [sum over tiles (A dy A^T) (.) (B^T x B)] G per (o, c), the
+ * gradient of the forward's bilinear form. Per task (sample, block of K tiles) the transforms are written straight
+ * into the NN kernel's packed panels (dy: [Mp/mr][K][mr], x: [Np/nr][K][nr] per position) and the 64 GEMMs
+ * Q[pos] += dY[pos] (cOut x K) * X[pos]^T (K x cIn) accumulate into the task's slot; slots are summed in order.
+ */
+void conv_bwd_filter_winograd(const float* x, const float* dy, float* dw, const Geo& g, bool accumulate) {
+  const Kernels& kn = kernels();
+  Pool& pl = pool();
+  const long M = g.co, ci = g.ci, nr = kn.nr, mr = kn.mr, Mp = rup(M, mr), Np = rup(ci, nr);
+  const WinoInput I = wino_input(g);
+  float* X = g_pad.get(static_cast<size_t>(g.n * ci * I.chan() + 64));
+  std::memset(X + g.n * ci * I.chan(), 0, 64 * 4);
+  wino_split_input(x, g, I, X);
+  const long Zd = 2 * I.TZ, Yd = 2 * I.TY, dchan = Zd * Yd * 2 * I.Wh;
+  float* D = g_pad2.get(static_cast<size_t>(g.n * M * dchan + 64));
+  std::memset(D + g.n * M * dchan, 0, 64 * 4);
+  wino_split_dy(dy, g, I, D);
+  const long T = I.TZ * I.TY * I.TX;
+  const long K = std::clamp(3072 / (Mp + Np), 16L, 256L);
+  const long nblk = cdiv(T, K);
+  const int nslot = pl.size();
+  std::vector<std::vector<float>> acc(nslot);
+  slotted_run(pl, g.n * nblk, nslot, [&](long task, long slot) {
+    std::vector<float>& Q = acc[slot];
+    if (Q.empty()) Q.assign(64 * Mp * Np, 0.f);
+    const long b = task / nblk, t0 = (task % nblk) * K, nt = std::min(K, T - t0);
+    const long aps = odd_stride(Mp * nt), bps = odd_stride(Np * nt);
+    float* A = tl_a.get(64 * aps);
+    float* B = tl_b.get(64 * bps);
+    const float* Db = D + b * M * dchan;
+    const float* Xb = X + b * ci * I.chan();
+    for (long pos = 0; pos < 64; pos++) {  // padding rows / columns of the panels
+      if (Mp > M) std::memset(A + pos * aps + (M / mr) * nt * mr, 0, (Mp - M / mr * mr) * nt * 4);
+      if (Np > ci) std::memset(B + pos * bps + (ci / nr) * nt * nr, 0, (Np - ci / nr * nr) * nt * 4);
+    }
+    for (long o = 0; o < M; o++)
+      tile_runs(I, t0, nt, [&](long tz, long ty, long tx, long n, long off) {
+        kn.wd(n, Db + o * dchan + (2 * tz * Yd + 2 * ty) * 2 * I.Wh + tx, Yd * 2 * I.Wh, 2 * I.Wh, I.Wh,
+              A + (o / mr) * nt * mr + o % mr + off * mr, aps, mr);
+      });
+    for (long c = 0; c < ci; c++)
+      tile_runs(I, t0, nt, [&](long tz, long ty, long tx, long n, long off) {
+        kn.wi(n, Xb + c * I.chan() + (2 * tz * I.Yp + 2 * ty) * 2 * I.Wh + tx, I.Yp * 2 * I.Wh, 2 * I.Wh, I.Wh,
+              B + (c / nr) * nt * nr + c % nr + off * nr, bps, nr);
+      });
+    for (long pos = 0; pos < 64; pos++)
+      for (long j0 = 0; j0 < Np; j0 += nr)
+        for (long i0 = 0; i0 < Mp; i0 += mr)
+          kn.nn(nt, A + pos * aps + i0 * nt, B + pos * bps + j0 * nt, Q.data() + (pos * Mp + i0) * Np + j0, Np, 1);
+  });
+  wino_weight_grad(acc, M, ci, Mp, Np, dw, accumulate);
+}
+
+int g_path = 0;  // 0 auto, 1 direct whenever stride 1, 2 always im2col, 3 Winograd whenever eligible
 
 /** Direct path for stride 1 unless the padded column space is over twice the output (tiny volumes: im2col). Measured:
  * direct beats im2col up to ~2x waste (10x14x10: 74 vs 60 GFLOP per CPU-s forward), about even at 2.5x (5x7x5). */
@@ -404,6 +660,34 @@ bool use_direct(const Geo& g) {
   const double Hp = g.oh + (g.kh - 1) / g.sh, Wp = g.ow + (g.kw - 1) / g.sw;
   const double cols = (g.od - 1) * Hp * Wp + g.oh * Wp;
   return cols <= 2.0 * static_cast<double>(g.P());
+}
+
+/** NNUNET_CONV_WINOGRAD=0 in the environment: 'auto' never picks Winograd (the previous arithmetic, bit for bit). */
+bool winograd_allowed() {
+  static const bool on = [] {
+    const char* e = std::getenv("NNUNET_CONV_WINOGRAD");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+
+/**
+ * Winograd for 3x3x3 stride 1 pad 1. 'auto' (measured per layer of the Hippocampus network, AVX2, 2 threads, batch 2,
+ * GFLOP per CPU-s direct -> Winograd): forward / backward-data with >= 8 channels in and out and >= 512 outputs per
+ * sample (32->32 at 40x56x40: 77 -> 130, 64->64 at 20x28x20: 78 -> 152, 128->128 at 10x14x10: 67 -> 119; not at
+ * 5x7x5, 256->256: 47 -> 31, the tiles overhang the volume); weight gradient only with >= 64 output channels and
+ * input channels filling the micro-kernel's nr-wide panels to >= 8/9 (64->64: 71 -> 97, 128->128: 57 -> 92; 32->32,
+ * panels 2/3 full: 72 -> 59). 'winograd': every eligible conv; 'direct' / 'im2col': never.
+ */
+bool use_winograd(const Geo& g, bool weight_grad) {
+  const bool fits = g.kd == 3 && g.kh == 3 && g.kw == 3 && g.sd == 1 && g.sh == 1 && g.sw == 1 && g.pd == 1 &&
+                    g.ph == 1 && g.pw == 1;
+  if (!fits || g_path == 1 || g_path == 2) return false;
+  if (g_path == 3) return true;
+  if (!winograd_allowed() || g.ci < 8 || g.co < 8 || g.P() < 512) return false;
+  if (!weight_grad) return true;
+  const long nr = kernels().nr;
+  return g.co >= 64 && 9 * g.ci >= 8 * rup(g.ci, nr);
 }
 
 }  // namespace
@@ -459,6 +743,7 @@ bool set_path(const char* name) {
   if (n == "auto") g_path = 0;
   else if (n == "direct") g_path = 1;
   else if (n == "im2col") g_path = 2;
+  else if (n == "winograd") g_path = 3;
   else return false;
   return true;
 }
@@ -468,6 +753,7 @@ void set_threads(int n) { pool().resize(n > 0 ? n : default_threads()); }
 int threads() { return pool().size(); }
 
 void conv_fwd(const float* x, const float* w, const float* bias, float* y, const Geo& g) {
+  if (use_winograd(g, false)) return conv_fwd_winograd(x, w, bias, y, g);
   if (use_direct(g)) return conv_fwd_direct(x, w, bias, y, g);
   const Kernels& kn = kernels();
   Pool& pl = pool();
@@ -531,6 +817,7 @@ void conv_bwd_data(const float* dy, const float* w, float* dx, const Geo& g) {
 }
 
 void conv_bwd_filter(const float* x, const float* dy, float* dw, const Geo& g, bool accumulate) {
+  if (use_winograd(g, true)) return conv_bwd_filter_winograd(x, dy, dw, g, accumulate);
   if (use_direct(g)) return conv_bwd_filter_direct(x, dy, dw, g, accumulate);
   const Kernels& kn = kernels();
   Pool& pl = pool();

@@ -18,7 +18,8 @@ struct Geo {
 /** Selects the micro-kernel level ("avx512", "avx2", "generic", or "auto"); returns false if not supported here. */
 bool set_isa(const char* name);
 const Kernels& kernels();
-/** Stride-1 algorithm: "auto" (direct unless the padding waste is large), "direct" or "im2col" (tests). */
+/** Algorithm: "auto", "direct" / "im2col" (stride 1; never Winograd), "winograd" (every 3x3x3 stride-1 pad-1
+ * convolution; tests). See use_winograd and use_direct in conv.cpp. */
 bool set_path(const char* name);
 void set_threads(int n);
 int threads();

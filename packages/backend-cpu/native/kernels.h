@@ -19,6 +19,18 @@ struct Kernels {
   void (*nni)(long K, const float* A, const long* off, const float* B, float* C, long ldc, int accumulate);
   // As nt with row j of B starting at Brows[j].
   void (*ntp)(long L, const float* A, long lda, const float* const* Brows, float* C, long ldc);
+  // Winograd F(2x2x2, 3x3x3) input transform (B^T d B per axis) of n tiles along x, one channel: the tile row's
+  // 4x4 padded input rows (z, y) are split into even / odd x, E at base + z*zs + y*ys, O at E + wh (rows readable
+  // to n + vw). Transformed value pos = (kz*4 + ky)*4 + kx of tile t goes to v[pos*ps + t*ts]: ts = 1 writes whole
+  // vectors (t < rup(n, vw)), ts > 1 only t < n (the weight gradient's packed panels).
+  void (*wi)(long n, const float* base, long zs, long ys, long wh, float* v, long ps, long ts);
+  // Winograd output transform (A^T m A per axis) of n tiles along x, one channel: m[pos*ps + t] (readable to
+  // rup(n, vw)) -> y[a*zs + b*ys + 2t + c] + bias for a < nz, b < ny, 2t + c < nx.
+  void (*wo)(long n, const float* m, long ps, float* y, long zs, long ys, int nz, int ny, long nx, float bias);
+  // Winograd transform of the output gradient for the weight gradient (A dy A^T per axis) of n tiles along x, one
+  // channel: the tile row's 2x2 dy rows split into even / odd x like wi's input (E at base + a*zs + b*ys, O at
+  // E + wh, zero beyond the output) to v[pos*ps + t*ts] for t < n.
+  void (*wd)(long n, const float* base, long zs, long ys, long wh, float* v, long ps, long ts);
 };
 
 extern const Kernels kernels_generic;

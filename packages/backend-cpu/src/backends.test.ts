@@ -13,7 +13,7 @@ if (addon) {
   await describeBackendContract('cpu-native (auto ISA)', async () => createCpuNativeBackend({ isa: 'auto' }));
   for (const isa of ['avx512', 'avx2', 'generic'] as const) {
     if (!addon.setIsa(isa)) continue;
-    for (const path of ['direct', 'im2col'] as const) {
+    for (const path of ['direct', 'im2col', 'winograd'] as const) {
       await describeBackendContract(`cpu-native ${isa}, ${path}, 1 thread`, async () => {
         addon.setIsa(isa);
         addon.setPath(path);
@@ -24,6 +24,11 @@ if (addon) {
   await describeBackendContract('cpu-native direct, 2 threads', async () => {
     addon.setIsa('auto');
     addon.setPath('direct');
+    return createCpuNativeBackend({ threads: 2 });
+  });
+  await describeBackendContract('cpu-native winograd, 2 threads', async () => {
+    addon.setIsa('auto');
+    addon.setPath('winograd');
     return createCpuNativeBackend({ threads: 2 });
   });
   addon.setIsa('auto');

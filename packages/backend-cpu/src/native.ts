@@ -13,7 +13,12 @@ export interface NativeAddon {
   backwardFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geo: Geometry, accumulate?: boolean): void;
   info(): { isa: string; vw: number; threads: number };
   setIsa(name: string): boolean;
-  /** Stride-1 algorithm: 'auto' (direct unless padding waste > 30%), 'direct' or 'im2col'. Process-wide. */
+  /**
+   * Convolution algorithm, process-wide: 'auto' (Winograd F(2x2x2, 3x3x3) for 3x3x3 stride-1 pad-1 convolutions
+   * with >= 8 input and output channels, else direct for stride 1 unless the padding waste is large, else im2col),
+   * 'direct' / 'im2col' (never Winograd), 'winograd' (Winograd for every 3x3x3 stride-1 pad-1 convolution, else as
+   * 'auto'). Returns false for an unknown name.
+   */
   setPath(name: string): boolean;
   setThreads(n: number): void;
   // ---- the other ops (native/ops.h); N batch, C channels, S spatial size (z*y*x), arrays in C order [N, C, S] ----
