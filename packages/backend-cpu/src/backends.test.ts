@@ -67,3 +67,27 @@ describe.skipIf(!addon)('cpu-native with typed-array views', () => {
     expect(() => b.conv3d({ data: new Float64Array(8) as unknown as Float32Array, shape: [1, 1, 2, 2, 2] }, { data: new Float32Array(1), shape: [1, 1, 1, 1, 1] }, null, p)).toThrow(/Float32Array/);
   });
 });
+
+describe.skipIf(!addon)('cpu-native weight gradient is bit-identical run to run (2 threads)', () => {
+  // fixed task ranges per thread slot, summed in slot order (the device trainer's reproducibility rule)
+  for (const path of ['direct', 'im2col', 'winograd'] as const) {
+    it(`${path}: 3x3x3 pad 1, many tasks per thread`, async () => {
+      const { randomTensor, relativeError } = await import('@nnunet-ts/core/testing');
+      const { referenceConv3dBackwardFilter } = await import('@nnunet-ts/core');
+      addon!.setPath(path);
+      try {
+        const b = createCpuNativeBackend({ threads: 2 });
+        const x = randomTensor([2, 24, 8, 10, 8], 11);
+        const dy = randomTensor([2, 64, 8, 10, 8], 12);
+        const p = { stride: [1, 1, 1] as [number, number, number], padding: [1, 1, 1] as [number, number, number] };
+        const runs = [0, 1, 2].map(() => b.conv3dBackwardFilter(x, dy, [64, 24, 3, 3, 3], p).data);
+        expect(Buffer.from(runs[1]!.buffer).equals(Buffer.from(runs[0]!.buffer))).toBe(true);
+        expect(Buffer.from(runs[2]!.buffer).equals(Buffer.from(runs[0]!.buffer))).toBe(true);
+        expect(relativeError(runs[0]!, referenceConv3dBackwardFilter(x, dy, [64, 24, 3, 3, 3], p).data)).toBeLessThan(1e-4);
+      } finally {
+        addon!.setPath('auto');
+        addon!.setThreads(0);
+      }
+    });
+  }
+});
