@@ -45,7 +45,23 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     expect(n, errs.join('\n')).not.toBeNull();
     expect(Number(n![1])).toBe(5 * Number(n![2]) + Number(n![3]));
     expect(Number(n![2])).toBeGreaterThan(0);
-    expect(existsSync(runLayout(out).configurationData('nnUNetPlans_3d_fullres'))).toBe(false);
+    expect(existsSync(runLayout(out).configurationData('3d_fullres'))).toBe(false);
+  });
+
+  it('train --time-budget plans for the machine too: a budget too small is refused before preprocessing, counting no test images', { timeout: 600_000 }, async () => {
+    const out = join(parent, 'train-too-small');
+    const errs: string[] = [];
+    expect(await runCli(['plan', root, '-o', out, '-q'], { out: () => {} }, (s) => errs.push(s)), errs.join('\n')).toBe(0);
+    const code = await runCli(['train', root, '-o', out, '--time-budget', '20s', '-f', '0', '-q'], { out: () => {} }, (s) => errs.push(s));
+    expect(code).toBe(1);
+    expect(errs.join('\n')).toMatch(/time budget of 20s is too small .* the cheapest plan needs a budget of about \d+/);
+    // train predicts the validation cases of its fold, no test images
+    const n = /preprocessing and (\d+) predictions: (\d+) validation case\(s\) per fold and (\d+) test case\(s\)/.exec(errs.join('\n'));
+    expect(n, errs.join('\n')).not.toBeNull();
+    expect(Number(n![3])).toBe(0);
+    expect(Number(n![1])).toBe(Number(n![2]));
+    expect(existsSync(runLayout(out).configurationData('3d_fullres'))).toBe(false);
+    expect(existsSync(runLayout(out).modelDir('3d_fullres'))).toBe(false);
   });
 
   it(`runs within ${budgetArg} (or the budget its refusal names on a slower machine), writes the decisions into plans and run.json, and estimates every stage`, { timeout: 3_600_000 }, async () => {

@@ -174,7 +174,7 @@ function addTrainCommand(program: Command, io: Io): void {
     .requiredOption('-o, --out <dir>', 'run folder (after plan and preprocess)')
     .action(async (dataset: string, o: CommonOptions & { out: string }) => {
       const ctx = await makeContext(o);
-      const trained = await runTraining({ dataset, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend });
+      const trained = await runTraining({ dataset, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend, planner: ctx.options.planner });
       for (const t of trained) {
         io.out(`${t.configuration}: model ${t.modelDir}; validation foreground Dice ${t.crossValidation?.foreground_mean.Dice?.toFixed(4) ?? 'n/a'}`);
       }

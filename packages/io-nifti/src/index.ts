@@ -4,7 +4,7 @@
  */
 import type { ImageReader, ImageWriter, PluginModule, Registry } from '@nnunet-ts/core';
 import { isGzip, sizeofHdr } from './header.js';
-import { readNifti } from './reader.js';
+import { readNifti, readNiftiInfo } from './reader.js';
 import { writeNifti } from './writer.js';
 
 export { readNifti, readNiftiInfo, applyScaling, decodeNifti, DEFAULT_MAX_BYTES, type ReadNiftiOptions, type NiftiImage, type NiftiInfo } from './reader.js';
@@ -23,7 +23,7 @@ export {
 
 /**
  * Reader plugin `nifti` for `.nii` / `.nii.gz`. `sniff` accepts gzip data (magic 1f 8b) and raw NIfTI headers
- * (sizeof_hdr 348 or 540, either endianness).
+ * (sizeof_hdr 348 or 540, either endianness). `readInfo` decompresses the header only (`readNiftiInfo`).
  */
 export const niftiReader: ImageReader = {
   name: 'nifti',
@@ -32,6 +32,7 @@ export const niftiReader: ImageReader = {
     return isGzip(head) || sizeofHdr(head) !== 0;
   },
   read: (path) => readNifti(path),
+  readInfo: (path) => readNiftiInfo(path),
 };
 
 /** Writer plugin `nifti` for `.nii` / `.nii.gz` (NIfTI-1, gzip for `.gz`). */

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataError, indexToWorld } from '@nnunet-ts/core';
+import { DataError, Registry, indexToWorld, readCaseGeometry } from '@nnunet-ts/core';
+import { registerDefaults } from './index.js';
 import { buildNifti, extensionBlock, type BuildOptions } from './__fixtures__/build.js';
 import { readNifti, readNiftiInfo } from './reader.js';
 import { orthonormalityError } from './geometry.js';
@@ -344,6 +345,19 @@ describe('bad files (B27, B37)', () => {
     const raw = join(dir, 'huge-info.nii');
     writeFileSync(raw, hdr);
     expect((await readNiftiInfo(raw)).shape).toEqual([1, 600, 1024, 1024]);
+  });
+
+  it("the registered reader's readInfo gives a case's shape and spacing to the estimates (readCaseGeometry), null for no header", async () => {
+    const hdr = buildNifti({ dim: [3, 40, 48, 36], datatype: 4, pixdim: [1, 0.5, 0.75, 2], qformCode: 1, values: [] });
+    const p = join(dir, 'case_0000.nii.gz');
+    writeFileSync(p, gzipSync(hdr));
+    const registry = new Registry();
+    registerDefaults(registry);
+    expect(await readCaseGeometry(registry, { id: 'case', images: [p] })).toEqual({ shape: [36, 48, 40], spacing: [2, 0.75, 0.5] });
+    const junk = join(dir, 'junk_0000.nii.gz');
+    writeFileSync(junk, 'not an image');
+    expect(await readCaseGeometry(registry, { id: 'junk', images: [junk] })).toBeNull();
+    expect(await readCaseGeometry(registry, { id: 'gone', images: [join(dir, 'gone.nii.gz')] })).toBeNull();
   });
 
   it('missing file -> DataError naming it', async () => {

@@ -16,6 +16,12 @@ export interface ImageReader {
    * Output follows the image model (`[c, z, y, x]`, spacing `[sz, sy, sx]`, LPS origin/direction).
    */
   read(path: string): Promise<MedicalImage>;
+  /**
+   * Shape (`[c, z, y, x]`) and geometry of an image from its header, without reading the voxels. Optional: the cost
+   * model uses it to count the sliding-window tiles of images it is about to predict; without it the estimate falls
+   * back to the training cases' shapes. Same errors as `read`.
+   */
+  readInfo?(path: string): Promise<Omit<MedicalImage, 'data'>>;
 }
 
 /** Options for writing an image. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
-import { formatDuration, hostCpuShare, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
+import { casesToPredict, formatDuration, hostCpuShare, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
 import { calibrationCurrent, type Calibration } from './calibrate.js';
 import { availableMemory, nvidiaGpuMemory, scaledValidationIterations } from './time-budget.js';
 import type { ComputeBackend } from '../contracts/backend.js';
@@ -89,6 +89,25 @@ describe('estimates', () => {
     // 4/3 tiles x 8 mirror combinations x 1 s; host time cancels (within its CPU-share probe's drift)
     expect(withTiles - hostOnly).toBeCloseTo((4 / 3) * 8, 1);
     expect(predictCaseSeconds(r, cfg, 1, 5) - predictCaseSeconds(r, cfg, 0, 5)).toBeCloseTo((4 / 3) * 8 * 5, 1);
+  });
+
+  it('test images count their own tiles (from their headers), scaled by the training crop', () => {
+    const plans = { transpose_forward: [0, 1, 2] } as unknown as Plans;
+    const cfg = { spacing: [1, 1, 1], patch_size: [40, 56, 40] };
+    // the training cases are one tile each; the Hippocampus test images of README command 1 are not all
+    const fingerprint = { median_relative_size_after_cropping: 1, spacings: [[1, 1, 1], [1, 1, 1]], shapes_after_crop: [[40, 56, 40], [35, 50, 34]] };
+    const r = { plans, fingerprint, channels: 1, numClasses: 3, mirror: true, stepSize: 0.5 } as unknown as RunShape;
+    // [z, y, x] of hippocampus_008, _020 (43 slices: 2 tiles) and _056 (42 slices, 41 columns: 4 tiles)
+    const images = [{ shape: [40, 48, 36], spacing: [1, 1, 1] }, { shape: [43, 46, 36], spacing: [1, 1, 1] }, { shape: [42, 47, 41], spacing: [1, 1, 1] }];
+    expect(casesToPredict(fingerprint as never, images).map((c) => tilesFor(c.shape, cfg.patch_size, 0.5))).toEqual([1, 2, 4]);
+    const cases = casesToPredict(fingerprint as never, images);
+    expect(predictCaseSeconds(r, cfg, 1, 1, cases) - predictCaseSeconds(r, cfg, 0, 1, cases)).toBeCloseTo((7 / 3) * 8, 1);
+    expect(predictCaseSeconds(r, cfg, 1, 1) - predictCaseSeconds(r, cfg, 0, 1)).toBeCloseTo(8, 1);
+    // brain MRI cropped to 0.512 of its voxels: 0.8 per axis (the nonzero box is unknown before reading the voxels)
+    const cropped = casesToPredict({ ...fingerprint, median_relative_size_after_cropping: 0.512 } as never, [{ shape: [100, 200, 50], spacing: [1, 1, 1] }]);
+    expect(cropped[0]!.shape).toEqual([80, 160, 40]);
+    // without header shapes: the training cases
+    expect(casesToPredict(fingerprint as never, undefined).map((c) => c.shape)).toEqual(fingerprint.shapes_after_crop);
   });
 
   it('formats durations', () => {

@@ -152,6 +152,16 @@ export interface RunShape {
   validationCases: number;
   /** Test images predicted at the end (with every trained fold). */
   testCases: number;
+  /**
+   * The test images' own shapes and spacings (headers, `readCaseGeometry`): their tiles are counted instead of the
+   * training cases' (test images may be larger or smaller, and a few voxels over the patch double the tiles).
+   */
+  testImages?: CaseGeometry[];
+  /**
+   * Shapes after cropping and spacings of the validation cases of the folds trained (the fingerprint's entries of
+   * those cases): their tiles are counted instead of those of every training case.
+   */
+  validationImages?: CaseGeometry[];
   /** Preprocessing still to do (false when the cache is present). */
   preprocess: boolean;
 }
@@ -166,17 +176,35 @@ export function medianShapes(r: RunShape, cfg: PlansConfiguration): { atConfigur
   return { atConfiguration, originalVoxels };
 }
 
+/** Spatial shape `[z, y, x]` (as read, before cropping) and spacing `[sz, sy, sx]` of an image to predict. */
+export interface CaseGeometry {
+  shape: number[];
+  spacing: number[];
+}
+
 /**
- * Seconds to predict one case with `folds` networks, on average over the fingerprint's cases: tiles x mirrors x folds x
- * tile time + host work. The tiles are averaged over the cases, not taken at the median shape: a case a few voxels
- * larger than the patch on one axis takes twice the tiles, so the median shape undercounts.
+ * Shapes after cropping (`[z, y, x]`) and spacings of the cases a prediction estimate averages over: `images` (the
+ * images to predict, from their headers) when given, each axis scaled by the cube root of the fingerprint's
+ * `median_relative_size_after_cropping` (their nonzero box is unknown before their voxels are read); else the
+ * fingerprint's training cases.
  */
-export function predictCaseSeconds(r: RunShape, cfg: PlansConfiguration, secondsPerTile: number, folds: number): number {
-  const fp = r.fingerprint;
-  const shapes = fp.spacings.map((sp, i) => shapeAtConfiguration(r.plans, cfg, sp, fp.shapes_after_crop[i]!));
+export function casesToPredict(fp: DatasetFingerprint, images?: readonly CaseGeometry[]): { shape: number[]; spacing: number[] }[] {
+  if (!images?.length) return fp.spacings.map((spacing, i) => ({ spacing, shape: fp.shapes_after_crop[i]! }));
+  const axis = Math.cbrt(Math.min(1, fp.median_relative_size_after_cropping > 0 ? fp.median_relative_size_after_cropping : 1));
+  return images.map((g) => ({ spacing: g.spacing, shape: g.shape.map((n) => Math.max(1, Math.round(n * axis))) }));
+}
+
+/**
+ * Seconds to predict one case with `folds` networks, on average over `cases` (shapes after cropping, e.g. from
+ * {@link casesToPredict}; default the fingerprint's training cases): tiles x mirrors x folds x tile time + host work.
+ * The tiles are averaged over the cases, not taken at the median shape: a case a few voxels larger than the patch on
+ * one axis takes twice the tiles, so the median shape undercounts.
+ */
+export function predictCaseSeconds(r: RunShape, cfg: PlansConfiguration, secondsPerTile: number, folds: number, cases: readonly CaseGeometry[] = casesToPredict(r.fingerprint)): number {
+  const shapes = cases.map((c) => shapeAtConfiguration(r.plans, cfg, c.spacing, c.shape));
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
   const tiles = mean(shapes.map((s) => tilesFor(s, cfg.patch_size!, r.stepSize)));
-  const voxels = mean(shapes.map((s, i) => s.reduce((a, b) => a * b, 1) + fp.shapes_after_crop[i]!.reduce((a, b) => a * b, 1)));
+  const voxels = mean(shapes.map((s, i) => s.reduce((a, b) => a * b, 1) + cases[i]!.shape.reduce((a, b) => a * b, 1)));
   const host = ((r.channels + r.numClasses) * voxels) / hostVoxelsPerSecond();
   return tiles * mirrorFactor(cfg.patch_size!, r.mirror) * folds * secondsPerTile + host;
 }
@@ -202,11 +230,12 @@ export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: Confi
     peakBytes: baseBytes + cost.trainingBytes,
     detail: `${r.folds} fold(s) x ${r.epochs} x (${r.iterationsPerEpoch} iterations at ${cost.secondsPerIteration.toFixed(2)} s + ${r.validationIterations} validation iterations at ${valIter.toFixed(2)} s) (patch ${cfg.patch_size!.join('x')}, batch ${r.batchSize})`,
   });
-  const perCase = predictCaseSeconds(r, cfg, cost.secondsPerTile, 1);
+  const perCase = predictCaseSeconds(r, cfg, cost.secondsPerTile, 1, r.validationImages?.length ? r.validationImages : undefined);
   out.push({ stage: 'validation', seconds: perCase * r.validationCases * r.folds, detail: `${r.validationCases * r.folds} case(s) at ${perCase.toFixed(1)} s` });
   if (r.testCases) {
-    const perTest = predictCaseSeconds(r, cfg, cost.secondsPerTile, r.folds);
-    out.push({ stage: 'predict test', seconds: perTest * r.testCases, detail: `${r.testCases} case(s) at ${perTest.toFixed(1)} s (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'})` });
+    const perTest = predictCaseSeconds(r, cfg, cost.secondsPerTile, r.folds, casesToPredict(fp, r.testImages));
+    const shapes = r.testImages?.length ? 'tiles of the test images' : 'tiles of the training cases';
+    out.push({ stage: 'predict test', seconds: perTest * r.testCases, detail: `${r.testCases} case(s) at ${perTest.toFixed(1)} s (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'}, ${shapes})` });
   }
   return out;
 }

@@ -26,7 +26,7 @@ import { labelSetup } from '../training/configuration.js';
 import { getConfiguration as resolveConfiguration } from '../planning/plans-io.js';
 import { DataError } from '../util/errors.js';
 import { calibrate, type Calibration } from './calibrate.js';
-import { costFrom, estimateStages, formatBytes, formatDuration, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
+import { costFrom, estimateStages, formatBytes, formatDuration, type CaseGeometry, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
 import { trainingUnits } from './network-cost.js';
 
 /** Inputs of {@link planForTimeBudget}. */
@@ -57,6 +57,10 @@ export interface TimeBudgetOptions {
   augmentation?: string;
   validationCases: number;
   testCases: number;
+  /** The test images' shapes and spacings (headers), when known: their tiles are counted (`RunShape.testImages`). */
+  testImages?: CaseGeometry[];
+  /** The validation cases' shapes after cropping and spacings (`RunShape.validationImages`). */
+  validationImages?: CaseGeometry[];
   /** Memory the run may use, bytes (default: the machine's available memory for CPU backends, 8 GiB for GPU ones). */
   memoryBytes?: number;
   log?: (line: string) => void;
@@ -180,7 +184,7 @@ function runShape(o: TimeBudgetOptions, c: Candidate, mirror: boolean, iteration
     plans: c.plans, configuration: c.configuration, fingerprint: o.fingerprint, channels: Object.keys(o.dataset.channel_names ?? {}).length || 1,
     numClasses, folds: o.folds, epochs: Math.max(1, Math.floor(iterations / o.iterationsPerEpoch)), iterationsPerEpoch: o.iterationsPerEpoch,
     validationIterations: o.validationIterations, batchSize: c.cfg.batch_size ?? 2, mirror, stepSize: o.stepSize,
-    validationCases: o.validationCases, testCases: o.testCases, preprocess: true,
+    validationCases: o.validationCases, testCases: o.testCases, testImages: o.testImages, validationImages: o.validationImages, preprocess: true,
   };
 }
 

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import type { ImageReader } from '../contracts/image-io.js';
 import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
-import { DataError } from '../util/errors.js';
+import { DataError, NnunetError } from '../util/errors.js';
 import { compareGrids, type GridTolerance } from './geometry.js';
 import type { DatasetCase } from './types.js';
 
@@ -60,6 +60,24 @@ export async function readImage(registry: Registry, path: string): Promise<Medic
   }
   const reader = await pickReader(registry, path);
   return reader.read(path);
+}
+
+/**
+ * Spatial shape `[z, y, x]` and spacing `[sz, sy, sx]` (mm) of a case from the header of its first channel file
+ * (the reader's `readInfo`: no voxels are read), or null when the file's reader has no `readInfo` or the header
+ * cannot be read (the callers are estimates, which fall back to other shapes; reading the case reports the error).
+ */
+export async function readCaseGeometry(registry: Registry, c: DatasetCase): Promise<{ shape: number[]; spacing: number[] } | null> {
+  const path = c.images[0];
+  if (!path) return null;
+  try {
+    const reader = await pickReader(registry, path);
+    const info = await reader.readInfo?.(path);
+    return info ? { shape: info.shape.slice(1), spacing: [...info.spacing] } : null;
+  } catch (e) {
+    if (e instanceof NnunetError || (e as NodeJS.ErrnoException).code) return null;
+    throw e;
+  }
 }
 
 /** A case read into memory: channels stacked float32 `[c, z, y, x]`, label int16 `[1, z, y, x]`. */

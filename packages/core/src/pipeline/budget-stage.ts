@@ -3,14 +3,16 @@
  * estimate table printed before the long stages (written to `<run>/estimates.json`, with the measured times added
  * as stages finish, so estimate and measurement can be compared).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
 import type { DatasetFingerprint, Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import type { Dataset } from '../dataset/types.js';
 import { calibrate } from '../costmodel/calibrate.js';
-import { costFrom, estimateStages, formatBytes, formatDuration, formatEstimates, mirrorFactor, predictCaseSeconds, type StageEstimate } from '../costmodel/estimate.js';
+import { casesToPredict, costFrom, estimateStages, formatBytes, formatDuration, formatEstimates, mirrorFactor, predictCaseSeconds, type CaseGeometry, type StageEstimate } from '../costmodel/estimate.js';
+import { readCaseGeometry } from '../dataset/read.js';
+import type { DatasetCase } from '../dataset/types.js';
 import { predictPreprocessed } from '../inference/sliding-window.js';
 import type { LoadedModel } from './predict-stage.js';
 import { getConfiguration } from '../planning/plans-io.js';
@@ -41,6 +43,46 @@ export interface CostStageInput {
   planner?: string;
   /** When the run started (`performance.now()`, ms): the time spent before planning is taken off a time budget. */
   startedAt?: number;
+  /** Whether the run predicts the test images (`decathlon`: true, the default; `train`: false). */
+  predictsTest?: boolean;
+}
+
+/**
+ * Shapes and spacings of the images to predict from their headers (`readCaseGeometry`, no voxels read), for the
+ * estimates; undefined when a reader cannot tell (the estimates then count the training cases' tiles).
+ */
+export async function imagesToPredict(registry: Registry, cases: readonly DatasetCase[]): Promise<CaseGeometry[] | undefined> {
+  const out: CaseGeometry[] = [];
+  for (const c of cases) {
+    const g = await readCaseGeometry(registry, c);
+    if (!g) return undefined;
+    out.push(g);
+  }
+  return out;
+}
+
+/**
+ * The fingerprint's entries (shape after cropping, spacing) of the validation cases of the folds run, for the
+ * validation estimate; undefined when the fingerprint does not list the dataset's cases in order.
+ */
+export function validationImages(c: Pick<CostStageInput, 'ds' | 'fingerprint' | 'splits' | 'folds'>): CaseGeometry[] | undefined {
+  const fp = c.fingerprint;
+  if (fp.spacings.length !== c.ds.cases.length) return undefined;
+  const index = new Map(c.ds.cases.map((x, i) => [x.id, i]));
+  const out: CaseGeometry[] = [];
+  for (const f of c.folds) {
+    for (const id of foldCases(c.splits, f).val) {
+      const i = index.get(id);
+      if (i === undefined) return undefined;
+      out.push({ shape: fp.shapes_after_crop[i]!, spacing: fp.spacings[i]! });
+    }
+  }
+  return out;
+}
+
+/** The test cases a run predicts (none for `train`). */
+function testCasesOf(c: CostStageInput): DatasetCase[] {
+  return c.predictsTest === false ? [] : c.ds.testCases;
 }
 
 /** `<run>/estimates.json`: what was estimated before each stage and what was measured. */
@@ -72,13 +114,33 @@ export async function applyTimeBudget(c: CostStageInput): Promise<{ plans: Plans
     elapsedSeconds: c.startedAt === undefined ? 0 : (performance.now() - c.startedAt) / 1000,
     configurations: b.configurations === 'all' ? undefined : b.configurations, folds: c.folds.length, iterationsPerEpoch: b.iterationsPerEpoch,
     validationIterations: b.validationIterations, maxIterations: b.maxIterations, minIterations: b.minIterations, mirror: b.mirror, stepSize: b.stepSize,
-    augmentation: b.augmentation, validationCases: val, testCases: c.ds.testCases.length, log: (s) => c.rep.log(s),
+    augmentation: b.augmentation, validationCases: val, testCases: testCasesOf(c).length, testImages: await imagesToPredict(c.registry, testCasesOf(c)),
+    validationImages: validationImages(c), log: (s) => c.rep.log(s),
   });
+  checkPreprocessedSpacing(c.L, c.plans, d.plans, d.configuration);
   const record = decisionRecord(d);
   const plans: Plans = { ...d.plans, time_budget: record };
   writeJson(c.L.plans, plans);
   writeJson(c.L.runInfo, { ...(readJsonIfValid<Record<string, unknown>>(c.L.runInfo) ?? {}), time_budget: record });
   return { plans, budget: budgetFrom(b, record) };
+}
+
+/**
+ * Refuse a time-budget plan (`plans`) whose target spacing for `configuration` differs from that of the data already
+ * preprocessed in the run folder `L` with the plans it replaces (`current`; e.g. `preprocess` before
+ * `train --time-budget`, or a run folder first run without a budget): training would read cases at the old spacing.
+ * @throws DataError naming the data folder and both spacings, with the fix
+ */
+export function checkPreprocessedSpacing(L: RunLayout, current: Plans, plans: Plans, configuration: string): void {
+  const dir = L.configurationData(dataConfiguration(plans, configuration));
+  if (!existsSync(dir) || !readdirSync(dir).length || !current.configurations[configuration]) return;
+  const was = getConfiguration(current, configuration).spacing ?? [];
+  const now = getConfiguration(plans, configuration).spacing ?? [];
+  if (was.length === now.length && was.every((v, i) => Math.abs(v - now[i]!) <= 1e-6 * Math.max(1, Math.abs(v)))) return;
+  throw new DataError(`the time budget plans ${configuration} at spacing [${now.join(', ')}], but ${dir} holds cases preprocessed at [${was.join(', ')}]`, {
+    file: dir,
+    hint: 'delete that folder (preprocessing then runs again at the new spacing), or run without --time-budget to keep the plans it was made with',
+  });
 }
 
 /** Share of the budget kept after the estimated validation and test prediction (find-best, evaluation, writing). */
@@ -141,6 +203,8 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
   const { numClasses } = labelSetup(c.ds.json);
   const channels = Object.keys(c.ds.json.channel_names ?? {}).length || 1;
   const memory = availableMemory(c.backend);
+  const tests = testCasesOf(c);
+  const testImages = await imagesToPredict(c.registry, tests);
   for (const configuration of configurations) {
     const cfg = c.plans.configurations[configuration];
     if (!cfg?.patch_size && !cfg?.inherits_from) continue;
@@ -149,7 +213,7 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
     const est = estimateStages({
       plans: c.plans, configuration, fingerprint: c.fingerprint, channels, numClasses, folds: c.folds.length, epochs: c.budget.epochs,
       iterationsPerEpoch: c.budget.iterationsPerEpoch, validationIterations: c.budget.validationIterations, batchSize: cal.batchSize, mirror: c.budget.mirror,
-      stepSize: c.budget.stepSize, validationCases: c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0, testCases: c.ds.testCases.length,
+      stepSize: c.budget.stepSize, validationCases: c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0, testCases: tests.length, testImages, validationImages: validationImages(c),
       preprocess: !existsSync(c.L.configurationData(dataConfiguration(c.plans, configuration))),
     }, resolved, costFrom([cal], resolved, cal.batchSize, channels, numClasses), process.memoryUsage().rss);
     const peak = Math.max(...est.map((e) => e.peakBytes ?? 0));
@@ -172,13 +236,15 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
 }
 
 /**
- * Print the expected time of predicting `nCases` cases with a loaded model: one tile timed on the model's networks
- * (after a warm-up), tiles of the median training case at the model's spacing (`dataset_fingerprint.json` of the
- * model folder; one tile when absent), mirroring and folds as requested. Returns seconds per case.
+ * Print the expected time of predicting `cases` with a loaded model: one tile timed on the model's networks (after a
+ * warm-up), the tiles of the cases' own shapes (their headers, {@link imagesToPredict}; else of the training cases at
+ * the model's spacing from the model folder's `dataset_fingerprint.json`; else one tile per case), mirroring and folds
+ * as requested. Returns seconds per case.
  */
-export async function estimatePrediction(m: LoadedModel, nCases: number, opts: { mirror?: boolean; stepSize?: number }, rep: Reporter): Promise<number> {
+export async function estimatePrediction(m: LoadedModel, cases: readonly DatasetCase[], opts: { mirror?: boolean; stepSize?: number }, rep: Reporter, registry: Registry): Promise<number> {
   const pm = m.models;
   const net = pm.networks[0];
+  const nCases = cases.length;
   if (!net || !nCases) return 0;
   // cascade networks take the previous stage's one-hot labels as extra channels
   const channels = (Object.keys(m.folder.dataset.channel_names ?? {}).length || 1) + (m.previous ? m.previous.cascade.labels.length : 0);
@@ -194,14 +260,18 @@ export async function estimatePrediction(m: LoadedModel, nCases: number, opts: {
   }
   const tile = Math.min(...times.slice(1));
   const fp = readJsonIfValid<DatasetFingerprint>(join(m.folder.dir, 'dataset_fingerprint.json'));
+  const images = await imagesToPredict(registry, cases);
   const cfg = { ...m.folder.plans.configurations[m.folder.configuration], patch_size: pm.patchSize, spacing: getConfiguration(m.folder.plans, m.folder.configuration).spacing };
   const mirror = opts.mirror ?? true;
-  const perCase = fp?.spacings?.length
-    ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false }, cfg, tile, pm.networks.length)
+  const perCase = fp?.spacings?.length || images
+    ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp ?? noFingerprint, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false }, cfg, tile, pm.networks.length, casesToPredict(fp ?? noFingerprint, images))
     : tile * mirrorFactor(pm.patchSize, mirror, pm.mirrorAxes) * pm.networks.length;
   rep.log(`estimate: predicting ${nCases} case(s) takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile.toFixed(2)} s per tile)`);
   return perCase;
 }
+
+/** A fingerprint without cases (a model folder without `dataset_fingerprint.json`): nothing cropped. */
+const noFingerprint: DatasetFingerprint = { foreground_intensity_properties_per_channel: {}, median_relative_size_after_cropping: 1, shapes_after_crop: [], spacings: [] };
 
 /** Add a measured stage time to `<run>/estimates.json` (no-op when the file is absent). */
 export function recordMeasured(L: RunLayout, stage: string, seconds: number): void {

@@ -5,14 +5,17 @@ import { foregroundClasses } from '../dataset/dataset-json.js';
 import type { EvaluationSummary } from '../evaluation/summary.js';
 import { loadPlans } from '../planning/load-plans.js';
 import type { Registry } from '../registry/registry.js';
+import type { ComputeBackend } from '../contracts/backend.js';
+import type { DeviceBackend } from '../contracts/device.js';
+import type { Dataset } from '../dataset/types.js';
 import { DataError } from '../util/errors.js';
-import { estimateRun } from './budget-stage.js';
+import { applyTimeBudget, estimateRun, trainingDeadline, type CostStageInput } from './budget-stage.js';
 import { configurationsToRun, prepareDataset } from './decathlon.js';
 import { createJobExecutor } from './jobs/execute.js';
 import { trainingJobGraph } from './jobs/graph.js';
 import { InProcessRunner } from './jobs/in-process.js';
 import { readJson, writeJson } from './json-io.js';
-import { runLayout } from './layout.js';
+import { runLayout, type RunLayout } from './layout.js';
 import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
 import { stage } from './stages.js';
@@ -43,6 +46,8 @@ export interface TrainingRunOptions {
   rep: Reporter;
   /** Compute backend name or `auto`. */
   backend?: string;
+  /** Planner plugin a time budget plans with (`budget.timeBudgetSeconds`; default `nnUNetPlanner`). */
+  planner?: string;
 }
 
 /** One trained configuration: its model folder and cross-validation summary (undefined without validated folds). */
@@ -54,32 +59,45 @@ export interface TrainedConfiguration {
 
 /**
  * Train the requested configurations x folds of a planned run folder (what `nnunet-ts train` does): the dataset is
- * validated (an MSD task converted), splits are made or read, the run's estimates printed, then the training part
- * of the decathlon's job graph (`trainingJobGraph`: preprocessing, training, validation predictions, each cascade
- * after its previous stage) runs in this process with the same job executor as the decathlon. Every job reuses
- * valid outputs, so a killed run resumes.
- * @throws DataError when the run is not planned, a requested configuration is not in the plans, or jobs fail.
+ * validated (an MSD task converted), splits are made or read, a time budget applied (`budget.timeBudgetSeconds`:
+ * configuration, patch, batch and iterations chosen for this machine as the decathlon does, the plans rewritten and
+ * training stopped at the deadline that leaves time for the validation), the run's estimates printed, then the
+ * training part of the decathlon's job graph (`trainingJobGraph`: preprocessing, training, validation predictions,
+ * each cascade after its previous stage) runs in this process with the same job executor as the decathlon. Every job
+ * reuses valid outputs, so a killed run resumes.
+ * @throws DataError when the run is not planned, a requested configuration is not in the plans, a time budget cannot
+ * fit (before any preprocessing or training), or jobs fail.
  */
 export async function runTraining(o: TrainingRunOptions): Promise<TrainedConfiguration[]> {
+  const startedAt = performance.now();
   const L = runLayout(o.out);
   const registry = o.registry.child();
   const ds = await prepareDataset(o.dataset, L.raw, registry, o.rep);
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.dataset, dataset: ds.root });
-  const plans = loadRunPlans(L.plans);
+  const planned = loadRunPlans(L.plans);
   const backendName = o.backend ?? 'auto';
   const backend = await stage(registry, 'selectDevice')(registry, backendName, (s) => o.rep.log(s));
-  const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), o.budget.nFolds, registry);
-  const folds = foldsToRun(o.budget.folds, splits, L.splits);
-  const configurations = configurationsToRun(plans, o.budget.configurations, o.rep);
-  const fingerprint = readJson<DatasetFingerprint>(L.fingerprint);
-  await estimateRun({ ds, fingerprint, plans, splits, folds, L, registry, backend, budget: o.budget, rep: o.rep }, configurations);
-  const run: RunSpec = { out: L.root, dataset: ds.root, budget: o.budget, backend: backendName, configurations, folds };
+  const cost = await trainingCostInput(o, L, ds, planned, registry, backend, startedAt);
+  const { plans, budget } = await applyTimeBudget(cost);
+  const configurations = configurationsToRun(plans, budget.configurations, o.rep);
+  await estimateRun({ ...cost, plans, budget }, configurations);
+  const run: RunSpec = { out: L.root, dataset: ds.root, budget, backend: backendName, configurations, folds: cost.folds };
+  const endsAt = budget.timeBudgetSeconds ? trainingDeadline(plans.time_budget as Record<string, unknown> | undefined, Date.now() - (performance.now() - startedAt)) : null;
+  if (endsAt !== null) run.trainingEndsAt = endsAt;
   await new InProcessRunner(createJobExecutor({ registry, backend }), o.rep).run(trainingJobGraph(run, ds, plans));
   const classes = foregroundClasses(ds.json);
   return configurations.map((configuration) => ({
     configuration,
     modelDir: L.modelDir(configuration),
-    crossValidation: crossValidationSummary(L.modelDir(configuration), folds, classes),
+    crossValidation: crossValidationSummary(L.modelDir(configuration), cost.folds, classes),
   }));
+}
+
+/** What the cost stages need of a training run: plans, splits and folds of the run folder, no test prediction. */
+async function trainingCostInput(o: TrainingRunOptions, L: RunLayout, ds: Dataset, plans: Plans, registry: Registry, backend: ComputeBackend | DeviceBackend, startedAt: number): Promise<CostStageInput> {
+  const splits = await ensureSplits(L.splits, ds.cases.map((c) => c.id), o.budget.nFolds, registry);
+  const folds = foldsToRun(o.budget.folds, splits, L.splits);
+  const fingerprint = readJson<DatasetFingerprint>(L.fingerprint);
+  return { ds, fingerprint, plans, splits, folds, L, registry, backend, budget: o.budget, rep: o.rep, planner: o.planner, startedAt, predictsTest: false };
 }
