@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import * as core from '@nnunet-ts/core';
 import { addCase, datasetJsonV2, makeDatasetV2, vol } from '../bad-inputs/generate.js';
@@ -84,29 +85,86 @@ export async function outcome(file: string, f: () => Promise<unknown>): Promise<
   }
 }
 
-/** dataset.json mutations on a small valid dataset, through loadDataset + validateDataset (+ strict). */
-export function datasetTarget(dir: string): Target<DocInput> {
+export interface DatasetInput extends DocInput {
+  /** A case file replaced by a mutated copy (its NIfTI bytes before gzip), then restored: which file, which mutations. */
+  file?: { which: number; mutations: ByteMutation[] };
+}
+
+export const datasetArb: fc.Arbitrary<DatasetInput> = fc.tuple(
+  docArb,
+  fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.record({ which: fc.nat(), mutations: fc.array(byteMutation, { minLength: 1, maxLength: 3 }) }) }),
+).map(([d, file]) => (file ? { ...d, file } : d));
+
+/**
+ * The registry's readers behind a cache by path: every input re-runs `loadDataset` + `validateDataset` in full, but
+ * the case files that did not change are parsed once (the fuzz target itself is the only writer, and it names the
+ * one file it mutates, which is always read afresh). Returns the registry and the function that marks a file changed.
+ */
+function cachingRegistry(): { reg: core.Registry; changed: (path: string) => void } {
+  const reg = makeRegistry();
+  const cache = new Map<string, Promise<core.MedicalImage>>();
+  for (const r of reg.all('reader')) {
+    const read = r.read.bind(r);
+    reg.register('reader', { ...r, read: (path: string) => {
+      let p = cache.get(path);
+      if (!p) {
+        p = read(path);
+        cache.set(path, p);
+        p.catch(() => undefined);
+      }
+      return p;
+    } }, { override: true });
+  }
+  return { reg, changed: (path) => void cache.delete(path) };
+}
+
+/**
+ * dataset.json mutations on a small valid dataset (2 training cases of 2 channels, 1 test case repeating a training
+ * case's voxels), through loadDataset + validateDataset (+ strict); a third of the inputs also byte-mutate one case
+ * file (channel or label, NIfTI bytes before gzip), which the real reader parses. Unchanged files are parsed once
+ * (`cachingRegistry`): the other inputs only re-run the dataset logic, the part under test here.
+ */
+export function datasetTarget(dir: string): Target<DatasetInput> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const base = datasetJsonV2(['CT', 'MR'], { background: 0, liver: 1, tumour: 2 }, 2);
   const root = makeDatasetV2(dir, base);
-  for (let i = 0; i < 2; i++) {
-    const img = (s: number) => vol([4, 3, 2], 'int16', (a, b, c) => a * s + b - c * 100 - 500);
-    addCase(root, `case_${i}`, [img(i + 1), img(i + 2)], vol([4, 3, 2], 'uint8', (a, b) => (a + b) % 3));
-  }
-  const reg = makeRegistry();
+  const img = (s: number) => vol([4, 3, 2], 'int16', (a, b, c) => a * s + b - c * 100 - 500);
+  const seg = () => vol([4, 3, 2], 'uint8', (a, b) => (a + b) % 3);
+  for (let i = 0; i < 2; i++) addCase(root, `case_${i}`, [img(i + 1), img(i + 2)], seg());
+  addCase(root, 'test_0', [img(2), img(3)], null, '.nii.gz', 'imagesTs');
+  const files = ['imagesTr/case_0_0000', 'imagesTr/case_0_0001', 'labelsTr/case_0', 'imagesTr/case_1_0000', 'labelsTr/case_1', 'imagesTs/test_0_0001'].map((f) => join(root, `${f}.nii.gz`));
+  const disk = new Map(files.map((f) => [f, new Uint8Array(readFileSync(f))]));
+  const raw = new Map(files.map((f) => [f, new Uint8Array(gunzipSync(disk.get(f)!))]));
+  const { reg, changed } = cachingRegistry();
   const file = join(root, 'dataset.json');
+  const mutatedFile = (x: DatasetInput) => {
+    const f = files[x.file!.which % files.length]!;
+    return { path: f, bytes: gzipSync(applyByteMutations(raw.get(f)!, x.file!.mutations), { level: 1 }) };
+  };
   return {
     name: 'dataset',
-    arbitrary: docArb,
+    arbitrary: datasetArb,
     bytesOf: (x) => ({ name: 'dataset.json', bytes: text(mutateJson(base, x.json), x.bytes) }),
     async run(x) {
       writeFileSync(file, text(mutateJson(base, x.json), x.bytes));
-      return outcome(file, async () => {
-        const ds = await core.loadDataset(root);
-        const r = await core.validateDataset(ds, reg, { strict: x.json.length % 2 === 1 });
-        core.formatValidationReport(r);
-      });
+      const m = x.file ? mutatedFile(x) : null;
+      if (m) {
+        writeFileSync(m.path, m.bytes);
+        changed(m.path);
+      }
+      try {
+        return await outcome(file, async () => {
+          const ds = await core.loadDataset(root);
+          const r = await core.validateDataset(ds, reg, { strict: x.json.length % 2 === 1 });
+          core.formatValidationReport(r);
+        });
+      } finally {
+        if (m) {
+          writeFileSync(m.path, disk.get(m.path)!);
+          changed(m.path);
+        }
+      }
     },
   };
 }

@@ -42,7 +42,10 @@ export function classifyError(e: unknown, file: string): Outcome {
 export interface FuzzReport {
   target: string;
   runs: number;
+  /** Wall-clock seconds of the run. */
   seconds: number;
+  /** CPU seconds of this process during the run (user + system, all threads): the cost per input on a loaded machine. */
+  cpuSeconds: number;
   counts: Record<OutcomeKind, number>;
   /** Distinct findings (by kind + first 80 characters of the detail) with a count and one example input. */
   findings: { kind: OutcomeKind; detail: string; count: number; example: unknown }[];
@@ -55,10 +58,11 @@ export interface FuzzReport {
  * (which then shrinks it and reports the seed and path for a replay); otherwise every input runs and findings are
  * collected.
  */
-export async function fuzz<T>(target: Target<T>, runs: number, seed: number, stopOnFinding: boolean, onProgress?: (done: number) => void): Promise<FuzzReport> {
+export async function fuzz<T>(target: Target<T>, runs: number, seed: number, stopOnFinding: boolean, onProgress?: (done: number, findings: number) => void): Promise<FuzzReport> {
   const counts: Record<OutcomeKind, number> = { ok: 0, 'user-error': 0, crash: 0, silent: 0, unnamed: 0, slow: 0 };
   const found = new Map<string, { kind: OutcomeKind; detail: string; count: number; example: unknown }>();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let done = 0;
   let failure: unknown;
   try {
@@ -75,7 +79,7 @@ export async function fuzz<T>(target: Target<T>, runs: number, seed: number, sto
           if (performance.now() - t > SLOW_MS) o = { kind: 'slow', detail: `${Math.round(performance.now() - t)} ms` };
         }
         counts[o.kind]++;
-        if (++done % 1000 === 0) onProgress?.(done);
+        if (++done % 1000 === 0) onProgress?.(done, found.size);
         if (o.kind === 'ok' || o.kind === 'user-error') return true;
         const key = `${o.kind}: ${(o.detail ?? '').replace(/\d+/g, 'N').slice(0, 80)}`;
         const f = found.get(key);
@@ -88,7 +92,8 @@ export async function fuzz<T>(target: Target<T>, runs: number, seed: number, sto
   } catch (e) {
     failure = e;
   }
-  const report: FuzzReport = { target: target.name, runs: done, seconds: (performance.now() - t0) / 1000, counts, findings: [...found.values()] };
+  const cpu = process.cpuUsage(cpu0);
+  const report: FuzzReport = { target: target.name, runs: done, seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, counts, findings: [...found.values()] };
   if (failure && !stopOnFinding) report.harnessError = String((failure as Error).message).slice(0, 2000);
   if (failure && stopOnFinding) throw Object.assign(new Error(`${target.name}: ${String((failure as Error).message).slice(0, 3000)}`), { report });
   return report;

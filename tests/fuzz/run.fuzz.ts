@@ -3,9 +3,13 @@
  * 100,000) in this one process (no process per input), findings are collected instead of stopping at the first,
  * and the report goes to stdout and to tests/fuzz/report.json; the bytes of one example per finding go to
  * tests/fuzz/findings/ (turn them into fixtures under tests/fuzz/fixtures/). FUZZ_TARGETS=nifti,nrrd,... picks
- * targets; FUZZ_SEED sets the seed; FUZZ_RUNS_<TARGET> overrides the count of one target; FUZZ_REPORT the report path.
+ * targets; FUZZ_SEED sets the seed; FUZZ_RUNS_<TARGET> overrides the count of one target; FUZZ_REPORT the report path;
+ * FUZZ_PROGRESS how often a progress line prints (default every 10,000 inputs; it gives the findings so far).
+ * Each target's report holds its wall and CPU seconds, the 1-minute load average at its start and end, and the commit.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'vitest';
 import { fuzz, type FuzzReport, type Target } from './engine.js';
@@ -18,6 +22,14 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const work = join('/dev/shm', `nnunet-fuzz-${process.pid}`);
 const out = join(import.meta.dirname, 'findings');
+const PROGRESS = Number(process.env.FUZZ_PROGRESS ?? 10_000);
+const load = () => Math.round(loadavg()[0]! * 10) / 10;
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
+} catch {
+  /* not a git checkout */
+}
 
 it('fuzz every reader and validate', async () => {
   const all: Target<unknown>[] = [
@@ -27,14 +39,19 @@ it('fuzz every reader and validate', async () => {
     nnunetCheckpointTarget(join(work, 'nnunetpth')), modelFolderTarget(join(work, 'modelfolder')),
   ] as Target<unknown>[];
   const pick = process.env.FUZZ_TARGETS?.split(',');
-  const reports: FuzzReport[] = [];
+  const reports: (FuzzReport & { seed: number; commit: string; load: [number, number]; cpuMsPerInput: number })[] = [];
   for (const t of all.filter((t) => !pick || pick.includes(t.name))) {
     const n = Number(process.env[`FUZZ_RUNS_${t.name.toUpperCase()}`] ?? RUNS);
-    const r = await fuzz(t, n, SEED, false, (d) => {
-      if (d % 10000 === 0) console.log(`${t.name}: ${d} inputs, ${new Date().toISOString()}`);
+    const load0 = load();
+    const cpu0 = process.cpuUsage();
+    const r = await fuzz(t, n, SEED, false, (d, found) => {
+      if (d % PROGRESS !== 0) return;
+      const c = process.cpuUsage(cpu0);
+      console.log(`${t.name}: ${d} inputs, ${found} finding(s) so far, ${((c.user + c.system) / 1000 / d).toFixed(2)} CPU ms/input, load ${load()}, ${new Date().toISOString()}`);
     });
-    reports.push(r);
-    console.log(JSON.stringify({ target: r.target, runs: r.runs, seconds: Math.round(r.seconds), counts: r.counts, findings: r.findings.map((f) => `${f.kind} x${f.count}: ${f.detail}`) }));
+    const rep = { ...r, seed: SEED, commit, load: [load0, load()] as [number, number], cpuMsPerInput: Math.round((r.cpuSeconds * 1e5) / Math.max(1, r.runs)) / 100 };
+    reports.push(rep);
+    console.log(JSON.stringify({ target: r.target, runs: r.runs, seconds: Math.round(r.seconds), cpuSeconds: Math.round(r.cpuSeconds), cpuMsPerInput: rep.cpuMsPerInput, load: rep.load, counts: r.counts, findings: r.findings.map((f) => `${f.kind} x${f.count}: ${f.detail}`) }));
     r.findings.forEach((f, i) => {
       mkdirSync(out, { recursive: true });
       const b = t.bytesOf?.(f.example);

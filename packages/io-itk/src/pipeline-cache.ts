@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,7 +12,10 @@ import type { ItkImage } from './convert.js';
  * built to be called repeatedly (itk-wasm's browser runner keeps them; `callMain` restores the stack each time), so
  * this module keeps one instance per format and runs it directly: about 5 ms per small read. A module is dropped
  * (and re-created on the next read) after a wasm abort and when its heap grew beyond `KEEP_BELOW_BYTES` (wasm memory
- * never shrinks, and a corrupt header can make ITK allocate a lot before it fails). The runner uses two files of itk-wasm's `dist/pipeline/internal` folder, which its export map does not
+ * never shrinks, and a corrupt header can make ITK allocate a lot before it fails). The compiled `WebAssembly.Module`
+ * of each pipeline is kept, so re-creating an instance costs an instantiation (a few ms), not another zstd decode and
+ * compilation of the wasm binary (measured: about 0.8 CPU-s each for GDCM's, as V8 compiles it again in the
+ * background; corrupt DICOM files drop the instance often). The runner uses two files of itk-wasm's `dist/pipeline/internal` folder, which its export map does not
  * list; when they are missing (another itk-wasm version), `cachedRead` returns null and the caller falls back to
  * `readImageNode`.
  */
@@ -35,8 +39,14 @@ interface EmModule {
   mountDir(dir: string): string;
   unmountDir(dir: string): void;
 }
+/** The factory an itk-wasm pipeline's Emscripten `.js` file exports (MODULARIZE + EXPORT_ES6). */
+type EmFactory = (moduleArg: { instantiateWasm?: (imports: object, receive: (instance: object, module: object) => void) => object }) => Promise<EmModule>;
+/** The parts of the WebAssembly API used here (this package compiles without the DOM library's declarations). */
+const wasmApi = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<object>; instantiate(module: object, imports: object): Promise<object> } }).WebAssembly;
 interface Internals {
   load(pipelinePath: string): Promise<EmModule>;
+  /** zstd decoder of itk-wasm's own dependency, or null (then `load` is used for every instance). */
+  zstd: { decode(bytes: Uint8Array): Uint8Array } | null;
   run(m: EmModule, args: string[], outputs: { type: string }[], inputs: unknown[]): { returnValue: number; stderr: string; outputs: { data: unknown }[] };
   types: { JsonCompatible: string; Image: string };
   pipelines: string;
@@ -44,6 +54,37 @@ interface Internals {
 
 let internals: Promise<Internals | null> | null = null;
 const modules = new Map<string, Promise<EmModule>>();
+const compiled = new Map<string, Promise<{ wasm: object; factory: EmFactory }>>();
+
+/**
+ * A fresh instance of pipeline `name`: its compiled wasm (kept across instances) instantiated through the Emscripten
+ * factory's `instantiateWasm` hook; without the zstd decoder, itk-wasm's own loader.
+ */
+async function instantiate(it: Internals, name: string): Promise<EmModule> {
+  const zstd = it.zstd;
+  const base = join(it.pipelines, name);
+  if (!zstd) return it.load(base);
+  let c = compiled.get(name);
+  if (!c) {
+    c = (async () => {
+      const wasm = await wasmApi.compile(zstd.decode(new Uint8Array(await readFile(`${base}.wasm.zst`))));
+      const factory = ((await import(pathToFileURL(`${base}.js`).href)) as { default: EmFactory }).default;
+      return { wasm, factory };
+    })();
+    compiled.set(name, c);
+    c.catch(() => compiled.delete(name));
+  }
+  const { wasm, factory } = await c;
+  let fail: (e: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  const ready = factory({
+    instantiateWasm(imports, receive) {
+      wasmApi.instantiate(wasm, imports).then((i) => receive(i, wasm), fail);
+      return {};
+    },
+  });
+  return Promise.race([ready, failed]);
+}
 
 async function loadInternals(): Promise<Internals | null> {
   try {
@@ -56,7 +97,20 @@ async function loadInternals(): Promise<Internals | null> {
     const run = (await import(url('pipeline/internal/run-pipeline-emscripten.js'))).default as Internals['run'];
     const { InterfaceTypes } = (await import(pathToFileURL(itkMain).href)) as { InterfaceTypes: Internals['types'] };
     if (typeof load !== 'function' || typeof run !== 'function' || !InterfaceTypes) return null;
-    return { load, run, types: InterfaceTypes, pipelines: join(dirname(imageIo), 'pipelines') };
+    return { load, run, zstd: await zstdDecoder(req), types: InterfaceTypes, pipelines: join(dirname(imageIo), 'pipelines') };
+  } catch {
+    return null;
+  }
+}
+
+/** itk-wasm's zstd decoder (`@thewtex/zstddec`, a dependency of itk-wasm), initialised; null when it is not there. */
+async function zstdDecoder(req: NodeRequire): Promise<Internals['zstd']> {
+  try {
+    const fromItk = createRequire(req.resolve('itk-wasm'));
+    const { ZSTDDecoder } = fromItk('@thewtex/zstddec') as { ZSTDDecoder: new () => { init(): Promise<void>; decode(b: Uint8Array): Uint8Array } };
+    const d = new ZSTDDecoder();
+    await d.init();
+    return d;
   } catch {
     return null;
   }
@@ -90,7 +144,7 @@ export async function cachedRead(path: string): Promise<CachedReadResult | null>
   if (!it) return null;
   let pending = modules.get(name);
   if (!pending) {
-    pending = it.load(join(it.pipelines, name));
+    pending = instantiate(it, name);
     modules.set(name, pending);
   }
   const m = await pending;
