@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { readDicomSeries, readItk } from './reader.js';
 import { writeItk } from './writer.js';
 import { itkToImage, type ItkImage } from './convert.js';
 import { itkReader, plugin, registerDefaults } from './index.js';
+import { dicomLengthProblem } from './dicom-lengths.js';
 
 const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', '..', 'shared');
 const data = (...p: string[]): string => join(SHARED, 'data', ...p);
@@ -54,6 +55,46 @@ describe('readItk on real files', () => {
     expect((err as Error).message).toMatch(/irregular slice spacing \(usual 1\.000 mm; 2\.000 mm between/);
     writeFileSync(join(gap, 'zero.dcm'), new Uint8Array(0));
     await expect(readDicomSeries(gap)).rejects.toThrow(`1 unreadable file(s): ${join(gap, 'zero.dcm')} (0 bytes)`);
+  });
+});
+
+describe('DICOM element lengths against the file size (dicom-lengths.ts)', () => {
+  const one = data('oddities', 'udacity_hippocrop_dicom', 'Study1', '13_HCropVolume', '1.dcm');
+
+  it('a complete file passes; the same file cut short names the pixel data element and both byte counts', async () => {
+    const bytes = new Uint8Array(readFileSync(one));
+    expect(dicomLengthProblem(bytes, bytes.length)).toBeNull();
+    const cut = bytes.subarray(0, bytes.length - 100);
+    const p = dicomLengthProblem(cut, cut.length)!;
+    const m = /^data element \(7FE0,0010\) OW at byte (\d+) declares (\d+) bytes but only (\d+) remain in the file$/.exec(p);
+    expect(m, p).not.toBeNull();
+    expect(Number(m![2]) - Number(m![3])).toBe(100);
+    const file = join(dir, 'cut.dcm');
+    writeFileSync(file, cut);
+    const err = await readItk(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toBe(`${file}: truncated or corrupt DICOM file: ${p}`);
+  });
+
+  it('a 32-bit length with a flipped high bit is refused before GDCM allocates; a series names the file once', async () => {
+    const bytes = new Uint8Array(readFileSync(one));
+    const at = Buffer.from(bytes).indexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57])); // (7FE0,0010) OW
+    bytes[at + 11] ^= 0x40; // length + 2^30
+    expect(dicomLengthProblem(bytes, bytes.length)).toMatch(/^data element \(7FE0,0010\) OW at byte \d+ declares 10\d{8} bytes but only \d+ remain/);
+    const series = join(dir, 'flipped');
+    mkdirSync(series);
+    copyFileSync(one, join(series, 'a.dcm'));
+    writeFileSync(join(series, 'b.dcm'), bytes);
+    await expect(readDicomSeries(series)).rejects.toThrow(`1 unreadable file(s): ${join(series, 'b.dcm')} (truncated or corrupt DICOM file: data element (7FE0,0010) OW`);
+  });
+
+  it('files the walk cannot judge are left to GDCM: no DICM prefix, an undefined length, an unknown transfer syntax', () => {
+    const bytes = new Uint8Array(readFileSync(one));
+    expect(dicomLengthProblem(bytes.subarray(128), bytes.length - 128)).toBeNull();
+    const bigEndian = new Uint8Array(bytes);
+    const ts = Buffer.from(bigEndian).indexOf(Buffer.from('1.2.840.10008.1.2.1\0'));
+    bigEndian.set(Buffer.from('1.2.840.10008.1.2.2\0'), ts);
+    expect(dicomLengthProblem(bigEndian.subarray(0, bigEndian.length - 100), bigEndian.length - 100)).toBeNull();
   });
 });
 

@@ -1,9 +1,36 @@
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readImageNode } from '@itk-wasm/image-io';
 import { DataError, type MedicalImage, type VoxelArray } from '@nnunet-ts/core';
 import { itkToImage, type ItkImage } from './convert.js';
 import { cachedRead } from './pipeline-cache.js';
+import { dicomLengthProblem } from './dicom-lengths.js';
+
+/** Bytes of a file's start read to walk its DICOM element headers (`dicomLengthProblem`); headers beyond are not checked. */
+const DICOM_HEAD_BYTES = 256 * 1024;
+
+/**
+ * Refuse a DICOM file one of whose top-level elements declares more bytes than the file holds (truncated or corrupt):
+ * GDCM would first allocate and clear a buffer of that length. Files that are not DICOM Part 10 pass unchecked.
+ */
+async function checkDicomLengths(path: string, size: number): Promise<void> {
+  let head: Uint8Array;
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(size, DICOM_HEAD_BYTES));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    head = new Uint8Array(buf.buffer, buf.byteOffset, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  const problem = dicomLengthProblem(head, size);
+  if (problem) {
+    throw new DataError(`truncated or corrupt DICOM file: ${problem}`, {
+      file: path,
+      hint: 'copy or export the file again; a DICOM element cannot be longer than the file',
+    });
+  }
+}
 
 /** Run an itk-wasm read, turning its errors (plain `Error`s, sometimes numbers from wasm aborts) into a `DataError`. */
 async function itkRead(path: string): Promise<ItkImage> {
@@ -54,6 +81,7 @@ export async function readItk(path: string): Promise<MedicalImage> {
   const { size, dir } = await fileSize(path);
   if (dir) return readDicomSeries(path);
   if (size === 0) throw new DataError(`file is empty (0 bytes)`, { file: path, hint: 're-copy or re-export the file' });
+  await checkDicomLengths(path, size);
   return itkToImage(await itkRead(path), path);
 }
 
@@ -99,9 +127,10 @@ export async function readDicomSeries(dirOrFiles: string | string[], opts: Dicom
       continue;
     }
     try {
+      await checkDicomLengths(f, size);
       slices.push({ file: f, img: await itkRead(f) });
     } catch (e) {
-      bad.push(`${f} (${(e as Error).message.replace(/^.*could not read \S+ /, '')})`);
+      bad.push(`${f} (${(e as Error).message.replace(`${f}: `, '').replace(/^.*could not read \S+ /, '')})`);
     }
   }
   if (bad.length) {
