@@ -56,9 +56,17 @@ export interface FuzzReport {
 /**
  * Run `runs` inputs of `target` with `seed`. With `stopOnFinding`, the first finding fails the fast-check property
  * (which then shrinks it and reports the seed and path for a replay); otherwise every input runs and findings are
- * collected.
+ * collected. With `timeLimitMs`, the run stops after that long (fast-check's `interruptAfterTimeLimit`) and the report
+ * holds the inputs run so far (`runs` below the count asked for).
  */
-export async function fuzz<T>(target: Target<T>, runs: number, seed: number, stopOnFinding: boolean, onProgress?: (done: number, findings: number) => void): Promise<FuzzReport> {
+export async function fuzz<T>(
+  target: Target<T>,
+  runs: number,
+  seed: number,
+  stopOnFinding: boolean,
+  onProgress?: (done: number, findings: number) => void,
+  timeLimitMs?: number,
+): Promise<FuzzReport> {
   const counts: Record<OutcomeKind, number> = { ok: 0, 'user-error': 0, crash: 0, silent: 0, unnamed: 0, slow: 0 };
   const found = new Map<string, { kind: OutcomeKind; detail: string; count: number; example: unknown }>();
   const t0 = performance.now();
@@ -87,7 +95,7 @@ export async function fuzz<T>(target: Target<T>, runs: number, seed: number, sto
         else found.set(key, { kind: o.kind, detail: o.detail ?? '', count: 1, example: input });
         return !stopOnFinding;
       }),
-      { numRuns: runs, seed, endOnFailure: !stopOnFinding, verbose: 0 },
+      { numRuns: runs, seed, endOnFailure: !stopOnFinding, verbose: 0, ...(timeLimitMs !== undefined ? { interruptAfterTimeLimit: Math.max(1, timeLimitMs), markInterruptAsFailure: false } : {}) },
     );
   } catch (e) {
     failure = e;

@@ -4,7 +4,8 @@
  * and the report goes to stdout and to tests/fuzz/report.json; the bytes of one example per finding go to
  * tests/fuzz/findings/ (turn them into fixtures under tests/fuzz/fixtures/). FUZZ_TARGETS=nifti,nrrd,... picks
  * targets; FUZZ_SEED sets the seed; FUZZ_RUNS_<TARGET> overrides the count of one target; FUZZ_REPORT the report path;
- * FUZZ_PROGRESS how often a progress line prints (default every 10,000 inputs; it gives the findings so far).
+ * FUZZ_PROGRESS how often a progress line prints (default every 10,000 inputs; it gives the findings so far);
+ * FUZZ_UNTIL (an ISO date) ends every target at that time, with the report of the inputs run so far.
  * Each target's report holds its wall and CPU seconds, the 1-minute load average at its start and end, and the commit.
  */
 import { execFileSync } from 'node:child_process';
@@ -23,6 +24,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const work = join('/dev/shm', `nnunet-fuzz-${process.pid}`);
 const out = join(import.meta.dirname, 'findings');
 const PROGRESS = Number(process.env.FUZZ_PROGRESS ?? 10_000);
+const UNTIL = process.env.FUZZ_UNTIL ? Date.parse(process.env.FUZZ_UNTIL) : undefined;
 const load = () => Math.round(loadavg()[0]! * 10) / 10;
 let commit = 'unknown';
 try {
@@ -48,7 +50,7 @@ it('fuzz every reader and validate', async () => {
       if (d % PROGRESS !== 0) return;
       const c = process.cpuUsage(cpu0);
       console.log(`${t.name}: ${d} inputs, ${found} finding(s) so far, ${((c.user + c.system) / 1000 / d).toFixed(2)} CPU ms/input, load ${load()}, ${new Date().toISOString()}`);
-    });
+    }, UNTIL === undefined ? undefined : UNTIL - Date.now());
     const rep = { ...r, seed: SEED, commit, load: [load0, load()] as [number, number], cpuMsPerInput: Math.round((r.cpuSeconds * 1e5) / Math.max(1, r.runs)) / 100 };
     reports.push(rep);
     console.log(JSON.stringify({ target: r.target, runs: r.runs, seconds: Math.round(r.seconds), cpuSeconds: Math.round(r.cpuSeconds), cpuMsPerInput: rep.cpuMsPerInput, load: rep.load, counts: r.counts, findings: r.findings.map((f) => `${f.kind} x${f.count}: ${f.detail}`) }));
