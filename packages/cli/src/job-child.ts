@@ -2,6 +2,7 @@
  * The job process of `nnunet-ts worker` (forked by job-process.ts): builds a registry with the worker's plugins,
  * then runs the jobs it is sent with core's `createJobExecutor`, reporting over IPC. Exits when the worker goes.
  */
+import { loadAddon } from '@nnunet-ts/backend-cpu';
 import { NnunetError, createJobExecutor, prepareJobProcess, type JobExecutor, type Reporter } from '@nnunet-ts/core';
 import type { ChildMessage, ParentMessage } from './job-process.js';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
@@ -16,6 +17,19 @@ const reporter: Reporter = {
 };
 
 let executor: Promise<JobExecutor> | undefined;
+
+/**
+ * Use `n` compute threads from the next job on (the worker's `--threads`, or this machine's share with `auto`):
+ * the native convolution pool is resized (between jobs, so no convolution runs); resampling threads not yet started
+ * take the environment's number.
+ */
+function setThreads(n: number | undefined): void {
+  if (!n || process.env.NNUNET_NUM_THREADS === String(n)) return;
+  process.env.NNUNET_NUM_THREADS = String(n);
+  process.env.NNUNET_TS_RESAMPLE_THREADS = String(n);
+  loadAddon()?.setThreads(n);
+  send({ type: 'log', message: `job process ${process.pid}: ${n} compute thread(s) from now on` });
+}
 
 /** A failure as the worker's queue needs it: user errors (NnunetError) keep message and hint, others their stack. */
 function failure(e: unknown): ChildMessage {
@@ -38,6 +52,7 @@ process.on('message', (m: ParentMessage) => {
   }
   void (async () => {
     try {
+      setThreads(m.threads);
       await (await executor!)(m.job, m.run, reporter);
       send({ type: 'done' });
     } catch (e) {

@@ -8,6 +8,9 @@ export interface JobProcessInit {
   backend?: string;
 }
 
+/** How many compute threads a job process uses for its next job (`host-threads.ts`); unset: its own default. */
+export type ThreadsFor = () => number | undefined;
+
 /** Messages from the job process (see job-child.ts). */
 export type ChildMessage =
   | { type: 'ready' }
@@ -19,7 +22,15 @@ export type ChildMessage =
   | { type: 'failed'; name: string; message: string; hint?: string; user: boolean };
 
 /** Messages to the job process. */
-export type ParentMessage = { type: 'init'; init: JobProcessInit } | { type: 'run'; job: JobSpec; run: RunSpec };
+export type ParentMessage = { type: 'init'; init: JobProcessInit } | { type: 'run'; job: JobSpec; run: RunSpec; threads?: number };
+
+/**
+ * Environment of a job process started for `threads` compute threads: the native convolution pool
+ * (`NNUNET_NUM_THREADS`) and the resampling threads (`NNUNET_TS_RESAMPLE_THREADS`).
+ */
+export function threadEnv(threads: number | undefined, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return threads ? { ...env, NNUNET_NUM_THREADS: String(threads), NNUNET_TS_RESAMPLE_THREADS: String(threads) } : env;
+}
 
 const CHILD = fileURLToPath(new URL('./job-child.js', import.meta.url));
 
@@ -47,8 +58,8 @@ export interface ProcessExecutor extends JobExecutor {
    * @throws the error a job process reported while loading (an unknown plugin: NnunetError), or its exit
    */
   warm(n: number): Promise<number[]>;
-  /** Terminate every job process. */
-  close(): void;
+  /** Terminate every job process; resolves when they have exited (at most `waitMs`, default 10 s). */
+  close(waitMs?: number): Promise<void>;
 }
 
 /**
@@ -58,11 +69,11 @@ export interface ProcessExecutor extends JobExecutor {
  * exits when the worker dies (its IPC channel closes), and is killed when the job is aborted (lock lost). Children
  * are started by `warm` (or on demand, e.g. after an aborted job's child was killed).
  */
-export function processExecutor(init: JobProcessInit): ProcessExecutor {
+export function processExecutor(init: JobProcessInit, threadsFor: ThreadsFor = () => undefined): ProcessExecutor {
   const idle: ChildProcess[] = [];
   const all = new Set<ChildProcess>();
   const spawnChild = () => {
-    const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced', env: threadEnv(threadsFor()) });
     child.send({ type: 'init', init } satisfies ParentMessage);
     all.add(child);
     child.once('exit', () => all.delete(child));
@@ -115,7 +126,7 @@ export function processExecutor(init: JobProcessInit): ProcessExecutor {
       child.on('message', onMessage);
       child.once('exit', onExit);
       signal?.addEventListener('abort', onAbort, { once: true });
-      child.send({ type: 'run', job, run } satisfies ParentMessage);
+      child.send({ type: 'run', job, run, threads: threadsFor() } satisfies ParentMessage);
     });
   return Object.assign(execute, {
     async warm(n: number) {
@@ -123,8 +134,14 @@ export function processExecutor(init: JobProcessInit): ProcessExecutor {
       idle.push(...started);
       return started.map((c) => c.pid!);
     },
-    close() {
+    async close(waitMs = 10_000) {
+      // waited for: a job process outliving its worker would hold memory and cores (and its CPU time would not be
+      // counted to the worker's parent)
+      const exited = [...all].map((c) => new Promise<void>((res) => (c.exitCode !== null || c.signalCode !== null ? res() : c.once('exit', () => res()))));
       for (const c of all) c.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(exited), new Promise<void>((res) => (timer = setTimeout(res, waitMs)))]);
+      clearTimeout(timer);
     },
   });
 }

@@ -4,6 +4,7 @@ import { UsageError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScri
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 import { processExecutor } from './job-process.js';
+import { parseThreads, registerHostWorker } from './host-threads.js';
 
 const positiveInt = (name: string, v: string | undefined): number | undefined => {
   if (v === undefined) return undefined;
@@ -25,14 +26,19 @@ export function addWorkerCommand(program: Command, common: (c: Command) => Comma
     .option('--concurrency <n>', 'jobs this worker runs at once (one worker process per core or GPU is the usual setup)', '1')
     .option('--lock-duration <ms>', 'a job whose worker stopped renewing its lock this long (killed, lost) is taken over by another worker', '120000')
     .option('--stalled-interval <ms>', 'how often this worker looks for jobs of lost workers', '30000')
-    .action(async (o: CommonOptions & { queue: string; concurrency: string; lockDuration: string; stalledInterval: string }) => {
+    .option('--threads <n|auto>', "compute threads per job process (convolutions, resampling); auto: this machine's usable cores shared by the job processes of the workers running on it (default; env NNUNET_NUM_THREADS fixes it too)")
+    .action(async (o: CommonOptions & { queue: string; concurrency: string; lockDuration: string; stalledInterval: string; threads?: string }) => {
       const ctx = await makeContext(o);
       const backend = o.backend ?? (ctx.options.backend === 'auto' ? undefined : ctx.options.backend);
+      const concurrency = positiveInt('concurrency', o.concurrency) ?? 1;
+      const envThreads = Number(process.env.NNUNET_NUM_THREADS);
+      // registered before the job processes start: workers started together see each other
+      const host = registerHostWorker(concurrency, o.threads === undefined && Number.isInteger(envThreads) && envThreads > 0 ? envThreads : parseThreads(o.threads));
       // jobs run in a child process: this one stays responsive and keeps the queue's locks on its jobs renewed
-      const execute = processExecutor({ plugins: [...new Set([...ctx.options.plugins, ...(o.plugin ?? [])])], backend });
+      const execute = processExecutor({ plugins: [...new Set([...ctx.options.plugins, ...(o.plugin ?? [])])], backend }, () => host.threads());
       const opts = {
         execute,
-        concurrency: positiveInt('concurrency', o.concurrency),
+        concurrency,
         lockDurationMs: positiveInt('lock-duration', o.lockDuration),
         stalledIntervalMs: positiveInt('stalled-interval', o.stalledInterval),
         backend,
@@ -41,22 +47,24 @@ export function addWorkerCommand(program: Command, common: (c: Command) => Comma
       let w: JobWorker;
       try {
         // the job processes start (and load their plugins) before the worker takes a job: no job pays a process start
-        const pids = await execute.warm(opts.concurrency ?? 1);
-        ctx.rep.log(`worker: job process${pids.length > 1 ? 'es' : ''} ${pids.join(', ')} ready`);
+        const pids = await execute.warm(concurrency);
+        ctx.rep.log(`worker: job process${pids.length > 1 ? 'es' : ''} ${pids.join(', ')} ready; ${host.describe()}`);
         w = await startQueueWorker(ctx.registry, o.queue, opts);
       } catch (e) {
         // job processes left running would keep this process alive
-        execute.close();
+        host.release();
+        await execute.close();
         throw e;
       }
       const signal = await untilStopped();
       io.out(`worker: ${signal}, finishing the active job(s) (signal again to abandon them: another worker takes them over)`);
-      void untilStopped().then(() => {
-        execute.close();
+      void untilStopped().then(async () => {
+        await execute.close(2000);
         return w.close(true);
       });
       await w.close();
-      execute.close();
+      host.release();
+      await execute.close();
     });
 }
 
