@@ -33,5 +33,5 @@ export async function openDevice(software: SoftwarePolicy = 'fallback'): Promise
       maxComputeWorkgroupStorageSize: a.limits.maxComputeWorkgroupStorageSize,
     },
   });
-  return { engine: new Engine(device), choice };
+  return { engine: new Engine(device, { software: choice.software }), choice };
 }

@@ -78,9 +78,15 @@ export class Engine {
   /** Bytes of every storage buffer created and not destroyed (live tensors plus the pool): the GPU memory held. */
   heldBytes = 0;
   private lost: string | null = null;
+  /**
+   * The adapter runs on the CPU (SwiftShader, llvmpipe, WARP: `isSoftwareAdapter`): kernels may pick shapes that
+   * suit a CPU's SIMD lanes (the convolution's software tiles) instead of a GPU's.
+   */
+  readonly software: boolean;
 
-  constructor(device: GPUDevice) {
+  constructor(device: GPUDevice, opts: { software?: boolean } = {}) {
     this.device = device;
+    this.software = opts.software === true;
     this.limits = device.limits;
     this.hasF16 = device.features.has('shader-f16');
     void device.lost.then((info) => {

@@ -214,6 +214,8 @@ function addPredictCommand(program: Command, io: Io): void {
         exportOrderZ: o.exportOrderZ,
         accumulation: o.nnunetCompatFp16 ? 'nnunet-fp16' : 'float32',
         saveProbabilities: o.saveProbabilities === true,
+        // `"estimate": false` in --config skips the calibration (3 tile forwards: minutes on a software GPU)
+        estimate: ctx.options.estimate,
       });
       io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}${o.continue ? ' (existing outputs kept: --continue)' : ''}`);
     });

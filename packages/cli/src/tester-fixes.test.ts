@@ -1,13 +1,14 @@
 /**
  * Findings of a fresh-user session, each a clear error (exit 1) instead of NaN, a silent Dice 0, or a message naming
  * the wrong file: `evaluate -l abc`, `evaluate` on images instead of label maps, `predict --checkpoint best` on an
- * nnU-Net v2 model folder, `predict -m` of a missing folder, `decathlon -f 7` / `-c 4d` (refused before any work).
+ * nnU-Net v2 model folder, `predict -m` of a missing folder, `predict --config` ignoring `"estimate": false`,
+ * `decathlon -f 7` / `-c 4d` (refused before any work).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { MedicalImage } from '@nnunet-ts/core';
 import { writeNifti } from '@nnunet-ts/io-nifti';
 import { runCli } from './program.js';
@@ -114,6 +115,33 @@ describe('predict', () => {
       expect(r.err).toContain('hint: this fold holds checkpoint_final.pth: use --checkpoint final');
       expect(r.err).not.toContain('.json');
     }
+  });
+});
+
+describe('predict --config', () => {
+  it('{"estimate": false} skips the calibration forwards and its estimate line; without it the estimate is printed', { timeout: 300_000 }, async () => {
+    const input = join(dir, 'est-in');
+    mkdirSync(input, { recursive: true });
+    copyFileSync(join(EXAMPLE, 'imagesTs', 'hippocampus_008.nii.gz'), join(input, 'hippocampus_008.nii.gz'));
+    const config = join(dir, 'no-estimate.json');
+    writeFileSync(config, JSON.stringify({ estimate: false }));
+    const logged = async (...args: string[]): Promise<{ code: number; log: string }> => {
+      const said: string[] = [];
+      const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => said.push(String(s)) > 0);
+      try {
+        const r = await cli('predict', '-i', input, '-m', NNUNET_MODEL, '--backend', 'cpu-native', '--disable-tta', ...args);
+        return { code: r.code, log: said.join('') + r.err };
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    const off = await logged('-o', join(dir, 'est-off'), '--config', config);
+    expect(off.code, off.log).toBe(0);
+    expect(off.log).toContain('predict: 1/1 hippocampus_008');
+    expect(off.log).not.toContain('estimate:');
+    const on = await logged('-o', join(dir, 'est-on'));
+    expect(on.code, on.log).toBe(0);
+    expect(on.log).toMatch(/estimate: predicting 1 case\(s\) takes about .* \(1 fold\(s\), mirroring off, [\d.]+ s per tile\)/);
   });
 });
 
