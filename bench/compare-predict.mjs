@@ -117,7 +117,7 @@ if (!cases.length) throw new Error(`no case predicted on both ${names.join(' and
 
 const result = {
   model: resolve(model), input, tta, flags: `--save-probabilities${tta ? '' : ' --disable-tta'}`, work,
-  runs: runs.map(({ outDir, ...r }) => r),
+  runs: runs.map(({ outDir: _outDir, ...r }) => r),
   cases,
   totals: { cases: cases.length, voxels: cases.reduce((s, c) => s + c.voxels, 0), differ: cases.reduce((s, c) => s + c.differ, 0), maxProbDiff: Math.max(...cases.map((c) => c.maxProbDiff)) },
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavgEnd: load() },
