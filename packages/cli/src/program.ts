@@ -17,6 +17,8 @@ export function createProgram(io: Io = { out: (s) => process.stdout.write(s + '\
 /** Verbs that write into an output folder, and the option naming it (a `.json` value is a file: not locked). */
 const WRITING_VERBS: Record<string, string> = {
   'convert-msd': 'out', fingerprint: 'out', plan: 'out', preprocess: 'out', train: 'out', 'find-best': 'out', decathlon: 'out', predict: 'output', ensemble: 'output',
+  // slurm writes the run's raw data, plans and job graph (not `job`: the tasks of a SLURM array run at once on one run)
+  slurm: 'out',
 };
 
 /**
@@ -32,7 +34,14 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
     // a queued run is written by its workers, coordinated by the queue's job ids; a second submit attaches to it
     if (action.name() === 'decathlon' && (action.opts() as { queue?: string }).queue) return;
     held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
+    process.once('SIGINT', onInterrupt);
   });
+}
+
+/** Ctrl-C during a writing verb: say that the run resumes (outputs are written atomically, checkpoints kept), exit 130. */
+function onInterrupt(): void {
+  process.stderr.write('\ninterrupted: outputs already written are kept; run the same command again to resume\n');
+  process.exit(130);
 }
 
 /** Where the options of the verb in `argv` are listed, for a usage error (commander prints the help itself). */
@@ -68,6 +77,7 @@ export async function runCli(argv: string[], io?: Io, err: (s: string) => void =
     err(`internal error: ${(e as Error)?.stack ?? String(e)}`);
     return 3;
   } finally {
+    process.removeListener('SIGINT', onInterrupt);
     for (const l of locks) l.release();
   }
 }

@@ -266,7 +266,7 @@ export async function estimatePrediction(m: LoadedModel, cases: readonly Dataset
   const perCase = fp?.spacings?.length || images
     ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp ?? noFingerprint, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false }, cfg, tile, pm.networks.length, casesToPredict(fp ?? noFingerprint, images))
     : tile * mirrorFactor(pm.patchSize, mirror, pm.mirrorAxes) * pm.networks.length;
-  rep.log(`estimate: predicting ${nCases} case(s) takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile.toFixed(2)} s per tile)`);
+  rep.log(`estimate: predicting ${nCases} case(s) takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile < 0.1 ? `${(tile * 1000).toFixed(1)} ms` : `${tile.toFixed(2)} s`} per tile)`);
   return perCase;
 }
 

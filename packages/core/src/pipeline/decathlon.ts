@@ -61,6 +61,13 @@ export async function prepareDataset(task: string, rawDir: string, registry: Reg
   const report = await validateDataset(ds, registry);
   if (!report.ok) throw new DataError(`dataset validation failed:\n${formatValidationReport(report)}`, { hint: 'fix the files listed above and run again' });
   for (const n of report.notes) rep.log(`note: ${n}`);
+  // nnU-Net's cross-validation needs at least 2 training cases (sklearn KFold); say so before any work
+  if (ds.cases.length < 2) {
+    throw new DataError(`${ds.cases.length} training case(s): nnU-Net trains with cross-validation, which needs at least 2 labelled training cases`, {
+      file: ds.root,
+      hint: 'add labelled cases to imagesTr/labelsTr (and numTraining in dataset.json); nnU-Net itself needs 5 for its default 5 folds',
+    });
+  }
   if (ds.layout === 'msd') {
     const dest = join(rawDir, v2DatasetName(task));
     ds = await convertMsd(task, dest, registry);

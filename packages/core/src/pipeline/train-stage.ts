@@ -28,6 +28,12 @@ import { foldDeadline, type TrainingDeadline } from '../training/deadline.js';
 /** Splits from `file` when present (user-supplied splits override, RULES.md §1), else new KFold splits written there. */
 export async function ensureSplits(file: string, caseIds: string[], nFolds: number, registry: Registry): Promise<Splits> {
   if (existsSync(file)) return stage(registry, 'readSplits')(file);
+  if (caseIds.length < 2) {
+    throw new DataError(`${caseIds.length} training case(s): cross-validation needs at least 2 labelled training cases`, {
+      file: dirname(file),
+      hint: 'add labelled training cases to the dataset, or write your own splits_final.json there',
+    });
+  }
   const splits = stage(registry, 'createSplits')(caseIds, Math.min(nFolds, caseIds.length));
   await stage(registry, 'writeSplits')(file, splits);
   return splits;

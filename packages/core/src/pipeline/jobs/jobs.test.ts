@@ -7,7 +7,7 @@ import type { Plans } from '../../contracts/plans.js';
 import type { Dataset } from '../../dataset/types.js';
 import { resolveBudget } from '../presets.js';
 import { decathlonJobGraph, jobIdPart, runKeyOf } from './graph.js';
-import { readJobGraph, selectJobs, writeSlurmScripts } from './slurm.js';
+import { readJobGraph, sbatchPath, selectJobs, writeSlurmScripts } from './slurm.js';
 import { checkRunFolderVisible, RunFolderNotVisibleError } from './execute.js';
 import { writeJson } from '../json-io.js';
 
@@ -93,6 +93,17 @@ describe('SLURM scripts', () => {
     expect(back).toEqual(g);
     expect(selectJobs(back, ['val.3d_lowres.1,train.3d_lowres.1']).waves.map((w) => w.map((j) => j.id))).toEqual([['train.3d_lowres.1'], ['val.3d_lowres.1']]);
     expect(() => selectJobs(back, ['train.2d.0'])).toThrow(/unknown job id\(s\): train\.2d\.0/);
+  });
+
+  it('quotes a log path with spaces in the #SBATCH directive (sbatch splits directives at whitespace)', () => {
+    expect(sbatchPath('/runs/a/logs/%x_%j.out')).toBe('/runs/a/logs/%x_%j.out');
+    expect(sbatchPath('/runs/run with space/logs/%x_%j.out')).toBe('"/runs/run with space/logs/%x_%j.out"');
+    expect(sbatchPath('/runs/say "hi"/x')).toBe('"/runs/say \\"hi\\"/x"');
+    const out = mkdtempSync(join(tmpdir(), 'nnunet slurm space-'));
+    tmp.push(out);
+    const g: JobGraph = decathlonJobGraph(spec(out, ['3d_fullres'], [0]), ds('/nowhere', 1, false), plans);
+    const s = writeSlurmScripts(g, 'npx nnunet-ts', {});
+    expect(readFileSync(join(s.dir, 'train_0.sbatch'), 'utf8')).toContain(`#SBATCH --output="${join(s.dir, 'logs')}/%x_%A_%a.out"\n`);
   });
 });
 

@@ -51,8 +51,13 @@ export function readJobGraph(out: string): JobGraph {
   }
 }
 
+/** A path for an `#SBATCH` directive: double-quoted when it holds whitespace or quotes (sbatch splits directives at spaces). */
+export function sbatchPath(p: string): string {
+  return /[\s"'\\]/.test(p) ? `"${p.replace(/(["\\])/g, '\\$1')}"` : p;
+}
+
 function header(name: string, logs: string, s: SbatchSettings, o: { array?: number; gpus: boolean }): string[] {
-  const lines = ['#!/bin/bash', `#SBATCH --job-name=${name}`, `#SBATCH --output=${join(logs, o.array ? '%x_%A_%a.out' : '%x_%j.out')}`];
+  const lines = ['#!/bin/bash', `#SBATCH --job-name=${name}`, `#SBATCH --output=${sbatchPath(join(logs, o.array ? '%x_%A_%a.out' : '%x_%j.out'))}`];
   if (o.array) lines.push(`#SBATCH --array=0-${o.array - 1}`);
   if (s.partition) lines.push(`#SBATCH --partition=${s.partition}`);
   if (s.account) lines.push(`#SBATCH --account=${s.account}`);
