@@ -120,8 +120,11 @@ function checkGeometry(sp: number[], origin: number[], direction: number[], file
     throw new DataError(`voxel spacing (${sp.join(', ')}) must be finite and positive`, { file, hint: 'fix the spacing in the header (NRRD space directions / MetaImage ElementSpacing)' });
   }
   if (origin.some((v) => !Number.isFinite(v))) throw new DataError(`origin (${origin.join(', ')}) is not finite`, { file, hint: 'fix the origin in the header' });
+  if (direction.length !== 9) {
+    throw new DataError(`direction matrix has ${direction.length} values, expected 9 (3 x 3)`, { file, hint: 'fix the orientation in the header (NRRD space directions / MetaImage TransformMatrix)' });
+  }
   if (direction.some((v) => !Number.isFinite(v)) || Math.abs(det3(direction)) < 1e-6) {
-    throw new DataError(`direction matrix (${direction.map((v) => +v.toFixed(6)).join(', ')}) is degenerate`, { file, hint: 'fix the orientation in the header (NRRD space directions / MetaImage TransformMatrix)' });
+    throw new DataError(`direction matrix (${direction.map((v) => (typeof v === 'number' ? +v.toFixed(6) : String(v))).join(', ')}) is degenerate`, { file, hint: 'fix the orientation in the header (NRRD space directions / MetaImage TransformMatrix)' });
   }
   const err = orthoError(direction);
   if (err <= 1e-4) return { direction, warnings: [] };

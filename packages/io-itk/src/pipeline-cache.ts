@@ -136,7 +136,7 @@ export type CachedReadResult = { image: ItkImage } | { error: string };
  * Read `path` with the cached itk-wasm pipeline for its ending (see the module comment), or null when the ending
  * has no cached pipeline or itk-wasm's internals are not available (the caller then uses `readImageNode`).
  */
-export async function cachedRead(path: string): Promise<CachedReadResult | null> {
+export async function cachedRead(path: string, retried = false): Promise<CachedReadResult | null> {
   const name = PIPELINES[extname(path).toLowerCase()];
   if (!name) return null;
   internals ??= loadInternals();
@@ -169,5 +169,20 @@ export async function cachedRead(path: string): Promise<CachedReadResult | null>
   if ((m.HEAPU8?.length ?? 0) > KEEP_BELOW_BYTES) modules.delete(name);
   const couldRead = res.outputs[0]?.data === true;
   if (res.returnValue !== 0 || !couldRead) return { error: (res.stderr || log.join(' ') || 'the file is not in a format this reader understands').split('\n')[0]!.slice(0, 300) };
-  return { image: res.outputs[1]!.data as ItkImage };
+  const image = res.outputs[1]!.data as ItkImage;
+  // the image's arrays are views that a heap growth during the read can detach (seen in the seeded fuzz test: a
+  // valid file's direction came back empty): drop the instance and read once more with a fresh one
+  if (!wellFormed(image)) {
+    modules.delete(name);
+    if (!retried) return cachedRead(path, true);
+    return { error: 'the reader returned an incomplete image (size, spacing, origin or direction missing)' };
+  }
+  return { image };
+}
+
+/** Whether an itk-wasm image has every geometry array at its dimension's length (D sizes, spacings, origins; D x D direction). */
+function wellFormed(img: ItkImage): boolean {
+  const D = img.imageType?.dimension ?? img.size?.length ?? 0;
+  const len = (a: unknown): number => (a && typeof (a as ArrayLike<number>).length === 'number' ? (a as ArrayLike<number>).length : -1);
+  return D > 0 && len(img.size) === D && len(img.spacing) === D && len(img.origin) === D && len(img.direction) === D * D;
 }
