@@ -60,7 +60,7 @@ export interface FuzzReport {
 /**
  * Run `runs` inputs of `target` with `seed`. With `stopOnFinding`, the first finding fails the fast-check property
  * (which then shrinks it and reports the seed and path for a replay); otherwise every input runs and findings are
- * collected. With `timeLimitMs`, the run stops after that long (fast-check's `interruptAfterTimeLimit`) and the report
+ * collected; `onFinding` hears each distinct finding as it happens (so a run stopped early keeps it). With `timeLimitMs`, the run stops after that long (fast-check's `interruptAfterTimeLimit`) and the report
  * holds the inputs run so far (`runs` below the count asked for).
  */
 export async function fuzz<T>(
@@ -70,6 +70,7 @@ export async function fuzz<T>(
   stopOnFinding: boolean,
   onProgress?: (done: number, findings: number) => void,
   timeLimitMs?: number,
+  onFinding?: (f: { kind: OutcomeKind; detail: string; example: unknown }, index: number, done: number) => void,
 ): Promise<FuzzReport> {
   const counts: Record<OutcomeKind, number> = { ok: 0, 'user-error': 0, crash: 0, silent: 0, unnamed: 0, slow: 0 };
   const found = new Map<string, { kind: OutcomeKind; detail: string; count: number; example: unknown }>();
@@ -98,7 +99,10 @@ export async function fuzz<T>(
         const key = `${o.kind}: ${(o.detail ?? '').replace(/\d+/g, 'N').slice(0, 80)}`;
         const f = found.get(key);
         if (f) f.count++;
-        else found.set(key, { kind: o.kind, detail: o.detail ?? '', count: 1, example: input });
+        else {
+          found.set(key, { kind: o.kind, detail: o.detail ?? '', count: 1, example: input });
+          onFinding?.({ kind: o.kind, detail: o.detail ?? '', example: input }, found.size - 1, done);
+        }
         return !stopOnFinding;
       }),
       { numRuns: runs, seed, endOnFailure: !stopOnFinding, verbose: 0, ...(timeLimitMs !== undefined ? { interruptAfterTimeLimit: Math.max(1, timeLimitMs), markInterruptAsFailure: false } : {}) },
