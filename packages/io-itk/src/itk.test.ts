@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { readDicomSeries, readItk } from './reader.js';
 import { writeItk } from './writer.js';
 import { itkToImage, type ItkImage } from './convert.js';
 import { itkReader, plugin, registerDefaults } from './index.js';
-import { dicomLengthProblem } from './dicom-lengths.js';
+import { DICOM_MAX_IMAGE_BYTES, dicomLengthProblem, dicomSizeProblem, walkDicom } from './dicom-lengths.js';
 
 const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', '..', 'shared');
 const data = (...p: string[]): string => join(SHARED, 'data', ...p);
@@ -205,5 +205,106 @@ describe('conversion and errors', () => {
     dcm.set(enc('DICM'), 128);
     expect(itkReader.sniff!(dcm, 'a')).toBe(true);
     expect(itkReader.sniff!(new Uint8Array(140), 'a')).toBe(false);
+  });
+});
+
+describe('DICOM image size fields against the Pixel Data (dicomSizeProblem)', () => {
+  const one = data('oddities', 'udacity_hippocrop_dicom', 'Study1', '13_HCropVolume', '1.dcm');
+  /** Every real DICOM file of the shared data: the walk reaches the pixel data and finds no problem. */
+  const realFiles = ['monai_testing_data/CT_DICOM', 'totalsegmentator/example_ct_dicom', 'udacity_hippocrop_dicom/Study1/12-T1post-05670', 'udacity_hippocrop_dicom/Study3/11_HCropVolume']
+    .map((d) => data('oddities', ...d.split('/')))
+    .flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.dcm')).slice(0, 4).map((f) => join(d, f)));
+
+  it('real files (implicit and explicit VR, sequences of undefined length) pass; the walk finds their sizes', () => {
+    expect(realFiles.length).toBeGreaterThanOrEqual(12);
+    for (const f of realFiles) {
+      const b = new Uint8Array(readFileSync(f));
+      const w = walkDicom(b, b.length)!;
+      expect(w.pixelData, f).toBeDefined();
+      expect(dicomSizeProblem(w, b.length), f).toBeNull();
+      const frame = (w.fields.Rows as number) * (w.fields.Columns as number) * ((w.fields.SamplesPerPixel as number) ?? 1) * ((w.fields.BitsAllocated as number) / 8);
+      if (w.pixelData!.length !== undefined) expect(w.pixelData!.length - frame, f).toBeLessThan(2);
+    }
+  });
+
+  it('sequences of undefined length (nested items) are walked over to the image size fields', () => {
+    const bytes = new Uint8Array(readFileSync(one));
+    const start = 144 + new DataView(bytes.buffer, bytes.byteOffset).getUint32(140, true); // after the file meta group
+    const el = (g: number, e: number, vr: string, len: number[]): number[] => [g & 0xff, g >> 8, e & 0xff, e >> 8, ...Buffer.from(vr), ...len];
+    const uid = [...Buffer.from('1.2.3.4\0')];
+    const undef = [0, 0, 0xff, 0xff, 0xff, 0xff];
+    const item = (body: number[]): number[] => [0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff, ...body, 0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0];
+    const inner = [...el(0x0008, 0x1155, 'UI', [uid.length, 0]), ...uid];
+    // (0008,1140) SQ: an undefined-length item holding a nested undefined-length SQ, then a defined-length item
+    const seq = [
+      ...el(0x0008, 0x1140, 'SQ', undef),
+      ...item([...el(0x0008, 0x1200, 'SQ', undef), ...item(inner), 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]),
+      0xfe, 0xff, 0x00, 0xe0, inner.length, 0, 0, 0, ...inner,
+      0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0,
+    ];
+    const b = new Uint8Array([...bytes.subarray(0, start), ...seq, ...bytes.subarray(start)]);
+    const w = walkDicom(b, b.length)!;
+    expect(w.pixelData?.length).toBe(walkDicom(bytes, bytes.length)!.pixelData!.length);
+    expect(w.fields).toEqual(walkDicom(bytes, bytes.length)!.fields);
+    expect(dicomSizeProblem(w, b.length)).toBeNull();
+    b[start + seq.length - 8] = 0; // the sequence delimiter broken: the walk stops, GDCM decides
+    expect(walkDicom(b, b.length)!.pixelData).toBeUndefined();
+  });
+
+  /** The file with one US field (0028,eeee) set to `value` (explicit VR little endian: tag, 'US', 2-byte length). */
+  const withUS = (bytes: Uint8Array, element: number, value: number): Uint8Array => {
+    const b = new Uint8Array(bytes);
+    const at = Buffer.from(b).indexOf(Buffer.from([0x28, 0x00, element & 0xff, element >> 8, 0x55, 0x53, 0x02, 0x00]));
+    expect(at, `(0028,${element.toString(16)})`).toBeGreaterThan(0);
+    new DataView(b.buffer).setUint16(at + 8, value, true);
+    return b;
+  };
+
+  it('a valid file reads equal after the check; each mutated field is refused with its name, value and byte counts', async () => {
+    const bytes = new Uint8Array(readFileSync(one));
+    const w = walkDicom(bytes, bytes.length)!;
+    const { Rows: rows, Columns: cols } = w.fields as { Rows: number; Columns: number };
+    expect(w.fields.BitsAllocated).toBe(16);
+    const copy = join(dir, 'valid.dcm');
+    writeFileSync(copy, bytes);
+    const [a, b] = [await readItk(one), await readItk(copy)];
+    expect(b.shape).toEqual([1, 1, rows, cols]);
+    expect(Array.from(b.data)).toEqual(Array.from(a.data));
+    const cases: [string, number, number, RegExp][] = [
+      ['Rows', 0x0010, rows ^ 0x4000, new RegExp(`Rows ${rows ^ 0x4000} x Columns ${cols} x SamplesPerPixel 1 x BitsAllocated 16/8 x NumberOfFrames 1 = ${(rows ^ 0x4000) * cols * 2} bytes, but Pixel Data \\(7FE0,0010\\) at byte \\d+ holds ${rows * cols * 2} bytes \\(fewer than the fields describe\\)`)],
+      ['Columns', 0x0011, cols >> 1, new RegExp(`Columns ${cols >> 1} .* holds ${rows * cols * 2} bytes \\(more than the fields describe\\)`)],
+      ['BitsAllocated', 0x0100, 17, /BitsAllocated 17 is not 1 or a multiple of 8 up to 64/],
+      ['BitsAllocated', 0x0100, 64, new RegExp(`BitsAllocated 64/8 x NumberOfFrames 1 = ${rows * cols * 8} bytes, but Pixel Data`)],
+      ['SamplesPerPixel', 0x0002, 0x0101, /SamplesPerPixel 257 is not 1 \(grayscale\), 3 \(colour\) or 4/],
+      ['SamplesPerPixel', 0x0002, 3, new RegExp(`SamplesPerPixel 3 x BitsAllocated 16/8 x NumberOfFrames 1 = ${rows * cols * 6} bytes`)],
+      ['Rows', 0x0010, 0, /Rows 0 x Columns \d+: an image has at least one row and one column/],
+    ];
+    for (const [field, element, value, re] of cases) {
+      const file = join(dir, `bad-${field}-${value}.dcm`);
+      writeFileSync(file, withUS(bytes, element, value));
+      const err = await readItk(file).catch((e: unknown) => e);
+      expect(err, `${field} ${value}`).toBeInstanceOf(DataError);
+      expect((err as Error).message, `${field} ${value}`).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: corrupt DICOM header: `));
+      expect((err as Error).message, `${field} ${value}`).toMatch(re);
+      expect((err as DataError).hint).toMatch(/copy or export the image again/);
+    }
+  });
+
+  it('NumberOfFrames, a missing field, a huge image and compressed pixel data: each named', () => {
+    const bytes = new Uint8Array(readFileSync(one));
+    const w = walkDicom(bytes, bytes.length)!;
+    const px = w.pixelData!.length!;
+    expect(dicomSizeProblem({ ...w, fields: { ...w.fields, NumberOfFrames: '1' } }, bytes.length)).toBeNull();
+    expect(dicomSizeProblem({ ...w, fields: { ...w.fields, NumberOfFrames: '3' } }, bytes.length)!.message).toMatch(new RegExp(`NumberOfFrames 3 = ${px * 3} bytes, but Pixel Data .* holds ${px} bytes`));
+    expect(dicomSizeProblem({ ...w, fields: { ...w.fields, NumberOfFrames: '1x' } }, bytes.length)!.message).toBe('NumberOfFrames "1x" is not a whole number of at least 1');
+    expect(dicomSizeProblem({ ...w, fields: { ...w.fields, Columns: undefined } }, bytes.length)!.message).toBe('the file has Pixel Data (7FE0,0010) but no Columns (0028,0011), a type 1 field of the Image Pixel module');
+    const huge = dicomSizeProblem({ ...w, fields: { ...w.fields, Rows: 65535, Columns: 65535, NumberOfFrames: '2' } }, bytes.length)!;
+    expect(huge.message).toBe(`image size fields declare Rows 65535 x Columns 65535 x SamplesPerPixel 1 x BitsAllocated 16/8 x NumberOfFrames 2 = ${65535 * 65535 * 4} bytes, more than the ${DICOM_MAX_IMAGE_BYTES} bytes itk-wasm can hold (its wasm memory is 32-bit)`);
+    // encapsulated (compressed) pixel data: a plausible size passes; one beyond 1024x a 100 kB file is refused
+    const enc = { ...w, pixelData: { at: w.pixelData!.at, length: undefined } };
+    expect(dicomSizeProblem({ ...enc, fields: { ...w.fields, Rows: 4096, Columns: 4096 } }, 100_000)).toBeNull();
+    expect(dicomSizeProblem({ ...enc, fields: { ...w.fields, Rows: 16384, Columns: 16384 } }, 100_000)!.message).toBe(`image size fields declare Rows 16384 x Columns 16384 x SamplesPerPixel 1 x BitsAllocated 16/8 x NumberOfFrames 1 = ${16384 * 16384 * 2} bytes of compressed pixel data in a file of 100000 bytes (at most 102400000 bytes plausible, a compression ratio of 1024)`);
+    // padding shorter than one row is accepted (even-length padding and writers that add a few bytes)
+    expect(dicomSizeProblem({ ...w, pixelData: { at: w.pixelData!.at, length: px + 2 } }, statSync(one).size)).toBeNull();
   });
 });

@@ -4,14 +4,17 @@ import { readImageNode } from '@itk-wasm/image-io';
 import { DataError, type MedicalImage, type VoxelArray } from '@nnunet-ts/core';
 import { itkToImage, type ItkImage } from './convert.js';
 import { cachedRead } from './pipeline-cache.js';
-import { dicomLengthProblem } from './dicom-lengths.js';
+import { dicomSizeProblem, walkDicom } from './dicom-lengths.js';
 
-/** Bytes of a file's start read to walk its DICOM element headers (`dicomLengthProblem`); headers beyond are not checked. */
+/** Bytes of a file's start read to walk its DICOM element headers (`walkDicom`); headers beyond are not checked. */
 const DICOM_HEAD_BYTES = 256 * 1024;
 
 /**
- * Refuse a DICOM file one of whose top-level elements declares more bytes than the file holds (truncated or corrupt):
- * GDCM would first allocate and clear a buffer of that length. Files that are not DICOM Part 10 pass unchecked.
+ * Refuse a DICOM file one of whose top-level elements declares more bytes than the file holds (truncated or corrupt),
+ * or whose image size fields (Rows, Columns, SamplesPerPixel, BitsAllocated, NumberOfFrames) disagree with its Pixel
+ * Data or declare an implausibly large image (`dicomSizeProblem`): GDCM would first allocate and clear a buffer of
+ * that size. Files that are not DICOM Part 10 pass unchecked. Throws `DataError` naming the file, the element or the
+ * fields and their values.
  */
 async function checkDicomLengths(path: string, size: number): Promise<void> {
   let head: Uint8Array;
@@ -23,13 +26,16 @@ async function checkDicomLengths(path: string, size: number): Promise<void> {
   } finally {
     await fh.close();
   }
-  const problem = dicomLengthProblem(head, size);
-  if (problem) {
-    throw new DataError(`truncated or corrupt DICOM file: ${problem}`, {
+  const walk = walkDicom(head, size);
+  if (!walk) return;
+  if (walk.lengthProblem) {
+    throw new DataError(`truncated or corrupt DICOM file: ${walk.lengthProblem}`, {
       file: path,
       hint: 'copy or export the file again; a DICOM element cannot be longer than the file',
     });
   }
+  const sizes = dicomSizeProblem(walk, size);
+  if (sizes) throw new DataError(`corrupt DICOM header: ${sizes.message}`, { file: path, hint: sizes.hint });
 }
 
 /** Run an itk-wasm read, turning its errors (plain `Error`s, sometimes numbers from wasm aborts) into a `DataError`. */
