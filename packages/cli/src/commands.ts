@@ -9,7 +9,7 @@ import {
   loadRunPlans, runTraining, runFindBest,
   checkpointKind, type DatasetJson,
 } from '@nnunet-ts/core';
-import { makeContext, parseLabels, type CommonOptions } from './context.js';
+import { allowEmptyLabelsFlag, makeContext, parseLabels, type CommonOptions } from './context.js';
 import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
 import { addEnsembleCommand, addExportOnnxCommand } from './interop-commands.js';
 import { addExportWebCommand } from './web-command.js';
@@ -56,9 +56,9 @@ function parseOrderZ(v: string): number {
   return Number(v);
 }
 
-async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnType<typeof makeContext>>) {
+async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnType<typeof makeContext>>, allowEmptyLabels?: boolean) {
   const L = runLayout(out);
-  const ds = await prepareDataset(dataset, L.raw, ctx.registry, ctx.rep);
+  const ds = await prepareDataset(dataset, L.raw, ctx.registry, ctx.rep, { allowEmptyLabels });
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: dataset, dataset: ds.root });
   return { L, ds };
@@ -86,13 +86,13 @@ export function addCommands(program: Command, io: Io): void {
 
 /** `validate`: check a dataset (MSD task or v2 folder) and list every problem, grouped by case. */
 function addValidateCommand(program: Command, io: Io): void {
-  common(program.command('validate <dataset>').description('check a dataset (MSD task or v2 folder) and list every problem, grouped by case'))
+  allowEmptyLabelsFlag(common(program.command('validate <dataset>').description('check a dataset (MSD task or v2 folder) and list every problem, grouped by case')))
     .option('--strict', 'treat every note (ignored files, reader warnings, duplicates, train/test overlap, ...) as an error')
-    .action(async (dataset: string, o: CommonOptions & { strict?: boolean }) => {
+    .action(async (dataset: string, o: CommonOptions & { strict?: boolean; allowEmptyLabels?: boolean }) => {
       const ctx = await makeContext(o);
       const ds = await loadDataset(dataset);
       ctx.rep.start('validate', ds.cases.length + ds.testCases.length);
-      const r = await validateDataset(ds, ctx.registry, { onCase: (d) => ctx.rep.update(d), strict: o.strict === true });
+      const r = await validateDataset(ds, ctx.registry, { onCase: (d) => ctx.rep.update(d), strict: o.strict === true, allowEmptyLabels: o.allowEmptyLabels === true });
       ctx.rep.stop();
       io.out(formatValidationReport(r));
       if (!r.ok) throw new DataError(`dataset ${ds.root} has ${r.problems.length} problem(s) (listed above)`, { hint: `fix them and run validate again${o.strict ? ' (--strict: notes count as problems)' : ''}` });
@@ -113,11 +113,11 @@ function addConvertMsdCommand(program: Command, io: Io): void {
 
 /** `fingerprint`: extract the dataset fingerprint (RULES.md §2). */
 function addFingerprintCommand(program: Command, io: Io): void {
-  common(program.command('fingerprint <dataset>').description('extract the dataset fingerprint (RULES.md §2)'))
+  allowEmptyLabelsFlag(common(program.command('fingerprint <dataset>').description('extract the dataset fingerprint (RULES.md §2)')))
     .requiredOption('-o, --out <dir>', 'run folder; writes nnUNet_preprocessed/dataset_fingerprint.json')
-    .action(async (dataset: string, o: CommonOptions & { out: string }) => {
+    .action(async (dataset: string, o: CommonOptions & { out: string; allowEmptyLabels?: boolean }) => {
       const ctx = await makeContext(o);
-      const { L, ds } = await loadPrepared(dataset, o.out, ctx);
+      const { L, ds } = await loadPrepared(dataset, o.out, ctx, o.allowEmptyLabels);
       await runFingerprint(ds, ctx.registry, L.fingerprint, ctx.rep, { force: true });
       io.out(`wrote ${L.fingerprint}`);
     });
@@ -125,13 +125,13 @@ function addFingerprintCommand(program: Command, io: Io): void {
 
 /** `plan`: plan all configurations (nnUNetPlans.json) from a dataset, or from --fingerprint and --dataset-json. */
 function addPlanCommand(program: Command, io: Io): void {
-  common(program.command('plan [dataset]').description('plan all configurations (nnUNetPlans.json) from a dataset, or from --fingerprint and --dataset-json'))
+  allowEmptyLabelsFlag(common(program.command('plan [dataset]').description('plan all configurations (nnUNetPlans.json) from a dataset, or from --fingerprint and --dataset-json')))
     .option('--fingerprint <file>', 'dataset_fingerprint.json (with --dataset-json: plan without images)')
     .option('--dataset-json <file>', 'dataset.json (v2 or MSD form)')
     .requiredOption('-o, --out <path>', 'run folder (with <dataset>) or plans file (with --fingerprint)')
     .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
     .option('--gpu-memory-gb <n>', 'GPU memory target in GB (default 8)')
-    .action(async (dataset: string | undefined, o: CommonOptions & { out: string; fingerprint?: string; datasetJson?: string }) => {
+    .action(async (dataset: string | undefined, o: CommonOptions & { out: string; fingerprint?: string; datasetJson?: string; allowEmptyLabels?: boolean }) => {
       const ctx = await makeContext(o);
       const popts = { planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb };
       if (o.fingerprint || o.datasetJson) {
@@ -145,7 +145,7 @@ function addPlanCommand(program: Command, io: Io): void {
         return;
       }
       if (!dataset) throw new UsageError('plan needs <dataset> or --fingerprint with --dataset-json');
-      const { L, ds } = await loadPrepared(dataset, o.out, ctx);
+      const { L, ds } = await loadPrepared(dataset, o.out, ctx, o.allowEmptyLabels);
       const fp = await runFingerprint(ds, ctx.registry, L.fingerprint, ctx.rep);
       const plans = runPlan(fp, ds.json, ctx.registry, L.plans, { ...popts, datasetName: ds.json.name });
       io.out(`wrote ${L.plans} (configurations: ${Object.keys(plans.configurations).join(', ')})`);
@@ -154,11 +154,11 @@ function addPlanCommand(program: Command, io: Io): void {
 
 /** `preprocess`: preprocess training cases for the requested configurations. */
 function addPreprocessCommand(program: Command, io: Io): void {
-  configurationFlags(common(program.command('preprocess <dataset>').description('preprocess training cases for the requested configurations')), 'preprocess')
+  allowEmptyLabelsFlag(configurationFlags(common(program.command('preprocess <dataset>').description('preprocess training cases for the requested configurations')), 'preprocess'))
     .requiredOption('-o, --out <dir>', 'run folder (plans from `plan`)')
-    .action(async (dataset: string, o: CommonOptions & { out: string }) => {
+    .action(async (dataset: string, o: CommonOptions & { out: string; allowEmptyLabels?: boolean }) => {
       const ctx = await makeContext(o);
-      const { L, ds } = await loadPrepared(dataset, o.out, ctx);
+      const { L, ds } = await loadPrepared(dataset, o.out, ctx, o.allowEmptyLabels);
       const plans = loadRunPlans(L.plans);
       for (const c of configurationsToRun(plans, ctx.budget.configurations, ctx.rep)) {
         const dc = dataConfiguration(plans, c);
@@ -170,11 +170,11 @@ function addPreprocessCommand(program: Command, io: Io): void {
 
 /** `train`: train configurations x folds (resumes; validation predictions per fold). */
 function addTrainCommand(program: Command, io: Io): void {
-  budgetFlags(common(program.command('train <dataset>').description('train configurations x folds (resumes; validation predictions per fold)')))
+  allowEmptyLabelsFlag(budgetFlags(common(program.command('train <dataset>').description('train configurations x folds (resumes; validation predictions per fold)'))))
     .requiredOption('-o, --out <dir>', 'run folder (after plan and preprocess)')
-    .action(async (dataset: string, o: CommonOptions & { out: string }) => {
+    .action(async (dataset: string, o: CommonOptions & { out: string; allowEmptyLabels?: boolean }) => {
       const ctx = await makeContext(o);
-      const trained = await runTraining({ dataset, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend, planner: ctx.options.planner });
+      const trained = await runTraining({ dataset, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend, planner: ctx.options.planner, allowEmptyLabels: o.allowEmptyLabels });
       for (const t of trained) {
         io.out(`${t.configuration}: model ${t.modelDir}; validation foreground Dice ${t.crossValidation?.foreground_mean.Dice?.toFixed(4) ?? 'n/a'}`);
       }
@@ -284,19 +284,19 @@ function addFindBestCommand(program: Command, io: Io): void {
 
 /** `decathlon`: the whole pipeline on a task: validate, convert, fingerprint, plan, preprocess, train, find best, postprocess, predict imagesTs, evaluate. */
 function addDecathlonCommand(program: Command, io: Io): void {
-  budgetFlags(common(program.command('decathlon <task>').description('the whole pipeline on a task: validate, convert, fingerprint, plan, preprocess, train, find best, postprocess, predict imagesTs, evaluate')))
+  allowEmptyLabelsFlag(budgetFlags(common(program.command('decathlon <task>').description('the whole pipeline on a task: validate, convert, fingerprint, plan, preprocess, train, find best, postprocess, predict imagesTs, evaluate'))))
     .requiredOption('-o, --out <dir>', 'run folder (resumable: rerun the same command after an interruption)')
     .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
     .option('--gpu-memory-gb <n>', 'GPU memory target in GB (default 8)')
     .option('--resume', 'reuse valid outputs of an earlier run in --out (always on; accepted for clarity)')
     .option('--queue <url>', 'submit the jobs to a queue (redis://HOST:PORT) served by `nnunet-ts worker`s sharing the run folder, and wait for them')
-    .action(async (task: string, o: CommonOptions & { out: string; queue?: string }) => {
+    .action(async (task: string, o: CommonOptions & { out: string; queue?: string; allowEmptyLabels?: boolean }) => {
       const ctx = await makeContext(o);
       mkdirSync(o.out, { recursive: true });
       const runner = o.queue ? jobQueueFor(ctx.registry, o.queue).runner(o.queue) : undefined;
       const r = await runDecathlon({
         task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
-        planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb,
+        planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb, allowEmptyLabels: o.allowEmptyLabels,
         runner, onJobEvent: runner ? (e) => ctx.rep.log(formatJobEvent(e)) : undefined,
       }).finally(() => runner?.close());
       io.out(`best configuration: ${r.best.best.name} (CV foreground Dice ${r.best.best.foregroundDice.toFixed(4)})`);

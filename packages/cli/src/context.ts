@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
 import parseDuration from 'parse-duration';
 import {
   NnunetError, PluginError, UsageError, checkRunConfig, parseJsonFile, resolveRunOptions, type Budget, type Registry, type Reporter, type RunOptions, type RunOptionsLayer,
@@ -26,6 +27,14 @@ export interface CommonOptions {
   /** `predict --no-postprocessing` (false only when given). */
   postprocessing?: boolean;
   quiet?: boolean;
+}
+
+/**
+ * `--allow-empty-labels` (verbs that validate a dataset): go on when every training label file holds only
+ * background, which is otherwise an error before any work (core `validateDataset`).
+ */
+export function allowEmptyLabelsFlag(cmd: Command): Command {
+  return cmd.option('--allow-empty-labels', 'go on when every training label file holds only background (0); default: an error before any work');
 }
 
 /** Everything a verb needs: the registry (defaults + plugins), the reporter, the resolved options. */

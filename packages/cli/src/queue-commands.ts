@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
 import { UsageError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type JobWorker, type SbatchSettings } from '@nnunet-ts/core';
-import { makeContext, type CommonOptions } from './context.js';
+import { allowEmptyLabelsFlag, makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 import { processExecutor } from './job-process.js';
 import { parseThreads, registerHostWorker } from './host-threads.js';
@@ -70,7 +70,7 @@ export function addWorkerCommand(program: Command, common: (c: Command) => Comma
 
 /** `slurm`: sbatch scripts for a run (no queue needed); `job`: run listed jobs of a run (what the scripts call). */
 export function addSlurmCommands(program: Command, common: (c: Command) => Command, budgetFlags: (c: Command) => Command, io: Io): void {
-  budgetFlags(common(program.command('slurm <task>').description('prepare a run (validate, plan, splits) and write sbatch scripts: preprocessing, an array with one task per (configuration, fold), then find-best/predict/evaluate (afterok)')))
+  allowEmptyLabelsFlag(budgetFlags(common(program.command('slurm <task>').description('prepare a run (validate, plan, splits) and write sbatch scripts: preprocessing, an array with one task per (configuration, fold), then find-best/predict/evaluate (afterok)'))))
     .requiredOption('-o, --out <dir>', 'run folder, on a file system every node sees')
     .option('--command <cmd>', 'how the nodes start nnunet-ts', 'nnunet-ts')
     .option('--partition <p>', 'sbatch --partition')
@@ -82,12 +82,12 @@ export function addSlurmCommands(program: Command, common: (c: Command) => Comma
     .option('--sbatch <line>', 'extra #SBATCH line (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
     .option('--gpu-memory-gb <n>', 'GPU memory target in GB (default 8)')
-    .action(async (task: string, o: CommonOptions & SbatchSettings & { out: string; command: string; gpus?: string; cpusPerTask?: string; sbatch?: string[] }) => {
+    .action(async (task: string, o: CommonOptions & SbatchSettings & { out: string; command: string; gpus?: string; cpusPerTask?: string; sbatch?: string[]; allowEmptyLabels?: boolean }) => {
       const ctx = await makeContext(o);
       mkdirSync(o.out, { recursive: true });
       const { graph } = await prepareRun({
         task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
-        planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb,
+        planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb, allowEmptyLabels: o.allowEmptyLabels,
       });
       const s = writeSlurmScripts(graph, o.command, {
         partition: o.partition, account: o.account, time: o.time, mem: o.mem, extra: o.sbatch,

@@ -1,7 +1,7 @@
 import type { MedicalImage, VoxelArray } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
 import { NnunetError } from '../util/errors.js';
-import { declaredLabelValues } from './dataset-json.js';
+import { declaredLabelValues, ignoreLabelOf } from './dataset-json.js';
 import { compareGrids, type GridTolerance } from './geometry.js';
 import { readImage } from './read.js';
 import { listFiles, stripEnding } from './files.js';
@@ -89,6 +89,8 @@ interface CheckState {
   notes: string[];
   /** Content hash of each case's image voxels -> first case that had it (duplicates, train/test overlap). */
   hashes: Map<string, { id: string; train: boolean }>;
+  /** Training label files read, and those holding no foreground value (only 0 and the ignore label). */
+  trainLabels: { read: number; empty: string[] };
 }
 
 /** Count of NaN / +-Inf voxels (float arrays only; integer arrays cannot hold them). */
@@ -184,7 +186,7 @@ function checkDuplicates(st: CheckState, c: DatasetCase, imgs: (MedicalImage | n
 }
 
 /** The label: grid against each channel, one channel, values within the declared set (B01, B03, B05, B06). */
-async function checkLabel(st: CheckState, c: DatasetCase, imgs: (MedicalImage | null)[], problems: DatasetProblem[]): Promise<void> {
+async function checkLabel(st: CheckState, c: DatasetCase, imgs: (MedicalImage | null)[], problems: DatasetProblem[], train: boolean): Promise<void> {
   const seg = await tryRead(st.registry, c.label!, c.id, problems);
   if (!seg) return;
   const label = c.label!;
@@ -199,6 +201,11 @@ async function checkLabel(st: CheckState, c: DatasetCase, imgs: (MedicalImage | 
   });
   const { values, nonInteger } = distinctValues(seg.data);
   for (const v of values) st.seenValues.add(v);
+  if (train) {
+    st.trainLabels.read++;
+    const ignore = ignoreLabelOf(st.ds.json);
+    if (values.every((v) => v === 0 || v === ignore)) st.trainLabels.empty.push(label);
+  }
   const bad = values.filter((v) => !st.declared.includes(v));
   if (bad.length) {
     problems.push({
@@ -224,7 +231,7 @@ async function checkCase(st: CheckState, c: DatasetCase, train: boolean): Promis
     if (d.length) problems.push({ caseId: c.id, file: c.images[i]!, message: `channel grid differs from ${c.images[0]}: ${d.join('; ')} (all channels of a case must share one grid)` });
   }
   checkDuplicates(st, c, imgs, train);
-  if (c.label) await checkLabel(st, c, imgs, problems);
+  if (c.label) await checkLabel(st, c, imgs, problems, train);
   return problems;
 }
 
@@ -253,6 +260,22 @@ function namingNotes(ds: Dataset): string[] {
   return out;
 }
 
+/**
+ * Training labels without foreground: when every training label read holds only background (0, or the ignore
+ * label), training has nothing to learn: a problem (a note with `allowEmptyLabels`); when only some do, a note
+ * (nnU-Net trains on such cases: they show what is not foreground).
+ */
+function emptyLabelFindings(st: CheckState, allow: boolean): { problem?: DatasetProblem; note?: string } {
+  const { read, empty } = st.trainLabels;
+  if (!empty.length) return {};
+  const names = `${empty.slice(0, 5).map((f) => basename(f)).join(', ')}${empty.length > 5 ? `, ... (${empty.length - 5} more)` : ''}`;
+  if (empty.length < read) return { note: `${dirname(empty[0]!)}: ${empty.length} of ${read} training label file(s) hold only background (no foreground class): ${names}` };
+  const fg = Object.entries(st.ds.json.labels).filter(([n, v]) => n !== 'ignore' && v !== 0).map(([n, v]) => `${n} ${JSON.stringify(v)}`).join(', ');
+  const message = `all ${read} training label file(s) hold only background (0): no foreground class (${fg}) occurs in any of them (${names}), so training would learn nothing useful`;
+  if (allow) return { note: `${dirname(empty[0]!)}: ${message}; --allow-empty-labels: going on` };
+  return { problem: { caseId: null, file: dirname(empty[0]!), message: `${message}. Fix: put the segmentations (class values of dataset.json's labels) into the label files, or pass --allow-empty-labels to go on anyway` } };
+}
+
 /** A note as a strict-mode problem: the leading absolute path (if any) becomes the problem's file. */
 function noteAsProblem(note: string, fallbackFile: string): DatasetProblem {
   const m = /^(\/[^:]*?|[A-Za-z]:\\[^:]*?): (.*)$/s.exec(note);
@@ -266,14 +289,15 @@ function noteAsProblem(note: string, fallbackFile: string): DatasetProblem {
  * one-channel labels, NaN/Inf voxels in images, numTraining. Notes (not errors by default): file endings and stray
  * files (B36), dataset.json conversions (B43), reader warnings (qform/sform choices, units, bitpix, gzip naming),
  * CT intensities not in HU (B16), constant images, duplicate cases and train/test overlap (same voxels), case ids
- * differing only in letter case, declared labels that never occur. `strict` turns every note into a problem
- * (for pipelines that want no surprises); the default stays helpful.
+ * differing only in letter case, declared labels that never occur, training labels with only background. Training
+ * labels that ALL hold only background are a problem (nothing to learn) unless `allowEmptyLabels`. `strict` turns
+ * every note into a problem (for pipelines that want no surprises); the default stays helpful.
  * Only reads; never modifies the dataset. `onCase` is called after each case (progress).
  */
 export async function validateDataset(
   ds: Dataset,
   registry: Registry,
-  opts: { tolerance?: GridTolerance; onCase?: (done: number, total: number) => void; strict?: boolean } = {},
+  opts: { tolerance?: GridTolerance; onCase?: (done: number, total: number) => void; strict?: boolean; allowEmptyLabels?: boolean } = {},
 ): Promise<ValidationReport> {
   const problems: DatasetProblem[] = [...ds.problems];
   const notes = [...ds.notes];
@@ -291,13 +315,16 @@ export async function validateDataset(
     problems.push({ caseId: null, file: join(ds.root, 'imagesTr'), message: `no training cases found (expected files CASE_0000${ds.json.file_ending})` });
   }
   notes.push(...namingNotes(ds));
-  const st: CheckState = { registry, ds, declared, seenValues: new Set<number>(), tol: opts.tolerance, notes, hashes: new Map() };
+  const st: CheckState = { registry, ds, declared, seenValues: new Set<number>(), tol: opts.tolerance, notes, hashes: new Map(), trainLabels: { read: 0, empty: [] } };
   const all = [...ds.cases.map((c) => ({ c, train: true })), ...ds.testCases.map((c) => ({ c, train: false }))];
   let done = 0;
   for (const { c, train } of all) {
     problems.push(...(await checkCase(st, c, train)));
     opts.onCase?.(++done, all.length);
   }
+  const empty = emptyLabelFindings(st, opts.allowEmptyLabels === true);
+  if (empty.problem) problems.push(empty.problem);
+  if (empty.note) notes.push(empty.note);
   const never = declared.filter((v) => !st.seenValues.has(v));
   if (ds.cases.length && never.length) notes.push(`declared label value(s) ${never.join(', ')} never occur in any label file`);
   if (opts.strict) problems.push(...notes.map((n) => noteAsProblem(n, jsonFile)));

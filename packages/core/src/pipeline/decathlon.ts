@@ -23,7 +23,7 @@ import { applyTimeBudget, estimateRun, recordMeasured, reportEstimates, training
 import { ensureSplits, foldsToRun } from './train-stage.js';
 import { createJobExecutor } from './jobs/execute.js';
 import { decathlonJobGraph } from './jobs/graph.js';
-import { InProcessRunner } from './jobs/in-process.js';
+import { InProcessRunner, JobsFailedError } from './jobs/in-process.js';
 import { writeJobGraph } from './jobs/slurm.js';
 
 /** Options of `runDecathlon`. */
@@ -42,6 +42,8 @@ export interface DecathlonOptions {
   onJobEvent?: (e: JobEvent) => void;
   planner?: string;
   gpuMemoryGb?: number;
+  /** Go on when every training label holds only background (`validateDataset`'s `allowEmptyLabels`; CLI `--allow-empty-labels`). */
+  allowEmptyLabels?: boolean;
 }
 
 /** What a decathlon run produced. */
@@ -54,11 +56,15 @@ export interface DecathlonResult {
   seconds: number;
 }
 
-/** Load and validate a dataset; convert an MSD task into `<out>/nnUNet_raw`. @throws DataError with every problem. */
-export async function prepareDataset(task: string, rawDir: string, registry: Registry, rep: Reporter): Promise<Dataset> {
+/**
+ * Load and validate a dataset; convert an MSD task into `<out>/nnUNet_raw`. Training labels that all hold only
+ * background are refused unless `opts.allowEmptyLabels`.
+ * @throws DataError with every problem.
+ */
+export async function prepareDataset(task: string, rawDir: string, registry: Registry, rep: Reporter, opts: { allowEmptyLabels?: boolean } = {}): Promise<Dataset> {
   let ds = await loadDataset(task);
   rep.log(`dataset: ${ds.root} (${ds.layout}, ${ds.cases.length} training, ${ds.testCases.length} test cases)`);
-  const report = await validateDataset(ds, registry);
+  const report = await validateDataset(ds, registry, { allowEmptyLabels: opts.allowEmptyLabels });
   if (!report.ok) throw new DataError(`dataset validation failed:\n${formatValidationReport(report)}`, { hint: 'fix the files listed above and run again' });
   for (const n of report.notes) rep.log(`note: ${n}`);
   // nnU-Net's cross-validation needs at least 2 training cases (sklearn KFold); say so before any work
@@ -152,7 +158,7 @@ export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend |
   const L = runLayout(o.out);
   const { registry, rep } = o;
   let budget = o.budget;
-  const ds = await prepareDataset(o.task, L.raw, registry, rep);
+  const ds = await prepareDataset(o.task, L.raw, registry, rep, { allowEmptyLabels: o.allowEmptyLabels });
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.task, dataset: ds.root });
   const fp: DatasetFingerprint = await runFingerprint(ds, registry, L.fingerprint, rep);
@@ -218,14 +224,34 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   if (!runner) runner = new InProcessRunner(createJobExecutor({ registry, backend }), o.rep);
   const { ds, graph } = await prepareRun({ ...o, registry }, backend, !o.runner, started);
   const timer = stageTimer(L, o.onJobEvent);
-  await runner.run(graph, (e) => timer.onEvent(e));
+  // test cases that could not be predicted fail the run after their evaluation (the other cases are evaluated)
+  const failure = await runner.run(graph, (e) => timer.onEvent(e)).then(
+    () => undefined,
+    (e: unknown) => {
+      if (e instanceof JobsFailedError && e.failed.every((f) => f.job.kind === 'predict')) return e;
+      throw e;
+    },
+  );
   timer.record();
   reportEstimates(L, o.rep);
-  const info = readJson<{ best: BestCandidate; ranking: BestCandidate[] }>(L.bestModel);
-  if (!ds.testCases.length) o.rep.log('no test images (imagesTs): nothing to predict');
   const evaluated = graph.waves.some((w) => w[0]?.kind === 'evaluate');
   const summary = evaluated ? readJsonIfValid<EvaluationSummary>(L.summary) : undefined;
+  if (failure) throw testPredictionFailure(failure, ds, summary, L);
+  const info = readJson<{ best: BestCandidate; ranking: BestCandidate[] }>(L.bestModel);
+  if (!ds.testCases.length) o.rep.log('no test images (imagesTs): nothing to predict');
   return { best: { best: info.best, ranking: info.ranking }, summary, predictions: ds.testCases.length ? L.predictions : null, seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * The error of a decathlon whose test predictions partly failed: the failed cases (file, reason, fix) and, when the
+ * test set was evaluated, on how many of the test cases and which were left out.
+ */
+function testPredictionFailure(e: JobsFailedError, ds: Dataset, summary: EvaluationSummary | undefined, L: RunLayout): DataError {
+  const missing = e.failed.map((f) => f.job.caseId ?? f.job.id);
+  const evaluation = summary
+    ? `\nthe test-set evaluation (${L.summary}) covers ${summary.metric_per_case.length} of ${ds.testCases.length} test cases (foreground Dice ${summary.foreground_mean.Dice!.toFixed(4)}); not evaluated, no prediction: ${missing.join(', ')}`
+    : '';
+  return new DataError(`${e.message}${evaluation}`, { hint: 'fix or replace the test images named above and run the same command again: finished outputs are kept, only the missing test cases are predicted, and the test set is evaluated again' });
 }
 
 /** Folder of an ensemble of two configurations: `<results>/ensembles/ensemble__<a>__<b>`. */

@@ -11,7 +11,7 @@ import { applyPostprocessing, type PostprocessingPlan } from '../postprocessing/
 import { ensembleProbabilities } from '../postprocessing/ensemble.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import {
-  modelChecksum, modelFoldersOf, preprocessForModel, PredictionResume, segmentPreprocessedFull, writeSegmentation, type LoadedModel, type PipelinePredictOptions,
+  forEachCase, modelChecksum, modelFoldersOf, preprocessForModel, PredictionResume, segmentPreprocessedFull, writeSegmentation, type LoadedModel, type PipelinePredictOptions,
 } from './predict-stage.js';
 import type { Reporter } from './progress.js';
 
@@ -105,25 +105,20 @@ export async function predictCasesEnsemble(
   const ending = models[0]!.folder.dataset.file_ending;
   mkdirSync(outDir, { recursive: true });
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(models.flatMap(modelFoldersOf), opts, JSON.stringify(opts.postprocessingPlan ?? null)) : '');
-  rep.start('predict (ensemble)', cases.length);
-  let n = 0;
-  for (const c of cases) {
+  await forEachCase(cases, outDir, rep, 'predict (ensemble)', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
-    if (!resume.keep(out, c.id, c.images)) {
-      const { image } = await readCase(registry, { id: c.id, images: c.images });
-      const members = [];
-      for (const [i, m] of models.entries()) {
-        const r = await segmentPreprocessedFull(m, await preprocessForModel(m, image, registry, opts), registry, { ...opts, returnProbabilities: true });
-        members.push({ name: `${m.folder.configuration}#${i}`, labels: m.folder.dataset.labels, probabilities: r.probabilities!, shape: [r.probabilities!.length / (image.shape[1] * image.shape[2] * image.shape[3]), ...image.shape.slice(1)] });
-      }
-      const e = ensembleProbabilities(members);
-      let seg = argmaxProbabilities(e.probabilities, e.shape);
-      const steps = opts.postprocessingPlan?.postprocessing_fns;
-      if (opts.postprocessing !== false && steps?.length) seg = applyPostprocessing(seg, image.shape.slice(1), steps, registry);
-      await writeSegmentation(registry, out, seg, image as MedicalImage, ending);
-      resume.written(c.id, c.images);
+    if (resume.keep(out, c.id, c.images)) return;
+    const { image } = await readCase(registry, { id: c.id, images: c.images });
+    const members = [];
+    for (const [i, m] of models.entries()) {
+      const r = await segmentPreprocessedFull(m, await preprocessForModel(m, image, registry, opts), registry, { ...opts, returnProbabilities: true });
+      members.push({ name: `${m.folder.configuration}#${i}`, labels: m.folder.dataset.labels, probabilities: r.probabilities!, shape: [r.probabilities!.length / (image.shape[1] * image.shape[2] * image.shape[3]), ...image.shape.slice(1)] });
     }
-    rep.update(++n, c.id);
-  }
-  rep.stop();
+    const e = ensembleProbabilities(members);
+    let seg = argmaxProbabilities(e.probabilities, e.shape);
+    const steps = opts.postprocessingPlan?.postprocessing_fns;
+    if (opts.postprocessing !== false && steps?.length) seg = applyPostprocessing(seg, image.shape.slice(1), steps, registry);
+    await writeSegmentation(registry, out, seg, image as MedicalImage, ending);
+    resume.written(c.id, c.images);
+  });
 }

@@ -11,7 +11,7 @@ import { listFiles, idOf, stripEnding } from '../dataset/files.js';
 import { scanV2Folder } from '../dataset/load.js';
 import { labelManager } from '../dataset/label-manager.js';
 import type { DatasetCase } from '../dataset/types.js';
-import { DataError } from '../util/errors.js';
+import { DataError, NnunetError } from '../util/errors.js';
 import { applyPostprocessing } from '../postprocessing/determine.js';
 import { checkPostprocessingPlan } from '../postprocessing/check.js';
 import { previousStageDir, readModelFolder, trainedFolds, type ModelFolder } from './model-folder.js';
@@ -348,19 +348,46 @@ export async function predictCases(
     // an estimate never stops a prediction
     await estimatePrediction(m, todo, opts, rep, registry).catch((e: unknown) => rep.log(`estimate: unavailable (${(e as Error).message})`));
   }
-  rep.start('predict', cases.length);
+  await forEachCase(cases, outDir, rep, 'predict', async (c) => {
+    const out = join(outDir, `${c.id}${ending}`);
+    if (resume.keep(out, c.id, c.images)) return;
+    const { image } = await readCase(registry, { id: c.id, images: c.images });
+    const r = await segmentImageFull(m, image, registry, { ...opts, returnProbabilities: opts.saveProbabilities === true });
+    await writeSegmentation(registry, out, r.seg, image, ending);
+    if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), r.probabilities!, r.properties, image);
+    resume.written(c.id, c.images);
+  });
+  return cases.map((c) => c.id);
+}
+
+/**
+ * Run `predictOne` on every case in order, with a progress bar named `label`. A case failing with a user error
+ * (`NnunetError`: an unreadable or truncated image, a wrong channel count, a memory limit) is logged and skipped, so
+ * one bad image does not cost the cases after it; after the last case one `DataError` lists every failed case (its
+ * message names the file; its hint the fix). nnU-Net's predictor stops at the first bad case instead (the exception
+ * of its preprocessing worker ends `predict_from_files`); this is our deliberate deviation (cli README, "predict").
+ * Outputs stay atomic, so a rerun with `--continue` predicts only the missing cases. Internal errors (bugs) stop at
+ * once. With a single case its own error is thrown unchanged (the decathlon predicts one case per job).
+ * @throws DataError listing the failed cases, or the single case's error
+ */
+export async function forEachCase(cases: DatasetCase[], outDir: string, rep: Reporter, label: string, predictOne: (c: DatasetCase) => Promise<void>): Promise<void> {
+  const failed: { id: string; error: NnunetError }[] = [];
+  rep.start(label, cases.length);
   let n = 0;
   for (const c of cases) {
-    const out = join(outDir, `${c.id}${ending}`);
-    if (!resume.keep(out, c.id, c.images)) {
-      const { image } = await readCase(registry, { id: c.id, images: c.images });
-      const r = await segmentImageFull(m, image, registry, { ...opts, returnProbabilities: opts.saveProbabilities === true });
-      await writeSegmentation(registry, out, r.seg, image, ending);
-      if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), r.probabilities!, r.properties, image);
-      resume.written(c.id, c.images);
+    try {
+      await predictOne(c);
+    } catch (e) {
+      if (!(e instanceof NnunetError) || cases.length === 1) throw e;
+      failed.push({ id: c.id, error: e });
+      rep.log(`${label}: case ${c.id} failed, going on with the others: ${e.message}`);
     }
     rep.update(++n, c.id);
   }
   rep.stop();
-  return cases.map((c) => c.id);
+  if (!failed.length) return;
+  const lines = failed.map(({ id, error }) => `${id}: ${error.message}${error.hint ? `\n      fix: ${error.hint}` : ''}`);
+  throw new DataError(`${failed.length} of ${cases.length} case(s) could not be predicted (the other ${cases.length - failed.length} are in ${outDir}):\n  ${lines.join('\n  ')}`, {
+    hint: 'fix or remove the input files named above, then run the same command with --continue: the segmentations already written are kept and only the missing cases are predicted',
+  });
 }

@@ -48,6 +48,8 @@ export interface TrainingRunOptions {
   backend?: string;
   /** Planner plugin a time budget plans with (`budget.timeBudgetSeconds`; default `nnUNetPlanner`). */
   planner?: string;
+  /** Go on when every training label holds only background (`validateDataset`'s `allowEmptyLabels`). */
+  allowEmptyLabels?: boolean;
 }
 
 /** One trained configuration: its model folder and cross-validation summary (undefined without validated folds). */
@@ -72,7 +74,7 @@ export async function runTraining(o: TrainingRunOptions): Promise<TrainedConfigu
   const startedAt = performance.now();
   const L = runLayout(o.out);
   const registry = o.registry.child();
-  const ds = await prepareDataset(o.dataset, L.raw, registry, o.rep);
+  const ds = await prepareDataset(o.dataset, L.raw, registry, o.rep, { allowEmptyLabels: o.allowEmptyLabels });
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.dataset, dataset: ds.root });
   const planned = loadRunPlans(L.plans);

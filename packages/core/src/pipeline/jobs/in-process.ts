@@ -6,9 +6,21 @@ import { silentReporter, type Reporter } from '../progress.js';
 const PER_CASE = new Set<JobSpec['kind']>(['preprocess', 'predict']);
 
 /**
+ * Jobs of a wave that failed with user errors (`InProcessRunner`): `failed` holds each job and its error's message.
+ */
+export class JobsFailedError extends DataError {
+  constructor(message: string, readonly failed: { job: JobSpec; message: string }[], hint: string) {
+    super(message, { hint });
+    this.name = 'JobsFailedError';
+  }
+}
+
+/**
  * The default job runner: every job in this process, wave after wave, in the graph's order (today's single-machine
  * behaviour). A job failing with a user error (`NnunetError`) does not stop the other jobs of its wave; after the
- * wave, one `DataError` lists every failed job (as `runPreprocess` lists every failed case).
+ * wave, one `JobsFailedError` lists every failed job (as `runPreprocess` lists every failed case). Failed test
+ * predictions do not stop the evaluation wave after them: it evaluates the cases predicted and names the missing
+ * ones; the error is thrown after it.
  */
 export class InProcessRunner implements JobRunner {
   readonly name = 'in-process';
@@ -20,18 +32,19 @@ export class InProcessRunner implements JobRunner {
   async run(graph: JobGraph, onEvent: (e: JobEvent) => void = () => {}): Promise<void> {
     const total = graph.waves.reduce((n, w) => n + w.length, 0);
     let done = 0;
-    for (const wave of graph.waves) {
+    let deferred: JobsFailedError | undefined;
+    for (const [w, wave] of graph.waves.entries()) {
       const bar = PER_CASE.has(wave[0]!.kind) && wave.length > 1;
       const jobRep = bar ? silentReporter((s) => this.rep.log(s)) : this.rep;
       if (bar) this.rep.start(wave[0]!.kind === 'preprocess' ? `preprocess ${[...new Set(wave.map((j) => j.configuration))].join(', ')}` : 'predict', wave.length);
-      const failed: string[] = [];
+      const failed: { job: JobSpec; message: string; line: string }[] = [];
       for (const [i, job] of wave.entries()) {
         onEvent({ job, state: 'active', done, total });
         try {
           await this.execute(job, graph.run, jobRep);
         } catch (e) {
           if (!(e instanceof NnunetError)) throw e;
-          failed.push(`${job.caseId ?? job.id}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+          failed.push({ job, message: e.message, line: `${job.caseId ?? job.id}: ${e.message}${e.hint ? `\n      fix: ${e.hint}` : ''}` });
           onEvent({ job, state: 'failed', message: e.message, done, total });
           continue;
         } finally {
@@ -41,9 +54,14 @@ export class InProcessRunner implements JobRunner {
       }
       if (bar) this.rep.stop();
       if (!failed.length) continue;
-      const what = wave[0]!.kind === 'preprocess' ? `preprocessing failed for ${failed.length} case(s)` : `${failed.length} ${wave[0]!.kind} job(s) failed`;
-      throw new DataError(`${what}:\n  ${failed.join('\n  ')}`, { hint: 'fix these and run again; finished outputs are kept' });
+      const kind = wave[0]!.kind;
+      const what = kind === 'preprocess' ? `preprocessing failed for ${failed.length} case(s)` : kind === 'predict' ? `${failed.length} of ${wave.length} test case(s) could not be predicted` : `${failed.length} ${kind} job(s) failed`;
+      const err = new JobsFailedError(`${what}:\n  ${failed.map((f) => f.line).join('\n  ')}`, failed, 'fix these and run the same command again; finished outputs are kept');
+      // the evaluation still runs on the cases predicted (naming the missing ones); the run fails after it
+      if (kind === 'predict' && graph.waves.slice(w + 1).every((x) => x.every((j) => j.kind === 'evaluate'))) deferred = err;
+      else throw deferred ? new JobsFailedError(`${deferred.message}\n${err.message}`, [...deferred.failed, ...failed], err.hint!) : err;
     }
+    if (deferred) throw deferred;
   }
 
   async close(): Promise<void> {}
