@@ -261,6 +261,7 @@ function addEvaluateCommand(program: Command, io: Io): void {
         outFile: o.output ? resolve(o.output) : undefined,
         allowMissing: o.allowMissing === true,
         warn: (w) => io.out(w),
+        labelSource: o.datasetJson ? resolve(o.datasetJson) : undefined,
       });
       io.out(formatDice(s, json ?? { labels: Object.fromEntries(classes.map((c) => [String(c), c as number])) }));
     });

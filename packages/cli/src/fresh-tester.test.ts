@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { writeNifti } from '@nnunet-ts/io-nifti';
 import { runCli } from './program.js';
 
@@ -100,5 +100,57 @@ describe('training labels that are all empty', () => {
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`note: ${join(root, 'labelsTr')}: 2 of 3 training label file(s) hold only background (no foreground class): case_0.nii.gz, case_2.nii.gz`);
     expect(r.out).toContain('dataset OK (3 cases checked)');
+  });
+});
+
+describe('export-web', () => {
+  it('does not report the JavaScript backend that reads the weights; it says what the page computes on', { timeout: 300_000 }, async () => {
+    const printed: string[] = [];
+    const spies = [
+      vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void printed.push(a.join(' '))),
+      vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => printed.push(String(s)) > 0),
+    ];
+    let r: Awaited<ReturnType<typeof cli>>;
+    try {
+      r = await cli('export-web', '-m', NNUNET_MODEL, '-o', join(dir, 'site'), '--backend', 'cpu-native');
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+    }
+    expect(r.code, r.err).toBe(0);
+    const all = [...printed, r.out, r.err].join('\n');
+    expect(all).not.toContain('cpu-js');
+    expect(r.out).toContain('the page segments in the browser on WebGPU, else WebGL, else wasm (chosen there; index.html?backend=webgpu|webgl|wasm picks one); --backend cpu-native does not apply to the site');
+  });
+});
+
+describe('evaluate -d with a dataset.json that does not belong to the segmentations', () => {
+  const GRID = { shape: [1, 2, 2, 2] as [number, number, number, number], spacing: [1, 1, 1] as [number, number, number], origin: [0, 0, 0] as [number, number, number], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+  async function folder(name: string, values: number[]): Promise<string> {
+    const f = join(dir, name);
+    mkdirSync(f, { recursive: true });
+    await writeNifti(join(f, 'c1.nii.gz'), { ...GRID, data: Uint8Array.from({ length: 8 }, (_, i) => values[i % values.length]!) }, { dtype: 'uint8' });
+    return f;
+  }
+  const json = (name: string, labels: Record<string, number>) => {
+    const f = join(dir, name);
+    writeFileSync(f, JSON.stringify({ channel_names: { 0: 'MRI' }, labels, numTraining: 1, file_ending: '.nii.gz' }));
+    return f;
+  };
+
+  it('says which labels occur in no file and which reference values are not labels', async () => {
+    const ref = await folder('ev-ref', [0, 1, 2]);
+    const pred = await folder('ev-pred', [0, 1, 2, 2]);
+    const brats = json('brats.json', { background: 0, edema: 1, 'non-enhancing tumor': 2, 'enhancing tumour': 3, necrosis: 4 });
+    let r = await cli('evaluate', '-p', pred, '-r', ref, '-d', brats, '-o', join(dir, 'ev1.json'), '-q');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`warning: the evaluated labels (1, 2, 3, 4) do not match the segmentations: label(s) 3, 4 occur in no reference and no prediction (Dice NaN, left out of the means); is ${brats} the dataset.json of these segmentations? (or pass -l with their labels)`);
+    const spleen = json('spleen.json', { background: 0, spleen: 1 });
+    r = await cli('evaluate', '-p', pred, '-r', ref, '-d', spleen, '-o', join(dir, 'ev2.json'), '-q');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`warning: the evaluated labels (1) do not match the segmentations: the references hold value(s) 2, which are not evaluated labels (counted as background); is ${spleen} the dataset.json of these segmentations?`);
+    // the matching dataset.json: no such warning
+    r = await cli('evaluate', '-p', pred, '-r', ref, '-d', json('hippo.json', { background: 0, Anterior: 1, Posterior: 2 }), '-o', join(dir, 'ev3.json'), '-q');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).not.toContain('warning');
   });
 });

@@ -19,13 +19,15 @@ export function addExportWebCommand(program: Command, common: (c: Command) => Co
       const maxVoxels = o.maxVoxels === undefined ? undefined : Number(o.maxVoxels);
       if (maxVoxels !== undefined && !(Number.isInteger(maxVoxels) && maxVoxels > 0)) throw new UsageError(`--max-voxels must be a positive integer, got '${o.maxVoxels}'`);
       const ctx = await makeContext({ ...o, quiet: true });
-      // the weights are only read here: the pure-JavaScript backend builds the networks without probing any GPU
-      const backend = await selectBackend(ctx.registry, 'cpu-js');
+      // the weights are only read here: the pure-JavaScript backend builds the networks without probing any GPU. It is
+      // not the backend the site computes on (the browser picks that), so it is not printed
+      const backend = await selectBackend(ctx.registry, 'cpu-js', () => {});
       const r = await exportWeb({ modelDir: resolve(o.model), outDir: resolve(o.output), folds, checkpoint: o.checkpoint, registry: ctx.registry, backend, maxVoxels });
       io.out(
         `wrote ${resolve(o.output)}: ${r.manifest.name} (${r.manifest.configuration}, folds ${r.manifest.weights.map((w) => w.fold).join(', ')}, ` +
           (r.manifest.previousStage ? `after its previous stage ${r.manifest.previousStage.configuration}, ` : '') +
           `model ${(r.modelBytes / 2 ** 20).toFixed(1)} MiB); serve the folder with any static file server and open index.html`,
       );
+      io.out(`the page segments in the browser on WebGPU, else WebGL, else wasm (chosen there; index.html?backend=webgpu|webgl|wasm picks one)${o.backend ? `; --backend ${o.backend} does not apply to the site` : ''}`);
     });
 }

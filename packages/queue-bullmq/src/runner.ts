@@ -21,6 +21,7 @@ export class BullMqRunner implements JobRunner {
   private queue?: Queue;
   private events?: QueueEvents;
   private readonly connections: Redis[] = [];
+  private conn?: Redis;
 
   private readonly pollMs: number;
 
@@ -29,11 +30,24 @@ export class BullMqRunner implements JobRunner {
     this.pollMs = opts.pollMs ?? 1000;
   }
 
+  /**
+   * Connect to Redis (once; `run` reuses the connection), so that the submitter finds an unreachable queue before it
+   * validates and plans.
+   * @throws NnunetError naming the address and how to start Redis, when it cannot be reached within 10 s
+   */
+  async connect(): Promise<void> {
+    if (!this.conn) {
+      this.conn = redisConnection(this.a);
+      this.connections.push(this.conn);
+    }
+    await waitConnected(this.conn, this.a);
+  }
+
   async run(graph: JobGraph, onEvent: (e: JobEvent) => void = () => {}): Promise<void> {
-    const conn = redisConnection(this.a);
+    await this.connect();
+    const conn = this.conn!;
     const eventsConn = redisConnection(this.a);
-    this.connections.push(conn, eventsConn);
-    await waitConnected(conn, this.a);
+    this.connections.push(eventsConn);
     this.queue = new Queue(this.a.queue, { connection: conn });
     this.events = new QueueEvents(this.a.queue, { connection: eventsConn });
     // while Redis is away ioredis reconnects on its own: connection errors are not news

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Queue, UnrecoverableError, WaitingChildrenError, Worker, type Job } from 'bullmq';
 import { NnunetError, type JobGraph, type JobSpec, type JobWorker, type JobWorkerOptions, type Reporter, type RunSpec } from '@nnunet-ts/core';
+import type { Redis } from 'ioredis';
 import { closeWithin, parseQueueUrl, redisConnection, waitConnected, type QueueAddress } from './connection.js';
 
 /** Data of a work job (one `JobSpec` of a run). */
@@ -124,6 +125,32 @@ export function startWorker(url: string, o: JobWorkerOptions): JobWorker {
   const conn = redisConnection(a);
   const queueConn = redisConnection(a);
   const queue = new Queue(a.queue, { connection: queueConn });
+  queue.on('error', () => {}); // connection errors while Redis is away: ioredis reconnects
+  let worker: Worker | undefined;
+  return {
+    ready: async () => {
+      // Redis first: an unreachable one is one error naming the address (waitConnected), not a line per retry
+      await waitConnected(conn, a);
+      worker = createWorker(a, conn, queue, o, log);
+      await worker.waitUntilReady();
+      log(`worker ${hostname()}:${process.pid} serving queue '${a.queue}' at ${a.where} (concurrency ${o.concurrency ?? 1})`);
+    },
+    close: async (force = false) => {
+      // the active job finishes first (unless forced); a Redis that is gone does not keep the process alive
+      if (worker) await closeWithin([worker.close(force)], force ? 5000 : 24 * 3600_000);
+      await closeWithin([queue.close()], 5000);
+      conn.disconnect();
+      queueConn.disconnect();
+    },
+  };
+}
+
+/**
+ * The BullMQ worker of `startWorker`, on a connected `conn`. While Redis is away later (restarting) ioredis retries
+ * every 0.1-2 s: the worker logs one line when the connection is lost (and again only when the error changes) and one
+ * when it is back, not a line per retry.
+ */
+function createWorker(a: QueueAddress, conn: Redis, queue: Queue, o: JobWorkerOptions, log: (s: string) => void): Worker {
   const worker = new Worker(
     a.queue,
     async (job: Job, token?: string, signal?: AbortSignal) => {
@@ -139,8 +166,16 @@ export function startWorker(url: string, o: JobWorkerOptions): JobWorker {
       autorun: true,
     },
   );
-  worker.on('error', (e) => log(`worker: ${e.message}`));
-  queue.on('error', () => {}); // connection errors while Redis is away: ioredis reconnects
+  let lost = '';
+  worker.on('error', (e) => {
+    if (e.message === lost) return;
+    lost = e.message;
+    log(`worker: ${e.message} (Redis at ${a.where}; reconnecting, jobs wait)`);
+  });
+  conn.on('ready', () => {
+    if (lost) log(`worker: connected to Redis at ${a.where} again`);
+    lost = '';
+  });
   // a job whose lock could not be renewed (Redis restarted, or this process was too busy) may already run elsewhere
   worker.on('lockRenewalFailed', (ids) => {
     for (const id of ids) {
@@ -148,18 +183,5 @@ export function startWorker(url: string, o: JobWorkerOptions): JobWorker {
       worker.cancelJob(id, 'lock lost');
     }
   });
-  return {
-    ready: async () => {
-      await waitConnected(conn, a);
-      await worker.waitUntilReady();
-      log(`worker ${hostname()}:${process.pid} serving queue '${a.queue}' at ${a.where} (concurrency ${o.concurrency ?? 1})`);
-    },
-    close: async (force = false) => {
-      // the active job finishes first (unless forced); a Redis that is gone does not keep the process alive
-      await closeWithin([worker.close(force)], force ? 5000 : 24 * 3600_000);
-      await closeWithin([queue.close()], 5000);
-      conn.disconnect();
-      queueConn.disconnect();
-    },
-  };
+  return worker;
 }

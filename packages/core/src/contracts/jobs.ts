@@ -72,6 +72,12 @@ export interface JobRunner {
    * @throws NnunetError with the failed job's message when a job fails for good
    */
   run(graph: JobGraph, onEvent?: (e: JobEvent) => void): Promise<void>;
+  /**
+   * Optional: connect to the queue, so that an unreachable one is an error before any work (`runDecathlon` calls it
+   * before validating and planning).
+   * @throws NnunetError naming the queue's address and how to reach it
+   */
+  connect?(): Promise<void>;
   /** Release connections. */
   close(): Promise<void>;
 }

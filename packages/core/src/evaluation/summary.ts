@@ -57,7 +57,7 @@ const MAX_UNDECLARED_VALUES = 50;
  * @throws DataError naming the file for several channels, non-integer values (an image, or a label map with rounding
  *   noise), or more than 50 values outside the labels (an image stored as integers).
  */
-export function checkLabelMap(im: MedicalImage, file: string, role: 'prediction' | 'reference', classes: (number | number[])[], opts: { ignoreLabel?: number; warn?: (s: string) => void } = {}): void {
+export function checkLabelMap(im: MedicalImage, file: string, role: 'prediction' | 'reference', classes: (number | number[])[], opts: { ignoreLabel?: number; warn?: (s: string) => void } = {}): number[] {
   const fix = `pass ${role === 'prediction' ? 'the predicted segmentations (-p)' : 'the reference segmentations (-r, e.g. labelsTs)'}, not images`;
   if (im.shape[0] !== 1) throw new DataError(`the ${role} holds ${im.shape[0]} channels: a segmentation is one label map`, { file, hint: fix });
   const { values, nonInteger } = distinctValues(im.data);
@@ -74,6 +74,26 @@ export function checkLabelMap(im: MedicalImage, file: string, role: 'prediction'
     throw new DataError(`the ${role} is not a label map of these labels: it holds ${extra.length >= 999 ? 'at least ' : ''}${extra.length} values outside 0 and the labels (${[...known].filter((v) => v).join(', ')})`, { file, hint: `${fix}, or evaluate the labels it holds (--labels / --dataset-json)` });
   }
   if (extra.length) opts.warn?.(`warning: ${file}: ${role} values ${extra.join(', ')} are not among the evaluated labels (${[...known].join(', ')}) and count as background`);
+  return values;
+}
+
+/**
+ * After a folder's evaluation: warn when the evaluated labels do not match the segmentations, which is what an
+ * unrelated dataset.json (or a wrong `-l`) gives: classes that occur in no reference and no prediction (Dice NaN,
+ * left out of the means) and reference values that are not among the labels (counted as background).
+ * `labelSource` names where the labels came from (the dataset.json), for the message.
+ */
+function warnLabelMismatch(classes: (number | number[])[], seen: { prediction: Set<number>; reference: Set<number> }, opts: { ignoreLabel?: number; labelSource?: string; warn?: (s: string) => void }): void {
+  const fmt = (c: number | number[]) => (Array.isArray(c) ? `(${c.join(', ')})` : String(c));
+  const absent = classes.filter((c) => !(Array.isArray(c) ? c : [c]).some((v) => seen.reference.has(v) || seen.prediction.has(v)));
+  const known = new Set<number>([0, ...classes.flat(), ...(opts.ignoreLabel === undefined ? [] : [opts.ignoreLabel])]);
+  const outside = [...seen.reference].filter((v) => !known.has(v)).sort((a, b) => a - b);
+  if (!absent.length && !outside.length) return;
+  const parts: string[] = [];
+  if (absent.length) parts.push(`label(s) ${absent.map(fmt).join(', ')} occur in no reference and no prediction (Dice NaN, left out of the means)`);
+  if (outside.length) parts.push(`the references hold value(s) ${outside.slice(0, 20).join(', ')}${outside.length > 20 ? ', ...' : ''}, which are not evaluated labels (counted as background)`);
+  const check = opts.labelSource ? `is ${opts.labelSource} the dataset.json of these segmentations? (or pass -l with their labels)` : 'check the labels evaluated (-l or -d)';
+  opts.warn?.(`warning: the evaluated labels (${classes.map(fmt).join(', ')}) do not match the segmentations: ${parts.join('; ')}; ${check}`);
 }
 
 import { writeFileAtomicSync } from '../util/atomic.js';
@@ -84,7 +104,8 @@ export { writeFileAtomicSync };
  * Writes `outFile` (default `<predDir>/summary.json`) atomically and returns the summary.
  * Every reference needs a prediction and every prediction its reference (as nnU-Net); `allowMissing` evaluates the
  * cases both folders hold and warns, naming the references without a prediction and the predictions without a
- * reference (extra files).
+ * reference (extra files). Labels that do not match the segmentations (a class in no file, reference values outside
+ * the labels) are warned about once (`labelSource`: where the labels came from, for the message).
  * @throws DataError naming the files when a reference or prediction is unmatched (without `allowMissing`), no case
  *   is in both folders, or a prediction's grid differs from its reference.
  */
@@ -93,7 +114,7 @@ export async function evaluateFolder(
   refDir: string,
   classes: (number | number[])[],
   registry: Registry,
-  opts: { fileEnding?: string; ignoreLabel?: number; outFile?: string | null; allowMissing?: boolean; warn?: (s: string) => void } = {},
+  opts: { fileEnding?: string; ignoreLabel?: number; outFile?: string | null; allowMissing?: boolean; warn?: (s: string) => void; labelSource?: string } = {},
 ): Promise<EvaluationSummary> {
   const ending = opts.fileEnding ?? '.nii.gz';
   if (!existsSync(predDir)) throw new DataError('prediction folder not found', { file: predDir, hint: 'pass -p <folder> with the predicted segmentations' });
@@ -122,16 +143,18 @@ export async function evaluateFolder(
   const evaluated = preds.filter((n) => refs.includes(n));
   if (!evaluated.length) throw new DataError(`no prediction in ${predDir} has a reference of the same name in ${refDir}`, { file: predDir, hint: `the file names must match (CASE${ending} in both folders)` });
   const perCase: EvaluationSummary['metric_per_case'] = [];
+  const seen = { prediction: new Set<number>(), reference: new Set<number>() };
   for (const name of evaluated) {
     const predFile = join(predDir, name);
     const refFile = join(refDir, name);
     const [p, r] = [await readImage(registry, predFile), await readImage(registry, refFile)];
-    checkLabelMap(p, predFile, 'prediction', classes, opts);
-    checkLabelMap(r, refFile, 'reference', classes, opts);
+    for (const v of checkLabelMap(p, predFile, 'prediction', classes, opts)) seen.prediction.add(v);
+    for (const v of checkLabelMap(r, refFile, 'reference', classes, opts)) seen.reference.add(v);
     const d = compareGrids(p, r);
     if (d.length) throw new DataError(`prediction and reference ${refFile} are on different grids: ${d.join('; ')}`, { file: predFile });
     perCase.push({ metrics: computeMetrics(p.data, r.data, classes, opts.ignoreLabel), prediction_file: predFile, reference_file: refFile });
   }
+  warnLabelMismatch(classes, seen, opts);
   const summary = summarize(perCase, classes);
   const out = opts.outFile === undefined ? join(predDir, 'summary.json') : opts.outFile;
   if (out) writeFileAtomicSync(out, summaryToJson(summary));

@@ -217,6 +217,8 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   // one child container per run: providers a run registers (stages, services) stay out of the caller's registry
   const registry = o.registry.child();
   checkRunRequest({ ...o, registry });
+  // a queue that cannot be reached is refused before the minutes of validation, fingerprint and planning
+  await o.runner?.connect?.();
   let runner = o.runner;
   // a queued run selects a backend here only to plan a time budget; its workers select their own
   const needBackend = !runner || !!o.budget.timeBudgetSeconds;
