@@ -6,6 +6,7 @@
 import type { DatasetFingerprint, Plans, PlansConfiguration } from '../contracts/plans.js';
 import { computeSteps } from '../inference/steps.js';
 import type { Calibration } from './calibrate.js';
+import { hostUnits, type HostCalibration } from './host-calibrate.js';
 import { networkCost, trainingBytes, trainingUnits } from './network-cost.js';
 
 /**
@@ -164,6 +165,11 @@ export interface RunShape {
   validationImages?: CaseGeometry[];
   /** Preprocessing still to do (false when the cache is present). */
   preprocess: boolean;
+  /**
+   * The host work per case measured on this machine ({@link calibrateHost}); without it the host work is
+   * {@link HOST_VOXELS_PER_SECOND} scaled by the share of a core this process gets.
+   */
+  host?: HostCalibration | null;
 }
 
 /** Median over cases of the shape at the configuration's spacing, and the median original voxel count. */
@@ -204,9 +210,30 @@ export function predictCaseSeconds(r: RunShape, cfg: PlansConfiguration, seconds
   const shapes = cases.map((c) => shapeAtConfiguration(r.plans, cfg, c.spacing, c.shape));
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
   const tiles = mean(shapes.map((s) => tilesFor(s, cfg.patch_size!, r.stepSize)));
-  const voxels = mean(shapes.map((s, i) => s.reduce((a, b) => a * b, 1) + cases[i]!.shape.reduce((a, b) => a * b, 1)));
-  const host = ((r.channels + r.numClasses) * voxels) / hostVoxelsPerSecond();
-  return tiles * mirrorFactor(cfg.patch_size!, r.mirror) * folds * secondsPerTile + host;
+  return tiles * mirrorFactor(cfg.patch_size!, r.mirror) * folds * secondsPerTile + hostPredictSeconds(r, shapes, cases);
+}
+
+/**
+ * Host seconds of predicting one case, on average over `cases` (shapes after cropping; `atConfiguration` their shapes
+ * at the configuration's spacing): read, preprocess, resample the class logits back, argmax, write. From the host
+ * calibration when the run has one, else the constant voxel rate.
+ */
+export function hostPredictSeconds(r: Pick<RunShape, 'channels' | 'numClasses' | 'host'>, atConfiguration: readonly number[][], cases: readonly CaseGeometry[]): number {
+  const units = atConfiguration.map((s, i) => hostUnits(r.channels + r.numClasses, cases[i]!.shape, s));
+  const mean = units.reduce((a, b) => a + b, 0) / Math.max(1, units.length);
+  return r.host ? mean * r.host.predictSecondsPerUnit : mean / hostVoxelsPerSecond();
+}
+
+/**
+ * Peak bytes the process adds to predict one case of `original` voxels (`[z, y, x]` after cropping) at
+ * `atConfiguration`: the channels read (int16 as read, float32 stacked: 6 bytes per voxel and channel), the
+ * preprocessed input and the logits of every class at the configuration (float32), the class logits resampled to the
+ * original grid (float32) and the label map (int16).
+ */
+export function predictCaseBytes(channels: number, numClasses: number, original: readonly number[], atConfiguration: readonly number[]): number {
+  const n = original.reduce((a, b) => a * b, 1);
+  const m = atConfiguration.reduce((a, b) => a * b, 1);
+  return 6 * channels * n + 4 * (channels + 2 * numClasses) * m + 4 * numClasses * n + 2 * n;
 }
 
 /**
@@ -220,7 +247,10 @@ export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: Confi
   if (r.preprocess) {
     const vox = fp.shapes_after_crop.reduce((a, s) => a + s.reduce((p, v) => p * v, 1), 0);
     const outVox = atConfiguration.reduce((a, b) => a * b, 1) * fp.spacings.length;
-    out.push({ stage: 'preprocess', seconds: ((r.channels + 1) * (vox + outVox)) / hostVoxelsPerSecond(), detail: `${fp.spacings.length} cases` });
+    const seconds = r.host
+      ? fp.spacings.reduce((a, sp, i) => a + r.host!.preprocessSecondsPerUnit * hostUnits(r.channels + 1, fp.shapes_after_crop[i]!, shapeAtConfiguration(r.plans, cfg, sp, fp.shapes_after_crop[i]!)), 0)
+      : ((r.channels + 1) * (vox + outVox)) / hostVoxelsPerSecond();
+    out.push({ stage: 'preprocess', seconds, detail: `${fp.spacings.length} cases${r.host ? ' (host work measured on this machine)' : ''}` });
   }
   const valIter = r.batchSize * cost.secondsPerTile;
   const perFold = r.epochs * (r.iterationsPerEpoch * cost.secondsPerIteration + r.validationIterations * valIter);
@@ -230,14 +260,31 @@ export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: Confi
     peakBytes: baseBytes + cost.trainingBytes,
     detail: `${r.folds} fold(s) x ${r.epochs} x (${r.iterationsPerEpoch} iterations at ${cost.secondsPerIteration.toFixed(2)} s + ${r.validationIterations} validation iterations at ${valIter.toFixed(2)} s) (patch ${cfg.patch_size!.join('x')}, batch ${r.batchSize})`,
   });
-  const perCase = predictCaseSeconds(r, cfg, cost.secondsPerTile, 1, r.validationImages?.length ? r.validationImages : undefined);
-  out.push({ stage: 'validation', seconds: perCase * r.validationCases * r.folds, detail: `${r.validationCases * r.folds} case(s) at ${perCase.toFixed(1)} s` });
+  const valCases = r.validationImages?.length ? r.validationImages : casesToPredict(fp);
+  const perCase = predictCaseSeconds(r, cfg, cost.secondsPerTile, 1, valCases);
+  out.push({ stage: 'validation', seconds: perCase * r.validationCases * r.folds, peakBytes: baseBytes + maxPredictBytes(r, cfg, valCases), detail: `${r.validationCases * r.folds} case(s) at ${perCase.toFixed(1)} s` });
   if (r.testCases) {
-    const perTest = predictCaseSeconds(r, cfg, cost.secondsPerTile, r.folds, casesToPredict(fp, r.testImages));
+    const testCases = casesToPredict(fp, r.testImages);
+    const perTest = predictCaseSeconds(r, cfg, cost.secondsPerTile, r.folds, testCases);
     const shapes = r.testImages?.length ? 'tiles of the test images' : 'tiles of the training cases';
-    out.push({ stage: 'predict test', seconds: perTest * r.testCases, detail: `${r.testCases} case(s) at ${perTest.toFixed(1)} s (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'}, ${shapes})` });
+    out.push({ stage: 'predict test', seconds: perTest * r.testCases, peakBytes: baseBytes + maxPredictBytes(r, cfg, testCases), detail: `${r.testCases} case(s) at ${perTest.toFixed(1)} s (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'}, ${shapes})` });
   }
   return out;
+}
+
+/** {@link predictCaseBytes} of the largest of `cases`. */
+function maxPredictBytes(r: RunShape, cfg: PlansConfiguration, cases: readonly CaseGeometry[]): number {
+  return Math.max(0, ...cases.map((c) => predictCaseBytes(r.channels, r.numClasses, c.shape, shapeAtConfiguration(r.plans, cfg, c.spacing, c.shape))));
+}
+
+/**
+ * The case whose host work stands for the others in {@link calibrateHost}: of `images` (the images to predict, from
+ * their headers) when given, else of the fingerprint's cases (shape after cropping), the one with the median voxel count.
+ */
+export function representativeCase(fp: DatasetFingerprint, images?: readonly CaseGeometry[]): CaseGeometry | undefined {
+  const all = images?.length ? images : fp.spacings.map((spacing, i) => ({ spacing, shape: fp.shapes_after_crop[i]! }));
+  const sorted = [...all].sort((a, b) => a.shape.reduce((x, y) => x * y, 1) - b.shape.reduce((x, y) => x * y, 1));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 /** `1h 02m`, `3m 20s`, `12s`. */

@@ -26,7 +26,8 @@ import { labelSetup } from '../training/configuration.js';
 import { getConfiguration as resolveConfiguration } from '../planning/plans-io.js';
 import { DataError } from '../util/errors.js';
 import { calibrate, type Calibration } from './calibrate.js';
-import { costFrom, estimateStages, formatBytes, formatDuration, type CaseGeometry, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
+import { calibrateHost, type HostCalibration } from './host-calibrate.js';
+import { costFrom, estimateStages, formatBytes, formatDuration, representativeCase, type CaseGeometry, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
 import { trainingUnits } from './network-cost.js';
 
 /** Inputs of {@link planForTimeBudget}. */
@@ -63,6 +64,11 @@ export interface TimeBudgetOptions {
   validationImages?: CaseGeometry[];
   /** Memory the run may use, bytes (default: the machine's available memory for CPU backends, 8 GiB for GPU ones). */
   memoryBytes?: number;
+  /**
+   * Host work per case measured on this machine (`calibrateHost`); set by {@link planForTimeBudget} (for nnU-Net's
+   * own plan, then for the one chosen), null to use the constant voxel rate.
+   */
+  host?: HostCalibration | null;
   log?: (line: string) => void;
 }
 
@@ -184,7 +190,7 @@ function runShape(o: TimeBudgetOptions, c: Candidate, mirror: boolean, iteration
     plans: c.plans, configuration: c.configuration, fingerprint: o.fingerprint, channels: Object.keys(o.dataset.channel_names ?? {}).length || 1,
     numClasses, folds: o.folds, epochs: Math.max(1, Math.floor(iterations / o.iterationsPerEpoch)), iterationsPerEpoch: o.iterationsPerEpoch,
     validationIterations: o.validationIterations, batchSize: c.cfg.batch_size ?? 2, mirror, stepSize: o.stepSize,
-    validationCases: o.validationCases, testCases: o.testCases, testImages: o.testImages, validationImages: o.validationImages, preprocess: true,
+    validationCases: o.validationCases, testCases: o.testCases, testImages: o.testImages, validationImages: o.validationImages, preprocess: true, host: o.host,
   };
 }
 
@@ -248,6 +254,11 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
     cals.push(await calibrate({ registry: o.registry, backend: o.backend, plans: c.plans, configuration: c.configuration, dataset: o.dataset, augmentation: o.augmentation }));
     exact.add(c);
   };
+  const hostFor = (c: Candidate) => hostOf(o, c).catch((e: unknown) => {
+    o.log?.(`time budget: host work not measured (${(e as Error).message}); a constant voxel rate is used`);
+    return null;
+  });
+  o = { ...o, host: o.host === undefined ? await hostFor(list[0]!) : o.host };
   const byUnits = [...list].sort((x, y) => x.units - y.units);
   await cal(byUnits[0]!);
   const second = [...byUnits].reverse().find((c) => c.units <= 16 * byUnits[0]!.units && c.units >= 2 * byUnits[0]!.units && cheapToCalibrate(c));
@@ -278,7 +289,16 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
     );
   }
   explainChoice(left(), list[0]!, best, costOf(list[0]!), exact.has(list[0]!));
+  // the estimates of the plan chosen with the host work at its own spacing
+  const spacingOf = (c: Candidate) => JSON.stringify(resolveConfiguration(c.plans, c.configuration).spacing);
+  if (o.host && spacingOf(best.c) !== spacingOf(list[0]!)) o = { ...o, host: (await hostFor(best.c)) ?? o.host };
   return decide(left(), best, costOf(best.c), cals[cals.length - 1]!, memory, o.budgetSeconds);
+}
+
+/** {@link calibrateHost} of a candidate's configuration on the run's representative case (null without cases). */
+async function hostOf(o: TimeBudgetOptions, c: Candidate): Promise<HostCalibration | null> {
+  const sample = representativeCase(o.fingerprint, o.testImages);
+  return sample ? calibrateHost({ registry: o.registry, plans: c.plans, configuration: c.configuration, dataset: o.dataset, sample }) : null;
 }
 
 /** The first candidate in preference order (mirroring before none) whose estimate fits time and memory. */

@@ -6,11 +6,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
-import type { DatasetFingerprint, Plans } from '../contracts/plans.js';
+import type { DatasetFingerprint, DatasetJson, Plans } from '../contracts/plans.js';
+import type { ClassOrRegion } from '../dataset/label-manager.js';
 import type { Registry } from '../registry/registry.js';
 import type { Dataset } from '../dataset/types.js';
 import { calibrate } from '../costmodel/calibrate.js';
-import { casesToPredict, costFrom, estimateStages, formatBytes, formatDuration, formatEstimates, mirrorFactor, predictCaseSeconds, type CaseGeometry, type StageEstimate } from '../costmodel/estimate.js';
+import { calibrateHost, type HostCalibration } from '../costmodel/host-calibrate.js';
+import { casesToPredict, costFrom, estimateStages, representativeCase, formatBytes, formatDuration, formatEstimates, mirrorFactor, predictCaseSeconds, type CaseGeometry, type StageEstimate } from '../costmodel/estimate.js';
 import { readCaseGeometry } from '../dataset/read.js';
 import type { DatasetCase } from '../dataset/types.js';
 import { predictPreprocessed } from '../inference/sliding-window.js';
@@ -25,7 +27,7 @@ import { DataError } from '../util/errors.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import type { RunLayout } from './layout.js';
 import type { Budget } from './presets.js';
-import { dataConfiguration } from './preprocess-stage.js';
+import { classLocationsOf, dataConfiguration } from './preprocess-stage.js';
 import type { Reporter } from './progress.js';
 
 /** What {@link applyTimeBudget} and {@link estimateRun} need of a run. */
@@ -209,12 +211,13 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
     const cfg = c.plans.configurations[configuration];
     if (!cfg?.patch_size && !cfg?.inherits_from) continue;
     const cal = await calibrate({ registry: c.registry, backend: c.backend, plans: c.plans, configuration, dataset: c.ds.json, batchSize: c.budget.batchSize, augmentation: c.budget.augmentation });
+    const host = await hostCost(c.registry, c.plans, configuration, c.ds.json, representativeCase(c.fingerprint, testImages), c.rep, classLocationsOf(c.ds));
     const resolved = { ...c.plans.configurations[cfg.inherits_from ?? configuration], ...cfg, patch_size: cal.patchSize, batch_size: cal.batchSize };
     const est = estimateStages({
       plans: c.plans, configuration, fingerprint: c.fingerprint, channels, numClasses, folds: c.folds.length, epochs: c.budget.epochs,
       iterationsPerEpoch: c.budget.iterationsPerEpoch, validationIterations: c.budget.validationIterations, batchSize: cal.batchSize, mirror: c.budget.mirror,
       stepSize: c.budget.stepSize, validationCases: c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0, testCases: tests.length, testImages, validationImages: validationImages(c),
-      preprocess: !existsSync(c.L.configurationData(dataConfiguration(c.plans, configuration))),
+      preprocess: !existsSync(c.L.configurationData(dataConfiguration(c.plans, configuration))), host,
     }, resolved, costFrom([cal], resolved, cal.batchSize, channels, numClasses), process.memoryUsage().rss);
     const peak = Math.max(...est.map((e) => e.peakBytes ?? 0));
     if (peak > memory) {
@@ -233,6 +236,20 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
   const measured = readJsonIfValid<{ measured?: Record<string, number> }>(estimatesFile(c.L))?.measured ?? {};
   writeJson(estimatesFile(c.L), { estimated: all.map((e) => ({ stage: e.stage, seconds: e.seconds, peak_bytes: e.peakBytes ?? null, detail: e.detail })), measured });
   return all;
+}
+
+/**
+ * The host work per case of `configuration` measured on this machine ({@link calibrateHost}) on a case like `sample`;
+ * null (the estimates then use a constant voxel rate) without a sample or when it cannot be measured (logged).
+ */
+export async function hostCost(registry: Registry, plans: Plans, configuration: string, dataset: DatasetJson, sample: CaseGeometry | undefined, rep: Reporter, labels?: ClassOrRegion[]): Promise<HostCalibration | null> {
+  if (!sample) return null;
+  try {
+    return await calibrateHost({ registry, plans, configuration, dataset, sample, labels });
+  } catch (e) {
+    rep.log(`estimate: host work not measured (${(e as Error).message}); a constant voxel rate is used`);
+    return null;
+  }
 }
 
 /**
@@ -263,8 +280,9 @@ export async function estimatePrediction(m: LoadedModel, cases: readonly Dataset
   const images = await imagesToPredict(registry, cases);
   const cfg = { ...m.folder.plans.configurations[m.folder.configuration], patch_size: pm.patchSize, spacing: getConfiguration(m.folder.plans, m.folder.configuration).spacing };
   const mirror = opts.mirror ?? true;
+  const host = m.previous ? null : await hostCost(registry, m.folder.plans, m.folder.configuration, m.folder.dataset, representativeCase(fp ?? noFingerprint, images), rep);
   const perCase = fp?.spacings?.length || images
-    ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp ?? noFingerprint, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false }, cfg, tile, pm.networks.length, casesToPredict(fp ?? noFingerprint, images))
+    ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp ?? noFingerprint, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false, host }, cfg, tile, pm.networks.length, casesToPredict(fp ?? noFingerprint, images))
     : tile * mirrorFactor(pm.patchSize, mirror, pm.mirrorAxes) * pm.networks.length;
   rep.log(`estimate: predicting ${nCases} case(s) takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile < 0.1 ? `${(tile * 1000).toFixed(1)} ms` : `${tile.toFixed(2)} s`} per tile)`);
   return perCase;
@@ -284,8 +302,9 @@ export function recordMeasured(L: RunLayout, stage: string, seconds: number): vo
 
 /**
  * Print, after a run, each stage's estimate next to its measured wall time (`<run>/estimates.json`; stages measured
- * only, e.g. not those a resumed run skipped). Test prediction is compared with the estimate of the configuration
- * that won.
+ * only, e.g. not those a resumed run skipped), and write them into run.json (`estimates_against_measurement`: stage,
+ * estimated and measured seconds, measured/estimated). Test prediction is compared with the estimate of the
+ * configuration that won.
  */
 export function reportEstimates(L: RunLayout, rep: Reporter): void {
   const f = readJsonIfValid<{ estimated: { stage: string; seconds: number }[]; measured: Record<string, number> }>(estimatesFile(L));
@@ -294,6 +313,11 @@ export function reportEstimates(L: RunLayout, rep: Reporter): void {
   // stages this run estimated (the work it found left), each against its measurement
   const measuredHere = Object.entries(f.measured).filter(([stage]) => estimateOf(stage));
   if (!measuredHere.length) return;
+  const rows = measuredHere.map(([stage, measured]) => {
+    const e = estimateOf(stage);
+    return { stage, estimated_seconds: e ? Math.round(e.seconds * 10) / 10 : null, measured_seconds: Math.round(measured * 10) / 10, ratio: e && e.seconds > 0 ? Math.round((measured / e.seconds) * 100) / 100 : null };
+  });
+  writeJson(L.runInfo, { ...(readJsonIfValid<Record<string, unknown>>(L.runInfo) ?? {}), estimates_against_measurement: rows });
   const lines = measuredHere.map(([stage, measured]) => {
     const e = estimateOf(stage);
     const ratio = e && e.seconds > 0 ? ` (measured/estimated ${(measured / e.seconds).toFixed(2)})` : '';

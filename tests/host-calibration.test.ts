@@ -1,0 +1,64 @@
+/**
+ * Host-work calibration of the cost model (issue 16): the read / preprocess / export / write work per case around the
+ * network, timed on a shrunken copy of a representative case (the zoom factors of the real one), cached per machine,
+ * and used by the estimates; the estimates count the memory of predicting a large case.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calibrateHost, costCacheFile, getConfiguration, hostPredictSeconds, hostUnits, predictCaseBytes, representativeCase, shapeAtConfiguration, type DatasetFingerprint, type DatasetJson, type Plans } from '@nnunet-ts/core';
+import { createDefaultRegistry } from '@nnunet-ts/cli';
+
+const dir = mkdtempSync(join(tmpdir(), 'host-cal-'));
+beforeAll(() => {
+  process.env.NNUNET_TS_CACHE = join(dir, 'cache');
+});
+afterAll(() => {
+  delete process.env.NNUNET_TS_CACHE;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const dataset: DatasetJson = { name: 'AnisoTumour', channel_names: { '0': 'T1c', '1': 'FLAIR' }, labels: { background: 0, oedema: 1, tumour: 2 }, numTraining: 3, file_ending: '.nii.gz' };
+const intensity = { mean: 400, median: 400, std: 100, min: 0, max: 1000, percentile_00_5: 20, percentile_99_5: 900 };
+const fingerprint: DatasetFingerprint = {
+  foreground_intensity_properties_per_channel: { '0': intensity, '1': intensity },
+  median_relative_size_after_cropping: 1,
+  shapes_after_crop: [[24, 512, 512], [25, 320, 260], [24, 512, 512]],
+  spacings: [[6.5, 0.43, 0.43], [6.5, 0.69, 0.69], [6.5, 0.45, 0.45]],
+};
+
+describe('calibrateHost on an anisotropic two-channel case (512x512x24 at 0.43 mm, 6.5 mm slices)', () => {
+  const registry = createDefaultRegistry();
+  let plans: Plans;
+  it('times read, preprocess, export and write on the case shrunk on every axis (same spacing), and caches the result', { timeout: 300_000 }, async () => {
+    plans = registry.get('planner', 'nnUNetPlanner').plan(fingerprint, dataset, { datasetName: 'AnisoTumour' });
+    const sample = representativeCase(fingerprint)!;
+    // the median of 6.3 M, 2.1 M and 6.3 M voxels: a 512x512x24 case, its own spacing
+    expect(sample.shape).toEqual([24, 512, 512]);
+    const cal = (await calibrateHost({ registry, plans, configuration: '2d', dataset, sample }))!;
+    // shrunk by (3e5 / 6.29e6)^(1/3) = 0.3627 on every axis
+    expect(cal.sampleShape).toEqual([9, 186, 186]);
+    expect(cal.sampleShapeAtConfiguration).toEqual(shapeAtConfiguration(plans, getConfiguration(plans, '2d'), sample.spacing, cal.sampleShape));
+    for (const k of ['read', 'preprocess', 'export', 'write', 'preprocessCase']) expect(cal.parts[k], k).toBeGreaterThan(0);
+    const predict = cal.parts.read! + cal.parts.preprocess! + cal.parts.export! + cal.parts.write!;
+    expect(cal.predictSecondsPerUnit).toBeCloseTo(predict / hostUnits(2 + 3, cal.sampleShape, cal.sampleShapeAtConfiguration), 12);
+    expect(cal.preprocessSecondsPerUnit).toBeCloseTo(cal.parts.preprocessCase! / hostUnits(2 + 1, cal.sampleShape, cal.sampleShapeAtConfiguration), 12);
+    // cached per machine: the same entry again, in costmodel.json
+    const again = (await calibrateHost({ registry, plans, configuration: '2d', dataset, sample }))!;
+    expect(again.measuredAt).toBe(cal.measuredAt);
+    expect(JSON.parse(readFileSync(costCacheFile(), 'utf8')).entries[cal.key].predictSecondsPerUnit).toBe(cal.predictSecondsPerUnit);
+    // the estimate of a case: the measured rate times its units
+    const at = shapeAtConfiguration(plans, getConfiguration(plans, '2d'), sample.spacing, sample.shape);
+    expect(hostPredictSeconds({ channels: 2, numClasses: 3, host: cal }, [at], [sample])).toBeCloseTo(cal.predictSecondsPerUnit * hostUnits(5, sample.shape, at), 12);
+  });
+});
+
+describe('predictCaseBytes', () => {
+  it('counts the channels read, the logits at the configuration and at the original grid, and the label map', () => {
+    // 2 channels, 3 classes, 24x512x512 original, 24x110x110 at the configuration
+    const n = 24 * 512 * 512;
+    const m = 24 * 110 * 110;
+    expect(predictCaseBytes(2, 3, [24, 512, 512], [24, 110, 110])).toBe(6 * 2 * n + 4 * (2 + 6) * m + 4 * 3 * n + 2 * n);
+  });
+});
