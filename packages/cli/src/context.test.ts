@@ -80,7 +80,7 @@ describe('budget resolution', () => {
     await expect(makeContext({ epochs: '0' })).rejects.toThrow("--epochs must be a positive integer, got '0'");
     await expect(makeContext({ preset: 'huge' })).rejects.toThrow(/unknown preset 'huge'; available: quick, tiny/);
   });
-  it('--time-budget: durations in seconds, quick = 30 min capped at 16 x 30, explicit epochs cap the iterations', async () => {
+  it('--time-budget: durations in seconds, quick = 30 min, 16 x 30 to 27 x 30 iterations, explicit epochs cap the iterations', async () => {
     expect(parseTimeBudget('30m')).toBe(1800);
     expect(parseTimeBudget('1h30m')).toBe(5400);
     expect(parseTimeBudget('90s')).toBe(90);
@@ -88,7 +88,7 @@ describe('budget resolution', () => {
     expect(() => parseTimeBudget('soon')).toThrow("--time-budget must be a duration like 30m, 1h30m or 90s, got 'soon'");
     expect(() => parseTimeBudget('0m')).toThrow(/--time-budget must be a duration/);
     const q = await makeContext({ preset: 'quick', quiet: true });
-    expect(q.budget).toMatchObject({ timeBudgetSeconds: 1800, maxIterations: 480, minIterations: 480, configurations: ['3d_fullres', '2d'] });
+    expect(q.budget).toMatchObject({ timeBudgetSeconds: 1800, maxIterations: 810, minIterations: 480, configurations: ['3d_fullres', '2d'] });
     const t = await makeContext({ preset: 'quick', timeBudget: '10m', epochs: '4', quiet: true });
     expect(t.budget).toMatchObject({ timeBudgetSeconds: 600, maxIterations: 4 * 30 });
     expect((await makeContext({ quiet: true })).budget.timeBudgetSeconds).toBeUndefined();
