@@ -62,6 +62,28 @@ function ensureRuntimeDir(): void {
   process.env['XDG_RUNTIME_DIR'] = mkdtempSync(join(tmpdir(), 'nnunet-xdg-')); // mkdtemp creates it with mode 700
 }
 
+/**
+ * dawn.node drives every pending promise (`mapAsync`, `onSubmittedWorkDone`) by re-arming itself with the global
+ * `setImmediate` until the promise settles: while the GPU works, the JS thread spins at 100% in that loop. Profiled
+ * on SwiftShader (`perf`, one 32->32 3x3x3 conv forward at (1, 32, 20, 28, 20), 22:45 UTC): about 30% of the
+ * process's samples were that loop (node, libc malloc/free, dawn.node's ProcessEvents), a core taken from
+ * SwiftShader's own worker threads; on a real GPU it burns a CPU core per wait. Here a native callback handed to
+ * `setImmediate` (dawn.node's; JS callers pass JS functions and are untouched) runs after `NNUNET_DAWN_POLL_MS`
+ * milliseconds (default 1; 0: off) instead, so a wait polls ~1000 times a second instead of spinning. Latency: at
+ * most that many ms per read. Installed once per process.
+ */
+function throttleDawnPolling(): void {
+  const ms = Number(process.env['NNUNET_DAWN_POLL_MS'] ?? 1);
+  const g = globalThis as unknown as { setImmediate: (fn: (...a: unknown[]) => void, ...a: unknown[]) => unknown; __nnunetDawnPoll?: boolean };
+  if (!(ms > 0) || g.__nnunetDawnPoll) return;
+  g.__nnunetDawnPoll = true;
+  const immediate = g.setImmediate;
+  const native = (fn: unknown): boolean => typeof fn === 'function' && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(fn));
+  g.setImmediate = function (fn: (...a: unknown[]) => void, ...args: unknown[]): unknown {
+    return native(fn) ? setTimeout(fn, ms, ...args) : immediate(fn, ...args);
+  };
+}
+
 /** Dawn's `GPU` objects must outlive their adapters and devices (collecting one crashes Dawn): keep them all. */
 const instances: GPU[] = [];
 
@@ -89,6 +111,7 @@ export async function dawnAdapter(
     return null;
   }
   ensureRuntimeDir();
+  throttleDawnPolling();
   const request = async (): Promise<GPUAdapter | null> => {
     try {
       const gpu = dawn.create([]);
