@@ -8,6 +8,7 @@ import { writeItk } from './writer.js';
 import { itkToImage, type ItkImage } from './convert.js';
 import { itkReader, plugin, registerDefaults } from './index.js';
 import { DICOM_MAX_IMAGE_BYTES, dicomLengthProblem, dicomSizeProblem, walkDicom } from './dicom-lengths.js';
+import { metaHeaderProblem } from './meta-header.js';
 
 const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', '..', 'shared');
 const data = (...p: string[]): string => join(SHARED, 'data', ...p);
@@ -306,5 +307,41 @@ describe('DICOM image size fields against the Pixel Data (dicomSizeProblem)', ()
     expect(dicomSizeProblem({ ...enc, fields: { ...w.fields, Rows: 16384, Columns: 16384 } }, 100_000)!.message).toBe(`image size fields declare Rows 16384 x Columns 16384 x SamplesPerPixel 1 x BitsAllocated 16/8 x NumberOfFrames 1 = ${16384 * 16384 * 2} bytes of compressed pixel data in a file of 100000 bytes (at most 102400000 bytes plausible, a compression ratio of 1024)`);
     // padding shorter than one row is accepted (even-length padding and writers that add a few bytes)
     expect(dicomSizeProblem({ ...w, pixelData: { at: w.pixelData!.at, length: px + 2 } }, statSync(one).size)).toBeNull();
+  });
+});
+
+describe('MetaImage dimension fields (meta-header.ts)', () => {
+  const header = (ndims: string, dimSize: string): string =>
+    `ObjectType = Image\nNDims = ${ndims}\nBinaryData = True\nBinaryDataByteOrderMSB = False\nCompressedData = False\n` +
+    `TransformMatrix = 1 0 0 0 1 0 0 0 1\nElementSpacing = 0.1 0.25 1.5\nDimSize = ${dimSize}\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n`;
+  it('valid headers pass (CRLF, 3.0, 2D and 4D); impossible NDims and DimSize values are named', () => {
+    expect(metaHeaderProblem(header('3', '4 4 1'))).toBeNull();
+    expect(metaHeaderProblem(header('3', '4 4 1').replace(/\n/g, '\r\n'))).toBeNull();
+    expect(metaHeaderProblem(header('3.0', '4 4 1'))).toBeNull();
+    expect(metaHeaderProblem(header('2', '16 8'))).toBeNull();
+    expect(metaHeaderProblem(header('4', '4 4 1 2'))).toBeNull();
+    expect(metaHeaderProblem(header('inf', '4 4 1'))).toBe("NDims = 'inf' is not a whole number of dimensions from 1 to 10");
+    expect(metaHeaderProblem(header('1e309', '4 4 1'))).toMatch(/^NDims = '1e309' is not a whole number/);
+    expect(metaHeaderProblem(header('0', '4 4 1'))).toMatch(/^NDims = '0'/);
+    expect(metaHeaderProblem(header('3', '4 4'))).toBe("DimSize = '4 4' has 2 value(s) for NDims = 3");
+    expect(metaHeaderProblem(header('3', '4 -4 1'))).toBe("DimSize = '4 -4 1': '-4' is not a whole number of voxels >= 1");
+    expect(metaHeaderProblem(header('3', '4 nan 1'))).toMatch(/'nan' is not a whole number of voxels/);
+    // fields after ElementDataFile are data, not header
+    expect(metaHeaderProblem(`${header('3', '4 4 1')}NDims = inf\n`)).toBeNull();
+  });
+  it('readItk refuses NDims = inf (the mha fuzz input that made MetaIO loop forever) naming the file; the valid file reads', async () => {
+    const bytes = new Uint8Array(16).map((_, i) => i * 7);
+    const write = (name: string, nd: string): string => {
+      const f = join(dir, name);
+      writeFileSync(f, Buffer.concat([Buffer.from(header(nd, '4 4 1'), 'latin1'), Buffer.from(bytes)]));
+      return f;
+    };
+    const good = await readItk(write('ok.mha', '3'));
+    expect(good.shape).toEqual([1, 1, 4, 4]);
+    expect(Array.from(good.data)).toEqual(Array.from(bytes));
+    const bad = write('ndims-inf.mha', 'inf');
+    const err = await readItk(bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataError);
+    expect((err as Error).message).toBe(`${bad}: corrupt MetaImage header: NDims = 'inf' is not a whole number of dimensions from 1 to 10`);
   });
 });

@@ -5,6 +5,7 @@ import { DataError, type MedicalImage, type VoxelArray } from '@nnunet-ts/core';
 import { itkToImage, type ItkImage } from './convert.js';
 import { cachedRead } from './pipeline-cache.js';
 import { dicomSizeProblem, walkDicom } from './dicom-lengths.js';
+import { checkMetaHeader } from './meta-header.js';
 
 /** Bytes of a file's start read to walk its DICOM element headers (`walkDicom`); headers beyond are not checked. */
 const DICOM_HEAD_BYTES = 256 * 1024;
@@ -88,6 +89,7 @@ export async function readItk(path: string): Promise<MedicalImage> {
   if (dir) return readDicomSeries(path);
   if (size === 0) throw new DataError(`file is empty (0 bytes)`, { file: path, hint: 're-copy or re-export the file' });
   await checkDicomLengths(path, size);
+  await checkMetaHeader(path, size);
   return itkToImage(await itkRead(path), path);
 }
 
