@@ -266,6 +266,8 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
   let smallest = Infinity;
   let best: Pick | undefined;
   while (!best) {
+    // the least budget is that of this round's estimates: a later calibration can raise what an earlier round thought
+    smallest = Infinity;
     const spent = o.budgetSeconds - left().budgetSeconds;
     const pick = firstFeasible(left(), list, costOf, memory, minIt, cap, (s) => (smallest = Math.min(smallest, s + spent)));
     // a preferred candidate estimated (not measured) to miss the budget narrowly is measured before it is passed over:
