@@ -77,8 +77,7 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
       const least = /give a budget of at least ((\d+)h (\d+)m|(\d+)m (\d+)s|(\d+)s)/.exec(errs.join('\n'));
       expect(least, errs.join('\n')).not.toBeNull();
       const [, , h, hm, m, ms, sec] = least!.map((v) => Number(v ?? 0));
-      // with a quarter of slack: the second run calibrates again, and a shared machine's load moves in between
-      budget = `${Math.ceil((1.25 * (h! * 3600 + hm! * 60 + m! * 60 + ms! + sec!)) / 60)}m`;
+      budget = `${Math.ceil((h! * 3600 + hm! * 60 + m! * 60 + ms! + sec!) / 60)}m`;
       errs.length = 0;
       t0 = performance.now();
       code = await runCli(['decathlon', root, '-o', out, '--time-budget', budget, '-f', '0'], { out: (s) => lines.push(s) }, (s) => errs.push(s));
