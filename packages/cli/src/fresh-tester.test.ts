@@ -2,27 +2,13 @@
  * Findings of a fresh tester's session (told nothing, README only): one bad image among good ones, labels that are
  * all empty, `evaluate -d` with an unrelated dataset.json, `export-web` naming the wrong backend.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import { writeNifti } from '@nnunet-ts/io-nifti';
-import { runCli } from './program.js';
+import { EXAMPLE, NNUNET_MODEL, cli, sessionDir } from './__fixtures__/cli-session.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const EXAMPLE = join(HERE, '..', '..', '..', 'examples', 'Task04_Hippocampus_subset');
-const SHARED = process.env.NNUNET_SHARED ?? resolve(HERE, '..', '..', '..', '..', 'shared');
-const NNUNET_MODEL = join(SHARED, 'models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
-const dir = mkdtempSync(join(tmpdir(), 'nnunet-fresh-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (s) => out.push(s) }, (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const dir = sessionDir('nnunet-fresh-');
 
 describe('predict: one bad image among good ones', () => {
   it('predicts the good cases, then exits 1 naming the bad file, the reason and the fix; --continue predicts only what is missing', { timeout: 300_000 }, async () => {

@@ -4,28 +4,14 @@
  * nnU-Net v2 model folder, `predict -m` of a missing folder, `predict --config` ignoring `"estimate": false`,
  * `decathlon -f 7` / `-c 4d` (refused before any work).
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import type { MedicalImage } from '@nnunet-ts/core';
 import { writeNifti } from '@nnunet-ts/io-nifti';
-import { runCli } from './program.js';
+import { EXAMPLE, NNUNET_MODEL, cli, sessionDir } from './__fixtures__/cli-session.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const EXAMPLE = join(HERE, '..', '..', '..', 'examples', 'Task04_Hippocampus_subset');
-const SHARED = process.env.NNUNET_SHARED ?? resolve(HERE, '..', '..', '..', '..', 'shared');
-const NNUNET_MODEL = join(SHARED, 'models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
-const dir = mkdtempSync(join(tmpdir(), 'nnunet-tester-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(args, { out: (s) => out.push(s) }, (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const dir = sessionDir('nnunet-tester-');
 
 const GRID: Omit<MedicalImage, 'data'> = { shape: [1, 2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
 
