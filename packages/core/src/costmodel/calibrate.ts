@@ -30,8 +30,16 @@ export interface Calibration {
   backend: string;
   patchSize: number[];
   batchSize: number;
-  /** Wall seconds of one training iteration (data loading, augmentation, forward, loss, backward, clip, SGD). */
+  /**
+   * Wall seconds of one training iteration with its batch made on the training thread (data loading, augmentation,
+   * forward, loss, backward, clip, SGD), median after a warm-up iteration.
+   */
   secondsPerIteration: number;
+  /**
+   * Of it, the seconds spent loading and augmenting the batch (median). A real run makes batches in data-loading
+   * workers that overlap the steps ({@link iterationWithWorkers}); absent in entries cached before it was measured.
+   */
+  dataSecondsPerIteration?: number;
   /** Wall seconds of one sliding-window tile: one forward pass of one patch, no mirroring, Gaussian accumulation. */
   secondsPerTile: number;
   /** Growth of the process's resident memory during the training iterations, bytes. */
@@ -105,12 +113,13 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   const file = costCacheFile();
   const cache = readJsonIfValid<{ entries?: Record<string, Calibration> }>(file) ?? {};
   const hit = cache.entries?.[key];
-  if (hit && !o.force && calibrationCurrent(hit)) return hit;
+  if (hit && !o.force && hit.dataSecondsPerIteration !== undefined && calibrationCurrent(hit)) return hit;
 
   const tmp = mkdtempSync(join(tmpdir(), 'nnunet-ts-calibrate-'));
   try {
     const cases = syntheticCases(patch, channels, labels);
     const times: number[] = [];
+    const dataTimes: number[] = [];
     let last = performance.now();
     const rss0 = process.memoryUsage().rss;
     let rssMax = rss0;
@@ -124,16 +133,18 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
         if (p.phase !== 'train') return;
         const now = performance.now();
         times.push((now - last) / 1000);
+        dataTimes.push(p.dataSeconds ?? 0);
         last = now;
         rssMax = Math.max(rssMax, process.memoryUsage().rss);
       },
     });
     const secondsPerIteration = median(times.slice(1));
+    const dataSecondsPerIteration = Math.min(secondsPerIteration, median(dataTimes.slice(1)));
     result.network.setDeepSupervision(false);
     const secondsPerTile = await timeTile(result.network, patch, channels, numClasses);
     const unitsCfg = networkCost(cfg.architecture!, patch, channels, numClasses, true);
     const cal: Calibration = {
-      key, backend: o.backend.info.name, patchSize: [...patch], batchSize: batch, secondsPerIteration, secondsPerTile,
+      key, backend: o.backend.info.name, patchSize: [...patch], batchSize: batch, secondsPerIteration, dataSecondsPerIteration, secondsPerTile,
       trainingBytes: Math.max(0, rssMax - rss0), trainingUnits: trainingUnits(cfg.architecture!, patch, batch, channels, numClasses),
       tileFlops: networkCost(cfg.architecture!, patch, channels, numClasses, false).forwardFlops,
       activationElements: unitsCfg.activationElements * batch, measuredAt: new Date().toISOString(), loadAverage: loadavg()[0],
@@ -144,6 +155,19 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Wall seconds of a training iteration whose batch is made by `workers` data-loading workers running ahead of the
+ * loop (the trainer's `BatchQueue`, nnU-Net's background augmenter), from the calibrated `serial` seconds of which
+ * `data` were loading and augmenting on the training thread: the steps and the batches overlap, so an iteration
+ * takes the longer of the step (`serial - data`) and a batch's share of the workers (`data / workers`); with no
+ * workers (`nnUNet_n_proc_DA=0`, the cascade) the two add up.
+ */
+export function iterationWithWorkers(serial: number, data: number, workers: number): number {
+  if (workers <= 0) return serial;
+  const d = Math.min(Math.max(0, data), serial);
+  return Math.max(serial - d, d / workers);
 }
 
 function median(v: number[]): number {

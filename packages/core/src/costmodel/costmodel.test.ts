@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
-import { casesToPredict, formatDuration, hostCpuShare, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
-import { calibrationCurrent, type Calibration } from './calibrate.js';
+import { casesToPredict, costFrom, formatDuration, hostCpuShare, hostPredictSeconds, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
+import { calibrationCurrent, iterationWithWorkers, type Calibration } from './calibrate.js';
+import { hostPredictCaseSeconds, hostRatesFrom, separableVoxels, type HostCalibration, type HostRates } from './host-calibrate.js';
 import { availableMemory, nvidiaGpuMemory, scaledValidationIterations } from './time-budget.js';
 import type { ComputeBackend } from '../contracts/backend.js';
 import { totalmem } from 'node:os';
@@ -159,5 +160,76 @@ describe('validation iterations under a time budget', () => {
     // the quick preset: 2 per 30
     expect(scaledValidationIterations(2, 30, 30)).toBe(2);
     expect(scaledValidationIterations(2, 30, 20)).toBe(1);
+  });
+});
+
+describe('host work per case (read, preprocess, resample, export, write)', () => {
+  const rates: HostRates = { read: 1e-8, preprocess: 2e-8, resampleData: 5e-8, export: 1e-8, resampleProbabilities: 3e-8, write: 1e-8, preprocessCase: 0, resampleCase: 0 };
+
+  it('counts the voxels each per-axis pass of the resampler reads and writes, none for an axis that keeps its size', () => {
+    // x: 24*512*512 read + 24*512*110 written; y: 24*512*110 + 24*110*110; z unchanged
+    expect(separableVoxels([24, 512, 512], [24, 110, 110])).toBe(6291456 + 1351680 + 1351680 + 290400);
+    expect(separableVoxels([24, 110, 110], [24, 512, 512])).toBe(290400 + 1351680 + 1351680 + 6291456);
+    expect(separableVoxels([10, 20, 30], [10, 20, 30])).toBe(0);
+    expect(separableVoxels([10, 20, 30], [5, 20, 30])).toBe(6000 + 3000);
+  });
+
+  it('estimates each case from its own shape and zoom: a case at the target spacing pays no resampling', () => {
+    const plans = { transpose_forward: [0, 1, 2] } as unknown as Plans;
+    const host = { rates } as HostCalibration;
+    const n = 24 * 512 * 512;
+    const sep = 9285216;
+    // (read + preprocess) x 2 channels x n + resample x 2 x sep + export x 3 classes x n + resample back x 3 x sep + write x n
+    const large = 3e-8 * 2 * n + 5e-8 * 2 * sep + 1e-8 * 3 * n + 3e-8 * 3 * sep + 1e-8 * n;
+    expect(hostPredictCaseSeconds(rates, 2, 3, [24, 512, 512], [24, 110, 110])).toBeCloseTo(large, 12);
+    expect(large).toBeCloseTo(2.39333664, 8);
+    // already at the configuration's spacing: (3e-8 x 2 + 1e-8 x 3 + 1e-8) x 200000 = 0.02 s
+    expect(hostPredictCaseSeconds(rates, 2, 3, [20, 100, 100], [20, 100, 100])).toBeCloseTo(0.02, 12);
+    const cases = [{ shape: [24, 512, 512], spacing: [6.5, 0.43, 0.43] }, { shape: [20, 100, 100], spacing: [6.5, 2, 2] }];
+    expect(hostPredictSeconds({ channels: 2, numClasses: 3, host, plans }, [[24, 110, 110], [20, 100, 100]], cases)).toBeCloseTo((large + 0.02) / 2, 12);
+    // the configuration's axis order: a transposed plan counts the case's axes transposed
+    const tPlans = { transpose_forward: [2, 0, 1] } as unknown as Plans;
+    expect(hostPredictSeconds({ channels: 2, numClasses: 3, host, plans: tPlans }, [[512, 24, 512]], [{ shape: [24, 512, 512], spacing: [0.43, 6.5, 0.43] }])).toBeCloseTo(hostPredictCaseSeconds(rates, 2, 3, [512, 24, 512], [512, 24, 512]), 12);
+  });
+
+  it('rates from the steady-state step times at the own and at the target spacing reproduce both', () => {
+    const own = { read: 0.2, preprocess: 0.5, export: 0.4, write: 0.1, preprocessCase: 0.9 };
+    const flat = { read: 0.2, preprocess: 0.1, export: 0.1, write: 0.1, preprocessCase: 0.3 };
+    // 10x100x100 -> 10x50x50: 150000 + 75000 separable voxels either way
+    const r = hostRatesFrom(own, flat, [10, 100, 100], [10, 50, 50], 2, 3);
+    expect(r.read).toBeCloseTo(1e-6, 15);
+    expect(r.preprocess).toBeCloseTo(5e-7, 15);
+    expect(r.resampleData).toBeCloseTo(0.4 / (2 * 225000), 15);
+    expect(r.resampleProbabilities).toBeCloseTo(0.3 / (3 * 225000), 15);
+    expect(r.write).toBeCloseTo(1e-6, 15);
+    expect(hostPredictCaseSeconds(r, 2, 3, [10, 100, 100], [10, 50, 50])).toBeCloseTo(0.2 + 0.5 + 0.4 + 0.1, 12);
+    expect(hostPredictCaseSeconds(r, 2, 3, [10, 100, 100], [10, 100, 100])).toBeCloseTo(0.2 + 0.1 + 0.1 + 0.1, 12);
+    // a resampling step timed faster than the copy (noise) costs nothing, never a negative time
+    expect(hostRatesFrom({ ...own, export: 0.05 }, flat, [10, 100, 100], [10, 50, 50], 2, 3).resampleProbabilities).toBe(0);
+  });
+});
+
+describe('training iteration with data-loading workers', () => {
+  it('overlaps the batch with the step: the longer of the step and the batch over the workers', () => {
+    expect(iterationWithWorkers(1, 0.4, 0)).toBe(1);
+    expect(iterationWithWorkers(1, 0.4, 1)).toBeCloseTo(0.6, 12);
+    expect(iterationWithWorkers(1, 0.8, 1)).toBeCloseTo(0.8, 12);
+    expect(iterationWithWorkers(1, 0.8, 2)).toBeCloseTo(0.4, 12);
+    expect(iterationWithWorkers(1, 1.5, 1)).toBe(1); // data cannot exceed the iteration it was part of
+  });
+
+  it('costFrom applies the overlap to the calibrated iteration, exact and interpolated', () => {
+    const arch = plain([4, 8], [[1, 1, 1], [2, 2, 2]], [[3, 3, 3], [3, 3, 3]]);
+    const cfg = { architecture: arch, patch_size: [16, 16, 16], batch_size: 2 } as never;
+    const units = trainingUnits(arch, [16, 16, 16], 2, 1, 2);
+    const tile = networkCost(arch, [16, 16, 16], 1, 2, false).forwardFlops;
+    const cal = { secondsPerIteration: 1, dataSecondsPerIteration: 0.4, secondsPerTile: 0.1, trainingBytes: 1, trainingUnits: units, tileFlops: tile, activationElements: 1 } as Calibration;
+    expect(costFrom([cal], cfg, 2, 1, 2, 1).secondsPerIteration).toBeCloseTo(0.6, 12);
+    expect(costFrom([cal], cfg, 2, 1, 2, 0).secondsPerIteration).toBe(1);
+    // two calibrations at half and twice the units: step and data interpolated apart (0.3 + 0.2, 1.2 + 0.8 at 4 units)
+    const half = { ...cal, trainingUnits: units / 2, tileFlops: tile / 2, secondsPerIteration: 0.5, dataSecondsPerIteration: 0.2 };
+    const twice = { ...cal, trainingUnits: units * 2, tileFlops: tile * 2, secondsPerIteration: 2, dataSecondsPerIteration: 0.8 };
+    expect(costFrom([half, twice], cfg, 2, 1, 2, 1).secondsPerIteration).toBeCloseTo(0.6, 12);
+    expect(costFrom([half, twice], cfg, 2, 1, 2, 0).secondsPerIteration).toBeCloseTo(1, 12);
   });
 });

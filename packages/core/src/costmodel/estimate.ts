@@ -5,8 +5,9 @@
  */
 import type { DatasetFingerprint, Plans, PlansConfiguration } from '../contracts/plans.js';
 import { computeSteps } from '../inference/steps.js';
-import type { Calibration } from './calibrate.js';
-import { hostUnits, type HostCalibration } from './host-calibrate.js';
+import { iterationWithWorkers, type Calibration } from './calibrate.js';
+import { defaultDataWorkers } from '../training/batch-queue.js';
+import { hostPredictCaseSeconds, hostPreprocessCaseSeconds, hostUnits, type HostCalibration } from './host-calibrate.js';
 import { networkCost, trainingBytes, trainingUnits } from './network-cost.js';
 
 /**
@@ -58,6 +59,11 @@ export function shapeAtConfiguration(plans: Plans, cfg: PlansConfiguration, spac
   return sh.map((n, i) => (i < off ? n : Math.max(1, Math.round((n * sp[i]!) / target[i - off]!))));
 }
 
+/** Spatial shape `[z, y, x]` of a case in the configuration's axis order (`transpose_forward`). */
+export function transposedShape(plans: Plans, shape: readonly number[]): number[] {
+  return (plans.transpose_forward ?? [0, 1, 2]).map((a) => shape[a]!);
+}
+
 /** Number of network evaluations (tiles) of the sliding window on a case of `shape` (RULES.md §18 step rule). */
 export function tilesFor(shape: readonly number[], patch: readonly number[], stepSize: number): number {
   if (patch.length === 2) {
@@ -104,17 +110,23 @@ function piecewise(points: [number, number][], u: number): number {
  * Cost of `cfg` from one or more calibrations of the same backend: times interpolated piecewise-linearly in FLOPs
  * between calibrated points (a fixed per-iteration overhead plus a FLOP-proportional part; with one point, FLOP
  * proportional), memory from the analytic {@link trainingBytes} scaled by the nearest calibration's measured/analytic
- * ratio (at least 1).
+ * ratio (at least 1). The iteration's step and its batch (loading, augmentation) are interpolated apart and overlapped
+ * as the trainer's `dataWorkers` data-loading workers overlap them ({@link iterationWithWorkers}; default
+ * `defaultDataWorkers()`, the trainer's default).
  */
-export function costFrom(cals: Calibration[], cfg: PlansConfiguration, batch: number, channels: number, numClasses: number): ConfigurationCost {
+export function costFrom(cals: Calibration[], cfg: PlansConfiguration, batch: number, channels: number, numClasses: number, dataWorkers = defaultDataWorkers()): ConfigurationCost {
   const arch = cfg.architecture!;
   const patch = cfg.patch_size!;
   const units = trainingUnits(arch, patch, batch, channels, numClasses);
   const tile = networkCost(arch, patch, channels, numClasses, false).forwardFlops;
+  const data = (c: Calibration) => c.dataSecondsPerIteration ?? 0;
+  const overlap = (serial: number, d: number) => iterationWithWorkers(serial, d, dataWorkers);
   const exact = cals.find((c) => c.trainingUnits === units && c.tileFlops === tile);
-  if (exact) return { secondsPerIteration: exact.secondsPerIteration, secondsPerTile: exact.secondsPerTile, trainingBytes: Math.max(exact.trainingBytes, trainingBytes(arch, patch, batch, channels, numClasses)) };
+  if (exact) return { secondsPerIteration: overlap(exact.secondsPerIteration, data(exact)), secondsPerTile: exact.secondsPerTile, trainingBytes: Math.max(exact.trainingBytes, trainingBytes(arch, patch, batch, channels, numClasses)) };
+  const step = piecewise(cals.map((c) => [c.trainingUnits, c.secondsPerIteration - data(c)]), units);
+  const d = piecewise(cals.map((c) => [c.trainingUnits, data(c)]), units);
   return {
-    secondsPerIteration: piecewise(cals.map((c) => [c.trainingUnits, c.secondsPerIteration]), units),
+    secondsPerIteration: overlap(step + d, d),
     secondsPerTile: piecewise(cals.map((c) => [c.tileFlops, c.secondsPerTile]), tile),
     trainingBytes: trainingBytes(arch, patch, batch, channels, numClasses),
   };
@@ -215,13 +227,28 @@ export function predictCaseSeconds(r: RunShape, cfg: PlansConfiguration, seconds
 
 /**
  * Host seconds of predicting one case, on average over `cases` (shapes after cropping; `atConfiguration` their shapes
- * at the configuration's spacing): read, preprocess, resample the class logits back, argmax, write. From the host
- * calibration when the run has one, else the constant voxel rate.
+ * at the configuration's spacing): read, preprocess, resample to the configuration and the class logits back, argmax,
+ * write. With the host calibration, each case from its own voxels and zoom ({@link hostPredictCaseSeconds}: no
+ * resampling for a case already at the target spacing); else the constant voxel rate.
  */
-export function hostPredictSeconds(r: Pick<RunShape, 'channels' | 'numClasses' | 'host'>, atConfiguration: readonly number[][], cases: readonly CaseGeometry[]): number {
-  const units = atConfiguration.map((s, i) => hostUnits(r.channels + r.numClasses, cases[i]!.shape, s));
-  const mean = units.reduce((a, b) => a + b, 0) / Math.max(1, units.length);
-  return r.host ? mean * r.host.predictSecondsPerUnit : mean / hostVoxelsPerSecond();
+export function hostPredictSeconds(r: Pick<RunShape, 'channels' | 'numClasses' | 'host'> & { plans?: Plans }, atConfiguration: readonly number[][], cases: readonly CaseGeometry[]): number {
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+  const rates = r.host?.rates;
+  if (rates) {
+    return mean(atConfiguration.map((s, i) => hostPredictCaseSeconds(rates, r.channels, r.numClasses, r.plans ? transposedShape(r.plans, cases[i]!.shape) : cases[i]!.shape, s)));
+  }
+  return mean(atConfiguration.map((s, i) => hostUnits(r.channels + r.numClasses, cases[i]!.shape, s))) / hostVoxelsPerSecond();
+}
+
+/** Host seconds of preprocessing every training case of the fingerprint (per case as {@link hostPreprocessCaseSeconds}). */
+export function hostPreprocessSeconds(r: RunShape, cfg: PlansConfiguration): number {
+  const fp = r.fingerprint;
+  return fp.spacings.reduce((sum, sp, i) => {
+    const shape = fp.shapes_after_crop[i]!;
+    const at = shapeAtConfiguration(r.plans, cfg, sp, shape);
+    const rates = r.host?.rates;
+    return sum + (rates ? hostPreprocessCaseSeconds(rates, r.channels, transposedShape(r.plans, shape), at) : hostUnits(r.channels + 1, shape, at) / hostVoxelsPerSecond());
+  }, 0);
 }
 
 /**
@@ -243,13 +270,8 @@ export function predictCaseBytes(channels: number, numClasses: number, original:
 export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: ConfigurationCost, baseBytes: number): StageEstimate[] {
   const out: StageEstimate[] = [];
   const fp = r.fingerprint;
-  const { atConfiguration } = medianShapes(r, cfg);
   if (r.preprocess) {
-    const vox = fp.shapes_after_crop.reduce((a, s) => a + s.reduce((p, v) => p * v, 1), 0);
-    const outVox = atConfiguration.reduce((a, b) => a * b, 1) * fp.spacings.length;
-    const seconds = r.host
-      ? fp.spacings.reduce((a, sp, i) => a + r.host!.preprocessSecondsPerUnit * hostUnits(r.channels + 1, fp.shapes_after_crop[i]!, shapeAtConfiguration(r.plans, cfg, sp, fp.shapes_after_crop[i]!)), 0)
-      : ((r.channels + 1) * (vox + outVox)) / hostVoxelsPerSecond();
+    const seconds = hostPreprocessSeconds(r, cfg);
     out.push({ stage: 'preprocess', seconds, detail: `${fp.spacings.length} cases${r.host ? ' (host work measured on this machine)' : ''}` });
   }
   const valIter = r.batchSize * cost.secondsPerTile;

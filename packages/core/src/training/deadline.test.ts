@@ -51,6 +51,32 @@ describe('DeadlineClock', () => {
     expect(c.stopBeforeNextIteration()).toBe(false);
   });
 
+  it('discounts the first iteration and the first epoch end (warm-up): a schedule that fits at the steady rate is kept', () => {
+    vi.useFakeTimers({ now: NOW });
+    // 10 epochs of 10 iterations: epoch 0's first iteration took 20 s (JIT, workers starting), the rest 1 s each;
+    // 110 s left after epoch 0, 9 epochs to go at 10 s + 2 s of epoch end = 108 s: the rest fits
+    const c = new DeadlineClock({ endsAt: NOW + 110_000, minIterations: 1 }, 10, 0);
+    c.iterationDone(20);
+    for (let i = 0; i < 9; i++) c.iterationDone(1);
+    c.epochDone(31, 29);
+    // counting the warm-up (2.9 s per iteration, 31 s per epoch) would have cut the schedule to 1 + 3 epochs
+    expect(c.epochsThatFit(1, 10)).toBe(10);
+    // the second epoch end replaces the first one's (an 8 s first validation and checkpoint), later ones keep the larger
+    const d = new DeadlineClock({ endsAt: NOW + 100_000, minIterations: 1 }, 10, 0);
+    for (let i = 0; i < 10; i++) d.iterationDone(1);
+    d.epochDone(18, 10); // 8 s of epoch end, warm-up included
+    for (let i = 0; i < 10; i++) d.iterationDone(1);
+    d.epochDone(12, 10); // 2 s: 100 s / 12 s per epoch = 8 more epochs
+    expect(d.epochsThatFit(2, 20)).toBe(10);
+    d.epochDone(14, 10); // 4 s: max(4, (2 + 4) / 2) = 4, 100 / 14 = 7
+    expect(d.epochsThatFit(3, 20)).toBe(10);
+    // never over the budget: a steady rate too slow still shortens it, never below the floor
+    const e = new DeadlineClock({ endsAt: NOW + 30_000, minIterations: 40 }, 10, 0);
+    for (let i = 0; i < 10; i++) e.iterationDone(3);
+    e.epochDone(32, 30);
+    expect(e.epochsThatFit(1, 10)).toBe(4); // 30 s / 32 s: none fits; the floor of 40 iterations: 3 more
+  });
+
   it('folds left share the time evenly', () => {
     expect(foldDeadline(NOW + 300_000, 3, NOW)).toBe(NOW + 100_000);
     expect(foldDeadline(NOW - 5_000, 2, NOW)).toBe(NOW);

@@ -36,7 +36,11 @@ export interface DeadlineStop {
 export class DeadlineClock {
   private iterationSeconds = 0;
   private iterationsTimed = 0;
+  /** The first iteration timed in this process (warm-up: JIT, first allocations, the data workers' start), s. */
+  private firstIteration: number | null = null;
   private overheadSeconds: number | null = null;
+  /** Epoch ends measured in this process (the first one carries one-time warm-up). */
+  private epochsMeasured = 0;
 
   /**
    * @param deadline the limit; undefined: every query answers "go on"
@@ -52,25 +56,43 @@ export class DeadlineClock {
     private readonly validationIterations = 0,
   ) {}
 
-  /** One training iteration (batch loading and augmentation included) took `seconds`. */
+  /**
+   * One training iteration (batch loading and augmentation included) took `seconds`. The first one of the process
+   * is kept apart: it carries one-time warm-up (JIT, first allocations, the data workers' start and first batches)
+   * and would make every later iteration look slower.
+   */
   iterationDone(seconds: number): void {
-    this.iterationSeconds += seconds;
-    this.iterationsTimed++;
+    if (this.firstIteration === null) this.firstIteration = seconds;
+    else {
+      this.iterationSeconds += seconds;
+      this.iterationsTimed++;
+    }
     this.iterationsDone++;
   }
 
-  /** An epoch took `epochSeconds` in all, `trainingSeconds` of it in training iterations. */
+  /**
+   * An epoch took `epochSeconds` in all, `trainingSeconds` of it in training iterations. The first epoch end of the
+   * process (first validation forward passes, first checkpoint and plot writes: warm-up) is replaced by the second;
+   * later ones keep the larger of the new one and the mean with the previous (a load that rises is followed at once).
+   */
   epochDone(epochSeconds: number, trainingSeconds: number): void {
     const overhead = Math.max(0, epochSeconds - trainingSeconds);
-    this.overheadSeconds = this.overheadSeconds === null ? overhead : Math.max(overhead, 0.5 * (this.overheadSeconds + overhead));
+    const replace = this.overheadSeconds === null || this.epochsMeasured === 1;
+    this.overheadSeconds = replace ? overhead : Math.max(overhead, 0.5 * (this.overheadSeconds! + overhead));
+    this.epochsMeasured++;
   }
 
   private secondsLeft(now = Date.now()): number {
     return this.deadline ? (this.deadline.endsAt - now) / 1000 : Infinity;
   }
 
+  /** Steady-state seconds per training iteration: the mean without the first (warm-up) one, when others ran. */
   private perIteration(): number {
-    return this.iterationsTimed ? this.iterationSeconds / this.iterationsTimed : 0;
+    return this.iterationsTimed ? this.iterationSeconds / this.iterationsTimed : this.firstIteration ?? 0;
+  }
+
+  private get anyTimed(): boolean {
+    return this.firstIteration !== null;
   }
 
   /** The end of an epoch (validation iterations, checkpoints, plots), s: as measured, else estimated. */
@@ -83,7 +105,7 @@ export class DeadlineClock {
    * the deadline, and the floor is reached.
    */
   stopBeforeNextIteration(): boolean {
-    if (!this.deadline || !this.iterationsTimed || this.iterationsDone < this.deadline.minIterations) return false;
+    if (!this.deadline || !this.anyTimed || this.iterationsDone < this.deadline.minIterations) return false;
     return this.perIteration() + this.overhead() > this.secondsLeft();
   }
 
@@ -93,7 +115,7 @@ export class DeadlineClock {
    * epoch rather than without its lowest learning rate), never below the floor of `minIterations`.
    */
   epochsThatFit(epochsDone: number, epochs: number): number {
-    if (!this.deadline || epochsDone >= epochs || !this.iterationsTimed) return epochs;
+    if (!this.deadline || epochsDone >= epochs || !this.anyTimed) return epochs;
     const perEpoch = this.iterationsPerEpoch * this.perIteration() + this.overhead();
     const fit = Math.floor(this.secondsLeft() / Math.max(perEpoch, 1e-9));
     const floor = Math.ceil(Math.max(0, this.deadline.minIterations - this.iterationsDone) / this.iterationsPerEpoch);

@@ -169,7 +169,7 @@ async function trainEpoch(ctx: TrainingContext, lr: number, clock: DeadlineClock
     stepSeconds += (performance.now() - t1) / 1000;
     clock.iterationDone((performance.now() - t0) / 1000);
     sum += loss;
-    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss, lr });
+    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss, lr, dataSeconds: (t1 - t0) / 1000 });
     await yieldLoop();
   }
   return { loss: sum / Math.max(1, it), dataSeconds, stepSeconds, iterations: it };

@@ -42,6 +42,8 @@ export interface TrainProgress {
   valLoss?: number;
   /** Phase epoch only: fraction of the training iterations' wall time spent loading/augmenting (device waiting). */
   dataWaitFraction?: number;
+  /** Phase train only: seconds this iteration waited for its batch (loading and augmenting it on the training thread, or waiting for the data-loading workers). */
+  dataSeconds?: number;
 }
 
 /** Options of `trainFold` (docs/INTERFACES.md). */
