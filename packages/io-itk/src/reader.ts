@@ -39,9 +39,12 @@ async function checkDicomLengths(path: string, size: number): Promise<void> {
   if (sizes) throw new DataError(`corrupt DICOM header: ${sizes.message}`, { file: path, hint: sizes.hint });
 }
 
-/** Run an itk-wasm read, turning its errors (plain `Error`s, sometimes numbers from wasm aborts) into a `DataError`. */
-async function itkRead(path: string): Promise<ItkImage> {
-  const cached = await cachedRead(path);
+/**
+ * Run an itk-wasm read (the pipeline of the file's ending, or `pipeline`), turning its errors (plain `Error`s,
+ * sometimes numbers from wasm aborts) into a `DataError`.
+ */
+async function itkRead(path: string, pipeline?: string): Promise<ItkImage> {
+  const cached = await cachedRead(path, false, pipeline);
   if (cached && 'image' in cached) return cached.image;
   if (cached) {
     throw new DataError(`itk-wasm could not read ${path} (${cached.error})`, {
@@ -136,7 +139,7 @@ export async function readDicomSeries(dirOrFiles: string | string[], opts: Dicom
     }
     try {
       await checkDicomLengths(f, size);
-      slices.push({ file: f, img: await itkRead(f) });
+      slices.push({ file: f, img: await itkRead(f, 'gdcm-read-image') });
     } catch (e) {
       bad.push(`${f} (${(e as Error).message.replace(`${f}: `, '').replace(/^.*could not read \S+ /, '')})`);
     }
