@@ -55,6 +55,8 @@ describe('calibrateHost on an anisotropic two-channel case (512x512x24 at 0.43 m
     // 0.43 mm in-plane to the 2d configuration's spacing: the in-plane axes are resampled, at a measured rate
     expect(cal.rates.resampleData).toBeGreaterThan(0);
     for (const r of Object.values(cal.rates)) expect(Number.isFinite(r) && r >= 0).toBe(true);
+    // what the first (warm-up) pass took over the steady ones: paid once per prediction stage
+    expect(cal.predictWarmupSeconds).toBeGreaterThanOrEqual(0);
     // cached per machine: the same entry again, in costmodel.json
     const again = (await calibrateHost({ registry, plans, configuration: '2d', dataset, sample }))!;
     expect(again.measuredAt).toBe(cal.measuredAt);

@@ -42,6 +42,8 @@ export interface Calibration {
   dataSecondsPerIteration?: number;
   /** Wall seconds of one sliding-window tile: one forward pass of one patch, no mirroring, Gaussian accumulation. */
   secondsPerTile: number;
+  /** How much longer the first tile took than the steady ones (a prediction stage's one-time warm-up), s. */
+  tileWarmupSeconds?: number;
   /** Growth of the process's resident memory during the training iterations, bytes. */
   trainingBytes: number;
   /** {@link trainingUnits} at this patch and batch (to scale to other patches). */
@@ -141,10 +143,10 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
     const secondsPerIteration = median(times.slice(1));
     const dataSecondsPerIteration = Math.min(secondsPerIteration, median(dataTimes.slice(1)));
     result.network.setDeepSupervision(false);
-    const secondsPerTile = await timeTile(result.network, patch, channels, numClasses);
+    const { secondsPerTile, tileWarmupSeconds } = await timeTile(result.network, patch, channels, numClasses);
     const unitsCfg = networkCost(cfg.architecture!, patch, channels, numClasses, true);
     const cal: Calibration = {
-      key, backend: o.backend.info.name, patchSize: [...patch], batchSize: batch, secondsPerIteration, dataSecondsPerIteration, secondsPerTile,
+      key, backend: o.backend.info.name, patchSize: [...patch], batchSize: batch, secondsPerIteration, dataSecondsPerIteration, secondsPerTile, tileWarmupSeconds,
       trainingBytes: Math.max(0, rssMax - rss0), trainingUnits: trainingUnits(cfg.architecture!, patch, batch, channels, numClasses),
       tileFlops: networkCost(cfg.architecture!, patch, channels, numClasses, false).forwardFlops,
       activationElements: unitsCfg.activationElements * batch, measuredAt: new Date().toISOString(), loadAverage: loadavg()[0],
@@ -175,8 +177,8 @@ function median(v: number[]): number {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
 }
 
-/** Median wall time of one tile: predict a patch-sized volume (one tile) three times after a warm-up. */
-async function timeTile(network: Network, patch: number[], channels: number, numClasses: number): Promise<number> {
+/** Median wall time of one tile: predict a patch-sized volume (one tile) three times after a warm-up; and the warm-up's excess. */
+async function timeTile(network: Network, patch: number[], channels: number, numClasses: number): Promise<{ secondsPerTile: number; tileWarmupSeconds: number }> {
   const p3 = patch.length === 2 ? [1, ...patch] : patch;
   const shape = [channels, ...p3];
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.37));
@@ -187,7 +189,8 @@ async function timeTile(network: Network, patch: number[], channels: number, num
     await predictPreprocessed(model, data, shape, { mirror: false });
     times.push((performance.now() - t0) / 1000);
   }
-  return median(times.slice(1));
+  const steady = median(times.slice(1));
+  return { secondsPerTile: steady, tileWarmupSeconds: Math.max(0, times[0]! - steady) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
-import { casesToPredict, costFrom, formatDuration, hostCpuShare, hostPredictSeconds, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
+import { casesToPredict, costFrom, estimateStages, formatDuration, hostCpuShare, hostPredictSeconds, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
 import { calibrationCurrent, iterationWithWorkers, type Calibration } from './calibrate.js';
 import { hostPredictCaseSeconds, hostRatesFrom, separableVoxels, type HostCalibration, type HostRates } from './host-calibrate.js';
 import { availableMemory, nvidiaGpuMemory, scaledValidationIterations } from './time-budget.js';
@@ -231,5 +231,27 @@ describe('training iteration with data-loading workers', () => {
     const twice = { ...cal, trainingUnits: units * 2, tileFlops: tile * 2, secondsPerIteration: 2, dataSecondsPerIteration: 0.8 };
     expect(costFrom([half, twice], cfg, 2, 1, 2, 1).secondsPerIteration).toBeCloseTo(0.6, 12);
     expect(costFrom([half, twice], cfg, 2, 1, 2, 0).secondsPerIteration).toBeCloseTo(1, 12);
+  });
+});
+
+describe('prediction stages pay their warm-up once', () => {
+  it('validation once per fold and test prediction once, on top of the steady per-case time', () => {
+    const plans = { transpose_forward: [0, 1, 2], configurations: {} } as unknown as Plans;
+    const cfg = { spacing: [1, 1, 1], patch_size: [40, 56, 40] } as never;
+    const fingerprint = { median_relative_size_after_cropping: 1, spacings: [[1, 1, 1]], shapes_after_crop: [[40, 56, 40]] };
+    const rates: HostRates = { read: 0, preprocess: 0, resampleData: 0, export: 0, resampleProbabilities: 0, write: 0, preprocessCase: 0, resampleCase: 0 };
+    const host = { rates, predictWarmupSeconds: 2 } as HostCalibration;
+    const r = { plans, configuration: '3d_fullres', fingerprint, channels: 1, numClasses: 3, folds: 2, epochs: 1, iterationsPerEpoch: 1, validationIterations: 0, batchSize: 2, mirror: false, stepSize: 0.5, validationCases: 3, testCases: 4, preprocess: false, host } as RunShape;
+    const cost = { secondsPerIteration: 1, secondsPerTile: 0.5, tileWarmupSeconds: 3, trainingBytes: 0 };
+    const est = estimateStages(r, cfg, cost, 0);
+    // one tile per case, no mirroring, no host time: 0.5 s per case per network; warm-up 3 + 2 s per stage
+    expect(est.find((e) => e.stage === 'validation')!.seconds).toBeCloseTo(2 * (3 * 0.5 + 5), 12);
+    expect(est.find((e) => e.stage === 'predict test')!.seconds).toBeCloseTo(4 * 0.5 * 2 + 5, 12);
+    // the warm-up of the calibration nearest in tile FLOPs when none is exact
+    const arch = plain([4, 8], [[1, 1, 1], [2, 2, 2]], [[3, 3, 3], [3, 3, 3]]);
+    const tile = networkCost(arch, [16, 16, 16], 1, 2, false).forwardFlops;
+    const c = { secondsPerIteration: 1, dataSecondsPerIteration: 0, secondsPerTile: 0.1, trainingBytes: 1, trainingUnits: 1, activationElements: 1 } as Calibration;
+    const two = [{ ...c, tileFlops: tile / 3, tileWarmupSeconds: 1 }, { ...c, trainingUnits: 2, tileFlops: tile * 2, tileWarmupSeconds: 4 }];
+    expect(costFrom(two, { architecture: arch, patch_size: [16, 16, 16] } as never, 2, 1, 2, 1).tileWarmupSeconds).toBe(4);
   });
 });

@@ -82,6 +82,8 @@ export function mirrorFactor(patch: readonly number[], mirror: boolean, axes?: r
 export interface ConfigurationCost {
   secondsPerIteration: number;
   secondsPerTile: number;
+  /** One-time warm-up of a prediction stage's network passes (the calibration's first tile over the steady ones), s. */
+  tileWarmupSeconds?: number;
   trainingBytes: number;
 }
 
@@ -122,12 +124,15 @@ export function costFrom(cals: Calibration[], cfg: PlansConfiguration, batch: nu
   const data = (c: Calibration) => c.dataSecondsPerIteration ?? 0;
   const overlap = (serial: number, d: number) => iterationWithWorkers(serial, d, dataWorkers);
   const exact = cals.find((c) => c.trainingUnits === units && c.tileFlops === tile);
-  if (exact) return { secondsPerIteration: overlap(exact.secondsPerIteration, data(exact)), secondsPerTile: exact.secondsPerTile, trainingBytes: Math.max(exact.trainingBytes, trainingBytes(arch, patch, batch, channels, numClasses)) };
+  const nearest = [...cals].sort((x, y) => Math.abs(Math.log(x.tileFlops / tile)) - Math.abs(Math.log(y.tileFlops / tile)))[0];
+  const tileWarmupSeconds = (exact ?? nearest)?.tileWarmupSeconds ?? 0;
+  if (exact) return { secondsPerIteration: overlap(exact.secondsPerIteration, data(exact)), secondsPerTile: exact.secondsPerTile, tileWarmupSeconds, trainingBytes: Math.max(exact.trainingBytes, trainingBytes(arch, patch, batch, channels, numClasses)) };
   const step = piecewise(cals.map((c) => [c.trainingUnits, c.secondsPerIteration - data(c)]), units);
   const d = piecewise(cals.map((c) => [c.trainingUnits, data(c)]), units);
   return {
     secondsPerIteration: overlap(step + d, d),
     secondsPerTile: piecewise(cals.map((c) => [c.tileFlops, c.secondsPerTile]), tile),
+    tileWarmupSeconds,
     trainingBytes: trainingBytes(arch, patch, batch, channels, numClasses),
   };
 }
@@ -284,12 +289,14 @@ export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: Confi
   });
   const valCases = r.validationImages?.length ? r.validationImages : casesToPredict(fp);
   const perCase = predictCaseSeconds(r, cfg, cost.secondsPerTile, 1, valCases);
-  out.push({ stage: 'validation', seconds: perCase * r.validationCases * r.folds, peakBytes: baseBytes + maxPredictBytes(r, cfg, valCases), detail: `${r.validationCases * r.folds} case(s) at ${perCase.toFixed(1)} s` });
+  // each prediction stage (validation per fold, the test images) pays the warm-up once: the per-case rates are steady-state
+  const start = (cost.tileWarmupSeconds ?? 0) + (r.host?.predictWarmupSeconds ?? 0);
+  out.push({ stage: 'validation', seconds: (perCase * r.validationCases + (r.validationCases ? start : 0)) * r.folds, peakBytes: baseBytes + maxPredictBytes(r, cfg, valCases), detail: `${r.validationCases * r.folds} case(s) at ${perCase.toFixed(1)} s + ${start.toFixed(1)} s warm-up per fold` });
   if (r.testCases) {
     const testCases = casesToPredict(fp, r.testImages);
     const perTest = predictCaseSeconds(r, cfg, cost.secondsPerTile, r.folds, testCases);
     const shapes = r.testImages?.length ? 'tiles of the test images' : 'tiles of the training cases';
-    out.push({ stage: 'predict test', seconds: perTest * r.testCases, peakBytes: baseBytes + maxPredictBytes(r, cfg, testCases), detail: `${r.testCases} case(s) at ${perTest.toFixed(1)} s (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'}, ${shapes})` });
+    out.push({ stage: 'predict test', seconds: perTest * r.testCases + start, peakBytes: baseBytes + maxPredictBytes(r, cfg, testCases), detail: `${r.testCases} case(s) at ${perTest.toFixed(1)} s + ${start.toFixed(1)} s warm-up (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'}, ${shapes})` });
   }
   return out;
 }

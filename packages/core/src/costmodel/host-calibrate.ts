@@ -60,6 +60,11 @@ export interface HostCalibration {
   sampleShape: number[];
   sampleShapeAtConfiguration: number[];
   rates: HostRates;
+  /**
+   * How much longer the first (warm-up) pass over the sample's prediction steps took than the steady ones, s: what a
+   * prediction stage pays once (lazily loaded modules, the resampling workers' start) on top of the per-case rates.
+   */
+  predictWarmupSeconds?: number;
   /** The timed parts on the sample, s: `<part>` at the sample's own spacing, `<part>@zoom1` already at the configuration's. */
   parts: Record<string, number>;
   measuredAt: string;
@@ -201,7 +206,7 @@ async function timeSample(o: HostCalibrateOptions, c: Sample, shape: number[], c
   const zoom1 = spacingAtConfiguration(o.plans, target, o.sample.spacing);
   let i = 0;
   const run = (spacing?: number[]) => timeParts(o, c, classes, join(dir, `cache${i}`), join(dir, `out${i++}${o.dataset.file_ending ?? '.nii.gz'}`), spacing);
-  await run(); // warm-up: JIT, first allocations, lazily loaded modules, the resampling workers' start
+  const warm = await run(); // warm-up: JIT, first allocations, lazily loaded modules, the resampling workers' start
   const a = [await run(), await run(zoom1), await run(), await run(zoom1)];
   const keys = ['read', 'preprocess', 'export', 'write', 'preprocessCase'] as const;
   const avg = (x: Parts, y: Parts): HostStepSeconds => ({
@@ -216,8 +221,10 @@ async function timeSample(o: HostCalibrateOptions, c: Sample, shape: number[], c
     parts[k] = own[k];
     parts[`${k}@zoom1`] = flat[k];
   }
+  const predict = (x: HostStepSeconds) => x.read + x.preprocess + x.export + x.write;
+  const predictWarmupSeconds = Math.max(0, predict(warm) - predict(own));
   // at zoom 1 the shape at the configuration is the sample's own, transposed
-  return { sampleShape: shape, sampleShapeAtConfiguration: atCfg, rates: hostRatesFrom(own, flat, a[1]!.shapeAtConfiguration, atCfg, channels, classes), parts };
+  return { sampleShape: shape, sampleShapeAtConfiguration: atCfg, rates: hostRatesFrom(own, flat, a[1]!.shapeAtConfiguration, atCfg, channels, classes), predictWarmupSeconds, parts };
 }
 
 /** Seconds of each host step on one case (see {@link HostRates} for what each covers). */
