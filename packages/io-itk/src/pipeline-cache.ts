@@ -48,12 +48,31 @@ interface EmModule {
  * mounted host folder. GDCM leaves the file it reads open when it fails with a C++ exception: through a mounted folder
  * each such read leaked one operating-system file descriptor (1-2 per corrupt DICOM file, measured; the dicom fuzz
  * target, seed 2701, stopped with EMFILE after 41,949 inputs). In memory, an open stream is only an entry of the
- * instance's own file table, which is dropped with the instance after the exception. The other pipelines close
+ * instance's own file table (and a reference to the copy's bytes): the instance is dropped once failed reads left
+ * `LEFT_OPEN_MAX` inputs or `LEFT_OPEN_MAX_BYTES` open in it. The other pipelines close
  * their files (0 descriptors left after 80 corrupt NRRD and MetaImage reads each).
  */
 const IN_MEMORY = new Set(['gdcm-read-image']);
 /** Folder of the in-memory input inside an instance's file system. */
 const MEMORY_DIR = '/nnunet-input';
+/**
+ * An instance whose failed in-memory reads left more than this many input bytes (or `LEFT_OPEN_MAX` inputs) open in
+ * its file table is dropped. Dropping after every failed read instead made a fresh instance per corrupt file
+ * (about 30 CPU ms each: the dicom fuzz target went from 22 to 52 CPU ms per input).
+ */
+const LEFT_OPEN_MAX_BYTES = 32 * 1024 ** 2;
+const LEFT_OPEN_MAX = 256;
+/** Per instance: inputs (count, bytes) that failed in-memory reads left open. */
+const leftOpen = new WeakMap<EmModule, { count: number; bytes: number }>();
+
+/** Count a failed in-memory read of `bytes` on `m`; whether `m` must now be dropped. */
+function leaveOpen(m: EmModule, bytes: number): boolean {
+  const o = leftOpen.get(m) ?? { count: 0, bytes: 0 };
+  o.count++;
+  o.bytes += bytes;
+  leftOpen.set(m, o);
+  return o.count > LEFT_OPEN_MAX || o.bytes > LEFT_OPEN_MAX_BYTES;
+}
 /** The factory an itk-wasm pipeline's Emscripten `.js` file exports (MODULARIZE + EXPORT_ES6). */
 type EmFactory = (moduleArg: { instantiateWasm?: (imports: object, receive: (instance: object, module: object) => void) => object }) => Promise<EmModule>;
 /** The parts of the WebAssembly API used here (this package compiles without the DOM library's declarations). */
@@ -166,13 +185,15 @@ export async function cachedRead(path: string, retried = false, pipeline?: strin
   const m = await pending;
   const inMemory = IN_MEMORY.has(name);
   const log: string[] = [];
+  const copied = { bytes: 0 };
   let res: ReturnType<Internals['run']>;
   try {
-    res = inMemory ? await runInMemory(it, m, path, log) : runMounted(it, m, resolve(path), log);
+    res = inMemory ? await runInMemory(it, m, path, log, copied) : runMounted(it, m, resolve(path), log);
   } catch (e) {
     // a C++ exception (thrown as a number) leaves the module usable; anything else (abort, OOM) may not. An in-memory
-    // read that threw left its input open in the instance's file table: the instance goes too.
-    if (typeof e !== 'number' || inMemory || (m.HEAPU8?.length ?? 0) > KEEP_BELOW_BYTES) modules.delete(name);
+    // read that threw left its input open in the instance's file table: counted, and the instance goes past a bound.
+    const tooManyOpen = inMemory && leaveOpen(m, copied.bytes);
+    if (typeof e !== 'number' || tooManyOpen || (m.HEAPU8?.length ?? 0) > KEEP_BELOW_BYTES) modules.delete(name);
     // a wasm trap (memory access out of bounds, unreachable) can come from the instance's state left by earlier
     // reads, not from this file (the mhd fuzz target, seed 2613: a valid 4x2x1 file after ~28,000 reads): read once
     // more with a fresh instance; a file that traps again is refused
@@ -184,7 +205,7 @@ export async function cachedRead(path: string, retried = false, pipeline?: strin
   if ((m.HEAPU8?.length ?? 0) > KEEP_BELOW_BYTES) modules.delete(name);
   const couldRead = res.outputs[0]?.data === true;
   // a failed in-memory read may have left its input open in the instance's file table
-  if (inMemory && (res.returnValue !== 0 || !couldRead)) modules.delete(name);
+  if (inMemory && (res.returnValue !== 0 || !couldRead) && leaveOpen(m, copied.bytes)) modules.delete(name);
   if (res.returnValue !== 0 || !couldRead) return { error: (res.stderr || log.join(' ') || 'the file is not in a format this reader understands').split('\n')[0]!.slice(0, 300) };
   const image = res.outputs[1]!.data as ItkImage;
   // the image's arrays are views that a heap growth during the read can detach (seen in the seeded fuzz test: a
@@ -213,10 +234,11 @@ function runMounted(it: Internals, m: EmModule, abs: string, log: string[]): Run
 
 /**
  * Run the read pipeline on a copy of `path` in the instance's in-memory file system (see `IN_MEMORY`); the copy is
- * removed afterwards. Messages that name the in-memory copy name `path` instead.
+ * removed afterwards (`copied.bytes` is set to its size). Messages that name the in-memory copy name `path` instead.
  */
-async function runInMemory(it: Internals, m: EmModule, path: string, log: string[]): Promise<RunResult> {
+async function runInMemory(it: Internals, m: EmModule, path: string, log: string[], copied: { bytes: number }): Promise<RunResult> {
   const bytes = new Uint8Array(await readFile(path));
+  copied.bytes = bytes.length;
   const copy = `${MEMORY_DIR}/input${extname(path).toLowerCase()}`;
   m.fs_mkdirs(MEMORY_DIR);
   m.fs_writeFile(copy, bytes);
