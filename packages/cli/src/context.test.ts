@@ -84,7 +84,10 @@ describe('budget resolution', () => {
     expect(parseTimeBudget('30m')).toBe(1800);
     expect(parseTimeBudget('1h30m')).toBe(5400);
     expect(parseTimeBudget('90s')).toBe(90);
-    expect(parseTimeBudget('45')).toBe(2700);
+    expect(() => parseTimeBudget('5')).toThrow(/^--time-budget 5: give a unit, e\.g\. 5m, 1h30m, 90s$/);
+    expect(() => parseTimeBudget('2.5')).toThrow('--time-budget 2.5: give a unit, e.g. 5m, 1h30m, 90s');
+    expect(() => parseTimeBudget('1h30')).toThrow('--time-budget 1h30: give a unit, e.g. 5m, 1h30m, 90s');
+    expect(parseTimeBudget('1.5h')).toBe(5400);
     expect(() => parseTimeBudget('soon')).toThrow("--time-budget must be a duration like 30m, 1h30m or 90s, got 'soon'");
     expect(() => parseTimeBudget('0m')).toThrow(/--time-budget must be a duration/);
     const q = await makeContext({ preset: 'quick', quiet: true });

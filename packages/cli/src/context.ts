@@ -58,12 +58,14 @@ function intOpt(name: string, v: string | undefined): number | undefined {
 }
 
 /**
- * Parse `--time-budget 30m` / `1h30m` / `90s` / `2h` (parse-duration units; a bare number is minutes) into seconds.
- * @throws NnunetError for an unreadable or non-positive duration
+ * Parse `--time-budget 30m` / `1h30m` / `90s` / `2h` (parse-duration units) into seconds. Every number needs its
+ * unit: a bare `5` (or a trailing `1h30`) is refused rather than guessed as minutes or milliseconds.
+ * @throws NnunetError for a number without a unit, an unreadable or a non-positive duration
  */
 export function parseTimeBudget(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const ms = /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) * 60_000 : parseDuration(v);
+  if (/\d\s*$/.test(v)) throw new UsageError(`--time-budget ${v.trim()}: give a unit, e.g. 5m, 1h30m, 90s`);
+  const ms = parseDuration(v);
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
     throw new UsageError(`--time-budget must be a duration like 30m, 1h30m or 90s, got '${v}'`);
   }

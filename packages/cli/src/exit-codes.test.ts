@@ -40,6 +40,7 @@ describe('exit codes', () => {
     const cases: [string[], string][] = [
       [['train', dir, '-o', join(dir, 'r1'), '--epochs', 'abc'], "--epochs must be a positive integer, got 'abc'"],
       [['decathlon', dir, '-o', join(dir, 'r2'), '--time-budget', '5q'], "--time-budget must be a duration like 30m, 1h30m or 90s, got '5q'"],
+      [['decathlon', dir, '-o', join(dir, 'r2b'), '--time-budget', '5'], '--time-budget 5: give a unit, e.g. 5m, 1h30m, 90s'],
       [['decathlon', dir, '-o', join(dir, 'r3'), '--preset', 'nope'], "unknown preset 'nope'"],
       [['predict', '-i', dir, '-o', join(dir, 'p'), '-m', dir, '-f', 'a'], "bad fold list 'a'"],
       [['predict', '-i', dir, '-o', join(dir, 'p'), '-m', dir, '--checkpoint', 'x/y'], "unknown checkpoint 'x/y'"],
