@@ -6,7 +6,7 @@ import {
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson,
   readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   v2DatasetName, validateDataset, writeJson, prepareDataset, exportNnunetModel, checkFingerprintFile, configurationsToRun, PRESETS, jobQueueFor, formatJobEvent,
-  loadRunPlans, runTraining, runFindBest,
+  loadRunPlans, runTraining, runFindBest, formatLeftOutFold,
   checkpointKind, type DatasetJson,
 } from '@nnunet-ts/core';
 import { allowEmptyLabelsFlag, makeContext, parseLabels, type CommonOptions } from './context.js';
@@ -303,6 +303,7 @@ function addDecathlonCommand(program: Command, io: Io): void {
       io.out(`best configuration: ${r.best.best.name} (CV foreground Dice ${r.best.best.foregroundDice.toFixed(4)})`);
       io.out(r.predictions ? `predictions: ${r.predictions}` : 'predictions: none (no test images in imagesTs)');
       if (r.summary) io.out(`test set (${r.summary.metric_per_case.length} cases), ${runLayout(o.out).summary}:\n${formatDice(r.summary, readJson<DatasetJson>(runLayout(o.out).datasetJson))}`);
+      for (const l of r.leftOutFolds) io.out(formatLeftOutFold(l));
       io.out(`wall time: ${r.seconds.toFixed(1)} s`);
     });
 }

@@ -25,6 +25,7 @@ import { createJobExecutor } from './jobs/execute.js';
 import { decathlonJobGraph } from './jobs/graph.js';
 import { InProcessRunner, JobsFailedError } from './jobs/in-process.js';
 import { writeJobGraph } from './jobs/slurm.js';
+import type { LeftOutFold } from './undertrained-folds.js';
 
 /** Options of `runDecathlon`. */
 export interface DecathlonOptions {
@@ -53,6 +54,8 @@ export interface DecathlonResult {
   summary?: EvaluationSummary;
   /** The test-set predictions folder; null when there were no test images (nothing written). */
   predictions: string | null;
+  /** Folds the time budget's deadline stopped barely trained, left out of the test-set prediction (empty without a budget). */
+  leftOutFolds: LeftOutFold[];
   seconds: number;
 }
 
@@ -239,9 +242,10 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   const evaluated = graph.waves.some((w) => w[0]?.kind === 'evaluate');
   const summary = evaluated ? readJsonIfValid<EvaluationSummary>(L.summary) : undefined;
   if (failure) throw testPredictionFailure(failure, ds, summary, L);
-  const info = readJson<{ best: BestCandidate; ranking: BestCandidate[] }>(L.bestModel);
+  const info = readJson<{ best: BestCandidate; ranking: BestCandidate[]; left_out_folds?: LeftOutFold[] }>(L.bestModel);
   if (!ds.testCases.length) o.rep.log('no test images (imagesTs): nothing to predict');
-  return { best: { best: info.best, ranking: info.ranking }, summary, predictions: ds.testCases.length ? L.predictions : null, seconds: (Date.now() - t0) / 1000 };
+  const leftOutFolds = info.left_out_folds ?? [];
+  return { best: { best: info.best, ranking: info.ranking }, summary, predictions: ds.testCases.length ? L.predictions : null, seconds: (Date.now() - t0) / 1000, leftOutFolds };
 }
 
 /**

@@ -15,6 +15,7 @@ import { trainedFolds } from './model-folder.js';
 import { foldSummaryFiles, runDeterminePostprocessing } from './postprocess-stage.js';
 import type { Reporter } from './progress.js';
 import { crossValidationSummary } from './train-stage.js';
+import { foldsForTestPrediction } from './undertrained-folds.js';
 
 /**
  * Configurations of a run folder that have a model folder (`<results>/nnUNetTrainer__nnUNetPlans__<configuration>`)
@@ -77,10 +78,12 @@ export async function runFindBest(o: FindBestRunOptions): Promise<FindBestRunRes
   if (!singles.length) throw new DataError('no trained configuration with validation results in this run folder', { file: L.results, hint: 'train first: nnunet-ts train <dataset> -o <run> (or decathlon)' });
   const ensembles = ds && o.ensemble && singles.length > 1 ? await scoreEnsembles(ds, singles.map((s) => s.name), folds, L, o.registry, o.rep) : [];
   const best = findBestConfiguration(singles, ensembles);
-  writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds });
+  // under a time budget, folds its deadline stopped barely trained are left out of the test-set prediction
+  const use = foldsForTestPrediction(best.best.members, (c) => L.modelDir(c), folds, undefined, (m) => o.rep.log(m));
+  writeJson(L.bestModel, { best: best.best, ranking: best.ranking, folds: use.folds, ...(use.leftOut.length ? { left_out_folds: use.leftOut } : {}) });
   const isEnsemble = best.best.members.length > 1;
   const dir = isEnsemble ? ensembleDir(L, best.best.members) : L.modelDir(best.best.name);
-  if (!ds) return { ...best, folds, dir };
+  if (!ds) return { ...best, folds: use.folds, dir };
   const summaries = isEnsemble ? [join(dir, 'validation', 'summary.json')] : foldSummaryFiles(dir, trainedFolds(dir));
-  return { ...best, folds, dir, postprocessing: await runDeterminePostprocessing(ds, dir, summaries, o.registry, o.rep) };
+  return { ...best, folds: use.folds, dir, postprocessing: await runDeterminePostprocessing(ds, dir, summaries, o.registry, o.rep) };
 }

@@ -20,3 +20,4 @@ export * from './jobs/index.js';
 export * from './ensemble-folders.js';
 export * from './training-run.js';
 export * from './find-best-run.js';
+export * from './undertrained-folds.js';

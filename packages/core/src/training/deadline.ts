@@ -132,3 +132,16 @@ export class DeadlineClock {
 export function foldDeadline(endsAt: number, foldsLeft: number, now = Date.now()): number {
   return now + Math.max(0, endsAt - now) / Math.max(1, foldsLeft);
 }
+
+/** The planner's floor of training iterations per fold when the budget gives none (`planForTimeBudget`'s `minIterations` default). */
+export const PLANNER_MIN_ITERATIONS = 50;
+
+/**
+ * Whether a fold the deadline stopped (`stop`, its checkpoint's `time_budget_stop`) ran too few training iterations
+ * to predict with: fewer than the budget's floor (`minIterations`, else {@link PLANNER_MIN_ITERATIONS}) and fewer
+ * than half its planned iterations (a plan below the floor keeps folds that ran most of it). False without a stop.
+ */
+export function undertrained(stop: DeadlineStop | undefined, minIterations?: number): boolean {
+  if (!stop) return false;
+  return stop.iterations < Math.min(minIterations ?? PLANNER_MIN_ITERATIONS, Math.ceil(stop.plannedIterations / 2));
+}

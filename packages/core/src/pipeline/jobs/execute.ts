@@ -18,6 +18,7 @@ import { predictCasesEnsemble } from '../ensemble-stage.js';
 import { readJson, readJsonIfValid, writeJson } from '../json-io.js';
 import { runLayout, type RunLayout } from '../layout.js';
 import { readModelFolder } from '../model-folder.js';
+import { foldsForTestPrediction } from '../undertrained-folds.js';
 import { foldSummaryFiles, runDeterminePostprocessing } from '../postprocess-stage.js';
 import { loadModel, predictCases, type LoadedModel } from '../predict-stage.js';
 import { classLocationsOf, dataConfiguration, preprocessedCaseIntact, preprocessMemoryLimit, preprocessOneCase } from '../preprocess-stage.js';
@@ -170,7 +171,9 @@ async function findBestJob({ run, rep, s, registry }: JobContext): Promise<void>
   });
   const ensembles = run.budget.ensemble && run.configurations.length > 1 ? await scoreEnsembles(s.ds, run.configurations, run.folds, s.L, registry, rep) : [];
   const best = findBestConfiguration(singles, ensembles);
-  writeJson(s.L.bestModel, { best: best.best, ranking: best.ranking, folds: run.folds });
+  // under a time budget, folds its deadline stopped barely trained are left out of the test-set prediction
+  const { folds, leftOut } = foldsForTestPrediction(best.best.members, (c) => s.L.modelDir(c), run.folds, run.budget.minIterations, (m) => rep.log(m));
+  writeJson(s.L.bestModel, { best: best.best, ranking: best.ranking, folds, ...(leftOut.length ? { left_out_folds: leftOut } : {}) });
   rep.log(`best configuration: ${best.best.name} (CV foreground Dice ${best.best.foregroundDice.toFixed(4)})`);
   if (!run.budget.postprocessing) return;
   const isEnsemble = best.best.members.length > 1;
