@@ -13,6 +13,7 @@ const reporter: Reporter = {
   log: (message) => send({ type: 'log', message }),
   start: (label, total) => send({ type: 'start', label, total }),
   update: (value, status) => send({ type: 'update', value, status }),
+  setTotal: (total) => send({ type: 'total', total }),
   stop: () => send({ type: 'stop' }),
 };
 

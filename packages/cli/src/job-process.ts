@@ -17,6 +17,7 @@ export type ChildMessage =
   | { type: 'log'; message: string }
   | { type: 'start'; label: string; total: number }
   | { type: 'update'; value: number; status?: string }
+  | { type: 'total'; total: number }
   | { type: 'stop' }
   | { type: 'done' }
   | { type: 'failed'; name: string; message: string; hint?: string; user: boolean };
@@ -38,6 +39,7 @@ function relay(rep: Reporter, m: ChildMessage): void {
   if (m.type === 'log') rep.log(m.message);
   else if (m.type === 'start') rep.start(m.label, m.total);
   else if (m.type === 'update') rep.update(m.value, m.status);
+  else if (m.type === 'total') rep.setTotal?.(m.total);
   else if (m.type === 'stop') rep.stop();
 }
 

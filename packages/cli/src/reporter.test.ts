@@ -19,6 +19,20 @@ function capture(fn: () => void): string {
 describe('terminalReporter without a terminal', () => {
   afterEach(() => vi.restoreAllMocks());
 
+  it('setTotal: a schedule the time budget shortened shows its new total', () => {
+    const out = capture(() => {
+      const r = terminalReporter();
+      r.start('train 3d_fullres fold 0', 660);
+      r.update(30, 'epoch 1/22');
+      r.setTotal!(480);
+      r.update(60, 'epoch 2/16');
+      r.stop();
+    });
+    const lines = out.trim().split('\n');
+    expect(lines[1]).toMatch(/^train 3d_fullres fold 0: 30\/660 epoch 1\/22(, ETA .+)?$/);
+    expect(lines[2]).toMatch(/^train 3d_fullres fold 0: 60\/480 epoch 2\/16(, ETA .+)?$/);
+  });
+
   it('writes plain lines (start, every 10%, one per new epoch, done), no bar or cursor control characters', () => {
     const out = capture(() => {
       const r = terminalReporter();

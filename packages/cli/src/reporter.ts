@@ -40,6 +40,10 @@ export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
         bar.start(n, 0, { label: l, status: '' });
       } else process.stderr.write(`${l}: started (${n} steps)\n`);
     },
+    setTotal(n) {
+      total = n;
+      if (bar) bar.setTotal(n);
+    },
     update(v, status) {
       lastValue = v;
       if (bar) bar.update(v, { status: status ?? '' });

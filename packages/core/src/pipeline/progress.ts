@@ -5,6 +5,8 @@ export interface Reporter {
   start(label: string, total: number): void;
   /** Advance the current bar to `value` (absolute), with an optional short status text. */
   update(value: number, status?: string): void;
+  /** Change the current bar's total (a schedule a time budget shortened); optional, a reporter without it keeps the first total. */
+  setTotal?(total: number): void;
   stop(): void;
 }
 

@@ -119,7 +119,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
     checkFinalBudget(foldDir, t.budget.epochs, t.budget.iterationsPerEpoch);
     if (!existsSync(join(foldDir, 'checkpoint_final.json'))) {
       const iters = t.budget.iterationsPerEpoch;
-      const total = t.budget.epochs * iters;
+      let total = t.budget.epochs * iters;
       let status = '';
       let done = 0;
       t.rep.start(`train ${t.configuration} fold ${fold}`, total);
@@ -147,13 +147,19 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
         log: (s) => t.rep.log(s),
         onProgress: (p) => {
           const epoch = Number(p.epoch ?? 0);
+          // a time budget's deadline may shorten the schedule: the bar's total and label follow it
+          const epochs = Number(p.epochs ?? t.budget.epochs);
+          if (epochs * iters !== total) {
+            total = epochs * iters;
+            t.rep.setTotal?.(total);
+          }
           const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : '-');
           // 'epoch' reports the epoch just finished; the label names the epoch being trained, then the last finished one's loss
           if (p.phase === 'epoch') status = `last loss ${num(p.loss)} ema dice ${num(p.emaFgDice)}`;
           else if (p.phase === 'train') {
             done = Math.min(total, epoch * iters + Number(p.iteration ?? 0));
-            t.rep.update(done, trainingLabel(epoch, t.budget.epochs, status));
-          } else t.rep.update(done, trainingLabel(epoch, t.budget.epochs, `validation ${p.iteration}/${p.iterations}`));
+            t.rep.update(done, trainingLabel(epoch, epochs, status));
+          } else t.rep.update(done, trainingLabel(epoch, epochs, `validation ${p.iteration}/${p.iterations}`));
         },
       });
       t.rep.stop();
