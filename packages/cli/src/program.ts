@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { NnunetError, UsageError, acquireFolderLock, type FolderLock } from '@nnunet-ts/core';
+import { NnunetError, UsageError, acquireFolderLock, checkConvertOutputFolder, type FolderLock } from '@nnunet-ts/core';
 import { addCommands, type Io } from './commands.js';
 
 /** The `nnunet-ts` command line (commander), verbs in `commands.ts`. */
@@ -33,6 +33,8 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
     if (action.name() === 'find-best' && !existsSync(folder)) return; // reads an existing run: the verb reports it missing
     // a queued run is written by its workers, coordinated by the queue's job ids; a second submit attaches to it
     if (action.name() === 'decathlon' && (action.opts() as { queue?: string }).queue) return;
+    // the lock file must not land inside the task folder convert-msd reads (the input is never modified)
+    if (action.name() === 'convert-msd' && typeof action.args[0] === 'string') checkConvertOutputFolder(action.args[0], folder);
     held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
     process.once('SIGINT', onInterrupt);
   });

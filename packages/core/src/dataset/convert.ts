@@ -1,5 +1,5 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ImageWriter } from '../contracts/image-io.js';
 import type { Registry } from '../registry/registry.js';
 import { DataError } from '../util/errors.js';
@@ -59,30 +59,92 @@ async function convertImages(
  * v2 dataset.json (`channel_names`, name->value `labels`, `file_ending`). 3D files are copied byte for byte.
  * The input is never modified; the output is built in a temporary folder and renamed into place. When `outFolder`
  * already holds a converted dataset.json it is kept (resume) and loaded.
- * @throws DataError when the input is not a loadable dataset or a 4D split has no reader/writer.
+ * The temporary folder is removed on any failure.
+ * @throws DataError when the input is not a loadable dataset, a listed file is missing (all named in one message),
+ *   `outFolder` lies inside the task folder, or a 4D split has no reader/writer.
  */
 export async function convertMsd(taskFolder: string, outFolder: string, registry?: Registry): Promise<Dataset> {
   const out = resolve(outFolder);
+  checkConvertOutputFolder(taskFolder, out);
   if (existsSync(join(out, 'dataset.json'))) return loadDataset(out);
   const ds = await loadDataset(taskFolder);
-  const ending = ds.json.file_ending;
-  const nCh = Object.keys(ds.json.channel_names).length;
+  checkListedFilesExist(ds);
   const tmp = `${out}.partial-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  for (const d of ['imagesTr', 'labelsTr']) mkdirSync(join(tmp, d), { recursive: true });
-  for (const c of ds.cases) {
-    await convertImages(c, join(tmp, 'imagesTr'), nCh, ending, registry);
-    if (c.label) copyFileSync(c.label, join(tmp, 'labelsTr', `${c.id}${ending}`));
+  try {
+    await writeV2(ds, tmp, registry);
+    mkdirSync(dirname(out), { recursive: true });
+    moveIntoPlace(tmp, out);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
   }
-  if (ds.testCases.length) mkdirSync(join(tmp, 'imagesTs'));
-  if (ds.testCases.some((c) => c.label)) mkdirSync(join(tmp, 'labelsTs'));
+  return loadDataset(out);
+}
+
+/**
+ * Rename the finished `tmp` folder to `out`. When `out` already exists holding only hidden files (the CLI's
+ * `.nnunet-ts.lock`, a `.DS_Store`), the entries of `tmp` are renamed into it instead, dataset.json last (its presence
+ * marks a finished conversion), and `tmp` removed.
+ * @throws DataError when `out` exists with other content (not a converted dataset: the conversion would mix into it).
+ */
+function moveIntoPlace(tmp: string, out: string): void {
+  if (!existsSync(out)) {
+    renameSync(tmp, out);
+    return;
+  }
+  const other = readdirSync(out).filter((n) => !n.startsWith('.'));
+  if (other.length) {
+    throw new DataError(`output folder ${out} already exists and holds ${other.slice(0, 5).join(', ')}${other.length > 5 ? ', ...' : ''}, but no dataset.json`, {
+      hint: 'pass a new or empty output folder (or remove this one)',
+    });
+  }
+  const names = readdirSync(tmp).sort((a, b) => Number(a === 'dataset.json') - Number(b === 'dataset.json'));
+  for (const n of names) renameSync(join(tmp, n), join(out, n));
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+/**
+ * Refuse a conversion output inside its input: `convert-msd` never modifies the task folder, so the output folder (and
+ * anything the CLI writes there first, such as its lock file) must lie outside it.
+ * @throws DataError when `out` is the task folder or lies inside it.
+ */
+export function checkConvertOutputFolder(taskFolder: string, out: string): void {
+  const input = resolve(taskFolder);
+  const rel = relative(input, resolve(out));
+  if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
+    throw new DataError(`output folder ${out} is inside the input task folder ${input}; the input is never modified`, {
+      hint: 'pass an output folder outside the task folder, e.g. -o <nnUNet_raw> next to it',
+    });
+  }
+}
+
+/** @throws DataError naming every image and label file that dataset.json lists but the disk lacks, all at once. */
+function checkListedFilesExist(ds: Dataset): void {
+  const missing = [...ds.cases, ...ds.testCases]
+    .flatMap((c) => [...c.images, ...(c.label ? [c.label] : [])])
+    .filter((p) => !existsSync(p));
+  if (!missing.length) return;
+  throw new DataError(`${missing.length} file(s) listed in ${join(ds.root, 'dataset.json')} are missing: ${missing.join(', ')}`, {
+    hint: "restore the file(s), or remove their entries from dataset.json 'training' (and 'test'); nothing was written",
+  });
+}
+
+/** Write the v2 layout of `ds` into `dir` (images, labels, imagesTs/labelsTs, dataset.json). */
+async function writeV2(ds: Dataset, dir: string, registry: Registry | undefined): Promise<void> {
+  const ending = ds.json.file_ending;
+  const nCh = Object.keys(ds.json.channel_names).length;
+  for (const d of ['imagesTr', 'labelsTr']) mkdirSync(join(dir, d), { recursive: true });
+  for (const c of ds.cases) {
+    await convertImages(c, join(dir, 'imagesTr'), nCh, ending, registry);
+    if (c.label) copyFileSync(c.label, join(dir, 'labelsTr', `${c.id}${ending}`));
+  }
+  if (ds.testCases.length) mkdirSync(join(dir, 'imagesTs'));
+  if (ds.testCases.some((c) => c.label)) mkdirSync(join(dir, 'labelsTs'));
   for (const c of ds.testCases) {
-    await convertImages(c, join(tmp, 'imagesTs'), nCh, ending, registry);
-    if (c.label) copyFileSync(c.label, join(tmp, 'labelsTs', `${c.id}${ending}`));
+    await convertImages(c, join(dir, 'imagesTs'), nCh, ending, registry);
+    if (c.label) copyFileSync(c.label, join(dir, 'labelsTs', `${c.id}${ending}`));
   }
   const json = { ...ds.json, numTraining: ds.cases.length, converted_from: ds.root };
-  writeFileSync(join(tmp, 'dataset.json'), JSON.stringify(json, null, 2) + '\n');
-  mkdirSync(dirname(out), { recursive: true });
-  renameSync(tmp, out);
-  return loadDataset(out);
+  writeFileSync(join(dir, 'dataset.json'), JSON.stringify(json, null, 2) + '\n');
 }

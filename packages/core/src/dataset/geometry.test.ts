@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareGrids, rotationAngleDeg } from './geometry.js';
+import { compareGrids, directionRelation, rotationAngleDeg } from './geometry.js';
 import { normalizeDatasetJson, parseJsonFile } from './dataset-json.js';
 
 const rotZ = (deg: number) => {
@@ -23,6 +23,23 @@ describe('compareGrids', () => {
     expect(d).toHaveLength(1);
     expect(d[0]).toMatch(/rotation 1 degrees/);
     expect(rotationAngleDeg([1, 0, 0, 0, 1, 0, 0, 0, 1], rotZ(10.1))).toBeCloseTo(10.1, 9);
+  });
+  it('names a mirrored axis as a flip, not as a rotation (tester: image x flipped against the label)', () => {
+    const d = compareGrids(grid({ direction: [-1, 0, 0, 0, -1, 0, 0, 0, 1] }), grid({ direction: [1, 0, 0, 0, -1, 0, 0, 0, 1] }));
+    expect(d).toEqual(['direction (-1, 0, 0, 0, -1, 0, 0, 0, 1) vs (1, 0, 0, 0, -1, 0, 0, 0, 1) (x axis mirrored)']);
+  });
+  it('tells flips, flips with a rotation, reflections and proper rotations apart', () => {
+    const I = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+    expect(directionRelation(I, [-1, 0, 0, 0, -1, 0, 0, 0, 1])).toBe('x, y axes mirrored (together a 180 degree rotation)');
+    expect(directionRelation(I, [1, 0, 0, 0, 1, 0, 0, 0, -1])).toBe('z axis mirrored');
+    expect(directionRelation(I, [-1, 0, 0, 0, -1, 0, 0, 0, -1])).toBe('x, y, z axes mirrored');
+    // z flipped, then a 30 degree rotation about z
+    const r = rotZ(30);
+    expect(directionRelation(I, [r[0]!, r[1]!, 0, r[3]!, r[4]!, 0, 0, 0, -1])).toBe('z axis mirrored, then rotation 30 degrees');
+    // x and y swapped: determinant -1 with no axis reversed
+    expect(directionRelation(I, [0, 1, 0, 1, 0, 0, 0, 0, 1])).toBe('a reflection (determinant -1 relation, e.g. swapped axes), not a rotation');
+    expect(directionRelation(I, rotZ(90))).toBe('rotation 90 degrees');
+    expect(directionRelation(rotZ(10), rotZ(55.5))).toBe('rotation 45.5 degrees');
   });
   it('rejects a half-voxel shift and reports the offset in mm', () => {
     const d = compareGrids(grid(), grid({ origin: [10.25, -20, 5] }));

@@ -12,12 +12,44 @@ export interface GridTolerance {
 
 export const DEFAULT_GRID_TOLERANCE: GridTolerance = { spacingRel: 1e-5, originFrac: 1e-3, directionDeg: 0.01 };
 
-/** Rotation angle (degrees) between two 3x3 row-major direction matrices: angle of `A^T B`. */
+/**
+ * Rotation angle (degrees) between two 3x3 row-major direction matrices: angle of `A^T B`. Meaningful only when
+ * `A^T B` is a proper rotation (determinant +1); see `directionRelation` for mirrored axes.
+ */
 export function rotationAngleDeg(a: readonly number[], b: readonly number[]): number {
   let trace = 0;
   for (let i = 0; i < 3; i++) for (let k = 0; k < 3; k++) trace += a[k * 3 + i]! * b[k * 3 + i]!;
   const c = Math.min(1, Math.max(-1, (trace - 1) / 2));
   return (Math.acos(c) * 180) / Math.PI;
+}
+
+const det3 = (m: readonly number[]): number =>
+  m[0]! * (m[4]! * m[8]! - m[5]! * m[7]!) - m[1]! * (m[3]! * m[8]! - m[5]! * m[6]!) + m[2]! * (m[3]! * m[7]! - m[4]! * m[6]!);
+
+/**
+ * How direction matrix `b` relates to `a` (3x3 row-major, ITK: column i is the LPS direction of voxel axis i, i = x,
+ * y, z), in words: `rotation N degrees` for a proper rotation (`det(A^T B) = +1`); axes whose columns are opposite
+ * (`a_i . b_i < -0.999`) as `x axis mirrored` (a flip, not a rotation), plus any rotation left after undoing the flips;
+ * any other reflection (`det(A^T B) = -1`, e.g. swapped axes) as a reflection.
+ */
+export function directionRelation(a: readonly number[], b: readonly number[]): string {
+  const flipped: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    let dot = 0;
+    for (let k = 0; k < 3; k++) dot += a[k * 3 + i]! * b[k * 3 + i]!;
+    if (dot < -0.999) flipped.push(i);
+  }
+  if (!flipped.length) {
+    if (det3(a) * det3(b) < 0) return 'a reflection (determinant -1 relation, e.g. swapped axes), not a rotation';
+    return `rotation ${+rotationAngleDeg(a, b).toFixed(3)} degrees`;
+  }
+  const unflipped = b.map((v, idx) => (flipped.includes(idx % 3) ? -v : v));
+  const names = flipped.map((i) => 'xyz'[i]!);
+  let text = `${names.join(', ')} ax${names.length > 1 ? 'es' : 'is'} mirrored`;
+  if (flipped.length === 2) text += ' (together a 180 degree rotation)';
+  const rest = rotationAngleDeg(a, unflipped);
+  if (rest > 1e-3) text += `, then rotation ${+rest.toFixed(3)} degrees`;
+  return text;
 }
 
 const fmt = (v: readonly number[]): string => `(${v.map((x) => +x.toFixed(6)).join(', ')})`;
@@ -48,7 +80,7 @@ export function compareGrids(
   const ang = rotationAngleDeg(a.direction, b.direction);
   const maxDiff = Math.max(...a.direction.map((v, i) => Math.abs(v - b.direction[i]!)));
   if (ang > tol.directionDeg || maxDiff > 1e-3) {
-    out.push(`direction ${vs(fmt(a.direction), fmt(b.direction))} (rotation ${+ang.toFixed(3)} degrees)`);
+    out.push(`direction ${vs(fmt(a.direction), fmt(b.direction))} (${directionRelation(a.direction, b.direction)})`);
   }
   return out;
 }

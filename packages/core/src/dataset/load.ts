@@ -146,11 +146,16 @@ function msdTestCases(root: string, raw: Record<string, unknown>, ending: string
  * - nnU-Net v2 raw (`DatasetXXX_Name/`): `imagesTr/CASE_XXXX<file_ending>`, `labelsTr/CASE<file_ending>`,
  *   optional `imagesTs/`, `labelsTs/`.
  * The input is only read. Naming problems are collected in `problems` (reported by `validateDataset`).
- * @throws DataError when the folder or dataset.json is missing or dataset.json is invalid (line/column for syntax).
+ * @throws DataError when the folder or dataset.json is missing, a file is given instead of the folder, or dataset.json is invalid (line/column for syntax).
  */
 export async function loadDataset(folder: string): Promise<Dataset> {
   const root = resolve(folder);
-  if (!existsSync(root) || !statSync(root).isDirectory()) {
+  if (existsSync(root) && !statSync(root).isDirectory()) {
+    throw new DataError(`${root} is a file, not a dataset folder`, {
+      hint: `pass the folder that holds it: ${dirname(root)} (a TaskXX_Name or DatasetXXX_Name folder)`,
+    });
+  }
+  if (!existsSync(root)) {
     throw new DataError('dataset folder not found', { file: root, hint: 'pass a TaskXX_Name (MSD) or DatasetXXX_Name (v2) folder' });
   }
   const jsonFile = join(root, 'dataset.json');

@@ -8,6 +8,9 @@ import { listFiles, stripEnding } from './files.js';
 import type { Dataset, DatasetCase, DatasetProblem } from './types.js';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+
+const MISSING_LISTED_FIX = "restore the file, or remove the case's entry from dataset.json 'training' (or 'test')";
 
 /** Outcome of `validateDataset`: every problem of every case, plus notes (conversions, ignored files). */
 export interface ValidationReport {
@@ -69,7 +72,21 @@ export function intensityNotes(im: MedicalImage, file: string, channelNames: Rec
   return out;
 }
 
-async function tryRead(registry: Registry, path: string, caseId: string, problems: DatasetProblem[]): Promise<MedicalImage | null> {
+/**
+ * Read one file of a case; a read failure becomes a problem. A file listed in an MSD dataset.json but absent is
+ * reported as missing with the fix (as the v2 scan reports a missing label), not as an unreadable file.
+ */
+async function tryRead(
+  registry: Registry,
+  path: string,
+  caseId: string,
+  problems: DatasetProblem[],
+  kind: 'image' | 'label' = 'image',
+): Promise<MedicalImage | null> {
+  if (!existsSync(path)) {
+    problems.push({ caseId, file: path, message: `${kind} file is missing (listed in dataset.json); ${MISSING_LISTED_FIX}` });
+    return null;
+  }
   try {
     return await readImage(registry, path);
   } catch (e) {
@@ -187,7 +204,7 @@ function checkDuplicates(st: CheckState, c: DatasetCase, imgs: (MedicalImage | n
 
 /** The label: grid against each channel, one channel, values within the declared set (B01, B03, B05, B06). */
 async function checkLabel(st: CheckState, c: DatasetCase, imgs: (MedicalImage | null)[], problems: DatasetProblem[], train: boolean): Promise<void> {
-  const seg = await tryRead(st.registry, c.label!, c.id, problems);
+  const seg = await tryRead(st.registry, c.label!, c.id, problems, 'label');
   if (!seg) return;
   const label = c.label!;
   for (const w of seg.warnings ?? []) st.notes.push(w.startsWith(label) ? w : `${label}: ${w}`);
@@ -219,7 +236,7 @@ async function checkLabel(st: CheckState, c: DatasetCase, imgs: (MedicalImage | 
 async function checkCase(st: CheckState, c: DatasetCase, train: boolean): Promise<DatasetProblem[]> {
   const problems: DatasetProblem[] = [];
   if (!c.label && train) {
-    problems.push({ caseId: c.id, file: join(st.ds.root, 'labelsTr', `${c.id}${st.ds.json.file_ending}`), message: 'label file is missing' });
+    problems.push({ caseId: c.id, file: join(st.ds.root, 'labelsTr', `${c.id}${st.ds.json.file_ending}`), message: `label file is missing; add labelsTr/${c.id}${st.ds.json.file_ending}, or remove the case's images from imagesTr` });
   }
   const imgs: (MedicalImage | null)[] = [];
   for (const p of c.images) imgs.push(await tryRead(st.registry, p, c.id, problems));
