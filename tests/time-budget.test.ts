@@ -72,8 +72,10 @@ describe('decathlon --time-budget on an anisotropic two-channel dataset', () => 
     let budget = budgetArg;
     let t0 = performance.now();
     let code = await runCli(['decathlon', root, '-o', out, '--time-budget', budget, '-f', '0'], { out: (s) => lines.push(s) }, (s) => errs.push(s));
-    if (code === 1) {
-      // a slower (loaded) machine: the refusal names the budget that fits; that budget must then be kept
+    // a slower (loaded) machine: the refusal names the budget that fits; that budget must then be kept. The load of a
+    // shared CI machine changes between two runs, and a new calibration can then name a larger budget (CI, load ~8:
+    // 5m refused naming 6m, then 6m refused naming 7m27s): the run is retried at each named budget, at most 3 times
+    for (let attempt = 0; code === 1 && attempt < 3; attempt++) {
       const least = /give a budget of at least ((\d+)h (\d+)m|(\d+)m (\d+)s|(\d+)s)/.exec(errs.join('\n'));
       expect(least, errs.join('\n')).not.toBeNull();
       const [, , h, hm, m, ms, sec] = least!.map((v) => Number(v ?? 0));

@@ -55,9 +55,12 @@ describe('folds a time budget stopped barely trained', () => {
     expect(undertrainedFolds(['2d'], modelDir, [0, 1])).toEqual([]);
   });
 
-  it('no fold left: a clear error asking for a larger budget', () => {
+  it('no fold left: every fold is kept, with a warning naming them and asking for a larger budget', () => {
     fold('2d', 0, { iterations: 1, plannedIterations: 55 });
-    expect(() => foldsForTestPrediction(['2d'], modelDir, [0], undefined, () => {})).toThrow(
-      'every fold was stopped by the time budget before it was trained enough to predict with (2d fold_0: 1 of 55 iterations)');
+    const logged: string[] = [];
+    expect(foldsForTestPrediction(['2d'], modelDir, [0], undefined, (s) => logged.push(s))).toEqual({ folds: [0], leftOut: [] });
+    expect(logged).toEqual([
+      'warning: every fold was stopped by the time budget before it was trained enough (2d fold_0: 1 of 55 iterations); the test set is predicted with them anyway and its Dice will be low: run again with a larger --time-budget into a new -o folder',
+    ]);
   });
 });

@@ -9,7 +9,6 @@
  */
 import { join } from 'node:path';
 import { undertrained } from '../training/deadline.js';
-import { DataError } from '../util/errors.js';
 import { readJsonIfValid } from './json-io.js';
 import type { DeadlineStop } from '../training/deadline.js';
 
@@ -46,17 +45,17 @@ export function formatLeftOutFold(l: LeftOutFold): string {
 }
 
 /**
- * The folds to predict the test set with: `folds` less those any member configuration left undertrained.
- * @throws DataError when no fold remains, asking for a larger budget
+ * The folds to predict the test set with: `folds` less those any member configuration left undertrained. When every
+ * fold is undertrained, all of them are kept (the budget is spent; a prediction from them is better than none) and a
+ * warning says so and how to train them fully.
  */
 export function foldsForTestPrediction(members: string[], modelDir: (c: string) => string, folds: number[], minIterations: number | undefined, log: (s: string) => void): { folds: number[]; leftOut: LeftOutFold[] } {
   const leftOut = undertrainedFolds(members, modelDir, folds, minIterations);
-  for (const l of leftOut) log(formatLeftOutFold(l));
   const use = folds.filter((f) => !leftOut.some((l) => l.fold === f));
   if (folds.length && !use.length) {
-    throw new DataError(`every fold was stopped by the time budget before it was trained enough to predict with (${leftOut.map((l) => `${l.configuration} fold_${l.fold}: ${l.iterations} of ${l.plannedIterations} iterations`).join('; ')})`, {
-      hint: 'run again with a larger --time-budget into a new -o folder (the folds here have checkpoint_final and a rerun keeps them as they are)',
-    });
+    log(`warning: every fold was stopped by the time budget before it was trained enough (${leftOut.map((l) => `${l.configuration} fold_${l.fold}: ${l.iterations} of ${l.plannedIterations} iterations`).join('; ')}); the test set is predicted with them anyway and its Dice will be low: run again with a larger --time-budget into a new -o folder`);
+    return { folds, leftOut: [] };
   }
+  for (const l of leftOut) log(formatLeftOutFold(l));
   return { folds: use, leftOut };
 }
