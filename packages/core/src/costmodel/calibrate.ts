@@ -177,20 +177,44 @@ function median(v: number[]): number {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
 }
 
-/** Median wall time of one tile: predict a patch-sized volume (one tile) three times after a warm-up; and the warm-up's excess. */
+/**
+ * Run `once` (a timed action returning its wall seconds) until the steady runs after the first (warm-up) span at
+ * least `minSeconds` and number at least `minRuns`, at most `maxRuns`; return the median of the steady runs and the
+ * first run's excess over it. A tile of a small 2D patch takes ~0.3 s on 2 cores, so three runs measured under a
+ * second and a burst of other work on a shared machine moved the median by 30-40% between calibrations (0.27 s
+ * against 0.38 s for the same 224x224 tile, on the same idle machine): sampling a fixed time span bounds that.
+ * @throws RangeError when `minRuns` < 1 or `maxRuns` < `minRuns`.
+ */
+export async function steadyMedian(once: () => Promise<number>, o: { minSeconds: number; minRuns: number; maxRuns: number }): Promise<{ steady: number; warmup: number; runs: number }> {
+  if (o.minRuns < 1 || o.maxRuns < o.minRuns) throw new RangeError(`steadyMedian: need 1 <= minRuns <= maxRuns (got ${o.minRuns}, ${o.maxRuns})`);
+  const first = await once();
+  const times: number[] = [];
+  let spent = 0;
+  while (times.length < o.maxRuns && (times.length < o.minRuns || spent < o.minSeconds)) {
+    const t = await once();
+    times.push(t);
+    spent += t;
+  }
+  const steady = median(times);
+  return { steady, warmup: Math.max(0, first - steady), runs: times.length };
+}
+
+/**
+ * Median wall time of one tile: predict a patch-sized volume (one tile) after a warm-up, at least 3 times and until
+ * 2 s were timed (at most 25 runs; {@link steadyMedian}); and the warm-up's excess.
+ */
 async function timeTile(network: Network, patch: number[], channels: number, numClasses: number): Promise<{ secondsPerTile: number; tileWarmupSeconds: number }> {
   const p3 = patch.length === 2 ? [1, ...patch] : patch;
   const shape = [channels, ...p3];
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i * 0.37));
   const model = { networks: [network], patchSize: patch, numClasses, mirrorAxes: [] };
-  const times: number[] = [];
-  for (let r = 0; r < 4; r++) {
+  const once = async () => {
     const t0 = performance.now();
     await predictPreprocessed(model, data, shape, { mirror: false });
-    times.push((performance.now() - t0) / 1000);
-  }
-  const steady = median(times.slice(1));
-  return { secondsPerTile: steady, tileWarmupSeconds: Math.max(0, times[0]! - steady) };
+    return (performance.now() - t0) / 1000;
+  };
+  const { steady, warmup } = await steadyMedian(once, { minSeconds: 2, minRuns: 3, maxRuns: 25 });
+  return { secondsPerTile: steady, tileWarmupSeconds: warmup };
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
 import { networkCost, trainingUnits } from './network-cost.js';
 import { casesToPredict, costFrom, estimateStages, formatDuration, hostCpuShare, hostPredictSeconds, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
-import { calibrationCurrent, iterationWithWorkers, type Calibration } from './calibrate.js';
+import { calibrationCurrent, iterationWithWorkers, steadyMedian, type Calibration } from './calibrate.js';
 import { hostPredictCaseSeconds, hostRatesFrom, separableVoxels, type HostCalibration, type HostRates } from './host-calibrate.js';
 import { availableMemory, nvidiaGpuMemory, scaledValidationIterations } from './time-budget.js';
 import type { ComputeBackend } from '../contracts/backend.js';
@@ -253,5 +253,30 @@ describe('prediction stages pay their warm-up once', () => {
     const c = { secondsPerIteration: 1, dataSecondsPerIteration: 0, secondsPerTile: 0.1, trainingBytes: 1, trainingUnits: 1, activationElements: 1 } as Calibration;
     const two = [{ ...c, tileFlops: tile / 3, tileWarmupSeconds: 1 }, { ...c, trainingUnits: 2, tileFlops: tile * 2, tileWarmupSeconds: 4 }];
     expect(costFrom(two, { architecture: arch, patch_size: [16, 16, 16] } as never, 2, 1, 2, 1).tileWarmupSeconds).toBe(4);
+  });
+});
+
+describe('steadyMedian (tile timing of the calibration)', () => {
+  const runner = (seq: number[]) => {
+    let i = 0;
+    return async () => seq[Math.min(i++, seq.length - 1)]!;
+  };
+  it('samples a time span, so a slow burst in the first steady runs does not set the median', async () => {
+    // warm-up 0.5 s, then two runs slowed by other work, then the steady 0.27 s; three runs alone would give 0.4
+    const r = await steadyMedian(runner([0.5, 0.4, 0.4, 0.27]), { minSeconds: 2, minRuns: 3, maxRuns: 25 });
+    expect(r.runs).toBe(7); // 0.4 + 0.4 + 5 x 0.27 = 2.15 s >= 2 s
+    expect(r.steady).toBe(0.27);
+    expect(r.warmup).toBeCloseTo(0.23, 12);
+  });
+  it('slow tiles: the minimum count; fast tiles: at most maxRuns', async () => {
+    expect((await steadyMedian(runner([4, 3]), { minSeconds: 2, minRuns: 3, maxRuns: 25 })).runs).toBe(3);
+    const fast = await steadyMedian(runner([0.01, 0.001]), { minSeconds: 2, minRuns: 3, maxRuns: 25 });
+    expect(fast.runs).toBe(25);
+    expect(fast.steady).toBe(0.001);
+    expect(fast.warmup).toBeCloseTo(0.009, 12);
+  });
+  it('refuses an empty or inverted run count', async () => {
+    await expect(steadyMedian(runner([1]), { minSeconds: 1, minRuns: 0, maxRuns: 3 })).rejects.toThrow('need 1 <= minRuns <= maxRuns (got 0, 3)');
+    await expect(steadyMedian(runner([1]), { minSeconds: 1, minRuns: 4, maxRuns: 3 })).rejects.toThrow(RangeError);
   });
 });
