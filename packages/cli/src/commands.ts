@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import {
   DataError, UsageError, checkOutputFolder, convertMsd, evaluateFolder, foregroundClasses, formatDice,
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson,
@@ -9,7 +9,7 @@ import {
   loadRunPlans, runTraining, runFindBest, formatLeftOutFold,
   checkpointKind, type DatasetJson,
 } from '@nnunet-ts/core';
-import { allowEmptyLabelsFlag, makeContext, parseLabels, type CommonOptions } from './context.js';
+import { allowEmptyLabelsFlag, choiceParser, makeContext, parseLabels, type CommonOptions } from './context.js';
 import { addSlurmCommands, addWorkerCommand } from './queue-commands.js';
 import { addEnsembleCommand, addExportOnnxCommand } from './interop-commands.js';
 import { addExportWebCommand } from './web-command.js';
@@ -50,11 +50,8 @@ function parseFoldList(v: string | undefined): number[] | undefined {
   return folds;
 }
 
-/** `--export-order-z`: 0 (nearest, nnU-Net) or 1 (linear). */
-function parseOrderZ(v: string): number {
-  if (v !== '0' && v !== '1') throw new InvalidArgumentError(`--export-order-z must be 0 (nearest, nnU-Net) or 1 (linear), got '${v}'`);
-  return Number(v);
-}
+/** `--export-order-z`: 0 (nearest, nnU-Net) or 1 (linear); anything else is a one-line usage error (exit 2). */
+const parseOrderZ = choiceParser('--export-order-z', { 0: 'nearest, nnU-Net', 1: 'linear' }, Number);
 
 async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnType<typeof makeContext>>, allowEmptyLabels?: boolean) {
   const L = runLayout(out);
@@ -184,7 +181,7 @@ function addTrainCommand(program: Command, io: Io): void {
 /** `predict`: segment a folder of images with a trained model folder. */
 function addPredictCommand(program: Command, io: Io): void {
   common(program.command('predict').description('segment a folder of images with a trained model folder'))
-    .requiredOption('-i, --input <folder>', 'images: CASE_0000<ending> (or plain names for 1-channel models)')
+    .requiredOption('-i, --input <folder>', 'images: CASE_0000<ending> (or plain names for 1-channel models), or one image file of a 1-channel model; outputs are <CASE><ending>')
     .requiredOption('-o, --output <folder>', 'where segmentations are written as CASE<ending>')
     .requiredOption('-m, --model <folder>', 'model folder <trainer>__<plans>__<configuration>')
     .option('-f, --folds <folds...>', "folds to ensemble: '0,1' or nnU-Net's '0 1' (default: all trained)")

@@ -72,6 +72,24 @@ export function parseTimeBudget(v: string | undefined): number | undefined {
   return ms / 1000;
 }
 
+/**
+ * The argument parser of an option whose value is one of a fixed set (`choices`: value -> what it means, in the
+ * order they are listed). A value outside the set is a `UsageError` (exit 2) of one line naming the option, the bad
+ * value and the allowed values; commander's own `InvalidArgumentError` would print the verb's whole help after it.
+ * @param flag the option as typed, e.g. `--export-order-z`
+ * @param convert turns an allowed value into the option's value (e.g. `Number`)
+ * @throws UsageError for a value outside `choices`
+ */
+export function choiceParser<T>(flag: string, choices: Record<string, string>, convert: (v: string) => T): (v: string) => T {
+  return (v: string) => {
+    if (!Object.hasOwn(choices, v)) {
+      const allowed = Object.entries(choices).map(([k, what]) => `${k} (${what})`).join(', ');
+      throw new UsageError(`${flag} ${JSON.stringify(v)} is not an allowed value; allowed: ${allowed}`);
+    }
+    return convert(v);
+  };
+}
+
 /** Parse `--folds 0,1` / `all`. */
 export function parseFolds(v: string | undefined): number[] | 'all' | undefined {
   if (v === undefined) return undefined;

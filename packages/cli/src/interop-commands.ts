@@ -1,6 +1,6 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { checkpointKind, UsageError, ensembleFolders, exportOnnxModel, readModelFolderFiles, stage } from '@nnunet-ts/core';
+import { DataError, availableFolds, checkpointKind, UsageError, ensembleFolders, exportOnnxModel, readModelFolderFiles, stage } from '@nnunet-ts/core';
 import { makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 
@@ -30,12 +30,28 @@ export function addExportOnnxCommand(program: Command, common: (c: Command) => C
     .action(async (o: CommonOptions & { model: string; output: string; fold?: string; checkpoint: string }) => {
       const fold = o.fold === undefined ? undefined : o.fold === 'all' ? 'all' : Number(o.fold);
       if (typeof fold === 'number' && !Number.isInteger(fold)) throw new UsageError(`bad fold '${o.fold}'`, { hint: 'use -f 0 (one fold: an ONNX file holds one network)' });
-      // the model folder and the checkpoint choice are checked before a compute backend is picked
-      checkpointKind(o.checkpoint);
-      readModelFolderFiles(resolve(o.model));
+      // the model folder, the checkpoint choice and the fold are checked before a compute backend is picked
+      const found = await checkOnnxFold(resolve(o.model), fold, checkpointKind(o.checkpoint));
       const ctx = await makeContext(o);
       const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const done = await exportOnnxModel(resolve(o.model), resolve(o.output), ctx.registry, backend, { fold, checkpoint: o.checkpoint });
       io.out(`wrote ${resolve(o.output)} (fold ${done}, ONNX opset 17)`);
+      if (fold === undefined) io.out(`folds found in ${resolve(o.model)}: ${found.join(', ')}; exported fold ${done} (the first); -f <fold> exports another`);
     });
+}
+
+/**
+ * The folds of model folder `dir` holding checkpoint `kind` (`fold_<k>/checkpoint_<kind>.json` or nnU-Net's `.pth`;
+ * `fold_all` last), after checking that `dir` is a model folder and that the requested `fold`, if any, is one of them.
+ * A folder with no such fold is left to `exportOnnxModel`, whose error names the checkpoints the folds do hold.
+ * @throws DataError naming the missing fold and the folds found, for a fold that is not trained with `kind`
+ */
+async function checkOnnxFold(dir: string, fold: number | 'all' | undefined, kind: string): Promise<(number | 'all')[]> {
+  readModelFolderFiles(dir);
+  const found = await availableFolds(dir, kind);
+  if (fold === undefined || !found.length || found.includes(fold)) return found;
+  throw new DataError(`fold ${fold} has no checkpoint_${kind} in the model folder; folds found: ${found.join(', ')}`, {
+    file: join(dir, `fold_${fold}`),
+    hint: `pass -f with one of ${found.join(', ')} (an ONNX file holds one fold's network), or leave -f out for fold ${found[0]}`,
+  });
 }

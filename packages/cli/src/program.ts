@@ -8,9 +8,11 @@ export function createProgram(io: Io = { out: (s) => process.stdout.write(s + '\
   const program = new Command('nnunet-ts')
     .description('nnU-Net for Node: self-configuring medical image segmentation')
     .version('0.1.0')
-    .showHelpAfterError()
+    .showHelpAfterError('(see: nnunet-ts --help)')
     .exitOverride();
   addCommands(program, io);
+  // a wrong command line prints its error and where the options are listed, not the verb's whole help
+  for (const verb of program.commands) verb.showHelpAfterError(`(see: nnunet-ts ${verb.name()} --help)`);
   return program;
 }
 
@@ -71,9 +73,11 @@ export async function runCli(argv: string[], io?: Io, err: (s: string) => void =
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof NnunetError) {
-      err(`error: ${e.message}`);
+      // a usage error without a hint is one line: the error and where the verb's options are listed
+      const usage = e instanceof UsageError ? `(${usageOf(argv)})` : '';
+      err(`error: ${e.message}${usage && !e.hint ? ` ${usage}` : ''}`);
       if (e.hint) err(`hint: ${e.hint}`);
-      if (e instanceof UsageError) err(`(${usageOf(argv)})`);
+      if (usage && e.hint) err(usage);
       return e instanceof UsageError ? 2 : 1;
     }
     err(`internal error: ${(e as Error)?.stack ?? String(e)}`);

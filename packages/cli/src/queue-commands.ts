@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
-import { UsageError, prepareRun, runStoredJobs, startQueueWorker, writeSlurmScripts, type JobWorker, type SbatchSettings } from '@nnunet-ts/core';
+import {
+  UsageError, checkRunRequest, clusterJobGraph, formatDuration, prepareRun, runStoredJobs, stage, startQueueWorker, writeSlurmScripts, type JobWorker, type RunSpec, type SbatchSettings,
+} from '@nnunet-ts/core';
 import { allowEmptyLabelsFlag, makeContext, type CommonOptions } from './context.js';
 import type { Io } from './commands.js';
 import { processExecutor } from './job-process.js';
@@ -68,6 +70,20 @@ export function addWorkerCommand(program: Command, common: (c: Command) => Comma
     });
 }
 
+/**
+ * The `slurm` summary line of the budget the jobs carry (`<run>/jobs.json`): configurations, folds, epochs x
+ * iterations per training task and, with a time budget, where it came from, the backend it was planned on and each
+ * task's share of training time (`RunSpec.trainingSecondsPerTask`).
+ */
+export function budgetSummary(run: RunSpec, o: Pick<CommonOptions, 'timeBudget' | 'preset' | 'config'>, plannedOn?: string): string {
+  const b = run.budget;
+  const what = `${run.configurations.join(', ')}, fold(s) ${run.folds.join(', ')}: one array task per (configuration, fold), each training ${b.epochs} epochs x ${b.iterationsPerEpoch} iterations`;
+  if (!b.timeBudgetSeconds) return `no time budget: nnU-Net's plans; ${what}`;
+  const from = o.timeBudget !== undefined ? `--time-budget ${o.timeBudget}` : o.preset !== undefined ? `--preset ${o.preset}` : `--config ${o.config ?? ''}`.trim();
+  return `time budget ${formatDuration(b.timeBudgetSeconds)} (${from}) for the whole run, planned on this machine${plannedOn ? ` (backend ${plannedOn})` : ''}: ${what}, ` +
+    `and at most ${formatDuration(run.trainingSecondsPerTask ?? 0)} of training from the task's start (the budget's training time per fold)`;
+}
+
 /** `slurm`: sbatch scripts for a run (no queue needed); `job`: run listed jobs of a run (what the scripts call). */
 export function addSlurmCommands(program: Command, common: (c: Command) => Command, budgetFlags: (c: Command) => Command, io: Io): void {
   allowEmptyLabelsFlag(budgetFlags(common(program.command('slurm <task>').description('prepare a run (validate, plan, splits) and write sbatch scripts: preprocessing, an array with one task per (configuration, fold), then find-best/predict/evaluate (afterok)'))))
@@ -83,17 +99,24 @@ export function addSlurmCommands(program: Command, common: (c: Command) => Comma
     .option('--planner <name>', 'planner plugin (default nnUNetPlanner)')
     .option('--gpu-memory-gb <n>', 'GPU memory target in GB (default 8)')
     .action(async (task: string, o: CommonOptions & SbatchSettings & { out: string; command: string; gpus?: string; cpusPerTask?: string; sbatch?: string[]; allowEmptyLabels?: boolean }) => {
+      const started = performance.now();
       const ctx = await makeContext(o);
       mkdirSync(o.out, { recursive: true });
-      const { graph } = await prepareRun({
+      const opts = {
         task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
         planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb, allowEmptyLabels: o.allowEmptyLabels,
-      });
+      };
+      checkRunRequest(opts);
+      // a time budget is planned here, on this machine's backend (as decathlon --queue does); the nodes keep to it
+      const backend = ctx.budget.timeBudgetSeconds ? await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (l) => ctx.rep.log(l)) : undefined;
+      const prepared = await prepareRun(opts, backend, false, started);
+      const graph = clusterJobGraph(prepared.graph, prepared.plans.time_budget as Record<string, unknown> | undefined);
       const s = writeSlurmScripts(graph, o.command, {
         partition: o.partition, account: o.account, time: o.time, mem: o.mem, extra: o.sbatch,
         gpus: positiveInt('gpus', o.gpus), cpusPerTask: positiveInt('cpus-per-task', o.cpusPerTask),
       });
       io.out(`wrote ${s.scripts.length} sbatch scripts to ${s.dir}; submit them with: ${s.submit}`);
+      io.out(budgetSummary(graph.run, o, backend?.info.name));
     });
 
   common(program.command('job [ids...]').description("run jobs of a prepared run (<run>/jobs.json, from slurm or decathlon), by id (comma lists allowed), in the graph's order"))

@@ -40,6 +40,11 @@ export interface RunSpec {
    * validation and test prediction still fit the budget (`trainingDeadline` in the pipeline); folds share what is left.
    */
   trainingEndsAt?: number;
+  /**
+   * Time budget on a cluster (`nnunet-ts slurm`) instead of `trainingEndsAt`: seconds each training job may train,
+   * counted from its own start (queue waits do not count; `trainingSecondsPerTask` in the pipeline computes it).
+   */
+  trainingSecondsPerTask?: number;
 }
 
 /**

@@ -160,9 +160,33 @@ const RESERVE_FACTOR = 1.5;
 export function trainingDeadline(record: Record<string, unknown> | undefined, runStartedAt: number): number | null {
   const budget = Number(record?.budget_seconds);
   if (!record || !Number.isFinite(budget) || budget <= 0) return null;
+  return runStartedAt + 1000 * (budget * (1 - RESERVE_SHARE) - RESERVE_FACTOR * estimatedSeconds(record, /^(validation|predict test)\b/));
+}
+
+/** Sum of the `time_budget` record's stage estimates whose stage name matches `stage`, seconds. */
+function estimatedSeconds(record: Record<string, unknown>, stage: RegExp): number {
   const estimates = Array.isArray(record.estimates) ? (record.estimates as { stage: string; seconds: number }[]) : [];
-  const after = estimates.filter((e) => /^(validation|predict test)\b/.test(e.stage)).reduce((a, e) => a + (Number(e.seconds) || 0), 0);
-  return runStartedAt + 1000 * (budget * (1 - RESERVE_SHARE) - RESERVE_FACTOR * after);
+  return estimates.filter((e) => stage.test(e.stage)).reduce((a, e) => a + (Number(e.seconds) || 0), 0);
+}
+
+/**
+ * A cluster training task's share of a time budget: seconds of training counted from the task's own start
+ * (`nnunet-ts slurm`: the array's tasks train the folds side by side after queue waits of unknown length, so the
+ * wall-clock `trainingDeadline` of a run on one machine cannot apply). The budget is planned for the whole run on the
+ * machine that planned it, folds one after another; each task gets the training time one fold has in that plan: the
+ * budget less the time spent before the stages (`seconds_before_stages`: validation, fingerprint, planning,
+ * calibration), the estimated preprocessing, 1.5x the estimated validation and test prediction and 4% of the budget
+ * (the reserve `trainingDeadline` keeps), divided by `folds`. 0 when nothing is left (the trainer's `minIterations`
+ * floor still applies); null without a time budget record.
+ * @param record the plans' `time_budget` record (`decisionRecord`)
+ * @param folds folds trained per configuration (one array task each)
+ */
+export function trainingSecondsPerTask(record: Record<string, unknown> | undefined, folds: number): number | null {
+  const budget = Number(record?.budget_seconds);
+  if (!record || !Number.isFinite(budget) || budget <= 0) return null;
+  const before = Number(record.seconds_before_stages) || 0;
+  const left = budget * (1 - RESERVE_SHARE) - RESERVE_FACTOR * estimatedSeconds(record, /^(validation|predict test)\b/) - before - estimatedSeconds(record, /^preprocess\b/);
+  return Math.max(0, left) / Math.max(1, folds);
 }
 
 function budgetFrom(b: Budget, r: Record<string, unknown>): Budget {

@@ -7,7 +7,7 @@ import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
 import { pickWriter } from '../dataset/convert.js';
 import { readCase } from '../dataset/read.js';
-import { listFiles, idOf, stripEnding } from '../dataset/files.js';
+import { listFiles, idOf, parseChannelStem, stripEnding } from '../dataset/files.js';
 import { scanV2Folder } from '../dataset/load.js';
 import { labelManager } from '../dataset/label-manager.js';
 import type { DatasetCase } from '../dataset/types.js';
@@ -307,8 +307,56 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number): D
 }
 
 /**
- * Predict every case of `inDir` into `outDir` as `<id><file_ending>`; existing outputs are overwritten unless
- * `opts.existing` says otherwise. `outDir` equal to or inside `inDir` is refused.
+ * Cases of `predict -i`: a folder (`casesOfFolder`) or one image file of a single-channel model. A case's id, and so
+ * its output `<id><file_ending>`, never carries the `_0000` channel suffix, as nnU-Net names its outputs
+ * (`<case><file_ending>`), however the inputs are named: a one-channel folder may mix `a_0000.nii.gz` and `b.nii.gz`.
+ * @throws DataError as `casesOfFolder`, for one file of a multi-channel model or of another ending than the model's,
+ *   and for two files of one case (`a_0000.nii.gz` and `a.nii.gz`)
+ */
+export function casesOfInput(input: string, ending: string, nChannels: number): DatasetCase[] {
+  if (existsSync(input) && statSync(input).isFile()) return [singleFileCase(input, ending, nChannels)];
+  // a case named after its one file (a plain name, not the CASE_0000 layout) drops the channel suffix
+  const cases = casesOfFolder(input, ending, nChannels).map((c) => (c.images.length === 1 && idOf(c.images[0]!, ending) === c.id ? { ...c, id: caseIdOf(c.id) } : c));
+  return checkUniqueIds(cases, input);
+}
+
+/** A one-channel case id without its `_0000` channel suffix (`a_0000` -> `a`; `a`, `a_0001` unchanged). */
+function caseIdOf(stem: string): string {
+  const p = parseChannelStem(stem);
+  return p && p.channel === 0 ? p.id : stem;
+}
+
+/**
+ * `predict -i <file>`: one image file as the one case of a single-channel model, named as in a folder (`caseIdOf`).
+ * @throws DataError for a multi-channel model (its channels are separate files: pass their folder) or another ending
+ */
+function singleFileCase(file: string, ending: string, nChannels: number): DatasetCase {
+  if (nChannels !== 1) {
+    throw new DataError(`the model expects ${nChannels} channels, one file each, but -i is one file`, { file, hint: `pass -i <folder> holding CASE_0000${ending} ... CASE_${String(nChannels - 1).padStart(4, '0')}${ending}` });
+  }
+  if (!stripEnding(basename(file), ending)) throw new DataError(`not a ${ending} file: the model's dataset.json gives file_ending ${ending}`, { file, hint: `convert it to ${ending}, or pass a folder of ${ending} images` });
+  return { id: caseIdOf(idOf(file, ending)), images: [file] };
+}
+
+/**
+ * Cases whose ids differ (`a_0000.nii.gz` and `a.nii.gz` are both case `a`: one output each would overwrite the other).
+ * @throws DataError naming the files of a case given twice
+ */
+function checkUniqueIds(cases: DatasetCase[], dir: string): DatasetCase[] {
+  const seen = new Map<string, string>();
+  for (const c of cases) {
+    const other = seen.get(c.id);
+    if (other !== undefined) {
+      throw new DataError(`${basename(other)} and ${basename(c.images[0]!)} are both case ${c.id}: both would be written to the same output`, { file: dir, hint: 'keep one of the two files in the input folder' });
+    }
+    seen.set(c.id, c.images[0]!);
+  }
+  return cases;
+}
+
+/**
+ * Predict every case of `inDir` (a folder, or one image file: `casesOfInput`) into `outDir` as `<id><file_ending>`;
+ * existing outputs are overwritten unless `opts.existing` says otherwise. `outDir` equal to or inside `inDir` is refused.
  * Returns the ids predicted or found.
  */
 export async function predictFolder(
@@ -321,7 +369,7 @@ export async function predictFolder(
 ): Promise<string[]> {
   const ending = m.folder.dataset.file_ending;
   checkOutputFolder(inDir, outDir);
-  const cases = casesOfFolder(inDir, ending, Object.keys(m.folder.dataset.channel_names).length);
+  const cases = casesOfInput(inDir, ending, Object.keys(m.folder.dataset.channel_names).length);
   return predictCases(m, cases, outDir, registry, rep, opts);
 }
 
@@ -344,11 +392,13 @@ export async function predictCases(
   if (opts.saveProbabilities) writeNnunetOutputJsons(outDir, m.folder.dataset, m.folder.plans);
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(modelFoldersOf(m), opts) : '');
   const todo = cases.filter((c) => !resume.keep(join(outDir, `${c.id}${ending}`), c.id, c.images));
-  if (opts.estimate !== false) {
+  // kept outputs are said once; the progress counts the cases left
+  if (todo.length < cases.length) rep.log(`predict: ${cases.length - todo.length} of ${cases.length} case(s) already predicted in ${outDir}, kept; ${todo.length} left`);
+  if (opts.estimate !== false && todo.length) {
     // an estimate never stops a prediction
     await estimatePrediction(m, todo, opts, rep, registry).catch((e: unknown) => rep.log(`estimate: unavailable (${(e as Error).message})`));
   }
-  await forEachCase(cases, outDir, rep, 'predict', async (c) => {
+  await forEachCase(todo, outDir, rep, 'predict', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images)) return;
     const { image } = await readCase(registry, { id: c.id, images: c.images });
@@ -356,7 +406,7 @@ export async function predictCases(
     await writeSegmentation(registry, out, r.seg, image, ending);
     if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), r.probabilities!, r.properties, image);
     resume.written(c.id, c.images);
-  });
+  }, cases.length - todo.length);
   return cases.map((c) => c.id);
 }
 
@@ -367,10 +417,12 @@ export async function predictCases(
  * message names the file; its hint the fix). nnU-Net's predictor stops at the first bad case instead (the exception
  * of its preprocessing worker ends `predict_from_files`); this is our deliberate deviation (cli README, "predict").
  * Outputs stay atomic, so a rerun with `--continue` predicts only the missing cases. Internal errors (bugs) stop at
- * once. With a single case its own error is thrown unchanged (the decathlon predicts one case per job).
+ * once. With a single case its own error is thrown unchanged (the decathlon predicts one case per job). `kept`: cases
+ * of the same folder whose outputs were kept (`--continue`), counted in the final error's totals, not in the progress.
  * @throws DataError listing the failed cases, or the single case's error
  */
-export async function forEachCase(cases: DatasetCase[], outDir: string, rep: Reporter, label: string, predictOne: (c: DatasetCase) => Promise<void>): Promise<void> {
+export async function forEachCase(cases: DatasetCase[], outDir: string, rep: Reporter, label: string, predictOne: (c: DatasetCase) => Promise<void>, kept = 0): Promise<void> {
+  if (!cases.length) return;
   const failed: { id: string; error: NnunetError }[] = [];
   rep.start(label, cases.length);
   let n = 0;
@@ -378,7 +430,7 @@ export async function forEachCase(cases: DatasetCase[], outDir: string, rep: Rep
     try {
       await predictOne(c);
     } catch (e) {
-      if (!(e instanceof NnunetError) || cases.length === 1) throw e;
+      if (!(e instanceof NnunetError) || cases.length + kept === 1) throw e;
       failed.push({ id: c.id, error: e });
       rep.log(`${label}: case ${c.id} failed, going on with the others: ${e.message}`);
     }
@@ -387,7 +439,8 @@ export async function forEachCase(cases: DatasetCase[], outDir: string, rep: Rep
   rep.stop();
   if (!failed.length) return;
   const lines = failed.map(({ id, error }) => `${id}: ${error.message}${error.hint ? `\n      fix: ${error.hint}` : ''}`);
-  throw new DataError(`${failed.length} of ${cases.length} case(s) could not be predicted (the other ${cases.length - failed.length} are in ${outDir}):\n  ${lines.join('\n  ')}`, {
+  const all = cases.length + kept;
+  throw new DataError(`${failed.length} of ${all} case(s) could not be predicted (the other ${all - failed.length} are in ${outDir}):\n  ${lines.join('\n  ')}`, {
     hint: 'fix or remove the input files named above, then run the same command with --continue: the segmentations already written are kept and only the missing cases are predicted',
   });
 }

@@ -145,9 +145,20 @@ async function trainInput(c: JobContext): Promise<TrainStageInput> {
     ds: s.ds, plans: s.plans, configuration, registry: c.registry, backend: await c.backend(),
     preprocessedDir: s.L.configurationData(dataConfiguration(s.plans, configuration)), modelDir: s.L.modelDir(configuration),
     splits: s.splits, folds: [job.fold!], budget: run.budget, rep,
-    ...(run.trainingEndsAt ? { trainingEndsAt: run.trainingEndsAt, runFolds: run.folds } : {}),
+    ...jobTrainingDeadline(run, job.fold!),
     saveProbabilities: run.budget.ensemble && run.configurations.length > 1, skipValidation: true,
   };
+}
+
+/**
+ * The time-budget deadline of a training job of `run`: the run's wall-clock `trainingEndsAt`, shared by its folds
+ * (one machine or a queue), or on a cluster the job's own `trainingSecondsPerTask` counted from `now` (its start).
+ * Empty without a time budget.
+ */
+export function jobTrainingDeadline(run: RunSpec, fold: number, now = Date.now()): Pick<TrainStageInput, 'trainingEndsAt' | 'runFolds'> {
+  if (run.trainingEndsAt) return { trainingEndsAt: run.trainingEndsAt, runFolds: run.folds };
+  if (run.trainingSecondsPerTask !== undefined) return { trainingEndsAt: now + 1000 * run.trainingSecondsPerTask, runFolds: [fold] };
+  return {};
 }
 
 async function trainJob(c: JobContext): Promise<void> {

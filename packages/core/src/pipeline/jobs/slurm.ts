@@ -5,6 +5,8 @@ import { writeFileAtomicSync } from '../../evaluation/summary.js';
 import { readJson, writeJson } from '../json-io.js';
 import { runLayout } from '../layout.js';
 import { DataError } from '../../util/errors.js';
+import { formatDuration } from '../../costmodel/estimate.js';
+import { trainingSecondsPerTask } from '../budget-stage.js';
 
 /** `sbatch` settings shared by every script (each one optional; `extra` lines are written as `#SBATCH <line>`). */
 export interface SbatchSettings {
@@ -73,12 +75,37 @@ function header(name: string, logs: string, s: SbatchSettings, o: { array?: numb
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
+ * The job graph of a run prepared for a cluster (`prepareRun`), with a time budget made to hold there: the wall-clock
+ * `trainingEndsAt` of a run on one machine is replaced by `trainingSecondsPerTask` (each training task's share, counted
+ * from its own start: `trainingSecondsPerTask` of the budget stage) from the plans' `time_budget` record. Unchanged
+ * without a time budget.
+ * @param timeBudget the plans' `time_budget` record (`decisionRecord`), undefined without a budget
+ */
+export function clusterJobGraph(graph: JobGraph, timeBudget: Record<string, unknown> | undefined): JobGraph {
+  const perTask = trainingSecondsPerTask(timeBudget, graph.run.folds.length);
+  if (perTask === null || !graph.run.budget.timeBudgetSeconds) return graph;
+  const { trainingEndsAt: _wallClock, ...run } = graph.run;
+  return { ...graph, run: { ...run, trainingSecondsPerTask: Math.round(perTask) } };
+}
+
+/** Comment lines of a training array script: what each task trains, and its share of a time budget. */
+function trainingComment(graph: JobGraph): string[] {
+  const { budget, trainingSecondsPerTask: share } = graph.run;
+  const lines = [`# each task trains its fold ${budget.epochs} epochs x ${budget.iterationsPerEpoch} iterations (the run's budget, in ${jobGraphFile(graph.run.out)})`];
+  if (budget.timeBudgetSeconds) {
+    lines.push(`# time budget ${formatDuration(budget.timeBudgetSeconds)} for the whole run: each task trains at most ${formatDuration(share ?? 0)} from its own start (the budget's training time per fold)`);
+  }
+  return lines;
+}
+
+/**
  * SLURM scripts for a run without a job queue (nnU-Net users' usual cluster setup, one job per configuration and
  * fold), in `<run>/slurm/`: `preprocess.sbatch` (every preprocessing job), `train_<d>.sbatch` per training depth
  * (an array, one task per (configuration, fold): training, then that fold's validation; the cascade is depth 1),
  * `final.sbatch` (find-best + postprocessing, test-set prediction, evaluation) and `submit.sh`, which submits them
  * in order, each with `--dependency=afterok:<previous>`. Every task runs `<command> job -o <run> <job ids>`
- * (`command`: how the cluster nodes start nnunet-ts) on the graph in `<run>/jobs.json`.
+ * (`command`: how the cluster nodes start nnunet-ts) on the graph in `<run>/jobs.json`, which carries the budget
+ * (a time budget as `trainingSecondsPerTask`: pass the graph through `clusterJobGraph` first).
  */
 export function writeSlurmScripts(graph: JobGraph, command: string, settings: SbatchSettings = {}): SlurmScripts {
   const out = graph.run.out;
@@ -94,7 +121,7 @@ export function writeSlurmScripts(graph: JobGraph, command: string, settings: Sb
   const trainWaves = graph.waves.filter((w) => w[0]?.kind === 'train');
   for (const [d, wave] of trainWaves.entries()) {
     const tasks = wave.map((j) => `${j.id},val.${j.id.slice('train.'.length)}`);
-    const text = [...header(`nnunet-train${d}-${key}`, logs, settings, { array: tasks.length, gpus: true }), '# one task per (configuration, fold): train, then validate'];
+    const text = [...header(`nnunet-train${d}-${key}`, logs, settings, { array: tasks.length, gpus: true }), '# one task per (configuration, fold): train, then validate', ...trainingComment(graph)];
     text.push(`JOBS=(${tasks.join(' ')})`, run('"${JOBS[$SLURM_ARRAY_TASK_ID]}"'));
     scripts.push({ file: `train_${d}.sbatch`, text });
   }
