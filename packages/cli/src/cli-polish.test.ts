@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it, vi } from 'vitest';
 import { formatDuration, resolveBudget, trainingSecondsPerTask, type RunSpec } from '@nnunet-ts/core';
 import { createProgram } from './program.js';
-import { budgetSummary } from './queue-commands.js';
+import { budgetSummary, slurmTimeSeconds } from './queue-commands.js';
 import { EXAMPLE, NNUNET_MODEL, cli, sessionDir } from './__fixtures__/cli-session.js';
 
 const dir = sessionDir('nnunet-polish-');
@@ -180,7 +180,7 @@ describe('slurm carries the budget to every job and says it', () => {
     process.env.NNUNET_TS_CACHE = join(dir, 'cache');
     try {
       const out = join(dir, 'slurm-quick');
-      const r = await cli('slurm', EXAMPLE, '-o', out, '--preset', 'quick', '--time-budget', '3h', '--backend', 'cpu-native', '-q');
+      const r = await cli('slurm', EXAMPLE, '-o', out, '--preset', 'quick', '--time-budget', '3h', '--backend', 'cpu-native', '--time', '0:30:00', '-q');
       expect(r.code, r.err).toBe(0);
       const plans = JSON.parse(readFileSync(join(out, 'nnUNet_preprocessed', 'nnUNetPlans.json'), 'utf8')) as { time_budget: Record<string, unknown> & { configuration: string; epochs: number; iterations_per_epoch: number; patch_size: number[] } };
       const tb = plans.time_budget;
@@ -204,10 +204,21 @@ describe('slurm carries the budget to every job and says it', () => {
         `time budget 3h 00m (--time-budget 3h) for the whole run, planned on this machine (backend cpu-native): ${tb.configuration}, fold(s) 0: one array task per (configuration, fold), ` +
           `each training ${tb.epochs} epochs x ${tb.iterations_per_epoch} iterations, and at most ${share} of training from the task's start (the budget's training time per fold)`,
       );
+      // an sbatch --time below the share would have SLURM kill the tasks: said, with the time to give
+      expect(r.out.split('\n')[2]).toBe(
+        `warning: --time 0:30:00 is shorter than each training task's ${share} of training (and its validation after it): SLURM would stop the tasks before they end; give --time of at least ${formatDuration(run.trainingSecondsPerTask! * 1.25)}`,
+      );
+      expect(readFileSync(join(out, 'slurm', 'train_0.sbatch'), 'utf8')).toContain('#SBATCH --time=0:30:00\n');
     } finally {
       if (cache === undefined) delete process.env.NNUNET_TS_CACHE;
       else process.env.NNUNET_TS_CACHE = cache;
     }
+  });
+
+  it("sbatch --time values in SLURM's forms", () => {
+    expect(['30', '30:15', '2:00:00', '1-0', '1-2', '1-2:30', '1-2:30:15', 'UNLIMITED', '1h'].map(slurmTimeSeconds)).toEqual([
+      1800, 1815, 7200, 86400, 93600, 95400, 95415, null, null,
+    ]);
   });
 
   it("the summary names a preset's budget as coming from the preset", () => {

@@ -84,6 +84,19 @@ export function budgetSummary(run: RunSpec, o: Pick<CommonOptions, 'timeBudget' 
     `and at most ${formatDuration(run.trainingSecondsPerTask ?? 0)} of training from the task's start (the budget's training time per fold)`;
 }
 
+/**
+ * Seconds of an sbatch `--time` value in SLURM's forms: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S` (sbatch(1));
+ * null for `UNLIMITED`/`INFINITE` or anything else (sbatch itself reports a bad value).
+ */
+export function slurmTimeSeconds(t: string): number | null {
+  const m = /^(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?$/.exec(t.trim());
+  if (!m) return null;
+  const [d, a, b, c] = [m[1], m[2], m[3], m[4]].map((x) => (x === undefined ? undefined : Number(x)));
+  if (d !== undefined) return d * 86400 + a! * 3600 + (b ?? 0) * 60 + (c ?? 0);
+  if (c !== undefined) return a! * 3600 + b! * 60 + c;
+  return a! * 60 + (b ?? 0);
+}
+
 /** `slurm`: sbatch scripts for a run (no queue needed); `job`: run listed jobs of a run (what the scripts call). */
 export function addSlurmCommands(program: Command, common: (c: Command) => Command, budgetFlags: (c: Command) => Command, io: Io): void {
   allowEmptyLabelsFlag(budgetFlags(common(program.command('slurm <task>').description('prepare a run (validate, plan, splits) and write sbatch scripts: preprocessing, an array with one task per (configuration, fold), then find-best/predict/evaluate (afterok)'))))
@@ -117,6 +130,11 @@ export function addSlurmCommands(program: Command, common: (c: Command) => Comma
       });
       io.out(`wrote ${s.scripts.length} sbatch scripts to ${s.dir}; submit them with: ${s.submit}`);
       io.out(budgetSummary(graph.run, o, backend?.info.name));
+      const limit = o.time === undefined ? null : slurmTimeSeconds(o.time);
+      const share = graph.run.trainingSecondsPerTask;
+      if (limit !== null && share !== undefined && limit < share) {
+        io.out(`warning: --time ${o.time} is shorter than each training task's ${formatDuration(share)} of training (and its validation after it): SLURM would stop the tasks before they end; give --time of at least ${formatDuration(share * 1.25)}`);
+      }
     });
 
   common(program.command('job [ids...]').description("run jobs of a prepared run (<run>/jobs.json, from slurm or decathlon), by id (comma lists allowed), in the graph's order"))
