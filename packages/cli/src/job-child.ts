@@ -11,7 +11,7 @@ const send = (m: ChildMessage) => process.send?.(m);
 
 const reporter: Reporter = {
   log: (message) => send({ type: 'log', message }),
-  start: (label, total) => send({ type: 'start', label, total }),
+  start: (label, total, value) => send({ type: 'start', label, total, value }),
   update: (value, status) => send({ type: 'update', value, status }),
   setTotal: (total) => send({ type: 'total', total }),
   stop: () => send({ type: 'stop' }),

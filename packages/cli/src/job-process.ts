@@ -15,7 +15,7 @@ export type ThreadsFor = () => number | undefined;
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'log'; message: string }
-  | { type: 'start'; label: string; total: number }
+  | { type: 'start'; label: string; total: number; value?: number }
   | { type: 'update'; value: number; status?: string }
   | { type: 'total'; total: number }
   | { type: 'stop' }
@@ -37,7 +37,7 @@ const CHILD = fileURLToPath(new URL('./job-child.js', import.meta.url));
 
 function relay(rep: Reporter, m: ChildMessage): void {
   if (m.type === 'log') rep.log(m.message);
-  else if (m.type === 'start') rep.start(m.label, m.total);
+  else if (m.type === 'start') rep.start(m.label, m.total, m.value);
   else if (m.type === 'update') rep.update(m.value, m.status);
   else if (m.type === 'total') rep.setTotal?.(m.total);
   else if (m.type === 'stop') rep.stop();

@@ -33,6 +33,26 @@ describe('terminalReporter without a terminal', () => {
     expect(lines[2]).toMatch(/^train 3d_fullres fold 0: 60\/480 epoch 2\/16(, ETA .+)?$/);
   });
 
+  it('a resumed fold: the bar starts at the steps done before, and the ETA counts only the steps made since', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(1_000_000);
+      const out = capture(() => {
+        const r = terminalReporter();
+        // resumed at epoch 7 of 16 (6 x 16 iterations done before this run)
+        r.start('train 3d_fullres fold 0', 256, 96);
+        vi.setSystemTime(1_010_000);
+        r.update(106, 'epoch 7/16');
+      });
+      const lines = out.trim().split('\n');
+      expect(lines[0]).toBe('train 3d_fullres fold 0: started (256 steps, 96 done before)');
+      // 10 steps in 10 s, 150 left: 2m 30s (counting the 96 resumed steps as made in those 10 s said 14s)
+      expect(lines[1]).toBe('train 3d_fullres fold 0: 106/256 epoch 7/16, ETA 2m 30s');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('writes plain lines (start, every 10%, one per new epoch, done), no bar or cursor control characters', () => {
     const out = capture(() => {
       const r = terminalReporter();

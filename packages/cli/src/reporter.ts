@@ -20,15 +20,18 @@ export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
   let lastValue = 0;
   let lastStatus = '';
   let lastDecile = 0;
+  // steps done before this run (a resumed fold): the pace counts only the steps made since start
+  let firstValue = 0;
   // remaining time from the pace so far (the bar computes its own)
-  const eta = (v: number) => (v > 0 && v < total ? `, ETA ${formatDuration(((Date.now() - t0) / 1000 / v) * (total - v))}` : '');
+  const eta = (v: number) => (v > firstValue && v < total ? `, ETA ${formatDuration(((Date.now() - t0) / 1000 / (v - firstValue)) * (total - v))}` : '');
   return {
     log: (m) => write(m),
-    start(l, n) {
+    start(l, n, value = 0) {
       label = l;
       total = n;
-      lastValue = 0;
-      lastDecile = 0;
+      firstValue = value;
+      lastValue = value;
+      lastDecile = total ? Math.floor((10 * value) / total) : 0;
       lastStatus = '';
       t0 = Date.now();
       if (opts.quiet) return;
@@ -37,8 +40,8 @@ export function terminalReporter(opts: { quiet?: boolean } = {}): Reporter {
           { format: '{label} [{bar}] {value}/{total} {status} | {duration_formatted} ETA {eta_formatted}', hideCursor: true, stream: process.stderr },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(n, 0, { label: l, status: '' });
-      } else process.stderr.write(`${l}: started (${n} steps)\n`);
+        bar.start(n, value, { label: l, status: '' });
+      } else process.stderr.write(`${l}: started (${n} steps${value ? `, ${value} done before` : ''})\n`);
     },
     setTotal(n) {
       total = n;

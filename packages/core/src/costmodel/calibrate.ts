@@ -44,7 +44,11 @@ export interface Calibration {
   secondsPerTile: number;
   /** How much longer the first tile took than the steady ones (a prediction stage's one-time warm-up), s. */
   tileWarmupSeconds?: number;
-  /** Growth of the process's resident memory during the training iterations, bytes. */
+  /**
+   * Growth of the process's resident memory during the training iterations, bytes. Kept for diagnosis only: too noisy
+   * to estimate with (garbage-collector timing, memory an earlier calibration left to reuse); the estimates use the
+   * analytic `trainingBytes` of the plan (`costFrom`).
+   */
   trainingBytes: number;
   /** {@link trainingUnits} at this patch and batch (to scale to other patches). */
   trainingUnits: number;

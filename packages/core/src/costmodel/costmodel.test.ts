@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ArchitectureSpec, Plans } from '../contracts/plans.js';
-import { networkCost, trainingUnits } from './network-cost.js';
-import { casesToPredict, costFrom, estimateStages, formatDuration, hostCpuShare, hostPredictSeconds, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
+import { networkCost, trainingBytes, trainingUnits } from './network-cost.js';
+import { RUNTIME_BYTES, casesToPredict, costFrom, describeProgress, epochsLeft, estimateStages, formatDuration, hostCpuShare, hostPredictSeconds, hostVoxelsPerSecond, mirrorFactor, predictCaseSeconds, scaleCalibration, shapeAtConfiguration, tilesFor, type RunShape } from './estimate.js';
 import { calibrationCurrent, iterationWithWorkers, steadyMedian, type Calibration } from './calibrate.js';
 import { hostPredictCaseSeconds, hostRatesFrom, separableVoxels, type HostCalibration, type HostRates } from './host-calibrate.js';
 import { availableMemory, nvidiaGpuMemory, scaledValidationIterations } from './time-budget.js';
@@ -278,5 +278,65 @@ describe('steadyMedian (tile timing of the calibration)', () => {
   it('refuses an empty or inverted run count', async () => {
     await expect(steadyMedian(runner([1]), { minSeconds: 1, minRuns: 0, maxRuns: 3 })).rejects.toThrow('need 1 <= minRuns <= maxRuns (got 0, 3)');
     await expect(steadyMedian(runner([1]), { minSeconds: 1, minRuns: 4, maxRuns: 3 })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('a restarted run is estimated for the work it has left', () => {
+  const plans = { transpose_forward: [0, 1, 2], configurations: {} } as unknown as Plans;
+  const cfg = { spacing: [1, 1, 1], patch_size: [40, 56, 40] } as never;
+  const fingerprint = { median_relative_size_after_cropping: 1, spacings: [[1, 1, 1]], shapes_after_crop: [[40, 56, 40]] };
+  const rates: HostRates = { read: 0, preprocess: 0, resampleData: 0, export: 0, resampleProbabilities: 0, write: 0, preprocessCase: 0, resampleCase: 0 };
+  const host = { rates, predictWarmupSeconds: 0 } as HostCalibration;
+  // 3 folds x 16 epochs x (250 iterations at 2 s + 50 validation iterations of batch 2 at 0.1 s per tile) = 510 s per epoch
+  const r = { plans, configuration: '3d_fullres', fingerprint, channels: 1, numClasses: 2, folds: 3, epochs: 16, iterationsPerEpoch: 250, validationIterations: 50, batchSize: 2, mirror: false, stepSize: 0.5, validationCases: 3, testCases: 4, preprocess: false, host } as RunShape;
+  const cost = { secondsPerIteration: 2, secondsPerTile: 0.1, tileWarmupSeconds: 0, trainingBytes: 0 };
+
+  it('counts only the epochs after each fold\'s checkpoint, none of a finished fold, and says so', () => {
+    const fresh = estimateStages(r, cfg, cost);
+    expect(fresh.find((e) => e.stage === 'train 3d_fullres')!.seconds).toBe(3 * 16 * 510);
+    const progress = [
+      { fold: 0, finished: true, epochsDone: 16, epochs: 16 },
+      { fold: 1, finished: false, epochsDone: 6, epochs: 16 },
+      { fold: 2, finished: false, epochsDone: 0, epochs: 16 },
+    ];
+    expect(progress.map(epochsLeft)).toEqual([0, 10, 16]);
+    const est = estimateStages({ ...r, progress, validatedFolds: 1, testCasesWritten: 3 }, cfg, cost);
+    const train = est.find((e) => e.stage === 'train 3d_fullres')!;
+    expect(train.seconds).toBe(26 * 510);
+    expect(train.detail).toBe('fold 0 trained; resuming fold 1 at epoch 7/16: 10 epochs left; 26 epoch(s) x (250 iterations at 2.00 s + 50 validation iterations at 0.20 s) (patch 40x56x40, batch 2)');
+    // validation of 2 folds left (3 cases, 1 tile each at 0.1 s), 1 test case of 4 with the 3 folds
+    expect(est.find((e) => e.stage === 'validation')!.seconds).toBeCloseTo(2 * 3 * 0.1, 12);
+    expect(est.find((e) => e.stage === 'predict test')!.seconds).toBeCloseTo(1 * 3 * 0.1, 12);
+    expect(est.find((e) => e.stage === 'predict test')!.detail).toMatch(/^1 of 4 \(3 already written\) case\(s\)/);
+    // a deadline's shorter schedule (time_budget_stop) is the fold's schedule
+    expect(describeProgress([{ fold: 0, finished: false, epochsDone: 3, epochs: 5 }])).toBe('resuming fold 0 at epoch 4/5: 2 epochs left');
+  });
+
+  it('leaves out the stages with nothing left', () => {
+    const done = [0, 1, 2].map((fold) => ({ fold, finished: true, epochsDone: 16, epochs: 16 }));
+    expect(estimateStages({ ...r, progress: done, validatedFolds: 3, testCasesWritten: 4 }, cfg, cost)).toEqual([]);
+  });
+});
+
+describe('the peak memory estimate is a function of the plan', () => {
+  const arch = plain([4, 8], [[1, 1, 1], [2, 2, 2]], [[3, 3, 3], [3, 3, 3]]);
+  const cfg = { architecture: arch, patch_size: [16, 16, 16], spacing: [1, 1, 1] } as never;
+  const units = trainingUnits(arch, [16, 16, 16], 2, 1, 2);
+  const tile = networkCost(arch, [16, 16, 16], 1, 2, false).forwardFlops;
+  const analytic = trainingBytes(arch, [16, 16, 16], 2, 1, 2);
+
+  it('two calibrations of one plan whose measured memory growth differs (0 and 1.5x the model) give the same peak', () => {
+    expect(analytic).toBe(4 * (6 * networkCost(arch, [16, 16, 16], 1, 2, true).activationElements * 2 + 3 * networkCost(arch, [16, 16, 16], 1, 2, true).parameters));
+    const cal = { secondsPerIteration: 1, dataSecondsPerIteration: 0, secondsPerTile: 0.1, trainingUnits: units, tileFlops: tile, activationElements: 1 } as Calibration;
+    const a = costFrom([{ ...cal, trainingBytes: 0 }], cfg, 2, 1, 2, 1);
+    const b = costFrom([{ ...cal, trainingBytes: Math.round(1.5 * analytic) }], cfg, 2, 1, 2, 1);
+    expect(a.trainingBytes).toBe(analytic);
+    expect(b.trainingBytes).toBe(analytic);
+    const plans = { transpose_forward: [0, 1, 2], configurations: {} } as unknown as Plans;
+    const fingerprint = { median_relative_size_after_cropping: 1, spacings: [[1, 1, 1]], shapes_after_crop: [[16, 16, 16]] };
+    const r = { plans, configuration: '3d_fullres', fingerprint, channels: 1, numClasses: 2, folds: 1, epochs: 1, iterationsPerEpoch: 1, validationIterations: 0, batchSize: 2, mirror: false, stepSize: 0.5, validationCases: 1, testCases: 0, preprocess: false, host: null } as RunShape;
+    const peak = (c: typeof a) => estimateStages(r, cfg, c).find((e) => e.stage.startsWith('train'))!.peakBytes;
+    expect(peak(a)).toBe(RUNTIME_BYTES + analytic);
+    expect(peak(b)).toBe(RUNTIME_BYTES + analytic);
   });
 });

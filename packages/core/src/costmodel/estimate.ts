@@ -111,10 +111,13 @@ function piecewise(points: [number, number][], u: number): number {
 /**
  * Cost of `cfg` from one or more calibrations of the same backend: times interpolated piecewise-linearly in FLOPs
  * between calibrated points (a fixed per-iteration overhead plus a FLOP-proportional part; with one point, FLOP
- * proportional), memory from the analytic {@link trainingBytes} scaled by the nearest calibration's measured/analytic
- * ratio (at least 1). The iteration's step and its batch (loading, augmentation) are interpolated apart and overlapped
- * as the trainer's `dataWorkers` data-loading workers overlap them ({@link iterationWithWorkers}; default
- * `defaultDataWorkers()`, the trainer's default).
+ * proportional), memory from the analytic {@link trainingBytes} alone: a function of the plan, the same in every run.
+ * The calibration's measured growth of the resident memory (`Calibration.trainingBytes`) is not used: sampled between
+ * iterations while freed tensors wait for the garbage collector, and smaller when an earlier calibration in the same
+ * process left memory to reuse, it ranged from 0 to 804 MiB for one plan (2d, patch 128x128, batch 6; analytic
+ * 709 MiB of activations) in the cached calibrations of the development machine. The iteration's step and its batch
+ * (loading, augmentation) are interpolated apart and overlapped as the trainer's `dataWorkers` data-loading workers
+ * overlap them ({@link iterationWithWorkers}; default `defaultDataWorkers()`, the trainer's default).
  */
 export function costFrom(cals: Calibration[], cfg: PlansConfiguration, batch: number, channels: number, numClasses: number, dataWorkers = defaultDataWorkers()): ConfigurationCost {
   const arch = cfg.architecture!;
@@ -126,7 +129,7 @@ export function costFrom(cals: Calibration[], cfg: PlansConfiguration, batch: nu
   const exact = cals.find((c) => c.trainingUnits === units && c.tileFlops === tile);
   const nearest = [...cals].sort((x, y) => Math.abs(Math.log(x.tileFlops / tile)) - Math.abs(Math.log(y.tileFlops / tile)))[0];
   const tileWarmupSeconds = (exact ?? nearest)?.tileWarmupSeconds ?? 0;
-  if (exact) return { secondsPerIteration: overlap(exact.secondsPerIteration, data(exact)), secondsPerTile: exact.secondsPerTile, tileWarmupSeconds, trainingBytes: Math.max(exact.trainingBytes, trainingBytes(arch, patch, batch, channels, numClasses)) };
+  if (exact) return { secondsPerIteration: overlap(exact.secondsPerIteration, data(exact)), secondsPerTile: exact.secondsPerTile, tileWarmupSeconds, trainingBytes: trainingBytes(arch, patch, batch, channels, numClasses) };
   const step = piecewise(cals.map((c) => [c.trainingUnits, c.secondsPerIteration - data(c)]), units);
   const d = piecewise(cals.map((c) => [c.trainingUnits, data(c)]), units);
   return {
@@ -180,6 +183,15 @@ export interface RunShape {
    * those cases): their tiles are counted instead of those of every training case.
    */
   validationImages?: CaseGeometry[];
+  /**
+   * Training progress of each fold trained, in the run folder (a restarted run): only the epochs left are counted.
+   * Absent: every fold's whole schedule.
+   */
+  progress?: FoldProgress[];
+  /** Folds whose validation is done (`validation/summary.json`): not counted again. Absent: none. */
+  validatedFolds?: number;
+  /** Test images already predicted (a restarted run): not counted. Absent: none. */
+  testCasesWritten?: number;
   /** Preprocessing still to do (false when the cache is present). */
   preprocess: boolean;
   /**
@@ -269,34 +281,90 @@ export function predictCaseBytes(channels: number, numClasses: number, original:
 }
 
 /**
- * Estimates of every remaining stage of a run (preprocessing, training, validation prediction, test prediction)
- * from the configuration's calibrated (or scaled) costs.
+ * Bytes of the process before a stage's own allocations: the Node runtime with nnunet-ts and a backend loaded (V8
+ * heap, code, the native addon). A constant, not the process's resident memory at the time of the estimate: that
+ * depended on what the process had done before (a calibration run in the same process left 0.3-1.5 GiB of freed but
+ * still mapped memory that training reuses; a cached calibration left none), so the same command printed different
+ * peaks. The RSS of `nnunet-ts train` on a small task when it printed its estimates (calibration cached): about
+ * 200 MiB on cpu-native (a 2-core x64 Linux machine, Node 22).
  */
-export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: ConfigurationCost, baseBytes: number): StageEstimate[] {
+export const RUNTIME_BYTES = 256 * 2 ** 20;
+
+/** A fold's training progress in the run folder (its checkpoints; `foldProgress` in the pipeline). */
+export interface FoldProgress {
+  fold: number;
+  /** `checkpoint_final` written: nothing left. */
+  finished: boolean;
+  /** Epochs completed (`checkpoint_latest`'s `current_epoch`): a restarted run resumes at this epoch index. */
+  epochsDone: number;
+  /** Epochs of the fold's schedule (the run's, or the shorter one a time budget's deadline recorded). */
+  epochs: number;
+}
+
+/** Training epochs a fold still has to run: none when finished, else its schedule after the epochs done. */
+export function epochsLeft(p: FoldProgress): number {
+  return p.finished ? 0 : Math.max(0, p.epochs - p.epochsDone);
+}
+
+/** `fold 0 trained; resuming fold 1 at epoch 7/16: 10 epochs left` for the folds with work done (empty when none). */
+export function describeProgress(progress: readonly FoldProgress[]): string {
+  return progress
+    .filter((p) => p.finished || p.epochsDone > 0)
+    .map((p) => (epochsLeft(p) === 0 ? `fold ${p.fold} trained` : `resuming fold ${p.fold} at epoch ${p.epochsDone + 1}/${p.epochs}: ${epochsLeft(p)} epochs left`))
+    .join('; ');
+}
+
+/**
+ * The training stage's estimate: the epochs left of each fold (`r.progress`; every fold's whole schedule without it)
+ * x (training iterations + validation iterations); undefined when every fold is trained.
+ */
+function trainEstimate(r: RunShape, cfg: PlansConfiguration, cost: ConfigurationCost, baseBytes: number): StageEstimate | undefined {
+  const valIter = r.batchSize * cost.secondsPerTile;
+  const perEpoch = r.iterationsPerEpoch * cost.secondsPerIteration + r.validationIterations * valIter;
+  const epochs = `(${r.iterationsPerEpoch} iterations at ${cost.secondsPerIteration.toFixed(2)} s + ${r.validationIterations} validation iterations at ${valIter.toFixed(2)} s) (patch ${cfg.patch_size!.join('x')}, batch ${r.batchSize})`;
+  const resumed = r.progress ? describeProgress(r.progress) : '';
+  const left = r.progress ? r.progress.reduce((a, p) => a + epochsLeft(p), 0) : r.folds * r.epochs;
+  if (r.progress && left === 0) return undefined;
+  return {
+    stage: `train ${r.configuration}`,
+    seconds: left * perEpoch,
+    peakBytes: baseBytes + cost.trainingBytes,
+    detail: resumed ? `${resumed}; ${left} epoch(s) x ${epochs}` : `${r.folds} fold(s) x ${r.epochs} x ${epochs}`,
+  };
+}
+
+/**
+ * Estimates of every remaining stage of a run (preprocessing, training, validation prediction, test prediction)
+ * from the configuration's calibrated (or scaled) costs. With `r.progress` / `r.validatedFolds` /
+ * `r.testCasesWritten` (a restarted run), only the work left is counted and a stage with none is left out.
+ * Peak bytes are `baseBytes` (default {@link RUNTIME_BYTES}) plus the stage's modelled memory: a function of the
+ * plan only, the same in every run of a command.
+ */
+export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: ConfigurationCost, baseBytes = RUNTIME_BYTES): StageEstimate[] {
   const out: StageEstimate[] = [];
   const fp = r.fingerprint;
   if (r.preprocess) {
     const seconds = hostPreprocessSeconds(r, cfg);
     out.push({ stage: 'preprocess', seconds, detail: `${fp.spacings.length} cases${r.host ? ' (host work measured on this machine)' : ''}` });
   }
-  const valIter = r.batchSize * cost.secondsPerTile;
-  const perFold = r.epochs * (r.iterationsPerEpoch * cost.secondsPerIteration + r.validationIterations * valIter);
-  out.push({
-    stage: `train ${r.configuration}`,
-    seconds: perFold * r.folds,
-    peakBytes: baseBytes + cost.trainingBytes,
-    detail: `${r.folds} fold(s) x ${r.epochs} x (${r.iterationsPerEpoch} iterations at ${cost.secondsPerIteration.toFixed(2)} s + ${r.validationIterations} validation iterations at ${valIter.toFixed(2)} s) (patch ${cfg.patch_size!.join('x')}, batch ${r.batchSize})`,
-  });
+  const train = trainEstimate(r, cfg, cost, baseBytes);
+  if (train) out.push(train);
   const valCases = r.validationImages?.length ? r.validationImages : casesToPredict(fp);
   const perCase = predictCaseSeconds(r, cfg, cost.secondsPerTile, 1, valCases);
   // each prediction stage (validation per fold, the test images) pays the warm-up once: the per-case rates are steady-state
   const start = (cost.tileWarmupSeconds ?? 0) + (r.host?.predictWarmupSeconds ?? 0);
-  out.push({ stage: 'validation', seconds: (perCase * r.validationCases + (r.validationCases ? start : 0)) * r.folds, peakBytes: baseBytes + maxPredictBytes(r, cfg, valCases), detail: `${r.validationCases * r.folds} case(s) at ${perCase.toFixed(1)} s + ${start.toFixed(1)} s warm-up per fold` });
-  if (r.testCases) {
+  const valFolds = Math.max(0, r.folds - (r.validatedFolds ?? 0));
+  if (valFolds > 0 || r.validatedFolds === undefined) {
+    const done = r.validatedFolds ? ` (${r.validatedFolds} fold(s) validated)` : '';
+    out.push({ stage: 'validation', seconds: (perCase * r.validationCases + (r.validationCases ? start : 0)) * valFolds, peakBytes: baseBytes + maxPredictBytes(r, cfg, valCases), detail: `${r.validationCases * valFolds} case(s) at ${perCase.toFixed(1)} s + ${start.toFixed(1)} s warm-up per fold${done}` });
+  }
+  const tests = Math.max(0, r.testCases - (r.testCasesWritten ?? 0));
+  if (tests) {
     const testCases = casesToPredict(fp, r.testImages);
     const perTest = predictCaseSeconds(r, cfg, cost.secondsPerTile, r.folds, testCases);
     const shapes = r.testImages?.length ? 'tiles of the test images' : 'tiles of the training cases';
-    out.push({ stage: 'predict test', seconds: perTest * r.testCases + start, peakBytes: baseBytes + maxPredictBytes(r, cfg, testCases), detail: `${r.testCases} case(s) at ${perTest.toFixed(1)} s + ${start.toFixed(1)} s warm-up (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'}, ${shapes})` });
+    const written = r.testCasesWritten ? ` of ${r.testCases} (${r.testCasesWritten} already written)` : '';
+    out.push({ stage: 'predict test', seconds: perTest * tests + start, peakBytes: baseBytes + maxPredictBytes(r, cfg, testCases), detail: `${tests}${written} case(s) at ${perTest.toFixed(1)} s + ${start.toFixed(1)} s warm-up (${r.folds} fold(s), mirroring ${r.mirror ? 'on' : 'off'}, ${shapes})` });
   }
   return out;
 }

@@ -12,8 +12,9 @@
  * 4. iterations: as many as the remaining time allows, at most the preset's cap (`maxIterations`), at least
  *    `minIterations`.
  * Times come from a calibration of the backend (cached per machine), scaled by FLOPs to other patches, and an exact
- * calibration of the chosen candidate. Memory: the calibrated peak must fit the memory available (CPU: the
- * machine's available memory; GPU: the adapter's or nnU-Net's 8 GB).
+ * calibration of the chosen candidate. Memory: the modelled peak (`RUNTIME_BYTES` + the plan's analytic training
+ * memory, the same in every run) must fit the memory available (CPU: the machine's available memory; GPU: the
+ * adapter's or nnU-Net's 8 GB).
  */
 import { freemem } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ import { getConfiguration as resolveConfiguration } from '../planning/plans-io.j
 import { DataError } from '../util/errors.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { calibrateHost, type HostCalibration } from './host-calibrate.js';
-import { costFrom, estimateStages, formatBytes, formatDuration, representativeCase, type CaseGeometry, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
+import { RUNTIME_BYTES, costFrom, estimateStages, formatBytes, formatDuration, representativeCase, type CaseGeometry, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
 import { trainingUnits } from './network-cost.js';
 
 /** Inputs of {@link planForTimeBudget}. */
@@ -206,7 +207,7 @@ function fit(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, mirror
 
 /** A candidate that fits memory and, without mirroring, would need at most {@link NEAR_MISS} times the budget left. */
 function nearlyFits(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, memory: number, minIt: number): boolean {
-  if (process.memoryUsage().rss + cost.trainingBytes > memory) return false;
+  if (RUNTIME_BYTES + cost.trainingBytes > memory) return false;
   const f = fit(o, c, cost, false);
   return (f.fixed + minIt * f.perIteration * o.folds) / (1 - MARGIN) <= NEAR_MISS * o.budgetSeconds;
 }
@@ -307,7 +308,7 @@ async function hostOf(o: TimeBudgetOptions, c: Candidate): Promise<HostCalibrati
 function firstFeasible(o: TimeBudgetOptions, list: Candidate[], costOf: (c: Candidate) => ConfigurationCost, memory: number, minIt: number, cap: number, need: (s: number) => void): Pick | undefined {
   for (const c of list) {
     const cost = costOf(c);
-    if (process.memoryUsage().rss + cost.trainingBytes > memory) continue;
+    if (RUNTIME_BYTES + cost.trainingBytes > memory) continue;
     for (const mirror of o.mirror ? [true, false] : [false]) {
       const f = fit(o, c, cost, mirror);
       if (process.env.NNUNET_TS_DEBUG_BUDGET) {
@@ -328,7 +329,7 @@ function decide(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, calib
   const epochs = Math.max(1, Math.floor(best.iterations / ipe));
   const validationIterations = scaledValidationIterations(o.validationIterations, o.iterationsPerEpoch, ipe);
   const shape = { ...runShape({ ...o, iterationsPerEpoch: ipe, validationIterations }, c, best.mirror, epochs * ipe), epochs };
-  const estimates = estimateStages(shape, c.cfg, cost, process.memoryUsage().rss);
+  const estimates = estimateStages(shape, c.cfg, cost);
   const decision: TimeBudgetDecision = {
     plans: c.plans, configuration: c.configuration, epochs, iterationsPerEpoch: ipe, validationIterations, mirror: best.mirror, gpuMemoryTargetGb: c.target,
     spacingFactor: c.factor, patchSize: [...c.cfg.patch_size!], batchSize: c.cfg.batch_size ?? 2, budgetSeconds: userBudget,

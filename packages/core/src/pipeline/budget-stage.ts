@@ -12,7 +12,8 @@ import type { Registry } from '../registry/registry.js';
 import type { Dataset } from '../dataset/types.js';
 import { calibrate } from '../costmodel/calibrate.js';
 import { calibrateHost, type HostCalibration } from '../costmodel/host-calibrate.js';
-import { casesToPredict, costFrom, estimateStages, representativeCase, formatBytes, formatDuration, formatEstimates, mirrorFactor, predictCaseSeconds, type CaseGeometry, type StageEstimate } from '../costmodel/estimate.js';
+import { casesToPredict, costFrom, estimateStages, representativeCase, formatBytes, formatDuration, formatEstimates, mirrorFactor, predictCaseSeconds, type CaseGeometry, type RunShape, type StageEstimate } from '../costmodel/estimate.js';
+import { foldsProgress } from './fold-progress.js';
 import { readCaseGeometry } from '../dataset/read.js';
 import type { DatasetCase } from '../dataset/types.js';
 import { predictPreprocessed } from '../inference/sliding-window.js';
@@ -196,26 +197,16 @@ function budgetFrom(b: Budget, r: Record<string, unknown>): Budget {
 }
 
 /**
- * Share of each stage of `configuration` still to do in a run folder that may hold an earlier run's outputs: training
- * (folds without `checkpoint_final`, a fold with `checkpoint_latest` counted by its epochs left), validation (folds
- * without `validation/summary.json`) and test prediction (test cases without a segmentation).
+ * The work of `configuration` a run folder already holds from an earlier (killed or finished) run: each fold's
+ * training progress (`foldProgress`: `checkpoint_final`, else the epochs `checkpoint_latest` completed), the folds
+ * validated (`validation/summary.json`) and the test cases predicted (a segmentation in `predictions/`).
  */
-function workLeft(c: CostStageInput, configuration: string): { train: number; validation: number; test: number } {
+function workDone(c: CostStageInput, configuration: string): Pick<RunShape, 'progress' | 'validatedFolds' | 'testCasesWritten'> {
   const dir = c.L.modelDir(configuration);
-  const n = Math.max(1, c.folds.length);
-  let train = 0;
-  let validation = 0;
-  for (const f of c.folds) {
-    const fold = join(dir, `fold_${f}`);
-    if (!existsSync(join(fold, 'checkpoint_final.json'))) {
-      const latest = readJsonIfValid<{ current_epoch?: number; num_epochs?: number }>(join(fold, 'checkpoint_latest.json'));
-      train += latest?.num_epochs ? Math.max(0, 1 - Number(latest.current_epoch ?? 0) / latest.num_epochs) : 1;
-    }
-    if (!existsSync(join(fold, 'validation', 'summary.json'))) validation++;
-  }
-  const tests = c.ds.testCases;
-  const predicted = tests.filter((t) => existsSync(join(c.L.predictions, `${t.id}${c.ds.json.file_ending}`))).length;
-  return { train: train / n, validation: validation / n, test: tests.length ? (tests.length - predicted) / tests.length : 0 };
+  const progress = foldsProgress(dir, c.folds, c.budget.epochs);
+  const validatedFolds = c.folds.filter((f) => existsSync(join(dir, `fold_${f}`, 'validation', 'summary.json'))).length;
+  const testCasesWritten = testCasesOf(c).filter((t) => existsSync(join(c.L.predictions, `${t.id}${c.ds.json.file_ending}`))).length;
+  return { progress, validatedFolds, testCasesWritten };
 }
 
 /**
@@ -241,19 +232,16 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
       plans: c.plans, configuration, fingerprint: c.fingerprint, channels, numClasses, folds: c.folds.length, epochs: c.budget.epochs,
       iterationsPerEpoch: c.budget.iterationsPerEpoch, validationIterations: c.budget.validationIterations, batchSize: cal.batchSize, mirror: c.budget.mirror,
       stepSize: c.budget.stepSize, validationCases: c.folds.length ? foldCases(c.splits, c.folds[0]!).val.length : 0, testCases: tests.length, testImages, validationImages: validationImages(c),
-      preprocess: !existsSync(c.L.configurationData(dataConfiguration(c.plans, configuration))), host,
-    }, resolved, costFrom([cal], resolved, cal.batchSize, channels, numClasses), process.memoryUsage().rss);
+      preprocess: !existsSync(c.L.configurationData(dataConfiguration(c.plans, configuration))), host, ...workDone(c, configuration),
+    }, resolved, costFrom([cal], resolved, cal.batchSize, channels, numClasses));
     const peak = Math.max(...est.map((e) => e.peakBytes ?? 0));
     if (peak > memory) {
       throw new DataError(`training ${configuration} needs about ${formatBytes(peak)} of memory (patch ${cal.patchSize.join('x')}, batch ${cal.batchSize}), ${formatBytes(memory)} are available`, {
         hint: 'give a --time-budget (it plans a smaller patch for this machine), lower --gpu-memory-gb when planning, or free memory',
       });
     }
-    const left = workLeft(c, configuration);
-    for (const e of est) {
-      const share = e.stage.startsWith('train') ? left.train : e.stage === 'validation' ? left.validation : e.stage === 'predict test' ? left.test : 1;
-      if (share > 0) all.push({ ...e, seconds: e.seconds * share, stage: e.stage.startsWith('train') ? e.stage : `${e.stage} ${configuration}` });
-    }
+    // a restarted run: only the work left is estimated (finished folds, epochs done, validations and test cases written)
+    for (const e of est) all.push({ ...e, stage: e.stage.startsWith('train') ? e.stage : `${e.stage} ${configuration}` });
   }
   c.rep.log(`estimates on ${c.backend.info.name} (calibrated on this machine):\n${formatEstimates(all)}`);
   // stages an earlier (killed or finished) run measured keep their measurement until this run measures them again
@@ -280,12 +268,14 @@ export async function hostCost(registry: Registry, plans: Plans, configuration: 
  * Print the expected time of predicting `cases` with a loaded model: one tile timed on the model's networks (after a
  * warm-up), the tiles of the cases' own shapes (their headers, {@link imagesToPredict}; else of the training cases at
  * the model's spacing from the model folder's `dataset_fingerprint.json`; else one tile per case), mirroring and folds
- * as requested. Returns seconds per case.
+ * as requested. `cases` are those still to predict: `written` outputs kept (`--continue`, a resumed run) are named in
+ * the message and not counted. Returns seconds per case.
  */
-export async function estimatePrediction(m: LoadedModel, cases: readonly DatasetCase[], opts: { mirror?: boolean; stepSize?: number }, rep: Reporter, registry: Registry): Promise<number> {
+export async function estimatePrediction(m: LoadedModel, cases: readonly DatasetCase[], opts: { mirror?: boolean; stepSize?: number }, rep: Reporter, registry: Registry, written = 0): Promise<number> {
   const pm = m.models;
   const net = pm.networks[0];
   const nCases = cases.length;
+  if (!nCases && written) rep.log(`estimate: the ${written} case(s) are already written, nothing left to predict`);
   if (!net || !nCases) return 0;
   // cascade networks take the previous stage's one-hot labels as extra channels
   const channels = (Object.keys(m.folder.dataset.channel_names ?? {}).length || 1) + (m.previous ? m.previous.cascade.labels.length : 0);
@@ -308,7 +298,7 @@ export async function estimatePrediction(m: LoadedModel, cases: readonly Dataset
   const perCase = fp?.spacings?.length || images
     ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp ?? noFingerprint, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false, host }, cfg, tile, pm.networks.length, casesToPredict(fp ?? noFingerprint, images))
     : tile * mirrorFactor(pm.patchSize, mirror, pm.mirrorAxes) * pm.networks.length;
-  rep.log(`estimate: predicting ${nCases} case(s) takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile < 0.1 ? `${(tile * 1000).toFixed(1)} ms` : `${tile.toFixed(2)} s`} per tile)`);
+  rep.log(`estimate: predicting ${nCases} case(s)${written ? ` (${written} already written, not counted)` : ''} takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile < 0.1 ? `${(tile * 1000).toFixed(1)} ms` : `${tile.toFixed(2)} s`} per tile)`);
   return perCase;
 }
 

@@ -21,3 +21,4 @@ export * from './ensemble-folders.js';
 export * from './training-run.js';
 export * from './find-best-run.js';
 export * from './undertrained-folds.js';
+export * from './fold-progress.js';

@@ -24,6 +24,8 @@ import { getConfiguration } from '../planning/plans-io.js';
 import { stage } from './stages.js';
 import { lateralizedMirrorExclusion } from './lateral.js';
 import { foldDeadline, type TrainingDeadline } from '../training/deadline.js';
+import { describeProgress, epochsLeft } from '../costmodel/estimate.js';
+import { foldProgress, foldsProgress } from './fold-progress.js';
 
 /** Splits from `file` when present (user-supplied splits override, RULES.md §1), else new KFold splits written there. */
 export async function ensureSplits(file: string, caseIds: string[], nFolds: number, registry: Registry): Promise<Splits> {
@@ -119,10 +121,13 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
     checkFinalBudget(foldDir, t.budget.epochs, t.budget.iterationsPerEpoch);
     if (!existsSync(join(foldDir, 'checkpoint_final.json'))) {
       const iters = t.budget.iterationsPerEpoch;
-      let total = t.budget.epochs * iters;
+      // a restarted run resumes at checkpoint_latest's epoch: the bar starts there and its pace counts this run's steps
+      const resumed = foldProgress(foldDir, fold, t.budget.epochs);
+      if (resumed.epochsDone > 0) t.rep.log(`train ${t.configuration}: ${describeProgress([resumed])}`);
+      let total = resumed.epochs * iters;
       let status = '';
-      let done = 0;
-      t.rep.start(`train ${t.configuration} fold ${fold}`, total);
+      let done = resumed.epochsDone * iters;
+      t.rep.start(`train ${t.configuration} fold ${fold}`, total, done);
       await stage(t.registry, 'trainFold')({
         registry: t.registry,
         backend: t.backend,
@@ -143,7 +148,7 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
         cases,
         excludedMirrorAxes,
         resume: true,
-        deadline: foldDeadlineOf(t),
+        deadline: foldDeadlineOf(t, fold),
         log: (s) => t.rep.log(s),
         onProgress: (p) => {
           const epoch = Number(p.epoch ?? 0);
@@ -170,14 +175,16 @@ export async function trainConfiguration(t: TrainStageInput): Promise<void> {
 
 /**
  * Under a time budget, this fold's share of the training time left (`foldDeadline`: the folds of the run without
- * `checkpoint_final` split it), with the budget's `minIterations` as the floor (1 when the user gave none: the
- * deadline wins over the planning minimum).
+ * `checkpoint_final` split it in proportion to the epochs each has left, so a fold a restarted run resumes late in
+ * its schedule does not take time a fresh fold needs), with the budget's `minIterations` as the floor (1 when the user
+ * gave none: the deadline wins over the planning minimum).
  */
-function foldDeadlineOf(t: TrainStageInput): TrainingDeadline | undefined {
+function foldDeadlineOf(t: TrainStageInput, fold: number): TrainingDeadline | undefined {
   if (!t.trainingEndsAt) return undefined;
-  const folds = t.runFolds ?? t.folds;
-  const left = folds.filter((f) => !existsSync(join(t.modelDir, `fold_${f}`, 'checkpoint_final.json'))).length;
-  return { endsAt: foldDeadline(t.trainingEndsAt, left), minIterations: Math.max(1, t.budget.minIterations ?? 1) };
+  const left = foldsProgress(t.modelDir, t.runFolds ?? t.folds, t.budget.epochs).filter((p) => !p.finished);
+  const mine = left.find((p) => p.fold === fold);
+  const work = mine ? { fold: epochsLeft(mine), all: left.reduce((a, p) => a + epochsLeft(p), 0) } : undefined;
+  return { endsAt: foldDeadline(t.trainingEndsAt, left.length, Date.now(), work), minIterations: Math.max(1, t.budget.minIterations ?? 1) };
 }
 
 /**

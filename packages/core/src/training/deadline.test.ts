@@ -82,4 +82,15 @@ describe('DeadlineClock', () => {
     expect(foldDeadline(NOW - 5_000, 2, NOW)).toBe(NOW);
     expect(foldDeadline(NOW + 10_000, 0, NOW)).toBe(NOW + 10_000);
   });
+
+  it('a restarted run splits the time left by the epochs each fold has left', () => {
+    // fold 0 resumed with 10 of 16 epochs left, fold 1 fresh: 10/26 and 16/26 of the 260 s
+    expect(foldDeadline(NOW + 260_000, 2, NOW, { fold: 10, all: 26 })).toBe(NOW + 100_000);
+    expect(foldDeadline(NOW + 260_000, 2, NOW, { fold: 16, all: 26 })).toBe(NOW + 160_000);
+    // as much left in every fold (an uninterrupted run): exactly the even split
+    for (const [time, n, e] of [[300_001, 3, 27], [1_234_567.25, 7, 13], [999_999, 2, 250]] as const) {
+      expect(foldDeadline(NOW + time, n, NOW, { fold: e, all: n * e })).toBe(foldDeadline(NOW + time, n, NOW));
+    }
+    expect(foldDeadline(NOW + 10_000, 2, NOW, { fold: 0, all: 0 })).toBe(NOW + 5_000);
+  });
 });

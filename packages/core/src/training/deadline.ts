@@ -124,13 +124,20 @@ export class DeadlineClock {
 }
 
 /**
- * Each fold's share of the time left for training: the folds still to train split it evenly (a queued run whose
- * workers train folds side by side gives each less than it could use, never more).
+ * Each fold's share of the time left for training: the folds still to train split it in proportion to the epochs
+ * each has left (`work`: this fold's and all of theirs; a restarted run's resumed fold needs less than a fresh one),
+ * evenly without `work` or when every fold has as much left (the same value as an even split, so an uninterrupted run's
+ * deadlines are unchanged). A queued run whose workers train folds side by side gives each less than it could use,
+ * never more.
  * @param endsAt when every fold's training should end (`Date.now()` ms)
  * @param foldsLeft folds of the run without `checkpoint_final`, this one included (>= 1)
+ * @param work epochs this fold has left (`fold`) and all folds left together (`all`)
  */
-export function foldDeadline(endsAt: number, foldsLeft: number, now = Date.now()): number {
-  return now + Math.max(0, endsAt - now) / Math.max(1, foldsLeft);
+export function foldDeadline(endsAt: number, foldsLeft: number, now = Date.now(), work?: { fold: number; all: number }): number {
+  const time = Math.max(0, endsAt - now);
+  const n = Math.max(1, foldsLeft);
+  if (!work || !(work.all > 0) || work.fold * n === work.all) return now + time / n;
+  return now + (time * Math.min(work.fold, work.all)) / work.all;
 }
 
 /** The planner's floor of training iterations per fold when the budget gives none (`planForTimeBudget`'s `minIterations` default). */
