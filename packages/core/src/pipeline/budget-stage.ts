@@ -268,14 +268,12 @@ export async function hostCost(registry: Registry, plans: Plans, configuration: 
  * Print the expected time of predicting `cases` with a loaded model: one tile timed on the model's networks (after a
  * warm-up), the tiles of the cases' own shapes (their headers, {@link imagesToPredict}; else of the training cases at
  * the model's spacing from the model folder's `dataset_fingerprint.json`; else one tile per case), mirroring and folds
- * as requested. `cases` are those still to predict: `written` outputs kept (`--continue`, a resumed run) are named in
- * the message and not counted. Returns seconds per case.
+ * as requested. Returns seconds per case.
  */
-export async function estimatePrediction(m: LoadedModel, cases: readonly DatasetCase[], opts: { mirror?: boolean; stepSize?: number }, rep: Reporter, registry: Registry, written = 0): Promise<number> {
+export async function estimatePrediction(m: LoadedModel, cases: readonly DatasetCase[], opts: { mirror?: boolean; stepSize?: number }, rep: Reporter, registry: Registry): Promise<number> {
   const pm = m.models;
   const net = pm.networks[0];
   const nCases = cases.length;
-  if (!nCases && written) rep.log(`estimate: the ${written} case(s) are already written, nothing left to predict`);
   if (!net || !nCases) return 0;
   // cascade networks take the previous stage's one-hot labels as extra channels
   const channels = (Object.keys(m.folder.dataset.channel_names ?? {}).length || 1) + (m.previous ? m.previous.cascade.labels.length : 0);
@@ -298,7 +296,7 @@ export async function estimatePrediction(m: LoadedModel, cases: readonly Dataset
   const perCase = fp?.spacings?.length || images
     ? predictCaseSeconds({ plans: m.folder.plans, configuration: m.folder.configuration, fingerprint: fp ?? noFingerprint, channels, numClasses: pm.numClasses, folds: 1, epochs: 0, iterationsPerEpoch: 0, validationIterations: 0, batchSize: 1, mirror, stepSize: opts.stepSize ?? 0.5, validationCases: 0, testCases: 0, preprocess: false, host }, cfg, tile, pm.networks.length, casesToPredict(fp ?? noFingerprint, images))
     : tile * mirrorFactor(pm.patchSize, mirror, pm.mirrorAxes) * pm.networks.length;
-  rep.log(`estimate: predicting ${nCases} case(s)${written ? ` (${written} already written, not counted)` : ''} takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile < 0.1 ? `${(tile * 1000).toFixed(1)} ms` : `${tile.toFixed(2)} s`} per tile)`);
+  rep.log(`estimate: predicting ${nCases} case(s) takes about ${formatDuration(perCase)} each, ${formatDuration(perCase * nCases)} in all (${pm.networks.length} fold(s), mirroring ${mirror ? 'on' : 'off'}, ${tile < 0.1 ? `${(tile * 1000).toFixed(1)} ms` : `${tile.toFixed(2)} s`} per tile)`);
   return perCase;
 }
 

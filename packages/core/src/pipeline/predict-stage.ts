@@ -396,7 +396,7 @@ export async function predictCases(
   if (todo.length < cases.length) rep.log(`predict: ${cases.length - todo.length} of ${cases.length} case(s) already predicted in ${outDir}, kept; ${todo.length} left`);
   if (opts.estimate !== false && todo.length) {
     // an estimate never stops a prediction
-    await estimatePrediction(m, todo, opts, rep, registry, cases.length - todo.length).catch((e: unknown) => rep.log(`estimate: unavailable (${(e as Error).message})`));
+    await estimatePrediction(m, todo, opts, rep, registry).catch((e: unknown) => rep.log(`estimate: unavailable (${(e as Error).message})`));
   }
   await forEachCase(todo, outDir, rep, 'predict', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
