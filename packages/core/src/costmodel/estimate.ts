@@ -282,11 +282,11 @@ export function predictCaseBytes(channels: number, numClasses: number, original:
 
 /**
  * Bytes of the process before a stage's own allocations: the Node runtime with nnunet-ts and a backend loaded (V8
- * heap, code, the native addon). A constant, not the process's resident memory at the time of the estimate: that
- * depended on what the process had done before (a calibration run in the same process left 0.3-1.5 GiB of freed but
- * still mapped memory that training reuses; a cached calibration left none), so the same command printed different
- * peaks. The RSS of `nnunet-ts train` on a small task when it printed its estimates (calibration cached): about
- * 200 MiB on cpu-native (a 2-core x64 Linux machine, Node 22).
+ * heap, code, the native addon) and the data-loading worker threads. A constant, not the process's resident memory at
+ * the time of the estimate: that depended on what the process had done before (a calibration measured in the same
+ * process leaves freed memory mapped that training reuses, a cached one none), so the same command printed different
+ * peaks. A process that loaded the CLI and selected cpu-native held 122-130 MiB (2-core x64 Linux, Node 22); 256 MiB
+ * leaves room for the worker threads' isolates and batches.
  */
 export const RUNTIME_BYTES = 256 * 2 ** 20;
 
