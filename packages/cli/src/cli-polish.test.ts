@@ -40,6 +40,13 @@ describe('a value outside an option\'s fixed set', () => {
     expect((await logged('predict', '-i', join(dir, 'none'), '-o', join(dir, 'oz1'), '-m', NNUNET_MODEL, '--export-order-z', '1', '-q')).err).toContain('input folder not found');
   });
 
+  it('--preset nope is one line naming the presets', async () => {
+    const r = await logged('decathlon', join(dir, 'no-task'), '-o', join(dir, 'np'), '--preset', 'nope');
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("error: unknown preset 'nope'; available: quick, tiny (see: nnunet-ts decathlon --help)");
+    expect(existsSync(join(dir, 'np'))).toBe(false);
+  });
+
   it("commander's own errors (unknown flag, missing option) point to the verb's help instead of printing it", async () => {
     let r = await logged('predict', '-i', EXAMPLE, '-o', join(dir, 'uf'), '-m', NNUNET_MODEL, '--no-such-flag');
     expect(r.code).toBe(2);

@@ -108,9 +108,10 @@ export function resolveRunOptions(layers: { config?: RunOptionsLayer; flags?: Ru
   try {
     budget = resolveBudget(presetName, {});
   } catch (e) {
-    // a bad --preset flag is a command-line error (exit 2); a config file's preset is checked by checkRunConfig
-    const Err = flags.preset !== undefined ? UsageError : NnunetError;
-    throw new Err((e as Error).message, { hint: `presets: ${Object.keys(PRESETS).join(', ')}` });
+    // a bad --preset flag is a command-line error (exit 2) of one line (the message lists the presets); a config
+    // file's preset is checked by checkRunConfig
+    if (flags.preset !== undefined) throw new UsageError((e as Error).message);
+    throw new NnunetError((e as Error).message, { hint: `presets: ${Object.keys(PRESETS).join(', ')}` });
   }
   const { preset: _p1, trainer: cfgTrainer, plugins: cfgPlugins, ...cfgRest } = config;
   const { preset: _p2, trainer: flagTrainer, plugins: flagPlugins, ...flagRest } = flags;
