@@ -2,6 +2,7 @@
  * Dataset-level and voxel-level faults that `validate` reports (docs/FAULTS.md, "Dataset" and "Voxel values"),
  * and `--strict`, which turns every note into an error.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addCase, cleanupTemp, datasetJsonV2, makeDatasetV2, put, tempDir, vol, writeNiftiFile } from '../bad-inputs/generate.js';
@@ -110,6 +111,41 @@ describe('validate: faults no bad-inputs recipe names', () => {
     const f = writeNiftiFile(join(root, 'imagesTr', 'case_1_0000.nii.gz'), vol([6, 5, 4], 'float32', () => 7));
     const { text } = await check(root);
     expect(text).toContain(`${f}: every voxel is 7 (a constant image`);
+  });
+
+  it("F-V11: a label saved as .nii in a .nii.gz dataset is noted (nnU-Net would not find it), naming the file and the fix", async () => {
+    const root = dataset(2);
+    rmSync(join(root, 'labelsTr', 'case_1.nii.gz'));
+    const f = writeNiftiFile(join(root, 'labelsTr', 'case_1.nii'), lab());
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(true);
+    expect(text).toContain(`note: ${f}: label ending '.nii' is not the dataset's file_ending '.nii.gz': read here by content, but nnU-Net looks for case_1.nii.gz and would not find this label; gzip it (gzip -k case_1.nii) or convert it to .nii.gz`);
+    expect((await check(root, true)).r.ok).toBe(false);
+  });
+
+  it('F-V12: a label with another image ending (.nrrd in a .nii.gz dataset) is named in the missing-label problem with the conversion to make', async () => {
+    const root = dataset(2);
+    rmSync(join(root, 'labelsTr', 'case_0.nii.gz'));
+    put(join(root, 'labelsTr', 'case_0.nrrd'), 'NRRD0004');
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(false);
+    expect(text).toContain(`${join(root, 'labelsTr', 'case_0.nrrd')}: label saved with another ending than the dataset's file_ending '.nii.gz': nnU-Net looks for labelsTr/case_0.nii.gz and does not find it; convert case_0.nrrd to .nii.gz`);
+    expect(text).not.toContain('label file is missing');
+  });
+
+  it('F-V13: a 2D training case (one slice) among 3D cases is noted with its shape and the shapes of the others; --strict fails', async () => {
+    const root = dataset(3);
+    const flat = vol([6, 5, 1], 'float32', (i, j) => i + j + 1);
+    const f = writeNiftiFile(join(root, 'imagesTr', 'case_2_0000.nii.gz'), flat);
+    writeNiftiFile(join(root, 'labelsTr', 'case_2.nii.gz'), vol([6, 5, 1], 'uint8', (i) => (i > 2 ? 1 : 0)));
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(true);
+    expect(text).toContain(`note: ${f}: case 'case_2' is 2D (shape 1x5x6, one slice) while the other 2 training case(s) are 3D volumes (case_0 4x5x6, case_1 4x5x6); nnU-Net plans with it and pads it to the 3d patch, so it trains as a padded slice: give the whole volume, or remove the case`);
+    expect((await check(root, true)).r.ok).toBe(false);
+    // all cases 2D: no note
+    const two = dataset(2);
+    for (let i = 0; i < 2; i++) addCase(two, `case_${i}`, [flat], vol([6, 5, 1], 'uint8', (k) => (k > 2 ? 1 : 0)));
+    expect((await check(two)).text).not.toContain('is 2D');
   });
 
   it('F-V10: `validate --strict` exits 1 on a dataset whose only findings are notes; the default exits 0', async () => {

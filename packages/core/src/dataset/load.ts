@@ -50,9 +50,20 @@ export function scanV2Folder(imageDir: string, labelDir: string | null, ending: 
     const c: DatasetCase = { id, images: list.map((l) => l.path), channelIndices: list.map((l) => l.ch) };
     const label = labelDir ? findLabel(labelDir, id, ending) : undefined;
     if (label) c.label = label;
+    if (label && stripEnding(basename(label), ending)?.alt) notes.push(labelEndingNote(label, id, ending));
     cases.push(c);
   }
   return { cases, notes, problems };
+}
+
+/**
+ * Note for a label read by content under the gzip twin of file_ending (`.nii` for `.nii.gz`, bad input B36): nnU-Net
+ * looks only for `<id><file_ending>` (`get_filenames_of_train_images_and_targets`), so its
+ * `verify_dataset_integrity` reports this label missing.
+ */
+function labelEndingNote(label: string, id: string, ending: string): string {
+  const fix = ending.endsWith('.gz') ? `gzip it (gzip -k ${basename(label)})` : `save it uncompressed as ${id}${ending}`;
+  return `${label}: label ending '${endingOf(basename(label))}' is not the dataset's file_ending '${ending}': read here by content, but nnU-Net looks for ${id}${ending} and would not find this label; ${fix} or convert it to ${ending}`;
 }
 
 function findLabel(labelDir: string, id: string, ending: string): string | undefined {

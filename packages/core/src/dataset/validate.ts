@@ -4,7 +4,7 @@ import { NnunetError } from '../util/errors.js';
 import { declaredLabelValues, ignoreLabelOf } from './dataset-json.js';
 import { compareGrids, type GridTolerance } from './geometry.js';
 import { readImage } from './read.js';
-import { listFiles, stripEnding } from './files.js';
+import { idOf, listFiles, stripEnding } from './files.js';
 import type { Dataset, DatasetCase, DatasetProblem } from './types.js';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -108,6 +108,8 @@ interface CheckState {
   hashes: Map<string, { id: string; train: boolean }>;
   /** Training label files read, and those holding no foreground value (only 0 and the ignore label). */
   trainLabels: { read: number; empty: string[] };
+  /** Spatial shape `[z, y, x]` of each training case's first image read (2D cases among 3D ones). */
+  shapes: { id: string; file: string; shape: number[] }[];
 }
 
 /** Count of NaN / +-Inf voxels (float arrays only; integer arrays cannot hold them). */
@@ -233,10 +235,19 @@ async function checkLabel(st: CheckState, c: DatasetCase, imgs: (MedicalImage | 
   }
 }
 
+/** Files in `<root>/labelsTr` named `<id>` plus an image ending other than `ending` (a label nnU-Net would not find). */
+function otherEndingLabels(root: string, id: string, ending: string): string[] {
+  return listFiles(join(root, 'labelsTr')).filter((n) => !n.startsWith('.') && !stripEnding(n, ending) && idOf(n) === id);
+}
+
 async function checkCase(st: CheckState, c: DatasetCase, train: boolean): Promise<DatasetProblem[]> {
   const problems: DatasetProblem[] = [];
   if (!c.label && train) {
-    problems.push({ caseId: c.id, file: join(st.ds.root, 'labelsTr', `${c.id}${st.ds.json.file_ending}`), message: `label file is missing; add labelsTr/${c.id}${st.ds.json.file_ending}, or remove the case's images from imagesTr` });
+    const ending = st.ds.json.file_ending;
+    const other = otherEndingLabels(st.ds.root, c.id, ending);
+    problems.push(other.length
+      ? { caseId: c.id, file: join(st.ds.root, 'labelsTr', other[0]!), message: `label saved with another ending than the dataset's file_ending '${ending}': nnU-Net looks for labelsTr/${c.id}${ending} and does not find it; convert ${other.join(', ')} to ${ending} (rename it only if it already is in that format)` }
+      : { caseId: c.id, file: join(st.ds.root, 'labelsTr', `${c.id}${ending}`), message: `label file is missing; add labelsTr/${c.id}${ending}, or remove the case's images from imagesTr` });
   }
   const imgs: (MedicalImage | null)[] = [];
   for (const p of c.images) imgs.push(await tryRead(st.registry, p, c.id, problems));
@@ -248,6 +259,7 @@ async function checkCase(st: CheckState, c: DatasetCase, train: boolean): Promis
     if (d.length) problems.push({ caseId: c.id, file: c.images[i]!, message: `channel grid differs from ${c.images[0]}: ${d.join('; ')} (all channels of a case must share one grid)` });
   }
   checkDuplicates(st, c, imgs, train);
+  if (train && imgs[0]) st.shapes.push({ id: c.id, file: c.images[0]!, shape: imgs[0].shape.slice(1) });
   if (c.label) await checkLabel(st, c, imgs, problems, train);
   return problems;
 }
@@ -293,6 +305,22 @@ function emptyLabelFindings(st: CheckState, allow: boolean): { problem?: Dataset
   return { problem: { caseId: null, file: dirname(empty[0]!), message: `${message}. Fix: put the segmentations (class values of dataset.json's labels) into the label files, or pass --allow-empty-labels to go on anyway` } };
 }
 
+/**
+ * Notes for 2D training cases (one voxel along a spatial axis: a single slice, or a NIfTI with dim[0] = 2) among
+ * mostly 3D ones, naming each such case, its shape and a few shapes of the others. nnU-Net's fingerprint and planning
+ * take such a case in (it plans the 3D configurations from the median shape), and its 3d data loader pads the slice
+ * to the 3D patch: the case trains as a zero-padded slab, not as the volume the others are. Usually an export of one
+ * slice instead of the volume.
+ */
+export function mixedDimensionNotes(shapes: { id: string; file: string; shape: number[] }[]): string[] {
+  const isFlat = (s: number[]) => s.some((d) => d === 1) && s.some((d) => d > 1);
+  const flat = shapes.filter((x) => isFlat(x.shape));
+  const full = shapes.filter((x) => x.shape.every((d) => d > 1));
+  if (!flat.length || full.length <= flat.length) return [];
+  const others = full.slice(0, 3).map((x) => `${x.id} ${x.shape.join('x')}`).join(', ') + (full.length > 3 ? ', ...' : '');
+  return flat.map((x) => `${x.file}: case '${x.id}' is 2D (shape ${x.shape.join('x')}, one slice) while the other ${full.length} training case(s) are 3D volumes (${others}); nnU-Net plans with it and pads it to the 3d patch, so it trains as a padded slice: give the whole volume, or remove the case`);
+}
+
 /** A note as a strict-mode problem: the leading absolute path (if any) becomes the problem's file. */
 function noteAsProblem(note: string, fallbackFile: string): DatasetProblem {
   const m = /^(\/[^:]*?|[A-Za-z]:\\[^:]*?): (.*)$/s.exec(note);
@@ -306,7 +334,8 @@ function noteAsProblem(note: string, fallbackFile: string): DatasetProblem {
  * one-channel labels, NaN/Inf voxels in images, numTraining. Notes (not errors by default): file endings and stray
  * files (B36), dataset.json conversions (B43), reader warnings (qform/sform choices, units, bitpix, gzip naming),
  * CT intensities not in HU (B16), constant images, duplicate cases and train/test overlap (same voxels), case ids
- * differing only in letter case, declared labels that never occur, training labels with only background. Training
+ * differing only in letter case, declared labels that never occur, training labels with only background, 2D cases
+ * among 3D ones (`mixedDimensionNotes`), labels saved under another ending than file_ending. Training
  * labels that ALL hold only background are a problem (nothing to learn) unless `allowEmptyLabels`. `strict` turns
  * every note into a problem (for pipelines that want no surprises); the default stays helpful.
  * Only reads; never modifies the dataset. `onCase` is called after each case (progress).
@@ -332,13 +361,14 @@ export async function validateDataset(
     problems.push({ caseId: null, file: join(ds.root, 'imagesTr'), message: `no training cases found (expected files CASE_0000${ds.json.file_ending})` });
   }
   notes.push(...namingNotes(ds));
-  const st: CheckState = { registry, ds, declared, seenValues: new Set<number>(), tol: opts.tolerance, notes, hashes: new Map(), trainLabels: { read: 0, empty: [] } };
+  const st: CheckState = { registry, ds, declared, seenValues: new Set<number>(), tol: opts.tolerance, notes, hashes: new Map(), trainLabels: { read: 0, empty: [] }, shapes: [] };
   const all = [...ds.cases.map((c) => ({ c, train: true })), ...ds.testCases.map((c) => ({ c, train: false }))];
   let done = 0;
   for (const { c, train } of all) {
     problems.push(...(await checkCase(st, c, train)));
     opts.onCase?.(++done, all.length);
   }
+  notes.push(...mixedDimensionNotes(st.shapes));
   const empty = emptyLabelFindings(st, opts.allowEmptyLabels === true);
   if (empty.problem) problems.push(empty.problem);
   if (empty.note) notes.push(empty.note);

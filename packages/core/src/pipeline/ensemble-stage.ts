@@ -14,6 +14,7 @@ import {
   forEachCase, modelChecksum, modelFoldersOf, preprocessForModel, PredictionResume, segmentPreprocessedFull, writeSegmentation, type LoadedModel, type PipelinePredictOptions,
 } from './predict-stage.js';
 import type { Reporter } from './progress.js';
+import { checkPredictInput } from './predict-inputs.js';
 
 /** Probabilities `[K, z, y, x]` stored beside a validation prediction: `<id>.probs.bin` (float32 LE) + `.json` (shape). */
 export function writeProbabilities(fileBase: string, probabilities: Float32Array, shape: number[]): void {
@@ -109,6 +110,7 @@ export async function predictCasesEnsemble(
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images)) return;
     const { image } = await readCase(registry, { id: c.id, images: c.images });
+    await checkPredictInput(c, image, models[0]!.folder, registry, (s) => rep.log(s));
     const members = [];
     for (const [i, m] of models.entries()) {
       const r = await segmentPreprocessedFull(m, await preprocessForModel(m, image, registry, opts), registry, { ...opts, returnProbabilities: true });

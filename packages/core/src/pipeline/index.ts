@@ -8,6 +8,7 @@ export * from './fingerprint-plan.js';
 export * from './preprocess-stage.js';
 export * from './model-folder.js';
 export * from './predict-stage.js';
+export * from './predict-inputs.js';
 export * from './train-stage.js';
 export * from './postprocess-stage.js';
 export * from './register.js';

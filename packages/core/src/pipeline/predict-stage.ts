@@ -7,7 +7,7 @@ import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
 import { pickWriter } from '../dataset/convert.js';
 import { readCase } from '../dataset/read.js';
-import { listFiles, idOf, parseChannelStem, stripEnding } from '../dataset/files.js';
+import { endingOf, listFiles, idOf, parseChannelStem, stripEnding } from '../dataset/files.js';
 import { scanV2Folder } from '../dataset/load.js';
 import { labelManager } from '../dataset/label-manager.js';
 import type { DatasetCase } from '../dataset/types.js';
@@ -21,6 +21,7 @@ import { getConfiguration } from '../planning/plans-io.js';
 import { writeNnunetOutputJsons, writeNnunetProbabilities } from './save-probabilities.js';
 import { stage, type StageCascadeTransforms, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
 import { estimatePrediction } from './budget-stage.js';
+import { checkPredictInput } from './predict-inputs.js';
 
 /** Inference options (RULES.md §18). */
 export interface PipelinePredictOptions {
@@ -281,9 +282,37 @@ export async function writeSegmentation(registry: Registry, path: string, seg: I
   );
 }
 
-/** Cases of an input folder: v2 names (`CASE_0000`), or for single-channel models any image file (MSD names). */
-export function casesOfFolder(dir: string, ending: string, nChannels: number): DatasetCase[] {
+/** `n name(s): a, b, c, ... (k more)` for messages. */
+function someNames(names: string[], max = 5): string {
+  return `${names.length} file(s): ${names.slice(0, max).join(', ')}${names.length > max ? `, ... (${names.length - max} more)` : ''}`;
+}
+
+/**
+ * Cases of an input folder: v2 names (`CASE_0000`), or for single-channel models any image file (MSD names). Files
+ * whose ending is not the model's `file_ending` (nor its gzip twin, `.nii` for `.nii.gz`, read by content: B36) are
+ * skipped, as nnU-Net does, but not silently: one note through `log` gives their count, the first names and the
+ * ending expected. Hidden files (`.DS_Store`) are skipped without a note.
+ * @throws DataError naming the folder when it does not exist, when no file ends in the model's file_ending (the
+ *   ending expected and the files found), when a case has another number of channel files than the model's
+ *   channels, or when a multi-channel model's files are not named `CASE_XXXX`
+ */
+export function casesOfFolder(dir: string, ending: string, nChannels: number, log: (message: string) => void = () => {}): DatasetCase[] {
   if (!existsSync(dir)) throw new DataError('input folder not found', { file: dir, hint: `pass -i <folder> with the images to segment (CASE_0000${ending}, ...)` });
+  const visible = listFiles(dir).filter((n) => !n.startsWith('.'));
+  const matching = visible.filter((n) => stripEnding(n, ending));
+  const skipped = visible.filter((n) => !stripEnding(n, ending));
+  if (!matching.length) {
+    const endings = [...new Set(skipped.map(endingOf))].map((e) => `'${e || '(none)'}'`).join(', ');
+    throw new DataError(`no input image ends in the model's file_ending '${ending}': ${visible.length ? `found ${someNames(visible)} (ending ${endings})` : 'the folder is empty'}`, {
+      file: dir,
+      hint: visible.length
+        ? `convert the images to ${ending} (the format the model was trained with; e.g. with SimpleITK or ITK-SNAP), named CASE_0000${ending}${nChannels > 1 ? ` ... CASE_${String(nChannels - 1).padStart(4, '0')}${ending}` : ''}`
+        : `put the images to segment into it (CASE_0000${ending}, ...)`,
+    });
+  }
+  const note = () => {
+    if (skipped.length) log(`note: ${dir}: skipped ${someNames(skipped)}: their ending is not the model's file_ending '${ending}' (nnU-Net skips them too); convert them to ${ending} to segment them`);
+  };
   const v2 = scanV2Folder(dir, null, ending);
   if (v2.cases.length && !v2.problems.length) {
     // the model's channel count, checked before anything is read or written
@@ -294,29 +323,30 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number): D
         hint: `give each case exactly ${nChannels} file(s) CASE_0000${ending}${nChannels > 1 ? ` ... CASE_${String(nChannels - 1).padStart(4, '0')}${ending}` : ''}, in the model's channel order`,
       });
     }
+    note();
     return v2.cases;
   }
   if (nChannels === 1) {
-    const files = listFiles(dir).filter((n) => !n.startsWith('.') && stripEnding(n, ending));
-    if (files.length) return files.map((n) => ({ id: idOf(n, ending), images: [join(dir, n)] }));
+    note();
+    return matching.map((n) => ({ id: idOf(n, ending), images: [join(dir, n)] }));
   }
-  throw new DataError(`no input images found (expected CASE_0000${ending} ... for ${nChannels} channel(s))`, {
+  throw new DataError(`no input images named CASE_0000${ending} ... for the model's ${nChannels} channels`, {
     file: dir,
-    hint: `found: ${listFiles(dir).slice(0, 10).join(', ') || 'nothing'}`,
+    hint: `name each case's channel files CASE_0000${ending} ... CASE_${String(nChannels - 1).padStart(4, '0')}${ending}, in the model's channel order; found ${someNames(matching)}`,
   });
 }
 
 /**
- * Cases of `predict -i`: a folder (`casesOfFolder`) or one image file of a single-channel model. A case's id, and so
+ * Cases of `predict -i`: a folder (`casesOfFolder`, its note on skipped files through `log`) or one image file of a single-channel model. A case's id, and so
  * its output `<id><file_ending>`, never carries the `_0000` channel suffix, as nnU-Net names its outputs
  * (`<case><file_ending>`), however the inputs are named: a one-channel folder may mix `a_0000.nii.gz` and `b.nii.gz`.
  * @throws DataError as `casesOfFolder`, for one file of a multi-channel model or of another ending than the model's,
  *   and for two files of one case (`a_0000.nii.gz` and `a.nii.gz`)
  */
-export function casesOfInput(input: string, ending: string, nChannels: number): DatasetCase[] {
+export function casesOfInput(input: string, ending: string, nChannels: number, log: (message: string) => void = () => {}): DatasetCase[] {
   if (existsSync(input) && statSync(input).isFile()) return [singleFileCase(input, ending, nChannels)];
   // a case named after its one file (a plain name, not the CASE_0000 layout) drops the channel suffix
-  const cases = casesOfFolder(input, ending, nChannels).map((c) => (c.images.length === 1 && idOf(c.images[0]!, ending) === c.id ? { ...c, id: caseIdOf(c.id) } : c));
+  const cases = casesOfFolder(input, ending, nChannels, log).map((c) => (c.images.length === 1 && idOf(c.images[0]!, ending) === c.id ? { ...c, id: caseIdOf(c.id) } : c));
   return checkUniqueIds(cases, input);
 }
 
@@ -369,7 +399,7 @@ export async function predictFolder(
 ): Promise<string[]> {
   const ending = m.folder.dataset.file_ending;
   checkOutputFolder(inDir, outDir);
-  const cases = casesOfInput(inDir, ending, Object.keys(m.folder.dataset.channel_names).length);
+  const cases = casesOfInput(inDir, ending, Object.keys(m.folder.dataset.channel_names).length, (s) => rep.log(s));
   return predictCases(m, cases, outDir, registry, rep, opts);
 }
 
@@ -402,6 +432,7 @@ export async function predictCases(
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images)) return;
     const { image } = await readCase(registry, { id: c.id, images: c.images });
+    await checkPredictInput(c, image, m.folder, registry, (s) => rep.log(s));
     const r = await segmentImageFull(m, image, registry, { ...opts, returnProbabilities: opts.saveProbabilities === true });
     await writeSegmentation(registry, out, r.seg, image, ending);
     if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), r.probabilities!, r.properties, image);

@@ -1,0 +1,203 @@
+/**
+ * Prediction inputs that `predict` used to take silently or with a message without the file (docs/FAULTS.md,
+ * "Prediction inputs", rows F-P01..F-P06): a 4D image for a one-channel model, files with another ending than the
+ * model's file_ending, a 2D image for a 3D model, NaN/Inf voxels, a constant image, intensities or spacings far from
+ * the training fingerprint. Real nnU-Net model (the shared Hippocampus 3d_fullres) and real images of the embedded
+ * example, changed per test.
+ */
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import type { MedicalImage } from '@nnunet-ts/core';
+import { readNifti, writeNifti } from '@nnunet-ts/io-nifti';
+import { cleanupTemp, tempDir } from '../bad-inputs/generate.js';
+import { cli, core } from '../bad-inputs/harness.js';
+
+afterAll(cleanupTemp);
+
+const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', 'shared');
+const NNUNET_MODEL = join(SHARED, 'models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
+const EXAMPLE = resolve(import.meta.dirname, '..', '..', 'examples', 'Task04_Hippocampus_subset');
+const CASE = join(EXAMPLE, 'imagesTs', 'hippocampus_008.nii.gz');
+
+/** `predict` with the shared model (cpu-native, no mirroring, no estimate): exit code and everything on stderr. */
+async function predict(input: string, output = join(tempDir('nnunet-pi-out-'), 'out'), ...extra: string[]): Promise<{ code: number; log: string; output: string }> {
+  const config = join(tempDir('nnunet-pi-cfg-'), 'c.json');
+  writeFileSync(config, JSON.stringify({ estimate: false }));
+  const said: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => said.push(String(s)) > 0);
+  try {
+    const code = await cli.runCli(['predict', '-i', input, '-o', output, '-m', NNUNET_MODEL, '--backend', 'cpu-native', '--disable-tta', '--config', config, ...extra], { out: () => {} }, (s) => said.push(s + '\n'));
+    return { code, log: said.join(''), output };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** The example case with its voxels changed by `edit` (and its shape, for 4D/2D), written as `<dir>/<name>`. */
+async function variant(dir: string, name: string, edit: (im: MedicalImage) => MedicalImage): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const im = await readNifti(CASE);
+  const file = join(dir, name);
+  await writeNifti(file, edit({ ...im, data: Float32Array.from(im.data as ArrayLike<number>) }), { dtype: 'float32' });
+  return file;
+}
+
+const folder = () => core.readModelFolder(NNUNET_MODEL);
+
+describe('predict: inputs', () => {
+  it("F-P01: a 4D image (2 volumes) for a one-channel model names the file, both channel counts, the model's channel names and the file to give", async () => {
+    const dir = tempDir('nnunet-pi-4d-');
+    const f = await variant(dir, 'hippocampus_008.nii.gz', (im) => {
+      const d = new Float32Array(im.data.length * 2);
+      d.set(im.data as Float32Array);
+      d.set(im.data as Float32Array, im.data.length);
+      return { ...im, data: d, shape: [2, im.shape[1], im.shape[2], im.shape[3]] };
+    });
+    const r = await predict(dir);
+    expect(r.code).toBe(1);
+    expect(r.log).toContain(`${f}: has 2 channels (a 4D or vector image: its 4th dimension holds 2 volumes), but the model expects 1 channel(s) (channel_names of the model's dataset.json: 0 'MRI')`);
+    expect(r.log).toContain("hint: give the model one 3D volume per case: save the volume of 'MRI' from hippocampus_008.nii.gz as hippocampus_008_0000.nii.gz");
+    expect(r.log).not.toContain('normalization schemes');
+    // a two-channel model: the hint lists the channel files in the model's order
+    const two = { ...folder(), dataset: { ...folder().dataset, channel_names: { 0: 'T1', 1: 'T2' } } };
+    const im = await readNifti(f);
+    const e = await core.checkPredictChannels({ id: 'hippocampus_008', images: [CASE, f] }, { ...im, shape: [3, ...im.shape.slice(1)] as MedicalImage['shape'] }, two, await cliRegistry()).catch((x: Error) => x);
+    expect((e as core.DataError).message).toBe(`${f}: has 2 channels (a 4D or vector image: its 4th dimension holds 2 volumes), but each channel file must hold one volume: the case's 2 files hold 3 channels in all, the model expects 2 (channel_names of the model's dataset.json: 0 'T1', 1 'T2')`);
+    expect((e as core.DataError).hint).toBe('split it into one 3D file per channel, in the model\'s channel order: hippocampus_008_0000.nii.gz (T1), hippocampus_008_0001.nii.gz (T2)');
+  });
+
+  it("F-P02: files with another ending than file_ending are listed in one note; a folder without any is an error naming it, the ending and what it holds", async () => {
+    const dir = tempDir('nnunet-pi-end-');
+    copyFileSync(CASE, join(dir, 'hippocampus_008.nii.gz'));
+    for (const n of ['scan.nrrd', 'scan2.mha', 'notes.txt', '.DS_Store']) writeFileSync(join(dir, n), 'x');
+    const said: string[] = [];
+    const cases = core.casesOfFolder(dir, '.nii.gz', 1, (s) => said.push(s));
+    expect(cases.map((c) => c.id)).toEqual(['hippocampus_008']);
+    expect(said).toEqual([`note: ${dir}: skipped 3 file(s): notes.txt, scan.nrrd, scan2.mha: their ending is not the model's file_ending '.nii.gz' (nnU-Net skips them too); convert them to .nii.gz to segment them`]);
+    // nothing to skip: no note
+    const clean = tempDir('nnunet-pi-clean-');
+    copyFileSync(CASE, join(clean, 'hippocampus_008_0000.nii.gz'));
+    const quiet: string[] = [];
+    expect(core.casesOfFolder(clean, '.nii.gz', 1, (s) => quiet.push(s))).toHaveLength(1);
+    expect(quiet).toEqual([]);
+    // no file with the model's ending: exit 1, the folder, the ending expected and what was found
+    const none = tempDir('nnunet-pi-none-');
+    for (const n of ['a.nrrd', 'b.nrrd', 'c.mha']) writeFileSync(join(none, n), 'x');
+    const r = await predict(none);
+    expect(r.code).toBe(1);
+    expect(r.log).toContain(`error: ${none}: no input image ends in the model's file_ending '.nii.gz': found 3 file(s): a.nrrd, b.nrrd, c.mha (ending '.nrrd', '.mha')`);
+    expect(r.log).toContain('hint: convert the images to .nii.gz (the format the model was trained with; e.g. with SimpleITK or ITK-SNAP), named CASE_0000.nii.gz');
+    const empty = tempDir('nnunet-pi-empty-');
+    expect(() => core.casesOfFolder(empty, '.nii.gz', 1)).toThrow(`${empty}: no input image ends in the model's file_ending '.nii.gz': the folder is empty`);
+  });
+
+  it('F-P03: a 2D image (one slice) for the 3d_fullres model is predicted as one padded slice with a warning naming the file, its shape and the 3D training', { timeout: 300_000 }, async () => {
+    const dir = tempDir('nnunet-pi-2d-');
+    const f = await variant(dir, 'slice_001.nii.gz', (im) => {
+      const [, z, y, x] = im.shape;
+      const k = Math.floor(z / 2);
+      return { ...im, data: (im.data as Float32Array).slice(k * y * x, (k + 1) * y * x), shape: [1, 1, y, x] };
+    });
+    const r = await predict(dir);
+    expect(r.code, r.log).toBe(0);
+    const im = await readNifti(f);
+    expect(r.log).toContain(`warning: ${f}: a 2D image (shape 1x${im.shape[2]}x${im.shape[3]}, one slice) for the 3d_fullres model, which was trained on 3D volumes (patch 40x56x40): it is predicted as a single slice padded to the patch (as nnU-Net does), without the 3D context the model learned from; expect a poor segmentation`);
+    const out = await readNifti(join(r.output, 'slice_001.nii.gz'));
+    expect(out.shape).toEqual(im.shape);
+    expect([...out.data].every((v) => v === 0 || v === 1 || v === 2)).toBe(true);
+  });
+
+  it('F-P04: NaN/Inf voxels warn with the file and the count; they are predicted as 0 (the same segmentation as the image with 0 there); an all-NaN image is an error', { timeout: 300_000 }, async () => {
+    const dir = tempDir('nnunet-pi-nan-');
+    const zero = tempDir('nnunet-pi-zero-');
+    const at = [100, 2000, 2001, 5000];
+    const f = await variant(dir, 'hippocampus_008.nii.gz', (im) => {
+      const d = im.data as Float32Array;
+      [d[at[0]!], d[at[1]!], d[at[2]!], d[at[3]!]] = [NaN, Infinity, -Infinity, NaN];
+      return im;
+    });
+    await variant(zero, 'hippocampus_008.nii.gz', (im) => {
+      for (const i of at) (im.data as Float32Array)[i] = 0;
+      return im;
+    });
+    const r = await predict(dir);
+    expect(r.code, r.log).toBe(0);
+    const n = (await readNifti(f)).data.length;
+    expect(r.log).toContain(`warning: ${f}: 4 of ${n} voxel(s) are NaN or infinite; they are set to 0 before normalization (nnU-Net would turn the whole output into NaN-driven noise), so the segmentation near them is a guess: replace them (e.g. by the image minimum) and predict again`);
+    const z = await predict(zero);
+    expect(z.code).toBe(0);
+    const a = await readNifti(join(r.output, 'hippocampus_008.nii.gz'));
+    const b = await readNifti(join(z.output, 'hippocampus_008.nii.gz'));
+    expect([...a.data]).toEqual([...b.data]);
+    expect(new Set(a.data).size).toBeGreaterThan(1);
+    // every voxel NaN: nothing to segment
+    const all = tempDir('nnunet-pi-allnan-');
+    const g = await variant(all, 'hippocampus_008.nii.gz', (im) => ({ ...im, data: new Float32Array(im.data.length).fill(NaN) }));
+    const e = await predict(all);
+    expect(e.code).toBe(1);
+    expect(e.log).toContain(`${g}: every voxel of channel 0 is NaN or infinite: there is nothing to segment`);
+  });
+
+  it('F-P05: an all-zero image warns "constant image", still predicts, and its probabilities are finite (z-score with std 0)', { timeout: 300_000 }, async () => {
+    const dir = tempDir('nnunet-pi-const-');
+    const f = await variant(dir, 'hippocampus_008.nii.gz', (im) => ({ ...im, data: new Float32Array(im.data.length) }));
+    const r = await predict(dir);
+    expect(r.code, r.log).toBe(0);
+    expect(r.log).toContain(`warning: ${f}: constant image: every voxel is 0; normalization maps it to 0, so the prediction will be background/meaningless`);
+    const out = await readNifti(join(r.output, 'hippocampus_008.nii.gz'));
+    expect(out.shape).toEqual((await readNifti(f)).shape);
+    expect([...out.data].every((v) => v === 0 || v === 1 || v === 2)).toBe(true);
+    // the probabilities (nnU-Net's z-score with std 0 divides by max(std, 1e-8)) are finite and sum to 1
+    const pr = await predict(dir, join(tempDir('nnunet-pi-prob-'), 'out'), '--save-probabilities');
+    expect(pr.code, pr.log).toBe(0);
+    const npz = core.readNpz(join(pr.output, 'hippocampus_008.npz'), 'probabilities');
+    expect(npz.shape).toEqual([3, ...out.shape.slice(1)]);
+    const probs = npz.data as Float32Array;
+    expect(probs.every(Number.isFinite)).toBe(true);
+    const n = out.data.length;
+    for (const i of [0, Math.floor(n / 2), n - 1]) expect(probs[i]! + probs[n + i]! + probs[2 * n + i]!).toBeCloseTo(1, 4);
+  });
+
+  it('F-P06: intensities outside the training fingerprint and a spacing 3x off give a note; a CT channel in stored values a warning; the example cases give none', async () => {
+    const registry = await cliRegistry();
+    const read = async (file: string) => (await core.readCase(registry, { id: 'x', images: [file] })).image;
+    const im = await read(CASE);
+    const fp = folder().plans.foreground_intensity_properties_per_channel['0']!;
+    // scaled by 1000: 99th percentile above the training foreground max
+    const scaled = { ...im, data: (im.data as Float32Array).map((v) => v * 1000) };
+    let f = core.predictInputFindings({ id: 'x', images: [CASE] }, scaled, folder());
+    expect(f.warnings).toEqual([]);
+    expect(f.notes).toHaveLength(1);
+    expect(f.notes[0]).toMatch(new RegExp(`^${CASE}: channel 0 \\('MRI'\\): 99th percentile [\\d.e+]+ lies outside the training foreground intensity range \\[7\\.844, 2\\.89e\\+5\\] \\(about [\\d.]+x the training 99\\.5th percentile 1\\.539e\\+5: rescaled\\?\\); ZScoreNormalization normalizes each image by its own mean and std, so a scaling alone does not change the prediction`));
+    expect(fp.max).toBeCloseTo(289225.16, 1);
+    // normalised to [0, 1]
+    let max = 0;
+    for (const v of im.data) max = Math.max(max, v);
+    f = core.predictInputFindings({ id: 'x', images: [CASE] }, { ...im, data: (im.data as Float32Array).map((v) => v / max) }, folder());
+    expect(f.notes[0]).toContain('lies outside the training foreground intensity range [7.844, 2.89e+5] (about 1/');
+    // spacing 4 mm along z (target 1 mm)
+    f = core.predictInputFindings({ id: 'x', images: [CASE] }, { ...im, spacing: [4, 1, 1] }, folder());
+    expect(f.notes).toEqual([`${CASE}: spacing 4 x 1 x 1 mm differs from the 3d_fullres model's target spacing 1 x 1 x 1 mm by more than 3x (4 vs 1 mm); it is resampled to the target spacing as nnU-Net does (informational: check the header's spacing if this is unexpected)`]);
+    // a CT model given stored values (no negative value; training foreground reaches -1000 HU): a warning
+    const ct = structuredClone(folder());
+    ct.plans.configurations['3d_fullres']!.normalization_schemes = ['CTNormalization'];
+    ct.plans.foreground_intensity_properties_per_channel['0'] = { ...fp, min: -1024, max: 3071, percentile_00_5: -1000, percentile_99_5: 1200, mean: 50, std: 300, median: 40 };
+    f = core.predictInputFindings({ id: 'x', images: [CASE] }, im, ct);
+    expect(f.warnings[0]).toMatch(new RegExp(`^${CASE}: channel 0 \\('MRI'\\) has no negative value \\(range [\\d.]+\\.\\.[\\d.e+]+\\), while the training CT foreground reaches -1024 HU: the image looks like stored values without the rescale intercept`));
+    // every case of the embedded example (training and test images): no finding
+    for (const sub of ['imagesTr', 'imagesTs']) {
+      for (const n of readdirSync(join(EXAMPLE, sub))) {
+        const file = join(EXAMPLE, sub, n);
+        expect(core.predictInputFindings({ id: n, images: [file] }, await read(file), folder()), file).toEqual({ warnings: [], notes: [] });
+      }
+    }
+  });
+});
+
+/** A registry with every package's defaults, as the CLI builds it. */
+async function cliRegistry(): Promise<core.Registry> {
+  const { makeFullRegistry } = await import('../bad-inputs/harness.js');
+  return makeFullRegistry();
+}
+
