@@ -51,9 +51,15 @@ describe('calibrateHost on an anisotropic two-channel case (512x512x24 at 0.43 m
     const own = { read: cal.parts.read!, preprocess: cal.parts.preprocess!, export: cal.parts.export!, write: cal.parts.write!, preprocessCase: cal.parts.preprocessCase! };
     const flat = { read: cal.parts['read@zoom1']!, preprocess: cal.parts['preprocess@zoom1']!, export: cal.parts['export@zoom1']!, write: cal.parts['write@zoom1']!, preprocessCase: cal.parts['preprocessCase@zoom1']! };
     const t = transposedShape(plans, cal.sampleShape);
-    expect(cal.rates).toEqual(hostRatesFrom(own, flat, t, cal.sampleShapeAtConfiguration, 2, 3));
+    // the resamplings timed on their own (as differences of the whole steps they were within the noise of a loaded machine)
+    const resampling = { data: cal.parts.resampleData!, probabilities: cal.parts.resampleProbabilities!, seg: cal.parts.resampleSeg! };
+    expect(cal.rates).toEqual(hostRatesFrom(own, flat, t, cal.sampleShapeAtConfiguration, 2, 3, resampling));
     // 0.43 mm in-plane to the 2d configuration's spacing: the in-plane axes are resampled, at a measured rate
+    expect(cal.sampleShapeAtConfiguration).not.toEqual(t);
+    for (const k of ['resampleData', 'resampleProbabilities', 'resampleSeg']) expect(cal.parts[k], k).toBeGreaterThan(0);
     expect(cal.rates.resampleData).toBeGreaterThan(0);
+    expect(cal.rates.resampleProbabilities).toBeGreaterThan(0);
+    expect(cal.rates.resampleCase).toBeGreaterThan(0);
     for (const r of Object.values(cal.rates)) expect(Number.isFinite(r) && r >= 0).toBe(true);
     // what the first (warm-up) pass took over the steady ones: paid once per prediction stage
     expect(cal.predictWarmupSeconds).toBeGreaterThanOrEqual(0);

@@ -207,6 +207,16 @@ describe('host work per case (read, preprocess, resample, export, write)', () =>
     // a resampling step timed faster than the copy (noise) costs nothing, never a negative time
     expect(hostRatesFrom({ ...own, export: 0.05 }, flat, [10, 100, 100], [10, 50, 50], 2, 3).resampleProbabilities).toBe(0);
   });
+
+  it('resamplings timed on their own give the resampling rates, whatever the difference of the totals', () => {
+    const own = { read: 0.2, preprocess: 0.1, export: 0.05, write: 0.1, preprocessCase: 0.3 };
+    const flat = { read: 0.2, preprocess: 0.1, export: 0.1, write: 0.1, preprocessCase: 0.3 };
+    const r = hostRatesFrom(own, flat, [10, 100, 100], [10, 50, 50], 2, 3, { data: 0.045, probabilities: 0.0675, seg: 0.02 });
+    expect(r.resampleData).toBeCloseTo(0.045 / (2 * 225000), 15);
+    expect(r.resampleProbabilities).toBeCloseTo(0.0675 / (3 * 225000), 15);
+    expect(r.resampleCase).toBeCloseTo(0.065 / (3 * 225000), 15);
+    expect(r.preprocess).toBeCloseTo(0.1 / (2 * 1e5), 15);
+  });
 });
 
 describe('training iteration with data-loading workers', () => {

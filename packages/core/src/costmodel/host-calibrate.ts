@@ -9,8 +9,9 @@
  * `exportPrediction` stages, the dataset's writer) on a synthetic case written to a temporary folder: the median case's
  * grid shrunk on every axis by one factor (about 0.2 M voxels per channel) at the same spacing. Each step is timed
  * after a warm-up pass (JIT, first allocations, lazily loaded modules would otherwise count as per-voxel cost), twice
- * at the sample's own spacing and twice already at the configuration's (no resampling), so the per-voxel rates and
- * the resampling rates come apart; every case is then estimated from its own shape and zoom ({@link
+ * at the sample's own spacing and twice already at the configuration's (no resampling), for the per-voxel rates; the
+ * resamplings (channels there, class logits back, label map) are timed on their own with the plans' resamplers (as
+ * differences of two whole-step totals they were within a loaded machine's noise); every case is then estimated from its own shape and zoom ({@link
  * hostPredictCaseSeconds}): a case at the target spacing pays no resampling, a large one pays for its voxels.
  * Cached per machine with the network calibrations (`costmodel.json`), taken again when the load changed
  * ({@link calibrationCurrent}).
@@ -27,7 +28,9 @@ import { readCase } from '../dataset/read.js';
 import { getConfiguration } from '../planning/plans-io.js';
 import { stage } from '../pipeline/stages.js';
 import { readJsonIfValid, writeJson } from '../pipeline/json-io.js';
-import { calibrationCurrent, costCacheFile, machineId, type Calibration } from './calibrate.js';
+import { calibrationCurrent, costCacheFile, machineId, steadyMedian, type Calibration } from './calibrate.js';
+import { resampleOptionsFromKwargs, resolveResampler, targetSpacingFor } from '../preprocessing/resample-config.js';
+import { permuteList } from '../preprocessing/transpose.js';
 
 /**
  * Measured host cost rates, seconds per unit, in steady state (after a warm-up call; mean of two timed repeats).
@@ -131,8 +134,8 @@ export interface HostCalibrateOptions {
 /**
  * Measure (or read from the cache) the host cost rates of preprocessing and predicting cases for a configuration:
  * on a synthetic case like `sample` (its grid shrunk, its spacing), once at its own spacing and once at the
- * configuration's (no resampling), each step after a warm-up call, so the per-voxel rates and the resampling rates
- * come apart and apply to every case by its own shape and zoom. Returns null when the dataset's file ending has no
+ * configuration's (no resampling), each step after a warm-up call, and its resamplings on their own, so the per-voxel
+ * rates and the resampling rates come apart and apply to every case by its own shape and zoom. Returns null when the dataset's file ending has no
  * writer (nothing to time with).
  */
 export async function calibrateHost(o: HostCalibrateOptions): Promise<HostCalibration | null> {
@@ -142,7 +145,7 @@ export async function calibrateHost(o: HostCalibrateOptions): Promise<HostCalibr
   const ending = o.dataset.file_ending ?? '.nii.gz';
   const f = Math.min(1, Math.cbrt(SAMPLE_VOXELS / o.sample.shape.reduce((a, b) => a * b, 1)));
   const shape = o.sample.shape.map((n) => Math.max(1, Math.round(n * f)));
-  const key = JSON.stringify(['host-rates', machineId(), ending, shape, o.sample.spacing.map((v) => +v.toFixed(3)), channels, classes, cfg.spacing, cfg.resampling_fn_data, cfg.resampling_fn_probabilities, o.plans.transpose_forward]);
+  const key = JSON.stringify(['host-rates-2', machineId(), ending, shape, o.sample.spacing.map((v) => +v.toFixed(3)), channels, classes, cfg.spacing, cfg.resampling_fn_data, cfg.resampling_fn_probabilities, o.plans.transpose_forward]);
   const file = costCacheFile();
   const hit = readJsonIfValid<{ entries?: Record<string, HostCalibration> }>(file)?.entries?.[key];
   if (hit?.rates && calibrationCurrent(hit as unknown as Calibration)) return hit;
@@ -224,7 +227,13 @@ async function timeSample(o: HostCalibrateOptions, c: Sample, shape: number[], c
   const predict = (x: HostStepSeconds) => x.read + x.preprocess + x.export + x.write;
   const predictWarmupSeconds = Math.max(0, predict(warm) - predict(own));
   // at zoom 1 the shape at the configuration is the sample's own, transposed
-  return { sampleShape: shape, sampleShapeAtConfiguration: atCfg, rates: hostRatesFrom(own, flat, a[1]!.shapeAtConfiguration, atCfg, channels, classes), predictWarmupSeconds, parts };
+  const original = a[1]!.shapeAtConfiguration;
+  const spacingT = permuteList(o.sample.spacing, o.plans.transpose_forward ?? [0, 1, 2]);
+  const resampling = await timeResampling(o, original, atCfg, spacingT, channels, classes);
+  parts.resampleData = resampling.data;
+  parts.resampleProbabilities = resampling.probabilities;
+  parts.resampleSeg = resampling.seg;
+  return { sampleShape: shape, sampleShapeAtConfiguration: atCfg, rates: hostRatesFrom(own, flat, original, atCfg, channels, classes, resampling), predictWarmupSeconds, parts };
 }
 
 /** Seconds of each host step on one case (see {@link HostRates} for what each covers). */
@@ -239,12 +248,15 @@ export interface HostStepSeconds {
 
 /**
  * The rates of {@link HostRates} from a sample's step times at its own spacing (`own`) and already at the
- * configuration's (`flat`: no resampling): per-voxel rates from `flat`, resampling rates from the difference over the
- * separable voxels (negative differences, timing noise, count as 0); read and write from the mean of both.
+ * configuration's (`flat`: no resampling): per-voxel rates from `flat`; resampling rates over the separable voxels from
+ * `resampling` (timed on their own) when given, else from the differences `own - flat` (negative differences, timing
+ * noise, count as 0); read and write from the mean of both.
+ * @param resampling the resamplings timed on their own ({@link ResamplingSeconds}), s
  * @param original the sample's spatial shape in the configuration's axis order (transposed), `[z, y, x]`
  * @param atConfiguration its shape at the configuration's spacing
  */
-export function hostRatesFrom(own: HostStepSeconds, flat: HostStepSeconds, original: readonly number[], atConfiguration: readonly number[], channels: number, classes: number): HostRates {
+export function hostRatesFrom(own: HostStepSeconds, flat: HostStepSeconds, original: readonly number[], atConfiguration: readonly number[], channels: number, classes: number,
+  resampling?: ResamplingSeconds): HostRates {
   const n = original.reduce((p, v) => p * v, 1);
   const there = separableVoxels(original, atConfiguration);
   const back = separableVoxels(atConfiguration, original);
@@ -252,12 +264,60 @@ export function hostRatesFrom(own: HostStepSeconds, flat: HostStepSeconds, origi
   return {
     read: per((own.read + flat.read) / 2, channels * n),
     preprocess: per(flat.preprocess, channels * n),
-    resampleData: per(own.preprocess - flat.preprocess, channels * there),
+    resampleData: per(resampling ? resampling.data : own.preprocess - flat.preprocess, channels * there),
     export: per(flat.export, classes * n),
-    resampleProbabilities: per(own.export - flat.export, classes * back),
+    resampleProbabilities: per(resampling ? resampling.probabilities : own.export - flat.export, classes * back),
     write: per((own.write + flat.write) / 2, n),
     preprocessCase: per(flat.preprocessCase, (channels + 1) * n),
-    resampleCase: per(own.preprocessCase - flat.preprocessCase, (channels + 1) * there),
+    resampleCase: per(resampling ? resampling.data + resampling.seg : own.preprocessCase - flat.preprocessCase, (channels + 1) * there),
+  };
+}
+
+/**
+ * Steady-state seconds of the resamplings of one case, each timed on its own ({@link timeResampling}): the channels to
+ * the configuration's spacing (`data`), the class logits back to the original grid (`probabilities`, all classes) and
+ * the label map (`seg`, training preprocessing only).
+ */
+export interface ResamplingSeconds {
+  data: number;
+  probabilities: number;
+  seg: number;
+}
+
+/**
+ * Time the sample's resamplings directly with the plans' resamplers and options (as `preprocessCase` and
+ * `exportPrediction` call them), each the median of at least 3 runs after a warm-up ({@link steadyMedian}). On a 0.2 M
+ * voxel sample a resampling takes tens of milliseconds; as the difference of two totals of the whole step it was
+ * within the timing noise of a loaded machine and could come out as zero.
+ * @param original the sample's spatial shape in the configuration's axis order, `[z, y, x]`
+ * @param atConfiguration its shape at the configuration's spacing (equal: every time is 0)
+ * @param spacingT the sample's spacing in the configuration's axis order, mm
+ */
+async function timeResampling(o: HostCalibrateOptions, original: number[], atConfiguration: number[], spacingT: number[], channels: number, classes: number): Promise<ResamplingSeconds> {
+  if (separableVoxels(original, atConfiguration) === 0) return { data: 0, probabilities: 0, seg: 0 };
+  const cfg = getConfiguration(o.plans, o.configuration);
+  const target = targetSpacingFor(cfg.spacing, spacingT);
+  const n = original.reduce((p, v) => p * v, 1);
+  const m = atConfiguration.reduce((p, v) => p * v, 1);
+  const data = new Float32Array(channels * n).map((_, i) => Math.sin(i * 0.37));
+  const logits = new Float32Array(m).map((_, i) => Math.cos(i * 0.11));
+  const seg = new Int16Array(n).map((_, i) => ((i >> 5) % 3 === 0 ? 1 : 0));
+  const dataR = resolveResampler(o.registry, cfg.resampling_fn_data);
+  const dataOpts = resampleOptionsFromKwargs(cfg.resampling_fn_data_kwargs, spacingT, target, 3);
+  const probR = resolveResampler(o.registry, cfg.resampling_fn_probabilities);
+  const probOpts = resampleOptionsFromKwargs(cfg.resampling_fn_probabilities_kwargs, target, spacingT, 1);
+  const segR = resolveResampler(o.registry, cfg.resampling_fn_seg);
+  const segOpts = resampleOptionsFromKwargs(cfg.resampling_fn_seg_kwargs, spacingT, target, 1);
+  const timed = async (f: () => unknown) => (await steadyMedian(async () => {
+    const t = performance.now();
+    f();
+    return (performance.now() - t) / 1000;
+  }, { minRuns: 3, minSeconds: 0.3, maxRuns: 15 })).steady;
+  return {
+    data: await timed(() => dataR.resampleData(data, [channels, ...original], atConfiguration, dataOpts)),
+    // exportPrediction resamples one class at a time
+    probabilities: classes * (await timed(() => probR.resampleData(logits, [1, ...atConfiguration], original, probOpts))),
+    seg: await timed(() => segR.resampleSeg(seg, original, atConfiguration, segOpts)),
   };
 }
 
