@@ -8,7 +8,7 @@
  * patch-sized volume, so whatever the backend and the trainer do is what gets measured.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, homedir, loadavg, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, cpus, homedir, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
@@ -40,6 +40,16 @@ export interface Calibration {
    * workers that overlap the steps ({@link iterationWithWorkers}); absent in entries cached before it was measured.
    */
   dataSecondsPerIteration?: number;
+  /**
+   * CPU seconds the process used per training iteration (every thread: the training thread and the backend's
+   * threads; median after the warm-up), and of it while the batch was loaded and augmented. With the wall times they
+   * say how many cores the step keeps busy, so how much a data-loading worker slows it when the cores are shared
+   * ({@link iterationWithWorkers}). Absent in entries cached before they were measured.
+   */
+  cpuSecondsPerIteration?: number;
+  dataCpuSecondsPerIteration?: number;
+  /** Cores the process could use when measured (`availableParallelism`). */
+  cores?: number;
   /** Wall seconds of one sliding-window tile: one forward pass of one patch, no mirroring, Gaussian accumulation. */
   secondsPerTile: number;
   /** How much longer the first tile took than the steady ones (a prediction stage's one-time warm-up), s. */
@@ -119,14 +129,17 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
   const file = costCacheFile();
   const cache = readJsonIfValid<{ entries?: Record<string, Calibration> }>(file) ?? {};
   const hit = cache.entries?.[key];
-  if (hit && !o.force && hit.dataSecondsPerIteration !== undefined && calibrationCurrent(hit)) return hit;
+  if (hit && !o.force && hit.dataSecondsPerIteration !== undefined && hit.cpuSecondsPerIteration !== undefined && calibrationCurrent(hit)) return hit;
 
   const tmp = mkdtempSync(join(tmpdir(), 'nnunet-ts-calibrate-'));
   try {
     const cases = syntheticCases(patch, channels, labels);
     const times: number[] = [];
     const dataTimes: number[] = [];
+    const cpuTimes: number[] = [];
+    const dataCpuTimes: number[] = [];
     let last = performance.now();
+    let lastCpu = process.cpuUsage();
     const rss0 = process.memoryUsage().rss;
     let rssMax = rss0;
     const n = Math.max(1, o.iterations ?? 2);
@@ -140,17 +153,23 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
         const now = performance.now();
         times.push((now - last) / 1000);
         dataTimes.push(p.dataSeconds ?? 0);
+        const cpu = process.cpuUsage(lastCpu);
+        cpuTimes.push((cpu.user + cpu.system) / 1e6);
+        dataCpuTimes.push(p.dataCpuSeconds ?? 0);
+        lastCpu = process.cpuUsage();
         last = now;
         rssMax = Math.max(rssMax, process.memoryUsage().rss);
       },
     });
     const secondsPerIteration = median(times.slice(1));
     const dataSecondsPerIteration = Math.min(secondsPerIteration, median(dataTimes.slice(1)));
+    const cpuSecondsPerIteration = median(cpuTimes.slice(1));
+    const dataCpuSecondsPerIteration = Math.min(cpuSecondsPerIteration, median(dataCpuTimes.slice(1)));
     result.network.setDeepSupervision(false);
     const { secondsPerTile, tileWarmupSeconds } = await timeTile(result.network, patch, channels, numClasses);
     const unitsCfg = networkCost(cfg.architecture!, patch, channels, numClasses, true);
     const cal: Calibration = {
-      key, backend: o.backend.info.name, patchSize: [...patch], batchSize: batch, secondsPerIteration, dataSecondsPerIteration, secondsPerTile, tileWarmupSeconds,
+      key, backend: o.backend.info.name, patchSize: [...patch], batchSize: batch, secondsPerIteration, dataSecondsPerIteration, cpuSecondsPerIteration, dataCpuSecondsPerIteration, cores: availableParallelism(), secondsPerTile, tileWarmupSeconds,
       trainingBytes: Math.max(0, rssMax - rss0), trainingUnits: trainingUnits(cfg.architecture!, patch, batch, channels, numClasses),
       tileFlops: networkCost(cfg.architecture!, patch, channels, numClasses, false).forwardFlops,
       activationElements: unitsCfg.activationElements * batch, measuredAt: new Date().toISOString(), loadAverage: loadavg()[0],
@@ -169,11 +188,17 @@ export async function calibrate(o: CalibrateOptions): Promise<Calibration> {
  * `data` were loading and augmenting on the training thread: the steps and the batches overlap, so an iteration
  * takes the longer of the step (`serial - data`) and a batch's share of the workers (`data / workers`); with no
  * workers (`nnUNet_n_proc_DA=0`, the cascade) the two add up.
+ * With `cpu` (the CPU seconds the serial iteration used, every thread, and the cores), the overlap is also bounded by
+ * the cores: the step's threads and the workers share them, so an iteration cannot take less than its CPU work over
+ * the cores (`cpu.seconds / cpu.cores`). A CPU backend that steps on every core (cpu-native) leaves no core free for
+ * a worker: the batch's CPU time then slows the step by about `1 / cores` of it, which the longer-of-the-two overlap
+ * alone does not see. Never more than `serial`.
  */
-export function iterationWithWorkers(serial: number, data: number, workers: number): number {
+export function iterationWithWorkers(serial: number, data: number, workers: number, cpu?: { seconds: number; cores: number }): number {
   if (workers <= 0) return serial;
   const d = Math.min(Math.max(0, data), serial);
-  return Math.max(serial - d, d / workers);
+  const cores = cpu && cpu.cores > 0 && Number.isFinite(cpu.seconds) ? Math.max(0, cpu.seconds) / cpu.cores : 0;
+  return Math.min(serial, Math.max(serial - d, d / workers, cores));
 }
 
 function median(v: number[]): number {

@@ -228,6 +228,33 @@ describe('training iteration with data-loading workers', () => {
     expect(iterationWithWorkers(1, 1.5, 1)).toBe(1); // data cannot exceed the iteration it was part of
   });
 
+  it('no faster than the CPU work over the cores: a step on every core leaves none free for the worker', () => {
+    // 1 s serial, 0.4 s of it loading (0.4 CPU s on one thread), the step 0.6 s on 2 cores (1.2 CPU s): 1.6 CPU s / 2 cores
+    expect(iterationWithWorkers(1, 0.4, 1, { seconds: 1.6, cores: 2 })).toBeCloseTo(0.8, 12);
+    // a step on one core of two: the worker has a core of its own, the longer of the two
+    expect(iterationWithWorkers(1, 0.4, 1, { seconds: 1.0, cores: 2 })).toBeCloseTo(0.6, 12);
+    // never more than the serial iteration, nothing without workers
+    expect(iterationWithWorkers(1, 0.4, 1, { seconds: 3, cores: 2 })).toBe(1);
+    expect(iterationWithWorkers(1, 0.4, 0, { seconds: 1.6, cores: 2 })).toBe(1);
+  });
+
+  it('costFrom bounds the overlap by the measured CPU seconds, exact and interpolated; not for entries without them', () => {
+    const arch = plain([4, 8], [[1, 1, 1], [2, 2, 2]], [[3, 3, 3], [3, 3, 3]]);
+    const cfg = { architecture: arch, patch_size: [16, 16, 16], batch_size: 2 } as never;
+    const units = trainingUnits(arch, [16, 16, 16], 2, 1, 2);
+    const tile = networkCost(arch, [16, 16, 16], 1, 2, false).forwardFlops;
+    const cal = { secondsPerIteration: 1, dataSecondsPerIteration: 0.4, cpuSecondsPerIteration: 1.6, dataCpuSecondsPerIteration: 0.4, cores: 2, secondsPerTile: 0.1, trainingBytes: 1, trainingUnits: units, tileFlops: tile, activationElements: 1 } as Calibration;
+    expect(costFrom([cal], cfg, 2, 1, 2, 1).secondsPerIteration).toBeCloseTo(0.8, 12);
+    expect(costFrom([cal], cfg, 2, 1, 2, 0).secondsPerIteration).toBe(1);
+    // half and twice the units: step CPU 0.6 and 2.4, data CPU 0.2 and 0.8, interpolated to 1.2 + 0.4 at the units
+    const half = { ...cal, trainingUnits: units / 2, tileFlops: tile / 2, secondsPerIteration: 0.5, dataSecondsPerIteration: 0.2, cpuSecondsPerIteration: 0.8, dataCpuSecondsPerIteration: 0.2 };
+    const twice = { ...cal, trainingUnits: units * 2, tileFlops: tile * 2, secondsPerIteration: 2, dataSecondsPerIteration: 0.8, cpuSecondsPerIteration: 3.2, dataCpuSecondsPerIteration: 0.8 };
+    expect(costFrom([half, twice], cfg, 2, 1, 2, 1).secondsPerIteration).toBeCloseTo(0.8, 12);
+    // an entry cached before the CPU seconds were measured: the overlap alone (0.6)
+    const { cpuSecondsPerIteration: _c, dataCpuSecondsPerIteration: _d, ...old } = cal;
+    expect(costFrom([old as Calibration], cfg, 2, 1, 2, 1).secondsPerIteration).toBeCloseTo(0.6, 12);
+  });
+
   it('costFrom applies the overlap to the calibrated iteration, exact and interpolated', () => {
     const arch = plain([4, 8], [[1, 1, 1], [2, 2, 2]], [[3, 3, 3], [3, 3, 3]]);
     const cfg = { architecture: arch, patch_size: [16, 16, 16], batch_size: 2 } as never;

@@ -3,6 +3,7 @@
  * iteration, plus the per-epoch validation batches), sliding-window prediction per case (tiles x mirror
  * combinations x folds x seconds per tile, plus resampling and writing), and preprocessing.
  */
+import { availableParallelism } from 'node:os';
 import type { DatasetFingerprint, Plans, PlansConfiguration } from '../contracts/plans.js';
 import { computeSteps } from '../inference/steps.js';
 import { iterationWithWorkers, type Calibration } from './calibrate.js';
@@ -117,7 +118,8 @@ function piecewise(points: [number, number][], u: number): number {
  * process left memory to reuse, it ranged from 0 to 804 MiB for one plan (2d, patch 128x128, batch 6; analytic
  * 709 MiB of activations) in the cached calibrations of the development machine. The iteration's step and its batch
  * (loading, augmentation) are interpolated apart and overlapped as the trainer's `dataWorkers` data-loading workers
- * overlap them ({@link iterationWithWorkers}; default `defaultDataWorkers()`, the trainer's default).
+ * overlap them ({@link iterationWithWorkers}; default `defaultDataWorkers()`, the trainer's default), no faster than
+ * their measured CPU seconds (interpolated apart too) allow on the calibration's cores.
  */
 export function costFrom(cals: Calibration[], cfg: PlansConfiguration, batch: number, channels: number, numClasses: number, dataWorkers = defaultDataWorkers()): ConfigurationCost {
   const arch = cfg.architecture!;
@@ -125,15 +127,23 @@ export function costFrom(cals: Calibration[], cfg: PlansConfiguration, batch: nu
   const units = trainingUnits(arch, patch, batch, channels, numClasses);
   const tile = networkCost(arch, patch, channels, numClasses, false).forwardFlops;
   const data = (c: Calibration) => c.dataSecondsPerIteration ?? 0;
-  const overlap = (serial: number, d: number) => iterationWithWorkers(serial, d, dataWorkers);
+  // CPU seconds per iteration are used only when every calibration measured them (older cached entries did not)
+  const withCpu = cals.length > 0 && cals.every((c) => c.cpuSecondsPerIteration !== undefined);
+  const cores = cals.find((c) => c.cores)?.cores ?? availableParallelism();
+  const overlap = (serial: number, d: number, cpu: number | undefined) => iterationWithWorkers(serial, d, dataWorkers, withCpu && cpu !== undefined ? { seconds: cpu, cores } : undefined);
   const exact = cals.find((c) => c.trainingUnits === units && c.tileFlops === tile);
   const nearest = [...cals].sort((x, y) => Math.abs(Math.log(x.tileFlops / tile)) - Math.abs(Math.log(y.tileFlops / tile)))[0];
   const tileWarmupSeconds = (exact ?? nearest)?.tileWarmupSeconds ?? 0;
-  if (exact) return { secondsPerIteration: overlap(exact.secondsPerIteration, data(exact)), secondsPerTile: exact.secondsPerTile, tileWarmupSeconds, trainingBytes: trainingBytes(arch, patch, batch, channels, numClasses) };
+  if (exact) return { secondsPerIteration: overlap(exact.secondsPerIteration, data(exact), exact.cpuSecondsPerIteration), secondsPerTile: exact.secondsPerTile, tileWarmupSeconds, trainingBytes: trainingBytes(arch, patch, batch, channels, numClasses) };
   const step = piecewise(cals.map((c) => [c.trainingUnits, c.secondsPerIteration - data(c)]), units);
   const d = piecewise(cals.map((c) => [c.trainingUnits, data(c)]), units);
+  // CPU seconds of the step and of the batch, interpolated apart like the wall times
+  const dataCpu = (c: Calibration) => c.dataCpuSecondsPerIteration ?? 0;
+  const cpu = withCpu
+    ? piecewise(cals.map((c) => [c.trainingUnits, c.cpuSecondsPerIteration! - dataCpu(c)]), units) + piecewise(cals.map((c) => [c.trainingUnits, dataCpu(c)]), units)
+    : undefined;
   return {
-    secondsPerIteration: overlap(step + d, d),
+    secondsPerIteration: overlap(step + d, d, cpu),
     secondsPerTile: piecewise(cals.map((c) => [c.tileFlops, c.secondsPerTile]), tile),
     tileWarmupSeconds,
     trainingBytes: trainingBytes(arch, patch, batch, channels, numClasses),

@@ -161,15 +161,17 @@ async function trainEpoch(ctx: TrainingContext, lr: number, clock: DeadlineClock
   for (; it < ctx.iterations; it++) {
     if (clock.stopBeforeNextIteration()) break;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const r = { phase: 'train', epoch: ctx.epoch, iteration: it } as const;
     const batch = await ctx.batches.get(r, upcomingBatches(r, ctx.iterations, ctx.iterations));
     const t1 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     const loss = await trainStep(ctx.network, ctx.optimizer, ctx.loss, batch, ctx.ignoreLabel, ctx.settings.gradClipNorm);
     dataSeconds += (t1 - t0) / 1000;
     stepSeconds += (performance.now() - t1) / 1000;
     clock.iterationDone((performance.now() - t0) / 1000);
     sum += loss;
-    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss, lr, dataSeconds: (t1 - t0) / 1000 });
+    ctx.o.onProgress?.({ phase: 'train', epoch: ctx.epoch, epochs: ctx.epochs, iteration: it + 1, iterations: ctx.iterations, loss, lr, dataSeconds: (t1 - t0) / 1000, dataCpuSeconds: (cpu.user + cpu.system) / 1e6 });
     await yieldLoop();
   }
   return { loss: sum / Math.max(1, it), dataSeconds, stepSeconds, iterations: it };

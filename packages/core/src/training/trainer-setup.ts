@@ -44,6 +44,11 @@ export interface TrainProgress {
   dataWaitFraction?: number;
   /** Phase train only: seconds this iteration waited for its batch (loading and augmenting it on the training thread, or waiting for the data-loading workers). */
   dataSeconds?: number;
+  /**
+   * Phase train only: CPU seconds the process (every thread: the training thread, the backend's threads, the
+   * data-loading workers) used while this iteration's batch was made or waited for (`process.cpuUsage`).
+   */
+  dataCpuSeconds?: number;
 }
 
 /** Options of `trainFold` (docs/INTERFACES.md). */
