@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  RUNTIME_BYTES, costCacheFile, ensureSplits, estimateRun, getConfiguration, loadRunPlans, prepareDataset, readJson, resolveBudget, runLayout, silentReporter, stage, trainingBytes,
+  RUNTIME_BYTES, costCacheFile, ensureSplits, estimateRun, getConfiguration, loadRunPlans, prepareDataset, readJson, resolveBudget, runLayout, silentReporter, stage, trainingBytes, trainingDataBytes,
   type CostStageInput, type DatasetFingerprint, type StageEstimate,
 } from '@nnunet-ts/core';
 import { createDefaultRegistry, runCli } from '@nnunet-ts/cli';
@@ -71,7 +71,8 @@ describe('estimates of a restarted run', () => {
 
     // peak memory: the plan's model, whatever the process holds (a fresh calibration left memory behind, a cached one none)
     const cfg = getConfiguration(plans, '3d_fullres');
-    const model = RUNTIME_BYTES + trainingBytes(cfg.architecture!, cfg.patch_size!, cfg.batch_size!, 1, 2);
+    const model = RUNTIME_BYTES + trainingBytes(cfg.architecture!, cfg.patch_size!, cfg.batch_size!, 1, 2) +
+      trainingDataBytes({ plans, fingerprint: c.fingerprint, channels: 1, batchSize: cfg.batch_size! }, cfg);
     expect(train(fresh).peakBytes).toBe(model);
     expect(train(resumed).peakBytes).toBe(model);
     // a third calibration measured again in a process whose heap has grown: the same

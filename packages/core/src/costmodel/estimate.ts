@@ -8,6 +8,7 @@ import type { DatasetFingerprint, Plans, PlansConfiguration } from '../contracts
 import { computeSteps } from '../inference/steps.js';
 import { iterationWithWorkers, type Calibration } from './calibrate.js';
 import { defaultDataWorkers } from '../training/batch-queue.js';
+import { DEFAULT_CASE_CACHE_BYTES } from '../training/case-store.js';
 import { hostPredictCaseSeconds, hostPreprocessCaseSeconds, hostUnits, type HostCalibration } from './host-calibrate.js';
 import { networkCost, trainingBytes, trainingUnits } from './network-cost.js';
 
@@ -300,6 +301,35 @@ export function predictCaseBytes(channels: number, numClasses: number, original:
  */
 export const RUNTIME_BYTES = 256 * 2 ** 20;
 
+/**
+ * Bytes of training data a fold holds in memory besides the network, from the plan and the fingerprint alone (the
+ * same in every run): every training case at the configuration's spacing (`shapeAtConfiguration` of the
+ * fingerprint's shapes after cropping) as `readPreprocessedCase` returns it (float32 per channel and the int16 label
+ * map: `4 x channels + 2` bytes per voxel, views on the file's buffer), held
+ * - by the training thread's case store (`openCases` reads every case of the fold once and keeps it, up to
+ *   `cacheBytes`), and
+ * - again by each data-loading worker's own store (each worker thread loads the cases it samples from the cache, up
+ *   to `cacheBytes / workers`),
+ * plus the batches in flight: each worker's queue holds up to 2 batches ahead of the one in use (`BatchQueue`'s
+ * prefetch), `batchSize x` patch voxels `x (4 x channels + 2)` bytes each (`packBatch`).
+ * The fold's training and validation cases are together every case of the dataset, so all the fingerprint's cases are
+ * counted.
+ * @param dataWorkers data-loading worker threads (default the trainer's, `defaultDataWorkers()`); 0 loads on the
+ *   training thread (one store, one batch)
+ * @param cacheBytes the trainer's case cache (default `DEFAULT_CASE_CACHE_BYTES`)
+ */
+export function trainingDataBytes(
+  r: Pick<RunShape, 'plans' | 'fingerprint' | 'channels' | 'batchSize'>, cfg: PlansConfiguration, dataWorkers = defaultDataWorkers(), cacheBytes = DEFAULT_CASE_CACHE_BYTES,
+): number {
+  const perVoxel = 4 * r.channels + 2;
+  const fp = r.fingerprint;
+  const cases = fp.spacings.reduce((sum, sp, i) => sum + shapeAtConfiguration(r.plans, cfg, sp, fp.shapes_after_crop[i]!).reduce((a, b) => a * b, 1) * perVoxel, 0);
+  const batch = r.batchSize * (cfg.patch_size ?? []).reduce((a, b) => a * b, 1) * perVoxel;
+  const workers = Math.max(0, Math.floor(dataWorkers));
+  const stores = Math.min(cases, cacheBytes) + workers * Math.min(cases, Math.floor(cacheBytes / Math.max(1, workers)));
+  return stores + (workers > 0 ? (2 * workers + 1) * batch : batch);
+}
+
 /** A fold's training progress in the run folder (its checkpoints; `foldProgress` in the pipeline). */
 export interface FoldProgress {
   fold: number;
@@ -338,7 +368,7 @@ function trainEstimate(r: RunShape, cfg: PlansConfiguration, cost: Configuration
   return {
     stage: `train ${r.configuration}`,
     seconds: left * perEpoch,
-    peakBytes: baseBytes + cost.trainingBytes,
+    peakBytes: baseBytes + cost.trainingBytes + trainingDataBytes(r, cfg),
     detail: resumed ? `${resumed}; ${left} epoch(s) x ${epochs}` : `${r.folds} fold(s) x ${r.epochs} x ${epochs}`,
   };
 }
@@ -347,8 +377,9 @@ function trainEstimate(r: RunShape, cfg: PlansConfiguration, cost: Configuration
  * Estimates of every remaining stage of a run (preprocessing, training, validation prediction, test prediction)
  * from the configuration's calibrated (or scaled) costs. With `r.progress` / `r.validatedFolds` /
  * `r.testCasesWritten` (a restarted run), only the work left is counted and a stage with none is left out.
- * Peak bytes are `baseBytes` (default {@link RUNTIME_BYTES}) plus the stage's modelled memory: a function of the
- * plan only, the same in every run of a command.
+ * Peak bytes are `baseBytes` (default {@link RUNTIME_BYTES}) plus the stage's modelled memory: for training the
+ * network's (`cost.trainingBytes`) and the data the trainer holds ({@link trainingDataBytes}); a function of the plan
+ * and the dataset only, the same in every run of a command.
  */
 export function estimateStages(r: RunShape, cfg: PlansConfiguration, cost: ConfigurationCost, baseBytes = RUNTIME_BYTES): StageEstimate[] {
   const out: StageEstimate[] = [];

@@ -6,6 +6,12 @@ function caseBytes(c: PreprocessedCaseData): number {
 }
 
 /**
+ * Bytes of case data a fold keeps in memory by default (`TrainFoldOptions.cacheBytes`): the training thread's store,
+ * and the data-loading workers' stores together (each worker keeps `1 / workers` of it).
+ */
+export const DEFAULT_CASE_CACHE_BYTES = 2 * 1024 ** 3;
+
+/**
  * Cases for the patch loader, kept in memory up to `budgetBytes` (least recently used evicted first) and re-read
  * from the source on demand beyond that, so large datasets train without holding every volume. `check` runs on every
  * case as it is loaded (throws for unusable cases). Content never depends on the cache, so results do not either.
@@ -16,7 +22,7 @@ export class CaseStore {
 
   constructor(
     private readonly source: CaseSource,
-    private readonly budgetBytes = 2 * 1024 ** 3,
+    private readonly budgetBytes = DEFAULT_CASE_CACHE_BYTES,
     private readonly check: (id: string, c: PreprocessedCaseData) => void = () => {},
   ) {}
 

@@ -9,7 +9,7 @@ import { deepSupervisionWeights, DeviceSGD, resolveDevice } from '../nn/index.js
 import type { Registry } from '../registry/registry.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import type { CaseSource, PreprocessedCaseData } from './case-source.js';
-import { CaseStore } from './case-store.js';
+import { CaseStore, DEFAULT_CASE_CACHE_BYTES } from './case-store.js';
 import { emptyLog, type ProgressLog } from './checkpoint.js';
 import { appendPreviousStage, cascadeTransformsFrom, PREVIOUS_STAGE_KEY, previousStageProxy, type CascadeTransforms } from './cascade.js';
 import { getConfiguration } from '../planning/plans-io.js';
@@ -246,7 +246,7 @@ function batchQueue(ctx: Omit<TrainingContext, 'batches'>, options: Augmentation
   }
   const env: BatchEnv = ctx;
   const local = (r: Parameters<BatchQueue['get']>[0]) => makeBatch(env, r, (s, rng) => augmentSample(ctx, s, rng), (s) => validationSample(ctx, s));
-  const setup = workers > 0 ? { preprocessedDir: o.preprocessedDir, cacheBytes: Math.floor((o.cacheBytes ?? 2 * 1024 ** 3) / workers), ...loaders, augmentation: { module: module!, name, options }, patch3: ctx.patch3, batchSeeds: ctx.batchSeeds } : null;
+  const setup = workers > 0 ? { preprocessedDir: o.preprocessedDir, cacheBytes: Math.floor((o.cacheBytes ?? DEFAULT_CASE_CACHE_BYTES) / workers), ...loaders, augmentation: { module: module!, name, options }, patch3: ctx.patch3, batchSeeds: ctx.batchSeeds } : null;
   return new BatchQueue(local, workers, setup);
 }
 
