@@ -12,9 +12,11 @@
  * 4. iterations: as many as the remaining time allows, at most the preset's cap (`maxIterations`), at least
  *    `minIterations`.
  * Times come from a calibration of the backend (cached per machine), scaled by FLOPs to other patches, and an exact
- * calibration of the chosen candidate. Memory: the modelled peak (`RUNTIME_BYTES` + the plan's analytic training
- * memory, the same in every run) must fit the memory available (CPU: the machine's available memory; GPU: the
- * adapter's or nnU-Net's 8 GB).
+ * calibration of the chosen candidate; the host work (preprocessing, resampling around prediction) is measured at
+ * the chosen plan's own spacing and the choice made again with it, so the plan fits the budget left with the estimates
+ * it prints, or is refused before any work. Memory: the modelled peak of training (`RUNTIME_BYTES` + the plan's
+ * analytic training memory + the data the trainer holds, `trainingDataBytes`; the same in every run) must fit the
+ * memory available (CPU: the machine's available memory; GPU: the adapter's or nnU-Net's 8 GB).
  */
 import { freemem } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -28,7 +30,7 @@ import { getConfiguration as resolveConfiguration } from '../planning/plans-io.j
 import { DataError } from '../util/errors.js';
 import { calibrate, type Calibration } from './calibrate.js';
 import { calibrateHost, type HostCalibration } from './host-calibrate.js';
-import { RUNTIME_BYTES, costFrom, estimateStages, formatBytes, formatDuration, representativeCase, type CaseGeometry, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
+import { RUNTIME_BYTES, costFrom, estimateStages, trainingDataBytes, formatBytes, formatDuration, representativeCase, type CaseGeometry, type ConfigurationCost, type RunShape, type StageEstimate } from './estimate.js';
 import { trainingUnits } from './network-cost.js';
 
 /** Inputs of {@link planForTimeBudget}. */
@@ -70,6 +72,17 @@ export interface TimeBudgetOptions {
    * own plan, then for the one chosen), null to use the constant voxel rate.
    */
   host?: HostCalibration | null;
+  /**
+   * Measurements to use instead of timing this machine (tests, or a caller that measured already): `network` in place
+   * of {@link calibrate} and `host` in place of {@link calibrateHost} on the run's representative case, each for one
+   * candidate plan (`plans`, `configuration`). Default: both measured (and cached) here.
+   */
+  measure?: {
+    network?: (plans: Plans, configuration: string) => Promise<Calibration>;
+    host?: (plans: Plans, configuration: string) => Promise<HostCalibration | null>;
+  };
+  /** The clock the time spent planning is read from, ms (default `performance.now`; tests fix it). */
+  now?: () => number;
   log?: (line: string) => void;
 }
 
@@ -185,13 +198,24 @@ function candidates(o: TimeBudgetOptions): Candidate[] {
   return out;
 }
 
-function runShape(o: TimeBudgetOptions, c: Candidate, mirror: boolean, iterations: number): RunShape {
+/**
+ * A time-budget plan's options while planning: `hostAt` gives the host work measured at a candidate's own target
+ * spacing (undefined when that spacing was not measured: `host`, the last one measured, stands in).
+ */
+type Planning = TimeBudgetOptions & { hostAt?: (c: Candidate) => HostCalibration | null | undefined };
+
+function hostAt(o: Planning, c: Candidate): HostCalibration | null | undefined {
+  const own = o.hostAt?.(c);
+  return own === undefined ? o.host : own;
+}
+
+function runShape(o: Planning, c: Candidate, mirror: boolean, iterations: number): RunShape {
   const { numClasses } = labelSetup(o.dataset);
   return {
     plans: c.plans, configuration: c.configuration, fingerprint: o.fingerprint, channels: Object.keys(o.dataset.channel_names ?? {}).length || 1,
     numClasses, folds: o.folds, epochs: Math.max(1, Math.floor(iterations / o.iterationsPerEpoch)), iterationsPerEpoch: o.iterationsPerEpoch,
     validationIterations: o.validationIterations, batchSize: c.cfg.batch_size ?? 2, mirror, stepSize: o.stepSize,
-    validationCases: o.validationCases, testCases: o.testCases, testImages: o.testImages, validationImages: o.validationImages, preprocess: true, host: o.host,
+    validationCases: o.validationCases, testCases: o.testCases, testImages: o.testImages, validationImages: o.validationImages, preprocess: true, host: hostAt(o, c),
   };
 }
 
@@ -205,9 +229,14 @@ function fit(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, mirror
   return { iterations: Math.floor(left / (perIteration * o.folds)), fixed, perIteration };
 }
 
+/** Modelled peak bytes of training a candidate: the runtime, the network's training memory and the data the trainer holds. */
+function trainingPeak(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost): number {
+  return RUNTIME_BYTES + cost.trainingBytes + trainingDataBytes(runShape(o, c, false, o.iterationsPerEpoch), c.cfg);
+}
+
 /** A candidate that fits memory and, without mirroring, would need at most {@link NEAR_MISS} times the budget left. */
 function nearlyFits(o: TimeBudgetOptions, c: Candidate, cost: ConfigurationCost, memory: number, minIt: number): boolean {
-  if (RUNTIME_BYTES + cost.trainingBytes > memory) return false;
+  if (trainingPeak(o, c, cost) > memory) return false;
   const f = fit(o, c, cost, false);
   return (f.fixed + minIt * f.perIteration * o.folds) / (1 - MARGIN) <= NEAR_MISS * o.budgetSeconds;
 }
@@ -225,6 +254,9 @@ interface Pick {
 const CALIBRATION_SHARE = 0.04;
 const MAX_CALIBRATIONS = 6;
 
+/** Rounds of picking again with the host work measured at the picked plan's spacing (each measures one spacing). */
+const MAX_HOST_ROUNDS = 3;
+
 /**
  * Choose configuration, spacing, patch, batch, mirroring and iterations that fit `budgetSeconds` on this machine.
  * Calibrates the cheapest candidate and one about 16x dearer (a fixed per-iteration overhead plus a FLOP rate), then
@@ -232,6 +264,10 @@ const MAX_CALIBRATIONS = 6;
  * measurement; a more preferred candidate whose estimate misses the budget by less than {@link NEAR_MISS}x is
  * measured before it is passed over (so nnU-Net's own plan is taken whenever a measurement, not an extrapolation,
  * says it fits).
+ * The host work (preprocessing, resampling around prediction) is measured at nnU-Net's own plan's spacing first; when
+ * the pick has another spacing, it is measured at the pick's and the pick is made again with those rates, until the
+ * pick's spacing is the one measured (at most {@link MAX_HOST_ROUNDS} rounds): the plan returned fits what is left of
+ * the budget with the very estimates it prints (`estimates`), the floor of `minIterations` included.
  * @throws DataError (before any training) when even the cheapest candidate cannot fit, with the estimate and the fix.
  */
 export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudgetDecision> {
@@ -243,59 +279,120 @@ export async function planForTimeBudget(o: TimeBudgetOptions): Promise<TimeBudge
   const minIt = Math.min(cap, o.minIterations ?? 50);
   const cals: Calibration[] = [];
   const exact = new Set<Candidate>();
-  const start = performance.now();
+  const now = o.now ?? (() => performance.now());
+  const start = now();
   // what is left of the budget for the stages after planning: the user's budget less the time spent so far
-  const left = (): TimeBudgetOptions => ({ ...o, budgetSeconds: o.budgetSeconds - (o.elapsedSeconds ?? 0) - (performance.now() - start) / 1000 });
+  const left = (): TimeBudgetOptions => ({ ...o, budgetSeconds: o.budgetSeconds - (o.elapsedSeconds ?? 0) - (now() - start) / 1000 });
   const costOf = (c: Candidate) => costFrom(cals, c.cfg, c.cfg.batch_size ?? 2, channels, numClasses);
   const cheapToCalibrate = (c: Candidate) => {
     const e = costOf(c);
     return 3 * e.secondsPerIteration + 3 * e.secondsPerTile <= CALIBRATION_SHARE * o.budgetSeconds;
   };
+  const measureNetwork = (c: Candidate) => o.measure?.network?.(c.plans, c.configuration) ?? calibrate({ registry: o.registry, backend: o.backend, plans: c.plans, configuration: c.configuration, dataset: o.dataset, augmentation: o.augmentation });
+  // candidates calibrated in this process (not read from the cache): their memory is part of this process's peak
+  const startedAt = Date.now();
+  const measuredHere: Candidate[] = [];
   const cal = async (c: Candidate) => {
-    cals.push(await calibrate({ registry: o.registry, backend: o.backend, plans: c.plans, configuration: c.configuration, dataset: o.dataset, augmentation: o.augmentation }));
+    const m = await measureNetwork(c);
+    cals.push(m);
     exact.add(c);
+    if (Date.parse(m.measuredAt) >= startedAt) measuredHere.push(c);
   };
-  const hostFor = (c: Candidate) => hostOf(o, c).catch((e: unknown) => {
+  const hostFor = (c: Candidate) => (o.measure?.host?.(c.plans, c.configuration) ?? hostOf(o, c)).catch((e: unknown) => {
     o.log?.(`time budget: host work not measured (${(e as Error).message}); a constant voxel rate is used`);
     return null;
   });
-  o = { ...o, host: o.host === undefined ? await hostFor(list[0]!) : o.host };
+  // the host work measured per target spacing, each candidate estimated with the rates of its own spacing once measured
+  // (the last measured stand in before); a caller's own `o.host` (null included) is used for every plan
+  const spacingOf = (c: Candidate) => JSON.stringify(resolveConfiguration(c.plans, c.configuration).spacing);
+  const hosts = new Map<string, HostCalibration | null>();
+  const measureHosts = o.host === undefined;
+  if (measureHosts) {
+    const h = await hostFor(list[0]!);
+    hosts.set(spacingOf(list[0]!), h);
+    o = { ...o, host: h };
+  }
+  const planning: Planning = { ...o, hostAt: (c) => hosts.get(spacingOf(c)) };
+  o = planning;
   const byUnits = [...list].sort((x, y) => x.units - y.units);
   await cal(byUnits[0]!);
-  const second = [...byUnits].reverse().find((c) => c.units <= 16 * byUnits[0]!.units && c.units >= 2 * byUnits[0]!.units && cheapToCalibrate(c));
+  const second = [...byUnits].reverse().find((c) => c.units <= 16 * byUnits[0]!.units && c.units >= 2 * byUnits[0]!.units && cheapToCalibrate(c) && RUNTIME_BYTES + costOf(c).trainingBytes <= memory);
   if (second) await cal(second);
-  let smallest = Infinity;
-  let best: Pick | undefined;
-  while (!best) {
-    // the least budget is that of this round's estimates: a later calibration can raise what an earlier round thought
-    smallest = Infinity;
-    const spent = o.budgetSeconds - left().budgetSeconds;
-    const pick = firstFeasible(left(), list, costOf, memory, minIt, cap, (s) => (smallest = Math.min(smallest, s + spent)));
-    // a preferred candidate estimated (not measured) to miss the budget narrowly is measured before it is passed over:
-    // an estimate scaled from small patches can be off by 2-5x
-    const preferred = pick ? list.slice(0, list.indexOf(pick.c)) : list;
-    const near = cals.length < MAX_CALIBRATIONS ? preferred.find((c) => !exact.has(c) && cheapToCalibrate(c) && nearlyFits(left(), c, costOf(c), memory, minIt)) : undefined;
-    if (near) {
-      await cal(near);
-      continue;
+
+  /** The first candidate (in preference order) that fits with the host rates in `o`, measured; undefined if none. */
+  const choose = async (): Promise<{ best?: Pick; smallest: number }> => {
+    for (;;) {
+      // the least budget is that of this round's estimates: a later calibration can raise what an earlier round thought
+      let smallest = Infinity;
+      const spent = o.budgetSeconds - left().budgetSeconds;
+      const pick = firstFeasible(left(), list, costOf, memory, minIt, cap, (s) => (smallest = Math.min(smallest, s + spent)));
+      // a preferred candidate estimated (not measured) to miss the budget narrowly is measured before it is passed over:
+      // an estimate scaled from small patches can be off by 2-5x
+      const preferred = pick ? list.slice(0, list.indexOf(pick.c)) : list;
+      const near = cals.length < MAX_CALIBRATIONS ? preferred.find((c) => !exact.has(c) && cheapToCalibrate(c) && nearlyFits(left(), c, costOf(c), memory, minIt)) : undefined;
+      if (near) {
+        await cal(near);
+        continue;
+      }
+      if (!pick) return { smallest };
+      // the pick is always measured (the estimates before the run measure it anyway), then decided again
+      if (exact.has(pick.c) || cals.length >= MAX_CALIBRATIONS) return { best: pick, smallest };
+      await cal(pick.c);
     }
-    if (!pick) break;
-    // the pick is always measured (the estimates before the run measure it anyway), then decided again
-    if (exact.has(pick.c) || cals.length >= MAX_CALIBRATIONS) best = pick;
-    else await cal(pick.c);
+  };
+
+  let best: Pick | undefined;
+  let smallest = Infinity;
+  for (let round = 0; ; round++) {
+    ({ best, smallest } = await choose());
+    if (!best || !measureHosts || hosts.has(spacingOf(best.c))) break;
+    // the pick's preprocessing and prediction are measured at its own spacing, then the pick is made again with those
+    // rates: they can make the pick, or its floor of iterations, miss the budget, or free time for a preferred plan
+    const h = (await hostFor(best.c)) ?? o.host ?? null;
+    hosts.set(spacingOf(best.c), h);
+    o = { ...o, host: h };
+    if (round + 1 >= MAX_HOST_ROUNDS) {
+      // no more rounds: keep this pick if it still fits with its own rates, else say that it does not
+      ({ best, smallest } = refit(left(), best, costOf(best.c), minIt, cap, o.budgetSeconds - left().budgetSeconds));
+      break;
+    }
   }
-  if (!best) {
-    throw new DataError(
-      `the time budget of ${formatDuration(o.budgetSeconds)} is too small for this dataset on this machine: the cheapest plan needs a budget of about ${formatDuration(smallest)} ` +
-        `(${minIt} training iterations per fold, ${o.folds} fold(s), preprocessing and ${o.validationCases * o.folds + o.testCases} predictions: ${o.validationCases} validation case(s) per fold and ${o.testCases} test case(s))`,
-      { hint: `give a budget of at least ${formatDuration(Math.ceil(smallest))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
-    );
-  }
+  if (!best) throw tooSmall(o, minIt, smallest);
   explainChoice(left(), list[0]!, best, costOf(list[0]!), exact.has(list[0]!));
-  // the estimates of the plan chosen with the host work at its own spacing
-  const spacingOf = (c: Candidate) => JSON.stringify(resolveConfiguration(c.plans, c.configuration).spacing);
-  if (o.host && spacingOf(best.c) !== spacingOf(list[0]!)) o = { ...o, host: (await hostFor(best.c)) ?? o.host };
+  calibrationPeak(o, measuredHere, best, costOf, memory);
   return decide(left(), best, costOf(best.c), cals[cals.length - 1]!, memory, o.budgetSeconds);
+}
+
+/** `best` with its iterations fitted again (`o`: the budget left), or none and the budget it needs (`spent` s already spent). */
+function refit(o: TimeBudgetOptions, best: Pick, cost: ConfigurationCost, minIt: number, cap: number, spent: number): { best?: Pick; smallest: number } {
+  const f = fit(o, best.c, cost, best.mirror);
+  if (f.fixed <= 0.5 * o.budgetSeconds && f.iterations >= minIt) return { best: { ...best, iterations: Math.min(cap, f.iterations) }, smallest: Infinity };
+  return { smallest: spent + Math.max((f.fixed + minIt * f.perIteration * o.folds) / (1 - MARGIN), 2 * f.fixed) };
+}
+
+/** The refusal of a budget whose cheapest plan needs `smallest` seconds for `minIt` iterations per fold, with the fix. */
+function tooSmall(o: TimeBudgetOptions, minIt: number, smallest: number): DataError {
+  return new DataError(
+    `the time budget of ${formatDuration(o.budgetSeconds)} is too small for this dataset on this machine: the cheapest plan needs a budget of about ${formatDuration(smallest)} ` +
+      `(${minIt} training iterations per fold, ${o.folds} fold(s), preprocessing and ${o.validationCases * o.folds + o.testCases} predictions: ${o.validationCases} validation case(s) per fold and ${o.testCases} test case(s))`,
+    { hint: `give a budget of at least ${formatDuration(Math.ceil(smallest))} (--time-budget), train fewer folds (-f 0), or predict fewer test cases` },
+  );
+}
+
+/**
+ * Say when a calibration run in this process (a few training iterations of a candidate on patch-sized synthetic
+ * cases; not one read from the cache) needs more memory than training the plan chosen: the process's peak resident memory is then the calibration's, not
+ * the one the stage estimates print. Modelled as the estimates are (`RUNTIME_BYTES` + the candidate's analytic
+ * training memory), from the plan alone.
+ */
+function calibrationPeak(o: TimeBudgetOptions, calibrated: Candidate[], best: Pick, costOf: (c: Candidate) => ConfigurationCost, memory: number): void {
+  const peak = (c: Candidate) => RUNTIME_BYTES + costOf(c).trainingBytes;
+  const top = [...calibrated].sort((x, y) => peak(y) - peak(x))[0];
+  if (!top || top === best.c || peak(top) <= trainingPeak(o, best.c, costOf(best.c))) return;
+  o.log?.(
+    `time budget: calibrating ${top.configuration} patch ${top.cfg.patch_size!.join('x')}, batch ${top.cfg.batch_size} needed about ${formatBytes(peak(top))} (modelled), ` +
+      `more than training the plan chosen: the process's peak memory is that calibration's (${formatBytes(memory)} available)`,
+  );
 }
 
 /** {@link calibrateHost} of a candidate's configuration on the run's representative case (null without cases). */
@@ -308,7 +405,7 @@ async function hostOf(o: TimeBudgetOptions, c: Candidate): Promise<HostCalibrati
 function firstFeasible(o: TimeBudgetOptions, list: Candidate[], costOf: (c: Candidate) => ConfigurationCost, memory: number, minIt: number, cap: number, need: (s: number) => void): Pick | undefined {
   for (const c of list) {
     const cost = costOf(c);
-    if (RUNTIME_BYTES + cost.trainingBytes > memory) continue;
+    if (trainingPeak(o, c, cost) > memory) continue;
     for (const mirror of o.mirror ? [true, false] : [false]) {
       const f = fit(o, c, cost, mirror);
       if (process.env.NNUNET_TS_DEBUG_BUDGET) {

@@ -244,10 +244,30 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
     for (const e of est) all.push({ ...e, stage: e.stage.startsWith('train') ? e.stage : `${e.stage} ${configuration}` });
   }
   c.rep.log(`estimates on ${c.backend.info.name} (calibrated on this machine):\n${formatEstimates(all)}`);
+  const late = overBudget(c, all);
+  if (late) c.rep.log(late);
   // stages an earlier (killed or finished) run measured keep their measurement until this run measures them again
   const measured = readJsonIfValid<{ measured?: Record<string, number> }>(estimatesFile(c.L))?.measured ?? {};
   writeJson(estimatesFile(c.L), { estimated: all.map((e) => ({ stage: e.stage, seconds: e.seconds, peak_bytes: e.peakBytes ?? null, detail: e.detail })), measured });
   return all;
+}
+
+/**
+ * Under a time budget, the warning when the estimates printed total more than what is left of it (the budget less the
+ * time since the run started, `c.startedAt`): the time-budget planner picks a plan that fits with these estimates, so
+ * this says that a measurement taken again here (the load changed since planning) or a resumed run's fixed costs no
+ * longer fit, and that the run is expected to end late (the trainer never trains fewer than the budget's
+ * `minIterations`). Null without a time budget or when they fit.
+ */
+export function overBudget(c: Pick<CostStageInput, 'budget' | 'startedAt'>, estimates: readonly StageEstimate[], now = performance.now()): string | null {
+  const budget = c.budget.timeBudgetSeconds;
+  if (!budget) return null;
+  const left = budget - (c.startedAt === undefined ? 0 : (now - c.startedAt) / 1000);
+  const total = estimates.reduce((a, e) => a + e.seconds, 0);
+  if (total <= left) return null;
+  const floor = c.budget.minIterations ? ` (training never stops before ${c.budget.minIterations} iterations per fold)` : '';
+  return `warning: these estimates total ${formatDuration(total)}, more than the ${formatDuration(left)} left of the ${formatDuration(budget)} time budget: ` +
+    `expect the run to end about ${formatDuration(total - left)} late${floor}; give a larger --time-budget, train fewer folds (-f 0) or predict fewer test cases`;
 }
 
 /**
