@@ -237,7 +237,7 @@ export async function estimateRun(c: CostStageInput, configurations: string[]): 
     const peak = Math.max(...est.map((e) => e.peakBytes ?? 0));
     if (peak > memory) {
       throw new DataError(`training ${configuration} needs about ${formatBytes(peak)} of memory (patch ${cal.patchSize.join('x')}, batch ${cal.batchSize}), ${formatBytes(memory)} are available`, {
-        hint: 'give a --time-budget (it plans a smaller patch for this machine), lower --gpu-memory-gb when planning, or free memory',
+        hint: 'give a --time-budget (it plans a smaller patch for this machine), lower --gpu-memory-gb when planning, set nnUNet_n_proc_DA=0 (the cases held once, not again by each data-loading worker), or free memory',
       });
     }
     // a restarted run: only the work left is estimated (finished folds, epochs done, validations and test cases written)
