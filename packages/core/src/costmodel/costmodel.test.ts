@@ -373,11 +373,12 @@ describe('the peak memory estimate is a function of the plan', () => {
     const fingerprint = { median_relative_size_after_cropping: 1, spacings: [[1, 1, 1]], shapes_after_crop: [[16, 16, 16]] };
     const r = { plans, configuration: '3d_fullres', fingerprint, channels: 1, numClasses: 2, folds: 1, epochs: 1, iterationsPerEpoch: 1, validationIterations: 0, batchSize: 2, mirror: false, stepSize: 0.5, validationCases: 1, testCases: 0, preprocess: false, host: null } as RunShape;
     const peak = (c: typeof a) => estimateStages(r, cfg, c).find((e) => e.stage.startsWith('train'))!.peakBytes;
-    // the data the trainer holds: the one 16^3 case (float32 + int16 labels) in the training thread's store and in each
-    // worker's, and the batches (2 x 16^3) in flight: one without workers, 3 per worker with
+    // the data the trainer holds: the one 16^3 case (float32 + int16 labels) in the training thread's store without
+    // workers, else in each worker's (the training thread's store is emptied), and the batches (2 x 16^3) in flight:
+    // one without workers, 2 + 1 per worker with
     expect(trainingDataBytes(r, cfg, 0)).toBe(6 * 16 ** 3 + 2 * 6 * 16 ** 3);
-    expect(trainingDataBytes(r, cfg, 1)).toBe(2 * 6 * 16 ** 3 + 3 * 2 * 6 * 16 ** 3);
-    expect(trainingDataBytes(r, cfg, 3)).toBe(4 * 6 * 16 ** 3 + 7 * 2 * 6 * 16 ** 3);
+    expect(trainingDataBytes(r, cfg, 1)).toBe(6 * 16 ** 3 + 3 * 2 * 6 * 16 ** 3);
+    expect(trainingDataBytes(r, cfg, 3)).toBe(3 * 6 * 16 ** 3 + 7 * 2 * 6 * 16 ** 3);
     expect(peak(a)).toBe(RUNTIME_BYTES + analytic + trainingDataBytes(r, cfg));
     expect(peak(b)).toBe(RUNTIME_BYTES + analytic + trainingDataBytes(r, cfg));
   });

@@ -306,10 +306,10 @@ export const RUNTIME_BYTES = 256 * 2 ** 20;
  * same in every run): every training case at the configuration's spacing (`shapeAtConfiguration` of the
  * fingerprint's shapes after cropping) as `readPreprocessedCase` returns it (float32 per channel and the int16 label
  * map: `4 x channels + 2` bytes per voxel, views on the file's buffer), held
- * - by the training thread's case store (`openCases` reads every case of the fold once and keeps it, up to
- *   `cacheBytes`), and
- * - again by each data-loading worker's own store (each worker thread loads the cases it samples from the cache, up
- *   to `cacheBytes / workers`),
+ * - by the training thread's case store when there are no data-loading workers (`openCases` reads every case of the
+ *   fold once and keeps it, up to `cacheBytes`; with workers the store is emptied after that first pass), or
+ * - by each data-loading worker's own store (each worker thread loads the cases it samples from the cache, up to
+ *   `cacheBytes / workers`),
  * plus the batches in flight: each worker's queue holds up to 2 batches ahead of the one in use (`BatchQueue`'s
  * prefetch), `batchSize x` patch voxels `x (4 x channels + 2)` bytes each (`packBatch`).
  * The fold's training and validation cases are together every case of the dataset, so all the fingerprint's cases are
@@ -326,7 +326,7 @@ export function trainingDataBytes(
   const cases = fp.spacings.reduce((sum, sp, i) => sum + shapeAtConfiguration(r.plans, cfg, sp, fp.shapes_after_crop[i]!).reduce((a, b) => a * b, 1) * perVoxel, 0);
   const batch = r.batchSize * (cfg.patch_size ?? []).reduce((a, b) => a * b, 1) * perVoxel;
   const workers = Math.max(0, Math.floor(dataWorkers));
-  const stores = Math.min(cases, cacheBytes) + workers * Math.min(cases, Math.floor(cacheBytes / Math.max(1, workers)));
+  const stores = workers > 0 ? workers * Math.min(cases, Math.floor(cacheBytes / workers)) : Math.min(cases, cacheBytes);
   return stores + (workers > 0 ? (2 * workers + 1) * batch : batch);
 }
 

@@ -49,6 +49,16 @@ export class CaseStore {
     return c;
   }
 
+  /**
+   * Drop every case held in memory (later `get`s read them from the source again). The fold's store does this once
+   * the data-loading workers, which keep their own copies, make the batches: the training thread then held a full
+   * copy of the cases it no longer reads.
+   */
+  clear(): void {
+    this.cache.clear();
+    this.bytes = 0;
+  }
+
   /** Bytes held in memory now. */
   get cachedBytes(): number {
     return this.bytes;

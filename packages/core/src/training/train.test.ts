@@ -219,5 +219,12 @@ describe('CaseStore', () => {
     expect(reads).toEqual([ids[0], ids[1], ids[2], ids[0]]);
     const bad = new CaseStore({ load: async () => cases[ids[0]!]! }, 0, () => { throw new Error('checked'); });
     await expect(bad.get('x')).rejects.toThrow('checked');
+    // clear (the fold's store once data-loading workers make the batches): nothing held, the next get reads again
+    store.clear();
+    expect(store.cachedBytes).toBe(0);
+    const again = await store.get(ids[0]!);
+    expect(again.data).toEqual(cases[ids[0]!]!.data);
+    expect(reads).toEqual([ids[0], ids[1], ids[2], ids[0], ids[0]]);
+    expect(store.cachedBytes).toBe(per);
   });
 });

@@ -225,7 +225,10 @@ export async function setupTraining(o: TrainFoldOptions, source: CaseSource): Pr
     batchSeeds: { train: deriveSeed(seed, 4000 + fi), val: deriveSeed(seed, 5000 + fi) },
     epoch: 0, bestEma: null, logs: emptyLog(),
   };
-  return { ...ctx, batches: batchQueue(ctx, augOpts, loaders) };
+  const batches = batchQueue(ctx, augOpts, loaders);
+  // the workers read and keep their own copies of the cases: this thread's copy (from the first pass) is not read again
+  if (batches.workers > 0) cases.clear();
+  return { ...ctx, batches };
 }
 
 /**
