@@ -112,7 +112,7 @@ describe('the estimates printed before a run under a time budget', () => {
 });
 
 describe('the peak memory of training counts the data the trainer holds', () => {
-  it('2d at 0.43 mm, patch 224x224, batch 2, one data-loading worker: the network, every case twice, 3 batches', async () => {
+  it('2d at 0.43 mm, patch 224x224, batch 2, one data-loading worker: the network, every case once (the worker\'s copy), 3 batches', async () => {
     const plans = createDefaultRegistry().get('planner', 'nnUNetPlanner').plan(fingerprint, dataset, { gpuMemoryTargetGb: 0.25, datasetName: dataset.name });
     const cfg = plans.configurations['2d']!;
     expect([cfg.patch_size, cfg.batch_size, cfg.spacing]).toEqual([[224, 224], 2, [0.43, 0.43]]);
@@ -120,10 +120,14 @@ describe('the peak memory of training counts the data the trainer holds', () => 
     const voxels = 4 * 24 * 512 * 512 + 3 * 25 * 513 * 417;
     const batch = 2 * 224 * 224 * 10;
     const r = { plans, fingerprint, channels: 2, batchSize: 2 };
-    expect(trainingDataBytes(r, cfg, 1)).toBe(2 * 10 * voxels + 3 * batch);
+    // with workers the training thread's store is emptied after its first pass: the workers' copies count
+    expect(trainingDataBytes(r, cfg, 1)).toBe(10 * voxels + 3 * batch);
     expect(trainingDataBytes(r, cfg, 0)).toBe(10 * voxels + batch);
-    // the cache budget bounds what the stores keep (2 GiB: the training thread's, and the workers' together)
-    expect(trainingDataBytes(r, cfg, 4, 2 ** 28)).toBe(2 ** 28 + 4 * 2 ** 26 + 9 * batch);
-    expect(RUNTIME_BYTES + trainingBytes(cfg.architecture!, [224, 224], 2, 2, 3) + trainingDataBytes(r, cfg, 1)).toBeGreaterThan(1.9 * 2 ** 30);
+    // the cache budget bounds what the stores keep (each of the 4 workers a quarter of it)
+    expect(trainingDataBytes(r, cfg, 4, 2 ** 28)).toBe(4 * 2 ** 26 + 9 * batch);
+    // 1.57 GiB in all: the runtime, the network's training memory, the worker's cases and 3 batches
+    const peak = RUNTIME_BYTES + trainingBytes(cfg.architecture!, [224, 224], 2, 2, 3) + trainingDataBytes(r, cfg, 1);
+    expect(peak).toBeGreaterThan(1.55 * 2 ** 30);
+    expect(peak).toBeLessThan(1.6 * 2 ** 30);
   });
 });
