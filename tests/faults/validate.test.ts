@@ -99,6 +99,22 @@ describe('validate: faults no bad-inputs recipe names', () => {
     expect(text).toContain(`${join(root, 'labelsTr')}: 1 label file(s) without an image, ignored: case_9.nii.gz`);
   });
 
+  it('F-V07b: a label named with a suffix (case_2_seg) says the name it should have (fresh-user finding)', async () => {
+    const root = makeDatasetV2(tempDir('nnunet-faults-'), datasetJsonV2(['MR'], { background: 0, tumour: 1 }, 3));
+    for (let i = 0; i < 2; i++) addCase(root, `case_${i}`, [img(i)], lab());
+    addCase(root, 'case_2', [img(2)], null);
+    writeNiftiFile(join(root, 'labelsTr', 'case_2_seg.nii.gz'), lab());
+    const { text } = await check(root);
+    expect(text).toContain(`${join(root, 'labelsTr')}: 1 label file(s) without an image, ignored: case_2_seg.nii.gz (did you mean case_2.nii.gz, the label name of imagesTr/case_2_0000.nii.gz?)`);
+  });
+
+  it('F-V07c: dataset.json labels without "background": 0 say to add it (fresh-user finding)', async () => {
+    const root = makeDatasetV2(tempDir('nnunet-faults-'), datasetJsonV2(['MR'], { a: 1, b: 2 }, 2));
+    for (let i = 0; i < 2; i++) addCase(root, `case_${i}`, [img(i)], lab());
+    const { r } = await check(root);
+    expect(r.problems.map((p) => p.message)).toContain('declared label values {1, 2} are not consecutive integers 0..K (RULES.md §1); no label has the value 0: add "background": 0 to "labels" in dataset.json');
+  });
+
   it('F-V08: reader warnings (spatial units in meters, no qform/sform) reach the report as notes', async () => {
     const root = dataset(2);
     const f = writeNiftiFile(join(root, 'imagesTr', 'case_0_0000.nii.gz'), { ...img(0), qformCode: 0, sformCode: 0 });

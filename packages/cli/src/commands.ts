@@ -157,7 +157,7 @@ function addPreprocessCommand(program: Command, io: Io): void {
       const ctx = await makeContext(o);
       const { L, ds } = await loadPrepared(dataset, o.out, ctx, o.allowEmptyLabels);
       const plans = loadRunPlans(L.plans);
-      for (const c of configurationsToRun(plans, ctx.budget.configurations, ctx.rep)) {
+      for (const c of configurationsToRun(plans, ctx.budget.configurations, ctx.rep, ctx.configurationsFrom)) {
         const dc = dataConfiguration(plans, c);
         await runPreprocess(ds, plans, dc, ctx.registry, L.configurationData(dc), ctx.rep);
       }
@@ -171,7 +171,7 @@ function addTrainCommand(program: Command, io: Io): void {
     .requiredOption('-o, --out <dir>', 'run folder (after plan and preprocess)')
     .action(async (dataset: string, o: CommonOptions & { out: string; allowEmptyLabels?: boolean }) => {
       const ctx = await makeContext(o);
-      const trained = await runTraining({ dataset, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend, planner: ctx.options.planner, allowEmptyLabels: o.allowEmptyLabels });
+      const trained = await runTraining({ dataset, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend, planner: ctx.options.planner, allowEmptyLabels: o.allowEmptyLabels, configurationsFrom: ctx.configurationsFrom });
       for (const t of trained) {
         io.out(`${t.configuration}: model ${t.modelDir}; validation foreground Dice ${t.crossValidation?.foreground_mean.Dice?.toFixed(4) ?? 'n/a'}`);
       }
@@ -294,7 +294,7 @@ function addDecathlonCommand(program: Command, io: Io): void {
       const runner = o.queue ? jobQueueFor(ctx.registry, o.queue).runner(o.queue) : undefined;
       const r = await runDecathlon({
         task, out: o.out, registry: ctx.registry, budget: ctx.budget, rep: ctx.rep, backend: ctx.backend,
-        planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb, allowEmptyLabels: o.allowEmptyLabels,
+        planner: ctx.options.planner, gpuMemoryGb: ctx.options.gpuMemoryGb, allowEmptyLabels: o.allowEmptyLabels, configurationsFrom: ctx.configurationsFrom,
         runner, onJobEvent: runner ? (e) => ctx.rep.log(formatJobEvent(e)) : undefined,
       }).finally(() => runner?.close());
       io.out(`best configuration: ${r.best.best.name} (CV foreground Dice ${r.best.best.foregroundDice.toFixed(4)})`);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import parseDuration from 'parse-duration';
 import {
-  NnunetError, PluginError, UsageError, checkRunConfig, parseJsonFile, resolveRunOptions, type Budget, type Registry, type Reporter, type RunOptions, type RunOptionsLayer,
+  NnunetError, PRESETS, PluginError, UsageError, checkRunConfig, parseJsonFile, resolveRunOptions, type Budget, type Registry, type Reporter, type RunOptions, type RunOptionsLayer,
 } from '@nnunet-ts/core';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 import { terminalReporter } from './reporter.js';
@@ -46,6 +46,11 @@ export interface Context {
   backend: string;
   /** Every option, resolved flag > config file > preset > default (`resolveRunOptions`). */
   options: RunOptions;
+  /**
+   * Where the configurations came from when no `-c` was given: `the preset 'tiny'` or `the config file <path>`
+   * (undefined: `-c`, or nnU-Net's default `all`); error hints name it.
+   */
+  configurationsFrom?: string;
 }
 
 const list = (s: string | undefined): string[] | undefined => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -172,5 +177,13 @@ export async function makeContext(o: CommonOptions): Promise<Context> {
   if (budget.timeBudgetSeconds && (o.epochs !== undefined || config.epochs !== undefined || o.iterationsPerEpoch !== undefined)) {
     budget.maxIterations = budget.epochs * budget.iterationsPerEpoch;
   }
-  return { registry, rep: terminalReporter({ quiet: o.quiet }), budget, backend, options };
+  return { registry, rep: terminalReporter({ quiet: o.quiet }), budget, backend, options, configurationsFrom: configurationsOrigin(o, config) };
+}
+
+/** `Context.configurationsFrom`: the config file or preset that set the configurations when `-c` was not given. */
+function configurationsOrigin(o: CommonOptions, config: RunOptionsLayer): string | undefined {
+  if (o.configurations !== undefined) return undefined;
+  if (config.configurations !== undefined) return `the config file ${o.config}`;
+  const preset = o.preset ?? config.preset;
+  return preset && PRESETS[preset]?.configurations ? `the preset '${preset}'` : undefined;
 }

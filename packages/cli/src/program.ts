@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { NnunetError, UsageError, acquireFolderLock, checkConvertOutputFolder, type FolderLock } from '@nnunet-ts/core';
 import { addCommands, type Io } from './commands.js';
@@ -38,13 +38,28 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
     // the lock file must not land inside the task folder convert-msd reads (the input is never modified)
     if (action.name() === 'convert-msd' && typeof action.args[0] === 'string') checkConvertOutputFolder(action.args[0], folder);
     held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
+    interruptText = interruptMessage(action.name(), (action.opts() as { continue?: boolean }).continue === true);
     process.once('SIGINT', onInterrupt);
   });
 }
 
-/** Ctrl-C during a writing verb: say that the run resumes (outputs are written atomically, checkpoints kept), exit 130. */
+/**
+ * What Ctrl-C during the writing verb `verb` prints (one line, starting and ending with a newline so that it stands
+ * on its own line after a progress bar and before the shell prompt). Outputs are written atomically and checkpoints
+ * kept, so the same command resumes; but `predict` overwrites existing segmentations unless `--continue` is given
+ * (`continued`: the interrupted command had it), so there the advice names the flag.
+ */
+export function interruptMessage(verb: string, continued = false): string {
+  if (verb === 'predict' && !continued)
+    return '\ninterrupted: segmentations already written are kept; run the same command with --continue to predict only the missing cases (without it, predict writes every case again)\n';
+  return '\ninterrupted: outputs already written are kept; run the same command again to resume\n';
+}
+
+let interruptText = interruptMessage('');
+
+/** Ctrl-C during a writing verb: print `interruptMessage` (written synchronously: the process exits next), exit 130. */
 function onInterrupt(): void {
-  process.stderr.write('\ninterrupted: outputs already written are kept; run the same command again to resume\n');
+  writeSync(2, interruptText);
   process.exit(130);
 }
 

@@ -266,15 +266,25 @@ async function checkCase(st: CheckState, c: DatasetCase, train: boolean): Promis
 
 /**
  * Naming notes: case ids that differ only in letter case (they collide on case-insensitive file systems: macOS,
- * Windows), and label files in labelsTr/labelsTs without an image (v2 layout).
+ * Windows), and label files in labelsTr/labelsTs without an image (v2 layout), each with the name it likely should
+ * have when a case without a label has an id that starts the file's name (`case_006_seg.nii.gz` for the images
+ * `case_006_0000.nii.gz`: nnU-Net names a label `<case id><file_ending>`, `get_filenames_of_train_images_and_targets`).
  */
 function namingNotes(ds: Dataset): string[] {
   const out: string[] = [];
   if (ds.layout === 'v2') {
+    const ending = ds.json.file_ending;
     for (const [set, dir] of [[ds.cases, 'labelsTr'], [ds.testCases, 'labelsTs']] as const) {
       const used = new Set(set.map((c) => c.label).filter(Boolean));
-      const orphans = listFiles(join(ds.root, dir)).filter((n) => !n.startsWith('.') && stripEnding(n, ds.json.file_ending) && !used.has(join(ds.root, dir, n)));
-      if (orphans.length) out.push(`${join(ds.root, dir)}: ${orphans.length} label file(s) without an image, ignored: ${orphans.slice(0, 10).join(', ')}`);
+      const orphans = listFiles(join(ds.root, dir)).filter((n) => !n.startsWith('.') && stripEnding(n, ending) && !used.has(join(ds.root, dir, n)));
+      const unlabelled = set.filter((c) => !c.label);
+      const named = orphans.slice(0, 10).map((n) => {
+        const stem = stripEnding(n, ending)!.stem;
+        // the longest case id followed by a separator: `case_006` for `case_006_seg`
+        const c = unlabelled.filter((u) => stem.length > u.id.length && stem.startsWith(u.id) && '_-.'.includes(stem[u.id.length]!)).sort((a, b) => b.id.length - a.id.length)[0];
+        return c ? `${n} (did you mean ${c.id}${ending}, the label name of ${dir.replace('labels', 'images')}/${basename(c.images[0]!)}?)` : n;
+      });
+      if (orphans.length) out.push(`${join(ds.root, dir)}: ${orphans.length} label file(s) without an image, ignored: ${named.join(', ')}`);
     }
   }
   for (const [set, where] of [[ds.cases, 'imagesTr'], [ds.testCases, 'imagesTs']] as const) {
@@ -352,7 +362,9 @@ export async function validateDataset(
   const sorted = [...declared];
   if (sorted[0] !== 0 || sorted.some((v, i) => v !== i)) {
     const regions = Object.values(ds.json.labels).some(Array.isArray);
-    if (!regions) problems.push({ caseId: null, file: jsonFile, message: `declared label values {${sorted.join(', ')}} are not consecutive integers 0..K (RULES.md §1)` });
+    // nnU-Net's labels start with "background": 0; a dataset.json without it is the usual cause
+    const noBackground = sorted[0] !== 0 ? '; no label has the value 0: add "background": 0 to "labels" in dataset.json' : '';
+    if (!regions) problems.push({ caseId: null, file: jsonFile, message: `declared label values {${sorted.join(', ')}} are not consecutive integers 0..K (RULES.md §1)${noBackground}` });
   }
   if (ds.cases.length !== ds.json.numTraining) {
     problems.push({ caseId: null, file: jsonFile, message: `found ${ds.cases.length} training case(s) but numTraining = ${ds.json.numTraining}` });

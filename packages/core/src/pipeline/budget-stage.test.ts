@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Plans } from '../contracts/plans.js';
-import { checkPreprocessedSpacing, validationImages } from './budget-stage.js';
+import { budgetOverrunLine, checkPreprocessedSpacing, estimatesFile, validationImages } from './budget-stage.js';
 import { runLayout } from './layout.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'budget-stage-'));
@@ -39,5 +39,23 @@ describe('the validation estimate counts the tiles of the validation cases', () 
     // a fingerprint of other cases: unknown
     expect(validationImages({ ds, fingerprint: { spacings: [[1, 1, 1]], shapes_after_crop: [[1, 1, 1]] } as never, splits, folds: [0] })).toBeUndefined();
     expect(validationImages({ ds, fingerprint, splits: [{ train: [], val: ['zz'] }], folds: [0] })).toBeUndefined();
+  });
+});
+
+describe('a run that exceeded its time budget (fresh-user finding: 35m39s of 30m, no message)', () => {
+  it('says by how much and which stage ran past its estimate; nothing when the budget was kept', () => {
+    const L = runLayout(join(dir, 'overrun'));
+    mkdirSync(L.root, { recursive: true });
+    expect(budgetOverrunLine(L, 1800, 1790, 480)).toBeNull();
+    // no estimates.json: the overrun alone
+    expect(budgetOverrunLine(L, 1800, 2139, 480)).toBe('time budget exceeded: the run took 35m 39s of its 30m 00s, 5m 39s over');
+    writeFileSync(estimatesFile(L), JSON.stringify({
+      estimated: [{ stage: 'train 3d_fullres', seconds: 1080 }, { stage: 'predict test 3d_fullres', seconds: 120 }],
+      measured: { 'train 3d_fullres': 1452, 'predict test': 130 },
+    }));
+    expect(budgetOverrunLine(L, 1800, 2139, 480)).toBe(
+      'time budget exceeded: the run took 35m 39s of its 30m 00s, 5m 39s over: train 3d_fullres took 24m 12s against 18m 00s estimated: ' +
+        "this machine ran slower than calibrated (a fold stops at its deadline only after the budget's floor of 480 training iterations, minIterations)",
+    );
   });
 });

@@ -357,3 +357,22 @@ export function reportEstimates(L: RunLayout, rep: Reporter): void {
   });
   rep.log(`estimates against measurement:\n${lines.join('\n')}`);
 }
+
+/**
+ * After a run with a time budget: one line when its wall time exceeded the budget (`wallSeconds` > `budgetSeconds`),
+ * saying by how much and, from `<run>/estimates.json`, the stage that ran longest past its estimate (a machine slower
+ * than calibrated; for training, the floor of `minIterations` iterations per fold outranks the deadline). Null when
+ * the run kept its budget.
+ */
+export function budgetOverrunLine(L: RunLayout, budgetSeconds: number, wallSeconds: number, minIterations?: number): string | null {
+  if (!(wallSeconds > budgetSeconds)) return null;
+  const head = `time budget exceeded: the run took ${formatDuration(wallSeconds)} of its ${formatDuration(budgetSeconds)}, ${formatDuration(wallSeconds - budgetSeconds)} over`;
+  const f = readJsonIfValid<{ estimated: { stage: string; seconds: number }[]; measured: Record<string, number> }>(estimatesFile(L));
+  const over = Object.entries(f?.measured ?? {})
+    .map(([stage, measured]) => ({ stage, measured, estimated: f!.estimated.find((x) => x.stage === stage || (stage === 'predict test' && x.stage.startsWith('predict test')))?.seconds }))
+    .filter((x): x is { stage: string; measured: number; estimated: number } => x.estimated !== undefined && x.measured > x.estimated)
+    .sort((a, b) => b.measured - b.estimated - (a.measured - a.estimated))[0];
+  if (!over) return head;
+  const floor = over.stage.startsWith('train') && minIterations ? ` (a fold stops at its deadline only after the budget's floor of ${minIterations} training iterations, minIterations)` : '';
+  return `${head}: ${over.stage} took ${formatDuration(over.measured)} against ${formatDuration(over.estimated)} estimated: this machine ran slower than calibrated${floor}`;
+}

@@ -19,7 +19,7 @@ import type { Budget } from './presets.js';
 import type { Reporter } from './progress.js';
 import { scoreEnsemble } from './ensemble-stage.js';
 import { stage } from './stages.js';
-import { applyTimeBudget, estimateRun, recordMeasured, reportEstimates, trainingDeadline } from './budget-stage.js';
+import { applyTimeBudget, budgetOverrunLine, estimateRun, recordMeasured, reportEstimates, trainingDeadline } from './budget-stage.js';
 import { ensureSplits, foldsToRun } from './train-stage.js';
 import { createJobExecutor } from './jobs/execute.js';
 import { decathlonJobGraph } from './jobs/graph.js';
@@ -45,6 +45,8 @@ export interface DecathlonOptions {
   gpuMemoryGb?: number;
   /** Go on when every training label holds only background (`validateDataset`'s `allowEmptyLabels`; CLI `--allow-empty-labels`). */
   allowEmptyLabels?: boolean;
+  /** Where `budget.configurations` came from when the user did not give them (`configurationsToRun`'s `requestedBy`). */
+  configurationsFrom?: string;
 }
 
 /** What a decathlon run produced. */
@@ -88,8 +90,11 @@ export async function prepareDataset(task: string, rawDir: string, registry: Reg
 /**
  * Configurations to train: the requested ones that the plans hold, each cascade after its previous stage when both
  * are requested (a cascade alone needs the previous stage's trained model folder; `trainConfiguration` checks).
+ * `requestedBy` names where the request came from when the user did not give it (e.g. `the preset 'tiny'`): the
+ * error then says so and which `-c` would use the plans' configurations.
+ * @throws DataError when none of the requested configurations is in the plans (the hint lists those that are).
  */
-export function configurationsToRun(plans: Plans, requested: Budget['configurations'], rep: Reporter): string[] {
+export function configurationsToRun(plans: Plans, requested: Budget['configurations'], rep: Reporter, requestedBy?: string): string[] {
   const available = Object.keys(plans.configurations);
   const want = requested === 'all' ? available : requested;
   const out: string[] = [];
@@ -97,7 +102,13 @@ export function configurationsToRun(plans: Plans, requested: Budget['configurati
     if (!available.includes(c)) rep.log(`configuration '${c}' is not in the plans (available: ${available.join(', ')}); skipped`);
     else if (!out.includes(c)) out.push(c);
   }
-  if (!out.length) throw new DataError(`none of the requested configurations (${want.join(', ')}) is in the plans`, { hint: `available: ${available.join(', ')}` });
+  if (!out.length) {
+    const use = available.length === 1 ? `the ${available[0]} configuration` : 'those configurations';
+    const hint = requestedBy && available.length
+      ? `${requestedBy} asks for ${want.join(', ')}, which the plans do not have; add -c ${available.join(',')} to use ${use}`
+      : `available: ${available.join(', ')}`;
+    throw new DataError(`none of the requested configurations (${want.join(', ')}) is in the plans`, { hint });
+  }
   // a previous stage trains before its cascade (nnU-Net: 3d_lowres before 3d_cascade_fullres)
   const ordered: string[] = [];
   const visit = (c: string, depth = 0) => {
@@ -170,7 +181,7 @@ export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend |
   const folds = foldsToRun(budget.folds, splits, L.splits);
   const cost = backend ? { ds, fingerprint: fp, plans, splits, folds, L, registry, backend, budget, rep, planner: o.planner, startedAt } : undefined;
   if (cost) ({ plans, budget } = await applyTimeBudget(cost));
-  const configurations = configurationsToRun(plans, budget.configurations, rep);
+  const configurations = configurationsToRun(plans, budget.configurations, rep, o.configurationsFrom);
   if (cost && estimate) await estimateRun({ ...cost, plans, budget }, configurations);
   const run: RunSpec = { out: L.root, dataset: ds.root, budget, backend: o.backend ?? 'auto', configurations, folds };
   const endsAt = budget.timeBudgetSeconds ? trainingDeadline(plans.time_budget as Record<string, unknown> | undefined, Date.now() - (performance.now() - startedAt)) : null;
@@ -239,6 +250,8 @@ export async function runDecathlon(o: DecathlonOptions): Promise<DecathlonResult
   );
   timer.record();
   reportEstimates(L, o.rep);
+  const overrun = o.budget.timeBudgetSeconds ? budgetOverrunLine(L, o.budget.timeBudgetSeconds, (performance.now() - started) / 1000, o.budget.minIterations) : null;
+  if (overrun) o.rep.log(overrun);
   const evaluated = graph.waves.some((w) => w[0]?.kind === 'evaluate');
   const summary = evaluated ? readJsonIfValid<EvaluationSummary>(L.summary) : undefined;
   if (failure) throw testPredictionFailure(failure, ds, summary, L);

@@ -50,6 +50,8 @@ export interface TrainingRunOptions {
   planner?: string;
   /** Go on when every training label holds only background (`validateDataset`'s `allowEmptyLabels`). */
   allowEmptyLabels?: boolean;
+  /** Where `budget.configurations` came from when the user did not give them (`configurationsToRun`'s `requestedBy`). */
+  configurationsFrom?: string;
 }
 
 /** One trained configuration: its model folder and cross-validation summary (undefined without validated folds). */
@@ -82,7 +84,7 @@ export async function runTraining(o: TrainingRunOptions): Promise<TrainedConfigu
   const backend = await stage(registry, 'selectDevice')(registry, backendName, (s) => o.rep.log(s));
   const cost = await trainingCostInput(o, L, ds, planned, registry, backend, startedAt);
   const { plans, budget } = await applyTimeBudget(cost);
-  const configurations = configurationsToRun(plans, budget.configurations, o.rep);
+  const configurations = configurationsToRun(plans, budget.configurations, o.rep, o.configurationsFrom);
   await estimateRun({ ...cost, plans, budget }, configurations);
   const run: RunSpec = { out: L.root, dataset: ds.root, budget, backend: backendName, configurations, folds: cost.folds };
   const endsAt = budget.timeBudgetSeconds ? trainingDeadline(plans.time_budget as Record<string, unknown> | undefined, Date.now() - (performance.now() - startedAt)) : null;

@@ -26,6 +26,10 @@ describe('DeadlineClock', () => {
     for (let i = 0; i < 5; i++) floor.iterationDone(1);
     floor.epochDone(7, 5);
     expect(floor.epochsThatFit(1, 10)).toBe(6);
+    // the floor's 5 epochs of 7 s end 15 s after the deadline (the line the trainer prints says so); the clock's own
+    // schedule ends in time
+    expect(floor.floorEndsAt(1, 10)).toBe(NOW + 35_000);
+    expect(c.floorEndsAt(1, 10)).toBeNull();
     // no time left: one more (short) epoch, so the run ends at the schedule's lowest learning rate
     vi.setSystemTime(NOW + 60_000);
     expect(c.epochsThatFit(1, 10)).toBe(2);

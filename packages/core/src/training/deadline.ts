@@ -121,6 +121,21 @@ export class DeadlineClock {
     const floor = Math.ceil(Math.max(0, this.deadline.minIterations - this.iterationsDone) / this.iterationsPerEpoch);
     return Math.min(epochs, epochsDone + Math.max(1, fit, floor));
   }
+
+  /**
+   * When the floor of `minIterations` (not the clock) sets `epochsThatFit(epochsDone, epochs)` and its epochs end
+   * after the deadline at the speed measured so far: when they end (`Date.now()` ms, `now` + the floor's epochs x
+   * seconds per epoch), else null (no deadline, nothing timed yet, or the schedule ends in time).
+   */
+  floorEndsAt(epochsDone: number, epochs: number, now = Date.now()): number | null {
+    if (!this.deadline || epochsDone >= epochs || !this.anyTimed) return null;
+    const perEpoch = this.iterationsPerEpoch * this.perIteration() + this.overhead();
+    const fit = Math.floor(this.secondsLeft(now) / Math.max(perEpoch, 1e-9));
+    const floor = Math.ceil(Math.max(0, this.deadline.minIterations - this.iterationsDone) / this.iterationsPerEpoch);
+    if (floor <= Math.max(0, fit)) return null;
+    const endsAt = now + Math.min(floor, epochs - epochsDone) * perEpoch * 1000;
+    return endsAt > this.deadline.endsAt ? endsAt : null;
+  }
 }
 
 /**

@@ -67,7 +67,8 @@ async function runFold(ctx: TrainingContext): Promise<TrainResult> {
   }
   if (o.resume && (await hasCheckpoint(foldDir, 'latest'))) {
     await restore(ctx, foldDir);
-    log(`resuming ${ctx.foldName} at epoch ${ctx.epoch}`);
+    // 1-based like the estimate printed before the run (`describeProgress`: 'resuming fold 1 at epoch 2/3')
+    log(`resuming ${ctx.foldName} at epoch ${ctx.epoch + 1}/${ctx.epochs}: ${ctx.epoch} of ${ctx.epochs} epochs done (checkpoint_latest)`);
   }
   await writeFileAtomic(join(foldDir, 'debug.json'), JSON.stringify(debugInfo(ctx), null, 2));
   const trainingLog = startTrainingLog(ctx, foldDir);
@@ -181,8 +182,15 @@ async function trainEpoch(ctx: TrainingContext, lr: number, clock: DeadlineClock
 function shortenSchedule(ctx: TrainingContext, clock: DeadlineClock, log: (s: string) => void): void {
   const fit = clock.epochsThatFit(ctx.epoch, ctx.epochs);
   if (fit >= ctx.epochs) return;
-  log(`time budget: ${ctx.foldName} runs ${fit} of the ${ctx.epochs} epochs left in its schedule (${ctx.plannedEpochs} planned), to end by ` +
-    `${new Date(clock.deadline!.endsAt).toISOString().slice(11, 19)} UTC: this machine runs slower than calibrated; the poly learning rate decays over the shorter schedule`);
+  const utc = (ms: number) => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
+  const deadline = clock.deadline!;
+  const late = clock.floorEndsAt(ctx.epoch, ctx.epochs);
+  // the floor of minIterations outranks the deadline: say that the fold, and so the run, ends late, and by how much
+  const end = late === null
+    ? `to end by ${utc(deadline.endsAt)}: this machine runs slower than calibrated`
+    : `to end by ${utc(deadline.endsAt)}: this machine runs slower than calibrated, and the budget's floor of ${deadline.minIterations} training iterations ` +
+      `(minIterations) keeps it training past that deadline, to about ${utc(late)}: the time budget will be exceeded by about ${Math.max(1, Math.round((late - deadline.endsAt) / 60_000))} min`;
+  log(`time budget: ${ctx.foldName} runs ${fit} of the ${ctx.epochs} epochs left in its schedule (${ctx.plannedEpochs} planned), ${end}; the poly learning rate decays over the shorter schedule`);
   ctx.epochs = fit;
   ctx.stop = { epochs: fit, lastEpochIterations: ctx.iterations, iterations: fit * ctx.iterations, plannedIterations: ctx.plannedEpochs * ctx.iterations };
 }

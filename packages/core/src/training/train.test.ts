@@ -123,8 +123,11 @@ describe('trainFold with stub network and loss', () => {
     await expect(
       trainFold(options(b, { onProgress: (p) => { if (p.phase === 'epoch' && p.epoch === 0) throw new Error('interrupted'); } })),
     ).rejects.toThrow('interrupted');
-    const resB = await trainFold(options(b, { resume: true }));
+    const resumeLines: string[] = [];
+    const resB = await trainFold(options(b, { resume: true, log: (s) => resumeLines.push(s) }));
     expect(resB.logs.train_losses).toEqual(resA.logs.train_losses);
+    // 1-based, the same numbers as the estimate printed before ('resuming fold 0 at epoch 2/3: 2 epochs left')
+    expect(resumeLines[0]).toBe('resuming fold_0 at epoch 2/3: 1 of 3 epochs done (checkpoint_latest)');
     const fa = await loadCheckpoint(join(a, 'fold_0'), 'final');
     const fb = await loadCheckpoint(join(b, 'fold_0'), 'final');
     expect(fb.parameters).toEqual(fa.parameters);
@@ -146,6 +149,17 @@ describe('trainFold with stub network and loss', () => {
     // a second call finds checkpoint_latest at the end of the shortened schedule: nothing more is trained
     const again = await trainFold(options(d, { epochs: 4, iterationsPerEpoch: 5, resume: true, deadline: { endsAt: Date.now() + 3_600_000, minIterations: 3 } }));
     expect(again.epochsCompleted).toBe(1);
+  });
+
+  it('when the floor of minIterations keeps a fold training past the deadline, the schedule line says so and by how much (fresh-user finding)', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'train-floor-'));
+    const lines: string[] = [];
+    const res = await trainFold(options(d, { epochs: 4, iterationsPerEpoch: 5, deadline: { endsAt: Date.now() - 1000, minIterations: 10 }, log: (s) => lines.push(s) }));
+    expect(res.epochsCompleted).toBe(2);
+    const line = lines.find((l) => l.startsWith('time budget: fold_0 runs'));
+    expect(line).toMatch(new RegExp('^time budget: fold_0 runs 2 of the 4 epochs left in its schedule \\(4 planned\\), to end by \\d\\d:\\d\\d:\\d\\d UTC: ' +
+      "this machine runs slower than calibrated, and the budget's floor of 10 training iterations \\(minIterations\\) keeps it training past that deadline, " +
+      'to about \\d\\d:\\d\\d:\\d\\d UTC: the time budget will be exceeded by about 1 min; the poly learning rate decays over the shorter schedule$'));
   });
 
   it('a deadline far away changes nothing: same weights as a run without one', async () => {
