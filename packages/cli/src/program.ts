@@ -57,9 +57,13 @@ export function interruptMessage(verb: string, continued = false): string {
 
 let interruptText = interruptMessage('');
 
-/** Ctrl-C during a writing verb: print `interruptMessage` (written synchronously: the process exits next), exit 130. */
+/**
+ * Ctrl-C during a writing verb: print `interruptMessage` (written synchronously: the process exits next), exit 130.
+ * On a terminal the cursor is shown again first: the progress bar hides it (cli-progress `hideCursor`) and, exiting
+ * here, would not restore it.
+ */
 function onInterrupt(): void {
-  writeSync(2, interruptText);
+  writeSync(2, (process.stderr.isTTY ? '\x1b[?25h' : '') + interruptText);
   process.exit(130);
 }
 
