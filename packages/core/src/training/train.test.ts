@@ -127,7 +127,7 @@ describe('trainFold with stub network and loss', () => {
     const resB = await trainFold(options(b, { resume: true, log: (s) => resumeLines.push(s) }));
     expect(resB.logs.train_losses).toEqual(resA.logs.train_losses);
     // 1-based, the same numbers as the estimate printed before ('resuming fold 0 at epoch 2/3: 2 epochs left')
-    expect(resumeLines[0]).toBe('resuming fold_0 at epoch 2/3: 1 of 3 epochs done (checkpoint_latest)');
+    expect(resumeLines.find((l) => l.startsWith('resuming'))).toBe('resuming fold_0 at epoch 2/3: 1 of 3 epochs done (checkpoint_latest)');
     const fa = await loadCheckpoint(join(a, 'fold_0'), 'final');
     const fb = await loadCheckpoint(join(b, 'fold_0'), 'final');
     expect(fb.parameters).toEqual(fa.parameters);
