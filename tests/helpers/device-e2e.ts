@@ -19,6 +19,14 @@ import {
 import { createDefaultRegistry, runCli } from '@nnunet-ts/cli';
 import { makeSphereTask } from '../fixtures/synthetic.js';
 
+// The reference is cpu-native with its AVX2 micro-kernels, which sum in the order tfjs and the WGSL kernels do (the
+// loss curves agree to ~1e-7). On an AVX-512 machine cpu-native's default micro-kernels sum in another order: ~1e-7
+// per step that 20 SGD steps on this 8^3 task grow to 1e-3 (measured 2026-12-07 on an AVX-512 AMD EPYC: 1.3e-4 at
+// iteration 7, 1.0e-3 at iteration 16, against 0 to 2.6e-7 with AVX2), which says nothing about the device backends.
+// The AVX-512 kernels are checked against the others op by op in packages/backend-cpu. Read by the addon at its first
+// kernel call; an instruction set the CPU lacks falls back to 'auto'.
+process.env.NNUNET_CPU_ISA ??= 'avx2';
+
 /** Training iterations: epochs of one iteration each, so `train_losses` of the checkpoint is the per-iteration curve. */
 export const ITERATIONS = 20;
 
