@@ -1,23 +1,24 @@
 /**
  * Fresh-user errors of `convert-msd` and `validate` on broken MSD task folders: listed files missing (all named in
  * one message, exit 1, no partial folder left), an output folder inside the input task folder (refused, input
- * untouched), a missing MSD label in `validate` (named with the fix, as the v2 layout reports it), and a file passed
- * where the dataset folder is expected.
+ * untouched), a missing MSD label in `validate` (named with the fix, as the v2 layout reports it), a file passed
+ * where the dataset folder is expected, and the v2 dataset name (F-C01..F-C04: a task folder not named TaskXX_Name,
+ * `--id`, an `-o` named almost like DatasetXXX_Name, an id another dataset already uses).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '@nnunet-ts/cli';
-import { convertMsd } from '@nnunet-ts/core';
+import { convertMsd, msdConversionTarget, v2DatasetName } from '@nnunet-ts/core';
 import { EXAMPLE_TASK } from './helpers/paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'nnunet-convert-errors-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** A copy of the example task under `tmp/<name>/Task04_Hippocampus` (40 training and 10 test cases). */
-function taskCopy(name: string): string {
-  const root = join(tmp, name, 'Task04_Hippocampus');
+/** A copy of the example task under `tmp/<name>/<folder>` (40 training and 10 test cases). */
+function taskCopy(name: string, folder = 'Task04_Hippocampus'): string {
+  const root = join(tmp, name, folder);
   cpSync(EXAMPLE_TASK, root, { recursive: true });
   return root;
 }
@@ -119,5 +120,88 @@ describe('validate on a broken MSD task', () => {
     const r = await cli('validate', file);
     expect(r.code).toBe(1);
     expect(r.err).toEqual([`error: ${file} is a file, not a dataset folder`, `hint: pass the folder that holds it: ${EXAMPLE_TASK} (a TaskXX_Name or DatasetXXX_Name folder)`]);
+  });
+});
+
+describe('convert-msd: the nnU-Net v2 dataset name DatasetXXX_Name', () => {
+  it('F-C01: a task folder not named TaskXX_Name is refused without --id, naming the folder and the fix; nothing written', async () => {
+    const root = taskCopy('noid', 'hippocampus-copy');
+    const raw = join(tmp, 'noid', 'raw');
+    const r = await cli('convert-msd', root, '-o', raw);
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual([
+      `error: the task folder ${root} is not named TaskXX_Name (like Task04_Hippocampus), so it gives no dataset id; nnU-Net v2 finds datasets by the id in DatasetXXX_Name`,
+      "hint: pass --id <n> (nnU-Net's -overwrite_id: a dataset id up to 999 that no other dataset uses) to write Dataset<n>_hippocampus-copy, or -o <nnUNet_raw>/DatasetXXX_Name to name the dataset folder yourself",
+    ]);
+    // was: <raw>/hippocampus-copy, a folder nnU-Net v2 does not take as a dataset
+    expect(existsSync(raw)).toBe(false);
+    expect(() => v2DatasetName(root)).toThrow(/is not named TaskXX_Name/);
+    // nnU-Net's ids have three digits: a TaskXX with more is refused the same way
+    expect(() => v2DatasetName(join(tmp, 'Task1234_Big'))).toThrow(`the task folder ${join(tmp, 'Task1234_Big')} names dataset id 1234; nnU-Net v2 dataset ids have three digits (0 to 999)`);
+
+    // --id names it (nnU-Net's -overwrite_id); or -o names the dataset folder itself
+    const ok = await cli('convert-msd', root, '-o', raw, '--id', '104');
+    expect(ok.code, ok.err.join('\n')).toBe(0);
+    expect(ok.out).toEqual([`converted 40 training and 10 test cases to ${join(raw, 'Dataset104_hippocampus-copy')}`]);
+    const own = join(tmp, 'noid', 'raw2', 'Dataset105_Hippo');
+    expect((await cli('convert-msd', root, '-o', own)).code).toBe(0);
+    expect(existsSync(join(own, 'dataset.json'))).toBe(true);
+  });
+
+  it('F-C02: --id overrides the id of a TaskXX_Name folder; a value that is not 0..999 is a usage error (exit 2)', async () => {
+    const root = taskCopy('withid');
+    expect(v2DatasetName(root)).toBe('Dataset004_Hippocampus');
+    expect(v2DatasetName(root, 204)).toBe('Dataset204_Hippocampus');
+    expect(v2DatasetName(root, 0)).toBe('Dataset000_Hippocampus');
+    const raw = join(tmp, 'withid', 'raw');
+    for (const bad of ['1000', '4x', '-1', '2.5']) {
+      const r = await cli('convert-msd', root, '-o', raw, `--id=${bad}`);
+      expect(r.code).toBe(2);
+      expect(r.err).toEqual([`error: --id must be a dataset id from 0 to 999, got '${bad}'`, 'hint: nnU-Net v2 names datasets DatasetXXX_Name, the id in three digits', '(see: nnunet-ts convert-msd --help)']);
+    }
+    expect(existsSync(raw)).toBe(false);
+    const r = await cli('convert-msd', root, '-o', raw, '--id', '204');
+    expect(r.code, r.err.join('\n')).toBe(0);
+    expect(readdirSync(raw)).toEqual(['Dataset204_Hippocampus']);
+  });
+
+  it('F-C03: -o named almost like DatasetXXX_Name is refused with the name to use (was: taken as the dataset folder)', async () => {
+    const root = taskCopy('oname');
+    const raw = join(tmp, 'oname', 'raw');
+    for (const [name, suggestion] of [['Dataset4_Hippocampus', 'Dataset004_Hippocampus'], ['dataset004_Hippocampus', 'Dataset004_Hippocampus'], ['Dataset0004_Hippo', 'Dataset004_Hippo'], ['Dataset004', 'Dataset004_Hippocampus']]) {
+      const o = join(raw, name);
+      const r = await cli('convert-msd', root, '-o', o);
+      expect(r.code).toBe(2);
+      expect(r.err).toEqual([
+        `error: -o ${o}: '${name}' is not an nnU-Net v2 dataset folder name; nnU-Net needs DatasetXXX_Name (the id in exactly three digits, then _ and a name)`,
+        `hint: name it ${suggestion}, or pass the nnUNet_raw folder that should hold the dataset (-o ${raw})`,
+        '(see: nnunet-ts convert-msd --help)',
+      ]);
+    }
+    expect(existsSync(raw)).toBe(false);
+    // -o naming a dataset folder and --id another id: which one is meant is unclear
+    const own = join(raw, 'Dataset004_Hippocampus');
+    expect(() => msdConversionTarget(root, own, 5)).toThrow(`-o ${own} names dataset id 4, --id 5 another`);
+    expect(msdConversionTarget(root, own, 4)).toBe(own);
+    // a folder merely starting with 'Dataset' (no digit after it) is an nnUNet_raw folder: the dataset goes inside
+    expect(msdConversionTarget(root, join(tmp, 'oname', 'Datasets'))).toBe(join(tmp, 'oname', 'Datasets', 'Dataset004_Hippocampus'));
+  });
+
+  it('F-C04: an id another dataset folder in nnUNet_raw already uses is refused, as nnU-Net does', async () => {
+    const root = taskCopy('taken');
+    const raw = join(tmp, 'taken', 'raw');
+    mkdirSync(join(raw, 'Dataset004_Prostate'), { recursive: true });
+    const r = await cli('convert-msd', root, '-o', raw);
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual([
+      `error: dataset id 4 is already taken in ${raw} by Dataset004_Prostate: nnU-Net finds a dataset by its id and would not know which one to use`,
+      `hint: pass --id <n> with an id no folder in ${raw} uses (nnU-Net's -overwrite_id), or move Dataset004_Prostate away`,
+    ]);
+    expect(readdirSync(raw)).toEqual(['Dataset004_Prostate']);
+    const ok = await cli('convert-msd', root, '-o', raw, '--id', '14');
+    expect(ok.code, ok.err.join('\n')).toBe(0);
+    expect(readdirSync(raw).sort()).toEqual(['Dataset004_Prostate', 'Dataset014_Hippocampus']);
+    // the same dataset converted again is kept (resume), not a conflict with itself
+    expect((await cli('convert-msd', root, '-o', raw, '--id', '14')).code).toBe(0);
   });
 });

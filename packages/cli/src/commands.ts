@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
   DataError, UsageError, checkOutputFolder, convertMsd, evaluateFolder, foregroundClasses, formatDice,
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson,
   readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
-  v2DatasetName, validateDataset, writeJson, prepareDataset, exportNnunetModel, checkFingerprintFile, configurationsToRun, PRESETS, jobQueueFor, formatJobEvent,
+  msdConversionTarget, checkDatasetId, validateDataset, writeJson, prepareDataset, exportNnunetModel, checkFingerprintFile, configurationsToRun, PRESETS, jobQueueFor, formatJobEvent,
   loadRunPlans, runTraining, runFindBest, formatLeftOutFold,
   checkpointKind, type DatasetJson,
 } from '@nnunet-ts/core';
@@ -98,14 +98,24 @@ function addValidateCommand(program: Command, io: Io): void {
 
 /** `convert-msd`: convert an MSD v1 task folder to the nnU-Net v2 raw layout (input untouched). */
 function addConvertMsdCommand(program: Command, io: Io): void {
-  common(program.command('convert-msd <task>').description('convert an MSD v1 task folder to the nnU-Net v2 raw layout (input untouched)'))
-    .requiredOption('-o, --out <folder>', 'output: a nnUNet_raw folder (DatasetXXX_Name is created inside) or the dataset folder itself')
-    .action(async (task: string, o: CommonOptions & { out: string }) => {
+  common(program.command('convert-msd <task>').description('convert an MSD v1 task folder (TaskXX_Name) to the nnU-Net v2 raw layout (input untouched)'))
+    .requiredOption('-o, --out <folder>', 'output: a nnUNet_raw folder (DatasetXXX_Name is created inside) or the dataset folder itself, named DatasetXXX_Name')
+    .option('--id <n>', "dataset id of the output DatasetXXX_Name, 0-999 (nnU-Net's -overwrite_id); default: the XX of TaskXX_Name; needed for a task folder named otherwise", parseDatasetId)
+    .action(async (task: string, o: CommonOptions & { out: string; id?: number }) => {
+      await loadDataset(task); // a missing or broken task folder is said as such, before what its name lacks
+      const dest = msdConversionTarget(task, o.out, o.id);
       const ctx = await makeContext(o);
-      const dest = basename(resolve(o.out)).startsWith('Dataset') ? resolve(o.out) : join(resolve(o.out), v2DatasetName(task));
       const ds = await convertMsd(task, dest, ctx.registry);
       io.out(`converted ${ds.cases.length} training and ${ds.testCases.length} test cases to ${dest}`);
     });
+}
+
+/** `convert-msd --id`: a whole number from 0 to 999. @throws UsageError for anything else (exit 2) */
+function parseDatasetId(v: string): number {
+  if (!/^\s*\d+\s*$/.test(v)) throw new UsageError(`--id must be a dataset id from 0 to 999, got '${v}'`, { hint: 'nnU-Net v2 names datasets DatasetXXX_Name, the id in three digits' });
+  const id = Number(v);
+  checkDatasetId(id, '--id');
+  return id;
 }
 
 /** `fingerprint`: extract the dataset fingerprint (RULES.md §2). */

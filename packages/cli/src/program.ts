@@ -1,6 +1,6 @@
 import { existsSync, writeSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { NnunetError, UsageError, acquireFolderLock, checkConvertOutputFolder, type FolderLock } from '@nnunet-ts/core';
+import { NnunetError, UsageError, acquireFolderLock, checkConvertOutputFolder, checkMsdOutputName, type FolderLock } from '@nnunet-ts/core';
 import { addCommands, type Io } from './commands.js';
 
 /** The `nnunet-ts` command line (commander), verbs in `commands.ts`. */
@@ -36,7 +36,11 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
     // a queued run is written by its workers, coordinated by the queue's job ids; a second submit attaches to it
     if (action.name() === 'decathlon' && (action.opts() as { queue?: string }).queue) return;
     // the lock file must not land inside the task folder convert-msd reads (the input is never modified)
-    if (action.name() === 'convert-msd' && typeof action.args[0] === 'string') checkConvertOutputFolder(action.args[0], folder);
+    if (action.name() === 'convert-msd' && typeof action.args[0] === 'string') {
+      checkConvertOutputFolder(action.args[0], folder);
+      // a misnamed -o (Dataset4_X) is refused before the lock creates it
+      checkMsdOutputName(action.args[0], folder, (action.opts() as { id?: number }).id);
+    }
     held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
     interruptText = interruptMessage(action.name(), (action.opts() as { continue?: boolean }).continue === true);
     process.once('SIGINT', onInterrupt);

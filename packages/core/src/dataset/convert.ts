@@ -2,19 +2,131 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, w
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { ImageWriter } from '../contracts/image-io.js';
 import type { Registry } from '../registry/registry.js';
-import { DataError } from '../util/errors.js';
+import { DataError, UsageError } from '../util/errors.js';
 import { loadDataset } from './load.js';
 import { readImage } from './read.js';
 import type { Dataset, DatasetCase } from './types.js';
 
+/** Highest nnU-Net v2 dataset id: names are `DatasetXXX_Name` with exactly three digits (nnU-Net reads `name[7:10]`). */
+export const MAX_DATASET_ID = 999;
+
+/** `DatasetXXX_Name` exactly as nnU-Net v2 names a dataset folder (three digits, an underscore, a name). */
+const V2_DATASET_NAME = /^Dataset(\d{3})_(.+)$/;
+
 /**
- * v2 dataset folder name for an MSD task folder: `Task04_Hippocampus` -> `Dataset004_Hippocampus`
- * (nnU-Net's `nnUNetv2_convert_MSD_dataset` naming). Other names are kept.
+ * The dataset id and name a folder name carries: MSD's `TaskXX_Name` (`Task04_Hippocampus` -> 4, `Hippocampus`) or
+ * nnU-Net v2's `DatasetXXX_Name` (`Dataset004_Hippocampus` -> 4, `Hippocampus`); undefined for any other name.
  */
-export function v2DatasetName(taskFolder: string): string {
-  const name = basename(resolve(taskFolder));
-  const m = /^Task(\d+)_(.+)$/.exec(name);
-  return m ? `Dataset${m[1]!.padStart(3, '0')}_${m[2]}` : name;
+export function datasetIdOfFolderName(folderName: string): { id: number; name: string } | undefined {
+  const m = /^Task(\d+)_(.+)$/.exec(folderName) ?? V2_DATASET_NAME.exec(folderName);
+  return m ? { id: Number(m[1]), name: m[2]! } : undefined;
+}
+
+/**
+ * v2 dataset folder name for converting the MSD task folder `taskFolder`, as nnU-Net's `nnUNetv2_convert_MSD_dataset`
+ * names it: `Task04_Hippocampus` -> `Dataset004_Hippocampus`; `id` replaces the folder's id (nnU-Net's
+ * `-overwrite_id`, our `convert-msd --id`), and names a folder without one (`Hippocampus`, id 104 ->
+ * `Dataset104_Hippocampus`). nnU-Net itself fails on a folder not named `TaskXX_Name` (it splits the name at `_`),
+ * even with `-overwrite_id`.
+ * @throws UsageError when `id` is not a whole number from 0 to 999 (three digits)
+ * @throws DataError when the folder is not named `TaskXX_Name` (or `DatasetXXX_Name`) and no `id` is given, or its
+ *   id has more than three digits; the hint names `--id` and `-o <nnUNet_raw>/DatasetXXX_Name`
+ */
+export function v2DatasetName(taskFolder: string, id?: number): string {
+  const folder = resolve(taskFolder);
+  const name = basename(folder);
+  const parsed = datasetIdOfFolderName(name);
+  if (id !== undefined) checkDatasetId(id, '--id');
+  const target = id ?? parsed?.id;
+  const fix = (n: string) => `pass --id <n> (nnU-Net's -overwrite_id: a dataset id up to ${MAX_DATASET_ID} that no other dataset uses) to write Dataset<n>_${n}, or -o <nnUNet_raw>/DatasetXXX_Name to name the dataset folder yourself`;
+  if (target === undefined) {
+    throw new DataError(`the task folder ${folder} is not named TaskXX_Name (like Task04_Hippocampus), so it gives no dataset id; nnU-Net v2 finds datasets by the id in DatasetXXX_Name`, { hint: fix(name) });
+  }
+  if (target > MAX_DATASET_ID) {
+    throw new DataError(`the task folder ${folder} names dataset id ${target}; nnU-Net v2 dataset ids have three digits (0 to ${MAX_DATASET_ID})`, { hint: fix(parsed!.name) });
+  }
+  return `Dataset${String(target).padStart(3, '0')}_${parsed?.name ?? name}`;
+}
+
+/** @throws UsageError when `id` (given by `flag`) is not a whole number from 0 to 999 */
+export function checkDatasetId(id: number, flag: string): void {
+  if (!Number.isInteger(id) || id < 0 || id > MAX_DATASET_ID) {
+    throw new UsageError(`${flag} must be a dataset id from 0 to ${MAX_DATASET_ID}, got '${id}'`, { hint: 'nnU-Net v2 names datasets DatasetXXX_Name, the id in three digits' });
+  }
+}
+
+/**
+ * The dataset folder `convert-msd <task> -o <out> [--id <n>]` writes: `out` itself when its name is a v2 dataset
+ * name (`DatasetXXX_Name`, exactly three digits, as nnU-Net needs), else `<out>/<v2DatasetName(task, id)>` (`out` is
+ * an nnUNet_raw folder). Refuses an id another dataset folder beside the target already uses: nnU-Net finds a
+ * dataset by the folders whose names start with `DatasetXXX` and fails when there are two (its
+ * `nnUNetv2_convert_MSD_dataset` refuses a taken id likewise, asking for `-overwrite_id`).
+ * @throws UsageError from `checkMsdOutputName`
+ * @throws DataError from `v2DatasetName`, or when the id is taken in the nnUNet_raw folder
+ */
+export function msdConversionTarget(taskFolder: string, outFolder: string, id?: number): string {
+  const out = resolve(outFolder);
+  const target = checkMsdOutputName(taskFolder, out, id) ? out : join(out, v2DatasetName(taskFolder, id));
+  checkDatasetIdFree(target);
+  return target;
+}
+
+/**
+ * The command-line checks of `convert-msd -o <out> [--id <n>]`, which need no file (the CLI runs them before it locks
+ * `out`, so nothing is created for a refused command). Returns true when `out` names the dataset folder itself
+ * (`DatasetXXX_Name`), false when it is an nnUNet_raw folder.
+ * @throws UsageError when `id` is not 0..999; when `out`'s name starts like a dataset folder (`Dataset` and a digit,
+ *   any letter case) but is not `DatasetXXX_Name` exactly (the hint names the corrected name); when it carries
+ *   another id than `id`
+ */
+export function checkMsdOutputName(taskFolder: string, outFolder: string, id?: number): boolean {
+  const out = resolve(outFolder);
+  const outName = basename(out);
+  if (id !== undefined) checkDatasetId(id, '--id');
+  const own = V2_DATASET_NAME.exec(outName);
+  if (own) {
+    if (id !== undefined && id !== Number(own[1])) {
+      throw new UsageError(`-o ${out} names dataset id ${Number(own[1])}, --id ${id} another`, { hint: `give one of them: -o <nnUNet_raw> --id ${id}, or -o ${out} alone` });
+    }
+    return true;
+  }
+  if (/^dataset\d/i.test(outName)) {
+    throw new UsageError(`-o ${out}: '${outName}' is not an nnU-Net v2 dataset folder name; nnU-Net needs DatasetXXX_Name (the id in exactly three digits, then _ and a name)`, {
+      hint: `name it ${suggestedName(outName, taskFolder, id)}, or pass the nnUNet_raw folder that should hold the dataset (-o ${dirname(out)})`,
+    });
+  }
+  return false;
+}
+
+/** A v2 name for a misnamed `-o` folder: `dataset4_Hippocampus` -> `Dataset004_Hippocampus`, else from the task. */
+function suggestedName(outName: string, taskFolder: string, id: number | undefined): string {
+  const m = /^dataset0*(\d+)_(.+)$/i.exec(outName);
+  if (m && Number(m[1]) <= MAX_DATASET_ID) return `Dataset${m[1]!.padStart(3, '0')}_${m[2]}`;
+  try {
+    return v2DatasetName(taskFolder, id);
+  } catch {
+    return 'DatasetXXX_Name';
+  }
+}
+
+/**
+ * @throws DataError when another folder beside `datasetFolder` (`<raw>/DatasetXXX_Name`) starts with the same
+ *   `DatasetXXX` (nnU-Net's `find_candidate_datasets` rule). Our own temporary `<name>.partial-<pid>` folders of an
+ *   interrupted conversion do not count.
+ */
+function checkDatasetIdFree(datasetFolder: string): void {
+  const raw = dirname(datasetFolder);
+  const name = basename(datasetFolder);
+  if (!existsSync(raw)) return;
+  const prefix = name.slice(0, 'DatasetXXX'.length);
+  const others = readdirSync(raw, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name.startsWith(prefix) && e.name !== name && !e.name.startsWith(`${name}.partial-`))
+    .map((e) => e.name)
+    .sort();
+  if (!others.length) return;
+  throw new DataError(`dataset id ${Number(prefix.slice(7))} is already taken in ${raw} by ${others.join(', ')}: nnU-Net finds a dataset by its id and would not know which one to use`, {
+    hint: `pass --id <n> with an id no folder in ${raw} uses (nnU-Net's -overwrite_id), or move ${others.join(', ')} away`,
+  });
 }
 
 /** Writer plugin for a file ending. @throws DataError listing registered writers. */

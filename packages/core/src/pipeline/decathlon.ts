@@ -1,10 +1,10 @@
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { JobEvent, JobGraph, JobRunner, RunSpec } from '../contracts/jobs.js';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
 import type { DatasetFingerprint, Plans, Splits } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
-import { convertMsd, v2DatasetName } from '../dataset/convert.js';
+import { MAX_DATASET_ID, convertMsd, datasetIdOfFolderName, v2DatasetName } from '../dataset/convert.js';
 import { loadDataset } from '../dataset/load.js';
 import type { Dataset } from '../dataset/types.js';
 import { formatValidationReport, validateDataset } from '../dataset/validate.js';
@@ -80,7 +80,9 @@ export async function prepareDataset(task: string, rawDir: string, registry: Reg
     });
   }
   if (ds.layout === 'msd') {
-    const dest = join(rawDir, v2DatasetName(task));
+    // the run folder's own raw copy: a task folder without a TaskXX id keeps its name (convert-msd refuses it instead)
+    const id = datasetIdOfFolderName(basename(resolve(task)))?.id;
+    const dest = join(rawDir, id !== undefined && id <= MAX_DATASET_ID ? v2DatasetName(task) : basename(resolve(task)));
     ds = await convertMsd(task, dest, registry);
     rep.log(`converted to nnU-Net v2 layout: ${dest}`);
   }
