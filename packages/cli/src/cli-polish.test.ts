@@ -1,7 +1,7 @@
 /**
  * Findings of a fresh tester, second round: a bad value of an option with a fixed set of choices printed the whole
  * help (now one line, exit 2); `export-onnx` did not name the folds of the model folder; `predict --continue` counted
- * every case in its progress; outputs were named `<case>_0000.nii.gz` or `<case>.nii.gz` depending on how the inputs
+ * every case in its progress and its summary counted kept outputs as written; outputs were named `<case>_0000.nii.gz` or `<case>.nii.gz` depending on how the inputs
  * were named (now always `<case><file_ending>`, as nnU-Net); README rows and the example's README named commands
  * and cases that were not there.
  */
@@ -108,6 +108,7 @@ describe('predict: output names and --continue', () => {
     expect(r.code, r.err).toBe(0);
     expect(readdirSync(out).filter((n) => !n.startsWith('.')).sort()).toEqual(['hippocampus_008.nii.gz', 'hippocampus_020.nii.gz']);
     expect(r.log).toContain('predict: 2/2');
+    expect(r.out).toBe(`wrote 2 segmentation(s) to ${out}`);
 
     // one file, named with or without the channel suffix
     for (const name of ['hippocampus_033_0000.nii.gz', 'hippocampus_033.nii.gz']) {
@@ -127,12 +128,14 @@ describe('predict: output names and --continue', () => {
     expect(r.log).toContain(`predict: 1 of 2 case(s) already predicted in ${out}, kept; 1 left`);
     expect(r.log).toContain('predict: 1/1 hippocampus_020');
     expect(r.log).not.toMatch(/predict: \d\/2/);
-    expect(r.out).toBe(`wrote 2 segmentation(s) to ${out} (existing outputs kept: --continue)`);
+    // the summary counts what was written and what kept (was: "wrote 2 segmentation(s)", 1 written)
+    expect(r.out).toBe(`wrote 1 segmentation(s) to ${out}; kept 1 already there (--continue)`);
     // nothing left: no progress at all
     r = await predict(mixed, out, '--continue');
     expect(r.code, r.err).toBe(0);
     expect(r.log).toContain(`predict: 2 of 2 case(s) already predicted in ${out}, kept; 0 left`);
     expect(r.log).not.toMatch(/predict: \d\/\d/);
+    expect(r.out).toBe(`wrote 0 segmentation(s) to ${out}; kept 2 already there (--continue)`);
   });
 
   it('a case given twice (a_0000 and a) is refused naming both files, nothing written', { timeout: 300_000 }, async () => {

@@ -6,7 +6,7 @@ import {
   formatValidationReport, ignoreLabelOf, loadDataset, loadModel, predictFolder, readJson,
   readModelFolder, runDecathlon, runFingerprint, runLayout, runPlan, runPreprocess, dataConfiguration, stage,
   msdConversionTarget, checkDatasetId, validateDataset, writeJson, prepareDataset, exportNnunetModel, checkFingerprintFile, configurationsToRun, PRESETS, jobQueueFor, formatJobEvent,
-  loadRunPlans, runTraining, runFindBest, formatLeftOutFold,
+  loadRunPlans, predictionSummary, runTraining, runFindBest, formatLeftOutFold,
   checkpointKind, type DatasetJson,
 } from '@nnunet-ts/core';
 import { allowEmptyLabelsFlag, choiceParser, makeContext, parseLabels, type CommonOptions } from './context.js';
@@ -213,7 +213,7 @@ function addPredictCommand(program: Command, io: Io): void {
       const folder = readModelFolder(resolve(o.model), folds);
       const backend = await stage(ctx.registry, 'selectDevice')(ctx.registry, ctx.backend, (s) => ctx.rep.log(s));
       const model = await loadModel(folder, ctx.registry, backend, folder.folds, { checkpoint: o.checkpoint });
-      const ids = await predictFolder(model, resolve(o.input), resolve(o.output), ctx.registry, ctx.rep, {
+      const r = await predictFolder(model, resolve(o.input), resolve(o.output), ctx.registry, ctx.rep, {
         stepSize: ctx.options.stepSize,
         mirror: ctx.options.mirror,
         postprocessing: ctx.options.postprocessing,
@@ -224,7 +224,7 @@ function addPredictCommand(program: Command, io: Io): void {
         // `"estimate": false` in --config skips the calibration (3 tile forwards: minutes on a software GPU)
         estimate: ctx.options.estimate,
       });
-      io.out(`wrote ${ids.length} segmentation(s) to ${resolve(o.output)}${o.continue ? ' (existing outputs kept: --continue)' : ''}`);
+      io.out(predictionSummary(r.written.length, r.kept.length, resolve(o.output), o.continue ? '--continue' : undefined));
     });
 }
 

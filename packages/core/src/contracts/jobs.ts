@@ -88,10 +88,20 @@ export interface JobRunner {
 }
 
 /**
+ * What a job may tell its runner besides its files: a predict job, whether it wrote its case's segmentation into
+ * `folder` or kept the one there (predicted earlier by the same model from the same images). The in-process runner
+ * sums these into one line for the wave; runners that do not read it lose nothing but that line.
+ */
+export interface JobOutcome {
+  outputs?: { folder: string; written: number; kept: number };
+}
+
+/**
  * Executes one job of a run, reporting through `rep` (core's `createJobExecutor`; the CLI's worker runs it in a
  * child process). `signal` aborts it (a queue worker that lost the job's lock: another worker may run it).
+ * Resolves with the job's `JobOutcome`, when it has one.
  */
-export type JobExecutor = (job: JobSpec, run: RunSpec, rep: Reporter, signal?: AbortSignal) => Promise<void>;
+export type JobExecutor = (job: JobSpec, run: RunSpec, rep: Reporter, signal?: AbortSignal) => Promise<JobOutcome | void>;
 
 /** A worker process serving a queue until `close`. */
 export interface JobWorker {

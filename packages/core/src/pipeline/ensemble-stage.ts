@@ -11,7 +11,7 @@ import { applyPostprocessing, type PostprocessingPlan } from '../postprocessing/
 import { ensembleProbabilities } from '../postprocessing/ensemble.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import {
-  forEachCase, modelChecksum, modelFoldersOf, preprocessForModel, PredictionResume, segmentPreprocessedFull, writeSegmentation, type LoadedModel, type PipelinePredictOptions,
+  forEachCase, modelChecksum, modelFoldersOf, preprocessForModel, PredictionResume, segmentPreprocessedFull, splitPredicted, writeSegmentation, type LoadedModel, type PipelinePredictOptions, type PredictedCases,
 } from './predict-stage.js';
 import type { Reporter } from './progress.js';
 import { checkPredictInput } from './predict-inputs.js';
@@ -94,6 +94,7 @@ export async function scoreEnsemble(ds: Dataset, memberDirs: [string, string], f
 /**
  * Predict cases with an ensemble of models (probabilities averaged per case, then argmax and the ensemble's
  * postprocessing), written as `<id><ending>` with the input's geometry; existing outputs per `opts.existing`.
+ * Returns which cases were written and which kept.
  */
 export async function predictCasesEnsemble(
   models: LoadedModel[],
@@ -102,10 +103,11 @@ export async function predictCasesEnsemble(
   registry: Registry,
   rep: Reporter,
   opts: PipelinePredictOptions & { postprocessingPlan?: PostprocessingPlan } = {},
-): Promise<void> {
+): Promise<PredictedCases> {
   const ending = models[0]!.folder.dataset.file_ending;
   mkdirSync(outDir, { recursive: true });
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(models.flatMap(modelFoldersOf), opts, JSON.stringify(opts.postprocessingPlan ?? null)) : '');
+  const written = new Set<string>();
   await forEachCase(cases, outDir, rep, 'predict (ensemble)', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images)) return;
@@ -122,5 +124,7 @@ export async function predictCasesEnsemble(
     if (opts.postprocessing !== false && steps?.length) seg = applyPostprocessing(seg, image.shape.slice(1), steps, registry);
     await writeSegmentation(registry, out, seg, image as MedicalImage, ending);
     resume.written(c.id, c.images);
+    written.add(c.id);
   });
+  return splitPredicted(cases, written);
 }

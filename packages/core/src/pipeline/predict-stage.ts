@@ -53,6 +53,27 @@ export interface PipelinePredictOptions {
    * reads), plus `dataset.json` and `plans.json` in the output folder as nnU-Net's predictor does.
    */
   saveProbabilities?: boolean;
+  /**
+   * Log the kept outputs before predicting (`predict: K of N case(s) already predicted in <dir>, kept; M left`;
+   * default true). A caller that predicts a stage one case at a time (the decathlon's predict jobs) passes false and
+   * says the stage's totals once (`predictionSummary`).
+   */
+  logKept?: boolean;
+}
+
+/** What a prediction did with its cases: every id (input order), the ids written and the ids whose output was kept. */
+export interface PredictedCases {
+  ids: string[];
+  written: string[];
+  kept: string[];
+}
+
+/**
+ * The one line that sums up a prediction stage: `wrote 9 segmentation(s) to <dir>; kept 1 already there (<why>)`.
+ * The kept part is there when a case was kept or `why` (why outputs may be kept, e.g. `--continue`) is given.
+ */
+export function predictionSummary(written: number, kept: number, outDir: string, why?: string): string {
+  return `wrote ${written} segmentation(s) to ${outDir}${kept || why ? `; kept ${kept} already there${why ? ` (${why})` : ''}` : ''}`;
 }
 
 /** The manifest `existing: 'manifest'` keeps in the output folder. */
@@ -387,7 +408,7 @@ function checkUniqueIds(cases: DatasetCase[], dir: string): DatasetCase[] {
 /**
  * Predict every case of `inDir` (a folder, or one image file: `casesOfInput`) into `outDir` as `<id><file_ending>`;
  * existing outputs are overwritten unless `opts.existing` says otherwise. `outDir` equal to or inside `inDir` is refused.
- * Returns the ids predicted or found.
+ * Returns which cases were written and which kept (`PredictedCases`).
  */
 export async function predictFolder(
   m: LoadedModel,
@@ -396,7 +417,7 @@ export async function predictFolder(
   registry: Registry,
   rep: Reporter,
   opts: PipelinePredictOptions = {},
-): Promise<string[]> {
+): Promise<PredictedCases> {
   const ending = m.folder.dataset.file_ending;
   checkOutputFolder(inDir, outDir);
   const cases = casesOfInput(inDir, ending, Object.keys(m.folder.dataset.channel_names).length, (s) => rep.log(s));
@@ -408,7 +429,10 @@ export function modelFoldersOf(m: LoadedModel): ModelFolder[] {
   return m.previous ? [m.folder, ...modelFoldersOf(m.previous.model)] : [m.folder];
 }
 
-/** Predict the given cases into `outDir` as `<id><file_ending>` (existing outputs: `opts.existing`). */
+/**
+ * Predict the given cases into `outDir` as `<id><file_ending>` (existing outputs: `opts.existing`).
+ * Returns which cases were written and which kept.
+ */
 export async function predictCases(
   m: LoadedModel,
   cases: DatasetCase[],
@@ -416,18 +440,19 @@ export async function predictCases(
   registry: Registry,
   rep: Reporter,
   opts: PipelinePredictOptions = {},
-): Promise<string[]> {
+): Promise<PredictedCases> {
   const ending = m.folder.dataset.file_ending;
   mkdirSync(outDir, { recursive: true });
   if (opts.saveProbabilities) writeNnunetOutputJsons(outDir, m.folder.dataset, m.folder.plans);
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(modelFoldersOf(m), opts) : '');
   const todo = cases.filter((c) => !resume.keep(join(outDir, `${c.id}${ending}`), c.id, c.images));
   // kept outputs are said once; the progress counts the cases left
-  if (todo.length < cases.length) rep.log(`predict: ${cases.length - todo.length} of ${cases.length} case(s) already predicted in ${outDir}, kept; ${todo.length} left`);
+  if (todo.length < cases.length && opts.logKept !== false) rep.log(`predict: ${cases.length - todo.length} of ${cases.length} case(s) already predicted in ${outDir}, kept; ${todo.length} left`);
   if (opts.estimate !== false && todo.length) {
     // an estimate never stops a prediction
     await estimatePrediction(m, todo, opts, rep, registry).catch((e: unknown) => rep.log(`estimate: unavailable (${(e as Error).message})`));
   }
+  const written = new Set<string>();
   await forEachCase(todo, outDir, rep, 'predict', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images)) return;
@@ -437,8 +462,15 @@ export async function predictCases(
     await writeSegmentation(registry, out, r.seg, image, ending);
     if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), r.probabilities!, r.properties, image);
     resume.written(c.id, c.images);
+    written.add(c.id);
   }, cases.length - todo.length);
-  return cases.map((c) => c.id);
+  return splitPredicted(cases, written);
+}
+
+/** `PredictedCases` of `cases` (all done: the failed ones were thrown) of which `written` were written. */
+export function splitPredicted(cases: DatasetCase[], written: Set<string>): PredictedCases {
+  const ids = cases.map((c) => c.id);
+  return { ids, written: ids.filter((id) => written.has(id)), kept: ids.filter((id) => !written.has(id)) };
 }
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComputeBackend } from '../../contracts/backend.js';
 import type { DeviceBackend } from '../../contracts/device.js';
-import type { JobExecutor, JobSpec, RunSpec } from '../../contracts/jobs.js';
+import type { JobExecutor, JobOutcome, JobSpec, RunSpec } from '../../contracts/jobs.js';
 import type { Plans, Splits } from '../../contracts/plans.js';
 import type { Registry } from '../../registry/registry.js';
 import { foregroundClasses, ignoreLabelOf } from '../../dataset/dataset-json.js';
@@ -20,7 +20,7 @@ import { runLayout, type RunLayout } from '../layout.js';
 import { readModelFolder } from '../model-folder.js';
 import { foldsForTestPrediction } from '../undertrained-folds.js';
 import { foldSummaryFiles, runDeterminePostprocessing } from '../postprocess-stage.js';
-import { loadModel, predictCases, type LoadedModel } from '../predict-stage.js';
+import { loadModel, predictCases, type LoadedModel, type PredictedCases } from '../predict-stage.js';
 import { classLocationsOf, dataConfiguration, preprocessedCaseIntact, preprocessMemoryLimit, preprocessOneCase } from '../preprocess-stage.js';
 import type { Reporter } from '../progress.js';
 import { stage } from '../stages.js';
@@ -97,7 +97,7 @@ export function createJobExecutor(env: JobEnvironment): JobExecutor {
     checkRunFolderVisible(run);
     const s = await runState(run);
     const ctx: JobContext = { job, run, rep, s, registry: env.registry, backend: () => backendFor(run), models };
-    await HANDLERS[job.kind](ctx);
+    return HANDLERS[job.kind](ctx);
   };
 }
 
@@ -214,18 +214,21 @@ async function bestModels(c: JobContext): Promise<LoadedModel[]> {
   return c.models.get(key)!;
 }
 
-async function predictJob(c: JobContext): Promise<void> {
+/** Predict one test case into the run's predictions folder (kept when the manifest says it is up to date). */
+async function predictJob(c: JobContext): Promise<JobOutcome> {
   const { run, rep, s, registry } = c;
   const testCase = caseOf(s.ds.testCases, c.job.caseId, 'test');
-  const opts = { stepSize: run.budget.stepSize, mirror: run.budget.mirror, postprocessing: run.budget.postprocessing, existing: 'manifest' as const, estimate: false };
+  // the runner says the stage's written and kept totals once (`JobOutcome`), not one line per kept case
+  const opts = { stepSize: run.budget.stepSize, mirror: run.budget.mirror, postprocessing: run.budget.postprocessing, existing: 'manifest' as const, estimate: false, logKept: false };
   const models = await bestModels(c);
-  if (models.length === 1) {
-    await predictCases(models[0]!, [testCase], s.L.predictions, registry, rep, opts);
-    return;
+  let r: PredictedCases;
+  if (models.length === 1) r = await predictCases(models[0]!, [testCase], s.L.predictions, registry, rep, opts);
+  else {
+    const { best } = bestOf(s.L);
+    const plan = run.budget.postprocessing ? readJsonIfValid<PostprocessingPlan>(join(ensembleDir(s.L, best.members), 'postprocessing.json')) : undefined;
+    r = await predictCasesEnsemble(models, [testCase], s.L.predictions, registry, rep, { ...opts, postprocessingPlan: plan });
   }
-  const { best } = bestOf(s.L);
-  const plan = run.budget.postprocessing ? readJsonIfValid<PostprocessingPlan>(join(ensembleDir(s.L, best.members), 'postprocessing.json')) : undefined;
-  await predictCasesEnsemble(models, [testCase], s.L.predictions, registry, rep, { ...opts, postprocessingPlan: plan });
+  return { outputs: { folder: s.L.predictions, written: r.written.length, kept: r.kept.length } };
 }
 
 async function evaluateJob({ rep, s, registry }: JobContext): Promise<void> {
@@ -239,7 +242,7 @@ async function evaluateJob({ rep, s, registry }: JobContext): Promise<void> {
   });
 }
 
-const HANDLERS: Record<JobSpec['kind'], (c: JobContext) => Promise<void>> = {
+const HANDLERS: Record<JobSpec['kind'], (c: JobContext) => Promise<JobOutcome | void>> = {
   preprocess: preprocessJob,
   train: trainJob,
   validate: validateJob,
