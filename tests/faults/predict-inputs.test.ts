@@ -1,6 +1,6 @@
 /**
  * Prediction inputs that `predict` used to take silently or with a message without the file (docs/FAULTS.md,
- * "Prediction inputs", rows F-P01..F-P06): a 4D image for a one-channel model, files with another ending than the
+ * "Prediction inputs", rows F-P01..F-P07): a 4D image for a one-channel model, files with another ending than the
  * model's file_ending, a 2D image for a 3D model, NaN/Inf voxels, a constant image, intensities or spacings far from
  * the training fingerprint. Real nnU-Net model (the shared Hippocampus 3d_fullres) and real images of the embedded
  * example, changed per test.
@@ -19,6 +19,10 @@ const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '
 const NNUNET_MODEL = join(SHARED, 'models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
 const EXAMPLE = resolve(import.meta.dirname, '..', '..', 'examples', 'Task04_Hippocampus_subset');
 const CASE = join(EXAMPLE, 'imagesTs', 'hippocampus_008.nii.gz');
+/** The MSD Hippocampus test image of shared/data: uint8, values 1..168, an ordinary member of the dataset. */
+const HIP_TS = join(SHARED, 'data', 'Task04_Hippocampus', 'imagesTs', 'hippocampus_118.nii.gz');
+/** The MSD Spleen CT crop of shared/data, float32 HU (-1019..949). */
+const SPLEEN = join(SHARED, 'data', 'Task09_Spleen_subset', 'imagesTr', 'spleen_2.nii.gz');
 
 /** `predict` with the shared model (cpu-native, no mirroring, no estimate): exit code and everything on stderr. */
 async function predict(input: string, output = join(tempDir('nnunet-pi-out-'), 'out'), ...extra: string[]): Promise<{ code: number; log: string; output: string }> {
@@ -159,33 +163,53 @@ describe('predict: inputs', () => {
     for (const i of [0, Math.floor(n / 2), n - 1]) expect(probs[i]! + probs[n + i]! + probs[2 * n + i]!).toBeCloseTo(1, 4);
   });
 
-  it('F-P06: intensities outside the training fingerprint and a spacing 3x off give a note; a CT channel in stored values a warning; the example cases give none', async () => {
+  it('F-P06: a [0, 1] export, a 1000x or 1/1000 rescale, a CT without the intercept and a CT given to the MRI model each give their finding; a spacing 3x off a note', async () => {
     const registry = await cliRegistry();
     const read = async (file: string) => (await core.readCase(registry, { id: 'x', images: [file] })).image;
-    const im = await read(CASE);
+    const data = (im: MedicalImage) => Float32Array.from(im.data as ArrayLike<number>);
+    const perImage = '; ZScoreNormalization normalizes each image by its own mean and std, so a scaling alone does not change the prediction, but check that this is the modality the model was trained on';
     const fp = folder().plans.foreground_intensity_properties_per_channel['0']!;
-    // scaled by 1000: 99th percentile above the training foreground max
-    const scaled = { ...im, data: (im.data as Float32Array).map((v) => v * 1000) };
-    let f = core.predictInputFindings({ id: 'x', images: [CASE] }, scaled, folder());
-    expect(f.warnings).toEqual([]);
-    expect(f.notes).toHaveLength(1);
-    expect(f.notes[0]).toMatch(new RegExp(`^${CASE}: channel 0 \\('MRI'\\): 99th percentile [\\d.e+]+ lies above 3x the training foreground's maximum 289225; ZScoreNormalization normalizes each image by its own mean and std, so a scaling alone does not change the prediction`));
-    expect(fp.max).toBeCloseTo(289225.16, 1);
-    // normalised to [0, 1]
-    let max = 0;
-    for (const v of im.data) max = Math.max(max, v);
-    f = core.predictInputFindings({ id: 'x', images: [CASE] }, { ...im, data: (im.data as Float32Array).map((v) => v / max) }, folder());
-    expect(f.notes[0]).toContain("lies below the training foreground's 0.5th percentile 32 (about 1/");
+    expect([fp.min, fp.percentile_00_5, fp.percentile_99_5, fp.max].map((v) => Math.round(v))).toEqual([8, 32, 153900, 289225]);
+    // normalised to [0, 1]: the uint8 test image divided by its maximum (168)
+    const h = await read(HIP_TS);
+    let f = core.predictInputFindings({ id: 'x', images: [HIP_TS] }, { ...h, data: data(h).map((v) => v / 168) }, folder());
+    expect(f).toEqual({ warnings: [], notes: [`${HIP_TS}: channel 0 ('MRI'): every value lies within [0, 1] (range 0.005952..1), while the training foreground's 0.5th percentile is 32: normalised to [0, 1]?${perImage}`] });
+    // rescaled by 1000 (99th percentile 968.6 -> 968589) and by 1/1000
+    const im = await read(CASE);
+    f = core.predictInputFindings({ id: 'x', images: [CASE] }, { ...im, data: data(im).map((v) => v * 1000) }, folder());
+    expect(f).toEqual({ warnings: [], notes: [`${CASE}: channel 0 ('MRI'): 99th percentile 968589 lies above 3x the training foreground's maximum 289225${perImage}`] });
+    f = core.predictInputFindings({ id: 'x', images: [CASE] }, { ...im, data: data(im).map((v) => v / 1000) }, folder());
+    expect(f).toEqual({ warnings: [], notes: [`${CASE}: channel 0 ('MRI'): 99th percentile 0.9686 lies below 1/10 of the training foreground's 0.5th percentile 32 (about 1/158890 of the training 99.5th percentile 153900: normalised or rescaled?)${perImage}`] });
     // spacing 4 mm along z (target 1 mm)
     f = core.predictInputFindings({ id: 'x', images: [CASE] }, { ...im, spacing: [4, 1, 1] }, folder());
     expect(f.notes).toEqual([`${CASE}: spacing 4 x 1 x 1 mm differs from the 3d_fullres model's target spacing 1 x 1 x 1 mm by more than 3x (4 vs 1 mm); it is resampled to the target spacing as nnU-Net does (informational: check the header's spacing if this is unexpected)`]);
-    // a CT model given stored values (no negative value; training foreground reaches -1000 HU): a warning
+    // a CT model (training foreground -1024..3071 HU) given the MSD spleen CT: in HU no finding; as stored values
+    // without the intercept (HU + 1024, clipped to 0..4095) a warning
     const ct = structuredClone(folder());
     ct.plans.configurations['3d_fullres']!.normalization_schemes = ['CTNormalization'];
     ct.plans.foreground_intensity_properties_per_channel['0'] = { ...fp, min: -1024, max: 3071, percentile_00_5: -1000, percentile_99_5: 1200, mean: 50, std: 300, median: 40 };
-    f = core.predictInputFindings({ id: 'x', images: [CASE] }, im, ct);
-    expect(f.warnings[0]).toMatch(new RegExp(`^${CASE}: channel 0 \\('MRI'\\) has no negative value \\(range [\\d.]+\\.\\.[\\d.e+]+\\), while the training CT foreground reaches -1024 HU: the image looks like stored values without the rescale intercept`));
-    // every case of the embedded example (training and test images): no finding
+    ct.dataset.channel_names = { 0: 'CT' };
+    const sp = await read(SPLEEN);
+    expect(core.predictInputFindings({ id: 'x', images: [SPLEEN] }, { ...sp, spacing: [1, 1, 1] }, ct)).toEqual({ warnings: [], notes: [] });
+    f = core.predictInputFindings({ id: 'x', images: [SPLEEN] }, { ...sp, spacing: [1, 1, 1], data: data(sp).map((v) => Math.min(4095, Math.max(0, v + 1024))) }, ct);
+    expect(f.warnings).toEqual([`${SPLEEN}: channel 0 ('CT') has no negative value (range 5..1973), while the training CT foreground reaches -1024 HU: the image looks like stored values without the rescale intercept (HU = value - 1024 for most scanners), and CTNormalization clips it to the training range [-1000, 1200]: the prediction will likely be wrong; export the image in Hounsfield units`]);
+    // another modality: the spleen CT (in HU) given to the Hippocampus MRI model
+    f = core.predictInputFindings({ id: 'x', images: [SPLEEN] }, { ...sp, spacing: [1, 1, 1] }, folder());
+    expect(f).toEqual({ warnings: [], notes: [`${SPLEEN}: channel 0 ('MRI'): at least 1% of the voxels are negative (1st percentile -851, minimum -1019), while the training foreground has no negative value (minimum 7.844): another modality (a CT in HU, air at -1000) or an export shifted to zero mean?; ZScoreNormalization normalizes each image by its own mean and std, so a shift or scaling alone does not change the prediction, but another modality does: check that this is the modality the model was trained on`] });
+  });
+
+  it('F-P07: in-distribution Hippocampus images give no intensity finding: the uint8 test image, also against a training set without uint8 images (0.5th percentile 141, above its 99th percentile 101), and every embedded example case', async () => {
+    const registry = await cliRegistry();
+    const read = async (file: string) => (await core.readCase(registry, { id: 'x', images: [file] })).image;
+    const h = await read(HIP_TS);
+    const sorted = Float32Array.from(h.data as ArrayLike<number>).sort();
+    expect(sorted[Math.floor(0.99 * (sorted.length - 1))]).toBe(101);
+    expect(core.predictInputFindings({ id: 'hippocampus_118', images: [HIP_TS] }, h, folder())).toEqual({ warnings: [], notes: [] });
+    // the fingerprint of the 173 float32 training cases of shared/data (scripts/intensity-findings-measure.mjs): the
+    // old rule (99th percentile below the 0.5th percentile) called all 48 uint8 images too dark
+    const float = structuredClone(folder());
+    float.plans.foreground_intensity_properties_per_channel['0'] = { ...float.plans.foreground_intensity_properties_per_channel['0']!, percentile_00_5: 141.3, percentile_99_5: 289400, max: 466000 };
+    expect(core.predictInputFindings({ id: 'hippocampus_118', images: [HIP_TS] }, h, float)).toEqual({ warnings: [], notes: [] });
     for (const sub of ['imagesTr', 'imagesTs']) {
       for (const n of readdirSync(join(EXAMPLE, sub))) {
         const file = join(EXAMPLE, sub, n);

@@ -20,10 +20,34 @@ export const SPACING_NOTE_FACTOR = 3;
 
 /**
  * An input whose 99th percentile exceeds this many times the training foreground maximum is called out of range.
- * A margin, since the fingerprint samples the training foreground only: the 221 images of the full MSD Hippocampus
- * task reach 1.73x the maximum of the 40-case subset's fingerprint (and none falls below its 0.5th percentile).
+ * A margin, since the fingerprint samples the training foreground only: the 221 images of the MSD Hippocampus task in
+ * shared/data reach 1.73x the maximum of the shared model's fingerprint (40-case subset); measured with
+ * scripts/intensity-findings-measure.mjs. A training set that lacks a whole intensity scale of its dataset still sees
+ * those images as out of range (MSD Hippocampus mixes images at ~100, ~1,000 and ~400,000: 10 random cases without a
+ * ~400,000 one put 30 normal images above the limit); no factor short of the dataset's own 5,000x spread avoids that.
  */
 export const INTENSITY_MAX_FACTOR = 3;
+
+/**
+ * For per-image normalization (ZScore-type channels), an input is called too dark when its 99th percentile lies this
+ * many times below the training foreground's 0.5th percentile. The plain comparison (factor 1) set a bound from the
+ * darkest 0.5% of all training foreground voxels pooled over the training cases for the brightest 1% of one image:
+ * MRI has no absolute scale, so the darkest case of the training set decides, and an in-distribution image of a
+ * darker scanner or export falls below it. Measured (scripts/intensity-findings-measure.mjs): a fingerprint of the 173
+ * float32 Hippocampus training cases in shared/data (0.5th percentile 141) put all 48 uint8 images (99th percentile 89
+ * to 127) below it; with this factor none. Images normalised to [0, 1] (99th percentile at most 1 against 32 for the shared model),
+ * z-scored exports (about 2) and 1/1000 rescales stay far below.
+ */
+export const INTENSITY_LOW_FACTOR = 10;
+
+/**
+ * A channel whose training foreground has no negative value is called "negative" when its 1st percentile lies below
+ * minus this fraction of its 99th percentile (at least 1% of the voxels clearly negative): a CT in HU (air at -1000;
+ * MSD Spleen: 1st percentile -843, 99th 347) or an export shifted to zero mean given to a model trained on magnitude
+ * images. Reconstruction noise does not reach it: TotalSegmentator's MR example has 1.3% negative voxels, 1st
+ * percentile -2 against a 99th of 658.
+ */
+export const NEGATIVE_FRACTION = 0.1;
 
 /** Ratio of the input's 99th percentile to the training foreground's 99.5th percentile called "scaled" (or its inverse). */
 export const INTENSITY_SCALE_FACTOR = 100;
@@ -83,16 +107,17 @@ export async function checkPredictChannels(c: DatasetCase, image: MedicalImage, 
   );
 }
 
-/** Per-channel statistics of the finite voxels: count of non-finite voxels, min, max, 99th percentile (sampled). */
+/** Per-channel statistics of the finite voxels: count of non-finite voxels, min, max, 1st and 99th percentile (sampled). */
 interface ChannelStats {
   nonFinite: number;
   finite: number;
   min: number;
   max: number;
+  q01: number;
   q99: number;
 }
 
-/** Statistics of `data` (one channel); the 99th percentile from at most 65,536 evenly strided finite voxels. */
+/** Statistics of `data` (one channel); the 1st and 99th percentiles from at most 65,536 evenly strided finite voxels. */
 function channelStats(data: ArrayLike<number>): ChannelStats {
   let nonFinite = 0, min = Infinity, max = -Infinity;
   for (let i = 0; i < data.length; i++) {
@@ -108,8 +133,8 @@ function channelStats(data: ArrayLike<number>): ChannelStats {
   const sample: number[] = [];
   for (let i = 0; i < data.length; i += stride) if (Number.isFinite(data[i]!)) sample.push(data[i]!);
   sample.sort((a, b) => a - b);
-  const q99 = sample.length ? sample[Math.min(sample.length - 1, Math.floor(0.99 * (sample.length - 1)))]! : NaN;
-  return { nonFinite, finite, min, max, q99 };
+  const at = (q: number) => (sample.length ? sample[Math.min(sample.length - 1, Math.floor(q * (sample.length - 1)))]! : NaN);
+  return { nonFinite, finite, min, max, q01: at(0.01), q99: at(0.99) };
 }
 
 /** A number for messages: whole numbers from 1,000 to 1e7, else 4 significant digits (exponent from 1e7, below 1e-3). */
@@ -121,13 +146,22 @@ function num(v: number): string {
 
 /**
  * Intensity findings of one channel against the training foreground fingerprint (plans.json
- * `foreground_intensity_properties_per_channel`): the input's 99th percentile below the training foreground's 0.5th
- * percentile (nearly the whole image darker than the darkest training foreground: normalised to [0, 1], or another
- * modality) or above `INTENSITY_MAX_FACTOR` times its maximum (the whole image's median is often background, which
- * the foreground fingerprint does not describe, so it is not used), with the factor to the training 99.5th percentile when it is 100x or more either way; for CT
- * channels, no voxel below 0 where the training foreground reaches below -100 HU (stored values without the rescale
- * intercept). ZScore-type channels (per-image normalization) get a note, since a scaling alone does not change
- * their prediction; CT and NoNormalization channels a warning.
+ * `foreground_intensity_properties_per_channel`), first match only:
+ * 1. CT channels: no voxel below 0 where the training foreground reaches below -100 HU (stored values without the
+ *    rescale intercept);
+ * 2. other channels whose training foreground has no negative value: at least 1% of the voxels below
+ *    -`NEGATIVE_FRACTION` x the 99th percentile (another modality, e.g. a CT in HU given to an MRI model);
+ * 3. every value within [0, 1] where the training foreground's 0.5th percentile is above 1 (normalised to [0, 1]);
+ * 4. the 99th percentile below the training foreground's 0.5th percentile (nearly the whole image darker than the
+ *    darkest training foreground), for per-image normalization `INTENSITY_LOW_FACTOR` times below it (a positive
+ *    percentile; MRI has no absolute scale, so one image's scale says little, see the constant);
+ * 5. the 99th percentile above `INTENSITY_MAX_FACTOR` times the training maximum.
+ * 4 and 5 name the factor to the training 99.5th percentile when it is 100x or more either way. The whole image's
+ * median is not used: it is often background, which the foreground fingerprint does not describe. ZScore-type
+ * channels (per-image normalization: a shift or scaling alone does not change their prediction) get a note, CT and
+ * NoNormalization channels (the prediction uses the training intensities) a warning. Source of the thresholds: the
+ * in-distribution images and the constructed faults measured by scripts/intensity-findings-measure.mjs
+ * (docs/FAULTS.md, "Prediction inputs").
  */
 function intensityFinding(s: ChannelStats, folder: ModelFolder, ch: number, file: string): { warning?: string; note?: string } {
   const fp = folder.plans.foreground_intensity_properties_per_channel?.[String(ch)];
@@ -139,15 +173,25 @@ function intensityFinding(s: ChannelStats, folder: ModelFolder, ch: number, file
   if (scheme === 'CTNormalization' && s.min >= 0 && fp.min < -100) {
     return { warning: `${what} has no negative value (range ${num(s.min)}..${num(s.max)}), while the training CT foreground reaches ${num(fp.min)} HU: the image looks like stored values without the rescale intercept (HU = value - 1024 for most scanners), and CTNormalization clips it to the training range [${num(fp.percentile_00_5)}, ${num(fp.percentile_99_5)}]: the prediction will likely be wrong; export the image in Hounsfield units` };
   }
-  const low = s.q99 < fp.percentile_00_5;
+  const wrong = `; ${scheme} uses the training intensities, so the prediction will likely be wrong: give the image in the units the model was trained on`;
+  if (scheme !== 'CTNormalization' && fp.min >= 0 && s.q01 < -NEGATIVE_FRACTION * Math.abs(s.q99)) {
+    const text = `${what}: at least 1% of the voxels are negative (1st percentile ${num(s.q01)}, minimum ${num(s.min)}), while the training foreground has no negative value (minimum ${num(fp.min)}): another modality (a CT in HU, air at -1000) or an export shifted to zero mean?`;
+    return absolute ? { warning: text + wrong } : { note: `${text}; ${scheme} normalizes each image by its own mean and std, so a shift or scaling alone does not change the prediction, but another modality does: check that this is the modality the model was trained on` };
+  }
+  const unit = s.min >= 0 && s.max <= 1 && fp.percentile_00_5 > 1;
+  const lowBound = !absolute && fp.percentile_00_5 > 0 ? fp.percentile_00_5 / INTENSITY_LOW_FACTOR : fp.percentile_00_5;
+  const low = unit || s.q99 < lowBound;
   if (!low && s.q99 <= INTENSITY_MAX_FACTOR * fp.max) return {};
   const ratio = s.q99 / fp.percentile_99_5;
   const factor = ratio >= INTENSITY_SCALE_FACTOR ? ` (about ${num(ratio)}x the training 99.5th percentile ${num(fp.percentile_99_5)}: rescaled?)`
     : ratio > 0 && ratio <= 1 / INTENSITY_SCALE_FACTOR ? ` (about 1/${num(1 / ratio)} of the training 99.5th percentile ${num(fp.percentile_99_5)}: normalised or rescaled?)` : '';
-  const where = low ? `below the training foreground's 0.5th percentile ${num(fp.percentile_00_5)}` : `above ${INTENSITY_MAX_FACTOR}x the training foreground's maximum ${num(fp.max)}`;
-  const text = `${what}: 99th percentile ${num(s.q99)} lies ${where}${factor}`;
+  const text = unit
+    ? `${what}: every value lies within [0, 1] (range ${num(s.min)}..${num(s.max)}), while the training foreground's 0.5th percentile is ${num(fp.percentile_00_5)}: normalised to [0, 1]?`
+    : `${what}: 99th percentile ${num(s.q99)} lies ${low
+      ? `below ${lowBound === fp.percentile_00_5 ? '' : `1/${INTENSITY_LOW_FACTOR} of `}the training foreground's 0.5th percentile ${num(fp.percentile_00_5)}`
+      : `above ${INTENSITY_MAX_FACTOR}x the training foreground's maximum ${num(fp.max)}`}${factor}`;
   return absolute
-    ? { warning: `${text}; ${scheme} uses the training intensities, so the prediction will likely be wrong: give the image in the units the model was trained on` }
+    ? { warning: text + wrong }
     : { note: `${text}; ${scheme} normalizes each image by its own mean and std, so a scaling alone does not change the prediction, but check that this is the modality the model was trained on` };
 }
 
