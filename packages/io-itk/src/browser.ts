@@ -4,6 +4,6 @@
  * and from the core image model (`convert.ts`, the same code as the Node reader and writer). The file reader and
  * writer plugins, DICOM series and the pipeline cache need `node:fs` and stay in the Node entry.
  */
-export { itkToImage, imageToItk, castData, dtypeOfArray, type ItkImage } from './convert.js';
+export { itkToImage, imageToItk, castData, dtypeOfArray, templateDimension, type ItkImage, type ItkHeader } from './convert.js';
 export { readItkMemory, readItkMemoryShape, writeItkMemory, type ItkMemoryOptions } from './memory-io.js';
 export { groupDetachedFiles, detachedDataFile, itkMemoryFormat, sniffItkMemory, ITK_MEMORY_FORMATS, type MemoryFile } from './detached.js';

@@ -1,4 +1,4 @@
-import { DataError, type DType, type MedicalImage, type VoxelArray } from '@nnunet-ts/core';
+import { DataError, headerDimensions, type DType, type MedicalImage, type VoxelArray } from '@nnunet-ts/core';
 import type { writeImageNode } from '@itk-wasm/image-io';
 
 /** itk-wasm's `Image` (size/spacing/origin in x, y, z order; direction row-major, see `itkToImage`). */
@@ -14,7 +14,8 @@ const SUPPORTED = new Set(['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32'
  * (`direction[r * D + c]`, column c = world direction of index axis c, LPS), the same layout as the core model;
  * voxels are x fastest, and multi-component pixels are interleaved (`[z][y][x][comp]`).
  *
- * Mapping: 2D -> z = 1 (z spacing 1, identity third axis); 3D as is; 4D -> channels = size[3] (the 4th axis's
+ * Mapping: 2D -> z = 1 (z spacing 1, origin z 0, identity third axis; `header` = `{ itkDimension: 2 }`, so that
+ * `writeItk` given it as template writes a 2D file again); 3D as is; 4D -> channels = size[3] (the 4th axis's
  * spacing/origin are dropped, bad-inputs B09); vector pixels -> channels (de-interleaved to `[c, z, y, x]`).
  * Throws `DataError` naming `file` for 64-bit integer, complex, tensor or > 4D images.
  */
@@ -72,7 +73,28 @@ export function itkToImage(img: ItkImage, file: string): MedicalImage {
     direction: checked.direction.map((v) => v + 0),
     source: file,
     warnings: checked.warnings,
+    ...(D === 2 ? { header: { itkDimension: 2 } satisfies ItkHeader } : {}),
   };
+}
+
+/** The `header` of an image read from a 2D ITK file (`itkToImage`); 3D and 4D images have none. */
+export interface ItkHeader {
+  itkDimension: 2;
+}
+
+/**
+ * Dimension of the ITK image `imageToItk` builds for a one-channel `image` given `template` (an image's `header`):
+ * 2 when the template is the header of a 2D file (`headerDimensions`: a 2D ITK header from `itkToImage`, a NIfTI
+ * header with dim[0] = 2), and the image is one
+ * slice whose geometry is that of a 2D image (origin z 0, direction block-diagonal with z along z), so that nothing
+ * of the geometry is lost; else 3. nnU-Net's SimpleITKIO writes a segmentation with the input's own dimensionality
+ * (`write_seg`: `len(properties['sitk_stuff']['spacing'])`, nnunetv2/imageio/simpleitk_reader_writer.py).
+ */
+export function templateDimension(image: MedicalImage, template: unknown): 2 | 3 {
+  if (headerDimensions(template) !== 2 || image.shape[0] !== 1 || image.shape[1] !== 1) return 3;
+  const d = image.direction;
+  const flat = d[2] === 0 && d[5] === 0 && d[6] === 0 && d[7] === 0 && d[8] === 1 && image.origin[2] === 0;
+  return flat ? 2 : 3;
 }
 
 /** 3x3 determinant (row-major). */
@@ -180,21 +202,23 @@ export function castData(data: VoxelArray, dtype: DType, file: string): VoxelArr
 
 /**
  * Convert a core image to an itk-wasm `Image`: 3D scalar image when c = 1, 4D (channels as the 4th axis, spacing 1)
- * when c > 1. Direction row-major (see `itkToImage`). `dtype` casts the voxels first (`castData`).
+ * when c > 1, 2D when `template` is the header of a 2D image and the image fits it (`templateDimension`). Direction
+ * row-major (see `itkToImage`). `dtype` casts the voxels first (`castData`).
  */
-export function imageToItk(image: MedicalImage, file: string, dtype?: DType): ItkImage {
+export function imageToItk(image: MedicalImage, file: string, dtype?: DType, template?: unknown): ItkImage {
   const [c, nz, ny, nx] = image.shape;
   const data = dtype ? castData(image.data, dtype, file) : image.data;
-  const D = c > 1 ? 4 : 3;
+  const D = c > 1 ? 4 : templateDimension(image, template);
   const direction = new Float64Array(D * D);
   for (let r = 0; r < D; r++) for (let k = 0; k < D; k++) direction[r * D + k] = r < 3 && k < 3 ? image.direction[r * 3 + k]! : r === k ? 1 : 0;
+  const xyz = [image.spacing[2], image.spacing[1], image.spacing[0]];
   return {
     imageType: { dimension: D, componentType: dtypeOfArray(data), pixelType: 'Scalar', components: 1 },
     name: 'image',
-    origin: D === 4 ? [...image.origin, 0] : [...image.origin],
-    spacing: D === 4 ? [image.spacing[2], image.spacing[1], image.spacing[0], 1] : [image.spacing[2], image.spacing[1], image.spacing[0]],
+    origin: D === 4 ? [...image.origin, 0] : image.origin.slice(0, D),
+    spacing: D === 4 ? [...xyz, 1] : xyz.slice(0, D),
     direction,
-    size: D === 4 ? [nx, ny, nz, c] : [nx, ny, nz],
+    size: D === 4 ? [nx, ny, nz, c] : [nx, ny, nz].slice(0, D),
     metadata: new Map(),
     data,
   } as unknown as ItkImage;

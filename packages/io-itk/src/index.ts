@@ -8,7 +8,7 @@ import { writeItk } from './writer.js';
 
 export { readItk, readDicomSeries, type DicomSeriesOptions } from './reader.js';
 export { writeItk } from './writer.js';
-export { itkToImage, imageToItk, castData, dtypeOfArray, type ItkImage } from './convert.js';
+export { itkToImage, imageToItk, castData, dtypeOfArray, templateDimension, type ItkImage, type ItkHeader } from './convert.js';
 
 /**
  * Endings the `itk` plugins claim for selection by extension. NIfTI is deliberately absent so that `.nii`/`.nii.gz`

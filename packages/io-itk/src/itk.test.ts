@@ -124,6 +124,40 @@ describe('writeItk / readItk round trips', () => {
     });
   }
 
+  it("a 2D input (NRRD, MetaImage, 36 x 52) written with its header as template is 2D again, with the input's geometry; 3D without it or with 2 slices", async () => {
+    const vox = Uint8Array.from({ length: 36 * 52 }, (_, i) => i % 4);
+    const nrrd = join(dir, 'in2d.nrrd');
+    writeFileSync(nrrd, Buffer.concat([Buffer.from('NRRD0004\ntype: uint8\ndimension: 2\nspace dimension: 2\nsizes: 36 52\nspace directions: (0,-0.7) (0.8,0)\nspace origin: (10.5,-20)\nencoding: raw\n\n'), vox]));
+    const mha = join(dir, 'in2d.mha');
+    writeFileSync(mha, Buffer.concat([Buffer.from('ObjectType = Image\nNDims = 2\nDimSize = 36 52\nElementSpacing = 0.7 0.8\nOffset = 10.5 -20\nTransformMatrix = 0 -1 1 0\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n'), vox]));
+    for (const [input, dimLine] of [[nrrd, 'dimension: 2\n'], [mha, 'NDims = 2\n']] as const) {
+      const im = await readItk(input);
+      expect(im.shape).toEqual([1, 1, 52, 36]);
+      expect(im.header).toEqual({ itkDimension: 2 });
+      expect(im.spacing.map((v) => +v.toFixed(6))).toEqual([1, 0.8, 0.7]);
+      expect(im.origin).toEqual([10.5, -20, 0]);
+      expect(im.direction).toEqual([0, 1, 0, -1, 0, 0, 0, 0, 1]);
+      const out = input.replace('in2d', 'seg2d');
+      await writeItk(out, { ...im, data: Uint8Array.from(vox, (v) => v % 2), header: undefined }, { dtype: 'uint8', template: im.header });
+      expect(readFileSync(out).subarray(0, 400).toString('latin1')).toContain(dimLine); // was: a 36 x 52 x 1 volume
+      const back = await readItk(out);
+      expect(back.header).toEqual({ itkDimension: 2 });
+      expect(back.shape).toEqual([1, 1, 52, 36]);
+      expect(Array.from(back.data)).toEqual(Array.from(vox, (v) => v % 2));
+      expect(back.spacing).toEqual(im.spacing);
+      expect(back.origin).toEqual(im.origin);
+      expect(back.direction).toEqual(im.direction);
+      await writeItk(out, im, { dtype: 'uint8' });
+      expect((await readItk(out)).header).toBeUndefined();
+      await writeItk(out, { ...im, data: new Uint8Array(2 * 36 * 52), shape: [1, 2, 52, 36] }, { dtype: 'uint8', template: im.header });
+      expect((await readItk(out)).shape).toEqual([1, 2, 52, 36]);
+    }
+    // a NIfTI header with dim[0] = 2 as template (an ITK-written .nii input) gives a 2D NRRD as well
+    const fromNifti = join(dir, 'seg2d-nifti.nrrd');
+    await writeItk(fromNifti, { ...(await readItk(nrrd)), header: undefined }, { template: { dim: [2, 36, 52, 1, 1, 1, 1, 1] } });
+    expect((await readItk(fromNifti)).header).toEqual({ itkDimension: 2 });
+  });
+
   it('2 channels are written as a 4D image and read back as [c, z, y, x]', async () => {
     const d = Float32Array.from({ length: 2 * 2 * 3 * 4 }, (_, i) => i * 0.5);
     const p = join(dir, 'c2.nrrd');

@@ -70,13 +70,14 @@ export async function readItkMemory(image: MemoryFile, data: MemoryFile[], opts:
 
 /**
  * Writes `image` as one NRRD (`.nrrd`) or MetaImage (`.mha`) file in memory through itk-wasm (`imageToItk`, as
- * `writeItk` in Node; compressed, as `writeItk` writes these formats). `dtype` casts the voxels first.
+ * `writeItk` in Node; compressed, as `writeItk` writes these formats). `dtype` casts the voxels first; `template`
+ * (the input's `header`) keeps a 2D input's dimensionality (`templateDimension`).
  * @throws DataError naming `name` for another ending or when ITK cannot write the image.
  */
-export async function writeItkMemory(image: MedicalImage, name: string, opts: ItkMemoryOptions & { dtype?: DType }): Promise<Uint8Array> {
+export async function writeItkMemory(image: MedicalImage, name: string, opts: ItkMemoryOptions & { dtype?: DType; template?: unknown }): Promise<Uint8Array> {
   const fmt = itkMemoryFormat(name);
   if (!fmt || fmt.detached) throw new DataError(`${name}: the in-memory writer writes one .nrrd or .mha file`, { file: name, hint: 'name the output .nrrd or .mha' });
-  const itkImage = imageToItk(image, name, opts.dtype);
+  const itkImage = imageToItk(image, name, opts.dtype, opts.template);
   let result: Awaited<ReturnType<typeof runPipeline>>;
   try {
     result = await runPipeline(

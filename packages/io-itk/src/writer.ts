@@ -8,14 +8,16 @@ import { imageToItk } from './convert.js';
  * Write `image` through itk-wasm (`writeImageNode`); the format follows the ending: .nrrd/.nhdr, .mha/.mhd, .nii,
  * .nii.gz (NIfTI written by ITK: qform and sform codes 1). Compression is used where the format has it, except
  * for .nii. `opts.dtype` casts the voxels (integers rounded; out-of-range values raise `DataError`);
- * `opts.template` is ignored (ITK writes its own headers).
+ * `opts.template` (the input's `header`) only sets the dimensionality: the segmentation of a 2D input (a 2D NRRD or
+ * MetaImage, or a NIfTI with dim[0] = 2) is written 2D, as nnU-Net's SimpleITKIO writes it (`templateDimension`);
+ * otherwise ITK writes its own headers, 3D (4D for channels).
  *
  * Atomic: ITK writes into a fresh temporary folder beside `path` under the final name, then every file is renamed
  * into place, the header last (so .nhdr/.mhd headers never point at a missing data file).
  * Throws `DataError` naming the file when the folder is missing or ITK cannot write the format.
  */
 export async function writeItk(path: string, image: MedicalImage, opts: WriteOptions = {}): Promise<void> {
-  const itkImage = imageToItk(image, path, opts.dtype);
+  const itkImage = imageToItk(image, path, opts.dtype, opts.template);
   const dir = dirname(path);
   let tmp: string;
   try {

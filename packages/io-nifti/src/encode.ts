@@ -1,5 +1,5 @@
 /** NIfTI-1 encoding to bytes in memory. No Node built-in (browser-safe); `writeNifti` adds gzip and the atomic write. */
-import { DataError, spatialSize, type DType, type MedicalImage, type VoxelArray, type WriteOptions } from '@nnunet-ts/core';
+import { DataError, headerDimensions, spatialSize, type DType, type MedicalImage, type VoxelArray, type WriteOptions } from '@nnunet-ts/core';
 import { geometryToNifti, niftiGeometry } from './geometry.js';
 import type { NiftiHeader } from './header.js';
 
@@ -95,6 +95,20 @@ function encodeVoxels(body: DataView, src: VoxelArray, dtype: DType, le: boolean
 }
 
 /**
+ * dim[0] of the output: 4 for several channels; the template's own 1 or 2 (`headerDimensions`: a NIfTI-1 or -2
+ * header, or io-itk's header of a 2D NRRD or MetaImage) when the image fits it (one channel, one
+ * slice, and for 1 one row), so a 2D input (dim[0] = 2, e.g. 36 x 52) gives a 2D output as nnU-Net's default
+ * SimpleITKIO does (`write_seg` drops the slice axis when the input's `sitk_stuff` spacing has 2 entries,
+ * nnunetv2/imageio/simpleitk_reader_writer.py; NibabelIO refuses images that are not 3D); else 3.
+ */
+function outputDimensions(image: MedicalImage, template: unknown): number {
+  const [c, nz, ny] = image.shape;
+  if (c > 1) return 4;
+  const d = headerDimensions(template) ?? 3;
+  return (d === 2 && nz === 1) || (d === 1 && nz === 1 && ny === 1) ? d : 3;
+}
+
+/**
  * Encode a NIfTI-1 file (header + 4 bytes extension flag + voxels) for `image`. See `writeNifti`.
  */
 export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file = '(memory)'): Uint8Array {
@@ -117,10 +131,10 @@ export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file =
   // Template: keep every field of the input header, then overwrite dims/datatype/scaling/vox_offset (B33).
   if (tpl) hdr.set(tpl.raw.subarray(0, 348));
   dv.setInt32(0, 348, le);
-  const ndim = c > 1 ? 4 : 3;
+  const ndim = outputDimensions(image, opts.template);
   // Unused dims: 1, or the template's 0/1 so a template header is reproduced byte for byte.
   const unused = (i: number): number => (tpl && (tpl.dim[i] === 0 || tpl.dim[i] === 1) ? tpl.dim[i]! : 1);
-  const dims = [ndim, nx, ny, nz, ndim >= 4 ? c : unused(4), unused(5), unused(6), unused(7)];
+  const dims = [ndim, nx, ndim >= 2 ? ny : unused(2), ndim >= 3 ? nz : unused(3), ndim >= 4 ? c : unused(4), unused(5), unused(6), unused(7)];
   dims.forEach((d, i) => dv.setInt16(40 + i * 2, d, le));
   dv.setInt16(70, t.code, le);
   dv.setInt16(72, t.bytes * 8, le);

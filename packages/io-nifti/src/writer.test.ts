@@ -132,6 +132,47 @@ describe('writeNifti', () => {
     expect(back.header.qformCode).toBe(0);
   });
 
+  it("2D template (dim[0] = 2, 36 x 52): the output is 2D too, its header equal to the input's but for type and scaling; a 3D image with that template stays 3D", async () => {
+    const srow = [
+      [-0.7, 0, 0, 90.5],
+      [0, 0.8, 0, -120],
+      [0, 0, 1, 0],
+    ];
+    // as SimpleITK writes a 2D image: dim[3..7] = 1, pixdim[3] = 1, qform and sform codes 1
+    const input = buildNifti({ dim: [2, 36, 52, 1, 1, 1, 1, 1], datatype: 16, pixdim: [1, 0.7, 0.8, 1, 1, 1, 1, 1], qformCode: 1, sformCode: 1, quatern: [0, 0, 1], qoffset: [90.5, -120, 0], srow, values: Array.from({ length: 36 * 52 }, (_, i) => i / 10) });
+    const inPath = join(dir, 'slice2d.nii');
+    writeFileSync(inPath, input);
+    const im = await readNifti(inPath);
+    expect(im.shape).toEqual([1, 1, 52, 36]);
+    expect(im.warnings ?? []).toEqual([]);
+    const seg = Uint8Array.from({ length: 36 * 52 }, (_, i) => i % 3);
+    const outPath = join(dir, 'slice2d-seg.nii');
+    await writeNifti(outPath, { ...im, data: seg, header: undefined }, { dtype: 'uint8', template: im.header });
+    const out = readFileSync(outPath);
+    expect(out.readInt16LE(40)).toBe(2); // dim[0]: was 3 (a 36 x 52 x 1 volume)
+    expect([1, 2, 3, 4, 5, 6, 7].map((i) => out.readInt16LE(40 + 2 * i))).toEqual([36, 52, 1, 1, 1, 1, 1]);
+    const changed: number[] = [];
+    for (let i = 0; i < 348; i++) if (out[i] !== input[i]) changed.push(i);
+    const allowed = new Set([70, 71, 72, 73, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119]);
+    expect(changed.filter((i) => !allowed.has(i))).toEqual([]);
+    const back = await readNifti(outPath);
+    expect(back.shape).toEqual([1, 1, 52, 36]);
+    expect(back.header.dim[0]).toBe(2);
+    expect(Array.from(back.data)).toEqual(Array.from(seg));
+    expect(back.spacing).toEqual(im.spacing);
+    expect(back.origin).toEqual(im.origin);
+    expect(back.direction).toEqual(im.direction);
+    // geometry written fresh (another origin): still 2D, pixdim and both transforms from the image
+    await writeNifti(outPath, { ...im, data: seg, origin: [1, 2, 0], header: undefined }, { dtype: 'uint8', template: im.header });
+    const moved = await readNifti(outPath);
+    expect(moved.header.dim.slice(0, 4)).toEqual([2, 36, 52, 1]);
+    expect(moved.origin).toEqual([1, 2, 0]);
+    expect(moved.spacing.map((v) => +v.toFixed(6))).toEqual([1, 0.8, 0.7]);
+    // more than one slice does not fit a 2D header: written as 3D
+    await writeNifti(outPath, image({ shape: [1, 2, 16, 16] }), { template: im.header });
+    expect((await readNifti(outPath)).header.dim.slice(0, 4)).toEqual([3, 16, 16, 2]);
+  });
+
   it('template with a different grid: geometry written fresh with codes 1; big-endian template kept big-endian', async () => {
     const input = buildNifti({ dim: [3, 2, 2, 2], datatype: 16, littleEndian: false, qformCode: 1, values: new Array(8).fill(1.5) });
     const inPath = join(dir, 'be.nii');

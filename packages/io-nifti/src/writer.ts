@@ -14,7 +14,9 @@ const gzipAsync = promisify(gzip);
  * Write `image` as NIfTI-1 (`.nii`, or gzip-compressed when the path ends in `.gz`), atomically (temp file in the
  * same folder, then rename).
  *
- * - Voxels: `image.data` `[c, z, y, x]` is written x fastest; dim = [3 or 4, x, y, z, c]. Type `opts.dtype`, else the
+ * - Voxels: `image.data` `[c, z, y, x]` is written x fastest; dim = [3 or 4, x, y, z, c]; with a 2D (or 1D)
+ *   template and one slice, dim = [2, x, y, ...] as the input (nnU-Net's SimpleITKIO keeps the input's
+ *   dimensionality). Type `opts.dtype`, else the
  *   array's own type (labels: pass uint8/int16; images float32). Integer output rounds and rejects values out of range.
  * - Geometry: `spacing`/`origin`/`direction` (LPS) are written to both the sform and the qform (codes 1, RAS =
  *   diag(-1,-1,1) * LPS), pixdim[1..3] = spacing x, y, z, pixdim[0] = qfac.

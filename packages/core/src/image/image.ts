@@ -50,6 +50,20 @@ export interface MedicalImage extends Geometry {
   warnings?: string[];
 }
 
+/**
+ * Spatial dimensions of the file an image was read from, from its reader's `header` (`MedicalImage.header`): 2 for a
+ * 2D file (a NIfTI header with dim[0] = 2, io-itk's `{ itkDimension: 2 }` of a 2D NRRD or MetaImage), 1 for a NIfTI
+ * header with dim[0] = 1, else undefined (3D and 4D files, images built in memory, other headers). Writers given such
+ * a header as template write a one-slice image with that dimensionality again, as nnU-Net's SimpleITKIO writes a
+ * segmentation with the input's own (`write_seg`, nnunetv2/imageio/simpleitk_reader_writer.py).
+ */
+export function headerDimensions(header: unknown): 1 | 2 | undefined {
+  const h = header as { itkDimension?: unknown; dim?: unknown } | null | undefined;
+  if (h?.itkDimension === 2) return 2;
+  const d = Array.isArray(h?.dim) ? (h.dim as unknown[])[0] : undefined;
+  return d === 1 || d === 2 ? d : undefined;
+}
+
 /** Number of voxels per channel, `z*y*x`. */
 export function spatialSize(shape: readonly number[]): number {
   return shape[1]! * shape[2]! * shape[3]!;

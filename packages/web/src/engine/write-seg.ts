@@ -15,7 +15,8 @@ export type SegmentationFormat = { format: 'nifti'; gz: boolean } | { format: 'n
  * The label map `[z, y, x]` in the input's format with the input's geometry: NIfTI through
  * {@link encodeSegmentation}; NRRD (`.nrrd`) and MetaImage (`.mha`, also for a `.mhd` + `.raw` input: the same
  * format in one file) through io-itk's `writeItkMemory` (itk-wasm, compressed), as `nnunet-ts predict` writes these
- * endings with the `itk` writer: shape, spacing, origin and direction (LPS) of `like`; uint8 when every label fits,
+ * endings with the `itk` writer: shape, spacing, origin and direction (LPS) of `like`, 2D for a 2D input (its `header`
+ * as template); uint8 when every label fits,
  * else int16. Returns the file's bytes and its ending.
  */
 export async function encodeSegmentationAs(seg: Int16Array, like: MedicalImage, out: SegmentationFormat): Promise<{ bytes: Uint8Array; ending: string }> {
@@ -25,7 +26,7 @@ export async function encodeSegmentationAs(seg: Int16Array, like: MedicalImage, 
   const [, z, y, x] = like.shape;
   const ending = out.format === 'nrrd' ? '.nrrd' : '.mha';
   const image = { data: seg, shape: [1, z, y, x] as [number, number, number, number], spacing: like.spacing, origin: like.origin, direction: like.direction };
-  const bytes = await writeItkMemory(image, `segmentation${ending}`, { pipelinesUrl: out.itkPipelinesUrl, dtype: max < 256 ? 'uint8' : 'int16' });
+  const bytes = await writeItkMemory(image, `segmentation${ending}`, { pipelinesUrl: out.itkPipelinesUrl, dtype: max < 256 ? 'uint8' : 'int16', template: like.header });
   return { bytes, ending };
 }
 
