@@ -1,11 +1,12 @@
 /**
  * Prediction inputs that `predict` used to take silently or with a message without the file (docs/FAULTS.md,
- * "Prediction inputs", rows F-P01..F-P07): a 4D image for a one-channel model, files with another ending than the
- * model's file_ending, a 2D image for a 3D model, NaN/Inf voxels, a constant image, intensities or spacings far from
- * the training fingerprint. Real nnU-Net model (the shared Hippocampus 3d_fullres) and real images of the embedded
- * example, changed per test.
+ * "Prediction inputs", rows F-P01..F-P09): a 4D image for a one-channel model, files with another ending than the
+ * model's file_ending (or its gzip twin), a 2D image for a 3D model, a true 2D image (dim[0] = 2) whose output must
+ * stay 2D, NaN/Inf voxels, a constant image, intensities or spacings far from the training fingerprint. Real nnU-Net
+ * models (the shared Hippocampus 3d_fullres and 2d) and real images of the embedded example, changed per test.
  */
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { MedicalImage } from '@nnunet-ts/core';
@@ -17,6 +18,8 @@ afterAll(cleanupTemp);
 
 const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', 'shared');
 const NNUNET_MODEL = join(SHARED, 'models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
+/** The shared 2d model (nnU-Net, default plans, 2d configuration, trained 1 x 5 epochs). */
+const NNUNET_MODEL_2D = join(SHARED, 'models', 'Dataset004_Hippocampus', 'nnUNetTrainer_1x5__nnUNetPlans__2d');
 const EXAMPLE = resolve(import.meta.dirname, '..', '..', 'examples', 'Task04_Hippocampus_subset');
 const CASE = join(EXAMPLE, 'imagesTs', 'hippocampus_008.nii.gz');
 /** The MSD Hippocampus test image of shared/data: uint8, values 1..168, an ordinary member of the dataset. */
@@ -26,12 +29,17 @@ const SPLEEN = join(SHARED, 'data', 'Task09_Spleen_subset', 'imagesTr', 'spleen_
 
 /** `predict` with the shared model (cpu-native, no mirroring, no estimate): exit code and everything on stderr. */
 async function predict(input: string, output = join(tempDir('nnunet-pi-out-'), 'out'), ...extra: string[]): Promise<{ code: number; log: string; output: string }> {
+  return predictWith(NNUNET_MODEL, input, output, ...extra);
+}
+
+/** `predict` as {@link predict} with the nnU-Net model folder `model`. */
+async function predictWith(model: string, input: string, output = join(tempDir('nnunet-pi-out-'), 'out'), ...extra: string[]): Promise<{ code: number; log: string; output: string }> {
   const config = join(tempDir('nnunet-pi-cfg-'), 'c.json');
   writeFileSync(config, JSON.stringify({ estimate: false }));
   const said: string[] = [];
   const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => said.push(String(s)) > 0);
   try {
-    const code = await cli.runCli(['predict', '-i', input, '-o', output, '-m', NNUNET_MODEL, '--backend', 'cpu-native', '--disable-tta', '--config', config, ...extra], { out: () => {} }, (s) => said.push(s + '\n'));
+    const code = await cli.runCli(['predict', '-i', input, '-o', output, '-m', model, '--backend', 'cpu-native', '--disable-tta', '--config', config, ...extra], { out: () => {} }, (s) => said.push(s + '\n'));
     return { code, log: said.join(''), output };
   } finally {
     spy.mockRestore();
@@ -110,6 +118,78 @@ describe('predict: inputs', () => {
     const out = await readNifti(join(r.output, 'slice_001.nii.gz'));
     expect(out.shape).toEqual(im.shape);
     expect([...out.data].every((v) => v === 0 || v === 1 || v === 2)).toBe(true);
+  });
+
+  it('F-P08: a true 2D NIfTI (dim[0] = 2) predicted with the 2d model gives a 2D segmentation (was: 3D, x by y by 1) with the input\'s geometry; the same slice as a 3D file gives the same voxels in a 3D file', { timeout: 300_000 }, async () => {
+    const dir2 = tempDir('nnunet-pi-true2d-');
+    const dir3 = tempDir('nnunet-pi-slice3d-');
+    const slice = (im: MedicalImage): MedicalImage => {
+      const [, z, y, x] = im.shape;
+      const k = Math.floor(z / 2);
+      return { ...im, data: (im.data as Float32Array).slice(k * y * x, (k + 1) * y * x), shape: [1, 1, y, x] };
+    };
+    const f3 = await variant(dir3, 'slice.nii', slice);
+    // the same bytes with dim[0] = 2: a 2D image as SimpleITK or nibabel write one (qform and sform kept)
+    const bytes = readFileSync(f3);
+    expect(bytes.readInt16LE(40)).toBe(3);
+    bytes.writeInt16LE(2, 40);
+    const f2 = join(dir2, 'slice.nii.gz');
+    writeFileSync(f2, gzipSync(bytes));
+    const in2 = await readNifti(f2);
+    expect(in2.header.dim.slice(0, 4)).toEqual([2, in2.shape[3], in2.shape[2], 1]);
+    const r2 = await predictWith(NNUNET_MODEL_2D, dir2, undefined, '--save-probabilities');
+    expect(r2.code, r2.log).toBe(0);
+    const raw2 = gunzipSync(readFileSync(join(r2.output, 'slice.nii.gz')));
+    expect([0, 1, 2, 3].map((i) => raw2.readInt16LE(40 + 2 * i))).toEqual([2, in2.shape[3], in2.shape[2], 1]);
+    const out2 = await readNifti(join(r2.output, 'slice.nii.gz'));
+    expect(out2.shape).toEqual([1, 1, in2.shape[2], in2.shape[3]]);
+    expect(out2.spacing).toEqual(in2.spacing);
+    expect(out2.origin).toEqual(in2.origin);
+    expect(out2.direction).toEqual(in2.direction);
+    expect(new Set(out2.data).size).toBeGreaterThan(1);
+    // the probabilities stay [K, 1, y, x], as nnU-Net saves them for a 2D input (its 2D arrays carry a slice axis)
+    expect(core.readNpz(join(r2.output, 'slice.npz'), 'probabilities').shape).toEqual([3, 1, in2.shape[2], in2.shape[3]]);
+    // the 3D file of that slice (model file_ending .nii.gz, input .nii: read by content) stays 3D, same voxels;
+    // both outputs differ only in dim[0]
+    const r3 = await predictWith(NNUNET_MODEL_2D, dir3);
+    expect(r3.code, r3.log).toBe(0);
+    const raw3 = gunzipSync(readFileSync(join(r3.output, 'slice.nii.gz')));
+    expect(raw3.readInt16LE(40)).toBe(3);
+    expect(raw3.length).toBe(raw2.length);
+    const differ: number[] = [];
+    for (let i = 0; i < raw3.length; i++) if (raw3[i] !== raw2[i]) differ.push(i);
+    expect(differ).toEqual([40]);
+  });
+
+  it("F-P09: inputs under the gzip twin of file_ending ('.nii' for '.nii.gz', and the reverse) are segmented with a note of the skipped-files form that names the ending and the output's (was: no word)", { timeout: 300_000 }, async () => {
+    const dir = tempDir('nnunet-pi-twin-');
+    copyFileSync(CASE, join(dir, 'hippocampus_008.nii.gz'));
+    writeFileSync(join(dir, 'hippocampus_009.nii'), gunzipSync(readFileSync(CASE)));
+    writeFileSync(join(dir, 'scan.nrrd'), 'x');
+    const said: string[] = [];
+    const cases = core.casesOfInput(dir, '.nii.gz', 1, (s) => said.push(s));
+    expect(cases.map((c) => [c.id, c.images])).toEqual([['hippocampus_008', [join(dir, 'hippocampus_008.nii.gz')]], ['hippocampus_009', [join(dir, 'hippocampus_009.nii')]]]);
+    expect(said).toEqual([
+      `note: ${dir}: skipped 1 file(s): scan.nrrd: their ending is not the model's file_ending '.nii.gz' (nnU-Net skips them too); convert them to .nii.gz to segment them`,
+      `note: ${dir}: segmented 1 file(s): hippocampus_009.nii: their ending '.nii' is not the model's file_ending '.nii.gz' (nnU-Net skips them; read here by content, the same format); the outputs are written with the model's ending, as <case>.nii.gz; convert them to .nii.gz to match the model`,
+    ]);
+    // the reverse: a .nii model given a .nii.gz file
+    const rev: string[] = [];
+    expect(core.casesOfInput(dir, '.nii', 1, (s) => rev.push(s)).map((c) => c.id)).toEqual(['hippocampus_008', 'hippocampus_009']);
+    expect(rev[1]).toBe(`note: ${dir}: segmented 1 file(s): hippocampus_008.nii.gz: their ending '.nii.gz' is not the model's file_ending '.nii' (nnU-Net skips them; read here by content, the same format); the outputs are written with the model's ending, as <case>.nii; convert them to .nii to match the model`);
+    // one .nii file as -i: predicted (not refused), the note names the output; a .nrrd file is still refused
+    const one = join(tempDir('nnunet-pi-twin1-'), 'hippocampus_009_0000.nii');
+    copyFileSync(join(dir, 'hippocampus_009.nii'), one);
+    const r = await predictWith(NNUNET_MODEL_2D, one);
+    expect(r.code, r.log).toBe(0);
+    expect(r.log).toContain(`note: ${one}: its ending '.nii' is not the model's file_ending '.nii.gz' (nnU-Net skips such a file; read here by content, the same format); the output is written with the model's ending, as hippocampus_009.nii.gz; convert it to .nii.gz to match the model`);
+    expect(readdirSync(r.output).filter((n) => n.startsWith('hippocampus'))).toEqual(['hippocampus_009.nii.gz']);
+    expect((await readNifti(join(r.output, 'hippocampus_009.nii.gz'))).shape).toEqual((await readNifti(one)).shape);
+    expect(() => core.casesOfInput(join(dir, 'scan.nrrd'), '.nii.gz', 1)).toThrow(`${join(dir, 'scan.nrrd')}: not a .nii.gz file: the model's dataset.json gives file_ending .nii.gz`);
+    // only files of the model's own ending: no note
+    const quiet: string[] = [];
+    core.casesOfInput(CASE, '.nii.gz', 1, (s) => quiet.push(s));
+    expect(quiet).toEqual([]);
   });
 
   it('F-P04: NaN/Inf voxels warn with the file and the count; they are predicted as 0 (the same segmentation as the image with 0 there); an all-NaN image is an error', { timeout: 300_000 }, async () => {

@@ -309,10 +309,25 @@ function someNames(names: string[], max = 5): string {
 }
 
 /**
+ * The note for input files under the gzip twin of the model's `file_ending` (`.nii` for `.nii.gz` or the reverse),
+ * worded as the note on skipped files: nnU-Net takes only files ending in `file_ending`
+ * (`create_lists_from_splitted_dataset_folder`), so it would skip them; here they are segmented, read by content
+ * (B36), and each output is written with the model's ending, `<case><file_ending>`. `where`: the input folder with
+ * `files` the names of such files in it, or the one input file (`files` null) with `output` its output's name.
+ */
+function twinEndingNote(where: string, files: string[] | null, ending: string, output = ''): string {
+  const found = [...new Set((files ?? [basename(where)]).map(endingOf))].map((e) => `'${e}'`).join(', ');
+  return files
+    ? `note: ${where}: segmented ${someNames(files)}: their ending ${found} is not the model's file_ending '${ending}' (nnU-Net skips them; read here by content, the same format); the outputs are written with the model's ending, as <case>${ending}; convert them to ${ending} to match the model`
+    : `note: ${where}: its ending ${found} is not the model's file_ending '${ending}' (nnU-Net skips such a file; read here by content, the same format); the output is written with the model's ending, as ${output}; convert it to ${ending} to match the model`;
+}
+
+/**
  * Cases of an input folder: v2 names (`CASE_0000`), or for single-channel models any image file (MSD names). Files
- * whose ending is not the model's `file_ending` (nor its gzip twin, `.nii` for `.nii.gz`, read by content: B36) are
- * skipped, as nnU-Net does, but not silently: one note through `log` gives their count, the first names and the
- * ending expected. Hidden files (`.DS_Store`) are skipped without a note.
+ * whose ending is not the model's `file_ending` are skipped, as nnU-Net does, but not silently: one note through
+ * `log` gives their count, the first names and the ending expected. Files under its gzip twin (`.nii` for `.nii.gz`,
+ * or the reverse) are segmented, read by content (B36), with one note of the same form that also says the ending the
+ * outputs are written with (`twinEndingNote`). Hidden files (`.DS_Store`) are skipped without a note.
  * @throws DataError naming the folder when it does not exist, when no file ends in the model's file_ending (the
  *   ending expected and the files found), when a case has another number of channel files than the model's
  *   channels, or when a multi-channel model's files are not named `CASE_XXXX`
@@ -331,8 +346,10 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number, lo
         : `put the images to segment into it (CASE_0000${ending}, ...)`,
     });
   }
+  const twins = matching.filter((n) => stripEnding(n, ending)!.alt);
   const note = () => {
     if (skipped.length) log(`note: ${dir}: skipped ${someNames(skipped)}: their ending is not the model's file_ending '${ending}' (nnU-Net skips them too); convert them to ${ending} to segment them`);
+    if (twins.length) log(twinEndingNote(dir, twins, ending));
   };
   const v2 = scanV2Folder(dir, null, ending);
   if (v2.cases.length && !v2.problems.length) {
@@ -365,7 +382,7 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number, lo
  *   and for two files of one case (`a_0000.nii.gz` and `a.nii.gz`)
  */
 export function casesOfInput(input: string, ending: string, nChannels: number, log: (message: string) => void = () => {}): DatasetCase[] {
-  if (existsSync(input) && statSync(input).isFile()) return [singleFileCase(input, ending, nChannels)];
+  if (existsSync(input) && statSync(input).isFile()) return [singleFileCase(input, ending, nChannels, log)];
   // a case named after its one file (a plain name, not the CASE_0000 layout) drops the channel suffix
   const cases = casesOfFolder(input, ending, nChannels, log).map((c) => (c.images.length === 1 && idOf(c.images[0]!, ending) === c.id ? { ...c, id: caseIdOf(c.id) } : c));
   return checkUniqueIds(cases, input);
@@ -379,14 +396,18 @@ function caseIdOf(stem: string): string {
 
 /**
  * `predict -i <file>`: one image file as the one case of a single-channel model, named as in a folder (`caseIdOf`).
+ * A file under the gzip twin of `ending` (`x.nii` for `.nii.gz`) is read by content, with `twinEndingNote` through `log`.
  * @throws DataError for a multi-channel model (its channels are separate files: pass their folder) or another ending
  */
-function singleFileCase(file: string, ending: string, nChannels: number): DatasetCase {
+function singleFileCase(file: string, ending: string, nChannels: number, log: (message: string) => void): DatasetCase {
   if (nChannels !== 1) {
     throw new DataError(`the model expects ${nChannels} channels, one file each, but -i is one file`, { file, hint: `pass -i <folder> holding CASE_0000${ending} ... CASE_${String(nChannels - 1).padStart(4, '0')}${ending}` });
   }
-  if (!stripEnding(basename(file), ending)) throw new DataError(`not a ${ending} file: the model's dataset.json gives file_ending ${ending}`, { file, hint: `convert it to ${ending}, or pass a folder of ${ending} images` });
-  return { id: caseIdOf(idOf(file, ending)), images: [file] };
+  const s = stripEnding(basename(file), ending);
+  if (!s) throw new DataError(`not a ${ending} file: the model's dataset.json gives file_ending ${ending}`, { file, hint: `convert it to ${ending}, or pass a folder of ${ending} images` });
+  const id = caseIdOf(idOf(file, ending));
+  if (s.alt) log(twinEndingNote(file, null, ending, `${id}${ending}`));
+  return { id, images: [file] };
 }
 
 /**
