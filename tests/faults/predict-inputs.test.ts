@@ -123,10 +123,11 @@ describe('predict: inputs', () => {
   it('F-P08: a true 2D NIfTI (dim[0] = 2) predicted with the 2d model gives a 2D segmentation (was: 3D, x by y by 1) with the input\'s geometry; the same slice as a 3D file gives the same voxels in a 3D file', { timeout: 300_000 }, async () => {
     const dir2 = tempDir('nnunet-pi-true2d-');
     const dir3 = tempDir('nnunet-pi-slice3d-');
+    // origin z 0: the plane a 2D ITK image lies in (SimpleITK writes a 2D NIfTI so)
     const slice = (im: MedicalImage): MedicalImage => {
       const [, z, y, x] = im.shape;
       const k = Math.floor(z / 2);
-      return { ...im, data: (im.data as Float32Array).slice(k * y * x, (k + 1) * y * x), shape: [1, 1, y, x] };
+      return { ...im, data: (im.data as Float32Array).slice(k * y * x, (k + 1) * y * x), shape: [1, 1, y, x], origin: [im.origin[0], im.origin[1], 0] };
     };
     const f3 = await variant(dir3, 'slice.nii', slice);
     // the same bytes with dim[0] = 2: a 2D image as SimpleITK or nibabel write one (qform and sform kept)
@@ -147,8 +148,31 @@ describe('predict: inputs', () => {
     expect(out2.origin).toEqual(in2.origin);
     expect(out2.direction).toEqual(in2.direction);
     expect(new Set(out2.data).size).toBeGreaterThan(1);
-    // the probabilities stay [K, 1, y, x], as nnU-Net saves them for a 2D input (its 2D arrays carry a slice axis)
+    // the probabilities stay [K, 1, y, x], as nnU-Net saves them for a 2D input (its 2D arrays carry a slice axis);
+    // the .pkl's sitk_stuff is the 2D image's (2 spacings and origins, 2x2 direction) as SimpleITKIO stores it (was: 3D)
     expect(core.readNpz(join(r2.output, 'slice.npz'), 'probabilities').shape).toEqual([3, 1, in2.shape[2], in2.shape[3]]);
+    const pkl = core.readNnunetPropertiesPkl(readFileSync(join(r2.output, 'slice.pkl')), 'slice.pkl');
+    expect(pkl.dimensions).toBe(2);
+    expect(pkl.geometry).toEqual({ spacing: [1, in2.spacing[1], in2.spacing[2]], origin: in2.origin, direction: in2.direction });
+    // nnunet-ts ensemble of that folder writes the 2D segmentation again, equal to predict's
+    const ens = join(tempDir('nnunet-pi-ens2d-'), 'out');
+    await core.ensembleFolders([r2.output], ens, await cliRegistry(), core.silentReporter());
+    expect(gunzipSync(readFileSync(join(ens, 'slice.nii.gz'))).subarray(352)).toEqual(raw2.subarray(352));
+    expect((await readNifti(join(ens, 'slice.nii.gz'))).header.dim.slice(0, 4)).toEqual([2, in2.shape[3], in2.shape[2], 1]);
+    // a 2D NIfTI off the z = 0 plane (its qform places it at z = 1, which a 2D ITK image cannot hold): the output is
+    // 2D with that origin; the .pkl keeps a 3D sitk_stuff so that no geometry is lost (SimpleITK would drop z)
+    const off = Buffer.from(bytes);
+    off.writeFloatLE(1, 268 + 8); // qoffset_z
+    off.writeFloatLE(1, 280 + 11 * 4); // srow_z[3]
+    const dirOff = tempDir('nnunet-pi-off2d-');
+    writeFileSync(join(dirOff, 'slice.nii.gz'), gzipSync(off));
+    const rOff = await predictWith(NNUNET_MODEL_2D, dirOff, undefined, '--save-probabilities');
+    expect(rOff.code, rOff.log).toBe(0);
+    const outOff = await readNifti(join(rOff.output, 'slice.nii.gz'));
+    expect(outOff.header.dim[0]).toBe(2);
+    expect(outOff.origin).toEqual([in2.origin[0], in2.origin[1], 1]);
+    const pklOff = core.readNnunetPropertiesPkl(readFileSync(join(rOff.output, 'slice.pkl')), 'slice.pkl');
+    expect([pklOff.dimensions, pklOff.geometry.origin]).toEqual([3, [in2.origin[0], in2.origin[1], 1]]);
     // the 3D file of that slice (model file_ending .nii.gz, input .nii: read by content) stays 3D, same voxels;
     // both outputs differ only in dim[0]
     const r3 = await predictWith(NNUNET_MODEL_2D, dir3);

@@ -88,7 +88,7 @@ function averageProbabilities(folders: string[], id: string): NpyArray & { data:
  * case with `<id>.npz` in the input folders (ours or nnU-Net's; all must hold the same cases), average the
  * `probabilities` (float32 `[K, z, y, x]`), turn them into a label map with the dataset's label manager (argmax,
  * or regions > 0.5 by `regions_class_order`), and write `<id><file_ending>` with the geometry stored in the first
- * folder's `<id>.pkl` (`sitk_stuff`, else `nibabel_stuff`). dataset.json is written to `outDir` as nnU-Net does.
+ * folder's `<id>.pkl` (`sitk_stuff`, else `nibabel_stuff`; 2D when `sitk_stuff` is a 2D image's, as nnU-Net writes it). dataset.json is written to `outDir` as nnU-Net does.
  * Returns the case ids written.
  * @throws DataError naming the folder or file that is missing, inconsistent (cases, shapes, channel count) or unreadable
  */
@@ -109,9 +109,11 @@ export async function ensembleFolders(folders: string[], outDir: string, registr
     const pkl = join(folders[0]!, `${id}.pkl`);
     if (!existsSync(pkl)) throw new DataError(`no properties file beside ${id}.npz`, { file: pkl, hint: 'nnU-Net and nnunet-ts write <case>.pkl with --save-probabilities; copy it along with the .npz' });
     const pklBytes = readFileSync(pkl);
-    const { geometry } = readNnunetPropertiesPkl(pklBytes, pkl);
+    const { geometry, dimensions } = readNnunetPropertiesPkl(pklBytes, pkl);
     const seg = probabilitiesToSegmentation(avg.data, K, lm);
-    await writeSegmentation(registry, join(outDir, `${id}${ds.file_ending}`), seg, { ...geometry, data: seg, shape: [1, z, y, x] }, ds.file_ending);
+    // a 2D sitk_stuff (a 2D input file): written 2D, as nnU-Net's write_seg does (the writers' 2D header marker)
+    const header = dimensions === 2 ? { itkDimension: 2 } : undefined;
+    await writeSegmentation(registry, join(outDir, `${id}${ds.file_ending}`), seg, { ...geometry, data: seg, shape: [1, z, y, x], header }, ds.file_ending);
     if (opts.saveProbabilities) {
       writeNpz(join(outDir, `${id}.npz`), { probabilities: avg });
       writeFileAtomicSync(join(outDir, `${id}.pkl`), pklBytes);

@@ -43,10 +43,12 @@ function numpyGlobals(file: string): Map<string, PyGlobal> {
 }
 
 /**
- * Geometry of the arrays from nnU-Net's `sitk_stuff` (SimpleITKIO: ITK LPS, x first) or `nibabel_stuff`
- * (NibabelIO `original_affine`, NibabelIOWithReorient `reoriented_affine`: RAS 4x4, columns i=x, j=y, k=z).
+ * Geometry of the arrays from nnU-Net's `sitk_stuff` (SimpleITKIO: ITK LPS, x first; a 2D image's tuples, 2 spacings
+ * and origins and a 2x2 direction, give z spacing 1, origin z 0 and z along z, as the readers place a 2D image, and
+ * `dimensions` 2) or `nibabel_stuff` (NibabelIO `original_affine`, NibabelIOWithReorient `reoriented_affine`: RAS
+ * 4x4, columns i=x, j=y, k=z).
  */
-function geometryOf(props: PyDict, file: string): Geometry {
+function geometryOf(props: PyDict, file: string): Geometry & { dimensions: 2 | 3 } {
   const sitk = props.get('sitk_stuff');
   if (sitk instanceof PyDict) {
     const t = (k: string) => (toPlain(sitk.get(k) ?? null) as number[] | null) ?? [];
@@ -54,7 +56,11 @@ function geometryOf(props: PyDict, file: string): Geometry {
     const origin = t('origin');
     const direction = t('direction');
     if (sz !== undefined && origin.length === 3 && direction.length === 9) {
-      return { spacing: [sz, sy!, sx!], origin: origin as [number, number, number], direction };
+      return { spacing: [sz, sy!, sx!], origin: origin as [number, number, number], direction, dimensions: 3 };
+    }
+    if (sy !== undefined && sz === undefined && origin.length === 2 && direction.length === 4) {
+      const [a, b, c, d] = direction as [number, number, number, number];
+      return { spacing: [1, sy, sx!], origin: [origin[0]!, origin[1]!, 0], direction: [a, b, 0, c, d, 0, 0, 0, 1], dimensions: 2 };
     }
   }
   const nib = props.get('nibabel_stuff');
@@ -65,7 +71,7 @@ function geometryOf(props: PyDict, file: string): Geometry {
     const sp = [0, 1, 2].map((c) => Math.hypot(a[c]!, a[4 + c]!, a[8 + c]!));
     // RAS -> LPS: flip the first two world rows; direction columns are the affine columns over their norms
     const direction = [0, 1, 2].flatMap((r) => [0, 1, 2].map((c) => (r < 2 ? -1 : 1) * a[r * 4 + c]! / sp[c]!));
-    return { spacing: [sp[2]!, sp[1]!, sp[0]!], origin: [-a[3]!, -a[7]!, a[11]!], direction };
+    return { spacing: [sp[2]!, sp[1]!, sp[0]!], origin: [-a[3]!, -a[7]!, a[11]!], direction, dimensions: 3 };
   }
   throw new NnunetError("the properties file holds no image geometry ('sitk_stuff' or 'nibabel_stuff.original_affine')", {
     file, hint: 'use the .pkl that nnU-Net (or nnunet-ts predict --save-probabilities) wrote beside the .npz',
@@ -75,13 +81,15 @@ function geometryOf(props: PyDict, file: string): Geometry {
 /**
  * Read the properties `.pkl` nnU-Net writes beside each `--save_probabilities` output (see `nnunetPropertiesPickle`)
  * with the restricted unpickler (plain data and numpy float arrays only; nothing is imported or executed).
- * Returns the geometry of the case's input image and the plain properties (`spacing`, `shape_before_cropping`, ...).
+ * Returns the geometry of the case's input image, its dimensionality (2 for a 2D `sitk_stuff`, else 3) and the plain
+ * properties (`spacing`, `shape_before_cropping`, ...).
  * @throws NnunetError naming `file` when it is not such a dict or holds no geometry
  */
-export function readNnunetPropertiesPkl(bytes: Uint8Array, file: string): { geometry: Geometry; properties: Record<string, unknown> } {
+export function readNnunetPropertiesPkl(bytes: Uint8Array, file: string): { geometry: Geometry; dimensions: 2 | 3; properties: Record<string, unknown> } {
   const v: PyValue = unpickle(bytes, { file, globals: numpyGlobals(file) });
   if (!(v instanceof PyDict)) throw new NnunetError('the properties file is not a dict as nnU-Net writes it', { file });
   const properties: Record<string, unknown> = {};
   for (const [k, x] of v) if (typeof k === 'string' && !k.endsWith('_stuff')) properties[k] = toPlain(x);
-  return { geometry: geometryOf(v, file), properties };
+  const { dimensions, ...geometry } = geometryOf(v, file);
+  return { geometry, dimensions, properties };
 }
