@@ -230,12 +230,16 @@ function identity3(): M3 {
   ];
 }
 
-/** pixdim[1..3], zero or non-finite values counted as 1 with a warning (nifti1_io.c); signs kept. */
+/**
+ * pixdim[1..3], zero or non-finite values counted as 1 (nifti1_io.c); signs kept. The warning is given for axes the
+ * image has (i <= dim[0]) only: a 2D image (dim[0] = 2) often stores pixdim[3] = 0, which is legal, since pixdim[i] for
+ * i > dim[0] is unused (nifti1.h, "pixdim[i] = voxel width along dimension #i, i=1..dim[0]").
+ */
 function pixdimSpacing(h: NiftiHeader, warnings: string[]): number[] {
   return [1, 2, 3].map((i) => {
     const p = h.pixdim[i]!;
     if (p === 0 || !Number.isFinite(p)) {
-      warnings.push(`pixdim[${i}] = ${p} is not a valid spacing; 1 mm assumed`);
+      if (i <= h.dim[0]!) warnings.push(`pixdim[${i}] = ${p} is not a valid spacing; 1 mm assumed`);
       return 1;
     }
     return p;

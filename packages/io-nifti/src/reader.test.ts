@@ -188,6 +188,16 @@ describe('geometry', () => {
     expect(indexToWorld(img, [1, 1, 1])).toEqual([-3, 0, 8]);
   });
 
+  it('a 2D image (dim[0] = 2) with pixdim[3] = 0 reads without a warning (pixdim beyond dim[0] is unused); a 3D one with pixdim[3] = 0 is warned', async () => {
+    const flat = await readNifti(put(buildNifti(base({ dim: [2, 3, 4], pixdim: [1, 0.5, 0.75, 0], values: vals }))));
+    expect(flat.shape).toEqual([1, 1, 4, 3]);
+    expect(flat.spacing).toEqual([1, 0.75, 0.5]);
+    expect(flat.warnings ?? []).toEqual([]);
+    const vol = await readNifti(put(buildNifti(base({ dim: [3, 3, 2, 2], pixdim: [1, 0.5, 0.75, 0], values: vals }))));
+    expect(vol.spacing).toEqual([1, 0.75, 0.5]);
+    expect(vol.warnings).toEqual(['pixdim[3] = 0 is not a valid spacing; 1 mm assumed']);
+  });
+
   it('spatial units other than mm are reported', async () => {
     const bytes = buildNifti(base({ values: vals }));
     bytes[123] = 1; // meters
