@@ -98,11 +98,11 @@ function addValidateCommand(program: Command, io: Io): void {
 
 /** `convert-msd`: convert an MSD v1 task folder to the nnU-Net v2 raw layout (input untouched). */
 function addConvertMsdCommand(program: Command, io: Io): void {
-  common(program.command('convert-msd <task>').description('convert an MSD v1 task folder (TaskXX_Name) to the nnU-Net v2 raw layout (input untouched)'))
+  common(program.command('convert-msd <task>').description('convert an MSD v1 task folder (TaskXX_Name), or an nnU-Net v1 raw one (CASE_0000 files), to the nnU-Net v2 raw layout (input untouched)'))
     .requiredOption('-o, --out <folder>', 'output: a nnUNet_raw folder (DatasetXXX_Name is created inside) or the dataset folder itself, named DatasetXXX_Name')
     .option('--id <n>', "dataset id of the output DatasetXXX_Name, 0-999 (nnU-Net's -overwrite_id); default: the XX of TaskXX_Name; needed for a task folder named otherwise", parseDatasetId)
     .action(async (task: string, o: CommonOptions & { out: string; id?: number }) => {
-      await loadDataset(task); // a missing or broken task folder is said as such, before what its name lacks
+      await loadDataset(task, { acceptV1: true }); // a missing or broken task folder is said as such, before what its name lacks
       const dest = msdConversionTarget(task, o.out, o.id);
       const ctx = await makeContext(o);
       const ds = await convertMsd(task, dest, ctx.registry);

@@ -169,6 +169,8 @@ async function convertImages(
  * `.../nnUNet_raw/Dataset004_Hippocampus`): images renamed `CASE_0000<ending>` (4D images split into
  * `_0000`, `_0001`, ... through the registry's reader and writer), labels copied, imagesTs/labelsTs likewise, and a
  * v2 dataset.json (`channel_names`, name->value `labels`, `file_ending`). 3D files are copied byte for byte.
+ * An nnU-Net v1 raw task folder (`imagesTr/CASE_0000<ending>` listed as `CASE<ending>`) is converted too: its
+ * channel files are copied under their names (as nnU-Net v2's `nnUNetv2_convert_old_nnUNet_dataset`).
  * The input is never modified; the output is built in a temporary folder and renamed into place. When `outFolder`
  * already holds a converted dataset.json it is kept (resume) and loaded.
  * The temporary folder is removed on any failure.
@@ -179,7 +181,7 @@ export async function convertMsd(taskFolder: string, outFolder: string, registry
   const out = resolve(outFolder);
   checkConvertOutputFolder(taskFolder, out);
   if (existsSync(join(out, 'dataset.json'))) return loadDataset(out);
-  const ds = await loadDataset(taskFolder);
+  const ds = await loadDataset(taskFolder, { acceptV1: true });
   checkListedFilesExist(ds);
   const tmp = `${out}.partial-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });

@@ -109,8 +109,30 @@ function msdStrayNotes(root: string, cases: DatasetCase[]): string[] {
   return notes;
 }
 
-/** MSD v1: cases from the `training` list (paths relative to the task folder). */
-function msdCases(root: string, raw: Record<string, unknown>, ending: string): Scan {
+/**
+ * nnU-Net v1 raw layout: a listed image `imagesTr/x<ending>` that is absent while `imagesTr/x_0000<ending>` (and
+ * maybe `_0001`, ...) exist. nnU-Net v1's dataset.json names each case without the channel suffix; the files carry
+ * it. Returns the channel files in channel order (consecutive from `_0000`), or null when this is not that layout.
+ */
+function v1ChannelFiles(path: string, ending: string): string[] | null {
+  if (existsSync(path)) return null;
+  const s = stripEnding(basename(path), ending);
+  if (!s) return null;
+  const files: string[] = [];
+  for (let ch = 0; ; ch++) {
+    const f = join(dirname(path), `${s.stem}_${String(ch).padStart(4, '0')}${ending}`);
+    if (!existsSync(f)) break;
+    files.push(f);
+  }
+  return files.length ? files : null;
+}
+
+/**
+ * MSD v1: cases from the `training` list (paths relative to the task folder). With `v1` (nnU-Net v1 raw layout, see
+ * `v1ChannelFiles`), a listed image absent on disk whose `_0000` channel files exist is read from those; `v1Listed`
+ * collects the listed paths so resolved (the caller refuses them unless converting).
+ */
+function msdCases(root: string, raw: Record<string, unknown>, ending: string, v1Listed: string[]): Scan {
   const problems: DatasetProblem[] = [];
   const cases: DatasetCase[] = [];
   const notes: string[] = [];
@@ -120,9 +142,13 @@ function msdCases(root: string, raw: Record<string, unknown>, ending: string): S
       problems.push({ caseId: null, file: join(root, 'dataset.json'), message: `training[${i}] has no 'image'` });
       continue;
     }
-    const images = (Array.isArray(entry.image) ? entry.image : [entry.image]).map((p) => resolveMsdPath(root, p, ending, notes));
-    const id = entry.label ? idOf(entry.label, ending) : idOf(images[0]!, ending);
+    const listed = Array.isArray(entry.image) ? entry.image : [entry.image];
+    const v1 = listed.length === 1 ? v1ChannelFiles(resolveListed(root, listed[0]!), ending) : null;
+    if (v1) v1Listed.push(listed[0]!);
+    const images = v1 ?? listed.map((p) => resolveMsdPath(root, p, ending, notes));
+    const id = entry.label ? idOf(entry.label, ending) : idOf(resolveListed(root, listed[0]!), ending);
     const c: DatasetCase = { id, images };
+    if (v1) c.channelIndices = v1.map((_, k) => k);
     if (entry.label) c.label = resolveMsdPath(root, entry.label, ending, notes);
     cases.push(c);
   }
@@ -131,7 +157,28 @@ function msdCases(root: string, raw: Record<string, unknown>, ending: string): S
   return { cases, notes, problems };
 }
 
-/** MSD test images: the `test` list, else every image in imagesTs; labelsTs paired by file name. */
+/** `Task500_HippoV1` -> `Dataset500_HippoV1` (the v2 name convert-msd writes), else `DatasetXXX_<name>`. */
+function v2NameFor(root: string): string {
+  const name = basename(root);
+  const m = /^Task0*(\d{1,3})_(.+)$/.exec(name);
+  return m ? `Dataset${m[1]!.padStart(3, '0')}_${m[2]}` : `DatasetXXX_${name}`;
+}
+
+/**
+ * The error for an nnU-Net v1 raw dataset (bad input: v1 layout given where v2 is read): one message naming
+ * dataset.json, an example of a listed name and its `_0000` file, and the conversion (`convert-msd`, as nnU-Net v2's
+ * `nnUNetv2_convert_old_nnUNet_dataset`).
+ */
+function v1LayoutError(root: string, jsonFile: string, v1Listed: string[], ending: string): DataError {
+  const first = v1Listed[0]!;
+  const stem = stripEnding(basename(first), ending)!.stem;
+  return new DataError(
+    `this is an nnU-Net v1 raw dataset: 'training' lists ${v1Listed.length} image(s) without the channel suffix (${first}) while the files on disk have it (${stem}_0000${ending}); nnU-Net v2 and nnunet-ts read the v2 layout`,
+    { file: jsonFile, hint: `convert it (the input is not modified): nnunet-ts convert-msd ${root} -o <nnUNet_raw>/${v2NameFor(root)} (nnU-Net v2's nnUNetv2_convert_old_nnUNet_dataset does the same), then validate the converted folder` },
+  );
+}
+
+/** MSD test images: the `test` list (nnU-Net v1 names resolved to their `_XXXX` files), else every image in imagesTs; labelsTs paired by file name. */
 function msdTestCases(root: string, raw: Record<string, unknown>, ending: string): DatasetCase[] {
   const listed = Array.isArray(raw.test)
     ? (raw.test as unknown[]).map((t) => (typeof t === 'string' ? t : (t as { image: string }).image))
@@ -141,7 +188,9 @@ function msdTestCases(root: string, raw: Record<string, unknown>, ending: string
   return listed
     .map((p) => {
       const image = resolveListed(root, p);
-      const c: DatasetCase = { id: idOf(image, ending), images: [image] };
+      const v1 = v1ChannelFiles(image, ending);
+      const c: DatasetCase = { id: idOf(image, ending), images: v1 ?? [image] };
+      if (v1) c.channelIndices = v1.map((_, k) => k);
       const lab = join(root, 'labelsTs', basename(image));
       if (existsSync(lab)) c.label = lab;
       return c;
@@ -156,10 +205,13 @@ function msdTestCases(root: string, raw: Record<string, unknown>, ending: string
  *   `modality`, value->name `labels`; test images from the `test` list or `imagesTs/`, labels from `labelsTs/`.
  * - nnU-Net v2 raw (`DatasetXXX_Name/`): `imagesTr/CASE_XXXX<file_ending>`, `labelsTr/CASE<file_ending>`,
  *   optional `imagesTs/`, `labelsTs/`.
+ * - nnU-Net v1 raw (`TaskXXX_Name/` with `imagesTr/CASE_0000<ending>` but `training` naming `CASE<ending>`): refused
+ *   with the conversion command, unless `acceptV1` (what `convertMsd` passes: the channel files become the case's images).
  * The input is only read. Naming problems are collected in `problems` (reported by `validateDataset`).
- * @throws DataError when the folder or dataset.json is missing, a file is given instead of the folder, or dataset.json is invalid (line/column for syntax).
+ * @throws DataError when the folder or dataset.json is missing, a file is given instead of the folder, dataset.json is
+ *   invalid (line/column for syntax), or the folder is in the nnU-Net v1 raw layout (without `acceptV1`).
  */
-export async function loadDataset(folder: string): Promise<Dataset> {
+export async function loadDataset(folder: string, opts: { acceptV1?: boolean } = {}): Promise<Dataset> {
   const root = resolve(folder);
   if (existsSync(root) && !statSync(root).isDirectory()) {
     throw new DataError(`${root} is a file, not a dataset folder`, {
@@ -195,7 +247,9 @@ export async function loadDataset(folder: string): Promise<Dataset> {
   let scan: Scan;
   let testCases: DatasetCase[];
   if (msd) {
-    scan = msdCases(root, raw, ending);
+    const v1Listed: string[] = [];
+    scan = msdCases(root, raw, ending, v1Listed);
+    if (v1Listed.length && !opts.acceptV1) throw v1LayoutError(root, jsonFile, v1Listed, ending);
     testCases = msdTestCases(root, raw, ending);
   } else {
     if (!existsSync(join(root, 'imagesTr'))) {
