@@ -2,7 +2,7 @@
  * Dataset-level and voxel-level faults that `validate` reports (docs/FAULTS.md, "Dataset" and "Voxel values"),
  * and `--strict`, which turns every note into an error.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { addCase, cleanupTemp, datasetJsonV2, makeDatasetV2, put, tempDir, vol, writeNiftiFile } from '../bad-inputs/generate.js';
@@ -162,6 +162,28 @@ describe('validate: faults no bad-inputs recipe names', () => {
     const two = dataset(2);
     for (let i = 0; i < 2; i++) addCase(two, `case_${i}`, [flat], vol([6, 5, 1], 'uint8', (k) => (k > 2 ? 1 : 0)));
     expect((await check(two)).text).not.toContain('is 2D');
+  });
+
+  it('F-V14: an image that is a broken symbolic link is a problem naming the link, its target and the fix (was: "dataset OK", its label noted as without an image)', async () => {
+    const root = dataset(3);
+    const link = join(root, 'imagesTr', 'case_2_0000.nii.gz');
+    const target = join(root, 'moved-away', 'case_2_0000.nii.gz');
+    rmSync(link);
+    symlinkSync(target, link);
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toContainEqual({
+      caseId: 'case_2',
+      file: link,
+      message: `image is a broken symbolic link: its target ${target} does not exist; restore the target (or point the link at the file's new place), copy the file itself here, or remove the link and the case's label`,
+    });
+    expect(text).not.toContain('dataset OK');
+    // a broken label link likewise
+    const root2 = dataset(2);
+    const lab1 = join(root2, 'labelsTr', 'case_1.nii.gz');
+    rmSync(lab1);
+    symlinkSync('../gone/case_1.nii.gz', lab1);
+    expect((await check(root2)).r.problems).toContainEqual({ caseId: 'case_1', file: lab1, message: expect.stringContaining("label is a broken symbolic link: its target ../gone/case_1.nii.gz does not exist;") });
   });
 
   it('F-V10: `validate --strict` exits 1 on a dataset whose only findings are notes; the default exits 0', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 /** Endings that are the same format with or without gzip (accepted for each other by content; bad input B36). */
@@ -37,6 +37,36 @@ export function listFiles(dir: string): string[] {
       }
     })
     .sort();
+}
+
+/**
+ * The target of `path` when it is a symbolic link whose target does not exist (a dangling link: the data it pointed to
+ * was moved or deleted, or the link was copied without it), else undefined. `listFiles` skips such entries (they are
+ * not files); callers report them.
+ */
+export function brokenLinkTarget(path: string): string | undefined {
+  try {
+    if (!lstatSync(path).isSymbolicLink() || existsSync(path)) return undefined;
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Names in `dir` that are dangling symbolic links (see `brokenLinkTarget`), sorted, with their targets. */
+export function brokenLinks(dir: string): { name: string; target: string }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const target = brokenLinkTarget(join(dir, name));
+      return target === undefined ? [] : [{ name, target }];
+    });
+}
+
+/** The message for an image or label file that is a dangling symbolic link, with its target and the fix. */
+export function brokenLinkMessage(kind: 'image' | 'label', target: string): string {
+  return `${kind} is a broken symbolic link: its target ${target} does not exist; restore the target (or point the link at the file's new place), copy the file itself here, or remove the link${kind === 'image' ? " and the case's label" : " and the case's images"}`;
 }
 
 /** Case id of a path: the base name without its image ending, NFC-normalised. */

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { parseJsonFile, normalizeDatasetJson } from './dataset-json.js';
-import { endingOf, idOf, listFiles, parseChannelStem, stripEnding } from './files.js';
+import { brokenLinkMessage, brokenLinks, endingOf, idOf, listFiles, parseChannelStem, stripEnding } from './files.js';
 import type { Dataset, DatasetCase, DatasetProblem } from './types.js';
 import { readFileSync } from 'node:fs';
 
@@ -15,7 +15,8 @@ interface Scan {
 /**
  * Scan an images folder in v2 naming (`CASE_XXXX<ending>`), pairing labels from `labelDir` (`CASE<ending>`).
  * `.nii` is accepted for `.nii.gz` (and back) with a note; hidden and other files are ignored with a note (B36);
- * files without a `_XXXX` channel suffix are problems (B42).
+ * files without a `_XXXX` channel suffix are problems (B42), and so are image or label files that are dangling
+ * symbolic links (named with their target: the case would otherwise vanish without a word).
  */
 export function scanV2Folder(imageDir: string, labelDir: string | null, ending: string): Scan {
   const notes: string[] = [];
@@ -44,6 +45,14 @@ export function scanV2Folder(imageDir: string, labelDir: string | null, ending: 
     byId.set(p.id, list);
   }
   if (ignored.length) notes.push(`${imageDir}: ignored ${ignored.length} file(s) not ending in '${ending}': ${ignored.join(', ')}`);
+  for (const [dir, kind] of [[imageDir, 'image'], [labelDir, 'label']] as const) {
+    for (const { name, target } of dir ? brokenLinks(dir) : []) {
+      const s = stripEnding(name, ending);
+      if (!s) continue;
+      const id = kind === 'image' ? (parseChannelStem(s.stem)?.id ?? s.stem) : s.stem.normalize('NFC');
+      problems.push({ caseId: id, file: join(dir!, name), message: brokenLinkMessage(kind, target) });
+    }
+  }
   const cases: DatasetCase[] = [];
   for (const [id, list] of [...byId].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     list.sort((a, b) => a.ch - b.ch);

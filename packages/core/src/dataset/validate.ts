@@ -4,7 +4,7 @@ import { NnunetError } from '../util/errors.js';
 import { declaredLabelValues, ignoreLabelOf } from './dataset-json.js';
 import { compareGrids, type GridTolerance } from './geometry.js';
 import { readImage } from './read.js';
-import { idOf, listFiles, stripEnding } from './files.js';
+import { brokenLinkMessage, brokenLinkTarget, idOf, listFiles, stripEnding } from './files.js';
 import type { Dataset, DatasetCase, DatasetProblem } from './types.js';
 import { basename, dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -84,7 +84,9 @@ async function tryRead(
   kind: 'image' | 'label' = 'image',
 ): Promise<MedicalImage | null> {
   if (!existsSync(path)) {
-    problems.push({ caseId, file: path, message: `${kind} file is missing (listed in dataset.json); ${MISSING_LISTED_FIX}` });
+    const target = brokenLinkTarget(path);
+    if (target !== undefined) problems.push({ caseId, file: path, message: brokenLinkMessage(kind, target) });
+    else problems.push({ caseId, file: path, message: `${kind} file is missing (listed in dataset.json); ${MISSING_LISTED_FIX}` });
     return null;
   }
   try {
