@@ -5,7 +5,8 @@
 import { rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addCase, cleanupTemp, datasetJsonV2, makeDatasetV2, put, tempDir, vol, writeNiftiFile } from '../bad-inputs/generate.js';
+import { gzipSync } from 'node:zlib';
+import { addCase, cleanupTemp, datasetJsonV2, makeDatasetV2, niftiBytes, parseNiftiHeader, put, tempDir, vol, writeNiftiFile } from '../bad-inputs/generate.js';
 import { cli, core, makeRegistry } from '../bad-inputs/harness.js';
 
 afterAll(cleanupTemp);
@@ -18,6 +19,24 @@ function dataset(n = 2, json = datasetJsonV2(['MR'], { background: 0, tumour: 1 
   const root = makeDatasetV2(tempDir('nnunet-faults-'), json);
   for (let i = 0; i < n; i++) addCase(root, `case_${i}`, [img(i)], lab());
   return root;
+}
+
+/** The NIfTI-1 `bytes` (vox_offset 352, any integer type) re-stored as int64 (datatype 1024, bitpix 64), same values. */
+function asInt64(bytes: Uint8Array): Uint8Array {
+  const h = parseNiftiHeader(bytes);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = h.dim[1]! * h.dim[2]! * h.dim[3]!;
+  const per = (bytes.length - 352) / n;
+  const out = new Uint8Array(352 + 8 * n);
+  out.set(bytes.subarray(0, 352));
+  const o = new DataView(out.buffer);
+  o.setInt16(70, 1024, true);
+  o.setInt16(72, 64, true);
+  for (let i = 0; i < n; i++) {
+    const v = per === 1 ? dv.getUint8(352 + i) : per === 2 ? dv.getInt16(352 + 2 * i, true) : dv.getInt32(352 + 4 * i, true);
+    o.setBigInt64(352 + 8 * i, BigInt(v), true);
+  }
+  return out;
 }
 
 async function check(root: string, strict = false) {
@@ -184,6 +203,18 @@ describe('validate: faults no bad-inputs recipe names', () => {
     rmSync(lab1);
     symlinkSync('../gone/case_1.nii.gz', lab1);
     expect((await check(root2)).r.problems).toContainEqual({ caseId: 'case_1', file: lab1, message: expect.stringContaining("label is a broken symbolic link: its target ../gone/case_1.nii.gz does not exist;") });
+  });
+
+  it('F-V15: an int64 label map (what nibabel writes for an np.int64 array) is read and validated: dataset OK (was: refused, "convert the image to ... float32")', async () => {
+    const root = dataset(2);
+    const f = join(root, 'labelsTr', 'case_1.nii.gz');
+    put(f, gzipSync(asInt64(niftiBytes(lab()))));
+    const { r, text } = await check(root);
+    expect(r.problems).toEqual([]);
+    expect(text).toContain('dataset OK (2 cases checked)');
+    const seg = await core.readImage(makeRegistry(), f);
+    expect(seg.data.constructor.name).toBe('Int32Array');
+    expect(Array.from(seg.data)).toEqual(Array.from(lab().data as ArrayLike<number>));
   });
 
   it('F-V10: `validate --strict` exits 1 on a dataset whose only findings are notes; the default exits 0', async () => {

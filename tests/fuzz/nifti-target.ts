@@ -163,7 +163,12 @@ interface Reference {
   values: Float64Array;
 }
 
-const TYPE_BYTES: Record<number, [string, number]> = { 2: ['u8', 1], 4: ['i16', 2], 8: ['i32', 4], 16: ['f32', 4], 64: ['f64', 8], 256: ['i8', 1], 512: ['u16', 2], 768: ['u32', 4] };
+const TYPE_BYTES: Record<number, [string, number]> = { 2: ['u8', 1], 4: ['i16', 2], 8: ['i32', 4], 16: ['f32', 4], 64: ['f64', 8], 256: ['i8', 1], 512: ['u16', 2], 768: ['u32', 4], 1024: ['i64', 8], 1280: ['u64', 8] };
+
+/** A 64-bit integer as a number, or null beyond 2^53 (not exact in float64: the reader must refuse it). */
+function exact64(b: bigint): number | null {
+  return b > 2n ** 53n || b < -(2n ** 53n) ? null : Number(b);
+}
 
 /**
  * Decode raw NIfTI bytes following the specification (nifti1.h / nifti2.h) with the documented tolerances of
@@ -193,7 +198,8 @@ export function referenceDecode(b: Uint8Array): Reference | null {
   const inter0 = v2 ? dv.getFloat64(184, le) : dv.getFloat32(116, le);
   const inter = Number.isFinite(inter0) ? inter0 : 0;
   const scaled = Number.isFinite(slope) && slope !== 0 && (slope !== 1 || inter !== 0);
-  const need = nbytes + (scaled ? nvox * (t[1] >= 4 ? 8 : 4) : 0);
+  // int64/uint64 are converted to a copy of up to 8 bytes a voxel (docs/FAULTS.md datatype row)
+  const need = nbytes + (scaled ? nvox * (t[1] >= 4 ? 8 : 4) : 0) + (t[0].endsWith('64') && t[0] !== 'f64' ? nvox * 8 : 0);
   if (!Number.isSafeInteger(need) || need > MAX_BYTES) return null;
   const minOff = v2 ? 544 : 352;
   const vo = v2 ? i64(168) : dv.getFloat32(108, le);
@@ -202,7 +208,8 @@ export function referenceDecode(b: Uint8Array): Reference | null {
   const out = new Float64Array(nvox);
   for (let i = 0; i < nvox; i++) {
     const o = off + i * t[1];
-    const v = { u8: () => dv.getUint8(o), i8: () => dv.getInt8(o), i16: () => dv.getInt16(o, le), u16: () => dv.getUint16(o, le), i32: () => dv.getInt32(o, le), u32: () => dv.getUint32(o, le), f32: () => dv.getFloat32(o, le), f64: () => dv.getFloat64(o, le) }[t[0]]!();
+    const v = { u8: () => dv.getUint8(o), i8: () => dv.getInt8(o), i16: () => dv.getInt16(o, le), u16: () => dv.getUint16(o, le), i32: () => dv.getInt32(o, le), u32: () => dv.getUint32(o, le), f32: () => dv.getFloat32(o, le), f64: () => dv.getFloat64(o, le), i64: () => exact64(dv.getBigInt64(o, le)), u64: () => exact64(dv.getBigUint64(o, le)) }[t[0]]!();
+    if (v === null) return null;
     out[i] = scaled ? v * slope + inter : v;
   }
   return { shape: [nt * nu, nz, ny, nx], values: out };

@@ -55,7 +55,8 @@ export function layoutOf(header: NiftiHeader, file: string, maxBytes: number): L
   const slope = header.sclSlope;
   const inter = Number.isFinite(header.sclInter) ? header.sclInter : 0;
   const scaled = Number.isFinite(slope) && slope !== 0 && (slope !== 1 || inter !== 0);
-  const outBytes = scaled ? nvox * (dtype.bytes >= 4 ? 8 : 4) : 0;
+  // 64-bit integers are converted to Int32Array or Float64Array (`typedView`): a copy of up to 8 bytes a voxel
+  const outBytes = (scaled ? nvox * (dtype.bytes >= 4 ? 8 : 4) : 0) + (dtype.name.endsWith('int64') ? nvox * 8 : 0);
   const need = nbytes + outBytes;
   if (!Number.isSafeInteger(need) || need > maxBytes) {
     throw new DataError(
@@ -77,8 +78,41 @@ export function layoutOf(header: NiftiHeader, file: string, maxBytes: number): L
   return { header, offset, nbytes, shape: [c, nz, ny, nx], dtype, scaled, warnings };
 }
 
-/** Typed array of the stored type over `bytes` (byte-swapped in place when the file's endianness differs). */
-export function typedView(bytes: Uint8Array, dtype: string, littleEndian: boolean): VoxelArray {
+/** Integers up to this magnitude are exact in float64. */
+const LIMIT_2_53 = 2n ** 53n;
+
+/**
+ * int64/uint64 voxels (NIfTI datatypes 1024/1280; what nibabel writes for an np.int64 array, common for label maps) as
+ * numbers: an Int32Array when every value fits int32, else a Float64Array, which holds every integer up to 2^53
+ * exactly. nnU-Net reads such files through SimpleITK and casts them (labels to an integer type, images to float32).
+ * @throws DataError naming `file` and the voxel when a value lies beyond +-2^53 (it would not be read exactly)
+ */
+function int64Values(bytes: Uint8Array, unsigned: boolean, littleEndian: boolean, file: string): VoxelArray {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = bytes.byteLength / 8;
+  const out = new Float64Array(n);
+  let fitsInt32 = true;
+  for (let i = 0; i < n; i++) {
+    const big = unsigned ? dv.getBigUint64(i * 8, littleEndian) : dv.getBigInt64(i * 8, littleEndian);
+    if (big > LIMIT_2_53 || big < -LIMIT_2_53) {
+      throw new DataError(`voxel ${i} holds ${big} (${unsigned ? 'uint64' : 'int64'}), beyond 2^53: it cannot be read exactly`, {
+        file,
+        hint: 'store the image as int32 or float64 (label maps: uint8 or int16 with the values of dataset.json labels)',
+      });
+    }
+    const v = Number(big);
+    if (v < -2147483648 || v > 2147483647) fitsInt32 = false;
+    out[i] = v;
+  }
+  return fitsInt32 ? Int32Array.from(out) : out;
+}
+
+/**
+ * Typed array of the stored type over `bytes` (byte-swapped in place when the file's endianness differs); int64 and
+ * uint64 are converted (`int64Values`: Int32Array or Float64Array, refused beyond 2^53, naming `file`).
+ */
+export function typedView(bytes: Uint8Array, dtype: string, littleEndian: boolean, file = 'image'): VoxelArray {
+  if (dtype === 'int64' || dtype === 'uint64') return int64Values(bytes, dtype === 'uint64', littleEndian, file);
   const size = { uint8: 1, int8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, float32: 4, float64: 8 }[dtype]!;
   const hostLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   if (size > 1 && littleEndian !== hostLE) {
@@ -114,14 +148,14 @@ export function typedView(bytes: Uint8Array, dtype: string, littleEndian: boolea
 /**
  * Apply scl_slope/scl_inter (NIfTI-1 standard: value = scl_slope * stored + scl_inter; slope 0 or non-finite means no
  * scaling; slope 1 and intercept 0 keep the stored type). Scaled output is Float32, or Float64 when the stored type is
- * 32/64-bit (int32, uint32, float64) and some scaled value is not exactly representable in Float32. Computed in
+ * 32/64-bit (int32, uint32, int64, uint64, float64) and some scaled value is not exactly representable in Float32. Computed in
  * Float64, so unsigned storage with a negative intercept decodes correctly (bad-inputs B13).
  */
 export function applyScaling(stored: VoxelArray, slope: number, inter: number, dtype: string): VoxelArray {
   const b = Number.isFinite(inter) ? inter : 0;
   if (!Number.isFinite(slope) || slope === 0 || (slope === 1 && b === 0)) return stored;
   const n = stored.length;
-  if (dtype === 'int32' || dtype === 'uint32' || dtype === 'float64') {
+  if (dtype === 'int32' || dtype === 'uint32' || dtype === 'float64' || dtype === 'int64' || dtype === 'uint64') {
     let exact32 = true;
     for (let i = 0; i < n; i++) {
       const v = stored[i]! * slope + b;
@@ -170,7 +204,7 @@ export function decodeNifti(bytes: Uint8Array, file: string, opts: { maxBytes?: 
     });
   }
   const voxels = bytes.slice(layout.offset, layout.offset + layout.nbytes);
-  const data = applyScaling(typedView(voxels, layout.dtype.name, header.littleEndian), header.sclSlope, header.sclInter, layout.dtype.name);
+  const data = applyScaling(typedView(voxels, layout.dtype.name, header.littleEndian, file), header.sclSlope, header.sclInter, layout.dtype.name);
   const geo = niftiGeometry(header);
   warnings.push(...geo.warnings);
   return { data, shape: layout.shape, spacing: geo.spacing, origin: geo.origin, direction: geo.direction, source: file, header, warnings };

@@ -133,6 +133,9 @@ export const DATATYPES: Record<number, { name: string; bytes: number }> = {
   256: { name: 'int8', bytes: 1 },
   512: { name: 'uint16', bytes: 2 },
   768: { name: 'uint32', bytes: 4 },
+  // read when every value is exact in float64 (|v| <= 2^53; `typedView`): nibabel writes np.int64 arrays so
+  1024: { name: 'int64', bytes: 8 },
+  1280: { name: 'uint64', bytes: 8 },
 };
 
 /** Names of NIfTI datatypes we reject, for messages (nifti1.h). */
@@ -140,20 +143,18 @@ const UNSUPPORTED: Record<number, string> = {
   1: 'binary (1 bit)',
   32: 'complex64',
   128: 'RGB24',
-  1024: 'int64',
-  1280: 'uint64',
   1536: 'float128',
   1792: 'complex128',
   2048: 'complex256',
   2304: 'RGBA32',
 };
 
-/** Datatype info, or a `DataError` naming the file for RGB/complex/64-bit integer/unknown codes. */
+/** Datatype info, or a `DataError` naming the file for binary/RGB/complex/float128/unknown codes. */
 export function datatypeInfo(code: number, file: string): { name: string; bytes: number } {
   const t = DATATYPES[code];
   if (t) return t;
   const what = UNSUPPORTED[code] ?? `unknown datatype code ${code}`;
-  throw new DataError(`NIfTI datatype ${what} is not supported (supported: uint8, int8, int16, uint16, int32, uint32, float32, float64)`, {
+  throw new DataError(`NIfTI datatype ${what} is not supported (supported: uint8, int8, int16, uint16, int32, uint32, int64, uint64, float32, float64)`, {
     file,
     hint:
       code === 128 || code === 2304

@@ -48,6 +48,24 @@ describe('datatypes and endianness', () => {
     }
   }
 
+  it('int64/uint64 (what nibabel writes for np.int64 label maps) are read exactly: Int32Array when the values fit, else Float64Array up to 2^53 (was: refused, suggesting float32)', async () => {
+    for (const le of [true, false]) {
+      const labels = [0, 17, 53, 0, 17, 53, 0, 0, 2, 1, 0, 0];
+      const lab = await readNifti(put(buildNifti(base({ datatype: 1024, littleEndian: le, values: labels })), `int64-${le}.nii`));
+      expect(lab.data.constructor.name).toBe('Int32Array');
+      expect(Array.from(lab.data)).toEqual(labels);
+      const big = [0, 1, 2 ** 40, 2 ** 53, 5, 6, 7, 8, 9, 10, 11, 12];
+      const u = await readNifti(put(buildNifti(base({ datatype: 1280, littleEndian: le, values: big })), `uint64-${le}.nii`));
+      expect(u.data.constructor.name).toBe('Float64Array');
+      expect(Array.from(u.data)).toEqual(big);
+      const neg = await readNifti(put(buildNifti(base({ datatype: 1024, littleEndian: le, values: [-(2 ** 31), -(2 ** 31) - 1, ...labels.slice(2)] })), `int64n-${le}.nii`));
+      expect(neg.data.constructor.name).toBe('Float64Array');
+      expect(neg.data[1]).toBe(-(2 ** 31) - 1);
+    }
+    const p = put(buildNifti(base({ datatype: 1024, values: [0, 1, 2, 2 ** 60, 0, 0, 0, 0, 0, 0, 0, 0] })), 'int64-huge.nii');
+    await expect(readNifti(p)).rejects.toThrow(`${p}: voxel 3 holds ${2n ** 60n} (int64), beyond 2^53: it cannot be read exactly`);
+  });
+
   it('reads NIfTI-2 (both endiannesses) with geometry from its float64 sform', async () => {
     for (const le of [true, false]) {
       const bytes = buildNifti({

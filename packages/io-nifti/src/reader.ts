@@ -194,12 +194,12 @@ async function readGzip(path: string, maxBytes: number, warnings: string[], head
  *
  * Output (core image model): `data` `[c, z, y, x]`, x fastest, where c = dim[4] (or dim[5] when dim[4] = 1);
  * `spacing` `[sz, sy, sx]` mm; `origin`/`direction` LPS (see `niftiGeometry` for the sform/qform rule, which follows
- * ITK). Voxels keep the stored type (uint8, int8, int16, uint16, int32, uint32, float32, float64) unless
- * scl_slope/scl_inter apply (`applyScaling`). Header extensions are skipped via vox_offset. `header` keeps the parsed
+ * ITK). Voxels keep the stored type (uint8, int8, int16, uint16, int32, uint32, float32, float64; int64/uint64 become
+ * Int32Array when every value fits int32, else Float64Array, and are refused beyond 2^53) unless scl_slope/scl_inter apply (`applyScaling`). Header extensions are skipped via vox_offset. `header` keeps the parsed
  * header and raw header bytes for `writeNifti`'s `template`.
  *
  * Throws `DataError` naming the file: missing file; an empty (0-byte) or shorter-than-4-byte file ("the file is
- * empty", "truncated"); "not a NIfTI or gzip file" (noting a file that starts with zeros); RGB/complex/64-bit integer datatypes;
+ * empty", "truncated"); "not a NIfTI or gzip file" (noting a file that starts with zeros); binary/RGB/complex/float128 datatypes; int64 values beyond 2^53;
  * more than one non-channel extra dimension; bytes needed above `maxBytes` (checked before allocating, B27);
  * "truncated gzip stream in <file> (got N of M expected voxel bytes)" (B37); a corrupt gzip stream.
  */
@@ -301,7 +301,7 @@ async function load(path: string, maxBytes: number, headerOnly: boolean): Promis
       scaled: layout.scaled,
     };
   }
-  const stored = typedView(voxels, layout.dtype.name, header.littleEndian);
+  const stored = typedView(voxels, layout.dtype.name, header.littleEndian, path);
   const data = applyScaling(stored, header.sclSlope, header.sclInter, layout.dtype.name);
   const geo = niftiGeometry(header);
   warnings.push(...geo.warnings);

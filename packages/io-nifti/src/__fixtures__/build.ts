@@ -25,7 +25,7 @@ export interface BuildOptions {
   values: ArrayLike<number>;
 }
 
-const SIZES: Record<number, number> = { 2: 1, 256: 1, 4: 2, 512: 2, 8: 4, 768: 4, 16: 4, 64: 8, 128: 3 };
+const SIZES: Record<number, number> = { 2: 1, 256: 1, 4: 2, 512: 2, 8: 4, 768: 4, 16: 4, 64: 8, 128: 3, 1024: 8, 1280: 8 };
 
 export function buildNifti(o: BuildOptions): Uint8Array {
   const v = o.version ?? 1;
@@ -109,6 +109,12 @@ export function buildNifti(o: BuildOptions): Uint8Array {
         break;
       case 64:
         dv.setFloat64(at, x, le);
+        break;
+      case 1024:
+        dv.setBigInt64(at, BigInt(x), le);
+        break;
+      case 1280:
+        dv.setBigUint64(at, BigInt(x), le);
         break;
       default:
         dv.setUint8(at, x);
