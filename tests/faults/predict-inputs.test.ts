@@ -79,6 +79,32 @@ describe('predict: inputs', () => {
     expect((e as core.DataError).hint).toBe('split it into one 3D file per channel, in the model\'s channel order: hippocampus_008_0000.nii.gz (T1), hippocampus_008_0001.nii.gz (T2)');
   });
 
+  it('F-P10: a case with a missing (or extra) channel file fails alone: the other cases are predicted, the case is listed with its fix, exit 1 (was: the whole predict refused before any case)', { timeout: 300_000 }, async () => {
+    const dir = tempDir('nnunet-pi-ch-');
+    copyFileSync(CASE, join(dir, 'hippocampus_008_0000.nii.gz'));
+    for (const n of ['extra_0000.nii.gz', 'extra_0001.nii.gz']) copyFileSync(CASE, join(dir, n));
+    const r = await predict(dir);
+    expect(r.code).toBe(1);
+    expect(readdirSync(r.output).filter((n) => !n.startsWith('.')).sort()).toEqual(['hippocampus_008.nii.gz']);
+    expect((await readNifti(join(r.output, 'hippocampus_008.nii.gz'))).shape).toEqual((await readNifti(CASE)).shape);
+    expect(r.log).toContain(`1 of 2 case(s) could not be predicted (the other 1 are in ${r.output}):\n  extra: ${join(dir, 'extra_0001.nii.gz')}: case extra has 2 channel file(s) (extra_0000.nii.gz, extra_0001.nii.gz), but the model expects 1 channel(s) (channel_names of the model's dataset.json: 0 'MRI')`);
+    expect(r.log).toContain(`fix: give the case exactly the files extra_0000.nii.gz (MRI); move extra_0001.nii.gz out of ${dir}`);
+    // a two-channel model: a case without its _0001 file is returned with the others, and fails alone naming the file
+    const two = { ...folder(), dataset: { ...folder().dataset, channel_names: { 0: 'T1', 1: 'T2' } } };
+    const dir2 = tempDir('nnunet-pi-ch2-');
+    for (const n of ['a_0000.nii.gz', 'a_0001.nii.gz', 'b_0000.nii.gz']) writeFileSync(join(dir2, n), 'x');
+    const cases = core.casesOfFolder(dir2, '.nii.gz', 2);
+    expect(cases.map((c) => [c.id, c.images.length])).toEqual([['a', 2], ['b', 1]]);
+    expect(() => core.checkPredictChannelFiles(cases[0]!, two)).not.toThrow();
+    const e = (() => { try { core.checkPredictChannelFiles(cases[1]!, two); } catch (x) { return x as core.DataError; } })();
+    expect(e?.message).toBe(`${join(dir2, 'b_0001.nii.gz')}: channel file b_0001.nii.gz (T2) of case b is missing: the case has b_0000.nii.gz, the model expects 2 channel(s) (channel_names of the model's dataset.json: 0 'T1', 1 'T2')`);
+    expect(e?.hint).toBe(`add b_0001.nii.gz (T2) to ${dir2} (the model's channel order: b_0000.nii.gz (T1), b_0001.nii.gz (T2))`);
+    // no case with the model's channel files: the whole folder is refused at once, as before
+    const dir3 = tempDir('nnunet-pi-ch3-');
+    writeFileSync(join(dir3, 'b_0000.nii.gz'), 'x');
+    expect(() => core.casesOfFolder(dir3, '.nii.gz', 2)).toThrow(`${dir3}: case b has 1 channel file(s) (b_0000.nii.gz), but the model expects 2 channel(s)`);
+  });
+
   it("F-P02: files with another ending than file_ending are listed in one note; a folder without any is an error naming it, the ending and what it holds", async () => {
     const dir = tempDir('nnunet-pi-end-');
     copyFileSync(CASE, join(dir, 'hippocampus_008.nii.gz'));

@@ -14,7 +14,7 @@ import {
   forEachCase, modelChecksum, modelFoldersOf, preprocessForModel, PredictionResume, segmentPreprocessedFull, splitPredicted, writeSegmentation, type LoadedModel, type PipelinePredictOptions, type PredictedCases,
 } from './predict-stage.js';
 import type { Reporter } from './progress.js';
-import { checkPredictInput } from './predict-inputs.js';
+import { checkPredictChannelFiles, checkPredictInput } from './predict-inputs.js';
 
 /** Probabilities `[K, z, y, x]` stored beside a validation prediction: `<id>.probs.bin` (float32 LE) + `.json` (shape). */
 export function writeProbabilities(fileBase: string, probabilities: Float32Array, shape: number[]): void {
@@ -111,6 +111,7 @@ export async function predictCasesEnsemble(
   await forEachCase(cases, outDir, rep, 'predict (ensemble)', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images)) return;
+    checkPredictChannelFiles(c, models[0]!.folder);
     const { image } = await readCase(registry, { id: c.id, images: c.images });
     await checkPredictInput(c, image, models[0]!.folder, registry, (s) => rep.log(s));
     const members = [];

@@ -5,7 +5,7 @@
  * a spacing far from the model's target spacing. nnU-Net predicts all of these without a word (docs/FAULTS.md,
  * "Prediction inputs").
  */
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
 import type { DatasetCase } from '../dataset/types.js';
@@ -66,6 +66,39 @@ function channelList(names: Record<string, string>): string {
 /** `CASE_0000<ending> (name), CASE_0001<ending> (name), ...` for the first channels of a model. */
 function channelFiles(id: string, names: Record<string, string>, ending: string): string {
   return Object.entries(names).slice(0, 4).map(([k, v]) => `${id}_${k.padStart(4, '0')}${ending} (${v})`).join(', ') + (Object.keys(names).length > 4 ? ', ...' : '');
+}
+
+/**
+ * The channel files of a case in the `CASE_XXXX` layout (`c.channelIndices`) against the model's `channel_names`,
+ * before anything is read: a missing `_000k` file (or one beyond the model's channels; for a one-channel model, any
+ * second file) fails this case only
+ * (`forEachCase` goes on with the others, as for a 4D or truncated file; cli README "A bad case among many").
+ * @throws DataError naming the missing (or extra) file, the case's files and the model's channels, with the fix
+ */
+export function checkPredictChannelFiles(c: DatasetCase, folder: ModelFolder): void {
+  const idx = c.channelIndices;
+  if (!idx || !c.images.length) return;
+  const names = folder.dataset.channel_names;
+  const expected = Object.keys(names).length;
+  const ending = folder.dataset.file_ending;
+  const dir = dirname(c.images[0]!);
+  const have = c.images.map((f) => basename(f)).join(', ');
+  // one channel: any one `_XXXX` file is the case's image, as nnU-Net groups files by case id (`b_0007` is case b)
+  const missing = expected === 1 ? [] : [...Array(expected).keys()].filter((k) => !idx.includes(k));
+  if (missing.length) {
+    const files = missing.map((k) => `${c.id}_${String(k).padStart(4, '0')}${ending} (${names[String(k)]})`);
+    throw new DataError(`channel file ${files.join(', ')} of case ${c.id} is missing: the case has ${have}, the model expects ${expected} channel(s) (channel_names of the model's dataset.json: ${channelList(names)})`, {
+      file: join(dir, `${c.id}_${String(missing[0]).padStart(4, '0')}${ending}`),
+      hint: `add ${files.join(', ')} to ${dir} (the model's channel order: ${channelFiles(c.id, names, ending)})`,
+    });
+  }
+  const extra = expected === 1 ? c.images.slice(1) : c.images.filter((_, i) => idx[i]! >= expected);
+  if (extra.length) {
+    throw new DataError(`case ${c.id} has ${c.images.length} channel file(s) (${have}), but the model expects ${expected} channel(s) (channel_names of the model's dataset.json: ${channelList(names)})`, {
+      file: extra[0]!,
+      hint: `give the case exactly the files ${channelFiles(c.id, names, ending)}; move ${extra.map((f) => basename(f)).join(', ')} out of ${dir}`,
+    });
+  }
 }
 
 /**

@@ -21,7 +21,7 @@ import { getConfiguration } from '../planning/plans-io.js';
 import { writeNnunetOutputJsons, writeNnunetProbabilities } from './save-probabilities.js';
 import { stage, type StageCascadeTransforms, type StagePreprocessedCase, type StageTrainedModel } from './stages.js';
 import { estimatePrediction } from './budget-stage.js';
-import { checkPredictInput } from './predict-inputs.js';
+import { checkPredictChannelFiles, checkPredictInput } from './predict-inputs.js';
 
 /** Inference options (RULES.md §18). */
 export interface PipelinePredictOptions {
@@ -328,9 +328,11 @@ function twinEndingNote(where: string, files: string[] | null, ending: string, o
  * `log` gives their count, the first names and the ending expected. Files under its gzip twin (`.nii` for `.nii.gz`,
  * or the reverse) are segmented, read by content (B36), with one note of the same form that also says the ending the
  * outputs are written with (`twinEndingNote`). Hidden files (`.DS_Store`) are skipped without a note.
+ * A case whose channel files are not the model's `_0000` ... `_000N` (one missing, one extra) is returned as it is: it
+ * fails alone when predicted (`checkPredictChannelFiles`), the others are predicted.
  * @throws DataError naming the folder when it does not exist, when no file ends in the model's file_ending (the
- *   ending expected and the files found), when a case has another number of channel files than the model's
- *   channels, or when a multi-channel model's files are not named `CASE_XXXX`
+ *   ending expected and the files found), when no case has the model's channel files (the first case named), or
+ *   when a multi-channel model's files are not named `CASE_XXXX`
  */
 export function casesOfFolder(dir: string, ending: string, nChannels: number, log: (message: string) => void = () => {}): DatasetCase[] {
   if (!existsSync(dir)) throw new DataError('input folder not found', { file: dir, hint: `pass -i <folder> with the images to segment (CASE_0000${ending}, ...)` });
@@ -353,8 +355,10 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number, lo
   };
   const v2 = scanV2Folder(dir, null, ending);
   if (v2.cases.length && !v2.problems.length) {
-    // the model's channel count, checked before anything is read or written
-    const bad = v2.cases.find((c) => c.images.length !== nChannels);
+    // the model's channel count: when no case has it, the whole folder is wrong (said before anything is read or
+    // written); otherwise a case with a missing or extra channel file fails alone (checkPredictChannelFiles)
+    const fits = (c: DatasetCase) => c.images.length === nChannels && (nChannels === 1 || c.channelIndices!.every((k, i) => k === i));
+    const bad = v2.cases.every((c) => !fits(c)) ? v2.cases[0] : undefined;
     if (bad) {
       throw new DataError(`case ${bad.id} has ${bad.images.length} channel file(s) (${bad.images.map((f) => basename(f)).join(', ')}), but the model expects ${nChannels} channel(s)`, {
         file: dir,
@@ -477,6 +481,7 @@ export async function predictCases(
   await forEachCase(todo, outDir, rep, 'predict', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images)) return;
+    checkPredictChannelFiles(c, m.folder);
     const { image } = await readCase(registry, { id: c.id, images: c.images });
     await checkPredictInput(c, image, m.folder, registry, (s) => rep.log(s));
     const r = await segmentImageFull(m, image, registry, { ...opts, returnProbabilities: opts.saveProbabilities === true });
