@@ -217,6 +217,16 @@ describe('validate: faults no bad-inputs recipe names', () => {
     expect(Array.from(seg.data)).toEqual(Array.from(lab().data as ArrayLike<number>));
   });
 
+  it("F-V18: macOS AppleDouble files (._case_0000.nii.gz) are noted as macOS metadata, ignored (was: \"not ending in '.nii.gz'\", though they do)", async () => {
+    const root = dataset(2);
+    put(join(root, 'imagesTr', '._case_0_0000.nii.gz'), 'Mac OS X        ATTR');
+    put(join(root, 'imagesTr', '._case_1_0000.nii.gz'), 'Mac OS X        ATTR');
+    const { r, text } = await check(root);
+    expect(r.ok).toBe(true);
+    expect(r.notes).toContain(`${join(root, 'imagesTr')}: ignored 2 macOS metadata file(s) (AppleDouble '._' files that macOS writes beside copied files; not images): ._case_0_0000.nii.gz, ._case_1_0000.nii.gz; delete them with dot_clean or rm ._*`);
+    expect(text).not.toContain('not ending in');
+  });
+
   it('F-V10: `validate --strict` exits 1 on a dataset whose only findings are notes; the default exits 0', async () => {
     const root = dataset(2);
     put(join(root, 'imagesTr', 'README.txt'), 'not an image');

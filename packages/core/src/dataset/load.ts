@@ -14,7 +14,8 @@ interface Scan {
 
 /**
  * Scan an images folder in v2 naming (`CASE_XXXX<ending>`), pairing labels from `labelDir` (`CASE<ending>`).
- * `.nii` is accepted for `.nii.gz` (and back) with a note; hidden and other files are ignored with a note (B36);
+ * `.nii` is accepted for `.nii.gz` (and back) with a note; hidden and other files are ignored with a note (B36), macOS
+ * `._*` AppleDouble files with their own note (`appleDoubleNote`: their name may end in the image ending);
  * files without a `_XXXX` channel suffix are problems (B42), and so are image or label files that are dangling
  * symbolic links (named with their target: the case would otherwise vanish without a word).
  */
@@ -23,11 +24,12 @@ export function scanV2Folder(imageDir: string, labelDir: string | null, ending: 
   const problems: DatasetProblem[] = [];
   const byId = new Map<string, { ch: number; path: string }[]>();
   const ignored: string[] = [];
+  const appleDouble: string[] = [];
   for (const name of listFiles(imageDir)) {
     const path = join(imageDir, name);
     const s = name.startsWith('.') ? null : stripEnding(name, ending);
     if (!s) {
-      ignored.push(name);
+      (name.startsWith('._') ? appleDouble : ignored).push(name);
       continue;
     }
     if (s.alt) notes.push(`${path}: ending '${endingOf(name)}' accepted for file_ending '${ending}' (read by content)`);
@@ -45,6 +47,7 @@ export function scanV2Folder(imageDir: string, labelDir: string | null, ending: 
     byId.set(p.id, list);
   }
   if (ignored.length) notes.push(`${imageDir}: ignored ${ignored.length} file(s) not ending in '${ending}': ${ignored.join(', ')}`);
+  if (appleDouble.length) notes.push(appleDoubleNote(imageDir, appleDouble));
   for (const [dir, kind] of [[imageDir, 'image'], [labelDir, 'label']] as const) {
     for (const { name, target } of dir ? brokenLinks(dir) : []) {
       const s = stripEnding(name, ending);
@@ -63,6 +66,16 @@ export function scanV2Folder(imageDir: string, labelDir: string | null, ending: 
     cases.push(c);
   }
   return { cases, notes, problems };
+}
+
+/**
+ * Note for macOS AppleDouble files (`._<name>`: the resource fork and Finder metadata macOS writes beside each file it
+ * copies to a disk without those, FAT/exFAT/SMB; a few hundred bytes, not images): ignored. Named apart from other
+ * ignored files, whose ending is the reason (a `._x_0000.nii.gz` does end in `.nii.gz`).
+ */
+export function appleDoubleNote(dir: string, names: string[]): string {
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, ... (${names.length - 5} more)` : '');
+  return `${dir}: ignored ${names.length} macOS metadata file(s) (AppleDouble '._' files that macOS writes beside copied files; not images): ${shown}; delete them with dot_clean or rm ._*`;
 }
 
 /**
