@@ -217,6 +217,30 @@ describe('validate: faults no bad-inputs recipe names', () => {
     expect(Array.from(seg.data)).toEqual(Array.from(lab().data as ArrayLike<number>));
   });
 
+  it('F-V16: FreeSurfer-style declared labels {0, 17, 53} say how to renumber them, naming each value (was: "not consecutive (RULES.md §1)" only)', async () => {
+    const root = makeDatasetV2(tempDir('nnunet-faults-'), datasetJsonV2(['T1'], { background: 0, 'Left-Hippocampus': 17, 'Right-Hippocampus': 53 }, 2));
+    const fs = () => vol([6, 5, 4], 'uint8', (i, j) => (i > 3 ? 53 : j > 2 ? 17 : 0));
+    for (let i = 0; i < 2; i++) addCase(root, `case_${i}`, [img(i)], fs());
+    const { r } = await check(root);
+    expect(r.problems.map((p) => p.message)).toContain('declared label values {0, 17, 53} are not consecutive integers 0..K (RULES.md §1); nnU-Net needs the classes numbered 0, 1, 2, ...: renumber the values in every label file (17 -> 1 (Left-Hippocampus), 53 -> 2 (Right-Hippocampus)) and list the new values in dataset.json "labels"');
+    // declared 0..2 but the files still hold the original numbers
+    const root2 = makeDatasetV2(tempDir('nnunet-faults-'), datasetJsonV2(['T1'], { background: 0, left: 1, right: 2 }, 2));
+    for (let i = 0; i < 2; i++) addCase(root2, `case_${i}`, [img(i)], fs());
+    const lab0 = join(root2, 'labelsTr', 'case_0.nii.gz');
+    expect((await check(root2)).r.problems).toContainEqual({ caseId: 'case_0', file: lab0, message: 'unexpected label value(s) [17, 53]; declared {0, 1, 2} (the file holds {0, 17, 53}: if these are the classes in another numbering (FreeSurfer-style values), renumber them to the values dataset.json declares)' });
+  });
+
+  it('F-V17: partial-volume label values (0.5, 1.5 after linear resampling) say to resample labels with nearest neighbour (was: "is this an image rather than a label?")', async () => {
+    const root = makeDatasetV2(tempDir('nnunet-faults-'), datasetJsonV2(['MR'], { background: 0, a: 1, b: 2 }, 2));
+    for (let i = 0; i < 2; i++) addCase(root, `case_${i}`, [img(i)], vol([6, 5, 4], 'uint8', (x) => Math.min(2, x >> 1)));
+    const f = writeNiftiFile(join(root, 'labelsTr', 'case_1.nii.gz'), vol([6, 5, 4], 'float32', (x) => Math.min(2, x / 2)));
+    const { r } = await check(root);
+    expect(r.problems).toContainEqual({ caseId: 'case_1', file: f, message: 'unexpected label value(s) [0.5, 1.5]; declared {0, 1, 2} (non-integer values between the label values, such as 0.5, 1.5: the label map looks resampled with linear interpolation; resample label maps with nearest-neighbour interpolation (SimpleITK sitkNearestNeighbor, scipy/skimage order=0) from the original)' });
+    // an image given as a label (values beyond the declared range) keeps the image hint
+    const g = writeNiftiFile(join(root, 'labelsTr', 'case_0.nii.gz'), img(3));
+    expect((await check(root)).r.problems.find((p) => p.file === g)?.message).toMatch(/\(non-integer values such as 0\.5: is this an image rather than a label\?\)$/);
+  });
+
   it("F-V18: macOS AppleDouble files (._case_0000.nii.gz) are noted as macOS metadata, ignored (was: \"not ending in '.nii.gz'\", though they do)", async () => {
     const root = dataset(2);
     put(join(root, 'imagesTr', '._case_0_0000.nii.gz'), 'Mac OS X        ATTR');

@@ -35,18 +35,42 @@ export function distinctValues(data: VoxelArray, limit = 1000): { values: number
   return { values: [...seen].sort((a, b) => a - b), nonInteger: [...nonInt].sort((a, b) => a - b) };
 }
 
-/** Human hint for unexpected label values (0/255 masks, near-integer floats, shifted values). */
+/**
+ * Human hint for unexpected label values: 0/255 masks, near-integer floats, values between the declared labels (a
+ * label map resampled with linear interpolation: partial-volume values such as 0.5, 1.5), other non-integers (an image?).
+ */
 function labelHint(values: number[], declared: number[], nonInt: number[]): string {
   if (nonInt.length) {
     const near = nonInt.every((v) => Math.abs(v - Math.round(v)) < 1e-3);
-    return near
-      ? ` (float values close to integers, e.g. ${nonInt[0]}: the label was saved as float; round it and save as uint8)`
-      : ` (non-integer values such as ${nonInt[0]}: is this an image rather than a label?)`;
+    if (near) return ` (float values close to integers, e.g. ${nonInt[0]}: the label was saved as float; round it and save as uint8)`;
+    const lo = Math.min(...declared), hi = Math.max(...declared);
+    // linear interpolation only mixes neighbouring labels: every value stays within the declared range
+    if (declared.length && values.every((v) => v >= lo && v <= hi)) {
+      const shown = nonInt.slice(0, 3).map((v) => +v.toFixed(4)).join(', ');
+      return ` (non-integer values between the label values, such as ${shown}: the label map looks resampled with linear interpolation; resample label maps with nearest-neighbour interpolation (SimpleITK sitkNearestNeighbor, scipy/skimage order=0) from the original)`;
+    }
+    return ` (non-integer values such as ${nonInt[0]}: is this an image rather than a label?)`;
   }
   if (values.includes(255) && values.every((v) => v === 0 || v === 255)) {
     return ' (values {0, 255} look like a binary mask saved as 8-bit: divide by 255 to get {0, 1})';
   }
+  if (values.length <= declared.length && values.every((v) => v >= 0)) {
+    return ` (the file holds {${values.join(', ')}}: if these are the classes in another numbering (FreeSurfer-style values), renumber them to the values dataset.json declares)`;
+  }
   return '';
+}
+
+/**
+ * The fix for declared labels with gaps (FreeSurfer-style values such as {0, 17, 53}): nnU-Net numbers classes 0..K
+ * (its LabelManager takes the label values as channel indices), so the label maps must be renumbered and dataset.json
+ * list the new values. Names each value's new number, by its name in `labels`.
+ */
+function renumberHint(labels: Record<string, unknown>): string {
+  const byValue = Object.entries(labels).filter((e): e is [string, number] => typeof e[1] === 'number').sort((a, b) => a[1] - b[1]);
+  const moves = byValue.map(([name, v], i) => ({ name, v, i })).filter((m) => m.v !== m.i);
+  if (!moves.length) return '';
+  const shown = moves.slice(0, 6).map((m) => `${m.v} -> ${m.i} (${m.name})`).join(', ') + (moves.length > 6 ? ', ...' : '');
+  return `; nnU-Net needs the classes numbered 0, 1, 2, ...: renumber the values in every label file (${shown}) and list the new values in dataset.json "labels"`;
 }
 
 /**
@@ -366,7 +390,7 @@ export async function validateDataset(
     const regions = Object.values(ds.json.labels).some(Array.isArray);
     // nnU-Net's labels start with "background": 0; a dataset.json without it is the usual cause
     const noBackground = sorted[0] !== 0 ? '; no label has the value 0: add "background": 0 to "labels" in dataset.json' : '';
-    if (!regions) problems.push({ caseId: null, file: jsonFile, message: `declared label values {${sorted.join(', ')}} are not consecutive integers 0..K (RULES.md §1)${noBackground}` });
+    if (!regions) problems.push({ caseId: null, file: jsonFile, message: `declared label values {${sorted.join(', ')}} are not consecutive integers 0..K (RULES.md §1)${noBackground || renumberHint(ds.json.labels)}` });
   }
   if (ds.cases.length !== ds.json.numTraining) {
     problems.push({ caseId: null, file: jsonFile, message: `found ${ds.cases.length} training case(s) but numTraining = ${ds.json.numTraining}` });
