@@ -105,6 +105,20 @@ describe('predict: inputs', () => {
     expect(() => core.casesOfFolder(dir3, '.nii.gz', 2)).toThrow(`${dir3}: case b has 1 channel file(s) (b_0000.nii.gz), but the model expects 2 channel(s)`);
   });
 
+  it('F-P11: an -i folder of per-case subfolders (the KiTS layout case_00000/imaging.nii.gz) says it holds only folders and the layout predict reads (was: "the folder is empty")', async () => {
+    const dir = tempDir('nnunet-pi-kits-');
+    for (const c of ['case_00000', 'case_00001']) {
+      mkdirSync(join(dir, c));
+      writeFileSync(join(dir, c, 'imaging.nii.gz'), 'x');
+      writeFileSync(join(dir, c, 'segmentation.nii.gz'), 'x');
+    }
+    const r = await predict(dir);
+    expect(r.code).toBe(1);
+    expect(r.log).toContain(`error: ${dir}: holds no image files, only 2 folder(s): case_00000, case_00001: predict reads the images directly in the -i folder, not in per-case subfolders`);
+    expect(r.log).toContain('hint: put each case\'s images into one folder as CASE_0000.nii.gz, e.g. case_00000/imaging.nii.gz as case_00000_0000.nii.gz (a link or copy; the input is not modified), and pass that folder as -i');
+    expect(readdirSync(join(dir, 'case_00000')).sort()).toEqual(['imaging.nii.gz', 'segmentation.nii.gz']);
+  });
+
   it("F-P02: files with another ending than file_ending are listed in one note; a folder without any is an error naming it, the ending and what it holds", async () => {
     const dir = tempDir('nnunet-pi-end-');
     copyFileSync(CASE, join(dir, 'hippocampus_008.nii.gz'));

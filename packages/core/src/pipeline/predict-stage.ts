@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import type { ComputeBackend } from '../contracts/backend.js';
 import type { DeviceBackend } from '../contracts/device.js';
@@ -330,7 +330,8 @@ function twinEndingNote(where: string, files: string[] | null, ending: string, o
  * outputs are written with (`twinEndingNote`). Hidden files (`.DS_Store`) are skipped without a note.
  * A case whose channel files are not the model's `_0000` ... `_000N` (one missing, one extra) is returned as it is: it
  * fails alone when predicted (`checkPredictChannelFiles`), the others are predicted.
- * @throws DataError naming the folder when it does not exist, when no file ends in the model's file_ending (the
+ * @throws DataError naming the folder when it does not exist, when it holds only subfolders (per-case folders, the
+ *   KiTS layout: the layout predict reads instead), when no file ends in the model's file_ending (the
  *   ending expected and the files found), when no case has the model's channel files (the first case named), or
  *   when a multi-channel model's files are not named `CASE_XXXX`
  */
@@ -339,6 +340,18 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number, lo
   const visible = listFiles(dir).filter((n) => !n.startsWith('.'));
   const matching = visible.filter((n) => stripEnding(n, ending));
   const skipped = visible.filter((n) => !stripEnding(n, ending));
+  if (!matching.length && !visible.length) {
+    // per-case subfolders (the KiTS layout case_00000/imaging.nii.gz): say so and what predict reads instead
+    const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    if (folders.length) {
+      const first = folders[0]!;
+      const inner = listFiles(join(dir, first)).find((n) => !n.startsWith('.') && stripEnding(n, ending));
+      throw new DataError(`holds no image files, only ${someNames(folders).replace('file(s)', 'folder(s)')}: predict reads the images directly in the -i folder, not in per-case subfolders`, {
+        file: dir,
+        hint: `put each case's images into one folder as CASE_0000${ending}${nChannels > 1 ? ` ... CASE_${String(nChannels - 1).padStart(4, '0')}${ending}` : ''}${inner ? `, e.g. ${first}/${inner} as ${first}_0000${ending}` : ''} (a link or copy; the input is not modified), and pass that folder as -i`,
+      });
+    }
+  }
   if (!matching.length) {
     const endings = [...new Set(skipped.map(endingOf))].map((e) => `'${e || '(none)'}'`).join(', ');
     throw new DataError(`no input image ends in the model's file_ending '${ending}': ${visible.length ? `found ${someNames(visible)} (ending ${endings})` : 'the folder is empty'}`, {
