@@ -119,6 +119,16 @@ describe('predict: inputs', () => {
     expect(readdirSync(join(dir, 'case_00000')).sort()).toEqual(['imaging.nii.gz', 'segmentation.nii.gz']);
   });
 
+  it('F-P12: output names (README "predict"): in a folder of CASE_XXXX names any four-digit suffix is removed (patient_0007 -> patient, as nnU-Net); with plain names beside them, and for one file, only _0000', () => {
+    const dir = tempDir('nnunet-pi-names-');
+    for (const n of ['patient_0007.nii.gz', 'a_0000.nii.gz']) writeFileSync(join(dir, n), 'x');
+    expect(core.casesOfInput(dir, '.nii.gz', 1).map((c) => c.id)).toEqual(['a', 'patient']);
+    writeFileSync(join(dir, 'b.nii.gz'), 'x');
+    expect(core.casesOfInput(dir, '.nii.gz', 1).map((c) => c.id)).toEqual(['a', 'b', 'patient_0007']);
+    expect(core.casesOfInput(join(dir, 'patient_0007.nii.gz'), '.nii.gz', 1).map((c) => c.id)).toEqual(['patient_0007']);
+    expect(core.casesOfInput(join(dir, 'a_0000.nii.gz'), '.nii.gz', 1).map((c) => c.id)).toEqual(['a']);
+  });
+
   it("F-P02: files with another ending than file_ending are listed in one note; a folder without any is an error naming it, the ending and what it holds", async () => {
     const dir = tempDir('nnunet-pi-end-');
     copyFileSync(CASE, join(dir, 'hippocampus_008.nii.gz'));
