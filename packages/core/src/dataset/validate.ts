@@ -302,7 +302,9 @@ function namingNotes(ds: Dataset): string[] {
     const ending = ds.json.file_ending;
     for (const [set, dir] of [[ds.cases, 'labelsTr'], [ds.testCases, 'labelsTs']] as const) {
       const used = new Set(set.map((c) => c.label).filter(Boolean));
-      const orphans = listFiles(join(ds.root, dir)).filter((n) => !n.startsWith('.') && stripEnding(n, ending) && !used.has(join(ds.root, dir, n)));
+      // a label whose image is a broken symbolic link is said with that problem, not as an orphan
+      const linked = new Set(ds.problems.filter((p) => p.message.startsWith('image is a broken symbolic link')).map((p) => p.caseId));
+      const orphans = listFiles(join(ds.root, dir)).filter((n) => !n.startsWith('.') && stripEnding(n, ending) && !used.has(join(ds.root, dir, n)) && !linked.has(stripEnding(n, ending)!.stem.normalize('NFC')));
       const unlabelled = set.filter((c) => !c.label);
       const named = orphans.slice(0, 10).map((n) => {
         const stem = stripEnding(n, ending)!.stem;
