@@ -4,7 +4,7 @@
  * as root) and are skipped elsewhere.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,37 @@ async function runCli(...args: string[]): Promise<{ code: number; out: string; e
 }
 
 const coreDist = resolve('packages/core/dist/index.js');
+const BIN = resolve('packages/cli/dist/bin.js');
+const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', 'shared');
+/** The shared nnU-Net Hippocampus 3d_fullres model (F-L08, F-D06, F-D07). */
+const MODEL = join(SHARED, 'models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
+const EXAMPLE = resolve('examples', 'Task04_Hippocampus_subset');
+const hasModel = existsSync(join(MODEL, 'plans.json'));
+
+/** A folder with the first `n` test images of the example (sorted: hippocampus_008, _020, _033, ...). */
+function exampleImages(n: number): string {
+  const d = tempDir('nnunet-imgs-');
+  for (const f of readdirSync(join(EXAMPLE, 'imagesTs')).sort().slice(0, n)) copyFileSync(join(EXAMPLE, 'imagesTs', f), join(d, f));
+  return d;
+}
+
+/** `predict` with the shared model (cpu-native, no mirroring, no estimate, quiet). */
+function predict(input: string, output: string, ...extra: string[]): Promise<{ code: number; out: string; err: string }> {
+  const config = join(tempDir('nnunet-cfg-'), 'c.json');
+  writeFileSync(config, JSON.stringify({ estimate: false }));
+  return runCli('predict', '-i', input, '-o', output, '-m', MODEL, '--backend', 'cpu-native', '--disable-tta', '--config', config, '-q', ...extra);
+}
+
+/** Start `nnunet-ts <args>` as its own process; resolves once it holds the lock of `run` (the file exists). */
+async function startLocked(run: string, args: string[]): Promise<{ child: ReturnType<typeof spawn>; stderr: () => string; exit: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, ...args, '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += String(d)));
+  const exit = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const lock = join(run, core.LOCK_FILE);
+  while (!existsSync(lock) && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  return { child, stderr: () => stderr, exit };
+}
 
 describe('output-folder lock', () => {
   it('F-L01: a second run on a folder held by a live process refuses, naming the holder and the fix', async () => {
@@ -103,6 +134,70 @@ describe('output-folder lock', () => {
   });
 });
 
+describe('stop signals (SIGTERM, SIGHUP) during a writing verb', () => {
+  it('F-L07: SIGTERM during train (docker stop, SLURM time limit, timeout): the resume message, exit 143, the lock removed', async () => {
+    const run = tempDir();
+    for (const verb of [['plan', EXAMPLE, '-o', run, '-q'], ['preprocess', EXAMPLE, '-o', run, '--preset', 'tiny', '-q']]) expect((await runCli(...verb)).code).toBe(0);
+    const p = await startLocked(run, ['train', EXAMPLE, '-o', run, '--preset', 'tiny', '--epochs', '2', '--iterations-per-epoch', '2']);
+    expect(existsSync(join(run, core.LOCK_FILE))).toBe(true);
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toBe(143);
+    expect(p.stderr()).toBe('\nstopped by SIGTERM: outputs already written are kept; run the same command again to resume\n');
+    expect(existsSync(join(run, core.LOCK_FILE))).toBe(false);
+    // a next run takes the folder without a stale-lock note (resuming itself: F-K03)
+    const logs: string[] = [];
+    core.acquireFolderLock(run, { log: (m) => logs.push(m) }).release();
+    expect(logs).toEqual([]);
+  }, 300_000);
+
+  describe.skipIf(!hasModel)('with the shared nnU-Net model', () => {
+    it('F-L08: SIGHUP (the terminal closed) during predict: the --continue advice, exit 129, the lock removed', async () => {
+      const out = join(tempDir(), 'pred');
+      const config = join(tempDir('nnunet-cfg-'), 'c.json');
+      writeFileSync(config, JSON.stringify({ estimate: false }));
+      const p = await startLocked(out, ['predict', '-i', join(EXAMPLE, 'imagesTs'), '-o', out, '-m', MODEL, '--backend', 'cpu-native', '--config', config]);
+      p.child.kill('SIGHUP');
+      expect(await p.exit).toBe(129);
+      expect(p.stderr()).toBe('\nstopped by SIGHUP: segmentations already written are kept; run the same command with --continue to predict only the missing cases (without it, predict writes every case again)\n');
+      expect(existsSync(join(out, core.LOCK_FILE))).toBe(false);
+    }, 120_000);
+  });
+});
+
+describe.skipIf(!hasModel)('predict --continue and ensemble: a case counts only with every output the options ask for', () => {
+  it('F-D07: --continue --save-probabilities predicts again a case whose .npz/.pkl are missing; ensemble refuses segmentations without .npz', async () => {
+    const input = exampleImages(2);
+    const out = join(tempDir(), 'pred');
+    // the first case without probabilities (an earlier run without the flag, or the old order: segmentation first)
+    const first = join(tempDir(), 'one');
+    mkdirSync(first);
+    copyFileSync(join(input, 'hippocampus_008.nii.gz'), join(first, 'hippocampus_008.nii.gz'));
+    expect((await predict(first, out)).code).toBe(0);
+    expect(readdirSync(out).filter((f) => !f.startsWith('.')).sort()).toEqual(['hippocampus_008.nii.gz']);
+    // ensemble of a folder holding a segmentation without its .npz: refused, naming the case (was: silently left out)
+    const p2 = join(tempDir(), 'p2');
+    expect((await predict(input, p2, '--save-probabilities')).code).toBe(0);
+    const halfDir = join(tempDir(), 'half');
+    mkdirSync(halfDir);
+    for (const f of ['dataset.json', 'plans.json', 'hippocampus_008.nii.gz', 'hippocampus_008.npz', 'hippocampus_008.pkl', 'hippocampus_020.nii.gz']) copyFileSync(join(p2, f), join(halfDir, f));
+    const ens = join(tempDir(), 'ens');
+    const e = await runCli('ensemble', '-i', halfDir, halfDir, '-o', ens, '-q');
+    expect(e.code).toBe(1);
+    expect(e.err).toBe(`error: ${halfDir}: the folder holds segmentations without their .npz probabilities, 1 case(s): hippocampus_020\nhint: predict these cases again with --save-probabilities (the same predict command with --continue writes only what is missing), then ensemble`);
+    expect(existsSync(ens)).toBe(false);
+    // --continue with --save-probabilities: hippocampus_008 lacks its .npz/.pkl, so it is predicted again (was: kept)
+    const r = await predict(input, out, '--save-probabilities', '--continue');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`wrote 2 segmentation(s) to ${out}`);
+    expect(readdirSync(out).filter((f) => !f.startsWith('.')).sort()).toEqual([
+      'dataset.json', 'hippocampus_008.nii.gz', 'hippocampus_008.npz', 'hippocampus_008.pkl', 'hippocampus_020.nii.gz', 'hippocampus_020.npz', 'hippocampus_020.pkl', 'plans.json',
+    ]);
+    const ok = await runCli('ensemble', '-i', out, out, '-o', ens, '-q');
+    expect(ok.code).toBe(0);
+    expect(readdirSync(ens).sort()).toEqual(['dataset.json', 'hippocampus_008.nii.gz', 'hippocampus_020.nii.gz']);
+  }, 300_000);
+});
+
 describe.skipIf(!canMount)('disk full and read-only output folders (tmpfs, root only)', () => {
   const image = { data: new Float32Array(64 * 64 * 64).map((_, i) => Math.sin(i)), shape: [1, 64, 64, 64] as [number, number, number, number], spacing: [1, 1, 1] as [number, number, number], origin: [0, 0, 0] as [number, number, number], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
 
@@ -142,6 +237,66 @@ describe.skipIf(!canMount)('disk full and read-only output folders (tmpfs, root 
     expect(r.err).not.toContain('    at ');
     await expect(core.writeFileAtomic(join(d, 'x.json'), '{}')).rejects.toThrow(/EROFS/);
   });
+
+  describe.skipIf(!hasModel)('with the shared nnU-Net model', () => {
+    it('F-D06: predict --save-probabilities on a full disk: a failed case leaves no segmentation; the hint says free space and --continue, which completes every output', async () => {
+      const input = exampleImages(3);
+      const d = tmpfs(1024)!; // room for one case's .npz (~640 kB), not two
+      const r = await predict(input, d, '--save-probabilities');
+      expect(r.code).toBe(1);
+      expect(r.err).toBe([
+        `error: 2 of 3 case(s) could not be predicted (the other 1 are in ${d}):`,
+        `  hippocampus_020: cannot write ${d}/hippocampus_020.npz (ENOSPC: no space left on device)`,
+        `  hippocampus_033: cannot write ${d}/hippocampus_033.npz (ENOSPC: no space left on device)`,
+        'hint: free space on the disk of the output folder, then run the same command with --continue: the segmentations already written are kept and only the missing cases are predicted',
+      ].join('\n'));
+      // the probabilities are written first and the segmentation last: a failed case has none of its outputs (was: its .nii.gz)
+      expect(readdirSync(d).sort()).toEqual(['dataset.json', 'hippocampus_008.nii.gz', 'hippocampus_008.npz', 'hippocampus_008.pkl', 'plans.json']);
+      expect(spawnSync('mount', ['-o', 'remount,size=8m', d]).status).toBe(0);
+      const again = await predict(input, d, '--save-probabilities', '--continue');
+      expect(again.code).toBe(0);
+      expect(again.out).toContain(`wrote 2 segmentation(s) to ${d}; kept 1 already there (--continue)`);
+      expect(readdirSync(d).sort()).toEqual(['dataset.json', ...['008', '020', '033'].flatMap((c) => ['.nii.gz', '.npz', '.pkl'].map((e) => `hippocampus_${c}${e}`)), 'plans.json']);
+    }, 300_000);
+  });
+
+  it('F-D08: convert-msd and decathlon on a full disk: the error names the file and the fix, exit 1, no stack trace, nothing partial left', async () => {
+    const d = tmpfs(3072)!; // the example is 4.1 MB
+    const r = await runCli('convert-msd', EXAMPLE, '-o', join(d, 'raw'));
+    expect(r.code).toBe(1);
+    expect(r.err).toBe([
+      `error: cannot write ${d}/raw/Dataset004_Hippocampus_subset.partial-${process.pid}/labelsTr/hippocampus_092.nii.gz (ENOSPC: no space left on device)`,
+      'hint: the disk is full: free space (or choose another output folder) and rerun the same command; it resumes',
+    ].join('\n'));
+    expect(readdirSync(d)).toEqual([]);
+    const dec = await runCli('decathlon', EXAMPLE, '-o', join(d, 'run'), '-q');
+    expect(dec.code).toBe(1);
+    expect(dec.err).toBe([
+      `error: cannot write ${d}/run/nnUNet_raw/Dataset004_Hippocampus_subset.partial-${process.pid}/labelsTr/hippocampus_092.nii.gz (ENOSPC: no space left on device)`,
+      'hint: the disk is full: free space (or choose another output folder) and rerun the same command; it resumes',
+    ].join('\n'));
+    expect(readdirSync(join(d, 'run', 'nnUNet_raw'))).toEqual([]);
+    // after freeing space the same command converts
+    expect(spawnSync('mount', ['-o', 'remount,size=16m', d]).status).toBe(0);
+    expect((await runCli('convert-msd', EXAMPLE, '-o', join(d, 'raw'), '-q')).code).toBe(0);
+    expect(readdirSync(join(d, 'raw', 'Dataset004_Hippocampus_subset')).sort()).toEqual(['dataset.json', 'imagesTr', 'imagesTs', 'labelsTr', 'labelsTs']);
+  }, 120_000);
+});
+
+it('F-D09: a plain fs call failing on a full disk, read-only folder or permissions (copy, rename, mkdir) becomes the error naming the file; a read-side EACCES says "cannot access"', () => {
+  const errno = (code: string, syscall: string, message: string, path: string, dest?: string) => Object.assign(new Error(message), { code, syscall, path, dest });
+  const copy = core.fileSystemError(errno('ENOSPC', 'copyfile', "ENOSPC: no space left on device, copyfile '/in/a.nii.gz' -> '/out/a.nii.gz'", '/in/a.nii.gz', '/out/a.nii.gz')) as { message: string; hint: string };
+  expect(copy.message).toBe('cannot write /out/a.nii.gz (ENOSPC: no space left on device)');
+  expect(copy.hint).toBe('the disk is full: free space (or choose another output folder) and rerun the same command; it resumes');
+  const mk = core.fileSystemError(errno('EROFS', 'mkdir', "EROFS: read-only file system, mkdir '/ro/run'", '/ro/run')) as { message: string; hint: string };
+  expect(mk.message).toBe('cannot write /ro/run (EROFS: read-only file system)');
+  const open = core.fileSystemError(errno('EACCES', 'open', "EACCES: permission denied, open '/in/b.nii.gz'", '/in/b.nii.gz')) as { message: string; hint: string };
+  expect(open.message).toBe('cannot access /in/b.nii.gz (EACCES: permission denied)');
+  expect(open.hint).toContain('fix the permissions of the file and its folder');
+  const other = new Error('boom');
+  expect(core.fileSystemError(other)).toBe(other);
+  const enoent = errno('ENOENT', 'open', 'ENOENT: no such file', '/x');
+  expect(core.fileSystemError(enoent)).toBe(enoent);
 });
 
 it('F-D05: tmpfs mounting is available when running as root (CI); otherwise the disk tests above are skipped', () => {

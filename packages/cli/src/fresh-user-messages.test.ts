@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configurationsToRun, silentReporter, type Plans } from '@nnunet-ts/core';
 import { makeContext } from './context.js';
-import { interruptMessage } from './program.js';
+import { SIGNAL_EXIT_CODES, interruptMessage } from './program.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nnunet-messages-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,6 +31,14 @@ describe('Ctrl-C during a writing verb', () => {
     );
     for (const [verb, continued] of [['predict', true], ['train', false], ['decathlon', false], ['preprocess', false]] as const)
       expect(interruptMessage(verb, continued), verb).toBe('\ninterrupted: outputs already written are kept; run the same command again to resume\n');
+  });
+
+  it('SIGTERM and SIGHUP (docker stop, a SLURM time limit, a closed terminal) say the same, naming the signal, with exit 128 + its number', () => {
+    expect(interruptMessage('train', false, 'SIGTERM')).toBe('\nstopped by SIGTERM: outputs already written are kept; run the same command again to resume\n');
+    expect(interruptMessage('predict', false, 'SIGHUP')).toBe(
+      '\nstopped by SIGHUP: segmentations already written are kept; run the same command with --continue to predict only the missing cases (without it, predict writes every case again)\n',
+    );
+    expect(SIGNAL_EXIT_CODES).toEqual({ SIGINT: 130, SIGTERM: 143, SIGHUP: 129 });
   });
 });
 

@@ -3,7 +3,7 @@
  * then runs the jobs it is sent with core's `createJobExecutor`, reporting over IPC. Exits when the worker goes.
  */
 import { loadAddon } from '@nnunet-ts/backend-cpu';
-import { NnunetError, createJobExecutor, prepareJobProcess, type JobExecutor, type Reporter } from '@nnunet-ts/core';
+import { NnunetError, createJobExecutor, fileSystemError, prepareJobProcess, type JobExecutor, type Reporter } from '@nnunet-ts/core';
 import type { ChildMessage, ParentMessage } from './job-process.js';
 import { createDefaultRegistry, loadPlugins } from './registry-setup.js';
 
@@ -33,7 +33,8 @@ function setThreads(n: number | undefined): void {
 }
 
 /** A failure as the worker's queue needs it: user errors (NnunetError) keep message and hint, others their stack. */
-function failure(e: unknown): ChildMessage {
+function failure(caught: unknown): ChildMessage {
+  const e = fileSystemError(caught);
   const user = e instanceof NnunetError;
   return { type: 'failed', name: (e as Error)?.name ?? 'Error', message: user ? e.message : ((e as Error)?.stack ?? String(e)), hint: user ? e.hint : undefined, user };
 }

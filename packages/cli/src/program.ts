@@ -1,6 +1,6 @@
 import { existsSync, writeSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { NnunetError, UsageError, acquireFolderLock, checkConvertOutputFolder, checkMsdOutputName, type FolderLock } from '@nnunet-ts/core';
+import { NnunetError, UsageError, acquireFolderLock, checkConvertOutputFolder, checkMsdOutputName, fileSystemError, type FolderLock } from '@nnunet-ts/core';
 import { addCommands, type Io } from './commands.js';
 
 /** The `nnunet-ts` command line (commander), verbs in `commands.ts`. */
@@ -42,34 +42,47 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
       checkMsdOutputName(action.args[0], folder, (action.opts() as { id?: number }).id);
     }
     held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
-    interruptText = interruptMessage(action.name(), (action.opts() as { continue?: boolean }).continue === true);
-    process.once('SIGINT', onInterrupt);
+    interruptVerb = { verb: action.name(), continued: (action.opts() as { continue?: boolean }).continue === true };
+    for (const [signal, handler] of signalHandlers) process.once(signal, handler);
   });
 }
 
 /**
- * What Ctrl-C during the writing verb `verb` prints (one line, starting and ending with a newline so that it stands
- * on its own line after a progress bar and before the shell prompt). Outputs are written atomically and checkpoints
- * kept, so the same command resumes; but `predict` overwrites existing segmentations unless `--continue` is given
- * (`continued`: the interrupted command had it), so there the advice names the flag.
+ * What Ctrl-C (SIGINT) or a stop signal (`signal`: SIGTERM from `docker stop`, SLURM's time limit or `timeout`;
+ * SIGHUP when the terminal closes) during the writing verb `verb` prints (one line, starting and ending with a
+ * newline so that it stands on its own line after a progress bar and before the shell prompt). Outputs are written
+ * atomically and checkpoints kept, so the same command resumes; but `predict` overwrites existing segmentations
+ * unless `--continue` is given (`continued`: the interrupted command had it), so there the advice names the flag.
  */
-export function interruptMessage(verb: string, continued = false): string {
+export function interruptMessage(verb: string, continued = false, signal: NodeJS.Signals = 'SIGINT'): string {
+  const what = signal === 'SIGINT' ? 'interrupted' : `stopped by ${signal}`;
   if (verb === 'predict' && !continued)
-    return '\ninterrupted: segmentations already written are kept; run the same command with --continue to predict only the missing cases (without it, predict writes every case again)\n';
-  return '\ninterrupted: outputs already written are kept; run the same command again to resume\n';
+    return `\n${what}: segmentations already written are kept; run the same command with --continue to predict only the missing cases (without it, predict writes every case again)\n`;
+  return `\n${what}: outputs already written are kept; run the same command again to resume\n`;
 }
 
-let interruptText = interruptMessage('');
+/** Exit code for a verb ended by `signal`: 128 + its number, as a shell reports a process killed by it (130, 143, 129). */
+export const SIGNAL_EXIT_CODES: Readonly<Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number>> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+let interruptVerb = { verb: '', continued: false };
 
 /**
- * Ctrl-C during a writing verb: print `interruptMessage` (written synchronously: the process exits next), exit 130.
- * On a terminal the cursor is shown again first: the progress bar hides it (cli-progress `hideCursor`) and, exiting
- * here, would not restore it.
+ * A signal during a writing verb: print `interruptMessage` (written synchronously: the process exits next) and exit
+ * with 128 + the signal's number. Exiting runs the lock's `exit` handler, so `.nnunet-ts.lock` is removed (without a
+ * handler, SIGTERM and SIGHUP end the process at once and leave the lock behind). On a terminal the cursor is shown
+ * again first: the progress bar hides it (cli-progress `hideCursor`) and, exiting here, would not restore it.
  */
-function onInterrupt(): void {
-  writeSync(2, (process.stderr.isTTY ? '\x1b[?25h' : '') + interruptText);
-  process.exit(130);
+function onSignal(signal: keyof typeof SIGNAL_EXIT_CODES): void {
+  try {
+    writeSync(2, (process.stderr.isTTY ? '\x1b[?25h' : '') + interruptMessage(interruptVerb.verb, interruptVerb.continued, signal));
+  } catch {
+    /* SIGHUP: the terminal may be gone (EIO); the exit and the lock's removal matter more */
+  }
+  process.exit(SIGNAL_EXIT_CODES[signal]);
 }
+
+/** One handler per signal (installed while a writing verb holds its lock, removed after it). */
+const signalHandlers: [NodeJS.Signals, () => void][] = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, () => onSignal(s)]);
 
 /** Where the options of the verb in `argv` are listed, for a usage error (commander prints the help itself). */
 function usageOf(argv: string[]): string {
@@ -93,8 +106,10 @@ export async function runCli(argv: string[], io?: Io, err: (s: string) => void =
     // nnU-Net spells the checkpoint flag `-chk`; commander short flags are one letter, so it is an alias here.
     await program.parseAsync(argv.map((a) => (a === '-chk' ? '--checkpoint' : a)), { from: 'user' });
     return 0;
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+  } catch (caught) {
+    if (caught instanceof CommanderError) return caught.exitCode === 0 ? 0 : 2;
+    // a disk full / read-only / permission error of a plain fs call (a copy, rename, mkdir, append) names its file
+    const e = fileSystemError(caught);
     if (e instanceof NnunetError) {
       // a usage error without a hint is one line: the error and where the verb's options are listed
       const usage = e instanceof UsageError ? `(${usageOf(argv)})` : '';
@@ -106,7 +121,7 @@ export async function runCli(argv: string[], io?: Io, err: (s: string) => void =
     err(`internal error: ${(e as Error)?.stack ?? String(e)}`);
     return 3;
   } finally {
-    process.removeListener('SIGINT', onInterrupt);
+    for (const [signal, handler] of signalHandlers) process.removeListener(signal, handler);
     for (const l of locks) l.release();
   }
 }

@@ -3,6 +3,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import type { ImageWriter } from '../contracts/image-io.js';
 import type { Registry } from '../registry/registry.js';
 import { DataError, UsageError } from '../util/errors.js';
+import { fileSystemError } from '../util/atomic.js';
 import { loadDataset } from './load.js';
 import { readImage } from './read.js';
 import type { Dataset, DatasetCase } from './types.js';
@@ -191,7 +192,8 @@ export async function convertMsd(taskFolder: string, outFolder: string, registry
     moveIntoPlace(tmp, out);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    // a full disk (or a read-only output) during a copy names the file and the fix, not a stack trace
+    throw fileSystemError(e);
   }
   return loadDataset(out);
 }

@@ -45,9 +45,24 @@ export function probabilitiesToSegmentation(p: Float32Array, K: number, lm: Labe
 
 /**
  * Case ids with a `.npz` in the input folders (nnU-Net: the union over the folders, and every folder must hold
- * all of them). Throws naming the folder that lacks cases.
+ * all of them). Beyond nnU-Net (which looks at the `.npz` files only), a folder holding segmentations
+ * `<id><ending>` without their `<id>.npz`, or a first folder's `.npz` without its `<id>.pkl`, is refused up front:
+ * such a folder is an incomplete `--save-probabilities` prediction (a full disk, a kill), and ensembling only the
+ * cases that have probabilities would silently leave the others out.
+ * @throws DataError naming the folder and the missing cases
  */
-function commonCases(folders: string[]): string[] {
+function commonCases(folders: string[], ending: string): string[] {
+  const list = (n: number, xs: string[]): string => `${n} case(s): ${xs.slice(0, 5).join(', ')}${xs.length > 5 ? ', ...' : ''}`;
+  for (const d of folders) {
+    const names = readdirSync(d);
+    const npz = new Set(names.filter((f) => f.endsWith('.npz')).map((f) => f.slice(0, -4)));
+    const bare = names.filter((f) => f.endsWith(ending) && !f.startsWith('.')).map((f) => f.slice(0, -ending.length)).filter((id) => !npz.has(id)).sort();
+    if (bare.length) {
+      throw new DataError(`the folder holds segmentations without their .npz probabilities, ${list(bare.length, bare)}`, {
+        file: d, hint: `predict these cases again with --save-probabilities (the same predict command with --continue writes only what is missing), then ensemble`,
+      });
+    }
+  }
   const ids = (d: string) => readdirSync(d).filter((f) => f.endsWith('.npz')).map((f) => f.slice(0, -4));
   const per = folders.map((d) => new Set(ids(d)));
   const all = [...new Set(per.flatMap((s) => [...s]))].sort();
@@ -60,6 +75,12 @@ function commonCases(folders: string[]): string[] {
       });
     }
   });
+  const noPkl = all.filter((id) => !existsSync(join(folders[0]!, `${id}.pkl`)));
+  if (noPkl.length) {
+    throw new DataError(`the folder holds .npz probabilities without their .pkl properties, ${list(noPkl.length, noPkl)}`, {
+      file: folders[0], hint: 'nnU-Net and nnunet-ts write <case>.pkl with --save-probabilities; predict these cases again (with --continue) or copy the .pkl along with the .npz',
+    });
+  }
   return all;
 }
 
@@ -98,7 +119,7 @@ export async function ensembleFolders(folders: string[], outDir: string, registr
   const dsFile = opts.datasetJson ?? join(folders[0]!, 'dataset.json');
   const ds = ensembleDataset(dsFile);
   const lm = labelManager(ds, dsFile);
-  const ids = commonCases(folders);
+  const ids = commonCases(folders, ds.file_ending);
   mkdirSync(outDir, { recursive: true });
   writeJson(join(outDir, 'dataset.json'), ds);
   rep.start('ensemble', ids.length);

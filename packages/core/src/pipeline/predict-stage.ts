@@ -12,6 +12,7 @@ import { scanV2Folder } from '../dataset/load.js';
 import { labelManager } from '../dataset/label-manager.js';
 import type { DatasetCase } from '../dataset/types.js';
 import { DataError, NnunetError } from '../util/errors.js';
+import { isDiskFull } from '../util/atomic.js';
 import { applyPostprocessing } from '../postprocessing/determine.js';
 import { checkPostprocessingPlan } from '../postprocessing/check.js';
 import { previousStageDir, readModelFolder, trainedFolds, type ModelFolder } from './model-folder.js';
@@ -148,9 +149,12 @@ export class PredictionResume {
     this.entries = (mode === 'manifest' ? readJsonIfValid<Record<string, ManifestEntry>>(this.file) : undefined) ?? {};
   }
 
-  /** True when `out` exists and may be kept for this case. */
-  keep(out: string, id: string, images: string[]): boolean {
-    if (!existsSync(out) || this.mode === 'overwrite') return false;
+  /**
+   * True when `out` exists and may be kept for this case. `also`: the case's other outputs the options ask for
+   * (`<id>.npz` and `<id>.pkl` with --save-probabilities); a case lacking any of them is predicted again.
+   */
+  keep(out: string, id: string, images: string[], also: string[] = []): boolean {
+    if (!existsSync(out) || this.mode === 'overwrite' || !also.every((f) => existsSync(f))) return false;
     if (this.mode === 'continue') return true;
     const e = this.entries[id];
     return !!e && e.model === this.model && JSON.stringify(e.inputs) === JSON.stringify(inputStamp(images));
@@ -483,7 +487,9 @@ export async function predictCases(
   mkdirSync(outDir, { recursive: true });
   if (opts.saveProbabilities) writeNnunetOutputJsons(outDir, m.folder.dataset, m.folder.plans);
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(modelFoldersOf(m), opts) : '');
-  const todo = cases.filter((c) => !resume.keep(join(outDir, `${c.id}${ending}`), c.id, c.images));
+  // a case counts as predicted only when every output the options ask for exists
+  const also = (id: string): string[] => (opts.saveProbabilities ? [join(outDir, `${id}.npz`), join(outDir, `${id}.pkl`)] : []);
+  const todo = cases.filter((c) => !resume.keep(join(outDir, `${c.id}${ending}`), c.id, c.images, also(c.id)));
   // kept outputs are said once; the progress counts the cases left
   if (todo.length < cases.length && opts.logKept !== false) rep.log(`predict: ${cases.length - todo.length} of ${cases.length} case(s) already predicted in ${outDir}, kept; ${todo.length} left`);
   if (opts.estimate !== false && todo.length) {
@@ -493,13 +499,14 @@ export async function predictCases(
   const written = new Set<string>();
   await forEachCase(todo, outDir, rep, 'predict', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
-    if (resume.keep(out, c.id, c.images)) return;
+    if (resume.keep(out, c.id, c.images, also(c.id))) return;
     checkPredictChannelFiles(c, m.folder);
     const { image } = await readCase(registry, { id: c.id, images: c.images });
     await checkPredictInput(c, image, m.folder, registry, (s) => rep.log(s));
     const r = await segmentImageFull(m, image, registry, { ...opts, returnProbabilities: opts.saveProbabilities === true });
-    await writeSegmentation(registry, out, r.seg, image, ending);
+    // the segmentation last: its presence marks a finished case (a full disk while writing the .npz leaves none)
     if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), r.probabilities!, r.properties, image);
+    await writeSegmentation(registry, out, r.seg, image, ending);
     resume.written(c.id, c.images);
     written.add(c.id);
   }, cases.length - todo.length);
@@ -540,9 +547,12 @@ export async function forEachCase(cases: DatasetCase[], outDir: string, rep: Rep
   }
   rep.stop();
   if (!failed.length) return;
-  const lines = failed.map(({ id, error }) => `${id}: ${error.message}${error.hint ? `\n      fix: ${error.hint}` : ''}`);
+  // a full disk's fix is the closing hint (free space, then --continue), not repeated per case
+  const lines = failed.map(({ id, error }) => `${id}: ${error.message}${error.hint && !isDiskFull(error) ? `\n      fix: ${error.hint}` : ''}`);
   const all = cases.length + kept;
+  const full = failed.filter(({ error }) => isDiskFull(error)).length;
+  const fix = full === failed.length ? 'free space on the disk of the output folder' : full ? 'free space on the disk of the output folder, fix or remove the input files named above' : 'fix or remove the input files named above';
   throw new DataError(`${failed.length} of ${all} case(s) could not be predicted (the other ${all - failed.length} are in ${outDir}):\n  ${lines.join('\n  ')}`, {
-    hint: 'fix or remove the input files named above, then run the same command with --continue: the segmentations already written are kept and only the missing cases are predicted',
+    hint: `${fix}, then run the same command with --continue: the segmentations already written are kept and only the missing cases are predicted`,
   });
 }

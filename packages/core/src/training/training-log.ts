@@ -2,6 +2,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plans } from '../contracts/plans.js';
 import type { ProgressLog } from './checkpoint.js';
+import { writeError } from '../util/atomic.js';
 
 /**
  * Python's `repr` of a float as numpy/str prints it: shortest round-trip digits, `.0` on integral values,
@@ -74,7 +75,11 @@ export class NnunetTrainingLog {
   /** One `print_to_log_file(*args)` call: timestamped unless `timestamp` is false. */
   print(args: unknown[], timestamp = true): void {
     const parts = (timestamp ? [`${pyDatetime(this.now())}:`, ...args] : args).map((a) => (typeof a === 'string' ? a : pyRepr(a)));
-    appendFileSync(this.file, parts.map((p) => `${p} `).join('') + '\n');
+    try {
+      appendFileSync(this.file, parts.map((p) => `${p} `).join('') + '\n');
+    } catch (e) {
+      throw writeError(e, this.file); // a full disk names the log file and the fix
+    }
   }
 
   /**

@@ -28,6 +28,40 @@ export function writeError(e: unknown, file: string): unknown {
   return new NnunetError(`cannot write ${file} (${code}: ${(e as Error).message.replace(/^\w+: /, '').split(',')[0]})`, { file, hint, cause: e });
 }
 
+/** Errno codes of a full disk or an exhausted quota (freeing space and rerunning helps). */
+export const DISK_FULL_CODES: readonly string[] = ['ENOSPC', 'EDQUOT'];
+
+/** True when `e` (or the error it wraps, as `writeError` does) is a full disk or an exhausted quota. */
+export function isDiskFull(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code ?? ((e as { cause?: NodeJS.ErrnoException } | undefined)?.cause)?.code;
+  return typeof code === 'string' && DISK_FULL_CODES.includes(code);
+}
+
+/** System calls that read (an EACCES/EPERM from one of them is not about writing). */
+const READ_CALLS = new Set(['open', 'read', 'scandir', 'stat', 'lstat', 'access', 'opendir', 'readlink']);
+
+/**
+ * A file-system error thrown by a plain `node:fs` call outside `writeFileAtomic` (`copyFileSync`, `renameSync`,
+ * `mkdirSync`, `appendFileSync`, a stream) as the user-facing `NnunetError` of `writeError`, naming the file the call
+ * failed on (`dest` of a copy or rename, else `path`): disk full, quota, read-only, no permission, ... . An
+ * EACCES/EPERM from a reading call (`open`, `scandir`, `stat`, ...) says "cannot access" (the file may be an input).
+ * Other errors (and errors without a path) are returned unchanged. The CLI applies it to every error of a verb.
+ */
+export function fileSystemError(e: unknown): unknown {
+  if (e instanceof NnunetError) return e;
+  const x = e as (NodeJS.ErrnoException & { dest?: string }) | undefined;
+  const file = x?.dest ?? x?.path;
+  if (!file || !x?.code || !WRITE_FAULTS[x.code]) return e;
+  if (READ_CALLS.has(x.syscall ?? '')) {
+    if (x.code === 'EACCES' || x.code === 'EPERM') {
+      return new NnunetError(`cannot access ${file} (${x.code}: ${x.message.replace(/^\w+: /, '').split(',')[0]})`, { file, hint: 'fix the permissions of the file and its folder (inputs must be readable, output folders writable), or choose another output folder', cause: e });
+    }
+    // a missing folder or a folder for a file on a read may be an input's fault: left to the caller
+    if (x.code === 'ENOTDIR' || x.code === 'EISDIR') return e;
+  }
+  return writeError(e, file);
+}
+
 /** Name of a temporary sibling of `file`: hidden, unique per process and call, ends in `.tmp`. */
 export function tempSibling(file: string): string {
   return join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
