@@ -41,9 +41,10 @@ function lockOutputFolder(program: Command, held: FolderLock[], argv: string[]):
       // a misnamed -o (Dataset4_X) is refused before the lock creates it
       checkMsdOutputName(action.args[0], folder, (action.opts() as { id?: number }).id);
     }
-    held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
+    // the handlers first: a signal arriving just after the lock file is created must already remove it
     interruptVerb = { verb: action.name(), continued: (action.opts() as { continue?: boolean }).continue === true };
     for (const [signal, handler] of signalHandlers) process.once(signal, handler);
+    held.push(acquireFolderLock(folder, { command: `nnunet-ts ${argv.join(' ')}` }));
   });
 }
 
