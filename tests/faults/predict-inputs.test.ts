@@ -266,6 +266,63 @@ describe('predict: inputs', () => {
     expect(quiet).toEqual([]);
   });
 
+  it("F-P10: the segmentation's header is the input's but for type and scaling: qform_code = sform_code = 0 stay 0 with the input's pixdim (was: codes 1 and ITK's identity, flipped and shifted for nibabel), codes 2/4 stay, a NIfTI-2 input gives NIfTI-2 (was: NIfTI-1, sform_code 2 -> 1)", { timeout: 300_000 }, async () => {
+    const dir = tempDir('nnunet-pi-codes-');
+    const v1 = gunzipSync(readFileSync(CASE));
+    expect([v1.readInt32LE(0), v1.readInt16LE(252), v1.readInt16LE(254)]).toEqual([348, 1, 1]);
+    const noCodes = Buffer.from(v1);
+    noCodes.writeInt16LE(0, 252);
+    noCodes.writeInt16LE(0, 254);
+    noCodes.writeFloatLE(0.9, 80); // pixdim[1]: an anisotropic grid, so a flip or shift would show
+    const mni = Buffer.from(v1);
+    mni.writeInt16LE(2, 252);
+    mni.writeInt16LE(4, 254);
+    // NIfTI-2 (nifti2.h offsets) of the same image, sform_code 2 with float64 values float32 cannot hold
+    const body = v1.subarray(352);
+    const v2 = Buffer.alloc(544 + body.length);
+    v2.writeInt32LE(540, 0);
+    Buffer.from('n+2\0\r\n\x1a\n', 'latin1').copy(v2, 4);
+    v2.writeInt16LE(v1.readInt16LE(70), 12);
+    v2.writeInt16LE(v1.readInt16LE(72), 14);
+    for (let i = 0; i < 8; i++) v2.writeBigInt64LE(BigInt(v1.readInt16LE(40 + 2 * i)), 16 + 8 * i);
+    for (let i = 0; i < 8; i++) v2.writeDoubleLE(v1.readFloatLE(76 + 4 * i), 104 + 8 * i);
+    v2.writeBigInt64LE(544n, 168);
+    v2.writeDoubleLE(1, 176);
+    v2.writeInt32LE(0, 344);
+    v2.writeInt32LE(2, 348);
+    const srow = [1, 0, 0, 1.123456789012, 0, 1, 0, -2.000000000003, 0, 0, 1, 3.5];
+    srow.forEach((v, i) => v2.writeDoubleLE(v, 400 + 8 * i));
+    v2.writeInt32LE(2, 500);
+    body.copy(v2, 544);
+    writeFileSync(join(dir, 'nocodes.nii.gz'), gzipSync(noCodes));
+    writeFileSync(join(dir, 'mni.nii.gz'), gzipSync(mni));
+    writeFileSync(join(dir, 'n2.nii.gz'), gzipSync(v2));
+    const r = await predict(dir);
+    expect(r.code, r.log).toBe(0);
+    // header bytes that may differ: datatype, bitpix, vox_offset, scl_slope/inter (NIfTI-1 70-73, 108-119; NIfTI-2 12-15, 168-191)
+    const changed = (a: Buffer, b: Buffer, size: number, allowed: number[][]): number[] =>
+      Array.from({ length: size }, (_, i) => i).filter((i) => a[i] !== b[i] && !allowed.some(([s, e]) => i >= s! && i < e!));
+    for (const [name, input] of [['nocodes', noCodes], ['mni', mni]] as const) {
+      const out = gunzipSync(readFileSync(join(r.output, `${name}.nii.gz`)));
+      expect(out.readInt32LE(0)).toBe(348);
+      expect(changed(out, input, 348, [[70, 74], [108, 120]]), name).toEqual([]);
+      expect([out.readInt16LE(252), out.readInt16LE(254)]).toEqual(name === 'nocodes' ? [0, 0] : [2, 4]);
+    }
+    const out2 = gunzipSync(readFileSync(join(r.output, 'n2.nii.gz')));
+    expect(out2.readInt32LE(0)).toBe(540);
+    expect(changed(out2, v2, 540, [[12, 16], [168, 192]])).toEqual([]);
+    expect([out2.readInt32LE(344), out2.readInt32LE(348)]).toEqual([0, 2]);
+    expect(srow.map((_, i) => out2.readDoubleLE(400 + 8 * i))).toEqual(srow);
+    expect(Number(out2.readBigInt64LE(168))).toBe(544);
+    // mni and n2 differ only in their origin: the same voxels
+    const seg = (n: string) => gunzipSync(readFileSync(join(r.output, `${n}.nii.gz`)));
+    expect(seg('mni').subarray(352)).toEqual(seg('n2').subarray(544));
+    for (const n of ['nocodes', 'mni', 'n2']) {
+      const [a, b] = [await readNifti(join(dir, `${n}.nii.gz`)), await readNifti(join(r.output, `${n}.nii.gz`))];
+      expect([b.spacing, b.origin, b.direction], n).toEqual([a.spacing, a.origin, a.direction]);
+    }
+  });
+
   it('F-P04: NaN/Inf voxels warn with the file and the count; they are predicted as 0 (the same segmentation as the image with 0 there); an all-NaN image is an error', { timeout: 300_000 }, async () => {
     const dir = tempDir('nnunet-pi-nan-');
     const zero = tempDir('nnunet-pi-zero-');

@@ -1,4 +1,4 @@
-/** NIfTI-1 encoding to bytes in memory. No Node built-in (browser-safe); `writeNifti` adds gzip and the atomic write. */
+/** NIfTI-1/NIfTI-2 encoding to bytes in memory. No Node built-in (browser-safe); `writeNifti` adds gzip and the atomic write. */
 import { DataError, headerDimensions, spatialSize, type DType, type MedicalImage, type VoxelArray, type WriteOptions } from '@nnunet-ts/core';
 import { geometryToNifti, niftiGeometry } from './geometry.js';
 import type { NiftiHeader } from './header.js';
@@ -26,6 +26,42 @@ export function dtypeOf(a: VoxelArray): DType {
   return 'float32';
 }
 
+/**
+ * Byte offsets and field types of the header fields the writer sets, for NIfTI-1 (nifti1.h: 348-byte header,
+ * int16 dims, float32 transforms) and NIfTI-2 (nifti2.h: 540-byte header, int64 dims and vox_offset, float64
+ * pixdim/scaling/transforms, int32 codes and units).
+ */
+interface Layout {
+  size: 348 | 540;
+  dim: number;
+  datatype: number;
+  bitpix: number;
+  pixdim: number;
+  voxOffset: number;
+  sclSlope: number;
+  sclInter: number;
+  qformCode: number;
+  sformCode: number;
+  quatern: number;
+  qoffset: number;
+  srow: number;
+  /** int64 dims/vox_offset, float64 floats, int32 codes (NIfTI-2); else int16 dims and codes, float32 floats. */
+  wide: boolean;
+}
+
+const LAYOUT: Record<1 | 2, Layout> = {
+  1: { size: 348, dim: 40, datatype: 70, bitpix: 72, pixdim: 76, voxOffset: 108, sclSlope: 112, sclInter: 116, qformCode: 252, sformCode: 254, quatern: 256, qoffset: 268, srow: 280, wide: false },
+  2: { size: 540, dim: 16, datatype: 12, bitpix: 14, pixdim: 104, voxOffset: 168, sclSlope: 176, sclInter: 184, qformCode: 344, sformCode: 348, quatern: 352, qoffset: 376, srow: 400, wide: true },
+};
+
+/** Writers of the layout's float (pixdim, transforms, scaling) and code fields. */
+function fieldWriters(dv: DataView, L: Layout, le: boolean) {
+  return {
+    float: (off: number, i: number, v: number) => (L.wide ? dv.setFloat64(off + i * 8, v, le) : dv.setFloat32(off + i * 4, v, le)),
+    code: (off: number, v: number) => (L.wide ? dv.setInt32(off, v, le) : dv.setInt16(off, v, le)),
+  };
+}
+
 function isNiftiHeader(t: unknown): t is NiftiHeader {
   return !!t && typeof t === 'object' && (t as NiftiHeader).raw instanceof Uint8Array && Array.isArray((t as NiftiHeader).dim);
 }
@@ -37,27 +73,34 @@ function sameGeometry(a: MedicalImage, b: { spacing: number[]; origin: number[];
 }
 
 /**
- * The transform fields of a NIfTI-1 header: the template's bytes when the grid is the template's own (byte-for-byte
+ * The transform fields of the header: the template's bytes when the grid is the template's own (byte-for-byte
  * outputs), else the image geometry in both qform and sform with code 1 (SCANNER_ANAT). `size` is `[nx, ny, nz]`.
+ *
+ * The template's bytes are kept when its transform was read without a note, and also when its qform_code and
+ * sform_code are both 0 (nifti1.h "METHOD 1": no orientation; ITK reads origin 0 and identity, nibabel and FSL a
+ * pixdim-based fallback affine centred on the volume): writing codes 1 with ITK's reading would give nibabel/FSL
+ * another grid than the input's; keeping codes 0 and pixdim gives every reader the input's grid.
  */
-function writeGeometry(dv: DataView, image: MedicalImage, tpl: NiftiHeader | null, le: boolean, size: number[]): void {
+function writeGeometry(dv: DataView, image: MedicalImage, tpl: NiftiHeader | null, le: boolean, size: number[], L: Layout): void {
   const [nx, ny, nz] = size;
   let keepGeo = false;
   if (tpl) {
     const g = niftiGeometry(tpl);
     const tplDims = [tpl.dim[1], tpl.dim[2], tpl.dim[3]].map((d) => (d && d > 0 ? d : 1));
-    keepGeo = tplDims[0] === nx && tplDims[1] === ny && tplDims[2] === nz && g.from !== 'none' && g.warnings.length === 0 && sameGeometry(image, g, 1e-6);
+    const noTransform = tpl.qformCode === 0 && tpl.sformCode === 0;
+    keepGeo = tplDims[0] === nx && tplDims[1] === ny && tplDims[2] === nz && (noTransform || (g.from !== 'none' && g.warnings.length === 0)) && sameGeometry(image, g, 1e-6);
   }
   if (!keepGeo) {
     const tr = geometryToNifti(image);
-    dv.setFloat32(76, tr.qfac, le);
-    tr.pixdim.forEach((p, i) => dv.setFloat32(80 + i * 4, p, le));
-    if (!tpl) for (let i = 4; i < 8; i++) dv.setFloat32(76 + i * 4, i === 4 ? 1 : 0, le);
-    dv.setInt16(252, 1, le);
-    dv.setInt16(254, 1, le);
-    tr.quatern.forEach((q, i) => dv.setFloat32(256 + i * 4, q, le));
-    tr.qoffset.forEach((q, i) => dv.setFloat32(268 + i * 4, q, le));
-    tr.srow.forEach((row, r) => row.forEach((v, k) => dv.setFloat32(280 + (r * 4 + k) * 4, v, le)));
+    const w = fieldWriters(dv, L, le);
+    w.float(L.pixdim, 0, tr.qfac);
+    tr.pixdim.forEach((p, i) => w.float(L.pixdim, 1 + i, p));
+    if (!tpl) for (let i = 4; i < 8; i++) w.float(L.pixdim, i, i === 4 ? 1 : 0);
+    w.code(L.qformCode, 1);
+    w.code(L.sformCode, 1);
+    tr.quatern.forEach((q, i) => w.float(L.quatern, i, q));
+    tr.qoffset.forEach((q, i) => w.float(L.qoffset, i, q));
+    tr.srow.forEach((row, r) => row.forEach((v, k) => w.float(L.srow, r * 4 + k, v)));
   }
 }
 
@@ -109,7 +152,8 @@ function outputDimensions(image: MedicalImage, template: unknown): number {
 }
 
 /**
- * Encode a NIfTI-1 file (header + 4 bytes extension flag + voxels) for `image`. See `writeNifti`.
+ * Encode a NIfTI file (header + 4 bytes extension flag + voxels) for `image`: NIfTI-2 (540-byte header) when
+ * `opts.template` is a NIfTI-2 header, else NIfTI-1. See `writeNifti`.
  */
 export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file = '(memory)'): Uint8Array {
   const [c, nz, ny, nx] = image.shape;
@@ -123,38 +167,42 @@ export function encodeNifti(image: MedicalImage, opts: WriteOptions = {}, file =
   const dtype = opts.dtype ?? dtypeOf(image.data);
   const t = CODES[dtype];
   if (!t) throw new DataError(`unknown dtype '${dtype}' for NIfTI output`, { file });
-  const tpl = isNiftiHeader(opts.template) && opts.template.version === 1 ? opts.template : null;
+  const tpl = isNiftiHeader(opts.template) ? opts.template : null;
   const le = tpl ? tpl.littleEndian : true;
+  const L = LAYOUT[tpl?.version ?? 1];
+  const dataAt = L.size + 4;
 
-  const hdr = new Uint8Array(352);
+  const hdr = new Uint8Array(dataAt);
   const dv = new DataView(hdr.buffer);
+  const w = fieldWriters(dv, L, le);
   // Template: keep every field of the input header, then overwrite dims/datatype/scaling/vox_offset (B33).
-  if (tpl) hdr.set(tpl.raw.subarray(0, 348));
-  dv.setInt32(0, 348, le);
+  if (tpl) hdr.set(tpl.raw.subarray(0, L.size));
+  dv.setInt32(0, L.size, le);
   const ndim = outputDimensions(image, opts.template);
   // Unused dims: 1, or the template's 0/1 so a template header is reproduced byte for byte.
   const unused = (i: number): number => (tpl && (tpl.dim[i] === 0 || tpl.dim[i] === 1) ? tpl.dim[i]! : 1);
   const dims = [ndim, nx, ndim >= 2 ? ny : unused(2), ndim >= 3 ? nz : unused(3), ndim >= 4 ? c : unused(4), unused(5), unused(6), unused(7)];
-  dims.forEach((d, i) => dv.setInt16(40 + i * 2, d, le));
-  dv.setInt16(70, t.code, le);
-  dv.setInt16(72, t.bytes * 8, le);
-  dv.setFloat32(108, 352, le);
+  dims.forEach((d, i) => (L.wide ? dv.setBigInt64(L.dim + i * 8, BigInt(d), le) : dv.setInt16(L.dim + i * 2, d, le)));
+  dv.setInt16(L.datatype, t.code, le);
+  dv.setInt16(L.bitpix, t.bytes * 8, le);
+  if (L.wide) dv.setBigInt64(L.voxOffset, BigInt(dataAt), le);
+  else dv.setFloat32(L.voxOffset, dataAt, le);
   // Scaling: identity. Keep the template's "no scaling" encoding (0/0 or 1/0) when it had one.
   const keepScl = tpl && ((tpl.sclSlope === 0 || !Number.isFinite(tpl.sclSlope)) ? tpl.sclInter === 0 || !Number.isFinite(tpl.sclInter) : tpl.sclSlope === 1 && tpl.sclInter === 0);
   if (!keepScl) {
-    dv.setFloat32(112, 1, le);
-    dv.setFloat32(116, 0, le);
+    w.float(L.sclSlope, 0, 1);
+    w.float(L.sclInter, 0, 0);
   }
-  writeGeometry(dv, image, tpl, le, [nx, ny, nz]);
+  writeGeometry(dv, image, tpl, le, [nx, ny, nz], L);
   if (!tpl) {
     hdr[123] = 2; // xyzt_units: mm
     hdr.set([0x6e, 0x2b, 0x31, 0], 344); // "n+1\0"
   }
-  hdr.set([0, 0, 0, 0], 348); // no extensions
+  hdr.set([0, 0, 0, 0], L.size); // no extensions
 
-  const out = new Uint8Array(352 + nvox * t.bytes);
+  const out = new Uint8Array(dataAt + nvox * t.bytes);
   out.set(hdr);
-  encodeVoxels(new DataView(out.buffer, 352), image.data, dtype, le, file);
+  encodeVoxels(new DataView(out.buffer, dataAt), image.data, dtype, le, file);
   return out;
 }
 

@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -11,6 +12,15 @@ import { niftiGeometry } from './geometry.js';
 import { niftiReader, plugin, registerDefaults } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'io-nifti-w-'));
+/** nibabel cross-checks run where /usr/bin/python3 has nibabel (optional: CI need not have it). */
+const NIBABEL = existsSync('/usr/bin/python3') && (() => {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import nibabel'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const deg = (14 * Math.PI) / 180;
@@ -188,6 +198,133 @@ describe('writeNifti', () => {
     expect(back.origin).toEqual([7, 8, 9]);
     expect(back.header.qformCode).toBe(1);
     expect(back.header.sformCode).toBe(1);
+  });
+
+  /** Header fields of a written NIfTI-1 or NIfTI-2 file, decoded here at the offsets of nifti1.h / nifti2.h. */
+  function headerFields(b: Buffer) {
+    const v2 = b.readInt32LE(0) === 540;
+    const f = (o1: number, o2: number, n: number) => Array.from({ length: n }, (_, i) => (v2 ? b.readDoubleLE(o2 + 8 * i) : b.readFloatLE(o1 + 4 * i)));
+    return {
+      sizeofHdr: b.readInt32LE(0),
+      magic: b.subarray(v2 ? 4 : 344, v2 ? 12 : 348).toString('latin1'),
+      dim: Array.from({ length: 8 }, (_, i) => (v2 ? Number(b.readBigInt64LE(16 + 8 * i)) : b.readInt16LE(40 + 2 * i))),
+      datatype: b.readInt16LE(v2 ? 12 : 70),
+      voxOffset: v2 ? Number(b.readBigInt64LE(168)) : b.readFloatLE(108),
+      pixdim: f(76, 104, 8),
+      qformCode: v2 ? b.readInt32LE(344) : b.readInt16LE(252),
+      sformCode: v2 ? b.readInt32LE(348) : b.readInt16LE(254),
+      quatern: f(256, 352, 3),
+      qoffset: f(268, 376, 3),
+      srow: f(280, 400, 12),
+      xyztUnits: v2 ? b.readInt32LE(500) : b[123]!,
+    };
+  }
+
+  /** nibabel's affine and codes of a file (`/usr/bin/python3` with nibabel), or null when it is not installed. */
+  function nibabelView(path: string): { affine: number[][]; codes: number[]; version: number } | null {
+    if (!NIBABEL) return null;
+    const py = `import json,sys,nibabel as nb\nim=nb.load(sys.argv[1])\nh=im.header\nprint(json.dumps({'affine':im.affine.tolist(),'codes':[int(h['qform_code']),int(h['sform_code'])],'version':1 if isinstance(im,nb.Nifti1Image) and not isinstance(im,nb.Nifti2Image) else 2}))`;
+    return JSON.parse(execFileSync('/usr/bin/python3', ['-c', py, path], { encoding: 'utf8' })) as { affine: number[][]; codes: number[]; version: number };
+  }
+
+  it('template with qform_code = sform_code = 0: the output keeps both codes 0 and the pixdim (nibabel reads the same fallback affine, ITK the same identity)', async () => {
+    // as written by tools that store no orientation: pixdim only, srow and quaternion zero
+    const input = buildNifti({ dim: [3, 6, 5, 4], datatype: 16, pixdim: [0, 0.8, 0.9, 2.5], qformCode: 0, sformCode: 0, values: Array.from({ length: 120 }, (_, i) => i) });
+    const inPath = join(dir, 'nocodes.nii');
+    writeFileSync(inPath, input);
+    const im = await readNifti(inPath);
+    expect(im.origin).toEqual([0, 0, 0]);
+    expect(im.direction).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const seg = Uint8Array.from({ length: 120 }, (_, i) => i % 3);
+    const outPath = join(dir, 'nocodes-seg.nii');
+    await writeNifti(outPath, { ...im, data: seg, header: undefined }, { dtype: 'uint8', template: im.header });
+    const out = headerFields(readFileSync(outPath));
+    const inp = headerFields(Buffer.from(input));
+    // was: codes 1/1, srow diag(-0.8, -0.9, 2.5) with offset 0, qfac 1 (ITK's reading, another grid for nibabel)
+    expect([out.qformCode, out.sformCode]).toEqual([0, 0]);
+    expect(out.pixdim.slice(0, 4)).toEqual([0, Math.fround(0.8), Math.fround(0.9), 2.5]);
+    expect(out.srow).toEqual(new Array(12).fill(0));
+    expect(out.quatern).toEqual([0, 0, 0]);
+    expect(out.qoffset).toEqual([0, 0, 0]);
+    expect(out.dim).toEqual(inp.dim);
+    expect(out.datatype).toBe(2);
+    const back = await readNifti(outPath);
+    expect([back.spacing, back.origin, back.direction]).toEqual([im.spacing, im.origin, im.direction]);
+    expect(Array.from(back.data)).toEqual(Array.from(seg));
+    const nIn = nibabelView(inPath);
+    const nOut = nibabelView(outPath);
+    if (nIn && nOut) {
+      expect(nOut.codes).toEqual([0, 0]);
+      expect(nOut.affine).toEqual(nIn.affine);
+      // nibabel's fallback (nifti1.h METHOD 1 plus nibabel's x flip and centring): not ITK's identity at 0
+      expect(nIn.affine[0]![0]).toBeCloseTo(-0.8, 6);
+      expect(nIn.affine[0]![3]).toBeCloseTo(0.8 * 2.5, 5);
+    }
+  });
+
+  it('template with sform_code 4 (MNI) and qform_code 2 (aligned) on the same grid: both codes kept', async () => {
+    // 180 deg about z (RAS diag(-1,-1,1)): quaternion (0, 0, 1); sform the same grid
+    const srow = [
+      [-2, 0, 0, 90],
+      [0, -2, 0, 126],
+      [0, 0, 2, -72],
+    ];
+    const input = buildNifti({ dim: [3, 4, 3, 2], datatype: 16, pixdim: [1, 2, 2, 2], qformCode: 2, sformCode: 4, quatern: [0, 0, 1], qoffset: [90, 126, -72], srow, values: new Array(24).fill(1) });
+    const inPath = join(dir, 'mni.nii');
+    writeFileSync(inPath, input);
+    const im = await readNifti(inPath);
+    expect(im.warnings ?? []).toEqual([]);
+    const outPath = join(dir, 'mni-seg.nii');
+    await writeNifti(outPath, { ...im, data: new Uint8Array(24).fill(1), header: undefined }, { dtype: 'uint8', template: im.header });
+    const out = headerFields(readFileSync(outPath));
+    expect([out.qformCode, out.sformCode]).toEqual([2, 4]);
+    expect(out.srow).toEqual(srow.flat());
+    const nOut = nibabelView(outPath);
+    if (nOut) expect(nOut.codes).toEqual([2, 4]);
+  });
+
+  it('NIfTI-2 template: the output is NIfTI-2 with the input codes (sform 2) and its float64 transform kept exactly', async () => {
+    const srow = [
+      [-0.7000000001, 0, 0, 100.123456789012],
+      [0, 0.75, 0, -50.987654321098],
+      [0, 0, 1.5, 12.000000000001],
+    ];
+    const input = buildNifti({ version: 2, dim: [3, 5, 4, 3], datatype: 16, pixdim: [1, 0.7000000001, 0.75, 1.5], qformCode: 0, sformCode: 2, srow, values: Array.from({ length: 60 }, (_, i) => i / 2) });
+    const inPath = join(dir, 'n2.nii');
+    writeFileSync(inPath, input);
+    const im = await readNifti(inPath);
+    expect(im.header.version).toBe(2);
+    const seg = Uint8Array.from({ length: 60 }, (_, i) => i % 4);
+    const outPath = join(dir, 'n2-seg.nii.gz');
+    await writeNifti(outPath, { ...im, data: seg, header: undefined }, { dtype: 'uint8', template: im.header });
+    const raw = gunzipSync(readFileSync(outPath));
+    const out = headerFields(raw);
+    // was: NIfTI-1 (sizeof_hdr 348) with sform_code 1 and float32 transforms
+    expect(out.sizeofHdr).toBe(540);
+    expect(out.magic).toBe('n+2\0\r\n\x1a\n');
+    expect(out.dim).toEqual([3, 5, 4, 3, 0, 0, 0, 0]);
+    expect(out.datatype).toBe(2);
+    expect(out.voxOffset).toBe(544);
+    expect([out.qformCode, out.sformCode]).toEqual([0, 2]);
+    expect(out.srow).toEqual(srow.flat());
+    expect(out.pixdim.slice(0, 4)).toEqual([1, 0.7000000001, 0.75, 1.5]);
+    expect(out.xyztUnits).toBe(2);
+    expect(raw.readInt32LE(540)).toBe(0); // no extension
+    expect(Array.from(raw.subarray(544))).toEqual(Array.from(seg));
+    expect(raw.length).toBe(544 + 60);
+    const back = await readNifti(outPath);
+    expect([back.spacing, back.origin, back.direction]).toEqual([im.spacing, im.origin, im.direction]);
+    // another grid: written fresh (codes 1), still NIfTI-2 with float64 numbers
+    await writeNifti(outPath, { ...im, data: seg, origin: [1.1, 2.2, 3.3], header: undefined }, { dtype: 'uint8', template: im.header });
+    const moved = headerFields(gunzipSync(readFileSync(outPath)));
+    expect([moved.sizeofHdr, moved.qformCode, moved.sformCode]).toEqual([540, 1, 1]);
+    expect([moved.srow[3], moved.srow[7], moved.srow[11]]).toEqual([-1.1, -2.2, 3.3]);
+    expect((await readNifti(outPath)).origin).toEqual([1.1, 2.2, 3.3]);
+    const nOut = nibabelView(outPath);
+    if (nOut) {
+      expect(nOut.version).toBe(2);
+      expect(nOut.codes).toEqual([1, 1]);
+    }
   });
 
   it('a missing output folder is a DataError and leaves no temp file', async () => {
