@@ -1,5 +1,5 @@
 /**
- * Malformed model folders (docs/FAULTS.md rows F-M01..F-M06), as `predict`, `export-onnx` and `export-nnunet` meet
+ * Malformed model folders (docs/FAULTS.md rows F-M01..F-M07), as `predict`, `export-onnx` and `export-nnunet` meet
  * them: plans.json without the folder's configuration, a fold that is missing or holds no checkpoint, a checkpoint
  * .json without its .bin, dataset.json missing or without labels, and -m given the results folder above the model
  * folder. Each gives exit 1 and an error naming the FILE, with a hint saying what to do.
@@ -8,12 +8,13 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, tempDir } from '../bad-inputs/generate.js';
-import { cli } from '../bad-inputs/harness.js';
+import { cli, core } from '../bad-inputs/harness.js';
 
 afterAll(cleanupTemp);
 
 const SHARED = process.env.NNUNET_SHARED ?? resolve(import.meta.dirname, '..', '..', '..', 'shared');
 const NNUNET_MODEL = join(SHARED, 'models', 'Dataset004_Hippocampus', 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
+const CASE = resolve(import.meta.dirname, '..', '..', 'examples', 'Task04_Hippocampus_subset', 'imagesTs', 'hippocampus_008.nii.gz');
 
 /** A model folder `<root>/<name>` with the shared nnU-Net model's plans.json and dataset.json and an empty fold_0/. */
 function modelFolder(name = 'nnUNetTrainer__nnUNetPlans__3d_fullres', root = tempDir('nnunet-mf-')): string {
@@ -127,5 +128,48 @@ describe('model folders', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`error: ${join(root, 'plans.json')}: not a trained model folder: plans.json missing`);
     expect(r.stderr).toContain(`hint: this folder holds model folders: pass one of them with -m: ${b}, ${a}`);
+  });
+
+  it("F-M07: nnU-Net's fold_all (the model trained on every case): predict -f all uses it (was: \"bad fold list 'all'\", exit 2), without -f an error names -f all (was: \"no trained fold\"); export-web -f all exports it (was: a crash for any -f)", { timeout: 300_000 }, async () => {
+    // a model folder shared as nnU-Net trains fold 'all': plans.json, dataset.json and fold_all/checkpoint_final.pth only
+    const dir = join(tempDir('nnunet-mf-all-'), 'nnUNetTrainer_16x30__nnUNetPlans__3d_fullres');
+    mkdirSync(join(dir, 'fold_all'), { recursive: true });
+    for (const f of ['plans.json', 'dataset.json']) cpSync(join(NNUNET_MODEL, f), join(dir, f));
+    cpSync(join(NNUNET_MODEL, 'fold_0', 'checkpoint_final.pth'), join(dir, 'fold_all', 'checkpoint_final.pth'));
+    let r = await predict(dir);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: ${join(dir, 'fold_all')}: the model folder's only trained fold is fold_all (nnU-Net's model trained on every case), which is used only when asked for: pass -f all`);
+    expect(r.stderr).toContain('hint: predict with -f all (as nnUNetv2_predict -f all)');
+    // -f all segments with fold_all: the same bytes as the same checkpoint used as fold_0
+    const io = tempDir('nnunet-mf-io-');
+    mkdirSync(join(io, 'in'));
+    cpSync(CASE, join(io, 'in', 'hippocampus_008.nii.gz'));
+    const config = join(io, 'c.json');
+    writeFileSync(config, JSON.stringify({ estimate: false }));
+    const opts = ['--backend', 'cpu-native', '--disable-tta', '--config', config, '-q'];
+    r = await run(['predict', '-i', join(io, 'in'), '-o', join(io, 'all'), '-m', dir, '-f', 'all', ...opts]);
+    expect(r.code, r.stderr).toBe(0);
+    r = await run(['predict', '-i', join(io, 'in'), '-o', join(io, 'f0'), '-m', NNUNET_MODEL, '-f', '0', ...opts]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(io, 'all', 'hippocampus_008.nii.gz'))).toEqual(readFileSync(join(io, 'f0', 'hippocampus_008.nii.gz')));
+    // a folder with fold_0 and fold_all: by default only fold_<k> (as nnU-Net), fold_all when asked, both with -f 0,all
+    withCheckpoint(dir, 0);
+    expect(core.readModelFolder(dir).folds).toEqual([0]);
+    expect(core.readModelFolder(dir, ['all']).folds).toEqual(['all']);
+    expect(core.readModelFolder(dir, [0, 'all']).folds).toEqual([0, 'all']);
+    // -f all where there is no fold_all/ names it, with how nnU-Net trains it
+    const none = withCheckpoint(modelFolder());
+    r = await predict(none, '-f', 'all');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: ${join(none, 'fold_all')}: fold all is not in the model folder (no fold_all/)`);
+    expect(r.stderr).toContain("hint: trained folds: 0: pass -f 0 (or leave -f out for every trained fold), or train it with nnU-Net (nnUNetv2_train <dataset> <configuration> all; nnunet-ts train -f all trains folds 0-4, not nnU-Net's fold 'all')");
+    // export-web -f all (and -f 0) writes the site with that fold's network
+    rmSync(join(dir, 'fold_0'), { recursive: true });
+    r = await run(['export-web', '-m', dir, '-f', 'all', '-o', join(io, 'site'), '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(io, 'site', 'model', 'manifest.json'), 'utf8')) as { weights: { fold: number | string; file: string }[] };
+    expect(manifest.weights.map((w) => [w.fold, w.file])).toEqual([['all', 'fold_all.params']]);
+    r = await run(['export-web', '-m', NNUNET_MODEL, '-f', '0', '-o', join(io, 'site0'), '-q']);
+    expect(r.code, r.stderr).toBe(0);
   });
 });

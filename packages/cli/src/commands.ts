@@ -36,18 +36,23 @@ function configurationFlags(cmd: Command, verb = 'train'): Command {
 
 function budgetFlags(cmd: Command): Command {
   return configurationFlags(cmd)
-    .option('-f, --folds <list>', "folds to train, comma-separated, or 'all'")
+    .option('-f, --folds <list>', "folds to train, comma-separated, or 'all' = every fold of splits_final.json (0-4), unlike nnU-Net's fold 'all' (one model on every case, no validation: nnUNetv2_train ... all), which nnunet-ts does not train; predict -f all uses one trained by nnU-Net")
     .option('--epochs <n>', 'epochs per fold')
     .option('--iterations-per-epoch <n>', 'training iterations per epoch')
     .option('--time-budget <duration>', 'plan for this machine within a wall-time budget (30m, 1h30m): picks the configuration, patch, batch, mirroring and epochs that fit (quick = 30m)');
 }
 
-/** `predict -f 0,1`: fold numbers, or undefined for every trained fold. @throws UsageError for anything else */
-function parseFoldList(v: string | undefined): number[] | undefined {
+/**
+ * `predict -f 0,1` / `-f all`: fold numbers and `all` (nnU-Net's `fold_all`, the model trained on every case, as
+ * `nnUNetv2_predict -f all`), or undefined for every trained numeric fold. @throws UsageError for anything else
+ */
+function parseFoldList(v: string | undefined): (number | 'all')[] | undefined {
   if (v === undefined) return undefined;
-  const folds = v.split(',').filter(Boolean).map(Number);
-  if (!folds.length || folds.some((f) => !Number.isInteger(f) || f < 0)) throw new UsageError(`bad fold list '${v}'`, { hint: "use -f 0 1 or -f 0,1 (fold numbers of the model folder's fold_<k>/)" });
-  return folds;
+  const folds = v.split(',').filter(Boolean).map((f) => (f === 'all' ? 'all' : Number(f)));
+  if (!folds.length || folds.some((f) => f !== 'all' && (!Number.isInteger(f) || f < 0))) {
+    throw new UsageError(`bad fold list '${v}'`, { hint: "use -f 0 1, -f 0,1 (fold numbers of the model folder's fold_<k>/) or -f all (its fold_all/)" });
+  }
+  return [...new Set(folds)];
 }
 
 /** `--export-order-z`: 0 (nearest, nnU-Net) or 1 (linear); anything else is a one-line usage error (exit 2). */
@@ -194,7 +199,7 @@ function addPredictCommand(program: Command, io: Io): void {
     .requiredOption('-i, --input <folder>', 'images: CASE_0000<ending> (or plain names for 1-channel models), or one image file of a 1-channel model; outputs are <CASE><ending>')
     .requiredOption('-o, --output <folder>', 'where segmentations are written as CASE<ending>')
     .requiredOption('-m, --model <folder>', 'model folder <trainer>__<plans>__<configuration>')
-    .option('-f, --folds <folds...>', "folds to ensemble: '0,1' or nnU-Net's '0 1' (default: all trained)")
+    .option('-f, --folds <folds...>', "folds to ensemble: '0,1' or nnU-Net's '0 1'; 'all' is fold_all/ (nnU-Net's model trained on every case, nnUNetv2_predict -f all) (default: every trained fold_<k>; fold_all only with -f all, as nnU-Net)")
     .option('--checkpoint <name>', "checkpoint per fold, nnU-Net's -chk: final, best, or a file name like checkpoint_best.pth", 'final')
     .option('--nnunet-compat-fp16', "accumulate the sliding window in float16 as nnU-Net v2 does (reproduces its logits); default: float32")
     .option('--step-size <x>', 'sliding-window step as a fraction of the patch (default 0.5)')

@@ -8,6 +8,9 @@ import {
   loadTrainedModel,
   previousStageDir,
   readModelFolder,
+  hasFoldAll,
+  availableFolds,
+  checkpointKind,
   trainedFolds,
   saveParameters,
   type ComputeBackend,
@@ -65,10 +68,13 @@ export async function exportWeb(opts: ExportWebOptions): Promise<ExportWebResult
   if (!existsSync(join(siteDir, 'index.html'))) {
     throw new DataError('the web app is not built', { file: siteDir, hint: 'run `npm run build` (it bundles packages/web/dist/site)' });
   }
-  const folder = readModelFolder(opts.modelDir);
+  // -f as predict reads it: 'all' is fold_all/ (nnU-Net's model trained on every case), the default every fold_<k>
+  const folder = readModelFolder(opts.modelDir, opts.folds?.length ? opts.folds : undefined);
   const previous = getConfiguration(folder.plans, folder.configuration).previous_stage;
   const previousDir = previous ? previousStageDir(folder, previous) : undefined;
-  if (previous && previousDir && !trainedFolds(previousDir).length) {
+  // the previous stage's trained fold_<k>, else its fold_all (as `loadModel` in Node)
+  const previousFolds: 'all'[] | undefined = previousDir && !trainedFolds(previousDir).length && hasFoldAll(previousDir) ? ['all'] : undefined;
+  if (previous && previousDir && !trainedFolds(previousDir).length && !previousFolds) {
     throw new DataError(`the cascade stage '${folder.configuration}' needs its previous stage '${previous}', which has no trained fold in ${previousDir}`, {
       file: opts.modelDir,
       hint: `keep the ${previous} model folder next to the cascade's (or fix previous_stage.json), trained with: nnunet-ts train <dataset> -o <run> -c ${previous}`,
@@ -86,7 +92,7 @@ export async function exportWeb(opts: ExportWebOptions): Promise<ExportWebResult
     modelBytes = written.modelBytes;
     if (previous && previousDir) {
       // nnU-Net predicts the previous stage with every trained fold of its folder (as `loadModel` in Node)
-      const prev = await writeWebModel(join(modelDir, PREVIOUS_STAGE_DIR), previousDir, readModelFolder(previousDir), opts, undefined, undefined);
+      const prev = await writeWebModel(join(modelDir, PREVIOUS_STAGE_DIR), previousDir, readModelFolder(previousDir, previousFolds), opts, previousFolds, undefined);
       modelBytes += prev.modelBytes;
       written.manifest.previousStage = { configuration: prev.manifest.configuration, dir: `${PREVIOUS_STAGE_DIR}/` };
       await writeFile(join(modelDir, 'manifest.json'), JSON.stringify(written.manifest, null, 1));
@@ -110,7 +116,9 @@ const PREVIOUS_STAGE_DIR = 'previous';
 async function writeWebModel(
   dir: string, modelDir: string, folder: ReturnType<typeof readModelFolder>, opts: ExportWebOptions, folds: ExportWebOptions['folds'], checkpoint: string | undefined,
 ): Promise<{ manifest: WebModelManifest; modelBytes: number }> {
-  const model = await loadTrainedModel(modelDir, folds, opts.registry, opts.backend, { checkpoint });
+  // default: every fold_<k> holding the checkpoint, without fold_all (as predict and nnU-Net's fold auto-detection)
+  const numeric = folds?.length ? folds : (await availableFolds(modelDir, checkpointKind(checkpoint))).filter((f) => f !== 'all');
+  const model = await loadTrainedModel(modelDir, numeric.length ? numeric : undefined, opts.registry, opts.backend, { checkpoint });
   await mkdir(dir, { recursive: true });
   let modelBytes = 0;
   const weights = [];

@@ -16,8 +16,8 @@ export interface ModelFolder {
   configuration: string;
   plans: Plans;
   dataset: DatasetJson;
-  /** Folds with a final (or latest) checkpoint. */
-  folds: number[];
+  /** Folds with a final (or latest) checkpoint: `fold_<k>` numbers, `'all'` for nnU-Net's `fold_all`. */
+  folds: (number | 'all')[];
   postprocessing?: PostprocessingPlan;
 }
 
@@ -35,9 +35,19 @@ export function foldsHolding(dir: string, files: readonly string[]): (number | '
     .sort((a, b) => (a === 'all' ? 1 : b === 'all' ? -1 : a - b));
 }
 
+const TRAINED_FILES = ['checkpoint_final.json', 'checkpoint_latest.json', 'checkpoint_final.pth'];
+
 /** Numeric folds of a model folder that hold a checkpoint (ours final or latest, or nnU-Net v2's `checkpoint_final.pth`). */
 export function trainedFolds(dir: string): number[] {
-  return foldsHolding(dir, ['checkpoint_final.json', 'checkpoint_latest.json', 'checkpoint_final.pth']).filter((f): f is number => f !== 'all');
+  return foldsHolding(dir, TRAINED_FILES).filter((f): f is number => f !== 'all');
+}
+
+/**
+ * True when the model folder's `fold_all/` holds a checkpoint: nnU-Net's fold 'all', one model trained on every case
+ * (`nnUNetv2_train <dataset> <configuration> all`), used with `nnUNetv2_predict -f all`.
+ */
+export function hasFoldAll(dir: string): boolean {
+  return foldsHolding(dir, TRAINED_FILES).includes('all');
 }
 
 const MODEL_HINT = 'pass -m <out>/nnUNet_results/<trainer>__<plans>__<configuration> written by `nnunet-ts train` or `decathlon` (or an nnU-Net v2 results folder)';
@@ -118,26 +128,37 @@ function listOf(dir: string): string {
 const CHECKPOINT_FILES = 'checkpoint_final.json + checkpoint_final.bin (nnunet-ts) or checkpoint_final.pth (nnU-Net v2)';
 
 /**
- * Check the requested folds of a model folder: each must be a `fold_<k>/` holding a checkpoint (`trainedFolds`).
- * @returns the folds to use (`folds`, or every trained fold)
+ * Check the requested folds of a model folder: each must be a `fold_<k>/` (or `fold_all/` for `'all'`, nnU-Net's
+ * model trained on every case) holding a checkpoint.
+ * Without `folds`, every trained numeric fold, as nnU-Net, whose predictor never picks `fold_all` by itself
+ * (`nnUNetv2_predict` defaults to folds 0-4; its fold auto-detection leaves `fold_all` out): a folder whose only
+ * trained fold is `fold_all` is an error that names `-f all`.
+ * @returns the folds to use (`folds`, or every trained numeric fold)
  * @throws DataError naming the fold folder (or the checkpoint file it lacks) with the trained folds and the fix
  */
-export function checkModelFolds(dir: string, folds?: number[]): number[] {
-  const have = trainedFolds(dir);
+export function checkModelFolds(dir: string, folds?: (number | 'all')[]): (number | 'all')[] {
+  const have: (number | 'all')[] = [...trainedFolds(dir), ...(hasFoldAll(dir) ? (['all'] as const) : [])];
   const trained = `trained folds: ${have.join(', ') || 'none'}`;
   for (const f of folds ?? []) {
     if (have.includes(f)) continue;
     const foldDir = join(dir, `fold_${f}`);
     const pass = have.length ? `pass -f ${have.join(',')} (or leave -f out for every trained fold)` : 'train it';
+    const trainIt = f === 'all' ? "train it with nnU-Net (nnUNetv2_train <dataset> <configuration> all; nnunet-ts train -f all trains folds 0-4, not nnU-Net's fold 'all')" : `train fold ${f} (nnunet-ts train <dataset> -o <run> -f ${f})`;
     if (!existsSync(foldDir)) {
-      throw new DataError(`fold ${f} is not in the model folder (no fold_${f}/)`, { file: foldDir, hint: `${trained}: ${pass}, or train fold ${f} (nnunet-ts train <dataset> -o <run> -f ${f})` });
+      throw new DataError(`fold ${f} is not in the model folder (no fold_${f}/)`, { file: foldDir, hint: `${trained}: ${pass}, or ${trainIt}` });
     }
     throw new DataError(`fold ${f} has no checkpoint: expected ${CHECKPOINT_FILES}; fold_${f}/ holds ${listOf(foldDir)}`, {
       file: join(foldDir, 'checkpoint_final.json'),
-      hint: `copy the fold's checkpoint files into ${foldDir}, train it (nnunet-ts train <dataset> -o <run> -f ${f}; a killed training resumes), or ${have.length ? `pass -f ${have.join(',')} (${trained})` : 'train the other folds too: no fold of this folder is trained'}`,
+      hint: `copy the fold's checkpoint files into ${foldDir}, ${f === 'all' ? trainIt : `train it (nnunet-ts train <dataset> -o <run> -f ${f}; a killed training resumes)`}, or ${have.length ? `pass -f ${have.join(',')} (${trained})` : 'train the other folds too: no fold of this folder is trained'}`,
     });
   }
-  const use = folds ?? have;
+  const use = folds ?? have.filter((f) => f !== 'all');
+  if (!use.length && have.includes('all')) {
+    throw new DataError(`the model folder's only trained fold is fold_all (nnU-Net's model trained on every case), which is used only when asked for: pass -f all`, {
+      file: join(dir, 'fold_all'),
+      hint: `predict with -f all (as nnUNetv2_predict -f all); without -f, as nnU-Net, only fold_<k>/ folders are used`,
+    });
+  }
   if (!use.length) {
     throw new DataError(`model folder has no trained fold: no fold_<k>/ holds ${CHECKPOINT_FILES} (${untrainedFoldNote(dir)})`, {
       file: dir,
@@ -175,7 +196,7 @@ export function modelConfiguration(dir: string, plans: Plans, name: string, why:
  * @throws DataError naming the folder when it does not exist or is a file, and the missing or invalid file (plans.json
  *   without the configuration, a fold without a checkpoint, dataset.json without labels), each with the fix.
  */
-export function readModelFolder(dir: string, folds?: number[]): ModelFolder {
+export function readModelFolder(dir: string, folds?: (number | 'all')[]): ModelFolder {
   const { plans, dataset } = readModelFolderFiles(dir);
   const parts = basename(dir).split('__');
   const configuration = parts.length === 3 ? parts[2]! : (readJsonIfValid<{ configuration?: string }>(join(dir, 'model.json'))?.configuration ?? '3d_fullres');

@@ -15,7 +15,7 @@ import { DataError, NnunetError } from '../util/errors.js';
 import { isDiskFull } from '../util/atomic.js';
 import { applyPostprocessing } from '../postprocessing/determine.js';
 import { checkPostprocessingPlan } from '../postprocessing/check.js';
-import { previousStageDir, readModelFolder, trainedFolds, type ModelFolder } from './model-folder.js';
+import { hasFoldAll, previousStageDir, readModelFolder, trainedFolds, type ModelFolder } from './model-folder.js';
 import type { Reporter } from './progress.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import { getConfiguration } from '../planning/plans-io.js';
@@ -210,13 +210,15 @@ export async function loadModel(folder: ModelFolder, registry: Registry, backend
   const prevName = getConfiguration(folder.plans, folder.configuration).previous_stage;
   if (!prevName) return { folder, models };
   const dir = previousStageDir(folder, prevName);
-  if (!trainedFolds(dir).length) {
+  // the previous stage's trained fold_<k>, else its fold_all (nnU-Net's model trained on every case)
+  const prevFolds: 'all'[] | undefined = trainedFolds(dir).length ? undefined : hasFoldAll(dir) ? ['all'] : [];
+  if (prevFolds?.length === 0) {
     throw new DataError(`the cascade model needs its previous stage '${prevName}', which has no trained fold in ${dir}`, {
       file: folder.dir,
       hint: `keep the ${prevName} model folder next to the cascade's (or fix previous_stage.json), trained with: nnunet-ts train <dataset> -o <run> -c ${prevName}`,
     });
   }
-  const model = await loadModel(readModelFolder(dir), registry, backend);
+  const model = await loadModel(readModelFolder(dir, prevFolds), registry, backend);
   const cascade = stage(registry, 'cascadeTransformsFrom')(registry, folder.dataset, { patchSize: models.patchSize, dims: 3, mirrorAxes: [], doDummy2D: false });
   return { folder, models, previous: { model, cascade } };
 }
