@@ -4,6 +4,7 @@
  * Side-effect free: nothing is registered until a package's `registerDefaults` runs.
  */
 export * from './image/image.js';
+export * from './image/reorient.js';
 export * from './contracts/index.js';
 export * from './registry/tokens.js';
 export * from './registry/registry.js';

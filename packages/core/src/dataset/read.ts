@@ -3,6 +3,7 @@ import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ImageReader } from '../contracts/image-io.js';
 import type { MedicalImage } from '../image/image.js';
+import { closestCanonical, reorientImage, type Orientation } from '../image/reorient.js';
 import type { Registry } from '../registry/registry.js';
 import { DataError, NnunetError } from '../util/errors.js';
 import { compareGrids, type GridTolerance } from './geometry.js';
@@ -85,6 +86,11 @@ export interface CaseImages {
   id: string;
   image: MedicalImage;
   seg: MedicalImage;
+  /**
+   * With `reorient`: the orientation applied (`closestCanonical` of the first channel file) and the grid of that file
+   * as read (its header kept, its voxels dropped), to bring outputs back (`restoreOrientation`) and write them with the input's header.
+   */
+  reoriented?: { orientation: Orientation; original: MedicalImage };
 }
 
 /**
@@ -145,16 +151,22 @@ export function toLabelMap(img: MedicalImage, file: string): MedicalImage {
  * Read a case: channel files stacked to `[c, z, y, x]` float32 (one 4D file gives all channels), the label as
  * int16 `[1, z, y, x]` checked to share the image grid. Only with `alignGrids` (explicit opt-in) are channels on
  * other grids resampled onto the first channel's grid (linear) and the label onto it (nearest), each one logged.
+ * With `reorient` (plans `image_reader_writer` NibabelIOWithReorient, `readerWriterReorients`) every file, channels
+ * and label, is first brought to its closest canonical RAS orientation (`reorientImage`), as that reader/writer reads
+ * each file; `reoriented` then holds what is needed to restore outputs onto the input grid.
  * @throws DataError on unreadable files, channel/label grid mismatch (both files and values named).
  */
 export async function readCase(
   registry: Registry,
   c: DatasetCase,
   tol?: GridTolerance,
-  opts: { alignGrids?: boolean; log?: (message: string) => void } = {},
+  opts: { alignGrids?: boolean; log?: (message: string) => void; reorient?: boolean } = {},
 ): Promise<CaseImages> {
   const images = [];
   for (const p of c.images) images.push(await readImage(registry, p));
+  const first = images[0]!;
+  const reoriented = opts.reorient && first ? { orientation: closestCanonical(first.direction), original: { ...first, data: first.data.subarray(0, 0) } } : undefined;
+  if (opts.reorient) for (let i = 0; i < images.length; i++) images[i] = reorientImage(images[i]!);
   if (opts.alignGrids) {
     // explicit opt-in (B01, B03): channels onto the first channel's grid (linear), logged per file
     for (let i = 1; i < images.length; i++) {
@@ -168,6 +180,7 @@ export async function readCase(
   let seg: MedicalImage;
   if (c.label) {
     seg = toLabelMap(await readImage(registry, c.label), c.label);
+    if (opts.reorient) seg = reorientImage(seg);
     if (opts.alignGrids && seg.shape[0] === 1) {
       const diffs = compareGrids(image, seg, tol);
       if (diffs.length) {
@@ -185,5 +198,5 @@ export async function readCase(
   } else {
     seg = { ...image, data: new Int16Array(image.shape[1] * image.shape[2] * image.shape[3]), shape: [1, image.shape[1], image.shape[2], image.shape[3]] };
   }
-  return { id: c.id, image, seg };
+  return { id: c.id, image, seg, ...(reoriented ? { reoriented } : {}) };
 }

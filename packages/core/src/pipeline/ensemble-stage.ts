@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
 import { foregroundClasses, ignoreLabelOf } from '../dataset/dataset-json.js';
+import { readerWriterReorients, restoreOrientation } from '../image/reorient.js';
 import { readCase, readImage } from '../dataset/read.js';
 import type { Dataset, DatasetCase } from '../dataset/types.js';
 import { computeMetrics } from '../evaluation/metrics.js';
@@ -108,11 +109,13 @@ export async function predictCasesEnsemble(
   mkdirSync(outDir, { recursive: true });
   const resume = new PredictionResume(outDir, opts.existing ?? 'overwrite', opts.existing === 'manifest' ? modelChecksum(models.flatMap(modelFoldersOf), opts, JSON.stringify(opts.postprocessingPlan ?? null)) : '');
   const written = new Set<string>();
+  // the members share one dataset: the first model's plans say how its images are read
+  const reorient = readerWriterReorients(models[0]!.folder.plans.image_reader_writer, join(models[0]!.folder.dir, 'plans.json'), (s) => rep.log(s));
   await forEachCase(cases, outDir, rep, 'predict (ensemble)', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images)) return;
     checkPredictChannelFiles(c, models[0]!.folder);
-    const { image } = await readCase(registry, { id: c.id, images: c.images });
+    const { image, reoriented } = await readCase(registry, { id: c.id, images: c.images }, undefined, { reorient });
     await checkPredictInput(c, image, models[0]!.folder, registry, (s) => rep.log(s));
     const members = [];
     for (const [i, m] of models.entries()) {
@@ -123,7 +126,9 @@ export async function predictCasesEnsemble(
     let seg = argmaxProbabilities(e.probabilities, e.shape);
     const steps = opts.postprocessingPlan?.postprocessing_fns;
     if (opts.postprocessing !== false && steps?.length) seg = applyPostprocessing(seg, image.shape.slice(1), steps, registry);
-    await writeSegmentation(registry, out, seg, image as MedicalImage, ending);
+    // NibabelIOWithReorient: back on the input's own grid, written with its header
+    if (reoriented) seg = restoreOrientation(seg, reoriented.original.shape, reoriented.orientation);
+    await writeSegmentation(registry, out, seg, reoriented?.original ?? (image as MedicalImage), ending);
     resume.written(c.id, c.images);
     written.add(c.id);
   });

@@ -1,6 +1,7 @@
 import type { DatasetFingerprint, DatasetJson, Plans } from '../contracts/plans.js';
 import type { Registry } from '../registry/registry.js';
 import { readCase } from '../dataset/read.js';
+import { readerWriterReorients } from '../image/reorient.js';
 import type { Dataset } from '../dataset/types.js';
 import { existsSync } from 'node:fs';
 import { loadPlans, parsePlans } from '../planning/load-plans.js';
@@ -12,6 +13,8 @@ import { checkFingerprintFile } from '../fingerprint/check.js';
 /**
  * Fingerprint a dataset (RULES.md §2) and write `outFile` atomically; an existing valid file is reused (resume).
  * Cases are streamed one at a time. An existing file that fails `checkFingerprintFile` is extracted again (said so).
+ * dataset.json `overwrite_image_reader_writer` NibabelIOWithReorient: the cases are reoriented to RAS first
+ * (`readerWriterReorients`), as nnU-Net's fingerprint extractor reads them with that reader/writer.
  */
 export async function runFingerprint(ds: Dataset, registry: Registry, outFile: string, rep: Reporter, opts: { force?: boolean } = {}): Promise<DatasetFingerprint> {
   const existing = opts.force ? undefined : readJsonIfValid<DatasetFingerprint>(outFile);
@@ -24,11 +27,12 @@ export async function runFingerprint(ds: Dataset, registry: Registry, outFile: s
       rep.log(`note: ${(e as Error).message}: extracting it again`);
     }
   }
+  const reorient = readerWriterReorients(ds.json.overwrite_image_reader_writer, `${ds.root}/dataset.json overwrite_image_reader_writer`, (s) => rep.log(s));
   rep.start('fingerprint', ds.cases.length);
   let done = 0;
   async function* cases() {
     for (const c of ds.cases) {
-      yield await readCase(registry, c);
+      yield await readCase(registry, c, undefined, { reorient });
       rep.update(++done, c.id);
     }
   }

@@ -7,6 +7,7 @@ import type { MedicalImage } from '../image/image.js';
 import type { Registry } from '../registry/registry.js';
 import { pickWriter } from '../dataset/convert.js';
 import { readCase } from '../dataset/read.js';
+import { readerWriterReorients, restoreOrientation } from '../image/reorient.js';
 import { endingOf, listFiles, idOf, parseChannelStem, stripEnding } from '../dataset/files.js';
 import { scanV2Folder } from '../dataset/load.js';
 import { labelManager } from '../dataset/label-manager.js';
@@ -499,16 +500,20 @@ export async function predictCases(
     await estimatePrediction(m, todo, opts, rep, registry).catch((e: unknown) => rep.log(`estimate: unavailable (${(e as Error).message})`));
   }
   const written = new Set<string>();
+  const reorient = readerWriterReorients(m.folder.plans.image_reader_writer, join(m.folder.dir, 'plans.json'), (s) => rep.log(s));
   await forEachCase(todo, outDir, rep, 'predict', async (c) => {
     const out = join(outDir, `${c.id}${ending}`);
     if (resume.keep(out, c.id, c.images, also(c.id))) return;
     checkPredictChannelFiles(c, m.folder);
-    const { image } = await readCase(registry, { id: c.id, images: c.images });
+    const { image, reoriented } = await readCase(registry, { id: c.id, images: c.images }, undefined, { reorient });
     await checkPredictInput(c, image, m.folder, registry, (s) => rep.log(s));
     const r = await segmentImageFull(m, image, registry, { ...opts, returnProbabilities: opts.saveProbabilities === true });
+    // NibabelIOWithReorient: outputs back on the input's own grid, written with its header
+    const grid = reoriented?.original ?? image;
+    const back = <T extends Int16Array | Float32Array>(a: T): T => (reoriented ? restoreOrientation(a, grid.shape, reoriented.orientation) : a);
     // the segmentation last: its presence marks a finished case (a full disk while writing the .npz leaves none)
-    if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), r.probabilities!, r.properties, image);
-    await writeSegmentation(registry, out, r.seg, image, ending);
+    if (opts.saveProbabilities) writeNnunetProbabilities(join(outDir, c.id), back(r.probabilities!), r.properties, grid);
+    await writeSegmentation(registry, out, back(r.seg), grid, ending);
     resume.written(c.id, c.images);
     written.add(c.id);
   }, cases.length - todo.length);

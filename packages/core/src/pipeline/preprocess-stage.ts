@@ -4,6 +4,7 @@ import type { Registry } from '../registry/registry.js';
 import { join } from 'node:path';
 import { labelManager, locationClasses, type ClassOrRegion } from '../dataset/label-manager.js';
 import { readCase } from '../dataset/read.js';
+import { readerWriterReorients } from '../image/reorient.js';
 import type { Dataset, DatasetCase } from '../dataset/types.js';
 import type { Reporter } from './progress.js';
 import { DataError, NnunetError } from '../util/errors.js';
@@ -54,6 +55,7 @@ export async function runPreprocess(ds: Dataset, plans: Plans, configuration: st
     return;
   }
   const labels = classLocationsOf(ds);
+  readerWriterReorients(plans.image_reader_writer, `plans of ${dir}`, (s) => rep.log(s));
   const memoryLimitBytes = preprocessMemoryLimit();
   const failed: string[] = [];
   rep.start(`preprocess ${configuration}`, ds.cases.length);
@@ -94,7 +96,7 @@ export async function preprocessOneCase(
   rep: Reporter,
   o: { labels: ClassOrRegion[]; memoryLimitBytes?: number },
 ): Promise<void> {
-  const cs = await readCase(registry, c);
+  const cs = await readCase(registry, c, undefined, { reorient: readerWriterReorients(plans.image_reader_writer, 'plans') });
   const res = await stage(registry, 'preprocessCase')(
     { image: cs.image.data as Float32Array, shape: [...cs.image.shape], spacing: [...cs.image.spacing], seg: cs.seg.data as Int16Array },
     plans,

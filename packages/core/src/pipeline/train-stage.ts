@@ -11,6 +11,7 @@ import { computeMetrics } from '../evaluation/metrics.js';
 import { summarize, type EvaluationSummary } from '../evaluation/summary.js';
 import { readJsonIfValid, writeJson } from './json-io.js';
 import { readModelFolder, siblingModelDir, trainedFolds, writePreviousStageInfo } from './model-folder.js';
+import { closestCanonical, readerWriterReorients, restoreOrientation } from '../image/reorient.js';
 import { loadModel, segmentPreprocessedFull, writeSegmentation } from './predict-stage.js';
 import { labelManager } from '../dataset/label-manager.js';
 import { readNpy, writeNpy } from '../interop/npy.js';
@@ -308,6 +309,7 @@ export async function validateFold(t: TrainStageInput, fold: number, previous?: 
   const classes = foregroundClasses(t.ds.json);
   const ending = t.ds.json.file_ending;
   const val = t.splits[fold]!.val;
+  const reorient = readerWriterReorients(folder.plans.image_reader_writer, 'plans');
   const byId = new Map(t.ds.cases.map((c) => [c.id, c]));
   const perCase: EvaluationSummary['metric_per_case'] = [];
   t.rep.start(`validate ${t.configuration} fold ${fold}`, val.length);
@@ -326,9 +328,13 @@ export async function validateFold(t: TrainStageInput, fold: number, previous?: 
         pp = { ...pp, data: r.data, shape: r.shape };
       }
       const r = await segmentPreprocessedFull(model, pp, t.registry, { stepSize: t.budget.stepSize, mirror: t.budget.mirror, returnProbabilities: t.saveProbabilities });
-      if (t.saveProbabilities && r.probabilities) writeProbabilities(join(dir, id), r.probabilities, [r.probabilities.length / r.seg.length, ...ref.shape.slice(1)]);
-      await writeSegmentation(t.registry, out, r.seg, ref, ending);
-      seg = r.seg;
+      // NibabelIOWithReorient: the case was preprocessed reoriented; back onto the label's own grid
+      const o = reorient ? closestCanonical(ref.direction) : undefined;
+      const back = <T extends Int16Array | Float32Array>(a: T): T => (o ? restoreOrientation(a, ref.shape, o) : a);
+      if (t.saveProbabilities && r.probabilities) writeProbabilities(join(dir, id), back(r.probabilities), [r.probabilities.length / r.seg.length, ...ref.shape.slice(1)]);
+      const restored = back(r.seg);
+      await writeSegmentation(t.registry, out, restored, ref, ending);
+      seg = restored;
     }
     perCase.push({ metrics: computeMetrics(seg, ref.data, classes, ignoreLabelOf(t.ds.json)), prediction_file: out, reference_file: c.label! });
     t.rep.update(i + 1, id);
