@@ -60,7 +60,7 @@ const parseOrderZ = choiceParser('--export-order-z', { 0: 'nearest, nnU-Net', 1:
 
 async function loadPrepared(dataset: string, out: string, ctx: Awaited<ReturnType<typeof makeContext>>, allowEmptyLabels?: boolean) {
   const L = runLayout(out);
-  const ds = await prepareDataset(dataset, L.raw, ctx.registry, ctx.rep, { allowEmptyLabels });
+  const ds = await prepareDataset(dataset, L.raw, ctx.registry, ctx.rep, { allowEmptyLabels, run: L });
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: dataset, dataset: ds.root });
   return { L, ds };

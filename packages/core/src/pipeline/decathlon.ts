@@ -12,6 +12,7 @@ import type { EvaluationSummary } from '../evaluation/summary.js';
 import { configurationPairs, type BestCandidate, type BestConfiguration } from '../postprocessing/best.js';
 import { DataError, UsageError } from '../util/errors.js';
 import { allPlanners } from '../planning/register.js';
+import { checkRunDataset } from './dataset-record.js';
 import { planOrReuse, runFingerprint } from './fingerprint-plan.js';
 import { readJson, readJsonIfValid, writeJson } from './json-io.js';
 import { runLayout, type RunLayout } from './layout.js';
@@ -63,12 +64,15 @@ export interface DecathlonResult {
 
 /**
  * Load and validate a dataset; convert an MSD task into `<out>/nnUNet_raw`. Training labels that all hold only
- * background are refused unless `opts.allowEmptyLabels`.
- * @throws DataError with every problem.
+ * background are refused unless `opts.allowEmptyLabels`. With `opts.run`, the run folder must have been made from
+ * this dataset with these files (`checkRunDataset`, checked before validation), and the dataset is recorded there
+ * once it passed validation.
+ * @throws DataError with every problem; `checkRunDataset`'s errors.
  */
-export async function prepareDataset(task: string, rawDir: string, registry: Registry, rep: Reporter, opts: { allowEmptyLabels?: boolean } = {}): Promise<Dataset> {
+export async function prepareDataset(task: string, rawDir: string, registry: Registry, rep: Reporter, opts: { allowEmptyLabels?: boolean; run?: RunLayout } = {}): Promise<Dataset> {
   let ds = await loadDataset(task);
   rep.log(`dataset: ${ds.root} (${ds.layout}, ${ds.cases.length} training, ${ds.testCases.length} test cases)`);
+  const record = opts.run ? await checkRunDataset(ds, opts.run, rep) : undefined;
   const report = await validateDataset(ds, registry, { allowEmptyLabels: opts.allowEmptyLabels });
   if (!report.ok) throw new DataError(`dataset validation failed:\n${formatValidationReport(report)}`, { hint: 'fix the files listed above and run again' });
   for (const n of report.notes) rep.log(`note: ${n}`);
@@ -79,6 +83,7 @@ export async function prepareDataset(task: string, rawDir: string, registry: Reg
       hint: 'add labelled cases to imagesTr/labelsTr (and numTraining in dataset.json); nnU-Net itself needs 5 for its default 5 folds',
     });
   }
+  record?.();
   if (ds.layout === 'msd') {
     // the run folder's own raw copy: a task folder without a TaskXX id keeps its name (convert-msd refuses it instead)
     const id = datasetIdOfFolderName(basename(resolve(task)))?.id;
@@ -174,7 +179,7 @@ export async function prepareRun(o: DecathlonOptions, backend?: ComputeBackend |
   const L = runLayout(o.out);
   const { registry, rep } = o;
   let budget = o.budget;
-  const ds = await prepareDataset(o.task, L.raw, registry, rep, { allowEmptyLabels: o.allowEmptyLabels });
+  const ds = await prepareDataset(o.task, L.raw, registry, rep, { allowEmptyLabels: o.allowEmptyLabels, run: L });
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.task, dataset: ds.root });
   const fp: DatasetFingerprint = await runFingerprint(ds, registry, L.fingerprint, rep);

@@ -23,3 +23,4 @@ export * from './training-run.js';
 export * from './find-best-run.js';
 export * from './undertrained-folds.js';
 export * from './fold-progress.js';
+export * from './dataset-record.js';

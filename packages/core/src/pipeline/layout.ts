@@ -15,6 +15,7 @@ export const PLANS_NAME = 'nnUNetPlans';
  * <out>/predictions/                                        test-set predictions
  * <out>/summary.json                                        evaluation against labelsTs
  * <out>/run.json                                            input task and (converted) dataset folder
+ * <out>/dataset_record.json                                 the dataset the derived state was made from (checkRunDataset)
  * ```
  */
 export function runLayout(out: string) {
@@ -36,6 +37,8 @@ export function runLayout(out: string) {
     summary: join(root, 'summary.json'),
     /** `{ task, dataset }`: the input and the (converted) dataset folder of this run. */
     runInfo: join(root, 'run.json'),
+    /** `DatasetRecord`: dataset.json identity and every training file (size, mtime, sha256); see `checkRunDataset`. */
+    datasetRecord: join(root, 'dataset_record.json'),
   };
 }
 export type RunLayout = ReturnType<typeof runLayout>;

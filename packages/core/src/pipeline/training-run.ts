@@ -76,7 +76,7 @@ export async function runTraining(o: TrainingRunOptions): Promise<TrainedConfigu
   const startedAt = performance.now();
   const L = runLayout(o.out);
   const registry = o.registry.child();
-  const ds = await prepareDataset(o.dataset, L.raw, registry, o.rep, { allowEmptyLabels: o.allowEmptyLabels });
+  const ds = await prepareDataset(o.dataset, L.raw, registry, o.rep, { allowEmptyLabels: o.allowEmptyLabels, run: L });
   writeJson(L.datasetJson, ds.json);
   writeJson(L.runInfo, { task: o.dataset, dataset: ds.root });
   const planned = loadRunPlans(L.plans);
