@@ -4,7 +4,7 @@
  * the other dataset's), and a dataset edited after preprocessing went on being used in its old form. Every command
  * that reuses a run folder's derived state checks `<run>/dataset_record.json` (`checkRunDataset`).
  */
-import { cpSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,16 @@ describe('a dataset changed after its run folder was made', () => {
     const removed = await cli('decathlon', D, '-o', run, ...TINY, '-q');
     expect(removed.code).toBe(1);
     expect(removed.err).toContain(`: dataset.json numTraining 3 -> 2; imagesTr/sphere_000_0000.nii.gz removed; labelsTr/sphere_000.nii.gz removed\n`);
+
+    // a training image that is a dangling link: validation names it (the record's check does not crash on it)
+    cpSync(A, D, { recursive: true });
+    rmSync(join(D, 'imagesTr', 'sphere_001_0000.nii.gz'));
+    symlinkSync(join(parent, 'nowhere.nii.gz'), join(D, 'imagesTr', 'sphere_001_0000.nii.gz'));
+    const dangling = await cli('preprocess', D, '-o', run, '--preset', 'tiny', '-q');
+    expect(dangling.code).toBe(1);
+    expect(dangling.err).toMatch(/^error: dataset validation failed:\n/);
+    expect(dangling.err).toContain('sphere_001_0000.nii.gz');
+    rmSync(join(D, 'imagesTr', 'sphere_001_0000.nii.gz'));
 
     // the files restored: the run resumes
     cpSync(A, D, { recursive: true });

@@ -54,6 +54,9 @@ function recordJson(json: DatasetJson): DatasetRecord['json'] {
   return out;
 }
 
+/** `RecordedFile.size` of a file that could not be read (never written into a record: validation refuses first). */
+const UNREADABLE = -1;
+
 /**
  * The record of `ds`'s training cases. A file whose size and mtime equal its entry in `previous` keeps that entry's
  * hash without being read; every other file is hashed (one streamed read).
@@ -64,10 +67,15 @@ export async function datasetRecord(ds: Dataset, previous?: DatasetRecord): Prom
   const files: RecordedFile[] = [];
   for (const abs of paths) {
     const path = relative(ds.root, abs).split('\\').join('/');
-    const st = statSync(abs);
-    const old = known.get(path);
-    const sha256 = old && old.size === st.size && old.mtimeMs === st.mtimeMs ? old.sha256 : await sha256File(abs);
-    files.push({ path, size: st.size, mtimeMs: st.mtimeMs, sha256 });
+    try {
+      const st = statSync(abs);
+      const old = known.get(path);
+      const sha256 = old && old.size === st.size && old.mtimeMs === st.mtimeMs ? old.sha256 : await sha256File(abs);
+      files.push({ path, size: st.size, mtimeMs: st.mtimeMs, sha256 });
+    } catch {
+      // missing, a dangling link, unreadable: validation names it (UNREADABLE marks it here)
+      files.push({ path, size: UNREADABLE, mtimeMs: 0, sha256: '' });
+    }
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { format: 1, dataset: ds.root, json: recordJson(ds.json), files };
@@ -113,6 +121,8 @@ const NAMED_CHANGES = 5;
  *   files). A file whose size and mtime equal the record's is not read; one with a new mtime is hashed, so a copy of
  *   the dataset (new mtimes, same bytes) is the same dataset, and its new mtimes are recorded.
  * - A run folder without derived state yet: (re)recorded, nothing compared.
+ * - A training file that cannot be read (missing, a dangling link) or a naming problem of the listing
+ *   (`ds.problems`): no files compared or recorded; validation names the file and refuses.
  * - A run folder with derived state but no record (an older version made it): refused when its
  *   nnUNet_preprocessed/dataset.json has other channels or labels, else recorded now with a note.
  * @throws DataError as above
@@ -122,7 +132,10 @@ export async function checkRunDataset(ds: Dataset, L: RunLayout, rep: Reporter):
   const derived = hasDerivedState(L);
   if (old && old.format === 1 && Array.isArray(old.files) && old.json && derived) {
     if (anotherDataset(old.json, recordJson(ds.json))) throw anotherDatasetError(L, old.dataset, old.json, ds);
+    // files the listing found broken (a dangling link drops its case): validation names them and refuses
+    if (ds.problems.length) return () => {};
     const now = await datasetRecord(ds, old);
+    if (now.files.some((f) => f.size === UNREADABLE)) return () => {};
     const changes = datasetChanges(old, now);
     if (changes.length) {
       const named = changes.slice(0, NAMED_CHANGES).join('; ') + (changes.length > NAMED_CHANGES ? `; and ${changes.length - NAMED_CHANGES} more` : '');
@@ -145,6 +158,7 @@ export async function checkRunDataset(ds: Dataset, L: RunLayout, rep: Reporter):
     }
   }
   const now = await datasetRecord(ds, old ?? undefined);
+  if (now.files.some((f) => f.size === UNREADABLE)) return () => {};
   return () => {
     if (!old && derived) rep.log(`note: ${L.root} has no record of the dataset it was made from (an older version made it); recorded ${ds.root} now in ${L.datasetRecord}: later changes to its files are noticed, earlier ones cannot be`);
     if (!old || !same(old, now)) writeJson(L.datasetRecord, now);
