@@ -5,7 +5,7 @@
  * stay 2D, NaN/Inf voxels, a constant image, intensities or spacings far from the training fingerprint. Real nnU-Net
  * models (the shared Hippocampus 3d_fullres and 2d) and real images of the embedded example, changed per test.
  */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -117,6 +117,18 @@ describe('predict: inputs', () => {
     expect(r.log).toContain(`error: ${dir}: holds no image files, only 2 folder(s): case_00000, case_00001: predict reads the images directly in the -i folder, not in per-case subfolders`);
     expect(r.log).toContain('hint: put each case\'s images into one folder as CASE_0000.nii.gz, e.g. case_00000/imaging.nii.gz as case_00000_0000.nii.gz (a link or copy; the input is not modified), and pass that folder as -i');
     expect(readdirSync(join(dir, 'case_00000')).sort()).toEqual(['imaging.nii.gz', 'segmentation.nii.gz']);
+  });
+
+  it('F-P14: a dangling symbolic link under an image name in an -i folder is named in a warning, the other cases predicted; an error when every image is one (was: skipped without a word)', () => {
+    const dir = tempDir('nnunet-pi-links-');
+    writeFileSync(join(dir, 'a_0000.nii.gz'), 'x');
+    symlinkSync(join(dir, 'moved', 'b_0000.nii.gz'), join(dir, 'b_0000.nii.gz'));
+    const log: string[] = [];
+    expect(core.casesOfInput(dir, '.nii.gz', 1, (m: string) => log.push(m)).map((c) => c.id)).toEqual(['a']);
+    expect(log).toEqual([`warning: ${dir}: 1 image(s) are broken symbolic links, not segmented: b_0000.nii.gz -> ${join(dir, 'moved', 'b_0000.nii.gz')}; restore their targets (or copy the files here), then run the same command with --continue`]);
+    const only = tempDir('nnunet-pi-links-only-');
+    symlinkSync('/nonexistent/c_0000.nii.gz', join(only, 'c_0000.nii.gz'));
+    expect(() => core.casesOfInput(only, '.nii.gz', 1)).toThrow('every input image is a broken symbolic link: c_0000.nii.gz -> /nonexistent/c_0000.nii.gz');
   });
 
   it('F-P12: output names (README "predict"): in a folder of CASE_XXXX names any four-digit suffix is removed (patient_0007 -> patient, as nnU-Net); with plain names beside them, and for one file, only _0000', () => {

@@ -8,7 +8,7 @@ import type { Registry } from '../registry/registry.js';
 import { pickWriter } from '../dataset/convert.js';
 import { readCase } from '../dataset/read.js';
 import { readerWriterReorients, restoreOrientation } from '../image/reorient.js';
-import { endingOf, listFiles, idOf, parseChannelStem, stripEnding } from '../dataset/files.js';
+import { brokenLinks, endingOf, listFiles, idOf, parseChannelStem, stripEnding } from '../dataset/files.js';
 import { scanV2Folder } from '../dataset/load.js';
 import { labelManager } from '../dataset/label-manager.js';
 import type { DatasetCase } from '../dataset/types.js';
@@ -332,12 +332,13 @@ function twinEndingNote(where: string, files: string[] | null, ending: string, o
 /**
  * Cases of an input folder: v2 names (`CASE_0000`), or for single-channel models any image file (MSD names). Files
  * whose ending is not the model's `file_ending` are skipped, as nnU-Net does, but not silently: one note through
- * `log` gives their count, the first names and the ending expected. Files under its gzip twin (`.nii` for `.nii.gz`,
+ * `log` gives their count, the first names and the ending expected. Dangling symbolic links under an image name are
+ * not segmented and named in one warning (an error when every image is one). Files under its gzip twin (`.nii` for `.nii.gz`,
  * or the reverse) are segmented, read by content (B36), with one note of the same form that also says the ending the
  * outputs are written with (`twinEndingNote`). Hidden files (`.DS_Store`) are skipped without a note.
  * A case whose channel files are not the model's `_0000` ... `_000N` (one missing, one extra) is returned as it is: it
  * fails alone when predicted (`checkPredictChannelFiles`), the others are predicted.
- * @throws DataError naming the folder when it does not exist, when it holds only subfolders (per-case folders, the
+ * @throws DataError naming the folder when it does not exist, when every image in it is a broken symbolic link, when it holds only subfolders (per-case folders, the
  *   KiTS layout: the layout predict reads instead), when no file ends in the model's file_ending (the
  *   ending expected and the files found), when no case has the model's channel files (the first case named), or
  *   when a multi-channel model's files are not named `CASE_XXXX`
@@ -347,6 +348,14 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number, lo
   const visible = listFiles(dir).filter((n) => !n.startsWith('.'));
   const matching = visible.filter((n) => stripEnding(n, ending));
   const skipped = visible.filter((n) => !stripEnding(n, ending));
+  // dangling links under an image name: `listFiles` does not see them (not files); said, never skipped silently
+  const broken = brokenLinks(dir).filter((b) => !b.name.startsWith('.') && stripEnding(b.name, ending));
+  if (!matching.length && broken.length) {
+    throw new DataError(`every input image is a broken symbolic link: ${broken.slice(0, 5).map((b) => `${b.name} -> ${b.target}`).join(', ')}${broken.length > 5 ? `, and ${broken.length - 5} more` : ''}`, {
+      file: dir,
+      hint: 'restore the targets (or point the links at the files\' new place, or copy the files here) and run again',
+    });
+  }
   if (!matching.length && !visible.length) {
     // per-case subfolders (the KiTS layout case_00000/imaging.nii.gz): say so and what predict reads instead
     const folders = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
@@ -372,6 +381,9 @@ export function casesOfFolder(dir: string, ending: string, nChannels: number, lo
   const note = () => {
     if (skipped.length) log(`note: ${dir}: skipped ${someNames(skipped)}: their ending is not the model's file_ending '${ending}' (nnU-Net skips them too); convert them to ${ending} to segment them`);
     if (twins.length) log(twinEndingNote(dir, twins, ending));
+    if (broken.length) {
+      log(`warning: ${dir}: ${broken.length} image(s) are broken symbolic links, not segmented: ${broken.slice(0, 5).map((b) => `${b.name} -> ${b.target}`).join(', ')}${broken.length > 5 ? `, and ${broken.length - 5} more` : ''}; restore their targets (or copy the files here), then run the same command with --continue`);
+    }
   };
   const v2 = scanV2Folder(dir, null, ending);
   if (v2.cases.length && !v2.problems.length) {
