@@ -8,11 +8,12 @@
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { MedicalImage } from '@nnunet-ts/core';
 import { readNifti, writeNifti } from '@nnunet-ts/io-nifti';
 import { cleanupTemp, tempDir } from '../bad-inputs/generate.js';
-import { cli, core } from '../bad-inputs/harness.js';
+import { core } from '../bad-inputs/harness.js';
+import { predictCli } from '../helpers/predict-cli.js';
 
 afterAll(cleanupTemp);
 
@@ -33,18 +34,7 @@ async function predict(input: string, output = join(tempDir('nnunet-pi-out-'), '
 }
 
 /** `predict` as {@link predict} with the nnU-Net model folder `model`. */
-async function predictWith(model: string, input: string, output = join(tempDir('nnunet-pi-out-'), 'out'), ...extra: string[]): Promise<{ code: number; log: string; output: string }> {
-  const config = join(tempDir('nnunet-pi-cfg-'), 'c.json');
-  writeFileSync(config, JSON.stringify({ estimate: false }));
-  const said: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => said.push(String(s)) > 0);
-  try {
-    const code = await cli.runCli(['predict', '-i', input, '-o', output, '-m', model, '--backend', 'cpu-native', '--disable-tta', '--config', config, ...extra], { out: () => {} }, (s) => said.push(s + '\n'));
-    return { code, log: said.join(''), output };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const predictWith = predictCli;
 
 /** The example case with its voxels changed by `edit` (and its shape, for 4D/2D), written as `<dir>/<name>`. */
 async function variant(dir: string, name: string, edit: (im: MedicalImage) => MedicalImage): Promise<string> {

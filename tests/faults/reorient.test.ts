@@ -7,10 +7,11 @@
  */
 import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readNifti, writeNifti, type NiftiHeader } from '@nnunet-ts/io-nifti';
 import { cleanupTemp, tempDir } from '../bad-inputs/generate.js';
-import { cli, core, makeFullRegistry, makeRegistry } from '../bad-inputs/harness.js';
+import { core, makeFullRegistry, makeRegistry } from '../bad-inputs/harness.js';
+import { predictCli } from '../helpers/predict-cli.js';
 
 afterAll(cleanupTemp);
 
@@ -29,19 +30,7 @@ function modelWith(rw: string): string {
 }
 
 /** `predict -i input -o <temp>/out` with `model` (cpu-native, no mirroring, no estimate): exit code, log, output folder. */
-async function predict(model: string, input: string, ...extra: string[]): Promise<{ code: number; log: string; output: string }> {
-  const output = join(tempDir('nnunet-ro-out-'), 'out');
-  const config = join(tempDir('nnunet-ro-cfg-'), 'c.json');
-  writeFileSync(config, JSON.stringify({ estimate: false }));
-  const said: string[] = [];
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => said.push(String(s)) > 0);
-  try {
-    const code = await cli.runCli(['predict', '-i', input, '-o', output, '-m', model, '--backend', 'cpu-native', '--disable-tta', '--config', config, ...extra], { out: () => {} }, (s) => said.push(s + '\n'));
-    return { code, log: said.join(''), output };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const predict = (model: string, input: string, ...extra: string[]) => predictCli(model, input, undefined, ...extra);
 
 /** The geometry fields of a NIfTI header (dim, pixdim, qform, sform). */
 function geometryFields(h: NiftiHeader): unknown {
